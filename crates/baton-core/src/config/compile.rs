@@ -1,0 +1,396 @@
+//! Raw → validated. Each check pushes into one [`ErrorSink`] so the user sees every
+//! problem in the file at once.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use indexmap::IndexMap;
+use serde_saphyr::{Location, Spanned};
+
+use super::{
+    error::{ConfigErrors, ErrorSink},
+    interpolate::interpolate,
+    model::*,
+    raw::{RawConfig, RawServer, RawToolFilter, SpannedString},
+};
+use crate::names::is_valid_tool_name;
+
+/// Validates `raw` (read from `file`) into a [`Config`].
+pub fn compile(
+    file: &Path,
+    raw: RawConfig,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let mut sink = ErrorSink::new(file.to_owned());
+    let mut compiler = Compiler {
+        sink: &mut sink,
+        lookup,
+        base_dir: file.parent().map(Path::to_owned).unwrap_or_default(),
+    };
+    let mut config = Config::empty();
+    config.source = Some(file.to_owned());
+
+    if let Some(namespace) = raw.namespace
+        && let Some(separator) = namespace.separator
+    {
+        let valid = !separator.value.is_empty()
+            && separator.value.len() <= 8
+            && separator
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if valid {
+            config.namespace.separator = separator.value;
+        } else {
+            compiler.sink.push(
+                separator.referenced,
+                "namespace.separator",
+                format!(
+                    "\"{}\" cannot join tool names: use 1 to 8 of a-z A-Z 0-9 _ - (default \"{DEFAULT_SEPARATOR}\")",
+                    separator.value
+                ),
+            );
+        }
+    }
+
+    if let Some(serve) = raw.serve {
+        if let Some(http) = serve.http {
+            if let Some(address) = compiler.string(&http, "serve.http") {
+                if address.parse::<std::net::SocketAddr>().is_ok() {
+                    config.serve.http = address;
+                } else {
+                    compiler.sink.push(
+                        http.referenced,
+                        "serve.http",
+                        format!("\"{address}\" is not an address: write host:port, e.g. {DEFAULT_HTTP_ADDR}"),
+                    );
+                }
+            }
+        }
+        for (index, host) in serve.allowed_hosts.unwrap_or_default().iter().enumerate() {
+            if let Some(host) = compiler.string(host, &format!("serve.allowed_hosts[{index}]")) {
+                config.serve.allowed_hosts.push(host);
+            }
+        }
+        for (index, origin) in serve.allowed_origins.unwrap_or_default().iter().enumerate() {
+            let path = format!("serve.allowed_origins[{index}]");
+            if let Some(value) = compiler.string(origin, &path) {
+                if value.starts_with("http://") || value.starts_with("https://") || value == "null"
+                {
+                    config.serve.allowed_origins.push(value);
+                } else {
+                    compiler.sink.push(
+                        origin.referenced,
+                        path,
+                        format!("origin \"{value}\" needs a scheme, e.g. http://localhost:5173"),
+                    );
+                }
+            }
+        }
+        if let Some(limit) = serve.max_body_bytes {
+            if limit.value < 1024 {
+                compiler.sink.push(
+                    limit.referenced,
+                    "serve.max_body_bytes",
+                    "must be at least 1024 bytes",
+                );
+            } else {
+                config.serve.max_body_bytes = usize::try_from(limit.value).unwrap_or(usize::MAX);
+            }
+        }
+    }
+
+    let servers = match (raw.servers, raw.mcp_servers) {
+        (Some(servers), Some(duplicate)) => {
+            compiler.sink.push(
+                duplicate.referenced,
+                "mcpServers",
+                "both `servers` and `mcpServers` are present: keep one of them",
+            );
+            servers.value
+        }
+        (Some(servers), None) => servers.value,
+        (None, Some(servers)) => servers.value,
+        (None, None) => IndexMap::new(),
+    };
+    let section = "servers";
+    for (name, raw_server) in servers {
+        if let Some(server) = compiler.server(section, &name, raw_server) {
+            config.servers.push(server);
+        }
+    }
+
+    sink.finish()?;
+    Ok(config)
+}
+
+struct Compiler<'a> {
+    sink: &'a mut ErrorSink,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    base_dir: PathBuf,
+}
+
+impl Compiler<'_> {
+    /// Interpolates one string, reporting failure at its position.
+    fn string(&mut self, value: &SpannedString, path: &str) -> Option<String> {
+        match interpolate(&value.value, self.lookup) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                self.sink.push(value.referenced, path, error.to_string());
+                None
+            }
+        }
+    }
+
+    fn server(
+        &mut self,
+        section: &str,
+        name: &str,
+        raw: Spanned<RawServer>,
+    ) -> Option<ServerConfig> {
+        let at = raw.referenced;
+        let raw = raw.value;
+        let path = format!("{section}.{name}");
+        let errors_before = self.sink_len();
+
+        if name.is_empty() {
+            self.sink.push(at, &path, "a server needs a non-empty name");
+        } else if name == BUILTIN_SERVER {
+            self.sink.push(
+                at,
+                &path,
+                format!("the name \"{BUILTIN_SERVER}\" is reserved for Baton's built-in tools: rename this server"),
+            );
+        }
+
+        let transport = self.transport(&path, at, &raw);
+        let isolation = match raw.isolation.as_ref() {
+            None => Isolation::Shared,
+            Some(value) => match value.value.as_str() {
+                "shared" => Isolation::Shared,
+                "per_client" | "per-client" => Isolation::PerClient,
+                other => {
+                    self.sink.push(
+                        value.referenced,
+                        format!("{path}.isolation"),
+                        format!("unknown isolation \"{other}\": use shared or per_client"),
+                    );
+                    Isolation::Shared
+                }
+            },
+        };
+        let tools = self.tool_filter(&path, raw.tools.as_ref());
+        let mut rename = BTreeMap::new();
+        for (from, to) in &raw.rename {
+            let field = format!("{path}.rename.{from}");
+            if let Some(target) = self.string(to, &field) {
+                if is_valid_tool_name(&target) {
+                    rename.insert(from.clone(), target);
+                } else {
+                    self.sink.push(
+                        to.referenced,
+                        field,
+                        format!(
+                            "\"{target}\" is not a valid tool name: use 1 to 64 of a-z A-Z 0-9 _ -"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(env_file) = &raw.env_file {
+            self.sink.push(
+                env_file.referenced,
+                format!("{path}.envFile"),
+                "envFile is not supported: put the variables under `env:` (values may use ${VAR})",
+            );
+        }
+
+        if self.sink_len() > errors_before {
+            return None;
+        }
+        Some(ServerConfig {
+            name: name.to_owned(),
+            transport: transport?,
+            isolation,
+            tools,
+            rename,
+            disabled: raw.disabled,
+        })
+    }
+
+    fn sink_len(&self) -> usize {
+        self.sink.len()
+    }
+
+    fn transport(&mut self, path: &str, at: Location, raw: &RawServer) -> Option<TransportConfig> {
+        let kind = match (&raw.transport, &raw.kind) {
+            (Some(transport), _) => Some(transport),
+            (None, kind) => kind.as_ref(),
+        };
+        let kind_name = kind.map(|value| value.value.as_str());
+        match (&raw.command, &raw.url) {
+            (Some(_), Some(url)) => {
+                self.sink.push(
+                    url.referenced,
+                    path,
+                    "a server has either `command` (stdio) or `url` (HTTP), not both",
+                );
+                None
+            }
+            (None, None) => {
+                self.sink.push(
+                    at,
+                    path,
+                    "a server needs `command` (a stdio server) or `url` (an HTTP or SSE server)",
+                );
+                None
+            }
+            (Some(command), None) => {
+                if let Some(kind) = kind
+                    && kind.value != "stdio"
+                {
+                    self.sink.push(
+                        kind.referenced,
+                        format!("{path}.transport"),
+                        format!(
+                            "transport \"{}\" needs `url`; a `command` server speaks stdio",
+                            kind.value
+                        ),
+                    );
+                }
+                if !raw.headers.is_empty() {
+                    self.sink.push(
+                        command.referenced,
+                        format!("{path}.headers"),
+                        "`headers` apply to `url` servers, not to stdio servers",
+                    );
+                }
+                let command_value = self.string(command, &format!("{path}.command"))?;
+                if command_value.trim().is_empty() {
+                    self.sink.push(
+                        command.referenced,
+                        format!("{path}.command"),
+                        "command is empty",
+                    );
+                    return None;
+                }
+                let args = raw
+                    .args
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, arg)| self.string(arg, &format!("{path}.args[{index}]")))
+                    .collect();
+                let env = raw
+                    .env
+                    .iter()
+                    .filter_map(|(key, value)| {
+                        self.string(value, &format!("{path}.env.{key}"))
+                            .map(|value| (key.clone(), value))
+                    })
+                    .collect();
+                let cwd = raw.cwd.as_ref().and_then(|cwd| {
+                    let dir = PathBuf::from(self.string(cwd, &format!("{path}.cwd"))?);
+                    Some(if dir.is_relative() {
+                        self.base_dir.join(dir)
+                    } else {
+                        dir
+                    })
+                });
+                Some(TransportConfig::Stdio(StdioConfig {
+                    command: command_value,
+                    args,
+                    env,
+                    cwd,
+                }))
+            }
+            (None, Some(url)) => {
+                let protocol = match kind_name {
+                    None => HttpProtocol::Auto,
+                    Some("streamable-http" | "streamable_http" | "http" | "streamableHttp") => {
+                        HttpProtocol::StreamableHttp
+                    }
+                    Some("sse") => HttpProtocol::Sse,
+                    Some(other) => {
+                        let kind = kind?;
+                        self.sink.push(
+                            kind.referenced,
+                            format!("{path}.transport"),
+                            format!("unknown transport \"{other}\": use streamable-http or sse (or leave it out to detect)"),
+                        );
+                        return None;
+                    }
+                };
+                for (field, present) in [
+                    ("args", !raw.args.is_empty()),
+                    ("env", !raw.env.is_empty()),
+                    ("cwd", raw.cwd.is_some()),
+                ] {
+                    if present {
+                        self.sink.push(
+                            url.referenced,
+                            format!("{path}.{field}"),
+                            format!("`{field}` applies to stdio servers (with `command`), not to `url` servers"),
+                        );
+                    }
+                }
+                let url_value = self.string(url, &format!("{path}.url"))?;
+                if !(url_value.starts_with("http://") || url_value.starts_with("https://"))
+                    || url_value.len() <= "http://".len()
+                {
+                    self.sink.push(
+                        url.referenced,
+                        format!("{path}.url"),
+                        format!("\"{url_value}\" is not an http:// or https:// URL"),
+                    );
+                    return None;
+                }
+                let headers = raw
+                    .headers
+                    .iter()
+                    .filter_map(|(key, value)| {
+                        self.string(value, &format!("{path}.headers.{key}"))
+                            .map(|value| (key.clone(), value))
+                    })
+                    .collect();
+                Some(TransportConfig::Http(HttpConfig {
+                    url: url_value,
+                    headers,
+                    protocol,
+                }))
+            }
+        }
+    }
+
+    fn tool_filter(&mut self, path: &str, raw: Option<&RawToolFilter>) -> ToolFilter {
+        let Some(raw) = raw else {
+            return ToolFilter::default();
+        };
+        ToolFilter {
+            allow: self.glob_set(&format!("{path}.tools.allow"), &raw.allow),
+            deny: self.glob_set(&format!("{path}.tools.deny"), &raw.deny),
+        }
+    }
+
+    fn glob_set(&mut self, path: &str, patterns: &[SpannedString]) -> Option<GlobSet> {
+        if patterns.is_empty() {
+            return None;
+        }
+        let mut builder = GlobSetBuilder::new();
+        for (index, pattern) in patterns.iter().enumerate() {
+            match Glob::new(&pattern.value) {
+                Ok(glob) => {
+                    builder.add(glob);
+                }
+                Err(error) => self.sink.push(
+                    pattern.referenced,
+                    format!("{path}[{index}]"),
+                    format!("bad glob \"{}\": {}", pattern.value, error.kind()),
+                ),
+            }
+        }
+        builder.build().ok()
+    }
+}

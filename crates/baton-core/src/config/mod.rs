@@ -1,0 +1,87 @@
+//! Configuration: read a file (`baton.yaml` or a client's `mcpServers` JSON), parse it into
+//! [`raw`] structs, then [`compile`] it into the validated [`Config`], reporting every
+//! problem at once with file, line, column and field path.
+
+mod compile;
+mod error;
+pub mod interpolate;
+mod model;
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+
+pub use compile::compile;
+pub use error::{ConfigError, ConfigErrors};
+pub use model::*;
+
+/// The file Baton reads when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "baton.yaml";
+
+/// Where the configuration comes from: the explicit path, else `./baton.yaml` when it
+/// exists, else nothing (built-in server only).
+pub fn resolve_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_owned());
+    }
+    let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+    default.exists().then_some(default)
+}
+
+/// Reads and validates `path`, taking `${VAR}` values from `lookup`.
+pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_owned(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: format!("cannot read the file: {error}"),
+        }])
+    })?;
+    parse(path, &text, lookup)
+}
+
+/// Parses and validates configuration text that came from `path`.
+pub fn parse(
+    path: &Path,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let raw: raw::RawConfig = if text.trim().is_empty() {
+        raw::RawConfig::default()
+    } else {
+        serde_saphyr::from_str(text).map_err(|error| {
+            let (line, column) = error
+                .location()
+                .map(|at| (at.line(), at.column()))
+                .unwrap_or((0, 0));
+            ConfigErrors(vec![ConfigError {
+                file: path.to_owned(),
+                line,
+                column,
+                path: String::new(),
+                message: first_line(&error.to_string()),
+            }])
+        })?
+    };
+    compile(path, raw, lookup)
+}
+
+/// serde-saphyr renders a source snippet under the message; the CLI prints its own
+/// location, so keep the headline only.
+fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or(message)
+        .trim()
+        .to_owned()
+}
+
+/// The process environment, for [`load`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[cfg(test)]
+mod tests;

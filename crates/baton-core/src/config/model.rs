@@ -1,0 +1,138 @@
+//! The validated configuration: what the rest of Baton reads. Every value here has passed
+//! [`super::compile`]; nothing downstream re-checks it.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use globset::GlobSet;
+
+/// Default streamable-HTTP listen address for `baton serve --http` when none is given.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8931";
+/// Default request-body limit for the HTTP and SSE endpoints (4 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default separator between a server's name and its tool's name.
+pub const DEFAULT_SEPARATOR: &str = "__";
+/// The namespace of Baton's built-in tools; no upstream may take it.
+pub const BUILTIN_SERVER: &str = "baton";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from (`None`: built-in defaults, no file).
+    pub source: Option<PathBuf>,
+    pub servers: Vec<ServerConfig>,
+    pub namespace: NamespaceConfig,
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct NamespaceConfig {
+    pub separator: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub http: String,
+    /// Extra `Host` values accepted besides loopback (DNS-rebinding protection).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted; empty means "only requests without an `Origin`, or from
+    /// loopback origins".
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub name: String,
+    pub transport: TransportConfig,
+    pub isolation: Isolation,
+    pub tools: ToolFilter,
+    /// Upstream tool name → new local name (still namespaced).
+    pub rename: BTreeMap<String, String>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportConfig {
+    Stdio(StdioConfig),
+    Http(HttpConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StdioConfig {
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub protocol: HttpProtocol,
+}
+
+/// Which HTTP transport to speak to a remote server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpProtocol {
+    /// Streamable HTTP; on a 4xx answer to the first POST, fall back to legacy SSE.
+    Auto,
+    StreamableHttp,
+    Sse,
+}
+
+/// Whether downstream clients share one upstream session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// One upstream connection (one process for stdio) serves every client.
+    #[default]
+    Shared,
+    /// Each downstream session gets its own upstream session, closed when it leaves.
+    PerClient,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Shared => "shared",
+            Isolation::PerClient => "per_client",
+        }
+    }
+}
+
+/// Allow/deny globs over upstream tool names. Empty `allow` means "everything".
+#[derive(Debug, Clone, Default)]
+pub struct ToolFilter {
+    pub allow: Option<GlobSet>,
+    pub deny: Option<GlobSet>,
+}
+
+impl ToolFilter {
+    pub fn permits(&self, tool: &str) -> bool {
+        let allowed = self.allow.as_ref().is_none_or(|set| set.is_match(tool));
+        let denied = self.deny.as_ref().is_some_and(|set| set.is_match(tool));
+        allowed && !denied
+    }
+}
+
+impl Config {
+    /// The configuration used when no file exists: no upstreams, only the built-in server.
+    pub fn empty() -> Self {
+        Config {
+            source: None,
+            servers: Vec::new(),
+            namespace: NamespaceConfig {
+                separator: DEFAULT_SEPARATOR.to_owned(),
+            },
+            serve: ServeConfig {
+                http: DEFAULT_HTTP_ADDR.to_owned(),
+                allowed_hosts: Vec::new(),
+                allowed_origins: Vec::new(),
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            },
+        }
+    }
+
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.iter().find(|server| server.name == name)
+    }
+}

@@ -1,0 +1,90 @@
+//! The user's file as written: `Raw*` structs deserialized by serde-saphyr, with spans on
+//! every value that validation may need to point at. Nothing here is trusted; see
+//! [`super::compile`] for the checks.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub type SpannedString = Spanned<String>;
+
+/// The whole file. `servers` (Baton, VS Code) and `mcpServers` (Claude Desktop, Cursor)
+/// are both accepted so that a client's existing file works unchanged.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub servers: Option<Spanned<IndexMap<String, Spanned<RawServer>>>>,
+    #[serde(default, rename = "mcpServers")]
+    pub mcp_servers: Option<Spanned<IndexMap<String, Spanned<RawServer>>>>,
+    #[serde(default)]
+    pub namespace: Option<RawNamespace>,
+    #[serde(default)]
+    pub serve: Option<RawServe>,
+    /// VS Code's `inputs` block (prompted secrets). Accepted so the file loads; Baton reads
+    /// secrets from the environment instead (`${VAR}`).
+    #[serde(default)]
+    pub inputs: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamespace {
+    pub separator: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServe {
+    pub http: Option<SpannedString>,
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<SpannedString>>,
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<SpannedString>>,
+    pub max_body_bytes: Option<Spanned<u64>>,
+}
+
+/// One upstream server. stdio servers set `command`; remote servers set `url`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub command: Option<SpannedString>,
+    #[serde(default)]
+    pub args: Vec<SpannedString>,
+    #[serde(default)]
+    pub env: IndexMap<String, SpannedString>,
+    pub cwd: Option<SpannedString>,
+    pub url: Option<SpannedString>,
+    #[serde(default)]
+    pub headers: IndexMap<String, SpannedString>,
+    /// Baton's spelling.
+    pub transport: Option<SpannedString>,
+    /// Claude Desktop / VS Code spelling of the transport: `stdio`, `http`, `sse`.
+    #[serde(rename = "type")]
+    pub kind: Option<SpannedString>,
+    pub isolation: Option<SpannedString>,
+    pub tools: Option<RawToolFilter>,
+    #[serde(default)]
+    pub rename: IndexMap<String, SpannedString>,
+    #[serde(default)]
+    pub disabled: bool,
+    /// Client-specific keys found in pasted `mcpServers` files (Cline, Roo, Cursor). They
+    /// have no meaning for Baton and are accepted so those files load unchanged.
+    #[serde(default, rename = "autoApprove")]
+    pub auto_approve: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "alwaysAllow")]
+    pub always_allow: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub timeout: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "envFile")]
+    pub env_file: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToolFilter {
+    #[serde(default)]
+    pub allow: Vec<SpannedString>,
+    #[serde(default)]
+    pub deny: Vec<SpannedString>,
+}

@@ -1,0 +1,164 @@
+use std::path::Path;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "TOKEN" => Some("s3cret".into()),
+        "ROOT" => Some("/srv".into()),
+        _ => None,
+    }
+}
+
+fn parse_ok(text: &str) -> Config {
+    match parse(Path::new("baton.yaml"), text, &env) {
+        Ok(config) => config,
+        Err(errors) => panic!("expected a valid config, got:\n{errors}"),
+    }
+}
+
+fn parse_err(text: &str) -> Vec<ConfigError> {
+    match parse(Path::new("baton.yaml"), text, &env) {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(errors) => errors.0,
+    }
+}
+
+#[test]
+fn baton_yaml_servers_compile() {
+    let config = parse_ok(
+        r#"
+servers:
+  files:
+    command: mcp-server-filesystem
+    args: ["${ROOT}/data"]
+    env: { LOG: "${LEVEL:-warn}" }
+    isolation: per_client
+    tools:
+      allow: ["read_*", "list_*"]
+      deny: ["*_media_*"]
+    rename: { read_text_file: read }
+  docs:
+    url: http://127.0.0.1:3101/mcp
+    headers: { Authorization: "Bearer ${TOKEN}" }
+  old:
+    url: http://127.0.0.1:3102/sse
+    transport: sse
+"#,
+    );
+    assert_eq!(config.servers.len(), 3);
+    let files = config.server("files").unwrap();
+    let TransportConfig::Stdio(stdio) = &files.transport else {
+        panic!("files is stdio")
+    };
+    assert_eq!(stdio.args, vec!["/srv/data"]);
+    assert_eq!(stdio.env["LOG"], "warn");
+    assert_eq!(files.isolation, Isolation::PerClient);
+    assert!(files.tools.permits("read_text_file"));
+    assert!(!files.tools.permits("read_media_file"));
+    assert!(!files.tools.permits("write_file"));
+    assert_eq!(files.rename["read_text_file"], "read");
+    let TransportConfig::Http(docs) = &config.server("docs").unwrap().transport else {
+        panic!("docs is http")
+    };
+    assert_eq!(docs.headers["Authorization"], "Bearer s3cret");
+    assert_eq!(docs.protocol, HttpProtocol::Auto);
+    let TransportConfig::Http(old) = &config.server("old").unwrap().transport else {
+        panic!("old is http")
+    };
+    assert_eq!(old.protocol, HttpProtocol::Sse);
+}
+
+#[test]
+fn claude_desktop_json_is_accepted_as_is() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/claude_desktop_config.json"
+    ))
+    .unwrap();
+    let config = parse(Path::new("claude_desktop_config.json"), &text, &|name| {
+        (name == "DOCS_TOKEN").then(|| "t".to_owned())
+    })
+    .unwrap();
+    let names: Vec<_> = config.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["everything", "time", "remote-docs", "legacy-sse"]);
+    let TransportConfig::Http(remote) = &config.server("remote-docs").unwrap().transport else {
+        panic!("remote-docs is http")
+    };
+    assert_eq!(remote.protocol, HttpProtocol::StreamableHttp);
+    assert_eq!(remote.headers["Authorization"], "Bearer t");
+}
+
+#[test]
+fn every_error_is_reported_at_once_with_positions() {
+    let errors = parse_err(
+        r#"servers:
+  a:
+    command: x
+    url: http://h/mcp
+  b:
+    args: [y]
+  c:
+    url: "http://h/${MISSING}"
+  d:
+    command: z
+    isolation: sometimes
+    tools: { allow: ["[oops"] }
+  baton:
+    command: q
+"#,
+    );
+    let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = rendered.join("\n");
+    assert!(errors.len() >= 6, "{all}");
+    assert!(all.contains("baton.yaml:4:"), "{all}");
+    assert!(
+        all.contains("servers.a: a server has either `command`"),
+        "{all}"
+    );
+    assert!(all.contains("servers.b: a server needs `command`"), "{all}");
+    assert!(
+        all.contains("servers.c.url: environment variable MISSING is not set"),
+        "{all}"
+    );
+    assert!(
+        all.contains("servers.d.isolation: unknown isolation \"sometimes\""),
+        "{all}"
+    );
+    assert!(all.contains("servers.d.tools.allow[0]: bad glob"), "{all}");
+    assert!(all.contains("reserved for Baton's built-in tools"), "{all}");
+    let missing = errors.iter().find(|e| e.path == "servers.c.url").unwrap();
+    assert_eq!((missing.line, missing.column), (8, 10));
+}
+
+#[test]
+fn unknown_fields_and_syntax_errors_point_at_the_line() {
+    let errors = parse_err("servers:\n  a:\n    command: x\n    comand: y\n");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].line, 4, "{}", errors[0]);
+    assert!(errors[0].message.contains("comand"), "{}", errors[0]);
+
+    let errors = parse_err("servers: [unclosed\n");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].line >= 1, "{}", errors[0]);
+}
+
+#[test]
+fn empty_file_is_the_builtin_only_config() {
+    let config = parse_ok("");
+    assert!(config.servers.is_empty());
+    assert_eq!(config.namespace.separator, "__");
+    assert_eq!(config.serve.http, DEFAULT_HTTP_ADDR);
+}
+
+#[test]
+fn separator_and_serve_section_are_validated() {
+    let config = parse_ok(
+        "namespace: { separator: \"-\" }\nserve: { http: \"127.0.0.1:9000\", max_body_bytes: 2048 }\n",
+    );
+    assert_eq!(config.namespace.separator, "-");
+    assert_eq!(config.serve.http, "127.0.0.1:9000");
+    assert_eq!(config.serve.max_body_bytes, 2048);
+    let errors = parse_err("namespace: { separator: \".\" }\nserve: { http: nowhere }\n");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+}

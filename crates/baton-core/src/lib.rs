@@ -1,0 +1,10 @@
+//! Baton's core: the configuration model and its validation, tool-name rules and the
+//! errors they produce. This crate performs no network or process I/O; the only I/O is
+//! reading the configuration file in [`config::load`].
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod names;
+
+pub use config::{Config, ConfigError, ConfigErrors};

@@ -1,0 +1,111 @@
+//! Baton's own tools, always present under the `baton` namespace. Later capabilities
+//! (time tracking, memory, TODO, files, modes) add theirs here.
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData,
+    model::{CallToolResult, ContentBlock as Content, JsonObject, Tool, ToolAnnotations},
+};
+use serde_json::{Value, json};
+
+use crate::{gateway::Gateway, upstream::UpstreamState};
+
+pub const STATUS: &str = "status";
+
+/// The built-in tools, already namespaced.
+pub fn tools() -> Vec<Tool> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "server": { "type": "string", "description": "Only this server." }
+        },
+        "additionalProperties": false
+    });
+    let Value::Object(schema) = schema else {
+        unreachable!("a json! object literal is an object")
+    };
+    let mut status = Tool::new(
+        format!("baton__{STATUS}"),
+        "Baton's upstream MCP servers: state (ready, connecting, failed, disabled), transport, protocol version, tool/prompt/resource counts and the last error with recent stderr lines.",
+        Arc::new(schema),
+    );
+    status.annotations = Some(
+        ToolAnnotations::new()
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(false),
+    );
+    vec![status]
+}
+
+/// Runs a built-in tool; `name` is the tool's name without the namespace.
+pub fn call(
+    gateway: &Gateway,
+    name: &str,
+    arguments: JsonObject,
+) -> Result<CallToolResult, ErrorData> {
+    match name {
+        STATUS => {
+            let only = arguments.get("server").and_then(Value::as_str);
+            if let Some(only) = only
+                && gateway.upstream(only).is_none()
+            {
+                return Ok(CallToolResult::error(vec![Content::text(format!(
+                    "no server named \"{only}\" is configured"
+                ))]));
+            }
+            let report = status_report(gateway, only);
+            let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+            let mut result = CallToolResult::success(vec![Content::text(text)]);
+            result.structured_content = Some(report);
+            Ok(result)
+        }
+        other => Err(crate::error::GatewayError::UnknownTool(format!("baton__{other}")).into()),
+    }
+}
+
+/// The status document shared by `baton__status` and `baton servers --json`.
+pub fn status_report(gateway: &Gateway, only: Option<&str>) -> Value {
+    let catalog = gateway.catalog();
+    let servers: Vec<Value> = gateway
+        .upstreams()
+        .iter()
+        .filter(|upstream| only.is_none_or(|name| upstream.name() == name))
+        .map(|upstream| {
+            let state = upstream.state();
+            let tools = catalog
+                .tool_routes
+                .values()
+                .filter(|route| route.server == upstream.name())
+                .count();
+            let own = upstream.catalog();
+            let mut entry = json!({
+                "name": upstream.name(),
+                "state": state.label(),
+                "isolation": upstream.config.isolation.as_str(),
+                "tools": tools,
+                "prompts": own.prompts.len(),
+                "resources": own.resources.len(),
+                "resource_templates": own.templates.len(),
+            });
+            match state {
+                UpstreamState::Ready {
+                    protocol,
+                    transport,
+                } => {
+                    entry["protocol"] = json!(protocol);
+                    entry["transport"] = json!(transport);
+                }
+                UpstreamState::Failed { error } => {
+                    entry["error"] = json!(error);
+                    entry["stderr_tail"] = json!(upstream.stderr_tail());
+                }
+                UpstreamState::Connecting | UpstreamState::Disabled => {}
+            }
+            entry
+        })
+        .collect();
+    json!({ "servers": servers, "conflicts": catalog.conflicts })
+}

@@ -1,0 +1,192 @@
+//! The server facade: one [`DownstreamSession`] per downstream session (per request for
+//! stateless 2026-07-28 HTTP), answering from the gateway's catalog and routing calls.
+
+// `logging/setLevel` and `resources/subscribe` are legacy-era methods (deprecated by
+// SEP-2577) that legacy clients still send.
+#![allow(deprecated)]
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+        SetLevelRequestParams,
+    },
+    service::{NotificationContext, RequestContext},
+};
+
+use crate::gateway::{CallContext, Gateway, SessionScope};
+
+/// How long a list request waits for servers that are still starting.
+const LIST_WAIT: Duration = Duration::from_secs(30);
+
+pub struct DownstreamSession {
+    gateway: Arc<Gateway>,
+    scope: SessionScope,
+    registration: std::sync::Mutex<Option<u64>>,
+}
+
+impl DownstreamSession {
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        DownstreamSession {
+            gateway,
+            scope: SessionScope::default(),
+            registration: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn call_context(context: &RequestContext<RoleServer>) -> CallContext {
+        let legacy = context
+            .protocol_version()
+            .is_none_or(|version| version.has_initialize());
+        CallContext {
+            peer: Some(context.peer.clone()),
+            progress: context.meta.get_progress_token(),
+            legacy,
+            cancel: context.ct.clone(),
+        }
+    }
+
+    fn register(&self, context_peer: &rmcp::service::Peer<RoleServer>) {
+        let mut registration = self.registration.lock().unwrap_or_else(|p| p.into_inner());
+        if registration.is_none() {
+            *registration = Some(self.gateway.register_downstream(context_peer.clone()));
+        }
+    }
+
+    pub fn scope(&self) -> &SessionScope {
+        &self.scope
+    }
+}
+
+impl Drop for DownstreamSession {
+    fn drop(&mut self) {
+        if let Some(id) = *self.registration.lock().unwrap_or_else(|p| p.into_inner()) {
+            self.gateway.unregister_downstream(id);
+        }
+    }
+}
+
+impl ServerHandler for DownstreamSession {
+    fn get_info(&self) -> ServerConfig {
+        let mut capabilities = ServerCapabilities::default();
+        let mut tools = rmcp::model::ToolsCapability::default();
+        tools.list_changed = Some(true);
+        capabilities.tools = Some(tools);
+        let mut prompts = rmcp::model::PromptsCapability::default();
+        prompts.list_changed = Some(true);
+        capabilities.prompts = Some(prompts);
+        let mut resources = rmcp::model::ResourcesCapability::default();
+        resources.list_changed = Some(true);
+        capabilities.resources = Some(resources);
+        capabilities.completions = Some(Default::default());
+        capabilities.logging = Some(Default::default());
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("baton", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Baton aggregates several MCP servers. Tools are named <server>__<tool>; baton__status reports each server's state.",
+            )
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.register(&context.peer);
+    }
+
+    async fn set_level(
+        &self,
+        _request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        // Accepted but not applied to Baton's own logging: clients such as the Inspector
+        // send `debug` on every connect, and Baton's log level is the operator's choice.
+        Ok(())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.register(&context.peer);
+        self.gateway.wait_settled(LIST_WAIT).await;
+        Ok(ListToolsResult::with_all_items(
+            self.gateway.catalog().tools.clone(),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.gateway.wait_settled(LIST_WAIT).await;
+        let call = Self::call_context(&context);
+        self.gateway.call_tool(&self.scope, request, call).await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.gateway.wait_settled(LIST_WAIT).await;
+        Ok(ListPromptsResult::with_all_items(
+            self.gateway.catalog().prompts.clone(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.gateway.wait_settled(LIST_WAIT).await;
+        let call = Self::call_context(&context);
+        self.gateway.get_prompt(&self.scope, request, call).await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.gateway.wait_settled(LIST_WAIT).await;
+        Ok(ListResourcesResult::with_all_items(
+            self.gateway.catalog().resources.clone(),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.gateway.wait_settled(LIST_WAIT).await;
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.gateway.catalog().templates.clone(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.gateway.wait_settled(LIST_WAIT).await;
+        let call = Self::call_context(&context);
+        self.gateway.read_resource(&self.scope, request, call).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.gateway.wait_settled(LIST_WAIT).await;
+        self.gateway.complete(&self.scope, request).await
+    }
+}

@@ -1,0 +1,202 @@
+//! `baton serve --http ADDR`: streamable HTTP at `/mcp` (legacy sessions and stateless
+//! 2026-07-28 on the same endpoint, by rmcp) and the legacy SSE transport at `/sse` +
+//! `/message` (ours, [`super::sse`]). Every route checks `Host` and `Origin` (DNS-rebinding
+//! protection) and limits request bodies.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use rmcp::transport::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    streamable_http_server::session::local::LocalSessionManager,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{DownstreamSession, sse};
+use crate::gateway::Gateway;
+
+const LOOPBACK_HOSTS: [&str; 4] = ["localhost", "127.0.0.1", "::1", "[::1]"];
+
+/// Who may talk to the HTTP endpoints.
+#[derive(Debug, Clone)]
+pub struct HttpAccess {
+    /// Extra accepted `Host` names besides loopback.
+    pub allowed_hosts: Vec<String>,
+    /// Extra accepted browser origins besides loopback ones.
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+impl HttpAccess {
+    pub fn from_config(gateway: &Gateway) -> Self {
+        let serve = &gateway.config.serve;
+        HttpAccess {
+            allowed_hosts: serve.allowed_hosts.clone(),
+            allowed_origins: serve.allowed_origins.clone(),
+            max_body_bytes: serve.max_body_bytes,
+        }
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let name = strip_port(host);
+        LOOPBACK_HOSTS.contains(&name)
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|allowed| allowed == host || allowed == name)
+    }
+
+    fn origin_allowed(&self, origin: &str) -> bool {
+        if self.allowed_origins.iter().any(|allowed| allowed == origin) {
+            return true;
+        }
+        let Some(rest) = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+        else {
+            return false;
+        };
+        LOOPBACK_HOSTS.contains(&strip_port(rest))
+    }
+}
+
+fn strip_port(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationToken) -> Router {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(shutdown.child_token())
+        .with_max_request_body_bytes(access.max_body_bytes);
+    let mut hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+    hosts.extend(access.allowed_hosts.iter().cloned());
+    config = config.with_allowed_hosts(hosts);
+    let mut origins = vec![
+        "http://localhost:*".to_owned(),
+        "http://127.0.0.1:*".to_owned(),
+        "http://[::1]:*".to_owned(),
+        "https://localhost:*".to_owned(),
+        "https://127.0.0.1:*".to_owned(),
+    ];
+    origins.extend(access.allowed_origins.iter().cloned());
+    config = config.with_allowed_origins(origins);
+
+    let factory_gateway = gateway.clone();
+    let streamable = StreamableHttpService::new(
+        move || Ok(DownstreamSession::new(factory_gateway.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let access = Arc::new(access);
+    let guard_access = access.clone();
+    Router::new()
+        .nest_service("/mcp", streamable)
+        .merge(sse::router(gateway, shutdown))
+        .layer(DefaultBodyLimit::max(access.max_body_bytes))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let access = guard_access.clone();
+            async move { guard(&access, request.headers()).unwrap_or(next.run(request).await) }
+        }))
+}
+
+/// DNS-rebinding protection: a bad `Host` or a foreign `Origin` is refused before routing.
+fn guard(access: &HttpAccess, headers: &HeaderMap) -> Option<Response> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    if let Some(host) = host
+        && !access.host_allowed(host)
+    {
+        return Some(forbidden(format!(
+            "Host \"{host}\" is not allowed (DNS-rebinding protection); add it to serve.allowed_hosts to accept it"
+        )));
+    }
+    if let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        && !access.origin_allowed(origin)
+    {
+        return Some(forbidden(format!(
+            "Origin \"{origin}\" is not allowed; add it to serve.allowed_origins to accept it"
+        )));
+    }
+    None
+}
+
+fn forbidden(message: String) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": -32600, "message": message }
+    });
+    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+}
+
+/// Serves until `shutdown` is cancelled.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let access = HttpAccess::from_config(&gateway);
+    let app = router(gateway, access, shutdown.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access() -> HttpAccess {
+        HttpAccess {
+            allowed_hosts: vec!["baton.internal".into()],
+            allowed_origins: vec!["https://app.example".into()],
+            max_body_bytes: 1024,
+        }
+    }
+
+    #[test]
+    fn loopback_and_configured_hosts_pass() {
+        let access = access();
+        for host in [
+            "localhost:8931",
+            "127.0.0.1:1",
+            "[::1]:8931",
+            "localhost",
+            "baton.internal:80",
+        ] {
+            assert!(access.host_allowed(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8931",
+            "127.0.0.1.evil.example",
+        ] {
+            assert!(!access.host_allowed(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn loopback_and_configured_origins_pass() {
+        let access = access();
+        assert!(access.origin_allowed("http://localhost:5173"));
+        assert!(access.origin_allowed("https://app.example"));
+        assert!(!access.origin_allowed("http://evil.example"));
+        assert!(!access.origin_allowed("null"));
+    }
+}

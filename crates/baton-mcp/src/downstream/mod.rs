@@ -1,0 +1,9 @@
+//! Baton as an MCP server: the [`handler::DownstreamSession`] facade every transport
+//! shares, served over stdio ([`stdio`]), streamable HTTP and legacy SSE ([`http`], [`sse`]).
+
+pub mod handler;
+pub mod http;
+pub mod sse;
+pub mod stdio;
+
+pub use handler::DownstreamSession;

@@ -1,0 +1,225 @@
+//! The legacy HTTP+SSE server transport (protocol 2024-11-05), which rmcp does not ship:
+//! `GET /sse` opens a session whose first event, `endpoint`, names
+//! `/message?sessionId=…`; the client POSTs JSON-RPC there (202 Accepted) and every
+//! answer arrives as a `message` event on the stream.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+    routing::{get, post},
+};
+use futures::{Stream, StreamExt};
+use rmcp::{
+    RoleServer, ServiceExt,
+    service::{RxJsonRpcMessage, TxJsonRpcMessage},
+    transport::Transport,
+};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+use super::DownstreamSession;
+use crate::gateway::Gateway;
+
+type Sessions = Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleServer>>>>>;
+
+#[derive(Clone)]
+struct SseState {
+    gateway: Arc<Gateway>,
+    sessions: Sessions,
+    shutdown: CancellationToken,
+}
+
+pub fn router(gateway: Arc<Gateway>, shutdown: CancellationToken) -> Router {
+    let state = SseState {
+        gateway,
+        sessions: Arc::default(),
+        shutdown,
+    };
+    Router::new()
+        .route("/sse", get(open_stream))
+        .route("/message", post(post_message))
+        .with_state(state)
+}
+
+/// Removes the session when the client's event stream goes away.
+struct SessionGuard {
+    id: String,
+    sessions: Sessions,
+    cancel: CancellationToken,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+        self.cancel.cancel();
+        tracing::debug!(session = %self.id, "SSE client left");
+    }
+}
+
+async fn open_stream(
+    State(state): State<SseState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (to_server, from_client) = mpsc::channel(64);
+    let (to_client, from_server) = mpsc::channel(64);
+    state
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone(), to_server);
+    let cancel = state.shutdown.child_token();
+    let transport = ChannelTransport {
+        incoming: from_client,
+        outgoing: to_client,
+    };
+    let gateway = state.gateway.clone();
+    let session_cancel = cancel.clone();
+    let session_id = id.clone();
+    tokio::spawn(async move {
+        let service = match DownstreamSession::new(gateway).serve(transport).await {
+            Ok(service) => service,
+            Err(error) => {
+                tracing::info!(session = %session_id, %error, "SSE client did not complete initialize");
+                return;
+            }
+        };
+        let service_cancel = service.cancellation_token();
+        tokio::select! {
+            _ = service.waiting() => {}
+            _ = session_cancel.cancelled() => service_cancel.cancel(),
+        }
+    });
+    let guard = SessionGuard {
+        id: id.clone(),
+        sessions: state.sessions.clone(),
+        cancel,
+    };
+    let endpoint = futures::stream::once(async move {
+        Ok(Event::default()
+            .event("endpoint")
+            .data(format!("/message?sessionId={id}")))
+    });
+    let messages = ReceiverStream::new(from_server).map(move |message| {
+        let _keep = &guard;
+        let data = serde_json::to_string(&message).unwrap_or_default();
+        Ok(Event::default().event("message").data(data))
+    });
+    Sse::new(endpoint.chain(messages))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[derive(Deserialize)]
+struct MessageQuery {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+async fn post_message(
+    State(state): State<SseState>,
+    Query(query): Query<MessageQuery>,
+    body: Bytes,
+) -> Response {
+    let Some(session_id) = query.session_id else {
+        return jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            "missing sessionId query parameter: open GET /sse first and POST to the endpoint it announces",
+        );
+    };
+    let sender = state
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&session_id)
+        .cloned();
+    let Some(sender) = sender else {
+        return jsonrpc_error(
+            StatusCode::NOT_FOUND,
+            -32600,
+            &format!(
+                "unknown SSE session \"{session_id}\": it ended or never existed; reconnect to /sse"
+            ),
+        );
+    };
+    let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+        Ok(message) => message,
+        Err(error) => {
+            let code = if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+                -32600
+            } else {
+                -32700
+            };
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                code,
+                &format!("not a valid JSON-RPC message: {error}"),
+            );
+        }
+    };
+    if sender.send(message).await.is_err() {
+        return jsonrpc_error(
+            StatusCode::GONE,
+            -32600,
+            "the SSE session has ended; reconnect to /sse",
+        );
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message }
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// rmcp's server side over two channels.
+struct ChannelTransport {
+    incoming: mpsc::Receiver<RxJsonRpcMessage<RoleServer>>,
+    outgoing: mpsc::Sender<TxJsonRpcMessage<RoleServer>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the SSE client disconnected")]
+struct Disconnected;
+
+impl Transport<RoleServer> for ChannelTransport {
+    type Error = Disconnected;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let outgoing = self.outgoing.clone();
+        async move { outgoing.send(item).await.map_err(|_| Disconnected) }
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
+        self.incoming.recv()
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.incoming.close();
+        std::future::ready(Ok(()))
+    }
+}

@@ -1,0 +1,67 @@
+//! Gateway errors and their one mapping to JSON-RPC error objects. Messages name the tool,
+//! prompt, resource or server and say what to do.
+
+use rmcp::{ErrorData, model::ErrorCode};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(
+        "unknown tool \"{0}\": no configured server provides it (list them with tools/list or `baton tools`)"
+    )]
+    UnknownTool(String),
+    #[error("unknown prompt \"{0}\": no configured server provides it (see prompts/list)")]
+    UnknownPrompt(String),
+    #[error("resource \"{0}\" not found: no configured server lists it or a template matching it")]
+    UnknownResource(String),
+    #[error("server \"{server}\" is unavailable: {reason}")]
+    Unavailable { server: String, reason: String },
+    #[error("server \"{server}\" failed: {reason}")]
+    Upstream { server: String, reason: String },
+    #[error("the request was cancelled by the client")]
+    Cancelled,
+}
+
+impl GatewayError {
+    /// The wire error for a failed upstream call, keeping the server's own JSON-RPC errors.
+    pub fn from_service(server: &str, error: rmcp::ServiceError) -> ErrorData {
+        let error = match error {
+            rmcp::ServiceError::McpError(error) => return error,
+            rmcp::ServiceError::Cancelled { .. } => GatewayError::Cancelled,
+            rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_) => {
+                GatewayError::Unavailable {
+                    server: server.to_owned(),
+                    reason: format!("its connection closed during the call ({error})"),
+                }
+            }
+            other => GatewayError::Upstream {
+                server: server.to_owned(),
+                reason: other.to_string(),
+            },
+        };
+        error.into()
+    }
+}
+
+impl From<GatewayError> for ErrorData {
+    fn from(error: GatewayError) -> Self {
+        let message = error.to_string();
+        match &error {
+            GatewayError::UnknownTool(name) => {
+                ErrorData::invalid_params(message, Some(json!({ "tool": name })))
+            }
+            GatewayError::UnknownPrompt(name) => {
+                ErrorData::invalid_params(message, Some(json!({ "prompt": name })))
+            }
+            GatewayError::UnknownResource(uri) => ErrorData::new(
+                ErrorCode::RESOURCE_NOT_FOUND,
+                message,
+                Some(json!({ "uri": uri })),
+            ),
+            GatewayError::Unavailable { server, .. } | GatewayError::Upstream { server, .. } => {
+                ErrorData::internal_error(message, Some(json!({ "server": server })))
+            }
+            GatewayError::Cancelled => ErrorData::new(ErrorCode::INTERNAL_ERROR, message, None),
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The gateway: owns every upstream, the aggregated catalog and the list of connected
+//! downstream clients; routes each request to the owning server under its original name.
+//! Transport-free: the downstream facade ([`crate::downstream`]) calls into it.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use baton_core::config::{BUILTIN_SERVER, Config, Isolation};
+use rmcp::{
+    RoleServer,
+    model::{
+        CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+        GetPromptRequestParams, GetPromptResponse, ProgressToken, ReadResourceRequestParams,
+        ReadResourceResponse, Reference, RequestMetaObject,
+    },
+    service::Peer,
+};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    builtin,
+    catalog::{Catalog, Source},
+    error::GatewayError,
+    upstream::{Connection, ListChanged, Upstream, UpstreamEvent, UpstreamState},
+};
+
+/// One connected downstream client, for list-changed broadcasts.
+struct DownstreamEntry {
+    id: u64,
+    peer: Peer<RoleServer>,
+}
+
+pub struct Gateway {
+    pub config: Config,
+    upstreams: Vec<Arc<Upstream>>,
+    catalog: RwLock<Arc<Catalog>>,
+    downstreams: Mutex<Vec<DownstreamEntry>>,
+    next_downstream: AtomicU64,
+    settled: Notify,
+    pending: AtomicU64,
+}
+
+/// What a downstream request brings along for relaying.
+pub struct CallContext {
+    pub peer: Option<Peer<RoleServer>>,
+    pub progress: Option<ProgressToken>,
+    /// The downstream speaks a legacy era: upstream input-required rounds are fulfilled by
+    /// Baton (through the client's sampling/elicitation) instead of passed through.
+    pub legacy: bool,
+    pub cancel: CancellationToken,
+}
+
+impl Gateway {
+    /// Creates every upstream and starts connecting them all concurrently.
+    pub fn start(config: Config) -> Arc<Gateway> {
+        let (events, mut event_rx) = mpsc::unbounded_channel();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        let upstreams: Vec<_> = config
+            .servers
+            .iter()
+            .map(|server| Upstream::new(server.clone(), http.clone(), events.clone()))
+            .collect();
+        let gateway = Arc::new(Gateway {
+            pending: AtomicU64::new(upstreams.len() as u64),
+            config,
+            upstreams,
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            downstreams: Mutex::new(Vec::new()),
+            next_downstream: AtomicU64::new(1),
+            settled: Notify::new(),
+        });
+        gateway.rebuild_catalog();
+        for upstream in &gateway.upstreams {
+            let upstream = upstream.clone();
+            let gateway = Arc::downgrade(&gateway);
+            tokio::spawn(async move {
+                upstream.start().await;
+                if let Some(gateway) = gateway.upgrade() {
+                    gateway.rebuild_catalog();
+                    if gateway.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        gateway.settled.notify_waiters();
+                    }
+                }
+            });
+        }
+        let weak = Arc::downgrade(&gateway);
+        tokio::spawn(async move {
+            while let Some(event) = event_rx.recv().await {
+                let Some(gateway) = weak.upgrade() else {
+                    return;
+                };
+                gateway.handle_event(event).await;
+            }
+        });
+        gateway
+    }
+
+    /// Waits until every upstream is ready or failed, at most `limit`.
+    pub async fn wait_settled(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let notified = self.settled.notified();
+                if self.pending.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
+    }
+
+    pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.iter().find(|u| u.name() == name)
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn rebuild_catalog(&self) {
+        let catalogs: Vec<_> = self.upstreams.iter().map(|u| u.catalog()).collect();
+        let sources = self
+            .upstreams
+            .iter()
+            .zip(catalogs)
+            .map(|(upstream, catalog)| Source {
+                server: upstream.name(),
+                rename: &upstream.config.rename,
+                catalog,
+            })
+            .collect();
+        let catalog = Catalog::build(&self.config.namespace.separator, builtin::tools(), sources);
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
+    }
+
+    async fn handle_event(&self, event: UpstreamEvent) {
+        match event {
+            UpstreamEvent::ListChanged { server, list } => {
+                let Some(upstream) = self.upstream(&server) else {
+                    return;
+                };
+                if let Some(connection) = upstream.shared_connection().await {
+                    upstream.refresh(&connection, list).await;
+                }
+                self.rebuild_catalog();
+                self.broadcast(list).await;
+            }
+            UpstreamEvent::Closed { .. } => {
+                self.rebuild_catalog();
+                self.broadcast(ListChanged::Tools).await;
+            }
+        }
+    }
+
+    /// Registers a downstream client for list-changed notifications; returns its id.
+    pub fn register_downstream(&self, peer: Peer<RoleServer>) -> u64 {
+        let id = self.next_downstream.fetch_add(1, Ordering::Relaxed);
+        self.downstreams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(DownstreamEntry { id, peer });
+        id
+    }
+
+    pub fn unregister_downstream(&self, id: u64) {
+        self.downstreams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|entry| entry.id != id);
+    }
+
+    async fn broadcast(&self, list: ListChanged) {
+        let peers: Vec<_> = {
+            let mut downstreams = self.downstreams.lock().unwrap_or_else(|p| p.into_inner());
+            downstreams.retain(|entry| !entry.peer.is_transport_closed());
+            downstreams.iter().map(|entry| entry.peer.clone()).collect()
+        };
+        for peer in peers {
+            let result = match list {
+                ListChanged::Tools => peer.notify_tool_list_changed().await,
+                ListChanged::Prompts => peer.notify_prompt_list_changed().await,
+                ListChanged::Resources => peer.notify_resource_list_changed().await,
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, "could not notify a client of a list change");
+            }
+        }
+    }
+
+    /// The connection a request from `scope` should use for `server`.
+    async fn connection(
+        &self,
+        server: &str,
+        scope: &SessionScope,
+    ) -> Result<Arc<Connection>, GatewayError> {
+        let upstream = self
+            .upstream(server)
+            .ok_or_else(|| GatewayError::Unavailable {
+                server: server.to_owned(),
+                reason: "it is not configured".to_owned(),
+            })?;
+        if upstream.config.isolation == Isolation::PerClient {
+            return scope.connection(upstream).await;
+        }
+        match upstream.shared_connection().await {
+            Some(connection) => Ok(connection),
+            None => Err(GatewayError::Unavailable {
+                server: server.to_owned(),
+                reason: match upstream.state() {
+                    UpstreamState::Failed { error } => error,
+                    UpstreamState::Connecting => "it is still starting".to_owned(),
+                    UpstreamState::Disabled => "it is disabled in the configuration".to_owned(),
+                    UpstreamState::Ready { .. } => "its connection is gone".to_owned(),
+                },
+            }),
+        }
+    }
+
+    pub async fn call_tool(
+        &self,
+        scope: &SessionScope,
+        mut params: CallToolRequestParams,
+        call: CallContext,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let catalog = self.catalog();
+        let route = catalog
+            .tool_routes
+            .get(params.name.as_ref())
+            .cloned()
+            .ok_or_else(|| GatewayError::UnknownTool(params.name.to_string()))?;
+        if route.server == BUILTIN_SERVER {
+            return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
+                .map(CallToolResponse::Complete);
+        }
+        let connection = self.connection(&route.server, scope).await?;
+        let guard = connection.relay.begin_call(call.peer, call.progress);
+        params.name = route.original.clone().into();
+        params.meta = guard
+            .upstream_progress_token()
+            .map(RequestMetaObject::with_progress_token);
+        let peer = connection.session.peer();
+        let request = async {
+            if call.legacy {
+                connection
+                    .session
+                    .call_tool(params)
+                    .await
+                    .map(CallToolResponse::Complete)
+            } else {
+                peer.call_tool_once(params).await
+            }
+        };
+        let result = tokio::select! {
+            result = request => result,
+            _ = call.cancel.cancelled() => return Err(GatewayError::Cancelled.into()),
+        };
+        drop(guard);
+        result.map_err(|error| GatewayError::from_service(&route.server, error))
+    }
+
+    pub async fn get_prompt(
+        &self,
+        scope: &SessionScope,
+        mut params: GetPromptRequestParams,
+        call: CallContext,
+    ) -> Result<GetPromptResponse, rmcp::ErrorData> {
+        let route = self
+            .catalog()
+            .prompt_routes
+            .get(&params.name)
+            .cloned()
+            .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
+        let connection = self.connection(&route.server, scope).await?;
+        let _guard = connection.relay.begin_call(call.peer, None);
+        params.name = route.original;
+        params.meta = None;
+        let result = if call.legacy {
+            connection
+                .session
+                .get_prompt(params)
+                .await
+                .map(GetPromptResponse::Complete)
+        } else {
+            connection.session.peer().get_prompt_once(params).await
+        };
+        result.map_err(|error| GatewayError::from_service(&route.server, error))
+    }
+
+    pub async fn read_resource(
+        &self,
+        scope: &SessionScope,
+        mut params: ReadResourceRequestParams,
+        call: CallContext,
+    ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
+        let server = self
+            .catalog()
+            .resource_owner(&params.uri)
+            .map(str::to_owned)
+            .ok_or_else(|| GatewayError::UnknownResource(params.uri.clone()))?;
+        let connection = self.connection(&server, scope).await?;
+        let _guard = connection.relay.begin_call(call.peer, None);
+        params.meta = None;
+        let result = if call.legacy {
+            connection
+                .session
+                .read_resource(params)
+                .await
+                .map(ReadResourceResponse::Complete)
+        } else {
+            connection.session.peer().read_resource_once(params).await
+        };
+        result.map_err(|error| GatewayError::from_service(&server, error))
+    }
+
+    pub async fn complete(
+        &self,
+        scope: &SessionScope,
+        mut params: CompleteRequestParams,
+    ) -> Result<CompleteResult, rmcp::ErrorData> {
+        let catalog = self.catalog();
+        let server = match &mut params.r#ref {
+            Reference::Prompt(prompt) => {
+                let route = catalog
+                    .prompt_routes
+                    .get(&prompt.name)
+                    .cloned()
+                    .ok_or_else(|| GatewayError::UnknownPrompt(prompt.name.clone()))?;
+                prompt.name = route.original;
+                route.server
+            }
+            Reference::Resource(resource) => catalog
+                .resource_owner(&resource.uri)
+                .map(str::to_owned)
+                .ok_or_else(|| GatewayError::UnknownResource(resource.uri.clone()))?,
+            _ => {
+                return Err(rmcp::ErrorData::invalid_params(
+                    "completion/complete: unsupported reference type (expected ref/prompt or ref/resource)",
+                    None,
+                ));
+            }
+        };
+        let connection = self.connection(&server, scope).await?;
+        params.meta = None;
+        connection
+            .session
+            .peer()
+            .complete(params)
+            .await
+            .map_err(|error| GatewayError::from_service(&server, error))
+    }
+
+    /// Stops every upstream (and every stdio server's process group).
+    pub async fn shutdown(&self) {
+        futures::future::join_all(self.upstreams.iter().map(|u| u.shutdown())).await;
+    }
+}
+
+/// One downstream session's private upstream sessions (`isolation: per_client`). They
+/// close when the downstream session ends and this scope drops.
+#[derive(Default)]
+pub struct SessionScope {
+    connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+}
+
+impl SessionScope {
+    async fn connection(&self, upstream: &Upstream) -> Result<Arc<Connection>, GatewayError> {
+        let mut connections = self.connections.lock().await;
+        if let Some(connection) = connections.get(upstream.name())
+            && !connection.session.is_transport_closed()
+        {
+            return Ok(connection.clone());
+        }
+        let connection =
+            upstream
+                .open_session()
+                .await
+                .map_err(|error| GatewayError::Unavailable {
+                    server: upstream.name().to_owned(),
+                    reason: error.to_string(),
+                })?;
+        tracing::info!(server = %upstream.name(), "opened a per-client upstream session");
+        let connection = Arc::new(connection);
+        connections.insert(upstream.name().to_owned(), connection.clone());
+        Ok(connection)
+    }
+
+    /// How many private sessions this client holds (for tests and status).
+    pub async fn session_count(&self) -> usize {
+        self.connections.lock().await.len()
+    }
+}

@@ -1,0 +1,15 @@
+//! Baton's MCP plumbing: upstream connections ([`upstream`]), the aggregated catalog
+//! ([`catalog`]), the gateway that routes requests ([`gateway`]), Baton's built-in tools
+//! ([`builtin`]) and the downstream server facade with its transports ([`downstream`]).
+
+#![forbid(unsafe_code)]
+
+pub mod builtin;
+pub mod catalog;
+pub mod downstream;
+pub mod error;
+pub mod gateway;
+pub mod upstream;
+
+pub use gateway::Gateway;
+pub use rmcp;

@@ -1,0 +1,406 @@
+//! Upstreams: Baton as an MCP client. One [`Upstream`] per configured server owns its
+//! shared session, its state and its catalog. Transports are a closed set with one file
+//! each ([`stdio`], [`streamable`], [`sse`]); the protocol era (legacy `initialize` or
+//! stateless 2026-07-28 `server/discover`) is detected per connection by rmcp.
+
+pub mod relay;
+pub mod sse;
+pub mod stdio;
+pub mod streamable;
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use baton_core::config::{HttpProtocol, ServerConfig, TransportConfig};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use rmcp::{
+    RoleClient,
+    model::{Prompt, ProtocolVersion, Resource, ResourceTemplate, Tool},
+    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
+};
+use tokio::sync::mpsc;
+
+pub use relay::{CallGuard, ListChanged, Relay, UpstreamClient, UpstreamEvent};
+
+/// How long connecting and the handshake may take before the server is marked failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub type Session = RunningService<RoleClient, UpstreamClient>;
+
+/// Why an upstream could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot start `{command}`: {reason} (is it installed and on PATH?)")]
+    Spawn { command: String, reason: String },
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the MCP handshake failed: {reason}{stderr}")]
+    Handshake { reason: String, stderr: String },
+    #[error("no answer to the MCP handshake within {0:?}{1}")]
+    Timeout(Duration, String),
+}
+
+/// What `baton servers` and `baton__status` show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamState {
+    Connecting,
+    Ready { protocol: String, transport: String },
+    Failed { error: String },
+    Disabled,
+}
+
+impl UpstreamState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            UpstreamState::Connecting => "connecting",
+            UpstreamState::Ready { .. } => "ready",
+            UpstreamState::Failed { .. } => "failed",
+            UpstreamState::Disabled => "disabled",
+        }
+    }
+}
+
+/// One server's lists, after its allow/deny filter.
+#[derive(Debug, Clone, Default)]
+pub struct ServerCatalog {
+    pub tools: Vec<Tool>,
+    pub prompts: Vec<Prompt>,
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+}
+
+/// A connected session plus the relay its handler uses.
+pub struct Connection {
+    pub session: Session,
+    pub relay: Arc<Relay>,
+    pub transport: &'static str,
+}
+
+impl Connection {
+    pub fn protocol(&self) -> String {
+        self.session
+            .peer()
+            .peer_info()
+            .map(|info| info.protocol_version.to_string())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
+pub struct Upstream {
+    pub config: ServerConfig,
+    state: RwLock<UpstreamState>,
+    shared: tokio::sync::RwLock<Option<Arc<Connection>>>,
+    catalog: RwLock<ServerCatalog>,
+    stderr_tail: stdio::StderrTail,
+    http: reqwest::Client,
+    events: mpsc::UnboundedSender<UpstreamEvent>,
+    stopping: AtomicBool,
+}
+
+impl Upstream {
+    pub fn new(
+        config: ServerConfig,
+        http: reqwest::Client,
+        events: mpsc::UnboundedSender<UpstreamEvent>,
+    ) -> Arc<Self> {
+        let state = if config.disabled {
+            UpstreamState::Disabled
+        } else {
+            UpstreamState::Connecting
+        };
+        Arc::new(Upstream {
+            config,
+            state: RwLock::new(state),
+            shared: tokio::sync::RwLock::new(None),
+            catalog: RwLock::new(ServerCatalog::default()),
+            stderr_tail: Arc::new(Mutex::new(VecDeque::new())),
+            http,
+            events,
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn state(&self) -> UpstreamState {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_state(&self, state: UpstreamState) {
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = state;
+    }
+
+    pub fn catalog(&self) -> ServerCatalog {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.stderr_tail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Connects the shared session and loads the catalog. Failure is recorded in the state
+    /// (and logged); it never affects other servers.
+    pub async fn start(self: &Arc<Self>) {
+        if self.config.disabled {
+            return;
+        }
+        match self.open_session().await {
+            Ok(connection) => {
+                let connection = Arc::new(connection);
+                let state = UpstreamState::Ready {
+                    protocol: connection.protocol(),
+                    transport: connection.transport.to_owned(),
+                };
+                *self.shared.write().await = Some(connection.clone());
+                for list in [
+                    ListChanged::Tools,
+                    ListChanged::Prompts,
+                    ListChanged::Resources,
+                ] {
+                    self.refresh(&connection, list).await;
+                }
+                tracing::info!(server = %self.name(), ?state, tools = self.catalog().tools.len(), "upstream ready");
+                self.set_state(state);
+                self.watch_closure(connection);
+            }
+            Err(error) => {
+                tracing::error!(server = %self.name(), %error, "upstream failed to start");
+                self.set_state(UpstreamState::Failed {
+                    error: error.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Marks the server failed when its shared session ends (process exit, stream closed).
+    fn watch_closure(self: &Arc<Self>, connection: Arc<Connection>) {
+        let upstream = Arc::downgrade(self);
+        let token = connection.session.cancellation_token();
+        let peer = connection.session.peer().clone();
+        drop(connection);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if !peer.is_transport_closed() {
+                    continue;
+                }
+                let Some(upstream) = upstream.upgrade() else {
+                    return;
+                };
+                if upstream.stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                let tail = upstream.stderr_tail();
+                let error = format!(
+                    "the connection closed{}",
+                    tail.last()
+                        .map(|line| format!(" (last stderr: {line})"))
+                        .unwrap_or_default()
+                );
+                tracing::warn!(server = %upstream.name(), %error, "upstream went away");
+                upstream.set_state(UpstreamState::Failed { error });
+                *upstream.shared.write().await = None;
+                let _ = upstream.events.send(UpstreamEvent::Closed {
+                    server: upstream.name().to_owned(),
+                });
+                drop(token);
+                return;
+            }
+        });
+    }
+
+    /// The shared session, when the server is ready.
+    pub async fn shared_connection(&self) -> Option<Arc<Connection>> {
+        self.shared.read().await.clone()
+    }
+
+    /// Opens a new session to this server (the shared one, or a per-client one).
+    pub async fn open_session(&self) -> Result<Connection, UpstreamError> {
+        let relay = Relay::new(self.name(), self.events.clone());
+        let handler = UpstreamClient::new(relay.clone());
+        let lifecycle = ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        };
+        let stderr_hint = || {
+            let tail = self.stderr_tail();
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; stderr: {}", tail.join(" | "))
+            }
+        };
+        let handshake = |reason: String| UpstreamError::Handshake {
+            reason,
+            stderr: stderr_hint(),
+        };
+        let connect = async {
+            match &self.config.transport {
+                TransportConfig::Stdio(stdio) => {
+                    let process = stdio::spawn(self.name(), stdio, self.stderr_tail.clone())
+                        .map_err(|error| UpstreamError::Spawn {
+                            command: stdio.command.clone(),
+                            reason: error.to_string(),
+                        })?;
+                    let session = handler
+                        .serve_with_lifecycle(process, lifecycle)
+                        .await
+                        .map_err(|error| handshake(error.to_string()))?;
+                    Ok((session, "stdio"))
+                }
+                TransportConfig::Http(http) => {
+                    if http.protocol != HttpProtocol::Sse {
+                        let transport =
+                            streamable::transport(self.http.clone(), &http.url, &http.headers);
+                        match handler
+                            .clone()
+                            .serve_with_lifecycle(transport, lifecycle.clone())
+                            .await
+                        {
+                            Ok(session) => return Ok((session, "streamable-http")),
+                            Err(error) if http.protocol == HttpProtocol::StreamableHttp => {
+                                return Err(UpstreamError::Connect {
+                                    url: http.url.clone(),
+                                    reason: error.to_string(),
+                                });
+                            }
+                            Err(error) => {
+                                tracing::info!(server = %self.name(), %error, "streamable HTTP failed; trying the legacy SSE transport");
+                            }
+                        }
+                    }
+                    let transport = sse::SseClientTransport::connect(
+                        self.http.clone(),
+                        &http.url,
+                        &http.headers,
+                        self.name(),
+                    )
+                    .await
+                    .map_err(|error| UpstreamError::Connect {
+                        url: http.url.clone(),
+                        reason: error.to_string(),
+                    })?;
+                    let session = handler
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|error| handshake(error.to_string()))?;
+                    Ok((session, "sse"))
+                }
+            }
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok((session, transport))) => Ok(Connection {
+                session,
+                relay,
+                transport,
+            }),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(UpstreamError::Timeout(CONNECT_TIMEOUT, stderr_hint())),
+        }
+    }
+
+    /// Re-reads one list from the server after it announced a change.
+    pub async fn refresh(&self, connection: &Connection, list: ListChanged) {
+        let peer = connection.session.peer();
+        let capabilities = peer
+            .peer_info()
+            .map(|info| info.capabilities.clone())
+            .unwrap_or_default();
+        let filter = &self.config.tools;
+        let result: Result<(), rmcp::ServiceError> = async {
+            match list {
+                ListChanged::Tools => {
+                    let tools = if capabilities.tools.is_some() {
+                        peer.list_all_tools().await?
+                    } else {
+                        Vec::new()
+                    };
+                    let tools = tools
+                        .into_iter()
+                        .filter(|tool| filter.permits(&tool.name))
+                        .collect();
+                    self.catalog
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .tools = tools;
+                }
+                ListChanged::Prompts => {
+                    let prompts = if capabilities.prompts.is_some() {
+                        peer.list_all_prompts().await?
+                    } else {
+                        Vec::new()
+                    };
+                    self.catalog
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .prompts = prompts;
+                }
+                ListChanged::Resources => {
+                    let (resources, templates) = if capabilities.resources.is_some() {
+                        (
+                            peer.list_all_resources().await?,
+                            peer.list_all_resource_templates().await?,
+                        )
+                    } else {
+                        (Vec::new(), Vec::new())
+                    };
+                    let mut catalog = self.catalog.write().unwrap_or_else(|p| p.into_inner());
+                    catalog.resources = resources;
+                    catalog.templates = templates;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(server = %self.name(), ?list, %error, "could not list from upstream");
+        }
+    }
+
+    /// Stops the shared session (and with it a stdio server's whole process group).
+    pub async fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let connection = self.shared.write().await.take();
+        if let Some(connection) = connection
+            && let Ok(mut connection) = Arc::try_unwrap(connection)
+        {
+            let _ = connection
+                .session
+                .close_with_timeout(Duration::from_secs(5))
+                .await;
+        }
+    }
+}
+
+/// Configured headers as a reqwest map; invalid names or values are skipped with a warning.
+pub(crate) fn header_map(headers: &BTreeMap<String, String>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        match (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            (Ok(name), Ok(value)) => {
+                map.insert(name, value);
+            }
+            _ => tracing::warn!(header = %name, "skipping a header that is not valid HTTP"),
+        }
+    }
+    map
+}

@@ -1,0 +1,271 @@
+//! Relaying between one upstream session and the downstream clients whose calls it is
+//! serving: progress notifications go back to the caller under the caller's own progress
+//! token, and server-initiated requests (sampling, elicitation, roots) go to the caller.
+//!
+//! A shared upstream may serve several clients at once. Legacy servers do not say which
+//! call a sampling request belongs to, so it goes to the caller of the most recent call
+//! still in flight; with `isolation: per_client` there is only ever one caller.
+
+// Sampling, roots and logging are deprecated by SEP-2577 but legacy-era servers still
+// use them, and relaying them is this module's job.
+#![allow(deprecated)]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use rmcp::{
+    ClientHandler, ErrorData, RoleClient, RoleServer,
+    model::{
+        ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
+        ElicitRequestParams, ElicitResult, Implementation, ListRootsResult,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+    },
+    service::{NotificationContext, Peer, RequestContext},
+};
+use tokio::sync::mpsc;
+
+/// A catalog change announced by an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListChanged {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+/// Sent to the gateway when an upstream's catalog changed or its connection ended.
+#[derive(Debug, Clone)]
+pub enum UpstreamEvent {
+    ListChanged { server: String, list: ListChanged },
+    Closed { server: String },
+}
+
+#[derive(Default)]
+struct Callers {
+    /// In-flight calls, oldest first: (call id, the downstream peer waiting on it).
+    calls: Vec<(u64, Peer<RoleServer>)>,
+    /// Upstream progress token → (downstream peer, the downstream's own token).
+    progress: HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>,
+}
+
+/// Per-upstream-session relay state, shared by the client handler and the gateway.
+pub struct Relay {
+    server: String,
+    next_call: AtomicU64,
+    callers: Mutex<Callers>,
+    events: mpsc::UnboundedSender<UpstreamEvent>,
+}
+
+impl Relay {
+    pub fn new(server: &str, events: mpsc::UnboundedSender<UpstreamEvent>) -> Arc<Self> {
+        Arc::new(Relay {
+            server: server.to_owned(),
+            next_call: AtomicU64::new(1),
+            callers: Mutex::new(Callers::default()),
+            events,
+        })
+    }
+
+    /// Registers a call from `peer`. When the caller asked for progress, returns the token
+    /// to send upstream in its place. The registration ends when the guard drops.
+    pub fn begin_call(
+        self: &Arc<Self>,
+        peer: Option<Peer<RoleServer>>,
+        downstream_progress: Option<ProgressToken>,
+    ) -> CallGuard {
+        let id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let mut upstream_progress = None;
+        if let Some(peer) = peer {
+            let mut callers = self.lock();
+            if let Some(token) = downstream_progress {
+                let ours = ProgressToken(rmcp::model::NumberOrString::String(
+                    format!("baton-{id}").into(),
+                ));
+                callers.progress.insert(ours.clone(), (peer.clone(), token));
+                upstream_progress = Some(ours);
+            }
+            callers.calls.push((id, peer));
+        }
+        CallGuard {
+            relay: self.clone(),
+            id,
+            upstream_progress,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Callers> {
+        self.callers
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn current_caller(&self) -> Option<Peer<RoleServer>> {
+        self.lock().calls.last().map(|(_, peer)| peer.clone())
+    }
+
+    fn no_caller(&self, what: &str) -> ErrorData {
+        ErrorData::internal_error(
+            format!(
+                "server \"{}\" sent a {what} request while no client call was in flight; Baton forwards these only to the client whose call caused them",
+                self.server
+            ),
+            None,
+        )
+    }
+}
+
+/// Ends a call's registration with the relay.
+pub struct CallGuard {
+    relay: Arc<Relay>,
+    id: u64,
+    upstream_progress: Option<ProgressToken>,
+}
+
+impl CallGuard {
+    pub fn upstream_progress_token(&self) -> Option<ProgressToken> {
+        self.upstream_progress.clone()
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        let mut callers = self.relay.lock();
+        callers.calls.retain(|(id, _)| *id != self.id);
+        if let Some(token) = &self.upstream_progress {
+            callers.progress.remove(token);
+        }
+    }
+}
+
+/// The rmcp client handler of one upstream session.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    relay: Arc<Relay>,
+}
+
+impl UpstreamClient {
+    pub fn new(relay: Arc<Relay>) -> Self {
+        UpstreamClient { relay }
+    }
+}
+
+fn forwarded(server: &str, what: &str, error: rmcp::ServiceError) -> ErrorData {
+    match error {
+        rmcp::ServiceError::McpError(error) => error,
+        other => ErrorData::internal_error(
+            format!("forwarding {what} from server \"{server}\" to the client failed: {other}"),
+            None,
+        ),
+    }
+}
+
+impl ClientHandler for UpstreamClient {
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.roots = Some(Default::default());
+        capabilities.sampling = Some(Default::default());
+        capabilities.elicitation = Some(Default::default());
+        ClientConfig::new(
+            capabilities,
+            Implementation::new("baton", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let peer = self
+            .relay
+            .current_caller()
+            .ok_or_else(|| self.relay.no_caller("sampling"))?;
+        peer.create_message(params)
+            .await
+            .map_err(|error| forwarded(&self.relay.server, "sampling/createMessage", error))
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let peer = self
+            .relay
+            .current_caller()
+            .ok_or_else(|| self.relay.no_caller("elicitation"))?;
+        peer.create_elicitation(params)
+            .await
+            .map_err(|error| forwarded(&self.relay.server, "elicitation/create", error))
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        match self.relay.current_caller() {
+            Some(peer) => peer
+                .list_roots()
+                .await
+                .map_err(|error| forwarded(&self.relay.server, "roots/list", error)),
+            None => Ok(ListRootsResult::default()),
+        }
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let target = self
+            .relay
+            .lock()
+            .progress
+            .get(&params.progress_token)
+            .cloned();
+        if let Some((peer, token)) = target {
+            let mut relayed = params;
+            relayed.progress_token = token;
+            if let Err(error) = peer.notify_progress(relayed).await {
+                tracing::debug!(server = %self.relay.server, %error, "client went away before a progress notification");
+            }
+        }
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        tracing::debug!(server = %self.relay.server, level = ?params.level, data = %params.data, "upstream log message");
+        if let Some(peer) = self.relay.current_caller() {
+            let _ = peer.notify_logging_message(params).await;
+        }
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.announce(ListChanged::Tools);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.announce(ListChanged::Prompts);
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.announce(ListChanged::Resources);
+    }
+}
+
+impl UpstreamClient {
+    fn announce(&self, list: ListChanged) {
+        tracing::debug!(server = %self.relay.server, ?list, "upstream list changed");
+        let _ = self.relay.events.send(UpstreamEvent::ListChanged {
+            server: self.relay.server.clone(),
+            list,
+        });
+    }
+}

