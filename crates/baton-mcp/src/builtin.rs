@@ -13,8 +13,8 @@ use crate::{gateway::Gateway, upstream::UpstreamState};
 
 pub const STATUS: &str = "status";
 
-/// The built-in tools, already namespaced.
-pub fn tools() -> Vec<Tool> {
+/// The built-in tools, namespaced with `separator`.
+pub fn tools(separator: &str) -> Vec<Tool> {
     let schema = json!({
         "type": "object",
         "properties": {
@@ -26,7 +26,7 @@ pub fn tools() -> Vec<Tool> {
         unreachable!("a json! object literal is an object")
     };
     let mut status = Tool::new(
-        format!("baton__{STATUS}"),
+        format!("baton{separator}{STATUS}"),
         "Baton's upstream MCP servers: state (ready, connecting, failed, disabled), transport, protocol version, tool/prompt/resource counts and the last error with recent stderr lines.",
         Arc::new(schema),
     );
@@ -62,7 +62,12 @@ pub fn call(
             result.structured_content = Some(report);
             Ok(result)
         }
-        other => Err(crate::error::GatewayError::UnknownTool(format!("baton__{other}")).into()),
+        other => Err(crate::error::GatewayError::UnknownTool(format!(
+            "{}{}{other}",
+            baton_core::config::BUILTIN_SERVER,
+            gateway.config.namespace.separator
+        ))
+        .into()),
     }
 }
 

@@ -48,11 +48,15 @@ impl Catalog {
         let mut catalog = Catalog::default();
         for tool in builtin_tools {
             let name = tool.name.to_string();
+            let local = name
+                .split_once(separator)
+                .map_or(name.as_str(), |(_, local)| local)
+                .to_owned();
             catalog.tool_routes.insert(
-                name.clone(),
+                name,
                 Route {
                     server: baton_core::config::BUILTIN_SERVER.to_owned(),
-                    original: name,
+                    original: local,
                 },
             );
             catalog.tools.push(tool);

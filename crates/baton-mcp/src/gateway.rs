@@ -15,11 +15,11 @@ use baton_core::config::{BUILTIN_SERVER, Config, Isolation};
 use rmcp::{
     RoleServer,
     model::{
-        CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-        GetPromptRequestParams, GetPromptResponse, ProgressToken, ReadResourceRequestParams,
-        ReadResourceResponse, Reference, RequestMetaObject,
+        CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams,
+        CompleteResult, GetPromptRequestParams, GetPromptResponse, ProgressToken,
+        ReadResourceRequestParams, ReadResourceResponse, Reference, Request, ServerResult,
     },
-    service::Peer,
+    service::{Peer, PeerRequestOptions},
 };
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -51,9 +51,6 @@ pub struct Gateway {
 pub struct CallContext {
     pub peer: Option<Peer<RoleServer>>,
     pub progress: Option<ProgressToken>,
-    /// The downstream speaks a legacy era: upstream input-required rounds are fulfilled by
-    /// Baton (through the client's sampling/elicitation) instead of passed through.
-    pub legacy: bool,
     pub cancel: CancellationToken,
 }
 
@@ -146,7 +143,11 @@ impl Gateway {
                 catalog,
             })
             .collect();
-        let catalog = Catalog::build(&self.config.namespace.separator, builtin::tools(), sources);
+        let catalog = Catalog::build(
+            &self.config.namespace.separator,
+            builtin::tools(&self.config.namespace.separator),
+            sources,
+        );
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
     }
 
@@ -249,30 +250,17 @@ impl Gateway {
             return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
                 .map(CallToolResponse::Complete);
         }
-        let connection = self.connection(&route.server, scope).await?;
-        let guard = connection.relay.begin_call(call.peer, call.progress);
-        params.name = route.original.clone().into();
-        params.meta = guard
-            .upstream_progress_token()
-            .map(RequestMetaObject::with_progress_token);
-        let peer = connection.session.peer();
-        let request = async {
-            if call.legacy {
-                connection
-                    .session
-                    .call_tool(params)
-                    .await
-                    .map(CallToolResponse::Complete)
-            } else {
-                peer.call_tool_once(params).await
+        params.name = route.original.into();
+        params.meta = None;
+        let request = ClientRequest::CallToolRequest(Request::new(params));
+        match self.forward(&route.server, scope, request, call).await? {
+            ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
+            ServerResult::InputRequiredResult(result) => {
+                Ok(CallToolResponse::InputRequired(result))
             }
-        };
-        let result = tokio::select! {
-            result = request => result,
-            _ = call.cancel.cancelled() => return Err(GatewayError::Cancelled.into()),
-        };
-        drop(guard);
-        result.map_err(|error| GatewayError::from_service(&route.server, error))
+            ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
+            other => Err(unexpected(&route.server, "tools/call", &other)),
+        }
     }
 
     pub async fn get_prompt(
@@ -287,20 +275,16 @@ impl Gateway {
             .get(&params.name)
             .cloned()
             .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
-        let connection = self.connection(&route.server, scope).await?;
-        let _guard = connection.relay.begin_call(call.peer, None);
         params.name = route.original;
         params.meta = None;
-        let result = if call.legacy {
-            connection
-                .session
-                .get_prompt(params)
-                .await
-                .map(GetPromptResponse::Complete)
-        } else {
-            connection.session.peer().get_prompt_once(params).await
-        };
-        result.map_err(|error| GatewayError::from_service(&route.server, error))
+        let request = ClientRequest::GetPromptRequest(Request::new(params));
+        match self.forward(&route.server, scope, request, call).await? {
+            ServerResult::GetPromptResult(result) => Ok(GetPromptResponse::Complete(result)),
+            ServerResult::InputRequiredResult(result) => {
+                Ok(GetPromptResponse::InputRequired(result))
+            }
+            other => Err(unexpected(&route.server, "prompts/get", &other)),
+        }
     }
 
     pub async fn read_resource(
@@ -314,19 +298,53 @@ impl Gateway {
             .resource_owner(&params.uri)
             .map(str::to_owned)
             .ok_or_else(|| GatewayError::UnknownResource(params.uri.clone()))?;
-        let connection = self.connection(&server, scope).await?;
-        let _guard = connection.relay.begin_call(call.peer, None);
         params.meta = None;
-        let result = if call.legacy {
-            connection
-                .session
-                .read_resource(params)
-                .await
-                .map(ReadResourceResponse::Complete)
-        } else {
-            connection.session.peer().read_resource_once(params).await
+        let request = ClientRequest::ReadResourceRequest(Request::new(params));
+        match self.forward(&server, scope, request, call).await? {
+            ServerResult::ReadResourceResult(result) => Ok(ReadResourceResponse::Complete(result)),
+            ServerResult::InputRequiredResult(result) => {
+                Ok(ReadResourceResponse::InputRequired(result))
+            }
+            other => Err(unexpected(&server, "resources/read", &other)),
+        }
+    }
+
+    /// Sends one request to `server` on behalf of a downstream caller: relays the caller's
+    /// progress, makes the caller the target of server-initiated requests meanwhile, and
+    /// cancels the upstream request (`notifications/cancelled`) when the caller cancels.
+    async fn forward(
+        &self,
+        server: &str,
+        scope: &SessionScope,
+        request: ClientRequest,
+        call: CallContext,
+    ) -> Result<ServerResult, rmcp::ErrorData> {
+        let connection = self.connection(server, scope).await?;
+        let mut guard = connection.relay.begin_call(call.peer);
+        let peer = connection.session.peer();
+        let handle = peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await
+            .map_err(|error| GatewayError::from_service(server, error))?;
+        if let Some(downstream) = call.progress {
+            guard.relay_progress(handle.progress_token.clone(), downstream);
+        }
+        let request_id = handle.id.clone();
+        let result = tokio::select! {
+            result = handle.await_response() => result,
+            _ = call.cancel.cancelled() => {
+                let cancelled = rmcp::model::CancelledNotificationParam::new(
+                    Some(request_id),
+                    Some("the client cancelled the request".to_owned()),
+                );
+                let _ = peer.notify_cancelled(cancelled).await;
+                return Err(GatewayError::Cancelled.into());
+            }
         };
-        result.map_err(|error| GatewayError::from_service(&server, error))
+        drop(guard);
+        let mut result = result.map_err(|error| GatewayError::from_service(server, error))?;
+        mark_complete(&mut result);
+        Ok(result)
     }
 
     pub async fn complete(
@@ -370,6 +388,28 @@ impl Gateway {
     pub async fn shutdown(&self) {
         futures::future::join_all(self.upstreams.iter().map(|u| u.shutdown())).await;
     }
+}
+
+/// Results from a legacy server lack the 2026-07-28 `resultType` discriminator, which
+/// modern clients require; absent means "complete" (rmcp strips it again for legacy
+/// clients).
+fn mark_complete(result: &mut ServerResult) {
+    let result_type = match result {
+        ServerResult::CompleteResult(r) => &mut r.result_type,
+        ServerResult::GetPromptResult(r) => &mut r.result_type,
+        ServerResult::ReadResourceResult(r) => &mut r.result_type,
+        ServerResult::CallToolResult(r) => &mut r.result_type,
+        _ => return,
+    };
+    result_type.get_or_insert(rmcp::model::ResultType::COMPLETE);
+}
+
+fn unexpected(server: &str, method: &str, result: &ServerResult) -> rmcp::ErrorData {
+    GatewayError::Upstream {
+        server: server.to_owned(),
+        reason: format!("it answered {method} with an unexpected result: {result:?}"),
+    }
+    .into()
 }
 
 /// One downstream session's private upstream sessions (`isolation: per_client`). They

@@ -86,11 +86,13 @@ pub struct ServersArgs {
 }
 
 pub fn init_logging(cli: &Cli) {
+    // Baton's own events at the chosen level; libraries (rmcp logs every message at info)
+    // one step quieter unless -vvv.
     let default = match (cli.verbose, &cli.command) {
-        (0, Command::Serve(_)) => "info",
+        (0, Command::Serve(_)) => "warn,baton=info,baton_mcp=info,baton_core=info",
         (0, _) => "warn",
-        (1, _) => "info",
-        (2, _) => "debug",
+        (1, _) => "warn,baton=info,baton_mcp=info,baton_core=info",
+        (2, _) => "info,baton=debug,baton_mcp=debug,baton_core=debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -42,7 +42,13 @@ fn tools_are_namespaced_and_routed_back() {
             original: "get_current_time".into()
         }
     );
-    assert_eq!(catalog.tool_routes["baton__status"].server, "baton");
+    assert_eq!(
+        catalog.tool_routes["baton__status"],
+        Route {
+            server: "baton".into(),
+            original: "status".into()
+        }
+    );
     assert!(catalog.conflicts.is_empty());
 }
 

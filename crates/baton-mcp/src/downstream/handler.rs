@@ -40,13 +40,9 @@ impl DownstreamSession {
     }
 
     fn call_context(context: &RequestContext<RoleServer>) -> CallContext {
-        let legacy = context
-            .protocol_version()
-            .is_none_or(|version| version.has_initialize());
         CallContext {
             peer: Some(context.peer.clone()),
             progress: context.meta.get_progress_token(),
-            legacy,
             cancel: context.ct.clone(),
         }
     }

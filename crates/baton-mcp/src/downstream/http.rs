@@ -102,8 +102,14 @@ pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationT
     );
     let access = Arc::new(access);
     let guard_access = access.clone();
+    let limit = access.max_body_bytes;
+    let mcp = Router::new()
+        .fallback_service(streamable)
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            check_json_body(request, next, limit)
+        }));
     Router::new()
-        .nest_service("/mcp", streamable)
+        .nest("/mcp", mcp)
         .merge(sse::router(gateway, shutdown))
         .layer(DefaultBodyLimit::max(access.max_body_bytes))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
@@ -137,12 +143,45 @@ fn guard(access: &HttpAccess, headers: &HeaderMap) -> Option<Response> {
 }
 
 fn forbidden(message: String) -> Response {
+    jsonrpc_error(StatusCode::FORBIDDEN, -32600, message)
+}
+
+/// A JSON-RPC error object as an HTTP response (the request id is unknown here).
+pub(crate) fn jsonrpc_error(status: StatusCode, code: i64, message: String) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": null,
-        "error": { "code": -32600, "message": message }
+        "error": { "code": code, "message": message }
     });
-    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+    (status, axum::Json(body)).into_response()
+}
+
+/// A POST whose body is not JSON gets a JSON-RPC parse error (-32700, HTTP 400) and an
+/// oversized one HTTP 413, before rmcp sees either.
+async fn check_json_body(request: Request, next: Next, limit: usize) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return jsonrpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                format!("request body is larger than {limit} bytes (serve.max_body_bytes)"),
+            );
+        }
+    };
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            format!("Parse error: the request body is not valid JSON ({error})"),
+        );
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Serves until `shutdown` is cancelled.

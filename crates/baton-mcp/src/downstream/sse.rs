@@ -185,12 +185,7 @@ async fn post_message(
 }
 
 fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Response {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": { "code": code, "message": message }
-    });
-    (status, axum::Json(body)).into_response()
+    super::http::jsonrpc_error(status, code, message.to_owned())
 }
 
 /// rmcp's server side over two channels.

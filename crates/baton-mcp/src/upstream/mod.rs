@@ -80,6 +80,8 @@ pub struct Connection {
     pub session: Session,
     pub relay: Arc<Relay>,
     pub transport: &'static str,
+    /// Declared after `session` so the session closes first, then the group is signalled.
+    _process_group: Option<stdio::ProcessGroupGuard>,
 }
 
 impl Connection {
@@ -253,16 +255,25 @@ impl Upstream {
         let connect = async {
             match &self.config.transport {
                 TransportConfig::Stdio(stdio) => {
-                    let process = stdio::spawn(self.name(), stdio, self.stderr_tail.clone())
-                        .map_err(|error| UpstreamError::Spawn {
-                            command: stdio.command.clone(),
-                            reason: error.to_string(),
-                        })?;
-                    let session = handler
-                        .serve_with_lifecycle(process, lifecycle)
-                        .await
-                        .map_err(|error| handshake(error.to_string()))?;
-                    Ok((session, "stdio"))
+                    let (process, stderr_reader) =
+                        stdio::spawn(self.name(), stdio, self.stderr_tail.clone()).map_err(
+                            |error| UpstreamError::Spawn {
+                                command: stdio.command.clone(),
+                                reason: error.to_string(),
+                            },
+                        )?;
+                    let group = process.id().and_then(stdio::ProcessGroupGuard::new);
+                    match handler.serve_with_lifecycle(process, lifecycle).await {
+                        Ok(session) => Ok((session, "stdio", group)),
+                        Err(error) => {
+                            // The process is gone or going: let its last stderr lines in, they
+                            // usually say why.
+                            if let Some(reader) = stderr_reader {
+                                let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
+                            }
+                            Err(handshake(error.to_string()))
+                        }
+                    }
                 }
                 TransportConfig::Http(http) => {
                     if http.protocol != HttpProtocol::Sse {
@@ -273,7 +284,7 @@ impl Upstream {
                             .serve_with_lifecycle(transport, lifecycle.clone())
                             .await
                         {
-                            Ok(session) => return Ok((session, "streamable-http")),
+                            Ok(session) => return Ok((session, "streamable-http", None)),
                             Err(error) if http.protocol == HttpProtocol::StreamableHttp => {
                                 return Err(UpstreamError::Connect {
                                     url: http.url.clone(),
@@ -300,15 +311,16 @@ impl Upstream {
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
                         .map_err(|error| handshake(error.to_string()))?;
-                    Ok((session, "sse"))
+                    Ok((session, "sse", None))
                 }
             }
         };
         match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Ok(Ok((session, transport))) => Ok(Connection {
+            Ok(Ok((session, transport, process_group))) => Ok(Connection {
                 session,
                 relay,
                 transport,
+                _process_group: process_group,
             }),
             Ok(Err(error)) => Err(error),
             Err(_) => Err(UpstreamError::Timeout(CONNECT_TIMEOUT, stderr_hint())),

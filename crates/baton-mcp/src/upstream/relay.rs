@@ -70,30 +70,19 @@ impl Relay {
         })
     }
 
-    /// Registers a call from `peer`. When the caller asked for progress, returns the token
-    /// to send upstream in its place. The registration ends when the guard drops.
-    pub fn begin_call(
-        self: &Arc<Self>,
-        peer: Option<Peer<RoleServer>>,
-        downstream_progress: Option<ProgressToken>,
-    ) -> CallGuard {
+    /// Registers a call from `peer` (the caller of sampling/elicitation/roots requests the
+    /// server may send meanwhile). The registration ends when the guard drops.
+    pub fn begin_call(self: &Arc<Self>, peer: Option<Peer<RoleServer>>) -> CallGuard {
         let id = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let mut upstream_progress = None;
+        let has_peer = peer.is_some();
         if let Some(peer) = peer {
-            let mut callers = self.lock();
-            if let Some(token) = downstream_progress {
-                let ours = ProgressToken(rmcp::model::NumberOrString::String(
-                    format!("baton-{id}").into(),
-                ));
-                callers.progress.insert(ours.clone(), (peer.clone(), token));
-                upstream_progress = Some(ours);
-            }
-            callers.calls.push((id, peer));
+            self.lock().calls.push((id, peer));
         }
         CallGuard {
             relay: self.clone(),
             id,
-            upstream_progress,
+            has_peer,
+            upstream_progress: None,
         }
     }
 
@@ -122,17 +111,35 @@ impl Relay {
 pub struct CallGuard {
     relay: Arc<Relay>,
     id: u64,
+    has_peer: bool,
     upstream_progress: Option<ProgressToken>,
 }
 
 impl CallGuard {
-    pub fn upstream_progress_token(&self) -> Option<ProgressToken> {
-        self.upstream_progress.clone()
+    /// Progress the server reports under `upstream` (the token rmcp put on the request) is
+    /// relayed to the caller under `downstream`, the caller's own token.
+    pub fn relay_progress(&mut self, upstream: ProgressToken, downstream: ProgressToken) {
+        let mut callers = self.relay.lock();
+        let Some(peer) = callers
+            .calls
+            .iter()
+            .find(|(id, _)| *id == self.id)
+            .map(|(_, peer)| peer.clone())
+        else {
+            return;
+        };
+        callers
+            .progress
+            .insert(upstream.clone(), (peer, downstream));
+        self.upstream_progress = Some(upstream);
     }
 }
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
+        if !self.has_peer {
+            return;
+        }
         let mut callers = self.relay.lock();
         callers.calls.retain(|(id, _)| *id != self.id);
         if let Some(token) = &self.upstream_progress {

@@ -19,12 +19,36 @@ pub const STDERR_TAIL_LINES: usize = 20;
 /// The last lines a server wrote to stderr.
 pub type StderrTail = Arc<Mutex<VecDeque<String>>>;
 
+/// Signals a stdio server's whole process group when dropped, so that grandchildren left
+/// behind by wrappers (`npx`, `uvx`, shell scripts) stop with the server even when the
+/// server itself exits cleanly on end of input.
+#[derive(Debug)]
+pub struct ProcessGroupGuard {
+    pgid: i32,
+}
+
+impl ProcessGroupGuard {
+    pub fn new(leader_pid: u32) -> Option<Self> {
+        i32::try_from(leader_pid)
+            .ok()
+            .map(|pgid| ProcessGroupGuard { pgid })
+    }
+}
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        use nix::{sys::signal, unistd::Pid};
+        // ESRCH (the group is already gone) is the normal case.
+        let _ = signal::killpg(Pid::from_raw(self.pgid), signal::Signal::SIGTERM);
+    }
+}
+
 /// Starts the process. Errors name the command and the reason (not found, not executable).
 pub fn spawn(
     server: &str,
     config: &StdioConfig,
     stderr_tail: StderrTail,
-) -> Result<TokioChildProcess, std::io::Error> {
+) -> Result<(TokioChildProcess, Option<tokio::task::JoinHandle<()>>), std::io::Error> {
     let mut command = tokio::process::Command::new(&config.command);
     command.args(&config.args).envs(&config.env);
     if let Some(cwd) = &config.cwd {
@@ -35,7 +59,7 @@ pub fn spawn(
     let (process, stderr) = TokioChildProcess::builder(wrapped)
         .stderr(Stdio::piped())
         .spawn()?;
-    if let Some(stderr) = stderr {
+    let reader = stderr.map(|stderr| {
         let server = server.to_owned();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
@@ -49,7 +73,7 @@ pub fn spawn(
                 }
                 tail.push_back(line);
             }
-        });
-    }
-    Ok(process)
+        })
+    });
+    Ok((process, reader))
 }

@@ -33,7 +33,6 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
     let call = CallContext {
         peer: None,
         progress: None,
-        legacy: true,
         cancel: CancellationToken::new(),
     };
     let result = gateway.call_tool(&scope, params, call).await;

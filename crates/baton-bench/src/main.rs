@@ -1,0 +1,783 @@
+//! `baton-bench`: Baton's overhead, measured as ratios from one run.
+//!
+//! For each transport (stdio, streamable HTTP), protocol era and concurrency level, an rmcp
+//! client calls the `echo` tool of `baton-echo-upstream` (a fast native MCP server)
+//! directly, and `echo__echo` through `baton serve` fronting the same upstream over the
+//! same transport. Direct and Baton rounds alternate, so both see the same machine state.
+//! Concurrency C is C tasks sharing one client session. Reported per cell: latency
+//! p50/p90/p99, throughput, CPU per call of each process, and Baton-vs-direct ratios.
+//!
+//! See BENCHMARKS.md at the repository root for the method and recorded figures.
+
+#![forbid(unsafe_code)]
+
+mod procs;
+mod stats;
+
+use std::{
+    borrow::Cow,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::{ExitCode, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, JsonObject, ProtocolVersion},
+    service::{ClientLifecycleMode, ClientServiceExt, Peer, RunningService},
+    transport::{StreamableHttpClientTransport, TokioChildProcess},
+};
+use tokio::{process::Command, task::JoinSet};
+
+use crate::{
+    procs::{CpuSnapshot, HttpProcess},
+    stats::{Batch, Pooled, Summary, round2},
+};
+
+/// How long one call may take before it counts as an error.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton-bench",
+    about = "Tool-call latency and throughput, direct vs through Baton, over stdio and streamable HTTP."
+)]
+struct Args {
+    /// The `baton` binary (default: next to this binary, else $CARGO_TARGET_DIR/release/baton,
+    /// else target/release/baton).
+    #[arg(long, value_name = "PATH")]
+    baton: Option<PathBuf>,
+    /// The echo upstream binary (default: `baton-echo-upstream` next to this binary).
+    #[arg(long, value_name = "PATH")]
+    echo: Option<PathBuf>,
+    /// Transports to measure.
+    #[arg(long, value_delimiter = ',', default_values = ["stdio", "http"])]
+    transport: Vec<Transport>,
+    /// Protocol eras the benchmark client speaks: legacy = `initialize` handshake (2025-11-25),
+    /// modern = stateless 2026-07-28 (`server/discover`, per-request metadata).
+    #[arg(long, value_delimiter = ',', default_values = ["legacy"])]
+    protocol: Vec<Protocol>,
+    /// Concurrency levels: that many tasks share one client session.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 64])]
+    concurrency: Vec<usize>,
+    /// Measured calls per cell per round.
+    #[arg(long, default_value_t = 2000)]
+    calls: usize,
+    /// Rounds per cell; direct and Baton alternate each round, samples are pooled.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Unmeasured warm-up calls before each measured batch.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    /// Time limit for one measured batch, in seconds (the batch stops early when reached).
+    #[arg(long, default_value_t = 20.0)]
+    max_secs: f64,
+    /// Size of the echoed message, in bytes.
+    #[arg(long, default_value_t = 64)]
+    message_bytes: usize,
+    /// Worker threads of the benchmark client's runtime (default: tokio's, one per core).
+    #[arg(long)]
+    client_threads: Option<usize>,
+    /// RUST_LOG for the baton process (default: unset, i.e. baton's own default level).
+    #[arg(long, value_name = "FILTER")]
+    baton_log: Option<String>,
+    /// Also write every figure as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Keep the temporary directory (configs and logs) and print its path.
+    #[arg(long)]
+    keep_temp: bool,
+    /// Target: Baton's added p50 latency, in microseconds.
+    #[arg(long, default_value_t = 100.0)]
+    target_p50_overhead_us: f64,
+    /// Target: Baton's throughput as a fraction of direct.
+    #[arg(long, default_value_t = 0.8)]
+    target_throughput_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Transport {
+    Stdio,
+    Http,
+}
+
+impl Transport {
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "streamable-http",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Protocol {
+    Legacy,
+    Modern,
+}
+
+impl Protocol {
+    fn label(self) -> &'static str {
+        match self {
+            Protocol::Legacy => "legacy (initialize, 2025-11-25)",
+            Protocol::Modern => "modern (stateless 2026-07-28)",
+        }
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            Protocol::Legacy => "legacy",
+            Protocol::Modern => "modern",
+        }
+    }
+}
+
+type Client = RunningService<RoleClient, ()>;
+
+/// One side of the comparison: a connected client and the processes behind it.
+struct Target {
+    tool: &'static str,
+    client: Client,
+    /// Processes whose CPU time is charged to this target's calls.
+    cpu_pids: Vec<(&'static str, u32)>,
+    /// `baton serve --http`, when this target runs one.
+    process: Option<HttpProcess>,
+}
+
+impl Target {
+    async fn close(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.cancel()).await;
+        if let Some(process) = self.process {
+            process.stop().await;
+        }
+    }
+}
+
+struct Paths {
+    baton: PathBuf,
+    echo: PathBuf,
+}
+
+fn resolve_paths(args: &Args) -> anyhow::Result<Paths> {
+    let here = std::env::current_exe().context("cannot find this executable")?;
+    let sibling = |name: &str| here.with_file_name(name);
+    let echo = args
+        .echo
+        .clone()
+        .unwrap_or_else(|| sibling("baton-echo-upstream"));
+    let baton = match &args.baton {
+        Some(path) => path.clone(),
+        None => {
+            let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("target"));
+            [sibling("baton"), target_dir.join("release").join("baton")]
+                .into_iter()
+                .find(|path| path.is_file())
+                .unwrap_or_else(|| target_dir.join("release").join("baton"))
+        }
+    };
+    for (what, path) in [("baton", &baton), ("echo upstream", &echo)] {
+        if !path.is_file() {
+            bail!(
+                "the {what} binary {} does not exist (build with `cargo build --release -p baton -p baton-bench`)",
+                path.display()
+            );
+        }
+    }
+    Ok(Paths { baton, echo })
+}
+
+fn lifecycle(protocol: Protocol) -> ClientLifecycleMode {
+    match protocol {
+        Protocol::Legacy => ClientLifecycleMode::Initialize,
+        Protocol::Modern => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    }
+}
+
+async fn connect_stdio(
+    command: Command,
+    stderr: Stdio,
+    protocol: Protocol,
+) -> anyhow::Result<(Client, u32)> {
+    let (transport, _) = TokioChildProcess::builder(command).stderr(stderr).spawn()?;
+    let pid = transport.id().context("the child has no pid")?;
+    let client = match protocol {
+        Protocol::Legacy => ().serve(transport).await?,
+        Protocol::Modern => ().serve_with_lifecycle(transport, lifecycle(protocol)).await?,
+    };
+    Ok((client, pid))
+}
+
+async fn connect_http(base: &str, protocol: Protocol) -> anyhow::Result<Client> {
+    let transport = StreamableHttpClientTransport::from_uri(format!("{base}/mcp"));
+    Ok(match protocol {
+        Protocol::Legacy => ().serve(transport).await?,
+        Protocol::Modern => ().serve_with_lifecycle(transport, lifecycle(protocol)).await?,
+    })
+}
+
+fn baton_command(paths: &Paths, args: &Args, config: &Path, http: bool) -> Command {
+    let mut command = Command::new(&paths.baton);
+    command.arg("serve").arg("--config").arg(config);
+    if http {
+        command.arg("--http").arg("127.0.0.1:0");
+    }
+    command.env_remove("RUST_LOG");
+    if let Some(filter) = &args.baton_log {
+        command.env("RUST_LOG", filter);
+    }
+    command
+}
+
+/// YAML double-quoted scalar.
+fn yaml_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+/// Sets up direct and Baton targets for one transport and protocol. Returns them and, for
+/// HTTP, the shared echo server both use.
+async fn setup(
+    transport: Transport,
+    protocol: Protocol,
+    paths: &Paths,
+    args: &Args,
+    temp: &Path,
+) -> anyhow::Result<(Target, Target, Option<HttpProcess>)> {
+    let me = std::process::id();
+    let tag = format!("{}-{}", transport.label(), protocol.short());
+    match transport {
+        Transport::Stdio => {
+            let mut echo = Command::new(&paths.echo);
+            echo.arg("--stdio");
+            let (client, echo_pid) = connect_stdio(echo, Stdio::null(), protocol)
+                .await
+                .context("connecting directly to the echo upstream over stdio")?;
+            let direct = Target {
+                tool: "echo",
+                client,
+                cpu_pids: vec![("client", me), ("upstream", echo_pid)],
+                process: None,
+            };
+            let config = temp.join(format!("baton-{tag}.yaml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "servers:\n  echo:\n    command: {}\n    args: [\"--stdio\"]\n",
+                    yaml_string(&paths.echo.to_string_lossy())
+                ),
+            )?;
+            let log = std::fs::File::create(temp.join(format!("baton-{tag}.log")))?;
+            let (client, baton_pid) = connect_stdio(
+                baton_command(paths, args, &config, false),
+                log.into(),
+                protocol,
+            )
+            .await
+            .context("connecting to `baton serve` over stdio")?;
+            let mut baton = Target {
+                tool: "echo__echo",
+                client,
+                cpu_pids: vec![("client", me), ("baton", baton_pid)],
+                process: None,
+            };
+            // Wait for the upstream (list_tools waits until upstreams settle), then find it.
+            check_target(&baton)
+                .await
+                .context("calling through baton (stdio)")?;
+            if let Some(&upstream) = procs::children(baton_pid).first() {
+                baton.cpu_pids.push(("upstream", upstream));
+            }
+            Ok((direct, baton, None))
+        }
+        Transport::Http => {
+            let mut echo = Command::new(&paths.echo);
+            echo.arg("--http").arg("127.0.0.1:0");
+            let echo =
+                procs::spawn_http(echo, "listening on ", &temp.join(format!("echo-{tag}.log")))
+                    .await
+                    .context("starting the echo upstream over HTTP")?;
+            let echo_pid = echo.pid().context("echo upstream has no pid")?;
+            let client = connect_http(&echo.base, protocol)
+                .await
+                .context("connecting directly to the echo upstream over streamable HTTP")?;
+            let direct = Target {
+                tool: "echo",
+                client,
+                cpu_pids: vec![("client", me), ("upstream", echo_pid)],
+                process: None,
+            };
+            let config = temp.join(format!("baton-{tag}.yaml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
+                    yaml_string(&format!("{}/mcp", echo.base))
+                ),
+            )?;
+            let process = procs::spawn_http(
+                baton_command(paths, args, &config, true),
+                "baton: listening on ",
+                &temp.join(format!("baton-{tag}.log")),
+            )
+            .await
+            .context("starting `baton serve --http`")?;
+            let baton_pid = process.pid().context("baton has no pid")?;
+            let client = connect_http(&process.base, protocol)
+                .await
+                .context("connecting to `baton serve --http`")?;
+            let baton = Target {
+                tool: "echo__echo",
+                client,
+                cpu_pids: vec![("client", me), ("baton", baton_pid), ("upstream", echo_pid)],
+                process: Some(process),
+            };
+            Ok((direct, baton, Some(echo)))
+        }
+    }
+}
+
+/// The tool is listed and echoes.
+async fn check_target(target: &Target) -> anyhow::Result<()> {
+    let tools = target.client.peer().list_all_tools().await?;
+    if !tools.iter().any(|tool| tool.name == target.tool) {
+        bail!(
+            "tool {} is not listed (got: {:?})",
+            target.tool,
+            tools.iter().map(|t| t.name.as_ref()).collect::<Vec<_>>()
+        );
+    }
+    let mut arguments = JsonObject::new();
+    arguments.insert("message".into(), "ping".into());
+    call_once(target.client.peer(), target.tool, &arguments, "ping")
+        .await
+        .map_err(anyhow::Error::msg)
+}
+
+async fn call_once(
+    peer: &Peer<RoleClient>,
+    tool: &'static str,
+    arguments: &JsonObject,
+    expected: &str,
+) -> Result<(), String> {
+    let params = CallToolRequestParams::new(Cow::Borrowed(tool)).with_arguments(arguments.clone());
+    let result = match tokio::time::timeout(CALL_TIMEOUT, peer.call_tool(params)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(error)) => return Err(error.to_string()),
+        Err(_) => return Err(format!("no answer within {CALL_TIMEOUT:?}")),
+    };
+    if result.is_error == Some(true) {
+        return Err(format!("the tool reported an error: {:?}", result.content));
+    }
+    match result.content.first().and_then(|block| block.as_text()) {
+        Some(text) if text.text == expected => Ok(()),
+        other => Err(format!("unexpected result: {other:?}")),
+    }
+}
+
+/// Runs `calls` calls with `concurrency` tasks sharing the target's session.
+async fn run_batch(
+    target: &Target,
+    arguments: &Arc<JsonObject>,
+    expected: &Arc<str>,
+    concurrency: usize,
+    calls: usize,
+    budget: Duration,
+    measure_cpu: bool,
+) -> Batch {
+    let next = Arc::new(AtomicUsize::new(0));
+    let before = measure_cpu.then(|| CpuSnapshot::take(&target.cpu_pids));
+    let start = Instant::now();
+    let deadline = start + budget;
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let peer = target.client.peer().clone();
+        let next = next.clone();
+        let arguments = arguments.clone();
+        let expected = expected.clone();
+        let tool = target.tool;
+        tasks.spawn(async move {
+            let mut latencies = Vec::with_capacity(calls / concurrency.max(1) + 1);
+            let mut errors = 0;
+            let mut first_error = None;
+            while next.fetch_add(1, Ordering::Relaxed) < calls {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let began = Instant::now();
+                let outcome = call_once(&peer, tool, &arguments, &expected).await;
+                let elapsed = began.elapsed();
+                match outcome {
+                    Ok(()) => latencies.push(elapsed.as_nanos() as u64),
+                    Err(error) => {
+                        errors += 1;
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            (latencies, errors, first_error)
+        });
+    }
+    let mut batch = Batch::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((latencies, errors, first_error)) => {
+                batch.latencies_ns.extend(latencies);
+                batch.errors += errors;
+                if batch.first_error.is_none() {
+                    batch.first_error = first_error;
+                }
+            }
+            Err(error) => {
+                batch.errors += 1;
+                batch.first_error.get_or_insert(error.to_string());
+            }
+        }
+    }
+    batch.wall = start.elapsed();
+    if let Some(before) = before {
+        batch.cpu_ns = CpuSnapshot::take(&target.cpu_pids).since(&before);
+    }
+    batch
+}
+
+/// One row of the report.
+struct Row {
+    transport: Transport,
+    protocol: Protocol,
+    concurrency: usize,
+    direct: Summary,
+    baton: Summary,
+}
+
+impl Row {
+    fn p50_overhead_us(&self) -> f64 {
+        self.baton.p50_us - self.direct.p50_us
+    }
+    fn p99_overhead_us(&self) -> f64 {
+        self.baton.p99_us - self.direct.p99_us
+    }
+    fn throughput_ratio(&self) -> f64 {
+        if self.direct.throughput > 0.0 {
+            self.baton.throughput / self.direct.throughput
+        } else {
+            0.0
+        }
+    }
+    fn baton_cpu_overhead_us(&self) -> Option<f64> {
+        Some(self.baton.cpu_total_us? - self.direct.cpu_total_us?)
+    }
+    fn meets(&self, args: &Args) -> (bool, bool) {
+        (
+            self.p50_overhead_us() <= args.target_p50_overhead_us,
+            self.throughput_ratio() >= args.target_throughput_ratio,
+        )
+    }
+}
+
+async fn bench_group(
+    transport: Transport,
+    protocol: Protocol,
+    paths: &Paths,
+    args: &Args,
+    temp: &Path,
+) -> anyhow::Result<Vec<Row>> {
+    let (direct, baton, echo) = setup(transport, protocol, paths, args, temp).await?;
+    let result = async {
+        check_target(&direct).await.context("calling the echo upstream directly")?;
+        check_target(&baton).await.context("calling through baton")?;
+        let message: Arc<str> = "x".repeat(args.message_bytes).into();
+        let mut arguments = JsonObject::new();
+        arguments.insert("message".into(), message.to_string().into());
+        let arguments = Arc::new(arguments);
+        let budget = Duration::from_secs_f64(args.max_secs);
+        let mut rows = Vec::new();
+        for &concurrency in &args.concurrency {
+            let mut pooled = [Pooled::default(), Pooled::default()];
+            for round in 0..args.rounds.max(1) {
+                // Alternate which side goes first, so neither always runs on a "warmer" machine.
+                let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+                for side in order {
+                    let target = if side == 0 { &direct } else { &baton };
+                    if args.warmup > 0 {
+                        let warm = run_batch(target, &arguments, &message, concurrency, args.warmup, budget, false).await;
+                        if warm.errors > 0 {
+                            bail!(
+                                "{} warm-up calls failed ({}): {}",
+                                warm.errors,
+                                if side == 0 { "direct" } else { "baton" },
+                                warm.first_error.unwrap_or_default()
+                            );
+                        }
+                    }
+                    let batch = run_batch(target, &arguments, &message, concurrency, args.calls, budget, true).await;
+                    pooled[side].add(batch);
+                }
+            }
+            let [mut direct_pool, mut baton_pool] = pooled;
+            let row = Row {
+                transport,
+                protocol,
+                concurrency,
+                direct: direct_pool.summary(),
+                baton: baton_pool.summary(),
+            };
+            eprintln!(
+                "  {} {} c={:<3} direct p50 {:>8.1} µs {:>8.0} req/s | baton p50 {:>8.1} µs {:>8.0} req/s",
+                transport.label(),
+                protocol.short(),
+                concurrency,
+                row.direct.p50_us,
+                row.direct.throughput,
+                row.baton.p50_us,
+                row.baton.throughput
+            );
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+    .await;
+    direct.close().await;
+    baton.close().await;
+    if let Some(echo) = echo {
+        echo.stop().await;
+    }
+    result
+}
+
+fn fmt_opt(value: Option<f64>, width: usize) -> String {
+    match value {
+        Some(v) => format!("{v:>width$.1}"),
+        None => format!("{:>width$}", "-"),
+    }
+}
+
+fn print_table(rows: &[Row], args: &Args) -> String {
+    let mut out = String::new();
+    let mut groups: Vec<(Transport, Protocol)> = Vec::new();
+    for row in rows {
+        if !groups.contains(&(row.transport, row.protocol)) {
+            groups.push((row.transport, row.protocol));
+        }
+    }
+    for (transport, protocol) in groups {
+        let _ = writeln!(out, "\n{} — {}", transport.label(), protocol.label());
+        let _ = writeln!(
+            out,
+            "{:>4} | {:>26} | {:>26} | {:>8} {:>8} {:>6} | {:>17} | {}",
+            "", "direct", "through baton", "", "", "", "CPU µs/call", ""
+        );
+        let _ = writeln!(
+            out,
+            "{:>4} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>6} | {:>5} {:>5} {:>5} | {}",
+            "conc",
+            "p50 µs",
+            "p99 µs",
+            "req/s",
+            "p50 µs",
+            "p99 µs",
+            "req/s",
+            "Δp50 µs",
+            "Δp99 µs",
+            "tput×",
+            "dir",
+            "baton",
+            "+Δ",
+            "targets"
+        );
+        for row in rows
+            .iter()
+            .filter(|r| r.transport == transport && r.protocol == protocol)
+        {
+            let (p50_ok, tput_ok) = row.meets(args);
+            let verdict = match (p50_ok, tput_ok) {
+                (true, true) => "met".to_owned(),
+                (false, true) => "MISS p50".to_owned(),
+                (true, false) => "MISS tput".to_owned(),
+                (false, false) => "MISS p50+tput".to_owned(),
+            };
+            let errors = if row.direct.errors + row.baton.errors > 0 {
+                format!(
+                    " ({} direct / {} baton errors)",
+                    row.direct.errors, row.baton.errors
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{:>4} | {:>8.1} {:>8.1} {:>8.0} | {:>8.1} {:>8.1} {:>8.0} | {:>+8.1} {:>+8.1} {:>6.2} | {} {} {} | {}{}",
+                row.concurrency,
+                row.direct.p50_us,
+                row.direct.p99_us,
+                row.direct.throughput,
+                row.baton.p50_us,
+                row.baton.p99_us,
+                row.baton.throughput,
+                row.p50_overhead_us(),
+                row.p99_overhead_us(),
+                row.throughput_ratio(),
+                fmt_opt(row.direct.cpu_total_us, 5),
+                fmt_opt(row.baton.cpu_total_us, 5),
+                fmt_opt(row.baton_cpu_overhead_us(), 5),
+                verdict,
+                errors
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nΔp50/Δp99 = baton − direct; tput× = baton req/s ÷ direct req/s. CPU µs/call = client + upstream (+ baton) \
+         process CPU time per call (dir = direct, +Δ = baton − direct).\nTargets: Δp50 ≤ {} µs and tput× ≥ {}.",
+        args.target_p50_overhead_us, args.target_throughput_ratio
+    );
+    out
+}
+
+fn machine() -> serde_json::Value {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        });
+    serde_json::json!({
+        "cores": cores,
+        "cpu": model,
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+    })
+}
+
+fn loadavg() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg").ok().map(|text| {
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let paths = resolve_paths(&args)?;
+    let temp = tempfile::Builder::new().prefix("baton-bench-").tempdir()?;
+    let machine = machine();
+    let load_before = loadavg();
+    eprintln!(
+        "baton-bench: baton {} · echo {} · {} cores · load {} · {} calls × {} rounds per cell, {} warm-up, {}-byte message",
+        paths.baton.display(),
+        paths.echo.display(),
+        machine["cores"],
+        load_before.as_deref().unwrap_or("?"),
+        args.calls,
+        args.rounds,
+        args.warmup,
+        args.message_bytes
+    );
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for &transport in &args.transport {
+        for &protocol in &args.protocol {
+            let group = bench_group(transport, protocol, &paths, &args, temp.path())
+                .await
+                .with_context(|| format!("{} / {}", transport.label(), protocol.short()))?;
+            rows.extend(group);
+        }
+    }
+    let table = print_table(&rows, &args);
+    println!("{table}");
+    let all_met = rows.iter().all(|row| row.meets(&args) == (true, true));
+    let load_after = loadavg();
+    println!(
+        "Overall: targets {} · elapsed {:.1} s · load average before {} / after {}",
+        if all_met {
+            "MET in every cell"
+        } else {
+            "NOT met in every cell"
+        },
+        started.elapsed().as_secs_f64(),
+        load_before.as_deref().unwrap_or("?"),
+        load_after.as_deref().unwrap_or("?")
+    );
+    if let Some(file) = &args.json {
+        let report = serde_json::json!({
+            "machine": machine,
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "baton": paths.baton,
+            "echo_upstream": paths.echo,
+            "settings": {
+                "calls_per_round": args.calls,
+                "rounds": args.rounds,
+                "warmup": args.warmup,
+                "max_secs_per_batch": args.max_secs,
+                "message_bytes": args.message_bytes,
+                "concurrency": args.concurrency,
+                "client_threads": args.client_threads,
+                "baton_log": args.baton_log,
+            },
+            "targets": {
+                "p50_overhead_us_max": args.target_p50_overhead_us,
+                "throughput_ratio_min": args.target_throughput_ratio,
+                "all_met": all_met,
+            },
+            "results": rows.iter().map(|row| serde_json::json!({
+                "transport": row.transport.label(),
+                "protocol": row.protocol.short(),
+                "concurrency": row.concurrency,
+                "direct": row.direct.to_json(),
+                "baton": row.baton.to_json(),
+                "p50_overhead_us": round2(row.p50_overhead_us()),
+                "p99_overhead_us": round2(row.p99_overhead_us()),
+                "throughput_ratio": (row.throughput_ratio() * 1000.0).round() / 1000.0,
+                "cpu_overhead_us_per_call": row.baton_cpu_overhead_us().map(round2),
+                "p50_target_met": row.meets(&args).0,
+                "throughput_target_met": row.meets(&args).1,
+            })).collect::<Vec<_>>(),
+        });
+        std::fs::write(file, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!("baton-bench: wrote {}", file.display());
+    }
+    if args.keep_temp {
+        let kept = temp.keep();
+        eprintln!("baton-bench: kept configs and logs in {}", kept.display());
+    }
+    Ok(all_met)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(threads) = args.client_threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let runtime = match builder.build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        // Missing a target is a finding, not a failure of the benchmark.
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Child processes for the benchmark (echo upstream, `baton serve --http`) and CPU-time
+//! accounting read from `/proc` (Linux only; elsewhere CPU figures are absent).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    process::{Child, Command},
+};
+
+/// A process that serves HTTP, killed when dropped.
+pub struct HttpProcess {
+    pub child: Child,
+    /// `http://ADDR`, as the process printed it.
+    pub base: String,
+}
+
+impl HttpProcess {
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+/// Starts `command`, waits for the stderr line containing `marker` followed by `http://ADDR`,
+/// then copies the rest of its stderr to `log` (so the pipe never fills).
+pub async fn spawn_http(
+    mut command: Command,
+    marker: &str,
+    log: &Path,
+) -> anyhow::Result<HttpProcess> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {:?}", command.as_std().get_program()))?;
+    let stderr = child.stderr.take().context("no stderr pipe")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.find(marker).map(|at| &line[at + marker.len()..]) {
+                let base = rest.trim().to_owned();
+                return Ok::<_, anyhow::Error>(Some((base, seen)));
+            }
+            seen.push(line);
+        }
+        Ok(None)
+    })
+    .await;
+    let (base, seen) = match base {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => bail!("{:?} exited before printing its address", command.as_std()),
+        Ok(Err(error)) => return Err(error),
+        Err(_) => bail!("{:?} printed no address within 30 s", command.as_std()),
+    };
+    let mut file = tokio::fs::File::create(log)
+        .await
+        .with_context(|| format!("cannot create {}", log.display()))?;
+    tokio::spawn(async move {
+        for line in seen {
+            let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+        }
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+        }
+        let _ = file.flush().await;
+    });
+    Ok(HttpProcess { child, base })
+}
+
+/// Direct children of `pid` (all threads), e.g. the echo upstream `baton serve` spawned.
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        let path: PathBuf = task.path().join("children");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            found.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// CPU time a process has used so far, in nanoseconds: the sum of its live threads'
+/// `schedstat` run time (nanosecond resolution). Falls back to `stat` utime+stime
+/// (10 ms ticks, includes exited threads) when `schedstat` is unavailable.
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    schedstat_ns(pid).or_else(|| stat_ns(pid))
+}
+
+fn schedstat_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    let mut any = false;
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat"))
+            && let Some(ns) = text
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        {
+            total += ns;
+            any = true;
+        }
+    }
+    any.then_some(total)
+}
+
+fn stat_ns(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the command name: state(3) … utime(14) stime(15), 1-based as in proc(5).
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux platform Rust supports.
+    Some((utime + stime) * 10_000_000)
+}
+
+/// CPU used by each named process between two snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct CpuSnapshot(pub Vec<(&'static str, u32, Option<u64>)>);
+
+impl CpuSnapshot {
+    pub fn take(pids: &[(&'static str, u32)]) -> Self {
+        CpuSnapshot(
+            pids.iter()
+                .map(|&(role, pid)| (role, pid, cpu_ns(pid)))
+                .collect(),
+        )
+    }
+
+    /// Per role: nanoseconds used since `earlier` (None when unreadable or it went backwards
+    /// because a thread exited).
+    pub fn since(&self, earlier: &CpuSnapshot) -> Vec<(&'static str, Option<u64>)> {
+        self.0
+            .iter()
+            .zip(&earlier.0)
+            .map(|((role, _, now), (_, _, before))| {
+                let delta = match (now, before) {
+                    (Some(now), Some(before)) if now >= before => Some(now - before),
+                    _ => None,
+                };
+                (*role, delta)
+            })
+            .collect()
+    }
+}

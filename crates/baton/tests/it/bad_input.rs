@@ -1,0 +1,199 @@
+//! Bad input never takes Baton down: each case gets a clear error and the other servers
+//! keep serving.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn everything_plus(extra: &str) -> String {
+    format!(
+        "servers:\n  everything:\n    command: {}\n{extra}",
+        peer("mcp-server-everything").display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_upstreams_fail_alone_with_clear_errors() {
+    let dir = TestDir::new();
+    let refused = free_port();
+    let config = dir.write(
+        "baton.yaml",
+        &everything_plus(&format!(
+            r#"  missing:
+    command: /nonexistent/bin/mcp-server
+  refused:
+    url: http://127.0.0.1:{refused}/mcp
+  dies:
+    command: sh
+    args: ["-c", "read line; echo dying-during-initialize >&2; exit 3"]
+"#
+        )),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let status = status(&client).await;
+    assert_eq!(status["everything"]["state"], "ready");
+    let error = |server: &str| {
+        status[server]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(status["missing"]["state"], "failed");
+    assert!(
+        error("missing").contains("cannot start `/nonexistent/bin/mcp-server`"),
+        "{}",
+        error("missing")
+    );
+    assert_eq!(status["refused"]["state"], "failed");
+    assert!(
+        error("refused").contains(&format!("127.0.0.1:{refused}")),
+        "{}",
+        error("refused")
+    );
+    assert_eq!(status["dies"]["state"], "failed");
+    assert!(
+        error("dies").contains("handshake") && error("dies").contains("dying-during-initialize"),
+        "the error should say the handshake failed and show stderr: {}",
+        error("dies")
+    );
+
+    // The healthy server keeps working.
+    let echo = call(
+        &client,
+        "everything__echo",
+        json!({"message": "still here"}),
+    )
+    .await;
+    assert_eq!(text_of(&echo), "Echo: still here");
+
+    // Unknown tools get a JSON-RPC error naming the tool.
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("missing__anything");
+    params.arguments = Some(Default::default());
+    let error = client
+        .peer()
+        .call_tool(params)
+        .await
+        .expect_err("unknown tool must fail");
+    assert!(error.to_string().contains("missing__anything"), "{error}");
+}
+
+fn post(url: &str, body: impl Into<reqwest::Body>, headers: &[(&str, &str)]) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut request = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("POST");
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    })
+}
+
+fn initialize_body() -> String {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}
+    })
+    .to_string()
+}
+
+#[test]
+fn malformed_oversized_and_foreign_requests_are_refused_clearly() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "serve:\n  max_body_bytes: 4096\n");
+    let baton = BatonHttp::start(&config);
+    let url = baton.mcp_url();
+
+    let (status, body) = post(&url, "{not json", &[]);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("-32700") || body.to_lowercase().contains("parse"),
+        "{body}"
+    );
+
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{{\"pad\":\"{}\"}}}}",
+        "x".repeat(10_000)
+    );
+    let (status, body) = post(&url, big, &[]);
+    assert_eq!(status, 413, "{body}");
+
+    let (status, body) = post(&url, initialize_body(), &[("host", "evil.example:8931")]);
+    assert_eq!(status, 403, "a foreign Host must be refused: {body}");
+    let (status, body) = post(
+        &url,
+        initialize_body(),
+        &[("origin", "http://evil.example")],
+    );
+    assert_eq!(status, 403, "a foreign Origin must be refused: {body}");
+
+    // The same protections on the legacy SSE endpoint.
+    let message_url = format!("{}/message?sessionId=nope", baton.base);
+    let (status, body) = post(&message_url, initialize_body(), &[("host", "evil.example")]);
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post(&message_url, initialize_body(), &[]);
+    assert_eq!(status, 404, "unknown SSE session: {body}");
+    assert!(body.contains("unknown SSE session"), "{body}");
+
+    // After all that, a normal client still gets served.
+    let (status, body) = post(&url, initialize_body(), &[]);
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_methods_get_method_not_found() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "");
+    let baton = BatonHttp::start(&config);
+    let client = reqwest::Client::new();
+    let response = client
+        .post(baton.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(initialize_body())
+        .send()
+        .await
+        .unwrap();
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("a legacy session id");
+    let _ = response.text().await;
+    let response = client
+        .post(baton.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/frobnicate", "params": {}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let data = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|data| data.starts_with('{'))
+        .unwrap_or(text.as_str());
+    let reply: Value =
+        serde_json::from_str(data).unwrap_or_else(|_| panic!("not JSON-RPC: {text}"));
+    assert_eq!(reply["error"]["code"], -32601, "{reply}");
+}

@@ -1,0 +1,313 @@
+//! Test harness: real processes on port 0, real peers from `.peers/` (installed by
+//! scripts/install-peers.sh). A missing peer fails the test loudly.
+
+#![allow(dead_code)] // each test module uses a different part of the harness
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use baton_mcp::rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult, ClientConfig, Implementation},
+    service::{NotificationContext, RunningService},
+    transport::{StreamableHttpClientTransport, TokioChildProcess},
+};
+use serde_json::Value;
+use tokio::sync::mpsc as async_mpsc;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+pub fn baton_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+/// A peer's launcher in `.peers/bin`, or a loud failure.
+pub fn peer(name: &str) -> PathBuf {
+    let path = repo_root().join(".peers/bin").join(name);
+    assert!(
+        path.exists(),
+        "peer {name} is missing at {}: run scripts/install-peers.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Waits until something accepts connections on `port` (bounded).
+pub fn wait_for_port(port: u16, limit: Duration) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < limit,
+            "nothing listened on port {port} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A scratch directory with a config file in it.
+pub struct TestDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> Self {
+        TestDir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write test file");
+        path
+    }
+}
+
+/// A child killed (with its process group) on drop.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// server-everything in `streamableHttp` or `sse` mode on a free port.
+pub fn everything_http(mode: &str) -> (Proc, u16) {
+    let port = free_port();
+    let child = Command::new(peer("mcp-server-everything"))
+        .arg(mode)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server-everything");
+    wait_for_port(port, Duration::from_secs(30));
+    (Proc { child }, port)
+}
+
+/// `baton serve --http 127.0.0.1:0` with `config`, its stderr collected.
+pub struct BatonHttp {
+    pub proc: Proc,
+    pub base: String,
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl BatonHttp {
+    pub fn start(config: &Path) -> Self {
+        let mut child = Command::new(baton_bin())
+            .args(["serve", "--http", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start baton");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (found, listening) = mpsc::channel();
+        let collected = lines.clone();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("baton: listening on ")
+                    && let Some(sender) = found.take()
+                {
+                    let _ = sender.send(rest.trim().to_owned());
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let base = listening
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("baton did not start: {:?}", lines.lock().unwrap()));
+        BatonHttp {
+            proc: Proc { child },
+            base,
+            stderr: lines,
+        }
+    }
+
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+}
+
+/// A downstream test client that records the notifications it receives.
+#[derive(Clone)]
+pub struct RecordingClient {
+    pub notifications: async_mpsc::UnboundedSender<String>,
+}
+
+impl ClientHandler for RecordingClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(Default::default(), Implementation::new("baton-tests", "0"))
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.notifications.send("tools/list_changed".to_owned());
+    }
+
+    async fn on_progress(
+        &self,
+        params: baton_mcp::rmcp::model::ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let token = match params.progress_token.0 {
+            baton_mcp::rmcp::model::NumberOrString::String(text) => text.to_string(),
+            baton_mcp::rmcp::model::NumberOrString::Number(number) => number.to_string(),
+        };
+        let _ = self.notifications.send(format!("progress:{token}"));
+    }
+}
+
+pub type Client = RunningService<RoleClient, RecordingClient>;
+
+pub fn recording_client() -> (RecordingClient, async_mpsc::UnboundedReceiver<String>) {
+    let (notifications, received) = async_mpsc::unbounded_channel();
+    (RecordingClient { notifications }, received)
+}
+
+pub async fn connect_http(url: &str) -> (Client, async_mpsc::UnboundedReceiver<String>) {
+    let (handler, received) = recording_client();
+    let client = handler
+        .serve(StreamableHttpClientTransport::from_uri(url.to_owned()))
+        .await
+        .expect("connect to baton over streamable HTTP");
+    (client, received)
+}
+
+pub async fn connect_stdio(config: &Path) -> (Client, async_mpsc::UnboundedReceiver<String>) {
+    let (handler, received) = recording_client();
+    let mut command = tokio::process::Command::new(baton_bin());
+    command.arg("serve").arg("--config").arg(config);
+    let transport = TokioChildProcess::new(command).expect("spawn baton serve");
+    let client = handler
+        .serve(transport)
+        .await
+        .expect("connect to baton over stdio");
+    (client, received)
+}
+
+/// Collects notifications until `enough` says so or `limit` passes.
+pub async fn collect_until(
+    received: &mut async_mpsc::UnboundedReceiver<String>,
+    limit: Duration,
+    enough: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !enough(&seen) {
+        match tokio::time::timeout_at(deadline, received.recv()).await {
+            Ok(Some(item)) => seen.push(item),
+            _ => break,
+        }
+    }
+    seen
+}
+
+pub async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
+    let mut params = CallToolRequestParams::new(tool.to_owned());
+    params.arguments = arguments.as_object().cloned();
+    client
+        .peer()
+        .call_tool(params)
+        .await
+        .unwrap_or_else(|error| panic!("calling {tool} failed: {error}"))
+}
+
+pub fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|content| match content {
+            baton_mcp::rmcp::model::ContentBlock::Text(text) => Some(text.text.clone()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub async fn tool_names(client: &Client) -> Vec<String> {
+    client
+        .peer()
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|tool| tool.name.to_string())
+        .collect()
+}
+
+/// `baton__status` as JSON, keyed by server name.
+pub async fn status(client: &Client) -> Value {
+    let result = call(client, "baton__status", serde_json::json!({})).await;
+    let report: Value = serde_json::from_str(&text_of(&result)).expect("status is JSON");
+    let mut by_name = serde_json::Map::new();
+    for server in report["servers"].as_array().expect("servers") {
+        by_name.insert(server["name"].as_str().unwrap().to_owned(), server.clone());
+    }
+    Value::Object(by_name)
+}
+
+/// Runs the baton binary to completion.
+pub fn run_baton(args: &[&str]) -> std::process::Output {
+    Command::new(baton_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run baton")
+}
+
+/// A git repository with one commit, for mcp-server-git.
+pub fn git_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .status()
+            .expect("git");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("README"), "hello\n").unwrap();
+    git(&["add", "README"]);
+    git(&["commit", "-q", "-m", "first"]);
+    repo
+}

@@ -1,0 +1,9 @@
+//! Baton's integration tests: the real binary against real MCP peers and clients.
+
+mod common;
+
+mod aggregation;
+mod bad_input;
+mod cli;
+mod clients;
+mod isolation;
