@@ -125,7 +125,7 @@ impl Catalog {
         }
         catalog
             .template_routes
-            .sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         for conflict in &catalog.conflicts {
             tracing::warn!("{conflict}");
         }

@@ -57,17 +57,17 @@ pub fn compile(
     }
 
     if let Some(serve) = raw.serve {
-        if let Some(http) = serve.http {
-            if let Some(address) = compiler.string(&http, "serve.http") {
-                if address.parse::<std::net::SocketAddr>().is_ok() {
-                    config.serve.http = address;
-                } else {
-                    compiler.sink.push(
-                        http.referenced,
-                        "serve.http",
-                        format!("\"{address}\" is not an address: write host:port, e.g. {DEFAULT_HTTP_ADDR}"),
-                    );
-                }
+        if let Some(http) = serve.http
+            && let Some(address) = compiler.string(&http, "serve.http")
+        {
+            if address.parse::<std::net::SocketAddr>().is_ok() {
+                config.serve.http = address;
+            } else {
+                compiler.sink.push(
+                    http.referenced,
+                    "serve.http",
+                    format!("\"{address}\" is not an address: write host:port, e.g. {DEFAULT_HTTP_ADDR}"),
+                );
             }
         }
         for (index, host) in serve.allowed_hosts.unwrap_or_default().iter().enumerate() {

@@ -1,6 +1,6 @@
 use std::{collections::BTreeMap, sync::Arc};
 
-use rmcp::model::{JsonObject, RawResource, ResourceTemplate, Tool};
+use rmcp::model::{JsonObject, Resource, ResourceTemplate, Tool};
 
 use super::*;
 
@@ -73,13 +73,10 @@ fn renames_and_conflicts_resolve_deterministically() {
 fn resources_route_by_uri_and_template_prefix() {
     let none = BTreeMap::new();
     let mut docs = source("docs", &none, &[]);
+    docs.catalog.resources.push(Resource::new("file:///a.txt", "a"));
     docs.catalog
-        .resources
-        .push(RawResource::new("file:///a.txt", "a").no_annotation());
-    docs.catalog.templates.push(ResourceTemplate::new(
-        rmcp::model::RawResourceTemplate::new("demo://item/{id}", "item"),
-        None,
-    ));
+        .templates
+        .push(ResourceTemplate::new("demo://item/{id}", "item"));
     let catalog = Catalog::build("__", vec![], vec![docs]);
     assert_eq!(catalog.resource_owner("file:///a.txt"), Some("docs"));
     assert_eq!(catalog.resource_owner("demo://item/7"), Some("docs"));
