@@ -338,6 +338,7 @@ impl Gateway {
                     Some("the client cancelled the request".to_owned()),
                 );
                 let _ = peer.notify_cancelled(cancelled).await;
+                tracing::info!(server, "the client cancelled a request; cancelled upstream too");
                 return Err(GatewayError::Cancelled.into());
             }
         };

@@ -66,7 +66,9 @@ pub fn compile(
                 compiler.sink.push(
                     http.referenced,
                     "serve.http",
-                    format!("\"{address}\" is not an address: write host:port, e.g. {DEFAULT_HTTP_ADDR}"),
+                    format!(
+                        "\"{address}\" is not an address: write host:port, e.g. {DEFAULT_HTTP_ADDR}"
+                    ),
                 );
             }
         }

@@ -73,7 +73,9 @@ fn renames_and_conflicts_resolve_deterministically() {
 fn resources_route_by_uri_and_template_prefix() {
     let none = BTreeMap::new();
     let mut docs = source("docs", &none, &[]);
-    docs.catalog.resources.push(Resource::new("file:///a.txt", "a"));
+    docs.catalog
+        .resources
+        .push(Resource::new("file:///a.txt", "a"));
     docs.catalog
         .templates
         .push(ResourceTemplate::new("demo://item/{id}", "item"));

@@ -36,6 +36,8 @@ servers:
   legacy:
     url: http://127.0.0.1:{sse_port}/sse
     transport: sse
+  detected:
+    url: http://127.0.0.1:{sse_port}/sse
 "#,
             everything = peer("mcp-server-everything").display(),
             filesystem = peer("mcp-server-filesystem").display(),
@@ -83,6 +85,8 @@ servers:
         ("git", "stdio", "2026-07-28"),
         ("remote", "streamable-http", "2025-11-25"),
         ("legacy", "sse", "2025-11-25"),
+        // No `transport`: streamable HTTP is tried first, then the SSE fallback.
+        ("detected", "sse", "2025-11-25"),
     ] {
         assert_eq!(
             status[server]["state"], "ready",
@@ -93,7 +97,7 @@ servers:
         assert_eq!(status[server]["protocol"], protocol, "{server}");
     }
 
-    for server in ["everything", "remote", "legacy"] {
+    for server in ["everything", "remote", "legacy", "detected"] {
         let result = call(
             &client,
             &format!("{server}__echo"),
