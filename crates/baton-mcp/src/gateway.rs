@@ -104,6 +104,10 @@ impl Gateway {
 
     /// Waits until every upstream is ready or failed, at most `limit`.
     pub async fn wait_settled(&self, limit: Duration) {
+        // The hot path: every request calls this long after start-up.
+        if self.pending.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let wait = async {
             loop {
                 let notified = self.settled.notified();

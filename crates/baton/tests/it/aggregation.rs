@@ -189,13 +189,7 @@ async fn progress_is_relayed_to_the_caller() {
         CallToolRequestParams, NumberOrString, ProgressToken, RequestMetaObject,
     };
     let dir = TestDir::new();
-    let config = dir.write(
-        "baton.yaml",
-        &format!(
-            "servers:\n  everything:\n    command: {}\n",
-            peer("mcp-server-everything").display()
-        ),
-    );
+    let config = everything_config(&dir);
     let (client, mut notifications) = connect_stdio(&config).await;
     let mut params = CallToolRequestParams::new("everything__trigger-long-running-operation");
     params.arguments = json!({"duration": 1, "steps": 3}).as_object().cloned();

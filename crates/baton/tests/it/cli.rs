@@ -54,13 +54,7 @@ fn validate_reports_every_error_with_positions_and_fails() {
 #[test]
 fn call_prints_results_and_exits_non_zero_on_tool_errors() {
     let dir = TestDir::new();
-    let config = dir.write(
-        "baton.yaml",
-        &format!(
-            "servers:\n  everything:\n    command: {}\n",
-            peer("mcp-server-everything").display()
-        ),
-    );
+    let config = everything_config(&dir);
     let config = config.to_str().unwrap();
     let ok = run_baton(&[
         "--config",

@@ -7,16 +7,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-fn everything_config(dir: &TestDir) -> std::path::PathBuf {
-    dir.write(
-        "baton.yaml",
-        &format!(
-            "servers:\n  everything:\n    command: {}\n",
-            peer("mcp-server-everything").display()
-        ),
-    )
-}
-
 fn python_client(args: &[&str]) -> Value {
     let output = Command::new(peer("python"))
         .arg(repo_root().join("tests/clients/py_client.py"))

@@ -85,6 +85,17 @@ impl TestDir {
     }
 }
 
+/// A `baton.yaml` in `dir` with server-everything over stdio as `everything`.
+pub fn everything_config(dir: &TestDir) -> PathBuf {
+    dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  everything:\n    command: {}\n",
+            peer("mcp-server-everything").display()
+        ),
+    )
+}
+
 /// A child killed (with its process group) on drop.
 pub struct Proc {
     pub child: Child,

@@ -41,16 +41,6 @@ impl ClientHandler for SamplingHost {
     }
 }
 
-fn everything_config(dir: &TestDir) -> std::path::PathBuf {
-    dir.write(
-        "baton.yaml",
-        &format!(
-            "servers:\n  everything:\n    command: {}\n",
-            peer("mcp-server-everything").display()
-        ),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_sampling_requests_reach_the_calling_client() {
     let dir = TestDir::new();

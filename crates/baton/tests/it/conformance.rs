@@ -1,0 +1,188 @@
+//! The official MCP conformance suite against the real binary (`scripts/conformance.sh`, both
+//! spec revisions): the number of passing checks must not fall below what was measured when
+//! docs/CONFORMANCE.md was written, and every scenario that document marks "pass" must still
+//! pass fully. Raise the numbers below when Baton gets better; never lower them to make a
+//! regression go away.
+
+use std::{fs, path::Path, process::Command};
+
+use serde_json::Value;
+
+/// Checks that passed, both revisions combined (docs/CONFORMANCE.md, "Totals").
+const MIN_PASSED_CHECKS: u64 = 219;
+
+/// The same, per revision, so that a fall is reported where it happened.
+const MIN_PASSED_PER_REVISION: [(&str, u64); 2] = [("2025-11-25", 68), ("2026-07-28", 151)];
+
+/// Every scenario docs/CONFORMANCE.md marks "pass": each must still report zero failed checks.
+const PASSING_SCENARIOS: [(&str, &[&str]); 2] = [
+    (
+        "2025-11-25",
+        &[
+            "server-initialize",
+            "logging-set-level",
+            "ping",
+            "completion-complete",
+            "tools-list",
+            "tools-call-simple-text",
+            "tools-call-image",
+            "tools-call-audio",
+            "tools-call-embedded-resource",
+            "tools-call-mixed-content",
+            "tools-call-error",
+            "tools-call-with-progress",
+            "server-sse-multiple-streams",
+            "resources-list",
+            "resources-read-text",
+            "resources-read-binary",
+            "resources-templates-read",
+            "prompts-list",
+            "prompts-get-simple",
+            "prompts-get-with-args",
+            "prompts-get-embedded-resource",
+            "prompts-get-with-image",
+            "dns-rebinding-protection",
+            "server-session-lifecycle",
+            "json-schema-2020-12",
+        ],
+    ),
+    (
+        "2026-07-28",
+        &[
+            "completion-complete",
+            "tools-list",
+            "tools-call-simple-text",
+            "tools-call-image",
+            "tools-call-audio",
+            "tools-call-embedded-resource",
+            "tools-call-mixed-content",
+            "tools-call-error",
+            "tools-call-with-progress",
+            "server-sse-multiple-streams",
+            "resources-list",
+            "resources-read-text",
+            "resources-read-binary",
+            "resources-templates-read",
+            "sep-2164-resource-not-found",
+            "prompts-list",
+            "prompts-get-simple",
+            "prompts-get-with-args",
+            "prompts-get-embedded-resource",
+            "prompts-get-with-image",
+            "dns-rebinding-protection",
+            "caching",
+            "input-required-result-basic-elicitation",
+            "input-required-result-basic-sampling",
+            "input-required-result-basic-list-roots",
+            "input-required-result-request-state",
+            "input-required-result-multiple-input-requests",
+            "input-required-result-multi-round",
+            "input-required-result-missing-input-response",
+            "input-required-result-non-tool-request",
+            "input-required-result-result-type",
+            "input-required-result-unsupported-methods",
+            "input-required-result-tampered-state",
+            "input-required-result-ignore-extra-params",
+            "input-required-result-validate-input",
+            "json-schema-2020-12",
+            "http-header-validation",
+        ],
+    ),
+];
+
+fn count(value: &Value, key: &str) -> u64 {
+    value[key].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn conformance_pass_count_does_not_fall() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for peer in ["conformance", "mcp-server-everything", "python"] {
+        let path = root.join(".peers/bin").join(peer);
+        assert!(
+            path.exists(),
+            "peer {peer} is missing at {}: run scripts/install-peers.sh (scripts/test.sh does); \
+             the conformance suite cannot run without it",
+            path.display()
+        );
+    }
+
+    let out =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conformance-{}", std::process::id()));
+    let output = Command::new("bash")
+        .arg(root.join("scripts/conformance.sh"))
+        .env("BATON_BIN", env!("CARGO_BIN_EXE_baton"))
+        .env("CONFORMANCE_OUT", &out)
+        .output()
+        .expect("could not start bash scripts/conformance.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "scripts/conformance.sh failed ({}): Baton did not start or the suite did not run \
+         (results in {})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status,
+        out.display()
+    );
+
+    let summary_path = out.join("summary.json");
+    let summary: Value = serde_json::from_str(
+        &fs::read_to_string(&summary_path)
+            .unwrap_or_else(|error| panic!("{}: {error}", summary_path.display())),
+    )
+    .unwrap_or_else(|error| panic!("{} is not JSON: {error}", summary_path.display()));
+
+    let mut problems = Vec::new();
+    let passed = count(&summary["totals"], "passed");
+    if passed < MIN_PASSED_CHECKS {
+        problems.push(format!(
+            "{passed} conformance checks passed, fewer than the {MIN_PASSED_CHECKS} measured"
+        ));
+    }
+    for (revision, minimum) in MIN_PASSED_PER_REVISION {
+        let passed = count(&summary["revisions"][revision]["totals"], "passed");
+        if passed < minimum {
+            problems.push(format!(
+                "{revision}: {passed} checks passed, fewer than the {minimum} measured"
+            ));
+        }
+    }
+    for (revision, scenarios) in PASSING_SCENARIOS {
+        for scenario in scenarios {
+            let result = &summary["revisions"][revision]["scenarios"][*scenario];
+            if result.is_null() {
+                problems.push(format!("{revision} {scenario}: did not run"));
+            } else if count(result, "failed") > 0 || count(result, "passed") == 0 {
+                let failures: Vec<String> = result["problems"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|problem| problem["status"] != "WARNING")
+                    .map(|problem| {
+                        let id = problem["id"].as_str().unwrap_or("?");
+                        let message = problem["message"].as_str().unwrap_or("");
+                        format!("      {id}: {message}")
+                    })
+                    .collect();
+                problems.push(format!(
+                    "{revision} {scenario}: passed before, now {} passed, {} failed\n{}",
+                    count(result, "passed"),
+                    count(result, "failed"),
+                    failures.join("\n")
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "conformance regressed (docs/CONFORMANCE.md; raw results in {}):\n  {}\n--- script output\n{stdout}",
+        out.display(),
+        problems.join("\n  ")
+    );
+    if passed > MIN_PASSED_CHECKS {
+        eprintln!(
+            "conformance improved: {passed} checks pass; raise MIN_PASSED_CHECKS (and docs/CONFORMANCE.md)"
+        );
+    }
+    let _ = fs::remove_dir_all(&out);
+}
