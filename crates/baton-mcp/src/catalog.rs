@@ -24,6 +24,8 @@ pub struct Route {
 pub struct Catalog {
     pub tools: Vec<Tool>,
     pub tool_routes: HashMap<String, Route>,
+    /// Exposed tool name → its index in `tools`.
+    tool_positions: HashMap<String, usize>,
     pub prompts: Vec<Prompt>,
     pub prompt_routes: HashMap<String, Route>,
     pub resources: Vec<Resource>,
@@ -123,6 +125,12 @@ impl Catalog {
                 catalog.templates.push(template);
             }
         }
+        catalog.tool_positions = catalog
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(index, tool)| (tool.name.to_string(), index))
+            .collect();
         catalog
             .template_routes
             .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
@@ -141,6 +149,12 @@ impl Catalog {
             "tool \"{original}\" of server \"{server}\" is exposed as \"{resolved}\": \"{wanted}\" was taken"
         ));
         resolved
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tool_positions
+            .get(name)
+            .map(|&index| &self.tools[index])
     }
 
     /// The server that owns `uri`: an exact listed resource, else the template with the

@@ -2,6 +2,9 @@
 //! downstream clients; routes each request to the owning server under its original name.
 //! Transport-free: the downstream facade ([`crate::downstream`]) calls into it.
 
+// The log level (`LoggingLevel`) is deprecated by SEP-2577 but still relayed.
+#![allow(deprecated)]
+
 use std::{
     collections::HashMap,
     sync::{
@@ -14,27 +17,35 @@ use std::{
 use baton_core::config::{BUILTIN_SERVER, Config, Isolation};
 use rmcp::{
     RoleServer,
+    model::ServerNotification,
     model::{
-        CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams,
-        CompleteResult, GetPromptRequestParams, GetPromptResponse, ProgressToken,
-        ReadResourceRequestParams, ReadResourceResponse, Reference, Request, ServerResult,
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientRequest,
+        CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResponse,
+        LoggingLevel, ProgressToken, ReadResourceRequestParams, ReadResourceResponse, Reference,
+        Request, ServerResult,
     },
-    service::{Peer, PeerRequestOptions},
+    service::{Peer, PeerRequestOptions, SubscriptionSink},
 };
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    builtin,
+    bridge, builtin,
     catalog::{Catalog, Source},
     error::GatewayError,
     upstream::{Connection, ListChanged, Upstream, UpstreamEvent, UpstreamState},
 };
 
-/// One connected downstream client, for list-changed broadcasts.
+/// One connected downstream client, for list-changed broadcasts: a legacy session, or a
+/// 2026-07-28 `subscriptions/listen` stream.
 struct DownstreamEntry {
     id: u64,
-    peer: Peer<RoleServer>,
+    target: ListTarget,
+}
+
+pub enum ListTarget {
+    Session(Peer<RoleServer>),
+    Subscription(SubscriptionSink),
 }
 
 pub struct Gateway {
@@ -52,6 +63,11 @@ pub struct CallContext {
     pub peer: Option<Peer<RoleServer>>,
     pub progress: Option<ProgressToken>,
     pub cancel: CancellationToken,
+    /// The client negotiated a revision before 2026-07-28: Baton drives upstream
+    /// `input_required` rounds for it through its sampling/elicitation/roots.
+    pub legacy: bool,
+    pub capabilities: Option<ClientCapabilities>,
+    pub log_level: Option<LoggingLevel>,
 }
 
 impl Gateway {
@@ -175,12 +191,12 @@ impl Gateway {
     }
 
     /// Registers a downstream client for list-changed notifications; returns its id.
-    pub fn register_downstream(&self, peer: Peer<RoleServer>) -> u64 {
+    pub fn register_downstream(&self, target: ListTarget) -> u64 {
         let id = self.next_downstream.fetch_add(1, Ordering::Relaxed);
         self.downstreams
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(DownstreamEntry { id, peer });
+            .push(DownstreamEntry { id, target });
         id
     }
 
@@ -192,21 +208,89 @@ impl Gateway {
     }
 
     async fn broadcast(&self, list: ListChanged) {
-        let peers: Vec<_> = {
+        let targets: Vec<_> = {
             let mut downstreams = self.downstreams.lock().unwrap_or_else(|p| p.into_inner());
-            downstreams.retain(|entry| !entry.peer.is_transport_closed());
-            downstreams.iter().map(|entry| entry.peer.clone()).collect()
+            downstreams.retain(|entry| match &entry.target {
+                ListTarget::Session(peer) => !peer.is_transport_closed(),
+                ListTarget::Subscription(_) => true,
+            });
+            downstreams
+                .iter()
+                .map(|entry| match &entry.target {
+                    ListTarget::Session(peer) => ListTarget::Session(peer.clone()),
+                    ListTarget::Subscription(sink) => ListTarget::Subscription(sink.clone()),
+                })
+                .collect()
         };
-        for peer in peers {
-            let result = match list {
-                ListChanged::Tools => peer.notify_tool_list_changed().await,
-                ListChanged::Prompts => peer.notify_prompt_list_changed().await,
-                ListChanged::Resources => peer.notify_resource_list_changed().await,
+        for target in targets {
+            let result = match target {
+                ListTarget::Session(peer) => match list {
+                    ListChanged::Tools => peer.notify_tool_list_changed().await,
+                    ListChanged::Prompts => peer.notify_prompt_list_changed().await,
+                    ListChanged::Resources => peer.notify_resource_list_changed().await,
+                }
+                .map_err(|error| error.to_string()),
+                ListTarget::Subscription(sink) => {
+                    let notification = match list {
+                        ListChanged::Tools => {
+                            ServerNotification::ToolListChangedNotification(Default::default())
+                        }
+                        ListChanged::Prompts => {
+                            ServerNotification::PromptListChangedNotification(Default::default())
+                        }
+                        ListChanged::Resources => {
+                            ServerNotification::ResourceListChangedNotification(Default::default())
+                        }
+                    };
+                    // A filter that left this list out is not an error.
+                    match sink.send(notification).await {
+                        Err(rmcp::service::SubscriptionSendError::NotificationNotAccepted(_)) => {
+                            Ok(())
+                        }
+                        other => other.map_err(|error| error.to_string()),
+                    }
+                }
             };
             if let Err(error) = result {
                 tracing::debug!(%error, "could not notify a client of a list change");
             }
         }
+    }
+
+    /// Subscribes `peer` to updates of `uri` at the owning server (legacy
+    /// `resources/subscribe`); updates are relayed back to it.
+    pub async fn subscribe(
+        &self,
+        scope: &SessionScope,
+        uri: String,
+        peer: Peer<RoleServer>,
+        subscribe: bool,
+    ) -> Result<(), rmcp::ErrorData> {
+        let server = self
+            .catalog()
+            .resource_owner(&uri)
+            .map(str::to_owned)
+            .ok_or_else(|| GatewayError::UnknownResource(uri.clone()))?;
+        let connection = self.connection(&server, scope).await?;
+        if connection.is_modern() {
+            return Err(GatewayError::Upstream {
+                server,
+                reason: "it speaks 2026-07-28, where resource subscriptions go through subscriptions/listen, which Baton does not relay for resources yet".to_owned(),
+            }
+            .into());
+        }
+        let upstream = connection.session.peer();
+        let params = rmcp::model::SubscribeRequestParams::new(uri.clone());
+        let result = if subscribe {
+            connection.relay.add_subscriber(&uri, peer);
+            upstream.subscribe(params).await
+        } else {
+            connection.relay.remove_subscriber(&uri, &peer);
+            upstream
+                .unsubscribe(rmcp::model::UnsubscribeRequestParams::new(uri))
+                .await
+        };
+        result.map_err(|error| GatewayError::from_service(&server, error))
     }
 
     /// The connection a request from `scope` should use for `server`.
@@ -256,8 +340,20 @@ impl Gateway {
         }
         params.name = route.original.into();
         params.meta = None;
-        let request = ClientRequest::CallToolRequest(Request::new(params));
-        match self.forward(&route.server, scope, request, call).await? {
+        let result = self
+            .forward_rounds(
+                &route.server,
+                scope,
+                &call,
+                params,
+                |params| ClientRequest::CallToolRequest(Request::new(params)),
+                |params, responses, state| {
+                    params.input_responses = responses;
+                    params.request_state = state;
+                },
+            )
+            .await?;
+        match result {
             ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
             ServerResult::InputRequiredResult(result) => {
                 Ok(CallToolResponse::InputRequired(result))
@@ -281,8 +377,20 @@ impl Gateway {
             .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
         params.name = route.original;
         params.meta = None;
-        let request = ClientRequest::GetPromptRequest(Request::new(params));
-        match self.forward(&route.server, scope, request, call).await? {
+        let result = self
+            .forward_rounds(
+                &route.server,
+                scope,
+                &call,
+                params,
+                |params| ClientRequest::GetPromptRequest(Request::new(params)),
+                |params, responses, state| {
+                    params.input_responses = responses;
+                    params.request_state = state;
+                },
+            )
+            .await?;
+        match result {
             ServerResult::GetPromptResult(result) => Ok(GetPromptResponse::Complete(result)),
             ServerResult::InputRequiredResult(result) => {
                 Ok(GetPromptResponse::InputRequired(result))
@@ -303,14 +411,60 @@ impl Gateway {
             .map(str::to_owned)
             .ok_or_else(|| GatewayError::UnknownResource(params.uri.clone()))?;
         params.meta = None;
-        let request = ClientRequest::ReadResourceRequest(Request::new(params));
-        match self.forward(&server, scope, request, call).await? {
+        let result = self
+            .forward_rounds(
+                &server,
+                scope,
+                &call,
+                params,
+                |params| ClientRequest::ReadResourceRequest(Request::new(params)),
+                |params, responses, state| {
+                    params.input_responses = responses;
+                    params.request_state = state;
+                },
+            )
+            .await?;
+        match result {
             ServerResult::ReadResourceResult(result) => Ok(ReadResourceResponse::Complete(result)),
             ServerResult::InputRequiredResult(result) => {
                 Ok(ReadResourceResponse::InputRequired(result))
             }
             other => Err(unexpected(&server, "resources/read", &other)),
         }
+    }
+
+    /// [`Self::forward`], driving `input_required` rounds itself when the client is legacy
+    /// (modern clients get the `input_required` result and drive the rounds themselves).
+    async fn forward_rounds<P: Clone>(
+        &self,
+        server: &str,
+        scope: &SessionScope,
+        call: &CallContext,
+        mut params: P,
+        build: impl Fn(P) -> ClientRequest,
+        answer: impl Fn(&mut P, Option<rmcp::model::InputResponses>, Option<String>),
+    ) -> Result<ServerResult, rmcp::ErrorData> {
+        for _ in 0..bridge::MAX_INPUT_ROUNDS {
+            match self
+                .forward(server, scope, build(params.clone()), call)
+                .await?
+            {
+                ServerResult::InputRequiredResult(input) if call.legacy => {
+                    let (responses, state) =
+                        bridge::fulfil_input(server, call.peer.as_ref(), input).await?;
+                    answer(&mut params, responses, state);
+                }
+                other => return Ok(other),
+            }
+        }
+        Err(GatewayError::Upstream {
+            server: server.to_owned(),
+            reason: format!(
+                "it still needed input after {} rounds",
+                bridge::MAX_INPUT_ROUNDS
+            ),
+        }
+        .into())
     }
 
     /// Sends one request to `server` on behalf of a downstream caller: relays the caller's
@@ -321,16 +475,23 @@ impl Gateway {
         server: &str,
         scope: &SessionScope,
         request: ClientRequest,
-        call: CallContext,
+        call: &CallContext,
     ) -> Result<ServerResult, rmcp::ErrorData> {
         let connection = self.connection(server, scope).await?;
-        let mut guard = connection.relay.begin_call(call.peer);
+        let mut guard = connection.relay.begin_call(call.peer.clone());
         let peer = connection.session.peer();
+        let mut options = PeerRequestOptions::no_options();
+        if connection.is_modern() {
+            options.meta = Some(bridge::upstream_meta(
+                call.capabilities.as_ref(),
+                call.log_level,
+            ));
+        }
         let handle = peer
-            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .send_request_with_option(request, options)
             .await
             .map_err(|error| GatewayError::from_service(server, error))?;
-        if let Some(downstream) = call.progress {
+        if let Some(downstream) = call.progress.clone() {
             guard.relay_progress(handle.progress_token.clone(), downstream);
         }
         let request_id = handle.id.clone();
@@ -348,7 +509,7 @@ impl Gateway {
         };
         drop(guard);
         let mut result = result.map_err(|error| GatewayError::from_service(server, error))?;
-        mark_complete(&mut result);
+        bridge::normalize_result(&mut result);
         Ok(result)
     }
 
@@ -393,20 +554,6 @@ impl Gateway {
     pub async fn shutdown(&self) {
         futures::future::join_all(self.upstreams.iter().map(|u| u.shutdown())).await;
     }
-}
-
-/// Results from a legacy server lack the 2026-07-28 `resultType` discriminator, which
-/// modern clients require; absent means "complete" (rmcp strips it again for legacy
-/// clients).
-fn mark_complete(result: &mut ServerResult) {
-    let result_type = match result {
-        ServerResult::CompleteResult(r) => &mut r.result_type,
-        ServerResult::GetPromptResult(r) => &mut r.result_type,
-        ServerResult::ReadResourceResult(r) => &mut r.result_type,
-        ServerResult::CallToolResult(r) => &mut r.result_type,
-        _ => return,
-    };
-    result_type.get_or_insert(rmcp::model::ResultType::COMPLETE);
 }
 
 fn unexpected(server: &str, method: &str, result: &ServerResult) -> rmcp::ErrorData {

@@ -12,14 +12,15 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
         GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-        SetLevelRequestParams,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+        PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+        ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+        SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
-    service::{NotificationContext, RequestContext},
+    service::{NotificationContext, RequestContext, SubscriptionContext},
 };
 
-use crate::gateway::{CallContext, Gateway, SessionScope};
+use crate::gateway::{CallContext, Gateway, ListTarget, SessionScope};
 
 /// How long a list request waits for servers that are still starting.
 const LIST_WAIT: Duration = Duration::from_secs(30);
@@ -28,6 +29,8 @@ pub struct DownstreamSession {
     gateway: Arc<Gateway>,
     scope: SessionScope,
     registration: std::sync::Mutex<Option<u64>>,
+    /// What a legacy client asked for with `logging/setLevel`, relayed to modern upstreams.
+    log_level: std::sync::Mutex<Option<LoggingLevel>>,
 }
 
 impl DownstreamSession {
@@ -36,21 +39,35 @@ impl DownstreamSession {
             gateway,
             scope: SessionScope::default(),
             registration: std::sync::Mutex::new(None),
+            log_level: std::sync::Mutex::new(None),
         }
     }
 
-    fn call_context(context: &RequestContext<RoleServer>) -> CallContext {
+    fn call_context(&self, context: &RequestContext<RoleServer>) -> CallContext {
+        let legacy = context
+            .protocol_version()
+            .is_none_or(|version| version.has_initialize());
+        let log_level = context
+            .meta
+            .log_level()
+            .or(*self.log_level.lock().unwrap_or_else(|p| p.into_inner()));
         CallContext {
             peer: Some(context.peer.clone()),
             progress: context.meta.get_progress_token(),
             cancel: context.ct.clone(),
+            legacy,
+            capabilities: context.client_capabilities(),
+            log_level,
         }
     }
 
     fn register(&self, context_peer: &rmcp::service::Peer<RoleServer>) {
         let mut registration = self.registration.lock().unwrap_or_else(|p| p.into_inner());
         if registration.is_none() {
-            *registration = Some(self.gateway.register_downstream(context_peer.clone()));
+            *registration = Some(
+                self.gateway
+                    .register_downstream(ListTarget::Session(context_peer.clone())),
+            );
         }
     }
 
@@ -78,6 +95,7 @@ impl ServerHandler for DownstreamSession {
         capabilities.prompts = Some(prompts);
         let mut resources = rmcp::model::ResourcesCapability::default();
         resources.list_changed = Some(true);
+        resources.subscribe = Some(true);
         capabilities.resources = Some(resources);
         capabilities.completions = Some(Default::default());
         capabilities.logging = Some(Default::default());
@@ -94,12 +112,58 @@ impl ServerHandler for DownstreamSession {
 
     async fn set_level(
         &self,
-        _request: SetLevelRequestParams,
+        request: SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        // Accepted but not applied to Baton's own logging: clients such as the Inspector
-        // send `debug` on every connect, and Baton's log level is the operator's choice.
+        // Not applied to Baton's own logging (clients such as the Inspector send `debug` on
+        // every connect, and Baton's log level is the operator's choice): it is relayed to
+        // 2026-07-28 upstreams with each of this client's requests.
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = Some(request.level);
         Ok(())
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.gateway.catalog().tool(name).cloned()
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::default();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.prompts_list_changed = requested.prompts_list_changed;
+        accepted.resources_list_changed = requested.resources_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let id = self
+            .gateway
+            .register_downstream(ListTarget::Subscription(context.sink().clone()));
+        context.cancelled().await;
+        self.gateway.unregister_downstream(id);
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.gateway
+            .subscribe(&self.scope, request.uri, context.peer.clone(), true)
+            .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.gateway
+            .subscribe(&self.scope, request.uri, context.peer.clone(), false)
+            .await
     }
 
     async fn list_tools(
@@ -120,7 +184,7 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         self.gateway.wait_settled(LIST_WAIT).await;
-        let call = Self::call_context(&context);
+        let call = self.call_context(&context);
         self.gateway.call_tool(&self.scope, request, call).await
     }
 
@@ -141,7 +205,7 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         self.gateway.wait_settled(LIST_WAIT).await;
-        let call = Self::call_context(&context);
+        let call = self.call_context(&context);
         self.gateway.get_prompt(&self.scope, request, call).await
     }
 
@@ -173,7 +237,7 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         self.gateway.wait_settled(LIST_WAIT).await;
-        let call = Self::call_context(&context);
+        let call = self.call_context(&context);
         self.gateway.read_resource(&self.scope, request, call).await
     }
 

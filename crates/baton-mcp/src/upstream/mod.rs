@@ -85,6 +85,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Whether the server speaks 2026-07-28 or later (no `initialize`, per-request metadata).
+    pub fn is_modern(&self) -> bool {
+        self.session
+            .peer()
+            .peer_info()
+            .is_some_and(|info| !info.protocol_version.has_initialize())
+    }
+
     pub fn protocol(&self) -> String {
         self.session
             .peer()
@@ -179,6 +187,9 @@ impl Upstream {
                 }
                 tracing::info!(server = %self.name(), ?state, tools = self.catalog().tools.len(), "upstream ready");
                 self.set_state(state);
+                if connection.is_modern() {
+                    listen_for_changes(&connection);
+                }
                 self.watch_closure(connection);
             }
             Err(error) => {
@@ -398,6 +409,56 @@ impl Upstream {
                 .await;
         }
     }
+}
+
+/// 2026-07-28 servers announce list changes only on a `subscriptions/listen` stream: open
+/// one for the lists the server says can change, and turn its notifications into events.
+fn listen_for_changes(connection: &Connection) {
+    let capabilities = match connection.session.peer().peer_info() {
+        Some(info) => info.capabilities.clone(),
+        None => return,
+    };
+    let mut filter = rmcp::model::SubscriptionFilter::default();
+    let changes = |listed: Option<bool>| listed.unwrap_or(false).then_some(true);
+    filter.tools_list_changed = capabilities
+        .tools
+        .as_ref()
+        .and_then(|c| changes(c.list_changed));
+    filter.prompts_list_changed = capabilities
+        .prompts
+        .as_ref()
+        .and_then(|c| changes(c.list_changed));
+    filter.resources_list_changed = capabilities
+        .resources
+        .as_ref()
+        .and_then(|c| changes(c.list_changed));
+    if filter.tools_list_changed.is_none()
+        && filter.prompts_list_changed.is_none()
+        && filter.resources_list_changed.is_none()
+    {
+        return;
+    }
+    let peer = connection.session.peer().clone();
+    let relay = connection.relay.clone();
+    tokio::spawn(async move {
+        let mut subscription = match peer.listen(filter).await {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                tracing::info!(%error, "upstream did not accept subscriptions/listen; its list changes will not be seen");
+                return;
+            }
+        };
+        while let Ok(Some(notification)) = subscription.next().await {
+            use rmcp::model::ServerNotification as N;
+            let list = match notification {
+                N::ToolListChangedNotification(_) => ListChanged::Tools,
+                N::PromptListChangedNotification(_) => ListChanged::Prompts,
+                N::ResourceListChangedNotification(_) => ListChanged::Resources,
+                _ => continue,
+            };
+            relay.announce(list);
+        }
+    });
 }
 
 /// Configured headers as a reqwest map; invalid names or values are skipped with a warning.

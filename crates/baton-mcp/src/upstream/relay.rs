@@ -24,6 +24,7 @@ use rmcp::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
         ElicitRequestParams, ElicitResult, Implementation, ListRootsResult,
         LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+        ResourceUpdatedNotificationParam,
     },
     service::{NotificationContext, Peer, RequestContext},
 };
@@ -50,6 +51,8 @@ struct Callers {
     calls: Vec<(u64, Peer<RoleServer>)>,
     /// Upstream progress token → (downstream peer, the downstream's own token).
     progress: HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>,
+    /// Resource URI → clients subscribed to its updates.
+    subscribers: HashMap<String, Vec<Peer<RoleServer>>>,
 }
 
 /// Per-upstream-session relay state, shared by the client handler and the gateway.
@@ -84,6 +87,31 @@ impl Relay {
             has_peer,
             upstream_progress: None,
         }
+    }
+
+    pub fn add_subscriber(&self, uri: &str, peer: Peer<RoleServer>) {
+        self.lock()
+            .subscribers
+            .entry(uri.to_owned())
+            .or_default()
+            .push(peer);
+    }
+
+    pub fn remove_subscriber(&self, uri: &str, peer: &Peer<RoleServer>) {
+        let mut callers = self.lock();
+        if let Some(peers) = callers.subscribers.get_mut(uri) {
+            // Peers have no identity of their own; the closed or matching-by-info ones go.
+            peers.retain(|p| !p.is_transport_closed() && p.peer_info() != peer.peer_info());
+        }
+    }
+
+    /// Tells an upstream's catalog listeners that a list changed.
+    pub fn announce(&self, list: ListChanged) {
+        tracing::debug!(server = %self.server, ?list, "upstream list changed");
+        let _ = self.events.send(UpstreamEvent::ListChanged {
+            server: self.server.clone(),
+            list,
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Callers> {
@@ -255,24 +283,31 @@ impl ClientHandler for UpstreamClient {
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.announce(ListChanged::Tools);
+        self.relay.announce(ListChanged::Tools);
     }
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.announce(ListChanged::Prompts);
+        self.relay.announce(ListChanged::Prompts);
     }
 
     async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.announce(ListChanged::Resources);
+        self.relay.announce(ListChanged::Resources);
     }
-}
 
-impl UpstreamClient {
-    fn announce(&self, list: ListChanged) {
-        tracing::debug!(server = %self.relay.server, ?list, "upstream list changed");
-        let _ = self.relay.events.send(UpstreamEvent::ListChanged {
-            server: self.relay.server.clone(),
-            list,
-        });
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let peers = self
+            .relay
+            .lock()
+            .subscribers
+            .get(&params.uri)
+            .cloned()
+            .unwrap_or_default();
+        for peer in peers {
+            let _ = peer.notify_resource_updated(params.clone()).await;
+        }
     }
 }

@@ -34,6 +34,9 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
         peer: None,
         progress: None,
         cancel: CancellationToken::new(),
+        legacy: true,
+        capabilities: None,
+        log_level: None,
     };
     let result = gateway.call_tool(&scope, params, call).await;
     drop(scope);

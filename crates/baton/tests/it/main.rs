@@ -6,5 +6,6 @@ mod aggregation;
 mod bad_input;
 mod cli;
 mod clients;
+mod conformance;
 mod isolation;
 mod relay;

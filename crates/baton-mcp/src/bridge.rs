@@ -1,0 +1,124 @@
+//! Protocol-era bridging between a downstream client and an upstream server that negotiated
+//! different revisions: result shapes, per-request metadata, and `input_required` rounds
+//! for clients that predate them.
+
+// Sampling, roots and logging are deprecated by SEP-2577; bridging them is this module's job.
+#![allow(deprecated)]
+
+use rmcp::{
+    ErrorData, RoleServer,
+    model::{
+        ClientCapabilities, InputRequest, InputRequiredResult, InputResponses, LoggingLevel,
+        RequestMetaObject, ResultType, ServerResult,
+    },
+    service::Peer,
+};
+
+/// How many `input_required` rounds Baton drives for a legacy client before giving up.
+pub const MAX_INPUT_ROUNDS: usize = 8;
+
+/// Results from a legacy server lack the 2026-07-28 `resultType` discriminator, which
+/// modern clients require; absent means "complete" (rmcp strips it again for legacy
+/// clients). The upstream's own `serverInfo` metadata is dropped: to the client, the
+/// server is Baton.
+pub fn normalize_result(result: &mut ServerResult) {
+    let (result_type, meta) = match result {
+        ServerResult::CompleteResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::GetPromptResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::ReadResourceResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::CallToolResult(r) => (&mut r.result_type, &mut r.meta),
+        _ => return,
+    };
+    result_type.get_or_insert(ResultType::COMPLETE);
+    if let Some(meta) = meta {
+        meta.0.remove("io.modelcontextprotocol/serverInfo");
+        if meta.0.is_empty() {
+            *meta = Default::default();
+        }
+    }
+}
+
+/// Per-request metadata for a 2026-07-28 upstream: the downstream client's own
+/// capabilities (only those Baton relays) and log level, so the server sees what the real
+/// client can do rather than what Baton can.
+pub fn upstream_meta(
+    capabilities: Option<&ClientCapabilities>,
+    log_level: Option<LoggingLevel>,
+) -> RequestMetaObject {
+    let mut meta = RequestMetaObject::default();
+    let mut relayed = ClientCapabilities::default();
+    if let Some(capabilities) = capabilities {
+        relayed.roots = capabilities.roots.clone();
+        relayed.sampling = capabilities.sampling.clone();
+        relayed.elicitation = capabilities.elicitation.clone();
+    }
+    meta.set_client_capabilities(relayed);
+    if let Some(level) = log_level {
+        meta.set_log_level(level);
+    }
+    meta
+}
+
+/// Fulfils an upstream's `input_required` result by asking the legacy downstream client
+/// (sampling, elicitation, roots), returning the responses and state for the retry.
+pub async fn fulfil_input(
+    server: &str,
+    client: Option<&Peer<RoleServer>>,
+    result: InputRequiredResult,
+) -> Result<(Option<InputResponses>, Option<String>), ErrorData> {
+    let requests = result.input_requests.unwrap_or_default();
+    if requests.is_empty() && result.request_state.is_none() {
+        return Err(ErrorData::internal_error(
+            format!("server \"{server}\" asked for input without saying what it needs"),
+            None,
+        ));
+    }
+    let Some(client) = client else {
+        return Err(ErrorData::internal_error(
+            format!(
+                "server \"{server}\" needs input from the client (sampling, elicitation or roots), and there is no client to ask"
+            ),
+            None,
+        ));
+    };
+    let mut responses = InputResponses::new();
+    for (key, request) in requests {
+        let answer = match request {
+            InputRequest::CreateMessage(request) => {
+                to_json(client.create_message(request.params).await)
+            }
+            InputRequest::Elicitation(request) => {
+                to_json(client.create_elicitation(request.params).await)
+            }
+            InputRequest::ListRoots(_) => to_json(client.list_roots().await),
+            _ => Err(rmcp::ServiceError::McpError(ErrorData::invalid_params(
+                format!("server \"{server}\" asked for a kind of input Baton cannot relay"),
+                None,
+            ))),
+        };
+        let answer = answer.map_err(|error| match error {
+            rmcp::ServiceError::McpError(error) => error,
+            other => ErrorData::internal_error(
+                format!(
+                    "asking the client for input that server \"{server}\" needs failed: {other}"
+                ),
+                None,
+            ),
+        })?;
+        responses.insert(key, answer);
+    }
+    Ok((
+        (!responses.is_empty()).then_some(responses),
+        result.request_state,
+    ))
+}
+
+fn to_json<T: serde::Serialize>(
+    answer: Result<T, rmcp::ServiceError>,
+) -> Result<serde_json::Value, rmcp::ServiceError> {
+    answer.and_then(|answer| {
+        serde_json::to_value(answer).map_err(|error| {
+            rmcp::ServiceError::McpError(ErrorData::internal_error(error.to_string(), None))
+        })
+    })
+}
