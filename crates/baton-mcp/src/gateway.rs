@@ -272,25 +272,46 @@ impl Gateway {
             .map(str::to_owned)
             .ok_or_else(|| GatewayError::UnknownResource(uri.clone()))?;
         let connection = self.connection(&server, scope).await?;
-        if connection.is_modern() {
-            return Err(GatewayError::Upstream {
-                server,
-                reason: "it speaks 2026-07-28, where resource subscriptions go through subscriptions/listen, which Baton does not relay for resources yet".to_owned(),
-            }
-            .into());
-        }
+        let relay = &connection.relay;
         let upstream = connection.session.peer();
-        let params = rmcp::model::SubscribeRequestParams::new(uri.clone());
-        let result = if subscribe {
-            connection.relay.add_subscriber(&uri, peer);
-            upstream.subscribe(params).await
-        } else {
-            connection.relay.remove_subscriber(&uri, &peer);
-            upstream
+        if !subscribe {
+            let still_watched = relay.remove_subscriber(&uri, &peer);
+            if still_watched || connection.is_modern() {
+                // 2026-07-28: dropping the last watcher closed its listen stream.
+                return Ok(());
+            }
+            return upstream
                 .unsubscribe(rmcp::model::UnsubscribeRequestParams::new(uri))
                 .await
-        };
-        result.map_err(|error| GatewayError::from_service(&server, error))
+                .map_err(|error| GatewayError::from_service(&server, error));
+        }
+        relay.add_subscriber(&uri, peer);
+        if !connection.is_modern() {
+            return upstream
+                .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
+                .await
+                .map_err(|error| GatewayError::from_service(&server, error));
+        }
+        if relay.is_watching(&uri) {
+            return Ok(());
+        }
+        // 2026-07-28 has no resources/subscribe: watch the URI on a listen stream.
+        let mut filter = rmcp::model::SubscriptionFilter::default();
+        filter.resource_subscriptions = Some(vec![uri.clone()]);
+        let mut subscription = upstream
+            .listen(filter)
+            .await
+            .map_err(|error| GatewayError::from_service(&server, error))?;
+        let watcher = relay.clone();
+        let task = tokio::spawn(async move {
+            while let Ok(Some(notification)) = subscription.next().await {
+                if let ServerNotification::ResourceUpdatedNotification(update) = notification {
+                    watcher.resource_updated(update.params).await;
+                }
+            }
+        });
+        relay.set_watch(&uri, task.abort_handle());
+        Ok(())
     }
 
     /// The connection a request from `scope` should use for `server`.

@@ -53,6 +53,8 @@ struct Callers {
     progress: HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>,
     /// Resource URI → clients subscribed to its updates.
     subscribers: HashMap<String, Vec<Peer<RoleServer>>>,
+    /// Resource URI → the `subscriptions/listen` stream watching it on a 2026-07-28 server.
+    resource_listens: HashMap<String, tokio::task::AbortHandle>,
 }
 
 /// Per-upstream-session relay state, shared by the client handler and the gateway.
@@ -97,11 +99,44 @@ impl Relay {
             .push(peer);
     }
 
-    pub fn remove_subscriber(&self, uri: &str, peer: &Peer<RoleServer>) {
+    /// Removes `peer`'s subscription; returns whether anyone still watches `uri`.
+    pub fn remove_subscriber(&self, uri: &str, peer: &Peer<RoleServer>) -> bool {
         let mut callers = self.lock();
-        if let Some(peers) = callers.subscribers.get_mut(uri) {
-            // Peers have no identity of their own; the closed or matching-by-info ones go.
-            peers.retain(|p| !p.is_transport_closed() && p.peer_info() != peer.peer_info());
+        let remaining = match callers.subscribers.get_mut(uri) {
+            Some(peers) => {
+                // Peers have no identity of their own; the closed or matching-by-info ones go.
+                peers.retain(|p| !p.is_transport_closed() && p.peer_info() != peer.peer_info());
+                !peers.is_empty()
+            }
+            None => false,
+        };
+        if !remaining && let Some(listen) = callers.resource_listens.remove(uri) {
+            listen.abort();
+        }
+        remaining
+    }
+
+    /// Whether a `subscriptions/listen` stream already watches `uri`.
+    pub fn is_watching(&self, uri: &str) -> bool {
+        self.lock().resource_listens.contains_key(uri)
+    }
+
+    pub fn set_watch(&self, uri: &str, listen: tokio::task::AbortHandle) {
+        if let Some(previous) = self.lock().resource_listens.insert(uri.to_owned(), listen) {
+            previous.abort();
+        }
+    }
+
+    /// Relays a resource update to the clients subscribed to it.
+    pub async fn resource_updated(&self, params: ResourceUpdatedNotificationParam) {
+        let peers = self
+            .lock()
+            .subscribers
+            .get(&params.uri)
+            .cloned()
+            .unwrap_or_default();
+        for peer in peers {
+            let _ = peer.notify_resource_updated(params.clone()).await;
         }
     }
 
