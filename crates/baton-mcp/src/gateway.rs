@@ -187,6 +187,26 @@ impl Gateway {
                 self.rebuild_catalog();
                 self.broadcast(ListChanged::Tools).await;
             }
+            UpstreamEvent::Log { server, message } => {
+                let peers: Vec<_> = self
+                    .downstreams
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .filter_map(|entry| match &entry.target {
+                        ListTarget::Session(peer) => Some(peer.clone()),
+                        ListTarget::Subscription(_) => None,
+                    })
+                    .collect();
+                tracing::debug!(
+                    server,
+                    clients = peers.len(),
+                    "relaying an upstream log message"
+                );
+                for peer in peers {
+                    let _ = peer.notify_logging_message(message.clone()).await;
+                }
+            }
         }
     }
 
@@ -314,6 +334,30 @@ impl Gateway {
         Ok(())
     }
 
+    /// Why `name` is not in the catalog: its server is down, or no server has it.
+    fn missing_tool(&self, name: &str) -> GatewayError {
+        let separator = &self.config.namespace.separator;
+        let owner = self.upstreams.iter().find(|upstream| {
+            name.strip_prefix(&baton_core::names::server_prefix(upstream.name()))
+                .is_some_and(|rest| rest.starts_with(separator.as_str()))
+        });
+        match owner.map(|upstream| (upstream, upstream.state())) {
+            Some((upstream, UpstreamState::Failed { error })) => GatewayError::Unavailable {
+                server: upstream.name().to_owned(),
+                reason: error,
+            },
+            Some((upstream, UpstreamState::Disabled)) => GatewayError::Unavailable {
+                server: upstream.name().to_owned(),
+                reason: "it is disabled in the configuration".to_owned(),
+            },
+            Some((upstream, UpstreamState::Connecting)) => GatewayError::Unavailable {
+                server: upstream.name().to_owned(),
+                reason: "it is still starting".to_owned(),
+            },
+            _ => GatewayError::UnknownTool(name.to_owned()),
+        }
+    }
+
     /// The connection a request from `scope` should use for `server`.
     async fn connection(
         &self,
@@ -354,7 +398,7 @@ impl Gateway {
             .tool_routes
             .get(params.name.as_ref())
             .cloned()
-            .ok_or_else(|| GatewayError::UnknownTool(params.name.to_string()))?;
+            .ok_or_else(|| self.missing_tool(&params.name))?;
         if route.server == BUILTIN_SERVER {
             return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
                 .map(CallToolResponse::Complete);

@@ -41,8 +41,18 @@ pub enum ListChanged {
 /// Sent to the gateway when an upstream's catalog changed or its connection ended.
 #[derive(Debug, Clone)]
 pub enum UpstreamEvent {
-    ListChanged { server: String, list: ListChanged },
-    Closed { server: String },
+    ListChanged {
+        server: String,
+        list: ListChanged,
+    },
+    Closed {
+        server: String,
+    },
+    /// A log message sent while no client call was in flight: it goes to every client.
+    Log {
+        server: String,
+        message: LoggingMessageNotificationParam,
+    },
 }
 
 #[derive(Default)]
@@ -312,8 +322,16 @@ impl ClientHandler for UpstreamClient {
         _context: NotificationContext<RoleClient>,
     ) {
         tracing::debug!(server = %self.relay.server, level = ?params.level, data = %params.data, "upstream log message");
-        if let Some(peer) = self.relay.current_caller() {
-            let _ = peer.notify_logging_message(params).await;
+        match self.relay.current_caller() {
+            Some(peer) => {
+                let _ = peer.notify_logging_message(params).await;
+            }
+            None => {
+                let _ = self.relay.events.send(UpstreamEvent::Log {
+                    server: self.relay.server.clone(),
+                    message: params,
+                });
+            }
         }
     }
 

@@ -67,15 +67,33 @@ async fn broken_upstreams_fail_alone_with_clear_errors() {
     .await;
     assert_eq!(text_of(&echo), "Echo: still here");
 
-    // Unknown tools get a JSON-RPC error naming the tool.
+    // A tool of a server that is down: the error names the server and why.
     let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("missing__anything");
     params.arguments = Some(Default::default());
     let error = client
         .peer()
         .call_tool(params)
         .await
+        .expect_err("a down server must fail");
+    assert!(
+        error
+            .to_string()
+            .contains("server \"missing\" is unavailable: cannot start"),
+        "{error}"
+    );
+    // A tool no server has: the error names the tool.
+    let params = baton_mcp::rmcp::model::CallToolRequestParams::new("nobody__anything");
+    let error = client
+        .peer()
+        .call_tool(params)
+        .await
         .expect_err("unknown tool must fail");
-    assert!(error.to_string().contains("missing__anything"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("unknown tool \"nobody__anything\""),
+        "{error}"
+    );
 }
 
 fn post(url: &str, body: impl Into<reqwest::Body>, headers: &[(&str, &str)]) -> (u16, String) {

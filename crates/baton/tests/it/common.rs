@@ -189,6 +189,15 @@ impl ClientHandler for RecordingClient {
         let _ = self.notifications.send("tools/list_changed".to_owned());
     }
 
+    #[allow(deprecated)] // logging is deprecated by SEP-2577; legacy servers still send it
+    async fn on_logging_message(
+        &self,
+        params: baton_mcp::rmcp::model::LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.notifications.send(format!("log:{}", params.data));
+    }
+
     async fn on_progress(
         &self,
         params: baton_mcp::rmcp::model::ProgressNotificationParam,

@@ -124,3 +124,28 @@ async fn a_cancelled_call_is_cancelled_upstream_and_baton_keeps_serving() {
         "Baton should cancel the upstream request: {logs}"
     );
 }
+
+/// Log messages a shared server sends outside any call reach every connected client; those
+/// sent during a call reach its caller.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_log_messages_reach_clients() {
+    let dir = TestDir::new();
+    let baton = BatonHttp::start(&everything_config(&dir));
+    let (caller, mut caller_events) = connect_http(&baton.mcp_url()).await;
+    let (bystander, mut bystander_events) = connect_http(&baton.mcp_url()).await;
+    tool_names(&bystander).await; // registers the bystander for broadcasts
+    call(&caller, "everything__toggle-simulated-logging", json!({})).await;
+    let logged = |seen: &[String]| seen.iter().any(|event| event.starts_with("log:"));
+    // server-everything logs once at once (during the call), then every 5 s.
+    let caller_seen = collect_until(&mut caller_events, Duration::from_secs(15), logged).await;
+    assert!(
+        logged(&caller_seen),
+        "the caller got no log message: {caller_seen:?}"
+    );
+    let bystander_seen =
+        collect_until(&mut bystander_events, Duration::from_secs(15), logged).await;
+    assert!(
+        logged(&bystander_seen),
+        "the other client got no log message: {bystander_seen:?}"
+    );
+}
