@@ -37,7 +37,7 @@ use rmcp::{
 use tokio::{process::Command, task::JoinSet};
 
 use crate::{
-    procs::{CpuSnapshot, HttpProcess},
+    procs::{HttpProcess, Snapshot},
     stats::{Batch, Pooled, Summary, round2},
 };
 
@@ -82,6 +82,18 @@ struct Args {
     /// Size of the echoed message, in bytes.
     #[arg(long, default_value_t = 64)]
     message_bytes: usize,
+    /// Run the stdio echo upstream with rmcp's `stdio()` (tokio's blocking thread pool)
+    /// instead of non-blocking pipes.
+    #[arg(long)]
+    echo_blocking_stdio: bool,
+    /// Over stdio, benchmark this MCP server instead of the echo upstream (it must have a
+    /// tool `echo` whose text result contains its `message` argument, e.g. the reference
+    /// `mcp-server-everything`). Not for --transport http.
+    #[arg(long, value_name = "PATH")]
+    upstream_command: Option<PathBuf>,
+    /// An argument for --upstream-command (repeat for several).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    upstream_arg: Vec<String>,
     /// Worker threads of the benchmark client's runtime (default: tokio's, one per core).
     #[arg(long)]
     client_threads: Option<usize>,
@@ -257,8 +269,16 @@ async fn setup(
     let tag = format!("{}-{}", transport.label(), protocol.short());
     match transport {
         Transport::Stdio => {
-            let mut echo = Command::new(&paths.echo);
-            echo.arg("--stdio");
+            let (program, echo_args): (&Path, Vec<String>) = match &args.upstream_command {
+                Some(command) => (command, args.upstream_arg.clone()),
+                None if args.echo_blocking_stdio => (
+                    &paths.echo,
+                    vec!["--stdio".into(), "--blocking-stdio".into()],
+                ),
+                None => (&paths.echo, vec!["--stdio".into()]),
+            };
+            let mut echo = Command::new(program);
+            echo.args(&echo_args);
             let (client, echo_pid) = connect_stdio(echo, Stdio::null(), protocol)
                 .await
                 .context("connecting directly to the echo upstream over stdio")?;
@@ -272,8 +292,13 @@ async fn setup(
             std::fs::write(
                 &config,
                 format!(
-                    "servers:\n  echo:\n    command: {}\n    args: [\"--stdio\"]\n",
-                    yaml_string(&paths.echo.to_string_lossy())
+                    "servers:\n  echo:\n    command: {}\n    args: [{}]\n",
+                    yaml_string(&program.to_string_lossy()),
+                    echo_args
+                        .iter()
+                        .map(|arg| yaml_string(arg))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )?;
             let log = std::fs::File::create(temp.join(format!("baton-{tag}.log")))?;
@@ -379,7 +404,7 @@ async fn call_once(
         return Err(format!("the tool reported an error: {:?}", result.content));
     }
     match result.content.first().and_then(|block| block.as_text()) {
-        Some(text) if text.text == expected => Ok(()),
+        Some(text) if text.text.contains(expected) => Ok(()),
         other => Err(format!("unexpected result: {other:?}")),
     }
 }
@@ -395,7 +420,7 @@ async fn run_batch(
     measure_cpu: bool,
 ) -> Batch {
     let next = Arc::new(AtomicUsize::new(0));
-    let before = measure_cpu.then(|| CpuSnapshot::take(&target.cpu_pids));
+    let before = measure_cpu.then(|| Snapshot::take(&target.cpu_pids));
     let start = Instant::now();
     let deadline = start + budget;
     let mut tasks = JoinSet::new();
@@ -445,7 +470,7 @@ async fn run_batch(
     }
     batch.wall = start.elapsed();
     if let Some(before) = before {
-        batch.cpu_ns = CpuSnapshot::take(&target.cpu_pids).since(&before);
+        batch.usage = Snapshot::take(&target.cpu_pids).since(&before);
     }
     batch
 }
@@ -492,6 +517,13 @@ async fn bench_group(
     temp: &Path,
 ) -> anyhow::Result<Vec<Row>> {
     let (direct, baton, echo) = setup(transport, protocol, paths, args, temp).await?;
+    eprintln!(
+        "  {} {}: direct {:?} · baton {:?}",
+        transport.label(),
+        protocol.short(),
+        direct.cpu_pids,
+        baton.cpu_pids
+    );
     let result = async {
         check_target(&direct).await.context("calling the echo upstream directly")?;
         check_target(&baton).await.context("calling through baton")?;
@@ -532,14 +564,16 @@ async fn bench_group(
                 baton: baton_pool.summary(),
             };
             eprintln!(
-                "  {} {} c={:<3} direct p50 {:>8.1} µs {:>8.0} req/s | baton p50 {:>8.1} µs {:>8.0} req/s",
+                "  {} {} c={:<3} direct p50 {:>8.1} µs {:>8.0} req/s | baton p50 {:>8.1} µs {:>8.0} req/s | baton process {} µs CPU, {} context switches per call",
                 transport.label(),
                 protocol.short(),
                 concurrency,
                 row.direct.p50_us,
                 row.direct.throughput,
                 row.baton.p50_us,
-                row.baton.throughput
+                row.baton.throughput,
+                fmt_opt(row.baton.cpu_baton_us, 1).trim(),
+                fmt_opt(row.baton.switches_baton, 1).trim(),
             );
             rows.push(row);
         }
@@ -561,6 +595,7 @@ fn fmt_opt(value: Option<f64>, width: usize) -> String {
     }
 }
 
+/// The report as Markdown tables, one per transport and protocol.
 fn print_table(rows: &[Row], args: &Args) -> String {
     let mut out = String::new();
     let mut groups: Vec<(Transport, Protocol)> = Vec::new();
@@ -570,29 +605,15 @@ fn print_table(rows: &[Row], args: &Args) -> String {
         }
     }
     for (transport, protocol) in groups {
-        let _ = writeln!(out, "\n{} — {}", transport.label(), protocol.label());
+        let _ = writeln!(out, "\n### {} — {}\n", transport.label(), protocol.label());
         let _ = writeln!(
             out,
-            "{:>4} | {:>26} | {:>26} | {:>8} {:>8} {:>6} | {:>17} | {}",
-            "", "direct", "through baton", "", "", "", "CPU µs/call", ""
+            "| conc | direct p50 µs | direct p99 µs | direct req/s | baton p50 µs | baton p99 µs | baton req/s \
+             | Δp50 µs | Δp99 µs | tput× | CPU µs/call direct | CPU µs/call baton | of which baton process | targets |"
         );
         let _ = writeln!(
             out,
-            "{:>4} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>6} | {:>5} {:>5} {:>5} | {}",
-            "conc",
-            "p50 µs",
-            "p99 µs",
-            "req/s",
-            "p50 µs",
-            "p99 µs",
-            "req/s",
-            "Δp50 µs",
-            "Δp99 µs",
-            "tput×",
-            "dir",
-            "baton",
-            "+Δ",
-            "targets"
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|"
         );
         for row in rows
             .iter()
@@ -600,10 +621,10 @@ fn print_table(rows: &[Row], args: &Args) -> String {
         {
             let (p50_ok, tput_ok) = row.meets(args);
             let verdict = match (p50_ok, tput_ok) {
-                (true, true) => "met".to_owned(),
-                (false, true) => "MISS p50".to_owned(),
-                (true, false) => "MISS tput".to_owned(),
-                (false, false) => "MISS p50+tput".to_owned(),
+                (true, true) => "met",
+                (false, true) => "MISS p50",
+                (true, false) => "MISS tput",
+                (false, false) => "MISS p50, tput",
             };
             let errors = if row.direct.errors + row.baton.errors > 0 {
                 format!(
@@ -615,7 +636,7 @@ fn print_table(rows: &[Row], args: &Args) -> String {
             };
             let _ = writeln!(
                 out,
-                "{:>4} | {:>8.1} {:>8.1} {:>8.0} | {:>8.1} {:>8.1} {:>8.0} | {:>+8.1} {:>+8.1} {:>6.2} | {} {} {} | {}{}",
+                "| {} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.0} | {:+.1} | {:+.1} | {:.2} | {} | {} | {} | {}{} |",
                 row.concurrency,
                 row.direct.p50_us,
                 row.direct.p99_us,
@@ -626,9 +647,9 @@ fn print_table(rows: &[Row], args: &Args) -> String {
                 row.p50_overhead_us(),
                 row.p99_overhead_us(),
                 row.throughput_ratio(),
-                fmt_opt(row.direct.cpu_total_us, 5),
-                fmt_opt(row.baton.cpu_total_us, 5),
-                fmt_opt(row.baton_cpu_overhead_us(), 5),
+                fmt_opt(row.direct.cpu_total_us, 0),
+                fmt_opt(row.baton.cpu_total_us, 0),
+                fmt_opt(row.baton.cpu_baton_us, 0),
                 verdict,
                 errors
             );
@@ -636,8 +657,9 @@ fn print_table(rows: &[Row], args: &Args) -> String {
     }
     let _ = writeln!(
         out,
-        "\nΔp50/Δp99 = baton − direct; tput× = baton req/s ÷ direct req/s. CPU µs/call = client + upstream (+ baton) \
-         process CPU time per call (dir = direct, +Δ = baton − direct).\nTargets: Δp50 ≤ {} µs and tput× ≥ {}.",
+        "\nΔp50/Δp99 = baton − direct; tput× = baton req/s ÷ direct req/s. CPU µs/call = CPU time of \
+         every process on the call path (client, upstream, and baton) per call.\n\
+         Targets: Δp50 ≤ {} µs and tput× ≥ {}.",
         args.target_p50_overhead_us, args.target_throughput_ratio
     );
     out
@@ -672,13 +694,28 @@ fn loadavg() -> Option<String> {
 
 async fn run(args: Args) -> anyhow::Result<bool> {
     let paths = resolve_paths(&args)?;
+    if args.upstream_command.is_some() && args.transport.contains(&Transport::Http) {
+        bail!("--upstream-command applies to stdio only: add --transport stdio");
+    }
     let temp = tempfile::Builder::new().prefix("baton-bench-").tempdir()?;
+    // Kept from the start, so the logs survive a failed run too.
+    let (_temp_guard, temp_path) = if args.keep_temp {
+        let kept = temp.keep();
+        eprintln!("baton-bench: configs and logs in {}", kept.display());
+        (None, kept)
+    } else {
+        let path = temp.path().to_path_buf();
+        (Some(temp), path)
+    };
     let machine = machine();
     let load_before = loadavg();
     eprintln!(
-        "baton-bench: baton {} · echo {} · {} cores · load {} · {} calls × {} rounds per cell, {} warm-up, {}-byte message",
+        "baton-bench: baton {} · upstream {} · {} cores · load {} · {} calls × {} rounds per cell, {} warm-up, {}-byte message",
         paths.baton.display(),
-        paths.echo.display(),
+        args.upstream_command
+            .as_deref()
+            .unwrap_or(&paths.echo)
+            .display(),
         machine["cores"],
         load_before.as_deref().unwrap_or("?"),
         args.calls,
@@ -690,7 +727,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let mut rows = Vec::new();
     for &transport in &args.transport {
         for &protocol in &args.protocol {
-            let group = bench_group(transport, protocol, &paths, &args, temp.path())
+            let group = bench_group(transport, protocol, &paths, &args, &temp_path)
                 .await
                 .with_context(|| format!("{} / {}", transport.label(), protocol.short()))?;
             rows.extend(group);
@@ -726,6 +763,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 "message_bytes": args.message_bytes,
                 "concurrency": args.concurrency,
                 "client_threads": args.client_threads,
+                "echo_blocking_stdio": args.echo_blocking_stdio,
+                "upstream_command": args.upstream_command,
+                "upstream_args": args.upstream_arg,
                 "baton_log": args.baton_log,
             },
             "targets": {
@@ -750,10 +790,6 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         std::fs::write(file, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("cannot write {}", file.display()))?;
         eprintln!("baton-bench: wrote {}", file.display());
-    }
-    if args.keep_temp {
-        let kept = temp.keep();
-        eprintln!("baton-bench: kept configs and logs in {}", kept.display());
     }
     Ok(all_met)
 }

@@ -25,7 +25,21 @@ impl HttpProcess {
         self.child.id()
     }
 
+    /// SIGTERM (a graceful stop, so wrappers such as `perf record` can finish), then
+    /// SIGKILL after 5 s.
     pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
@@ -101,29 +115,52 @@ pub fn children(pid: u32) -> Vec<u32> {
     found
 }
 
-/// CPU time a process has used so far, in nanoseconds: the sum of its live threads'
-/// `schedstat` run time (nanosecond resolution). Falls back to `stat` utime+stime
-/// (10 ms ticks, includes exited threads) when `schedstat` is unavailable.
-pub fn cpu_ns(pid: u32) -> Option<u64> {
-    schedstat_ns(pid).or_else(|| stat_ns(pid))
+/// What a process has used so far: CPU nanoseconds and context switches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// CPU time in nanoseconds, or None when unreadable.
+    pub cpu_ns: Option<u64>,
+    /// Voluntary + involuntary context switches of its live threads.
+    pub switches: Option<u64>,
 }
 
-fn schedstat_ns(pid: u32) -> Option<u64> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut total = 0u64;
-    let mut any = false;
-    for task in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat"))
-            && let Some(ns) = text
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-        {
-            total += ns;
-            any = true;
+/// Reads `/proc`: the sum of the live threads' `schedstat` run time (nanosecond
+/// resolution) and context switches. CPU falls back to `stat` utime+stime (10 ms ticks,
+/// includes exited threads) when `schedstat` is unavailable.
+pub fn usage(pid: u32) -> Usage {
+    let mut cpu = 0u64;
+    let mut switches = 0u64;
+    let mut any_cpu = false;
+    let mut any_switch = false;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat"))
+                && let Some(ns) = text
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+            {
+                cpu += ns;
+                any_cpu = true;
+            }
+            if let Ok(text) = std::fs::read_to_string(task.path().join("status")) {
+                for line in text.lines() {
+                    if let Some(rest) = line
+                        .strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+                        && let Ok(count) = rest.trim().parse::<u64>()
+                    {
+                        switches += count;
+                        any_switch = true;
+                    }
+                }
+            }
         }
     }
-    any.then_some(total)
+    Usage {
+        cpu_ns: if any_cpu { Some(cpu) } else { stat_ns(pid) },
+        switches: any_switch.then_some(switches),
+    }
 }
 
 fn stat_ns(pid: u32) -> Option<u64> {
@@ -137,31 +174,36 @@ fn stat_ns(pid: u32) -> Option<u64> {
     Some((utime + stime) * 10_000_000)
 }
 
-/// CPU used by each named process between two snapshots.
+/// Usage of each named process, to diff two snapshots.
 #[derive(Debug, Clone, Default)]
-pub struct CpuSnapshot(pub Vec<(&'static str, u32, Option<u64>)>);
+pub struct Snapshot(pub Vec<(&'static str, Usage)>);
 
-impl CpuSnapshot {
+/// What one process role used between two snapshots (None when unreadable, or when a
+/// counter went backwards because a thread exited).
+#[derive(Debug, Clone, Copy)]
+pub struct Used {
+    pub role: &'static str,
+    pub cpu_ns: Option<u64>,
+    pub switches: Option<u64>,
+}
+
+impl Snapshot {
     pub fn take(pids: &[(&'static str, u32)]) -> Self {
-        CpuSnapshot(
-            pids.iter()
-                .map(|&(role, pid)| (role, pid, cpu_ns(pid)))
-                .collect(),
-        )
+        Snapshot(pids.iter().map(|&(role, pid)| (role, usage(pid))).collect())
     }
 
-    /// Per role: nanoseconds used since `earlier` (None when unreadable or it went backwards
-    /// because a thread exited).
-    pub fn since(&self, earlier: &CpuSnapshot) -> Vec<(&'static str, Option<u64>)> {
+    pub fn since(&self, earlier: &Snapshot) -> Vec<Used> {
+        let diff = |now: Option<u64>, before: Option<u64>| match (now, before) {
+            (Some(now), Some(before)) if now >= before => Some(now - before),
+            _ => None,
+        };
         self.0
             .iter()
             .zip(&earlier.0)
-            .map(|((role, _, now), (_, _, before))| {
-                let delta = match (now, before) {
-                    (Some(now), Some(before)) if now >= before => Some(now - before),
-                    _ => None,
-                };
-                (*role, delta)
+            .map(|((role, now), (_, before))| Used {
+                role,
+                cpu_ns: diff(now.cpu_ns, before.cpu_ns),
+                switches: diff(now.switches, before.switches),
             })
             .collect()
     }

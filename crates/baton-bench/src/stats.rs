@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::procs::Used;
+
 /// What one measured batch of calls produced.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
@@ -10,8 +12,8 @@ pub struct Batch {
     pub errors: usize,
     pub first_error: Option<String>,
     pub wall: Duration,
-    /// CPU nanoseconds per process role ("client", "upstream", "baton") over the batch.
-    pub cpu_ns: Vec<(&'static str, Option<u64>)>,
+    /// CPU time and context switches per process role ("client", "upstream", "baton").
+    pub usage: Vec<Used>,
 }
 
 /// Several batches (rounds) of the same cell pooled together.
@@ -22,7 +24,7 @@ pub struct Pooled {
     pub first_error: Option<String>,
     pub wall: Duration,
     pub round_throughputs: Vec<f64>,
-    pub cpu_ns: Vec<(&'static str, Option<u64>)>,
+    pub usage: Vec<Used>,
 }
 
 impl Pooled {
@@ -38,15 +40,14 @@ impl Pooled {
             self.first_error = batch.first_error;
         }
         self.wall += batch.wall;
-        for (role, ns) in batch.cpu_ns {
-            match self.cpu_ns.iter_mut().find(|(r, _)| *r == role) {
-                Some((_, total)) => {
-                    *total = match (*total, ns) {
-                        (Some(a), Some(b)) => Some(a + b),
-                        _ => None,
-                    }
+        let add = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+        for used in batch.usage {
+            match self.usage.iter_mut().find(|u| u.role == used.role) {
+                Some(total) => {
+                    total.cpu_ns = add(total.cpu_ns, used.cpu_ns);
+                    total.switches = add(total.switches, used.switches);
                 }
-                None => self.cpu_ns.push((role, ns)),
+                None => self.usage.push(used),
             }
         }
     }
@@ -60,18 +61,19 @@ impl Pooled {
         } else {
             self.latencies_ns.iter().map(|&n| n as f64).sum::<f64>() / ok as f64 / 1e3
         };
-        let cpu_us_per_call = |role: &str| -> Option<f64> {
-            let ns = self.cpu_ns.iter().find(|(r, _)| *r == role)?.1?;
-            (calls > 0).then(|| ns as f64 / calls as f64 / 1e3)
+        let per_call = |value: Option<u64>, scale: f64| -> Option<f64> {
+            (calls > 0).then(|| value.map(|v| v as f64 / calls as f64 / scale))?
         };
-        let total_cpu = if self.cpu_ns.is_empty() || calls == 0 {
+        let role = |name: &str| self.usage.iter().find(|u| u.role == name).copied();
+        let cpu_us_per_call = |name: &str| per_call(role(name)?.cpu_ns, 1e3);
+        let switches_per_call = |name: &str| per_call(role(name)?.switches, 1.0);
+        let total_cpu = if self.usage.is_empty() {
             None
         } else {
-            self.cpu_ns
-                .iter()
-                .map(|(_, ns)| *ns)
-                .sum::<Option<u64>>()
-                .map(|ns| ns as f64 / calls as f64 / 1e3)
+            per_call(
+                self.usage.iter().map(|u| u.cpu_ns).sum::<Option<u64>>(),
+                1e3,
+            )
         };
         Summary {
             calls,
@@ -91,6 +93,9 @@ impl Pooled {
             cpu_upstream_us: cpu_us_per_call("upstream"),
             cpu_baton_us: cpu_us_per_call("baton"),
             cpu_total_us: total_cpu,
+            switches_client: switches_per_call("client"),
+            switches_upstream: switches_per_call("upstream"),
+            switches_baton: switches_per_call("baton"),
             first_error: self.first_error.clone(),
         }
     }
@@ -112,6 +117,9 @@ pub struct Summary {
     pub cpu_upstream_us: Option<f64>,
     pub cpu_baton_us: Option<f64>,
     pub cpu_total_us: Option<f64>,
+    pub switches_client: Option<f64>,
+    pub switches_upstream: Option<f64>,
+    pub switches_baton: Option<f64>,
     pub first_error: Option<String>,
 }
 
@@ -132,6 +140,11 @@ impl Summary {
                 "upstream": self.cpu_upstream_us.map(round2),
                 "baton": self.cpu_baton_us.map(round2),
                 "total": self.cpu_total_us.map(round2),
+            },
+            "context_switches_per_call": {
+                "client": self.switches_client.map(round2),
+                "upstream": self.switches_upstream.map(round2),
+                "baton": self.switches_baton.map(round2),
             },
             "first_error": self.first_error,
         })
@@ -173,7 +186,18 @@ mod tests {
                 errors: 1,
                 first_error: Some("x".into()),
                 wall: Duration::from_millis(4),
-                cpu_ns: vec![("client", Some(4000)), ("baton", Some(8000))],
+                usage: vec![
+                    Used {
+                        role: "client",
+                        cpu_ns: Some(4000),
+                        switches: Some(4),
+                    },
+                    Used {
+                        role: "baton",
+                        cpu_ns: Some(8000),
+                        switches: Some(8),
+                    },
+                ],
             });
         }
         let summary = pooled.summary();
@@ -183,5 +207,6 @@ mod tests {
         assert!((summary.throughput - 1000.0).abs() < 1e-6);
         assert_eq!(summary.cpu_baton_us, Some(2.0));
         assert_eq!(summary.cpu_total_us, Some(3.0));
+        assert_eq!(summary.switches_baton, Some(2.0));
     }
 }

@@ -509,12 +509,18 @@ impl Gateway {
         build: impl Fn(P) -> ClientRequest,
         answer: impl Fn(&mut P, Option<rmcp::model::InputResponses>, Option<String>),
     ) -> Result<ServerResult, rmcp::ErrorData> {
+        let connection = self.connection(server, scope).await?;
+        // Only a modern server asks for input, and only for a legacy client does Baton
+        // answer it: everything else is one round, without copying the request.
+        if !(call.legacy && connection.is_modern()) {
+            return self.forward(server, &connection, build(params), call).await;
+        }
         for _ in 0..bridge::MAX_INPUT_ROUNDS {
             match self
-                .forward(server, scope, build(params.clone()), call)
+                .forward(server, &connection, build(params.clone()), call)
                 .await?
             {
-                ServerResult::InputRequiredResult(input) if call.legacy => {
+                ServerResult::InputRequiredResult(input) => {
                     let (responses, state) =
                         bridge::fulfil_input(server, call.peer.as_ref(), input).await?;
                     answer(&mut params, responses, state);
@@ -538,11 +544,10 @@ impl Gateway {
     async fn forward(
         &self,
         server: &str,
-        scope: &SessionScope,
+        connection: &Connection,
         request: ClientRequest,
         call: &CallContext,
     ) -> Result<ServerResult, rmcp::ErrorData> {
-        let connection = self.connection(server, scope).await?;
         let mut guard = connection.relay.begin_call(call.peer.clone());
         let peer = connection.session.peer();
         let mut options = PeerRequestOptions::no_options();

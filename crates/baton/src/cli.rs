@@ -21,8 +21,27 @@ pub struct Cli {
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Async worker threads. Default: 1 for stdio and one-shot commands, half the cores
+    /// for `serve --http` (on 2 cores, 1 worker measured faster than 2: BENCHMARKS.md).
+    #[arg(long, global = true, env = "BATON_THREADS", value_name = "N")]
+    pub threads: Option<std::num::NonZeroUsize>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    pub fn worker_threads(&self) -> usize {
+        if let Some(threads) = self.threads {
+            return threads.get();
+        }
+        match &self.command {
+            Command::Serve(ServeArgs { http: Some(_) }) => std::thread::available_parallelism()
+                .map(|cores| (cores.get() / 2).max(1))
+                .unwrap_or(1),
+            _ => 1,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,9 +3,15 @@
 //! benchmark (`baton-bench`), so it does no logging and no work beyond the echo.
 //!
 //!     baton-echo-upstream [--stdio]               # MCP on stdin/stdout (default)
+//!     baton-echo-upstream --stdio --blocking-stdio  # … through rmcp's `stdio()`
 //!     baton-echo-upstream --http 127.0.0.1:0      # streamable HTTP at /mcp
 //!
-//! In HTTP mode it prints `listening on http://ADDR` on stderr once it accepts connections.
+//! On stdio it reads and writes stdin/stdout as non-blocking pipes registered with the
+//! runtime's reactor when they are pipes (they are when a client spawns it). rmcp's
+//! `transport::stdio()` goes through tokio's blocking thread pool instead, which costs
+//! several thread hand-offs (context switches) per message; `--blocking-stdio` selects it,
+//! to measure that difference. In HTTP mode it prints `listening on http://ADDR` on stderr
+//! once it accepts connections.
 
 #![forbid(unsafe_code)]
 
@@ -28,7 +34,7 @@ use rmcp::{
     },
 };
 
-const USAGE: &str = "usage: baton-echo-upstream [--stdio | --http ADDR]";
+const USAGE: &str = "usage: baton-echo-upstream [--stdio [--blocking-stdio] | --http ADDR]";
 
 #[derive(Clone, Copy)]
 struct Echo;
@@ -99,16 +105,18 @@ impl ServerHandler for Echo {
 }
 
 enum Mode {
-    Stdio,
+    Stdio { blocking: bool },
     Http(String),
 }
 
 fn parse_args() -> Result<Mode, String> {
     let mut args = std::env::args().skip(1);
-    let mut mode = Mode::Stdio;
+    let mut mode = Mode::Stdio { blocking: false };
+    let mut blocking = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--stdio" => mode = Mode::Stdio,
+            "--stdio" => mode = Mode::Stdio { blocking: false },
+            "--blocking-stdio" => blocking = true,
             "--http" => {
                 mode = Mode::Http(
                     args.next()
@@ -119,11 +127,44 @@ fn parse_args() -> Result<Mode, String> {
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
+    if let Mode::Stdio { blocking: b } = &mut mode {
+        *b = blocking;
+    }
     Ok(mode)
 }
 
-async fn serve_stdio() -> anyhow::Result<()> {
-    let service = Echo.serve(rmcp::transport::stdio()).await?;
+/// stdin and stdout as non-blocking pipes on the reactor; an error when either is not a
+/// pipe (a terminal, a file).
+fn pipe_stdio() -> std::io::Result<(
+    tokio::net::unix::pipe::Receiver,
+    tokio::net::unix::pipe::Sender,
+)> {
+    use std::os::{fd::AsFd, unix::fs::FileTypeExt};
+    let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let stdout = std::io::stdout().as_fd().try_clone_to_owned()?;
+    // Check both first: converting one makes it non-blocking, which `stdio()` cannot use.
+    for fd in [&stdin, &stdout] {
+        let file = std::fs::File::from(fd.try_clone()?);
+        if !file.metadata()?.file_type().is_fifo() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a pipe",
+            ));
+        }
+    }
+    Ok((
+        tokio::net::unix::pipe::Receiver::from_owned_fd(stdin)?,
+        tokio::net::unix::pipe::Sender::from_owned_fd(stdout)?,
+    ))
+}
+
+async fn serve_stdio(blocking: bool) -> anyhow::Result<()> {
+    // Only try the pipes when wanted: making them non-blocking would break `stdio()`.
+    let pipes = if blocking { None } else { pipe_stdio().ok() };
+    let service = match pipes {
+        Some(pipes) => Echo.serve(pipes).await?,
+        None => Echo.serve(rmcp::transport::stdio()).await?,
+    };
     service.waiting().await?;
     Ok(())
 }
@@ -166,7 +207,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match mode {
-            Mode::Stdio => serve_stdio().await,
+            Mode::Stdio { blocking } => serve_stdio(blocking).await,
             Mode::Http(address) => serve_http(&address).await,
         }
     });

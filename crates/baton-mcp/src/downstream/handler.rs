@@ -185,7 +185,8 @@ impl ServerHandler for DownstreamSession {
     ) -> Result<CallToolResponse, ErrorData> {
         self.gateway.wait_settled(LIST_WAIT).await;
         let call = self.call_context(&context);
-        self.gateway.call_tool(&self.scope, request, call).await
+        // Boxed: rmcp spawns each request's future, and this one is large.
+        Box::pin(self.gateway.call_tool(&self.scope, request, call)).await
     }
 
     async fn list_prompts(
@@ -206,7 +207,7 @@ impl ServerHandler for DownstreamSession {
     ) -> Result<GetPromptResponse, ErrorData> {
         self.gateway.wait_settled(LIST_WAIT).await;
         let call = self.call_context(&context);
-        self.gateway.get_prompt(&self.scope, request, call).await
+        Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await
     }
 
     async fn list_resources(
@@ -238,7 +239,7 @@ impl ServerHandler for DownstreamSession {
     ) -> Result<ReadResourceResponse, ErrorData> {
         self.gateway.wait_settled(LIST_WAIT).await;
         let call = self.call_context(&context);
-        self.gateway.read_resource(&self.scope, request, call).await
+        Box::pin(self.gateway.read_resource(&self.scope, request, call)).await
     }
 
     async fn complete(

@@ -78,21 +78,13 @@ fn strip_port(authority: &str) -> &str {
 
 /// The whole HTTP application.
 pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationToken) -> Router {
-    let mut config = StreamableHttpServerConfig::default()
+    // Host and Origin are checked once, for every route, by `guard` below; rmcp's own
+    // copy of the check is turned off (axum clones the service, lists and all, per request).
+    let config = StreamableHttpServerConfig::default()
         .with_cancellation_token(shutdown.child_token())
-        .with_max_request_body_bytes(access.max_body_bytes);
-    let mut hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|h| (*h).to_owned()).collect();
-    hosts.extend(access.allowed_hosts.iter().cloned());
-    config = config.with_allowed_hosts(hosts);
-    let mut origins = vec![
-        "http://localhost:*".to_owned(),
-        "http://127.0.0.1:*".to_owned(),
-        "http://[::1]:*".to_owned(),
-        "https://localhost:*".to_owned(),
-        "https://127.0.0.1:*".to_owned(),
-    ];
-    origins.extend(access.allowed_origins.iter().cloned());
-    config = config.with_allowed_origins(origins);
+        .with_max_request_body_bytes(access.max_body_bytes)
+        .disable_allowed_hosts()
+        .disable_allowed_origins();
 
     let factory_gateway = gateway.clone();
     let streamable = StreamableHttpService::new(

@@ -1,4 +1,9 @@
 //! `baton serve` on stdio: the MCP channel is stdin/stdout; logs go to stderr.
+//!
+//! When stdin and stdout are pipes (how every MCP host starts a server), they are read and
+//! written as non-blocking pipes on tokio's reactor. tokio's own stdin/stdout go through
+//! the blocking thread pool, which costs several context switches per message (measured in
+//! BENCHMARKS.md). Anything else (a terminal, a file) uses rmcp's standard stdio transport.
 
 use std::sync::Arc;
 
@@ -9,13 +14,40 @@ use crate::gateway::Gateway;
 
 /// Serves one client on stdin/stdout until it disconnects.
 pub async fn serve(gateway: Arc<Gateway>) -> Result<(), std::io::Error> {
-    let service = DownstreamSession::new(gateway)
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    let session = DownstreamSession::new(gateway);
+    let service = match pipe_stdio() {
+        Ok(pipes) => session.serve(pipes).await,
+        Err(_) => session.serve(rmcp::transport::stdio()).await,
+    }
+    .map_err(|error| std::io::Error::other(error.to_string()))?;
     service
         .waiting()
         .await
         .map_err(|error| std::io::Error::other(error.to_string()))?;
     Ok(())
+}
+
+/// stdin and stdout as reactor pipes; an error when either is not a pipe.
+fn pipe_stdio() -> std::io::Result<(
+    tokio::net::unix::pipe::Receiver,
+    tokio::net::unix::pipe::Sender,
+)> {
+    use std::os::{fd::AsFd, unix::fs::FileTypeExt};
+    let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let stdout = std::io::stdout().as_fd().try_clone_to_owned()?;
+    // Check both before converting either: conversion makes a descriptor non-blocking,
+    // which the fallback transport cannot use.
+    for fd in [&stdin, &stdout] {
+        let file = std::fs::File::from(fd.try_clone()?);
+        if !file.metadata()?.file_type().is_fifo() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a pipe",
+            ));
+        }
+    }
+    Ok((
+        tokio::net::unix::pipe::Receiver::from_owned_fd(stdin)?,
+        tokio::net::unix::pipe::Sender::from_owned_fd(stdout)?,
+    ))
 }
