@@ -13,7 +13,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/baton/target}"
+export CARGO_TARGET_DIR="$TARGET_DIR"
 
 echo "== building (release): baton, baton-bench, baton-echo-upstream" >&2
 cargo build --release -p baton -p baton-bench >&2
