@@ -12,11 +12,11 @@
 #![forbid(unsafe_code)]
 
 mod procs;
+mod report;
 mod stats;
 
 use std::{
     borrow::Cow,
-    fmt::Write as _,
     path::{Path, PathBuf},
     process::{ExitCode, Stdio},
     sync::{
@@ -38,7 +38,8 @@ use tokio::{process::Command, task::JoinSet};
 
 use crate::{
     procs::{HttpProcess, Snapshot},
-    stats::{Batch, Pooled, Summary, round2},
+    report::{Row, fmt_opt, loadavg, machine, print_table},
+    stats::{Batch, Pooled, round2},
 };
 
 /// How long one call may take before it counts as an error.
@@ -475,40 +476,6 @@ async fn run_batch(
     batch
 }
 
-/// One row of the report.
-struct Row {
-    transport: Transport,
-    protocol: Protocol,
-    concurrency: usize,
-    direct: Summary,
-    baton: Summary,
-}
-
-impl Row {
-    fn p50_overhead_us(&self) -> f64 {
-        self.baton.p50_us - self.direct.p50_us
-    }
-    fn p99_overhead_us(&self) -> f64 {
-        self.baton.p99_us - self.direct.p99_us
-    }
-    fn throughput_ratio(&self) -> f64 {
-        if self.direct.throughput > 0.0 {
-            self.baton.throughput / self.direct.throughput
-        } else {
-            0.0
-        }
-    }
-    fn baton_cpu_overhead_us(&self) -> Option<f64> {
-        Some(self.baton.cpu_total_us? - self.direct.cpu_total_us?)
-    }
-    fn meets(&self, args: &Args) -> (bool, bool) {
-        (
-            self.p50_overhead_us() <= args.target_p50_overhead_us,
-            self.throughput_ratio() >= args.target_throughput_ratio,
-        )
-    }
-}
-
 async fn bench_group(
     transport: Transport,
     protocol: Protocol,
@@ -586,110 +553,6 @@ async fn bench_group(
         echo.stop().await;
     }
     result
-}
-
-fn fmt_opt(value: Option<f64>, width: usize) -> String {
-    match value {
-        Some(v) => format!("{v:>width$.1}"),
-        None => format!("{:>width$}", "-"),
-    }
-}
-
-/// The report as Markdown tables, one per transport and protocol.
-fn print_table(rows: &[Row], args: &Args) -> String {
-    let mut out = String::new();
-    let mut groups: Vec<(Transport, Protocol)> = Vec::new();
-    for row in rows {
-        if !groups.contains(&(row.transport, row.protocol)) {
-            groups.push((row.transport, row.protocol));
-        }
-    }
-    for (transport, protocol) in groups {
-        let _ = writeln!(out, "\n### {} — {}\n", transport.label(), protocol.label());
-        let _ = writeln!(
-            out,
-            "| conc | direct p50 µs | direct p99 µs | direct req/s | baton p50 µs | baton p99 µs | baton req/s \
-             | Δp50 µs | Δp99 µs | tput× | CPU µs/call direct | CPU µs/call baton | of which baton process | targets |"
-        );
-        let _ = writeln!(
-            out,
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|"
-        );
-        for row in rows
-            .iter()
-            .filter(|r| r.transport == transport && r.protocol == protocol)
-        {
-            let (p50_ok, tput_ok) = row.meets(args);
-            let verdict = match (p50_ok, tput_ok) {
-                (true, true) => "met",
-                (false, true) => "MISS p50",
-                (true, false) => "MISS tput",
-                (false, false) => "MISS p50, tput",
-            };
-            let errors = if row.direct.errors + row.baton.errors > 0 {
-                format!(
-                    " ({} direct / {} baton errors)",
-                    row.direct.errors, row.baton.errors
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.0} | {:+.1} | {:+.1} | {:.2} | {} | {} | {} | {}{} |",
-                row.concurrency,
-                row.direct.p50_us,
-                row.direct.p99_us,
-                row.direct.throughput,
-                row.baton.p50_us,
-                row.baton.p99_us,
-                row.baton.throughput,
-                row.p50_overhead_us(),
-                row.p99_overhead_us(),
-                row.throughput_ratio(),
-                fmt_opt(row.direct.cpu_total_us, 0),
-                fmt_opt(row.baton.cpu_total_us, 0),
-                fmt_opt(row.baton.cpu_baton_us, 0),
-                verdict,
-                errors
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "\nΔp50/Δp99 = baton − direct; tput× = baton req/s ÷ direct req/s. CPU µs/call = CPU time of \
-         every process on the call path (client, upstream, and baton) per call.\n\
-         Targets: Δp50 ≤ {} µs and tput× ≥ {}.",
-        args.target_p50_overhead_us, args.target_throughput_ratio
-    );
-    out
-}
-
-fn machine() -> serde_json::Value {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        });
-    serde_json::json!({
-        "cores": cores,
-        "cpu": model,
-        "os": std::env::consts::OS,
-        "arch": std::env::consts::ARCH,
-    })
-}
-
-fn loadavg() -> Option<String> {
-    std::fs::read_to_string("/proc/loadavg").ok().map(|text| {
-        text.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    })
 }
 
 async fn run(args: Args) -> anyhow::Result<bool> {
