@@ -7,6 +7,11 @@ mod commands;
 
 use clap::Parser;
 
+/// mimalloc: a gateway allocates and frees many small buffers per message; measured in
+/// BENCHMARKS.md against the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     cli::init_logging(&cli);
