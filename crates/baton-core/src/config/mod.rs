@@ -3,6 +3,7 @@
 //! problem at once with file, line, column and field path.
 
 mod compile;
+mod diagnose;
 mod error;
 pub mod interpolate;
 mod model;
@@ -55,13 +56,14 @@ pub fn parse(
                 .location()
                 .map(|at| (at.line(), at.column()))
                 .unwrap_or((0, 0));
-            ConfigErrors(vec![ConfigError {
+            let first = ConfigError {
                 file: path.to_owned(),
                 line,
                 column,
                 path: String::new(),
                 message: first_line(&error.to_string()),
-            }])
+            };
+            diagnose::all_errors(path, text, first)
         })?
     };
     compile(path, raw, lookup)
@@ -70,12 +72,21 @@ pub fn parse(
 /// serde-saphyr renders a source snippet under the message; the CLI prints its own
 /// location, so keep the headline only.
 fn first_line(message: &str) -> String {
-    message
+    let line = message
         .lines()
         .find(|line| !line.trim().is_empty())
         .unwrap_or(message)
-        .trim()
-        .to_owned()
+        .trim();
+    // "error: line 4 column 5: unknown field …": the position is reported separately.
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line.split_once(": ") {
+        Some((position, rest))
+            if position.starts_with("line ") && position.contains(" column ") =>
+        {
+            rest.to_owned()
+        }
+        _ => line.to_owned(),
+    }
 }
 
 /// The process environment, for [`load`].

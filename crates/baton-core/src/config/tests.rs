@@ -162,3 +162,20 @@ fn separator_and_serve_section_are_validated() {
     let errors = parse_err("namespace: { separator: \".\" }\nserve: { http: nowhere }\n");
     assert_eq!(errors.len(), 2, "{errors:?}");
 }
+
+#[test]
+fn structural_errors_in_several_servers_are_all_reported() {
+    let errors = parse_err(
+        "servers:\n  a:\n    command: x\n    comand: y\n  b:\n    url: http://h/mcp\n    headers: [oops]\n  c:\n    command: z\n",
+    );
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{all:?}");
+    assert!(
+        all[0].starts_with("baton.yaml:4:5: servers.a: unknown field `comand`"),
+        "{all:?}"
+    );
+    assert!(
+        all[1].starts_with("baton.yaml:6:") && all[1].contains("servers.b: headers"),
+        "{all:?}"
+    );
+}
