@@ -23,6 +23,8 @@ async fn all_reference_servers_at_once_over_every_transport() {
 servers:
   everything:
     command: {everything}
+    env:
+      BATON_TEST_MARKER: "marker-${{BATON_TEST_UNSET_VARIABLE:-default}}"
   files:
     command: {filesystem}
     args: ["{files}"]
@@ -106,6 +108,9 @@ servers:
         .await;
         assert_eq!(text_of(&result), format!("Echo: {server}"));
     }
+    // The configured environment (after interpolation) reaches the stdio server.
+    let env = call(&client, "everything__get-env", json!({})).await;
+    assert!(text_of(&env).contains("marker-default"), "{}", text_of(&env));
     let sum = call(&client, "everything__get-sum", json!({"a": 2, "b": 3})).await;
     assert!(text_of(&sum).contains('5'), "{}", text_of(&sum));
     let note = call(
