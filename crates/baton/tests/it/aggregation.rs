@@ -110,7 +110,11 @@ servers:
     }
     // The configured environment (after interpolation) reaches the stdio server.
     let env = call(&client, "everything__get-env", json!({})).await;
-    assert!(text_of(&env).contains("marker-default"), "{}", text_of(&env));
+    assert!(
+        text_of(&env).contains("marker-default"),
+        "{}",
+        text_of(&env)
+    );
     let sum = call(&client, "everything__get-sum", json!({"a": 2, "b": 3})).await;
     assert!(text_of(&sum).contains('5'), "{}", text_of(&sum));
     let note = call(

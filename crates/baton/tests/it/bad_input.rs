@@ -215,3 +215,63 @@ async fn unknown_methods_get_method_not_found() {
         serde_json::from_str(data).unwrap_or_else(|_| panic!("not JSON-RPC: {text}"));
     assert_eq!(reply["error"]["code"], -32601, "{reply}");
 }
+
+/// A server that dies in the middle of a call: the call fails promptly naming it, its state
+/// says so, and the other servers keep serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_crashing_mid_call_fails_alone() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  everything:\n    command: {}\n  counter:\n    command: {}\n    args: [\"{}\"]\n",
+            peer("mcp-server-everything").display(),
+            peer("python").display(),
+            repo_root().join("tests/clients/counter_server.py").display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let crash = baton_mcp::rmcp::model::CallToolRequestParams::new("counter__crash");
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        client.peer().call_tool(crash),
+    )
+    .await
+    .expect("a call to a crashed server must not hang");
+    let error = outcome.expect_err("the call must fail");
+    assert!(
+        error.to_string().contains("counter"),
+        "the error should name the server: {error}"
+    );
+
+    let echo = call(
+        &client,
+        "everything__echo",
+        json!({"message": "unaffected"}),
+    )
+    .await;
+    assert_eq!(text_of(&echo), "Echo: unaffected");
+    // The crash is noticed and reported.
+    let mut state = String::new();
+    for _ in 0..40 {
+        let status = status(&client).await;
+        state = status["counter"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if state == "failed" {
+            assert!(
+                status["counter"]["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("closed"),
+                "{}",
+                status["counter"]
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "failed", "a crashed server must show as failed");
+}
