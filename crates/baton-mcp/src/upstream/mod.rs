@@ -28,8 +28,9 @@ use tokio::sync::mpsc;
 
 pub use relay::{CallGuard, ListChanged, Relay, UpstreamClient, UpstreamEvent};
 
-/// How long connecting and the handshake may take before the server is marked failed.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting and the handshake may take before the server is marked failed
+/// (long enough for a first `npx -y` / `uvx` download).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub type Session = RunningService<RoleClient, UpstreamClient>;
 

@@ -14,7 +14,7 @@ use baton_mcp::Gateway;
 use crate::cli::{Cli, Command};
 
 /// How long one-shot commands wait for servers to connect.
-pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(75);
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
