@@ -103,6 +103,16 @@ impl Gateway {
                     if gateway.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                         gateway.settled.notify_waiters();
                     }
+                    // Clients that listed before this server came up learn of its items.
+                    if matches!(upstream.state(), UpstreamState::Ready { .. }) {
+                        for list in [
+                            ListChanged::Tools,
+                            ListChanged::Prompts,
+                            ListChanged::Resources,
+                        ] {
+                            gateway.broadcast(list).await;
+                        }
+                    }
                 }
             });
         }
