@@ -20,6 +20,13 @@ pub enum GatewayError {
     Upstream { server: String, reason: String },
     #[error("the request was cancelled by the client")]
     Cancelled,
+    #[error(
+        "server \"{server}\" did not answer within {after:?} and the call was cancelled there (progress notifications extend the wait; raise resilience.timeout or max_timeout for it)"
+    )]
+    Timeout {
+        server: String,
+        after: std::time::Duration,
+    },
 }
 
 impl GatewayError {
@@ -28,6 +35,10 @@ impl GatewayError {
         let error = match error {
             rmcp::ServiceError::McpError(error) => return error,
             rmcp::ServiceError::Cancelled { .. } => GatewayError::Cancelled,
+            rmcp::ServiceError::Timeout { timeout } => GatewayError::Timeout {
+                server: server.to_owned(),
+                after: timeout,
+            },
             rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_) => {
                 GatewayError::Unavailable {
                     server: server.to_owned(),
@@ -58,7 +69,9 @@ impl From<GatewayError> for ErrorData {
                 message,
                 Some(json!({ "uri": uri })),
             ),
-            GatewayError::Unavailable { server, .. } | GatewayError::Upstream { server, .. } => {
+            GatewayError::Unavailable { server, .. }
+            | GatewayError::Upstream { server, .. }
+            | GatewayError::Timeout { server, .. } => {
                 ErrorData::internal_error(message, Some(json!({ "server": server })))
             }
             GatewayError::Cancelled => ErrorData::new(ErrorCode::INTERNAL_ERROR, message, None),

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use baton_core::config::{BUILTIN_SERVER, Config, Isolation};
+use baton_core::config::{BUILTIN_SERVER, Config, Isolation, Timeouts};
 use rmcp::{
     RoleServer,
     model::ServerNotification,
@@ -344,6 +344,18 @@ impl Gateway {
         Ok(())
     }
 
+    /// The time budget for a request to `server` (for `tool`, an upstream name, if a call).
+    fn timeouts(&self, server: &str, tool: Option<&str>) -> Timeouts {
+        let resilience = self
+            .upstream(server)
+            .map(|upstream| &upstream.config.resilience)
+            .unwrap_or(&self.config.resilience);
+        match tool {
+            Some(tool) => resilience.timeouts_for(tool),
+            None => resilience.timeouts,
+        }
+    }
+
     /// Why `name` is not in the catalog: its server is down, or no server has it.
     fn missing_tool(&self, name: &str) -> GatewayError {
         let separator = &self.config.namespace.separator;
@@ -413,10 +425,12 @@ impl Gateway {
             return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
                 .map(CallToolResponse::Complete);
         }
+        let timeouts = self.timeouts(&route.server, Some(&route.original));
         params.name = route.original.into();
         params.meta = None;
         let result = self
             .forward_rounds(
+                timeouts,
                 &route.server,
                 scope,
                 &call,
@@ -450,10 +464,12 @@ impl Gateway {
             .get(&params.name)
             .cloned()
             .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
+        let timeouts = self.timeouts(&route.server, None);
         params.name = route.original;
         params.meta = None;
         let result = self
             .forward_rounds(
+                timeouts,
                 &route.server,
                 scope,
                 &call,
@@ -488,6 +504,7 @@ impl Gateway {
         params.meta = None;
         let result = self
             .forward_rounds(
+                self.timeouts(&server, None),
                 &server,
                 scope,
                 &call,
@@ -510,8 +527,10 @@ impl Gateway {
 
     /// [`Self::forward`], driving `input_required` rounds itself when the client is legacy
     /// (modern clients get the `input_required` result and drive the rounds themselves).
+    #[allow(clippy::too_many_arguments)] // the request's parts; a struct would only rename them
     async fn forward_rounds<P: Clone>(
         &self,
+        timeouts: Timeouts,
         server: &str,
         scope: &SessionScope,
         call: &CallContext,
@@ -523,11 +542,13 @@ impl Gateway {
         // Only a modern server asks for input, and only for a legacy client does Baton
         // answer it: everything else is one round, without copying the request.
         if !(call.legacy && connection.is_modern()) {
-            return self.forward(server, &connection, build(params), call).await;
+            return self
+                .forward(server, &connection, build(params), call, timeouts)
+                .await;
         }
         for _ in 0..bridge::MAX_INPUT_ROUNDS {
             match self
-                .forward(server, &connection, build(params.clone()), call)
+                .forward(server, &connection, build(params.clone()), call, timeouts)
                 .await?
             {
                 ServerResult::InputRequiredResult(input) => {
@@ -557,10 +578,16 @@ impl Gateway {
         connection: &Connection,
         request: ClientRequest,
         call: &CallContext,
+        timeouts: Timeouts,
     ) -> Result<ServerResult, rmcp::ErrorData> {
         let mut guard = connection.relay.begin_call(call.peer.clone());
         let peer = connection.session.peer();
+        // The budget resets on each progress notification, up to the hard cap; on expiry
+        // rmcp cancels the request upstream.
         let mut options = PeerRequestOptions::no_options();
+        options.timeout = Some(timeouts.idle);
+        options.reset_timeout_on_progress = true;
+        options.max_total_timeout = Some(timeouts.total);
         if connection.is_modern() {
             options.meta = Some(bridge::upstream_meta(
                 call.capabilities.as_ref(),

@@ -4,6 +4,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -14,7 +15,7 @@ use super::{
     error::{ConfigErrors, ErrorSink},
     interpolate::interpolate,
     model::*,
-    raw::{RawConfig, RawServer, RawToolFilter, SpannedString},
+    raw::{RawConfig, RawResilience, RawServer, RawToolFilter, SpannedString},
 };
 use crate::names::is_valid_tool_name;
 
@@ -105,6 +106,13 @@ pub fn compile(
         }
     }
 
+    config.resilience = compiler.resilience(
+        &Resilience::default(),
+        raw.resilience.as_ref(),
+        "resilience",
+        false,
+    );
+
     let servers = match (raw.servers, raw.mcp_servers) {
         (Some(servers), Some(duplicate)) => {
             compiler.sink.push(
@@ -120,7 +128,7 @@ pub fn compile(
     };
     let section = "servers";
     for (name, raw_server) in servers {
-        if let Some(server) = compiler.server(section, &name, raw_server) {
+        if let Some(server) = compiler.server(section, &name, raw_server, &config.resilience) {
             config.servers.push(server);
         }
     }
@@ -152,6 +160,7 @@ impl Compiler<'_> {
         section: &str,
         name: &str,
         raw: Spanned<RawServer>,
+        defaults: &Resilience,
     ) -> Option<ServerConfig> {
         let at = raw.referenced;
         let raw = raw.value;
@@ -210,6 +219,13 @@ impl Compiler<'_> {
             );
         }
 
+        let resilience = self.resilience(
+            defaults,
+            raw.resilience.as_ref(),
+            &format!("{path}.resilience"),
+            true,
+        );
+
         if self.sink_len() > errors_before {
             return None;
         }
@@ -220,6 +236,7 @@ impl Compiler<'_> {
             tools,
             rename,
             disabled: raw.disabled,
+            resilience,
         })
     }
 
@@ -366,6 +383,129 @@ impl Compiler<'_> {
         }
     }
 
+    /// `base` with the overrides in `raw` applied.
+    fn resilience(
+        &mut self,
+        base: &Resilience,
+        raw: Option<&RawResilience>,
+        path: &str,
+        tools_allowed: bool,
+    ) -> Resilience {
+        let mut resilience = base.clone();
+        let Some(raw) = raw else {
+            return resilience;
+        };
+        resilience.timeouts = self.timeouts(
+            base.timeouts,
+            raw.timeout.as_ref(),
+            raw.max_timeout.as_ref(),
+            path,
+        );
+        if let Some(restart) = &raw.restart {
+            let settings = &mut resilience.restart;
+            let field = |name: &str| format!("{path}.restart.{name}");
+            for (name, value, target) in [
+                (
+                    "initial_delay",
+                    &restart.initial_delay,
+                    &mut settings.initial_delay,
+                ),
+                ("max_delay", &restart.max_delay, &mut settings.max_delay),
+                (
+                    "crash_window",
+                    &restart.crash_window,
+                    &mut settings.crash_window,
+                ),
+                (
+                    "quarantine_retry",
+                    &restart.quarantine_retry,
+                    &mut settings.quarantine_retry,
+                ),
+            ] {
+                if let Some(value) = value
+                    && let Some(duration) = self.duration(value, &field(name))
+                {
+                    *target = duration;
+                }
+            }
+            if let Some(max_crashes) = &restart.max_crashes {
+                if max_crashes.value == 0 {
+                    self.sink.push(
+                        max_crashes.referenced,
+                        field("max_crashes"),
+                        "must be at least 1",
+                    );
+                } else {
+                    settings.max_crashes = max_crashes.value;
+                }
+            }
+        }
+        for (tool, overrides) in &raw.tools {
+            let tool_path = format!("{path}.tools.{tool}");
+            if !tools_allowed {
+                self.sink.push(
+                    Location::UNKNOWN,
+                    tool_path,
+                    "per-tool settings belong under a server's `resilience:`, not the top-level one",
+                );
+                continue;
+            }
+            let timeouts = self.timeouts(
+                resilience.timeouts,
+                overrides.timeout.as_ref(),
+                overrides.max_timeout.as_ref(),
+                &tool_path,
+            );
+            resilience.tool_timeouts.insert(tool.clone(), timeouts);
+        }
+        resilience
+    }
+
+    fn timeouts(
+        &mut self,
+        base: Timeouts,
+        idle: Option<&SpannedString>,
+        total: Option<&SpannedString>,
+        path: &str,
+    ) -> Timeouts {
+        let mut timeouts = base;
+        if let Some(idle) = idle
+            && let Some(duration) = self.duration(idle, &format!("{path}.timeout"))
+        {
+            timeouts.idle = duration;
+            timeouts.total = timeouts.total.max(duration);
+        }
+        if let Some(total) = total
+            && let Some(duration) = self.duration(total, &format!("{path}.max_timeout"))
+        {
+            if duration < timeouts.idle {
+                self.sink.push(
+                    total.referenced,
+                    format!("{path}.max_timeout"),
+                    "max_timeout must not be shorter than timeout",
+                );
+            } else {
+                timeouts.total = duration;
+            }
+        }
+        timeouts
+    }
+
+    fn duration(&mut self, value: &SpannedString, path: &str) -> Option<Duration> {
+        let text = self.string(value, path)?;
+        match parse_duration(&text) {
+            Some(duration) if !duration.is_zero() => Some(duration),
+            _ => {
+                self.sink.push(
+                    value.referenced,
+                    path,
+                    format!("\"{text}\" is not a duration: write e.g. 500ms, 30s, 5m or 1h"),
+                );
+                None
+            }
+        }
+    }
+
     fn tool_filter(&mut self, path: &str, raw: Option<&RawToolFilter>) -> ToolFilter {
         let Some(raw) = raw else {
             return ToolFilter::default();
@@ -395,4 +535,22 @@ impl Compiler<'_> {
         }
         builder.build().ok()
     }
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
 }

@@ -1,7 +1,7 @@
 //! The validated configuration: what the rest of Baton reads. Every value here has passed
 //! [`super::compile`]; nothing downstream re-checks it.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use globset::GlobSet;
 
@@ -21,6 +21,8 @@ pub struct Config {
     pub servers: Vec<ServerConfig>,
     pub namespace: NamespaceConfig,
     pub serve: ServeConfig,
+    /// The top-level `resilience:` defaults (each server has its merged copy).
+    pub resilience: Resilience,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +50,69 @@ pub struct ServerConfig {
     /// Upstream tool name → new local name (still namespaced).
     pub rename: BTreeMap<String, String>,
     pub disabled: bool,
+    /// The top-level defaults with this server's overrides applied.
+    pub resilience: Resilience,
+}
+
+/// Timeouts and restart supervision for one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resilience {
+    pub timeouts: Timeouts,
+    /// Upstream tool name → its own timeouts.
+    pub tool_timeouts: BTreeMap<String, Timeouts>,
+    pub restart: RestartSettings,
+}
+
+impl Resilience {
+    /// The timeouts for `tool` (an upstream name).
+    pub fn timeouts_for(&self, tool: &str) -> Timeouts {
+        self.tool_timeouts
+            .get(tool)
+            .copied()
+            .unwrap_or(self.timeouts)
+    }
+}
+
+impl Default for Resilience {
+    fn default() -> Self {
+        Resilience {
+            timeouts: Timeouts {
+                idle: Duration::from_secs(60),
+                total: Duration::from_secs(600),
+            },
+            tool_timeouts: BTreeMap::new(),
+            restart: RestartSettings::default(),
+        }
+    }
+}
+
+/// A call may go `idle` without a progress notification, and never run past `total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub idle: Duration,
+    pub total: Duration,
+}
+
+/// How a crashed stdio server is restarted (see baton-resilience's `RestartPolicy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartSettings {
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub crash_window: Duration,
+    pub max_crashes: u32,
+    pub quarantine_retry: Duration,
+}
+
+impl Default for RestartSettings {
+    fn default() -> Self {
+        RestartSettings {
+            initial_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+            crash_window: Duration::from_secs(60),
+            max_crashes: 5,
+            quarantine_retry: Duration::from_secs(600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +194,7 @@ impl Config {
                 allowed_origins: Vec::new(),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             },
+            resilience: Resilience::default(),
         }
     }
 

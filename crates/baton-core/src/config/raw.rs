@@ -21,6 +21,9 @@ pub struct RawConfig {
     pub namespace: Option<RawNamespace>,
     #[serde(default)]
     pub serve: Option<RawServe>,
+    /// Defaults for every server; each server may override them.
+    #[serde(default)]
+    pub resilience: Option<RawResilience>,
     /// VS Code's `inputs` block (prompted secrets). Accepted so the file loads; Baton reads
     /// secrets from the environment instead (`${VAR}`).
     #[serde(default)]
@@ -68,6 +71,8 @@ pub struct RawServer {
     pub rename: IndexMap<String, SpannedString>,
     #[serde(default)]
     pub disabled: bool,
+    #[serde(default)]
+    pub resilience: Option<RawResilience>,
     /// Client-specific keys found in pasted `mcpServers` files (Cline, Roo, Cursor). They
     /// have no meaning for Baton and are accepted so those files load unchanged.
     #[serde(default, rename = "autoApprove")]
@@ -87,4 +92,35 @@ pub struct RawToolFilter {
     pub allow: Vec<SpannedString>,
     #[serde(default)]
     pub deny: Vec<SpannedString>,
+}
+
+/// Timeouts and restart supervision. Durations are written `500ms`, `30s`, `5m`, `1h`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResilience {
+    /// Per-call time budget, reset by each progress notification from the server.
+    pub timeout: Option<SpannedString>,
+    /// Hard cap on a call, progress or not.
+    pub max_timeout: Option<SpannedString>,
+    pub restart: Option<RawRestart>,
+    /// Per-tool overrides (server level only), by the server's own tool name.
+    #[serde(default)]
+    pub tools: IndexMap<String, RawToolResilience>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToolResilience {
+    pub timeout: Option<SpannedString>,
+    pub max_timeout: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestart {
+    pub initial_delay: Option<SpannedString>,
+    pub max_delay: Option<SpannedString>,
+    pub crash_window: Option<SpannedString>,
+    pub max_crashes: Option<Spanned<u32>>,
+    pub quarantine_retry: Option<SpannedString>,
 }

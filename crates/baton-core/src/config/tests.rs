@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::{path::Path, time::Duration};
 
 use super::*;
 
@@ -178,4 +178,69 @@ fn structural_errors_in_several_servers_are_all_reported() {
         all[1].starts_with("baton.yaml:6:") && all[1].contains("servers.b: headers"),
         "{all:?}"
     );
+}
+
+#[test]
+fn resilience_defaults_merge_per_server_and_per_tool() {
+    let config = parse_ok(
+        r#"
+resilience:
+  timeout: 20s
+  restart: { initial_delay: 100ms, max_crashes: 3 }
+servers:
+  plain:
+    command: a
+  slow:
+    command: b
+    resilience:
+      timeout: 2m
+      max_timeout: 1h
+      tools:
+        build: { timeout: 10m }
+"#,
+    );
+    let plain = &config.server("plain").unwrap().resilience;
+    assert_eq!(plain.timeouts.idle, Duration::from_secs(20));
+    assert_eq!(plain.timeouts.total, Duration::from_secs(600));
+    assert_eq!(plain.restart.initial_delay, Duration::from_millis(100));
+    assert_eq!(plain.restart.max_crashes, 3);
+    let slow = &config.server("slow").unwrap().resilience;
+    assert_eq!(slow.timeouts_for("other").idle, Duration::from_secs(120));
+    assert_eq!(slow.timeouts_for("build").idle, Duration::from_secs(600));
+    assert_eq!(slow.timeouts_for("build").total, Duration::from_secs(3600));
+    assert_eq!(
+        slow.restart.max_crashes, 3,
+        "top-level restart settings are inherited"
+    );
+
+    let errors = parse_err(
+        "resilience:\n  timeout: soon\n  max_timeout: 1s\nservers:\n  a:\n    command: x\n    resilience:\n      restart: { max_crashes: 0 }\n",
+    );
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 3, "{all:?}");
+    assert!(
+        all[0].contains("resilience.timeout: \"soon\" is not a duration"),
+        "{all:?}"
+    );
+    // 1s is shorter than the default 60s per-call timeout.
+    assert!(
+        all[1].contains("resilience.max_timeout: max_timeout must not be shorter"),
+        "{all:?}"
+    );
+    assert!(
+        all[2].contains("servers.a.resilience.restart.max_crashes: must be at least 1"),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn durations_parse() {
+    use super::compile::parse_duration;
+    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+    assert_eq!(parse_duration("1.5m"), Some(Duration::from_secs(90)));
+    assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+    assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
+    assert_eq!(parse_duration("soon"), None);
+    assert_eq!(parse_duration("5 days"), None);
 }

@@ -9,3 +9,4 @@ mod clients;
 mod conformance;
 mod isolation;
 mod relay;
+mod resilience;

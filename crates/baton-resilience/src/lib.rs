@@ -1,0 +1,9 @@
+//! Resilience mechanisms as plain types that know nothing of MCP: the gateway composes
+//! them (ARCHITECTURE.md, "Resilience"). Time is passed in, never read here, so every
+//! state machine is tested without sleeping.
+
+#![forbid(unsafe_code)]
+
+pub mod restart;
+
+pub use restart::{Decision, RestartPolicy, Supervisor};
