@@ -18,7 +18,8 @@ pub fn tools(separator: &str) -> Vec<Tool> {
     let schema = json!({
         "type": "object",
         "properties": {
-            "server": { "type": "string", "description": "Only this server." }
+            "server": { "type": "string", "description": "Only this server." },
+            "restart": { "type": "string", "description": "Try this restarting or quarantined server again now." }
         },
         "additionalProperties": false
     });
@@ -27,12 +28,12 @@ pub fn tools(separator: &str) -> Vec<Tool> {
     };
     let mut status = Tool::new(
         format!("baton{separator}{STATUS}"),
-        "Baton's upstream MCP servers: state (ready, connecting, failed, disabled), transport, protocol version, tool/prompt/resource counts and the last error with recent stderr lines.",
+        "Baton's upstream MCP servers: state (ready, connecting, failed, restarting, quarantined, disabled), transport, protocol version, tool/prompt/resource counts, and the last error with recent stderr lines. `restart` asks a restarting or quarantined server to be tried again now.",
         Arc::new(schema),
     );
     status.annotations = Some(
         ToolAnnotations::new()
-            .read_only(true)
+            .read_only(false)
             .destructive(false)
             .idempotent(true)
             .open_world(false),
@@ -48,6 +49,16 @@ pub fn call(
 ) -> Result<CallToolResult, ErrorData> {
     match name {
         STATUS => {
+            if let Some(name) = arguments.get("restart").and_then(Value::as_str) {
+                match gateway.upstream(name) {
+                    Some(upstream) => upstream.request_restart(),
+                    None => {
+                        return Ok(CallToolResult::error(vec![Content::text(format!(
+                            "no server named \"{name}\" is configured"
+                        ))]));
+                    }
+                }
+            }
             let only = arguments.get("server").and_then(Value::as_str);
             if let Some(only) = only
                 && gateway.upstream(only).is_none()
@@ -95,6 +106,10 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>) -> Value {
                 "resources": own.resources.len(),
                 "resource_templates": own.templates.len(),
             });
+            if let Some(error) = state.error() {
+                entry["error"] = json!(error);
+                entry["stderr_tail"] = json!(upstream.stderr_tail());
+            }
             match state {
                 UpstreamState::Ready {
                     protocol,
@@ -103,11 +118,21 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>) -> Value {
                     entry["protocol"] = json!(protocol);
                     entry["transport"] = json!(transport);
                 }
-                UpstreamState::Failed { error } => {
-                    entry["error"] = json!(error);
-                    entry["stderr_tail"] = json!(upstream.stderr_tail());
+                UpstreamState::Restarting {
+                    attempt, next_in, ..
+                } => {
+                    entry["restart_attempt"] = json!(attempt);
+                    entry["next_restart_in_ms"] = json!(next_in.as_millis());
                 }
-                UpstreamState::Connecting | UpstreamState::Disabled => {}
+                UpstreamState::Quarantined {
+                    crashes, retry_in, ..
+                } => {
+                    entry["crashes"] = json!(crashes);
+                    entry["retry_in_ms"] = json!(retry_in.as_millis());
+                }
+                UpstreamState::Failed { .. }
+                | UpstreamState::Connecting
+                | UpstreamState::Disabled => {}
             }
             entry
         })

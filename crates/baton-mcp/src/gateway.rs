@@ -97,23 +97,18 @@ impl Gateway {
             let upstream = upstream.clone();
             let gateway = Arc::downgrade(&gateway);
             tokio::spawn(async move {
-                upstream.start().await;
+                let ready = upstream.start().await;
                 if let Some(gateway) = gateway.upgrade() {
                     gateway.rebuild_catalog();
                     if gateway.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                         gateway.settled.notify_waiters();
                     }
                     // Clients that listed before this server came up learn of its items.
-                    if matches!(upstream.state(), UpstreamState::Ready { .. }) {
-                        for list in [
-                            ListChanged::Tools,
-                            ListChanged::Prompts,
-                            ListChanged::Resources,
-                        ] {
-                            gateway.broadcast(list).await;
-                        }
+                    if ready {
+                        gateway.broadcast_all().await;
                     }
                 }
+                upstream.supervise(ready).await;
             });
         }
         let weak = Arc::downgrade(&gateway);
@@ -197,6 +192,10 @@ impl Gateway {
                 self.rebuild_catalog();
                 self.broadcast(ListChanged::Tools).await;
             }
+            UpstreamEvent::Up { .. } => {
+                self.rebuild_catalog();
+                self.broadcast_all().await;
+            }
             UpstreamEvent::Log { server, message } => {
                 let peers: Vec<_> = self
                     .downstreams
@@ -235,6 +234,16 @@ impl Gateway {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|entry| entry.id != id);
+    }
+
+    async fn broadcast_all(&self) {
+        for list in [
+            ListChanged::Tools,
+            ListChanged::Prompts,
+            ListChanged::Resources,
+        ] {
+            self.broadcast(list).await;
+        }
     }
 
     async fn broadcast(&self, list: ListChanged) {
@@ -364,18 +373,12 @@ impl Gateway {
                 .is_some_and(|rest| rest.starts_with(separator.as_str()))
         });
         match owner.map(|upstream| (upstream, upstream.state())) {
-            Some((upstream, UpstreamState::Failed { error })) => GatewayError::Unavailable {
-                server: upstream.name().to_owned(),
-                reason: error,
-            },
-            Some((upstream, UpstreamState::Disabled)) => GatewayError::Unavailable {
-                server: upstream.name().to_owned(),
-                reason: "it is disabled in the configuration".to_owned(),
-            },
-            Some((upstream, UpstreamState::Connecting)) => GatewayError::Unavailable {
-                server: upstream.name().to_owned(),
-                reason: "it is still starting".to_owned(),
-            },
+            Some((upstream, state)) if !matches!(state, UpstreamState::Ready { .. }) => {
+                GatewayError::Unavailable {
+                    server: upstream.name().to_owned(),
+                    reason: state.unavailable_reason(),
+                }
+            }
             _ => GatewayError::UnknownTool(name.to_owned()),
         }
     }
@@ -399,12 +402,7 @@ impl Gateway {
             Some(connection) => Ok(connection),
             None => Err(GatewayError::Unavailable {
                 server: server.to_owned(),
-                reason: match upstream.state() {
-                    UpstreamState::Failed { error } => error,
-                    UpstreamState::Connecting => "it is still starting".to_owned(),
-                    UpstreamState::Disabled => "it is disabled in the configuration".to_owned(),
-                    UpstreamState::Ready { .. } => "its connection is gone".to_owned(),
-                },
+                reason: upstream.state().unavailable_reason(),
             }),
         }
     }

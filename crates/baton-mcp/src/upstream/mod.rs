@@ -7,6 +7,7 @@ pub mod relay;
 pub mod sse;
 pub mod stdio;
 pub mod streamable;
+mod supervise;
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -51,8 +52,26 @@ pub enum UpstreamError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamState {
     Connecting,
-    Ready { protocol: String, transport: String },
-    Failed { error: String },
+    Ready {
+        protocol: String,
+        transport: String,
+    },
+    Failed {
+        error: String,
+    },
+    /// A stdio server that stopped, waiting `next_in` before restart number `attempt`.
+    Restarting {
+        error: String,
+        attempt: u32,
+        next_in: Duration,
+    },
+    /// A stdio server that kept crashing: left down, tried again after `retry_in` or when
+    /// asked (`baton__status` with `restart`).
+    Quarantined {
+        error: String,
+        crashes: u32,
+        retry_in: Duration,
+    },
     Disabled,
 }
 
@@ -62,7 +81,41 @@ impl UpstreamState {
             UpstreamState::Connecting => "connecting",
             UpstreamState::Ready { .. } => "ready",
             UpstreamState::Failed { .. } => "failed",
+            UpstreamState::Restarting { .. } => "restarting",
+            UpstreamState::Quarantined { .. } => "quarantined",
             UpstreamState::Disabled => "disabled",
+        }
+    }
+
+    /// Why requests cannot reach the server, in words for an error message.
+    pub fn unavailable_reason(&self) -> String {
+        match self {
+            UpstreamState::Connecting => "it is still starting".to_owned(),
+            UpstreamState::Ready { .. } => "its connection is gone".to_owned(),
+            UpstreamState::Failed { error } => error.clone(),
+            UpstreamState::Restarting {
+                error,
+                attempt,
+                next_in,
+            } => format!("{error}; restart {attempt} in {next_in:.1?}"),
+            UpstreamState::Quarantined {
+                error,
+                crashes,
+                retry_in,
+            } => format!(
+                "quarantined after {crashes} crashes ({error}); next try in {retry_in:?}, or now with baton__status {{\"restart\": \"<server>\"}}"
+            ),
+            UpstreamState::Disabled => "it is disabled in the configuration".to_owned(),
+        }
+    }
+
+    /// Why the server is not serving, when it is not.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            UpstreamState::Failed { error }
+            | UpstreamState::Restarting { error, .. }
+            | UpstreamState::Quarantined { error, .. } => Some(error),
+            _ => None,
         }
     }
 }
@@ -112,6 +165,9 @@ pub struct Upstream {
     http: reqwest::Client,
     events: mpsc::UnboundedSender<UpstreamEvent>,
     stopping: AtomicBool,
+    /// When the shared session last came up.
+    up_since: Mutex<Option<std::time::Instant>>,
+    restart_requested: tokio::sync::Notify,
 }
 
 impl Upstream {
@@ -134,6 +190,8 @@ impl Upstream {
             http,
             events,
             stopping: AtomicBool::new(false),
+            up_since: Mutex::new(None),
+            restart_requested: tokio::sync::Notify::new(),
         })
     }
 
@@ -165,11 +223,11 @@ impl Upstream {
             .collect()
     }
 
-    /// Connects the shared session and loads the catalog. Failure is recorded in the state
-    /// (and logged); it never affects other servers.
-    pub async fn start(self: &Arc<Self>) {
-        if self.config.disabled {
-            return;
+    /// Connects the shared session and loads the catalog; returns whether it is ready.
+    /// Failure is recorded in the state (and logged); it never affects other servers.
+    pub async fn start(self: &Arc<Self>) -> bool {
+        if self.config.disabled || self.stopping.load(Ordering::Acquire) {
+            return false;
         }
         match self.open_session().await {
             Ok(connection) => {
@@ -188,55 +246,26 @@ impl Upstream {
                 }
                 tracing::info!(server = %self.name(), ?state, tools = self.catalog().tools.len(), "upstream ready");
                 self.set_state(state);
+                *self.up_since.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(std::time::Instant::now());
                 if connection.is_modern() {
                     listen_for_changes(&connection);
                 }
-                self.watch_closure(connection);
+                true
             }
             Err(error) => {
                 tracing::error!(server = %self.name(), %error, "upstream failed to start");
                 self.set_state(UpstreamState::Failed {
                     error: error.to_string(),
                 });
+                false
             }
         }
     }
 
-    /// Marks the server failed when its shared session ends (process exit, stream closed).
-    fn watch_closure(self: &Arc<Self>, connection: Arc<Connection>) {
-        let upstream = Arc::downgrade(self);
-        let token = connection.session.cancellation_token();
-        let peer = connection.session.peer().clone();
-        drop(connection);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                if !peer.is_transport_closed() {
-                    continue;
-                }
-                let Some(upstream) = upstream.upgrade() else {
-                    return;
-                };
-                if upstream.stopping.load(Ordering::Acquire) {
-                    return;
-                }
-                let tail = upstream.stderr_tail();
-                let error = format!(
-                    "the connection closed{}",
-                    tail.last()
-                        .map(|line| format!(" (last stderr: {line})"))
-                        .unwrap_or_default()
-                );
-                tracing::warn!(server = %upstream.name(), %error, "upstream went away");
-                upstream.set_state(UpstreamState::Failed { error });
-                *upstream.shared.write().await = None;
-                let _ = upstream.events.send(UpstreamEvent::Closed {
-                    server: upstream.name().to_owned(),
-                });
-                drop(token);
-                return;
-            }
-        });
+    /// Asks a restarting or quarantined server to be tried again now.
+    pub fn request_restart(&self) {
+        self.restart_requested.notify_one();
     }
 
     /// The shared session, when the server is ready.

@@ -48,6 +48,10 @@ pub enum UpstreamEvent {
     Closed {
         server: String,
     },
+    /// A server came (back) up after a restart.
+    Up {
+        server: String,
+    },
     /// A log message sent while no client call was in flight: it goes to every client.
     Log {
         server: String,

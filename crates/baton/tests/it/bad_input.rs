@@ -39,7 +39,15 @@ async fn broken_upstreams_fail_alone_with_clear_errors() {
             .unwrap_or_default()
             .to_owned()
     };
-    assert_eq!(status["missing"]["state"], "failed");
+    // stdio servers are retried with backoff, HTTP ones are not.
+    let down = |server: &str| {
+        let state = status[server]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        ["failed", "restarting", "quarantined"].contains(&state.as_str())
+    };
+    assert!(down("missing"), "{}", status["missing"]);
     assert!(
         error("missing").contains("cannot start `/nonexistent/bin/mcp-server`"),
         "{}",
@@ -51,7 +59,7 @@ async fn broken_upstreams_fail_alone_with_clear_errors() {
         "{}",
         error("refused")
     );
-    assert_eq!(status["dies"]["state"], "failed");
+    assert!(down("dies"), "{}", status["dies"]);
     assert!(
         error("dies").contains("handshake") && error("dies").contains("dying-during-initialize"),
         "the error should say the handshake failed and show stderr: {}",
@@ -252,26 +260,14 @@ async fn a_server_crashing_mid_call_fails_alone() {
     )
     .await;
     assert_eq!(text_of(&echo), "Echo: unaffected");
-    // The crash is noticed and reported.
-    let mut state = String::new();
-    for _ in 0..40 {
-        let status = status(&client).await;
-        state = status["counter"]["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if state == "failed" {
-            assert!(
-                status["counter"]["error"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("closed"),
-                "{}",
-                status["counter"]
-            );
+    // The crash is noticed and reported (the restart itself is tested in resilience.rs).
+    let mut noticed = false;
+    for _ in 0..50 {
+        if baton.logs().contains("upstream went away") {
+            noticed = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(state, "failed", "a crashed server must show as failed");
+    assert!(noticed, "the crash was not logged: {}", baton.logs());
 }

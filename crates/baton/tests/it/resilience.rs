@@ -72,3 +72,134 @@ servers:
     let echo = call(&client, "capped__echo", json!({"message": "after"})).await;
     assert_eq!(text_of(&echo), "Echo: after");
 }
+
+fn counter_config(dir: &TestDir, extra: &str) -> std::path::PathBuf {
+    dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  counter:\n    command: {}\n    args: [\"{}\"]\n    resilience:\n      restart: {{ initial_delay: 100ms, max_delay: 400ms }}\n{extra}",
+            peer("python").display(),
+            repo_root().join("tests/clients/counter_server.py").display()
+        ),
+    )
+}
+
+/// Polls `baton__status` until `server` is in `state` (bounded), returning its entry.
+async fn wait_for_state(client: &Client, server: &str, state: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..150 {
+        last = status(client).await[server].clone();
+        if last["state"] == state {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{server} never reached {state}: {last}");
+}
+
+/// A stdio server killed with SIGKILL is restarted with backoff and serves again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_stdio_server_is_restarted() {
+    let dir = TestDir::new();
+    let baton = BatonHttp::start(&counter_config(&dir, ""));
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let first = text_of(&call(&client, "counter__bump", json!({})).await);
+    let pid: i32 = first.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+
+    wait_for_state(&client, "counter", "ready").await;
+    let mut reply = String::new();
+    for _ in 0..100 {
+        let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("counter__bump");
+        params.arguments = Some(Default::default());
+        if let Ok(result) = client.peer().call_tool(params).await {
+            reply = text_of(&result);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut parts = reply.split_whitespace();
+    assert_eq!(
+        parts.next(),
+        Some("1"),
+        "a fresh process counts from 1: {reply:?}"
+    );
+    assert_ne!(
+        parts.next(),
+        Some(pid.to_string().as_str()),
+        "a new process: {reply:?}"
+    );
+    assert!(
+        baton.logs().contains("restarting upstream"),
+        "{}",
+        baton.logs()
+    );
+}
+
+/// A server that keeps crashing is quarantined with its last stderr lines, and a restart
+/// request tries it again at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_looping_server_is_quarantined_until_asked() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            r#"servers:
+  everything:
+    command: {}
+  flaky:
+    command: sh
+    args: ["-c", "echo flaky-startup-failure >&2; exit 7"]
+    resilience:
+      restart: {{ initial_delay: 50ms, max_delay: 200ms, max_crashes: 3, quarantine_retry: 1h }}
+"#,
+            peer("mcp-server-everything").display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let quarantined = wait_for_state(&client, "flaky", "quarantined").await;
+    assert_eq!(quarantined["crashes"], 3, "{quarantined}");
+    let tail = quarantined["stderr_tail"].to_string();
+    assert!(tail.contains("flaky-startup-failure"), "{quarantined}");
+
+    // Its tools fail fast with the reason; the healthy server is unaffected.
+    let params = baton_mcp::rmcp::model::CallToolRequestParams::new("flaky__anything");
+    let error = client
+        .peer()
+        .call_tool(params)
+        .await
+        .expect_err("flaky is down");
+    assert!(
+        error.to_string().contains("quarantined after 3 crashes"),
+        "{error}"
+    );
+    let echo = call(&client, "everything__echo", json!({"message": "fine"})).await;
+    assert_eq!(text_of(&echo), "Echo: fine");
+
+    // Asking for a restart tries again now instead of in an hour.
+    call(&client, "baton__status", json!({"restart": "flaky"})).await;
+    let mut seen_retry = false;
+    for _ in 0..100 {
+        let state = status(&client).await["flaky"].clone();
+        if state["state"] == "restarting" || state["crashes"].as_u64().is_some_and(|c| c == 1) {
+            seen_retry = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen_retry || baton.logs().contains("restart requested"),
+        "{}",
+        baton.logs()
+    );
+    assert!(
+        baton.logs().contains("restart requested"),
+        "{}",
+        baton.logs()
+    );
+}

@@ -1,0 +1,119 @@
+//! Supervision of an upstream's shared session: notice when it goes away, and restart a
+//! stdio server with exponential backoff and jitter, quarantining one that keeps crashing
+//! (the policy itself is baton-resilience's `Supervisor`). HTTP servers are not restarted
+//! here: a remote server's process is not Baton's to restart.
+
+use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
+
+use baton_core::config::{RestartSettings, TransportConfig};
+use baton_resilience::{Decision, RestartPolicy, Supervisor};
+
+use super::{Upstream, UpstreamEvent, UpstreamState};
+
+/// How often the shared session is checked for having closed.
+const CLOSURE_POLL: Duration = Duration::from_millis(250);
+
+impl Upstream {
+    /// Runs for the gateway's lifetime after the first [`Upstream::start`] (`ready` is its
+    /// outcome).
+    pub async fn supervise(self: Arc<Self>, mut ready: bool) {
+        let restartable = matches!(self.config.transport, TransportConfig::Stdio(_));
+        let mut supervisor = Supervisor::new(policy(&self.config.resilience.restart));
+        loop {
+            if ready {
+                self.wait_for_closure().await;
+                if self.is_stopping() {
+                    return;
+                }
+                let tail = self.stderr_tail();
+                let error = format!(
+                    "the server stopped{}",
+                    tail.last()
+                        .map(|line| format!(" (last stderr: {line})"))
+                        .unwrap_or_default()
+                );
+                tracing::warn!(server = %self.name(), %error, "upstream went away");
+                self.set_state(UpstreamState::Failed { error });
+                *self.shared.write().await = None;
+                let _ = self.events.send(UpstreamEvent::Closed {
+                    server: self.name().to_owned(),
+                });
+            }
+            if !restartable || self.config.disabled || self.is_stopping() {
+                return;
+            }
+            let error = self.state().error().unwrap_or("stopped").to_owned();
+            let up_since = *self.up_since.lock().unwrap_or_else(|p| p.into_inner());
+            let (wait, quarantined) = match supervisor.on_exit(std::time::Instant::now(), up_since)
+            {
+                Decision::Restart { after, attempt } => {
+                    tracing::info!(server = %self.name(), attempt, delay = ?after, "restarting upstream");
+                    self.set_state(UpstreamState::Restarting {
+                        error,
+                        attempt,
+                        next_in: after,
+                    });
+                    (after, false)
+                }
+                Decision::Quarantine {
+                    retry_after,
+                    crashes,
+                } => {
+                    tracing::error!(server = %self.name(), crashes, retry_in = ?retry_after, "upstream quarantined: it keeps crashing");
+                    self.set_state(UpstreamState::Quarantined {
+                        error,
+                        crashes,
+                        retry_in: retry_after,
+                    });
+                    (retry_after, true)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.restart_requested.notified() => {
+                    tracing::info!(server = %self.name(), "restart requested");
+                    supervisor.reset();
+                }
+            }
+            if quarantined {
+                supervisor.reset();
+            }
+            if self.is_stopping() {
+                return;
+            }
+            *self.up_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            ready = self.start().await;
+            if ready {
+                let _ = self.events.send(UpstreamEvent::Up {
+                    server: self.name().to_owned(),
+                });
+            }
+        }
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Returns when the shared session's transport has closed (or there is none).
+    async fn wait_for_closure(&self) {
+        let Some(connection) = self.shared_connection().await else {
+            return;
+        };
+        let peer = connection.session.peer().clone();
+        drop(connection);
+        while !peer.is_transport_closed() && !self.is_stopping() {
+            tokio::time::sleep(CLOSURE_POLL).await;
+        }
+    }
+}
+
+fn policy(settings: &RestartSettings) -> RestartPolicy {
+    RestartPolicy {
+        initial_delay: settings.initial_delay,
+        max_delay: settings.max_delay,
+        crash_window: settings.crash_window,
+        max_crashes: settings.max_crashes,
+        quarantine_retry: settings.quarantine_retry,
+    }
+}
