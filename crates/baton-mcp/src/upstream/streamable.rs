@@ -15,6 +15,10 @@ pub fn transport(
         .into_iter()
         .filter_map(|(name, value)| Some((name?, value)))
         .collect();
-    let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(header_map);
+    // A 404 on a known session id (the server restarted or expired it) re-initializes
+    // transparently and retries the request once.
+    let config = StreamableHttpClientTransportConfig::with_uri(url)
+        .custom_headers(header_map)
+        .reinit_on_expired_session(true);
     StreamableHttpClientTransport::with_client(client, config)
 }
