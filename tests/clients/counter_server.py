@@ -6,8 +6,10 @@ process in the middle of a call.
 """
 
 import os
+from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
 
 server = MCPServer("counter")
 calls = 0
@@ -25,6 +27,26 @@ def bump() -> str:
 def crash() -> str:
     """Exit the process at once, mid-call (for crash tests)."""
     os._exit(3)
+
+
+def _crash_first_time(marker: str) -> str:
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("crashed once")
+        os._exit(3)
+    return f"survived {os.getpid()}"
+
+
+@server.tool(annotations=ToolAnnotations(idempotentHint=True))
+def crash_once_idempotent(marker: str) -> str:
+    """Crash the first time (when `marker` does not exist yet), answer after that."""
+    return _crash_first_time(marker)
+
+
+@server.tool()
+def crash_once_unsafe(marker: str) -> str:
+    """The same, without any hint that repeating it is safe."""
+    return _crash_first_time(marker)
 
 
 if __name__ == "__main__":

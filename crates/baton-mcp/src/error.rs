@@ -29,11 +29,54 @@ pub enum GatewayError {
     },
 }
 
+/// A failed request: the server's own answer (never retried), or Baton's (retried when
+/// it is a transport failure, an unavailable server or a timeout).
+#[derive(Debug)]
+pub enum CallError {
+    Server(ErrorData),
+    Gateway(GatewayError),
+}
+
+impl CallError {
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            CallError::Gateway(
+                GatewayError::Unavailable { .. }
+                    | GatewayError::Upstream { .. }
+                    | GatewayError::Timeout { .. }
+            )
+        )
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            CallError::Server(error) => error.message.to_string(),
+            CallError::Gateway(error) => error.to_string(),
+        }
+    }
+}
+
+impl From<GatewayError> for CallError {
+    fn from(error: GatewayError) -> Self {
+        CallError::Gateway(error)
+    }
+}
+
+impl From<CallError> for ErrorData {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Server(error) => error,
+            CallError::Gateway(error) => error.into(),
+        }
+    }
+}
+
 impl GatewayError {
-    /// The wire error for a failed upstream call, keeping the server's own JSON-RPC errors.
-    pub fn from_service(server: &str, error: rmcp::ServiceError) -> ErrorData {
+    /// Classifies a failed upstream call, keeping the server's own JSON-RPC errors.
+    pub fn from_service(server: &str, error: rmcp::ServiceError) -> CallError {
         let error = match error {
-            rmcp::ServiceError::McpError(error) => return error,
+            rmcp::ServiceError::McpError(error) => return CallError::Server(error),
             rmcp::ServiceError::Cancelled { .. } => GatewayError::Cancelled,
             rmcp::ServiceError::Timeout { timeout } => GatewayError::Timeout {
                 server: server.to_owned(),
@@ -50,7 +93,7 @@ impl GatewayError {
                 reason: other.to_string(),
             },
         };
-        error.into()
+        CallError::Gateway(error)
     }
 }
 

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use baton_core::config::{BUILTIN_SERVER, Config, Isolation, Timeouts};
+use baton_core::config::{BUILTIN_SERVER, Config, Isolation, RetryMode};
 use rmcp::{
     RoleServer,
     model::ServerNotification,
@@ -24,13 +24,17 @@ use rmcp::{
         LoggingLevel, ProgressToken, ReadResourceRequestParams, ReadResourceResponse, Reference,
         Request, ServerResult,
     },
-    service::{Peer, PeerRequestOptions, SubscriptionSink},
+    service::{Peer, SubscriptionSink},
 };
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+mod forward;
+
+pub use forward::Plan;
+
 use crate::{
-    bridge, builtin,
+    builtin,
     catalog::{Catalog, Source},
     error::GatewayError,
     upstream::{Connection, ListChanged, Upstream, UpstreamEvent, UpstreamState},
@@ -322,14 +326,14 @@ impl Gateway {
             return upstream
                 .unsubscribe(rmcp::model::UnsubscribeRequestParams::new(uri))
                 .await
-                .map_err(|error| GatewayError::from_service(&server, error));
+                .map_err(|error| GatewayError::from_service(&server, error).into());
         }
         relay.add_subscriber(&uri, peer);
         if !connection.is_modern() {
             return upstream
                 .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
                 .await
-                .map_err(|error| GatewayError::from_service(&server, error));
+                .map_err(|error| GatewayError::from_service(&server, error).into());
         }
         if relay.is_watching(&uri) {
             return Ok(());
@@ -337,10 +341,13 @@ impl Gateway {
         // 2026-07-28 has no resources/subscribe: watch the URI on a listen stream.
         let mut filter = rmcp::model::SubscriptionFilter::default();
         filter.resource_subscriptions = Some(vec![uri.clone()]);
-        let mut subscription = upstream
-            .listen(filter)
-            .await
-            .map_err(|error| GatewayError::from_service(&server, error))?;
+        let mut subscription =
+            upstream
+                .listen(filter)
+                .await
+                .map_err(|error| -> rmcp::ErrorData {
+                    GatewayError::from_service(&server, error).into()
+                })?;
         let watcher = relay.clone();
         let task = tokio::spawn(async move {
             while let Ok(Some(notification)) = subscription.next().await {
@@ -353,15 +360,34 @@ impl Gateway {
         Ok(())
     }
 
-    /// The time budget for a request to `server` (for `tool`, an upstream name, if a call).
-    fn timeouts(&self, server: &str, tool: Option<&str>) -> Timeouts {
+    /// How a request to `server` is sent: for a tool call (`tool`: its upstream name and
+    /// definition), its own time budget, and retries only when the tool is safe to repeat
+    /// (annotated read-only or idempotent, or forced by `retry: always`); prompts and
+    /// resources are reads and always safe.
+    fn plan(&self, server: &str, tool: Option<(&str, Option<&rmcp::model::Tool>)>) -> Plan {
         let resilience = self
             .upstream(server)
             .map(|upstream| &upstream.config.resilience)
             .unwrap_or(&self.config.resilience);
-        match tool {
-            Some(tool) => resilience.timeouts_for(tool),
-            None => resilience.timeouts,
+        let Some((name, definition)) = tool else {
+            return Plan {
+                timeouts: resilience.timeouts,
+                retry: Some(resilience.retry),
+            };
+        };
+        let annotated_safe = definition
+            .and_then(|tool| tool.annotations.as_ref())
+            .is_some_and(|hints| {
+                hints.read_only_hint == Some(true) || hints.idempotent_hint == Some(true)
+            });
+        let safe = match resilience.retry_mode_for(name) {
+            RetryMode::Always => true,
+            RetryMode::Never => false,
+            RetryMode::Auto => annotated_safe,
+        };
+        Plan {
+            timeouts: resilience.timeouts_for(name),
+            retry: safe.then_some(resilience.retry),
         }
     }
 
@@ -423,12 +449,15 @@ impl Gateway {
             return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
                 .map(CallToolResponse::Complete);
         }
-        let timeouts = self.timeouts(&route.server, Some(&route.original));
+        let plan = self.plan(
+            &route.server,
+            Some((&route.original, catalog.tool(params.name.as_ref()))),
+        );
         params.name = route.original.into();
         params.meta = None;
         let result = self
-            .forward_rounds(
-                timeouts,
+            .forward_with(
+                plan,
                 &route.server,
                 scope,
                 &call,
@@ -462,12 +491,12 @@ impl Gateway {
             .get(&params.name)
             .cloned()
             .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
-        let timeouts = self.timeouts(&route.server, None);
+        let plan = self.plan(&route.server, None);
         params.name = route.original;
         params.meta = None;
         let result = self
-            .forward_rounds(
-                timeouts,
+            .forward_with(
+                plan,
                 &route.server,
                 scope,
                 &call,
@@ -501,8 +530,8 @@ impl Gateway {
             .ok_or_else(|| GatewayError::UnknownResource(params.uri.clone()))?;
         params.meta = None;
         let result = self
-            .forward_rounds(
-                self.timeouts(&server, None),
+            .forward_with(
+                self.plan(&server, None),
                 &server,
                 scope,
                 &call,
@@ -521,101 +550,6 @@ impl Gateway {
             }
             other => Err(unexpected(&server, "resources/read", &other)),
         }
-    }
-
-    /// [`Self::forward`], driving `input_required` rounds itself when the client is legacy
-    /// (modern clients get the `input_required` result and drive the rounds themselves).
-    #[allow(clippy::too_many_arguments)] // the request's parts; a struct would only rename them
-    async fn forward_rounds<P: Clone>(
-        &self,
-        timeouts: Timeouts,
-        server: &str,
-        scope: &SessionScope,
-        call: &CallContext,
-        mut params: P,
-        build: impl Fn(P) -> ClientRequest,
-        answer: impl Fn(&mut P, Option<rmcp::model::InputResponses>, Option<String>),
-    ) -> Result<ServerResult, rmcp::ErrorData> {
-        let connection = self.connection(server, scope).await?;
-        // Only a modern server asks for input, and only for a legacy client does Baton
-        // answer it: everything else is one round, without copying the request.
-        if !(call.legacy && connection.is_modern()) {
-            return self
-                .forward(server, &connection, build(params), call, timeouts)
-                .await;
-        }
-        for _ in 0..bridge::MAX_INPUT_ROUNDS {
-            match self
-                .forward(server, &connection, build(params.clone()), call, timeouts)
-                .await?
-            {
-                ServerResult::InputRequiredResult(input) => {
-                    let (responses, state) =
-                        bridge::fulfil_input(server, call.peer.as_ref(), input).await?;
-                    answer(&mut params, responses, state);
-                }
-                other => return Ok(other),
-            }
-        }
-        Err(GatewayError::Upstream {
-            server: server.to_owned(),
-            reason: format!(
-                "it still needed input after {} rounds",
-                bridge::MAX_INPUT_ROUNDS
-            ),
-        }
-        .into())
-    }
-
-    /// Sends one request to `server` on behalf of a downstream caller: relays the caller's
-    /// progress, makes the caller the target of server-initiated requests meanwhile, and
-    /// cancels the upstream request (`notifications/cancelled`) when the caller cancels.
-    async fn forward(
-        &self,
-        server: &str,
-        connection: &Connection,
-        request: ClientRequest,
-        call: &CallContext,
-        timeouts: Timeouts,
-    ) -> Result<ServerResult, rmcp::ErrorData> {
-        let mut guard = connection.relay.begin_call(call.peer.clone());
-        let peer = connection.session.peer();
-        // The budget resets on each progress notification, up to the hard cap; on expiry
-        // rmcp cancels the request upstream.
-        let mut options = PeerRequestOptions::no_options();
-        options.timeout = Some(timeouts.idle);
-        options.reset_timeout_on_progress = true;
-        options.max_total_timeout = Some(timeouts.total);
-        if connection.is_modern() {
-            options.meta = Some(bridge::upstream_meta(
-                call.capabilities.as_ref(),
-                call.log_level,
-            ));
-        }
-        let handle = peer
-            .send_request_with_option(request, options)
-            .await
-            .map_err(|error| GatewayError::from_service(server, error))?;
-        if let Some(downstream) = call.progress.clone() {
-            guard.relay_progress(handle.progress_token.clone(), downstream);
-        }
-        let request_id = handle.id.clone();
-        let result = tokio::select! {
-            result = handle.await_response() => result,
-            _ = call.cancel.cancelled() => {
-                let cancelled = rmcp::model::CancelledNotificationParam::new(
-                    Some(request_id),
-                    Some("the client cancelled the request".to_owned()),
-                );
-                let _ = peer.notify_cancelled(cancelled).await;
-                tracing::info!(server, "the client cancelled a request; cancelled upstream too");
-                return Err(GatewayError::Cancelled.into());
-            }
-        };
-        drop(guard);
-        let mut result = result.map_err(|error| GatewayError::from_service(server, error))?;
-        bridge::normalize_result(&mut result);
-        Ok(result)
     }
 
     pub async fn complete(
@@ -652,7 +586,7 @@ impl Gateway {
             .peer()
             .complete(params)
             .await
-            .map_err(|error| GatewayError::from_service(&server, error))
+            .map_err(|error| GatewayError::from_service(&server, error).into())
     }
 
     /// Stops every upstream (and every stdio server's process group).

@@ -5,5 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod restart;
+pub mod retry;
 
 pub use restart::{Decision, RestartPolicy, Supervisor};
+pub use retry::{Exhausted, GaveUp, RetryPolicy, retry};

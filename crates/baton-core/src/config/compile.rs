@@ -440,6 +440,30 @@ impl Compiler<'_> {
                 }
             }
         }
+        if let Some(retry) = &raw.retry {
+            let field = |name: &str| format!("{path}.retry.{name}");
+            if let Some(attempts) = &retry.attempts {
+                if attempts.value == 0 {
+                    self.sink.push(
+                        attempts.referenced,
+                        field("attempts"),
+                        "must be at least 1 (1 means no retry)",
+                    );
+                } else {
+                    resilience.retry.attempts = attempts.value;
+                }
+            }
+            if let Some(value) = &retry.initial_delay
+                && let Some(duration) = self.duration(value, &field("initial_delay"))
+            {
+                resilience.retry.initial_delay = duration;
+            }
+            if let Some(value) = &retry.max_delay
+                && let Some(duration) = self.duration(value, &field("max_delay"))
+            {
+                resilience.retry.max_delay = duration;
+            }
+        }
         for (tool, overrides) in &raw.tools {
             let tool_path = format!("{path}.tools.{tool}");
             if !tools_allowed {
@@ -457,6 +481,24 @@ impl Compiler<'_> {
                 &tool_path,
             );
             resilience.tool_timeouts.insert(tool.clone(), timeouts);
+            if let Some(mode) = &overrides.retry {
+                let mode = match mode.value.as_str() {
+                    "auto" => Some(RetryMode::Auto),
+                    "always" => Some(RetryMode::Always),
+                    "never" => Some(RetryMode::Never),
+                    other => {
+                        self.sink.push(
+                            mode.referenced,
+                            format!("{tool_path}.retry"),
+                            format!("unknown retry \"{other}\": use auto, always or never"),
+                        );
+                        None
+                    }
+                };
+                if let Some(mode) = mode {
+                    resilience.tool_retry.insert(tool.clone(), mode);
+                }
+            }
         }
         resilience
     }

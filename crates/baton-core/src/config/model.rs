@@ -60,7 +60,10 @@ pub struct Resilience {
     pub timeouts: Timeouts,
     /// Upstream tool name → its own timeouts.
     pub tool_timeouts: BTreeMap<String, Timeouts>,
+    /// Upstream tool name → its retry choice (default [`RetryMode::Auto`]).
+    pub tool_retry: BTreeMap<String, RetryMode>,
     pub restart: RestartSettings,
+    pub retry: RetrySettings,
 }
 
 impl Resilience {
@@ -70,6 +73,39 @@ impl Resilience {
             .get(tool)
             .copied()
             .unwrap_or(self.timeouts)
+    }
+
+    pub fn retry_mode_for(&self, tool: &str) -> RetryMode {
+        self.tool_retry.get(tool).copied().unwrap_or_default()
+    }
+}
+
+/// Whether a failed tool call may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryMode {
+    /// Only tools whose annotations say so: `readOnlyHint` or `idempotentHint`.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Retries on transport errors, timeouts and overload (see baton-resilience's `retry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            attempts: 3,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        }
     }
 }
 
@@ -81,7 +117,9 @@ impl Default for Resilience {
                 total: Duration::from_secs(600),
             },
             tool_timeouts: BTreeMap::new(),
+            tool_retry: BTreeMap::new(),
             restart: RestartSettings::default(),
+            retry: RetrySettings::default(),
         }
     }
 }

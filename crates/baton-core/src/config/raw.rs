@@ -103,6 +103,7 @@ pub struct RawResilience {
     /// Hard cap on a call, progress or not.
     pub max_timeout: Option<SpannedString>,
     pub restart: Option<RawRestart>,
+    pub retry: Option<RawRetry>,
     /// Per-tool overrides (server level only), by the server's own tool name.
     #[serde(default)]
     pub tools: IndexMap<String, RawToolResilience>,
@@ -113,6 +114,17 @@ pub struct RawResilience {
 pub struct RawToolResilience {
     pub timeout: Option<SpannedString>,
     pub max_timeout: Option<SpannedString>,
+    /// `auto` (retry only tools annotated read-only or idempotent), `always` or `never`.
+    pub retry: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Attempts in all, the first included.
+    pub attempts: Option<Spanned<u32>>,
+    pub initial_delay: Option<SpannedString>,
+    pub max_delay: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

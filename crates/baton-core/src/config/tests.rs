@@ -195,8 +195,9 @@ servers:
     resilience:
       timeout: 2m
       max_timeout: 1h
+      retry: { attempts: 5, initial_delay: 50ms }
       tools:
-        build: { timeout: 10m }
+        build: { timeout: 10m, retry: never }
 "#,
     );
     let plain = &config.server("plain").unwrap().resilience;
@@ -212,6 +213,11 @@ servers:
         slow.restart.max_crashes, 3,
         "top-level restart settings are inherited"
     );
+    assert_eq!(slow.retry.attempts, 5);
+    assert_eq!(slow.retry.initial_delay, Duration::from_millis(50));
+    assert_eq!(slow.retry_mode_for("build"), RetryMode::Never);
+    assert_eq!(slow.retry_mode_for("other"), RetryMode::Auto);
+    assert_eq!(plain.retry.attempts, 3);
 
     let errors = parse_err(
         "resilience:\n  timeout: soon\n  max_timeout: 1s\nservers:\n  a:\n    command: x\n    resilience:\n      restart: { max_crashes: 0 }\n",

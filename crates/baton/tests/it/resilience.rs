@@ -203,3 +203,49 @@ async fn a_crash_looping_server_is_quarantined_until_asked() {
         baton.logs()
     );
 }
+
+/// A transport failure is retried, after the restart, for a tool annotated idempotent; the
+/// same failure is not retried for a tool without such a hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_tools_safe_to_repeat_are_retried() {
+    let dir = TestDir::new();
+    let config = counter_config(
+        &dir,
+        "      retry: { attempts: 6, initial_delay: 300ms, max_delay: 1s }\n",
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+
+    let marker = dir.path().join("idempotent.marker");
+    let result = call(
+        &client,
+        "counter__crash_once_idempotent",
+        json!({"marker": marker.display().to_string()}),
+    )
+    .await;
+    assert!(
+        text_of(&result).starts_with("survived"),
+        "{}",
+        text_of(&result)
+    );
+    assert!(
+        baton.logs().contains("retrying a request"),
+        "{}",
+        baton.logs()
+    );
+
+    wait_for_state(&client, "counter", "ready").await;
+    let marker = dir.path().join("unsafe.marker");
+    let mut params =
+        baton_mcp::rmcp::model::CallToolRequestParams::new("counter__crash_once_unsafe");
+    params.arguments = json!({"marker": marker.display().to_string()})
+        .as_object()
+        .cloned();
+    let error = client
+        .peer()
+        .call_tool(params)
+        .await
+        .expect_err("no retry for an unsafe tool");
+    assert!(error.to_string().contains("counter"), "{error}");
+    assert!(marker.exists(), "it ran once");
+}

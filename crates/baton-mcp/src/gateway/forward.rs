@@ -1,0 +1,194 @@
+//! The one way a request leaves for an upstream: [`Gateway::forward_with`] retries it
+//! within its time budget when that is safe, drives `input_required` rounds for legacy
+//! clients, and [`Gateway::forward`] sends one attempt (progress relay, caller tracking,
+//! cancellation, result-shape bridging).
+
+use baton_core::config::{RetrySettings, Timeouts};
+use baton_resilience::{GaveUp, RetryPolicy, retry};
+use rmcp::{
+    model::{ClientRequest, InputResponses, ServerResult},
+    service::PeerRequestOptions,
+};
+
+use super::{CallContext, Gateway, SessionScope};
+use crate::{
+    bridge,
+    error::{CallError, GatewayError},
+    upstream::Connection,
+};
+
+/// How one request is sent: its time budget and whether it may be retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub timeouts: Timeouts,
+    /// `None`: never retried (the tool is not known to be safe to repeat).
+    pub retry: Option<RetrySettings>,
+}
+
+impl Gateway {
+    /// Sends `params` (as built by `build`) to `server` following `plan`.
+    #[allow(clippy::too_many_arguments)] // the request's parts; a struct would only rename them
+    pub(super) async fn forward_with<P: Clone>(
+        &self,
+        plan: Plan,
+        server: &str,
+        scope: &SessionScope,
+        call: &CallContext,
+        params: P,
+        build: impl Fn(P) -> ClientRequest,
+        answer: impl Fn(&mut P, Option<InputResponses>, Option<String>),
+    ) -> Result<ServerResult, CallError> {
+        let Some(settings) = plan.retry.filter(|settings| settings.attempts > 1) else {
+            return self
+                .forward_rounds(plan.timeouts, server, scope, call, params, &build, &answer)
+                .await;
+        };
+        let policy = RetryPolicy {
+            max_attempts: settings.attempts,
+            initial_delay: settings.initial_delay,
+            max_delay: settings.max_delay,
+        };
+        let deadline = tokio::time::Instant::now() + plan.timeouts.total;
+        let outcome = retry(policy, deadline, CallError::retryable, |attempt| {
+            if attempt > 1 {
+                tracing::info!(server, attempt, "retrying a request");
+            }
+            self.forward_rounds(
+                plan.timeouts,
+                server,
+                scope,
+                call,
+                params.clone(),
+                &build,
+                &answer,
+            )
+        })
+        .await;
+        outcome.map_err(|mut exhausted| {
+            if exhausted.errors.len() == 1 {
+                return exhausted.errors.remove(0);
+            }
+            let why = match exhausted.gave_up {
+                GaveUp::NotRetryable => "the last error cannot be retried",
+                GaveUp::Attempts => "no attempts left",
+                GaveUp::Budget => "the time budget would run out before another try",
+            };
+            let attempts = exhausted
+                .errors
+                .iter()
+                .enumerate()
+                .map(|(index, error)| format!("{}) {}", index + 1, error.message()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            CallError::Gateway(GatewayError::Upstream {
+                server: server.to_owned(),
+                reason: format!(
+                    "{} attempts failed ({why}): {attempts}",
+                    exhausted.errors.len()
+                ),
+            })
+        })
+    }
+
+    /// [`Self::forward`], driving `input_required` rounds itself when the client is legacy
+    /// (modern clients get the `input_required` result and drive the rounds themselves).
+    #[allow(clippy::too_many_arguments)] // as above
+    async fn forward_rounds<P: Clone>(
+        &self,
+        timeouts: Timeouts,
+        server: &str,
+        scope: &SessionScope,
+        call: &CallContext,
+        mut params: P,
+        build: &impl Fn(P) -> ClientRequest,
+        answer: &impl Fn(&mut P, Option<InputResponses>, Option<String>),
+    ) -> Result<ServerResult, CallError> {
+        let connection = self
+            .connection(server, scope)
+            .await
+            .map_err(CallError::Gateway)?;
+        // Only a modern server asks for input, and only for a legacy client does Baton
+        // answer it: everything else is one round.
+        if !(call.legacy && connection.is_modern()) {
+            return self
+                .forward(server, &connection, build(params), call, timeouts)
+                .await;
+        }
+        for _ in 0..bridge::MAX_INPUT_ROUNDS {
+            match self
+                .forward(server, &connection, build(params.clone()), call, timeouts)
+                .await?
+            {
+                ServerResult::InputRequiredResult(input) => {
+                    let (responses, state) =
+                        bridge::fulfil_input(server, call.peer.as_ref(), input)
+                            .await
+                            .map_err(CallError::Server)?;
+                    answer(&mut params, responses, state);
+                }
+                other => return Ok(other),
+            }
+        }
+        Err(CallError::Server(
+            GatewayError::Upstream {
+                server: server.to_owned(),
+                reason: format!(
+                    "it still needed input after {} rounds",
+                    bridge::MAX_INPUT_ROUNDS
+                ),
+            }
+            .into(),
+        ))
+    }
+
+    /// Sends one request to `server` on behalf of a downstream caller: relays the caller's
+    /// progress, makes the caller the target of server-initiated requests meanwhile, and
+    /// cancels the upstream request (`notifications/cancelled`) when the caller cancels.
+    async fn forward(
+        &self,
+        server: &str,
+        connection: &Connection,
+        request: ClientRequest,
+        call: &CallContext,
+        timeouts: Timeouts,
+    ) -> Result<ServerResult, CallError> {
+        let mut guard = connection.relay.begin_call(call.peer.clone());
+        let peer = connection.session.peer();
+        // The budget resets on each progress notification, up to the hard cap; on expiry
+        // rmcp cancels the request upstream.
+        let mut options = PeerRequestOptions::no_options();
+        options.timeout = Some(timeouts.idle);
+        options.reset_timeout_on_progress = true;
+        options.max_total_timeout = Some(timeouts.total);
+        if connection.is_modern() {
+            options.meta = Some(bridge::upstream_meta(
+                call.capabilities.as_ref(),
+                call.log_level,
+            ));
+        }
+        let handle = peer
+            .send_request_with_option(request, options)
+            .await
+            .map_err(|error| GatewayError::from_service(server, error))?;
+        if let Some(downstream) = call.progress.clone() {
+            guard.relay_progress(handle.progress_token.clone(), downstream);
+        }
+        let request_id = handle.id.clone();
+        let result = tokio::select! {
+            result = handle.await_response() => result,
+            _ = call.cancel.cancelled() => {
+                let cancelled = rmcp::model::CancelledNotificationParam::new(
+                    Some(request_id),
+                    Some("the client cancelled the request".to_owned()),
+                );
+                let _ = peer.notify_cancelled(cancelled).await;
+                tracing::info!(server, "the client cancelled a request; cancelled upstream too");
+                return Err(CallError::Gateway(GatewayError::Cancelled));
+            }
+        };
+        drop(guard);
+        let mut result = result.map_err(|error| GatewayError::from_service(server, error))?;
+        bridge::normalize_result(&mut result);
+        Ok(result)
+    }
+}
