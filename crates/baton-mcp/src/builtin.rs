@@ -9,6 +9,8 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
+use baton_resilience::BreakerState;
+
 use crate::{gateway::Gateway, upstream::UpstreamState};
 
 pub const STATUS: &str = "status";
@@ -106,6 +108,19 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>) -> Value {
                 "resources": own.resources.len(),
                 "resource_templates": own.templates.len(),
             });
+            if let Some(breaker) = upstream.breaker_state() {
+                entry["breaker"] = match breaker {
+                    BreakerState::Closed => json!({ "state": "closed" }),
+                    BreakerState::Open { until, failures } => json!({
+                        "state": "open",
+                        "failures": failures,
+                        "next_probe_in_ms": until
+                            .saturating_duration_since(std::time::Instant::now())
+                            .as_millis(),
+                    }),
+                    BreakerState::HalfOpen { .. } => json!({ "state": "half-open" }),
+                };
+            }
             if let Some(error) = state.error() {
                 entry["error"] = json!(error);
                 entry["stderr_tail"] = json!(upstream.stderr_tail());

@@ -21,6 +21,15 @@ pub enum GatewayError {
     #[error("the request was cancelled by the client")]
     Cancelled,
     #[error(
+        "server \"{server}\" is unavailable: circuit open after {failures} failures; next probe in {}s",
+        retry_in.as_secs_f64().ceil()
+    )]
+    CircuitOpen {
+        server: String,
+        failures: u32,
+        retry_in: std::time::Duration,
+    },
+    #[error(
         "server \"{server}\" did not answer within {after:?} and the call was cancelled there (progress notifications extend the wait; raise resilience.timeout or max_timeout for it)"
     )]
     Timeout {
@@ -114,6 +123,7 @@ impl From<GatewayError> for ErrorData {
             ),
             GatewayError::Unavailable { server, .. }
             | GatewayError::Upstream { server, .. }
+            | GatewayError::CircuitOpen { server, .. }
             | GatewayError::Timeout { server, .. } => {
                 ErrorData::internal_error(message, Some(json!({ "server": server })))
             }

@@ -200,6 +200,8 @@ impl Gateway {
                 self.rebuild_catalog();
                 self.broadcast_all().await;
             }
+            // Logged where it happens; the schedules/triggers work will subscribe here.
+            UpstreamEvent::Breaker { .. } => {}
             UpstreamEvent::Log { server, message } => {
                 let peers: Vec<_> = self
                     .downstreams

@@ -4,8 +4,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod restart;
 pub mod retry;
 
+pub use breaker::{Breaker, BreakerPolicy, BreakerState, Permit, Rejected, Transition};
 pub use restart::{Decision, RestartPolicy, Supervisor};
 pub use retry::{Exhausted, GaveUp, RetryPolicy, retry};

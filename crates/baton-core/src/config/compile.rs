@@ -464,6 +464,50 @@ impl Compiler<'_> {
                 resilience.retry.max_delay = duration;
             }
         }
+        if let Some(breaker) = &raw.breaker {
+            let field = |name: &str| format!("{path}.breaker.{name}");
+            if breaker.enabled == Some(false) {
+                resilience.breaker = None;
+            } else {
+                let mut settings = resilience.breaker.unwrap_or_default();
+                if let Some(failures) = &breaker.failures {
+                    if failures.value == 0 {
+                        self.sink.push(
+                            failures.referenced,
+                            field("failures"),
+                            "must be at least 1",
+                        );
+                    } else {
+                        settings.failures = failures.value;
+                    }
+                }
+                if let Some(rate) = &breaker.failure_rate {
+                    if rate.value > 0.0 && rate.value <= 1.0 {
+                        settings.failure_rate = rate.value;
+                    } else {
+                        self.sink.push(
+                            rate.referenced,
+                            field("failure_rate"),
+                            "must be a share above 0 and at most 1, e.g. 0.5",
+                        );
+                    }
+                }
+                if let Some(min_calls) = &breaker.min_calls {
+                    settings.min_calls = min_calls.value.max(1);
+                }
+                if let Some(value) = &breaker.window
+                    && let Some(duration) = self.duration(value, &field("window"))
+                {
+                    settings.window = duration;
+                }
+                if let Some(value) = &breaker.open_for
+                    && let Some(duration) = self.duration(value, &field("open_for"))
+                {
+                    settings.open_for = duration;
+                }
+                resilience.breaker = Some(settings);
+            }
+        }
         for (tool, overrides) in &raw.tools {
             let tool_path = format!("{path}.tools.{tool}");
             if !tools_allowed {

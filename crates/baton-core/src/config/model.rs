@@ -64,7 +64,34 @@ pub struct Resilience {
     pub tool_retry: BTreeMap<String, RetryMode>,
     pub restart: RestartSettings,
     pub retry: RetrySettings,
+    /// `None`: no circuit breaker for this server.
+    pub breaker: Option<BreakerSettings>,
 }
+
+/// A per-server circuit breaker (see baton-resilience's `Breaker`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerSettings {
+    pub failures: u32,
+    pub failure_rate: f64,
+    pub window: Duration,
+    pub min_calls: u32,
+    pub open_for: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            failures: 5,
+            failure_rate: 0.5,
+            window: Duration::from_secs(30),
+            min_calls: 10,
+            open_for: Duration::from_secs(10),
+        }
+    }
+}
+
+// `f64` has no `Eq`; a configured rate is never NaN (validation rejects it).
+impl Eq for BreakerSettings {}
 
 impl Resilience {
     /// The timeouts for `tool` (an upstream name).
@@ -120,6 +147,7 @@ impl Default for Resilience {
             tool_retry: BTreeMap::new(),
             restart: RestartSettings::default(),
             retry: RetrySettings::default(),
+            breaker: Some(BreakerSettings::default()),
         }
     }
 }

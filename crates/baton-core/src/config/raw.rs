@@ -104,6 +104,7 @@ pub struct RawResilience {
     pub max_timeout: Option<SpannedString>,
     pub restart: Option<RawRestart>,
     pub retry: Option<RawRetry>,
+    pub breaker: Option<RawBreaker>,
     /// Per-tool overrides (server level only), by the server's own tool name.
     #[serde(default)]
     pub tools: IndexMap<String, RawToolResilience>,
@@ -135,4 +136,20 @@ pub struct RawRestart {
     pub crash_window: Option<SpannedString>,
     pub max_crashes: Option<Spanned<u32>>,
     pub quarantine_retry: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    /// Opens after this many failures in a row.
+    pub failures: Option<Spanned<u32>>,
+    /// Or when this share (0 to 1) of the calls in `window` failed ...
+    pub failure_rate: Option<Spanned<f64>>,
+    pub window: Option<SpannedString>,
+    /// ... with at least this many calls in it.
+    pub min_calls: Option<Spanned<u32>>,
+    /// How long it stays open before a trial call.
+    pub open_for: Option<SpannedString>,
+    /// `false` turns the breaker off.
+    pub enabled: Option<bool>,
 }

@@ -4,7 +4,7 @@
 //! cancellation, result-shape bridging).
 
 use baton_core::config::{RetrySettings, Timeouts};
-use baton_resilience::{GaveUp, RetryPolicy, retry};
+use baton_resilience::{GaveUp, Permit, RetryPolicy, retry};
 use rmcp::{
     model::{ClientRequest, InputResponses, ServerResult},
     service::PeerRequestOptions,
@@ -90,10 +90,44 @@ impl Gateway {
         })
     }
 
-    /// [`Self::forward`], driving `input_required` rounds itself when the client is legacy
-    /// (modern clients get the `input_required` result and drive the rounds themselves).
+    /// [`Self::forward`] through the server's circuit breaker (a half-open trial probes
+    /// first), driving `input_required` rounds itself when the client is legacy (modern
+    /// clients get the `input_required` result and drive the rounds themselves).
     #[allow(clippy::too_many_arguments)] // as above
     async fn forward_rounds<P: Clone>(
+        &self,
+        timeouts: Timeouts,
+        server: &str,
+        scope: &SessionScope,
+        call: &CallContext,
+        params: P,
+        build: &impl Fn(P) -> ClientRequest,
+        answer: &impl Fn(&mut P, Option<InputResponses>, Option<String>),
+    ) -> Result<ServerResult, CallError> {
+        let upstream = self.upstream(server);
+        let permit = match upstream.map(|upstream| upstream.breaker_check()) {
+            Some(Err(rejected)) => {
+                return Err(CallError::Gateway(GatewayError::CircuitOpen {
+                    server: server.to_owned(),
+                    failures: rejected.failures,
+                    retry_in: rejected.retry_in,
+                }));
+            }
+            Some(Ok(permit)) => permit,
+            None => Permit::Normal,
+        };
+        let outcome = self
+            .forward_rounds_unguarded(timeouts, server, scope, call, params, build, answer, permit)
+            .await;
+        if let Some(upstream) = upstream {
+            // The server's own errors are answers: only failures to get one count.
+            upstream.breaker_record(!outcome.as_ref().is_err_and(CallError::retryable));
+        }
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)] // as above
+    async fn forward_rounds_unguarded<P: Clone>(
         &self,
         timeouts: Timeouts,
         server: &str,
@@ -102,11 +136,21 @@ impl Gateway {
         mut params: P,
         build: &impl Fn(P) -> ClientRequest,
         answer: &impl Fn(&mut P, Option<InputResponses>, Option<String>),
+        permit: Permit,
     ) -> Result<ServerResult, CallError> {
         let connection = self
             .connection(server, scope)
             .await
             .map_err(CallError::Gateway)?;
+        if permit == Permit::Trial
+            && let Some(upstream) = self.upstream(server)
+            && !upstream.probe(&connection).await
+        {
+            return Err(CallError::Gateway(GatewayError::Unavailable {
+                server: server.to_owned(),
+                reason: "it did not answer the circuit breaker's probe".to_owned(),
+            }));
+        }
         // Only a modern server asks for input, and only for a legacy client does Baton
         // answer it: everything else is one round.
         if !(call.legacy && connection.is_modern()) {

@@ -3,6 +3,7 @@
 //! each ([`stdio`], [`streamable`], [`sse`]); the protocol era (legacy `initialize` or
 //! stateless 2026-07-28 `server/discover`) is detected per connection by rmcp.
 
+mod breaker;
 pub mod relay;
 pub mod sse;
 pub mod stdio;
@@ -168,6 +169,7 @@ pub struct Upstream {
     /// When the shared session last came up.
     up_since: Mutex<Option<std::time::Instant>>,
     restart_requested: tokio::sync::Notify,
+    breaker: Option<Mutex<baton_resilience::Breaker>>,
 }
 
 impl Upstream {
@@ -181,7 +183,9 @@ impl Upstream {
         } else {
             UpstreamState::Connecting
         };
+        let breaker = breaker::new_breaker(config.resilience.breaker.as_ref());
         Arc::new(Upstream {
+            breaker,
             config,
             state: RwLock::new(state),
             shared: tokio::sync::RwLock::new(None),

@@ -52,6 +52,11 @@ pub enum UpstreamEvent {
     Up {
         server: String,
     },
+    /// Its circuit breaker changed state.
+    Breaker {
+        server: String,
+        transition: baton_resilience::Transition,
+    },
     /// A log message sent while no client call was in flight: it goes to every client.
     Log {
         server: String,

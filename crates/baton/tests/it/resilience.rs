@@ -249,3 +249,73 @@ async fn only_tools_safe_to_repeat_are_retried() {
     assert!(error.to_string().contains("counter"), "{error}");
     assert!(marker.exists(), "it ran once");
 }
+
+/// Failures open a server's circuit: its calls then fail at once with the reason, while
+/// other servers are untouched; `baton__status` shows the breaker.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_failures_open_the_circuit() {
+    let dir = TestDir::new();
+    let everything = peer("mcp-server-everything");
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            r#"servers:
+  shaky:
+    command: {everything}
+    resilience:
+      breaker: {{ failures: 2, open_for: 1h }}
+      tools:
+        trigger-long-running-operation: {{ timeout: 200ms, max_timeout: 300ms }}
+  steady:
+    command: {everything}
+"#,
+            everything = everything.display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let slow = || {
+        let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new(
+            "shaky__trigger-long-running-operation",
+        );
+        params.arguments = json!({"duration": 5, "steps": 1}).as_object().cloned();
+        params
+    };
+    for _ in 0..2 {
+        let error = client
+            .peer()
+            .call_tool(slow())
+            .await
+            .expect_err("times out");
+        assert!(
+            error.to_string().contains("did not answer within"),
+            "{error}"
+        );
+    }
+    // Open: even a quick tool of that server fails at once, with the reason.
+    let started = Instant::now();
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("shaky__echo");
+    params.arguments = json!({"message": "x"}).as_object().cloned();
+    let error = client
+        .peer()
+        .call_tool(params)
+        .await
+        .expect_err("circuit open");
+    assert!(
+        error
+            .to_string()
+            .contains("circuit open after 2 failures; next probe in"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "fails fast");
+    let echo = call(&client, "steady__echo", json!({"message": "ok"})).await;
+    assert_eq!(text_of(&echo), "Echo: ok");
+    let status = status(&client).await;
+    assert_eq!(
+        status["shaky"]["breaker"]["state"], "open",
+        "{}",
+        status["shaky"]
+    );
+    assert_eq!(status["steady"]["breaker"]["state"], "closed");
+    assert!(baton.logs().contains("circuit opened"), "{}", baton.logs());
+}
