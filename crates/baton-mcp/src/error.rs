@@ -58,6 +58,11 @@ impl CallError {
         )
     }
 
+    /// Failed for want of a working server (fallbacks apply), not by the server's answer.
+    pub fn server_failed(&self) -> bool {
+        self.retryable() || matches!(self, CallError::Gateway(GatewayError::CircuitOpen { .. }))
+    }
+
     pub fn message(&self) -> String {
         match self {
             CallError::Server(error) => error.message.to_string(),

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use baton_core::config::{BUILTIN_SERVER, Config, Isolation, RetryMode};
+use baton_core::config::{BUILTIN_SERVER, Config, Degrade, Isolation, RetryMode};
 use rmcp::{
     RoleServer,
     model::ServerNotification,
@@ -36,8 +36,8 @@ pub use forward::Plan;
 use crate::{
     builtin,
     catalog::{Catalog, Source},
-    error::GatewayError,
-    upstream::{Connection, ListChanged, Upstream, UpstreamEvent, UpstreamState},
+    error::{CallError, GatewayError},
+    upstream::{Connection, ListChanged, ServerCatalog, Upstream, UpstreamEvent, UpstreamState},
 };
 
 /// One connected downstream client, for list-changed broadcasts: a legacy session, or a
@@ -161,7 +161,18 @@ impl Gateway {
     }
 
     fn rebuild_catalog(&self) {
-        let catalogs: Vec<_> = self.upstreams.iter().map(|u| u.catalog()).collect();
+        // `degrade: hide`: an unavailable server's items leave the catalog until it recovers.
+        let catalogs: Vec<_> = self
+            .upstreams
+            .iter()
+            .map(|upstream| {
+                if upstream.config.resilience.degrade == Degrade::Hide && !upstream.is_available() {
+                    ServerCatalog::default()
+                } else {
+                    upstream.catalog()
+                }
+            })
+            .collect();
         let sources = self
             .upstreams
             .iter()
@@ -194,14 +205,22 @@ impl Gateway {
             }
             UpstreamEvent::Closed { .. } => {
                 self.rebuild_catalog();
-                self.broadcast(ListChanged::Tools).await;
+                self.broadcast_all().await;
             }
             UpstreamEvent::Up { .. } => {
                 self.rebuild_catalog();
                 self.broadcast_all().await;
             }
             // Logged where it happens; the schedules/triggers work will subscribe here.
-            UpstreamEvent::Breaker { .. } => {}
+            UpstreamEvent::Breaker { server, .. } => {
+                let hides = self
+                    .upstream(&server)
+                    .is_some_and(|u| u.config.resilience.degrade == Degrade::Hide);
+                if hides {
+                    self.rebuild_catalog();
+                    self.broadcast_all().await;
+                }
+            }
             UpstreamEvent::Log { server, message } => {
                 let peers: Vec<_> = self
                     .downstreams
@@ -435,12 +454,78 @@ impl Gateway {
         }
     }
 
+    /// Routes a `tools/call`; when it fails for want of a server (open circuit, timeout,
+    /// transport failure) and the tool has `fallback:` candidates, they are tried in order
+    /// with the same arguments (their own fallbacks are not followed).
     pub async fn call_tool(
         &self,
         scope: &SessionScope,
-        mut params: CallToolRequestParams,
+        params: CallToolRequestParams,
         call: CallContext,
     ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let fallbacks = self.fallbacks_of(&params.name);
+        if fallbacks.is_empty() {
+            return self
+                .call_tool_once(scope, params, &call)
+                .await
+                .map_err(Into::into);
+        }
+        let mut failures = Vec::new();
+        let candidates = std::iter::once(params.name.to_string()).chain(fallbacks);
+        for (index, name) in candidates.enumerate() {
+            let mut attempt = params.clone();
+            attempt.name = name.clone().into();
+            match self.call_tool_once(scope, attempt, &call).await {
+                Ok(result) => {
+                    if index > 0 {
+                        tracing::info!(tool = %params.name, fallback = %name, "answered by a fallback");
+                    }
+                    return Ok(result);
+                }
+                Err(error) if error.server_failed() => {
+                    failures.push(format!("{name}: {}", error.message()));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(GatewayError::Upstream {
+            server: self
+                .catalog()
+                .tool_routes
+                .get(params.name.as_ref())
+                .map(|route| route.server.clone())
+                .unwrap_or_default(),
+            reason: format!(
+                "the tool and its fallbacks all failed: {}",
+                failures.join("; ")
+            ),
+        }
+        .into())
+    }
+
+    /// The `fallback:` candidates configured for the exposed tool `name`.
+    fn fallbacks_of(&self, name: &str) -> Vec<String> {
+        let catalog = self.catalog();
+        let Some(route) = catalog.tool_routes.get(name) else {
+            return Vec::new();
+        };
+        self.upstream(&route.server)
+            .and_then(|u| {
+                u.config
+                    .resilience
+                    .tool_fallbacks
+                    .get(&route.original)
+                    .cloned()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn call_tool_once(
+        &self,
+        scope: &SessionScope,
+        mut params: CallToolRequestParams,
+        call: &CallContext,
+    ) -> Result<CallToolResponse, CallError> {
         let catalog = self.catalog();
         let route = catalog
             .tool_routes
@@ -449,7 +534,8 @@ impl Gateway {
             .ok_or_else(|| self.missing_tool(&params.name))?;
         if route.server == BUILTIN_SERVER {
             return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
-                .map(CallToolResponse::Complete);
+                .map(CallToolResponse::Complete)
+                .map_err(CallError::Server);
         }
         let plan = self.plan(
             &route.server,
@@ -462,7 +548,7 @@ impl Gateway {
                 plan,
                 &route.server,
                 scope,
-                &call,
+                call,
                 params,
                 |params| ClientRequest::CallToolRequest(Request::new(params)),
                 |params, responses, state| {
@@ -477,7 +563,11 @@ impl Gateway {
                 Ok(CallToolResponse::InputRequired(result))
             }
             ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
-            other => Err(unexpected(&route.server, "tools/call", &other)),
+            other => Err(CallError::Server(unexpected(
+                &route.server,
+                "tools/call",
+                &other,
+            ))),
         }
     }
 

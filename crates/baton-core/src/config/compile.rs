@@ -508,6 +508,17 @@ impl Compiler<'_> {
                 resilience.breaker = Some(settings);
             }
         }
+        if let Some(degrade) = &raw.degrade {
+            match degrade.value.as_str() {
+                "fail_fast" | "fail-fast" => resilience.degrade = Degrade::FailFast,
+                "hide" => resilience.degrade = Degrade::Hide,
+                other => self.sink.push(
+                    degrade.referenced,
+                    format!("{path}.degrade"),
+                    format!("unknown degrade \"{other}\": use fail_fast or hide"),
+                ),
+            }
+        }
         for (tool, overrides) in &raw.tools {
             let tool_path = format!("{path}.tools.{tool}");
             if !tools_allowed {
@@ -525,6 +536,19 @@ impl Compiler<'_> {
                 &tool_path,
             );
             resilience.tool_timeouts.insert(tool.clone(), timeouts);
+            if !overrides.fallback.is_empty() {
+                let names: Vec<String> = overrides
+                    .fallback
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, name)| {
+                        let field = format!("{tool_path}.fallback[{index}]");
+                        let name = self.string(name, &field)?;
+                        Some(name)
+                    })
+                    .collect();
+                resilience.tool_fallbacks.insert(tool.clone(), names);
+            }
             if let Some(mode) = &overrides.retry {
                 let mode = match mode.value.as_str() {
                     "auto" => Some(RetryMode::Auto),

@@ -66,6 +66,19 @@ pub struct Resilience {
     pub retry: RetrySettings,
     /// `None`: no circuit breaker for this server.
     pub breaker: Option<BreakerSettings>,
+    pub degrade: Degrade,
+    /// Upstream tool name → exposed tool names to try when it fails.
+    pub tool_fallbacks: BTreeMap<String, Vec<String>>,
+}
+
+/// What clients see of a server while it is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Degrade {
+    /// Its tools stay listed and fail at once with the reason.
+    #[default]
+    FailFast,
+    /// Its tools leave tools/list (clients are told) until it recovers.
+    Hide,
 }
 
 /// A per-server circuit breaker (see baton-resilience's `Breaker`).
@@ -148,6 +161,8 @@ impl Default for Resilience {
             restart: RestartSettings::default(),
             retry: RetrySettings::default(),
             breaker: Some(BreakerSettings::default()),
+            degrade: Degrade::default(),
+            tool_fallbacks: BTreeMap::new(),
         }
     }
 }

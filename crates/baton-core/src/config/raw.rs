@@ -105,6 +105,9 @@ pub struct RawResilience {
     pub restart: Option<RawRestart>,
     pub retry: Option<RawRetry>,
     pub breaker: Option<RawBreaker>,
+    /// While the server is unavailable: `fail_fast` (default) keeps its tools listed and
+    /// failing with the reason; `hide` removes them from tools/list until it recovers.
+    pub degrade: Option<SpannedString>,
     /// Per-tool overrides (server level only), by the server's own tool name.
     #[serde(default)]
     pub tools: IndexMap<String, RawToolResilience>,
@@ -117,6 +120,10 @@ pub struct RawToolResilience {
     pub max_timeout: Option<SpannedString>,
     /// `auto` (retry only tools annotated read-only or idempotent), `always` or `never`.
     pub retry: Option<SpannedString>,
+    /// Exposed tool names tried in order, with the same arguments, when this one fails
+    /// with an open circuit, a timeout or a transport failure.
+    #[serde(default)]
+    pub fallback: Vec<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -197,7 +197,8 @@ servers:
       max_timeout: 1h
       retry: { attempts: 5, initial_delay: 50ms }
       tools:
-        build: { timeout: 10m, retry: never }
+        build: { timeout: 10m, retry: never, fallback: [backup__build] }
+      degrade: hide
 "#,
     );
     let plain = &config.server("plain").unwrap().resilience;
@@ -218,6 +219,12 @@ servers:
     assert_eq!(slow.retry_mode_for("build"), RetryMode::Never);
     assert_eq!(slow.retry_mode_for("other"), RetryMode::Auto);
     assert_eq!(plain.retry.attempts, 3);
+    assert_eq!(slow.degrade, Degrade::Hide);
+    assert_eq!(plain.degrade, Degrade::FailFast);
+    assert_eq!(
+        slow.tool_fallbacks["build"],
+        vec!["backup__build".to_owned()]
+    );
 
     let errors = parse_err(
         "resilience:\n  timeout: soon\n  max_timeout: 1s\nservers:\n  a:\n    command: x\n    resilience:\n      restart: { max_crashes: 0 }\n",

@@ -267,6 +267,15 @@ impl Upstream {
         }
     }
 
+    /// Ready, and its circuit (if any) not open.
+    pub fn is_available(&self) -> bool {
+        matches!(self.state(), UpstreamState::Ready { .. })
+            && !matches!(
+                self.breaker_state(),
+                Some(baton_resilience::BreakerState::Open { .. })
+            )
+    }
+
     /// Asks a restarting or quarantined server to be tried again now.
     pub fn request_restart(&self) {
         self.restart_requested.notify_one();

@@ -319,3 +319,98 @@ async fn repeated_failures_open_the_circuit() {
     assert_eq!(status["steady"]["breaker"]["state"], "closed");
     assert!(baton.logs().contains("circuit opened"), "{}", baton.logs());
 }
+
+/// A tool whose server fails answers through its configured fallback, same arguments.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fallback_answers_when_the_primary_fails() {
+    let dir = TestDir::new();
+    let counter = format!(
+        "command: {}\n    args: [\"{}\"]",
+        peer("python").display(),
+        repo_root()
+            .join("tests/clients/counter_server.py")
+            .display()
+    );
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  primary:\n    {counter}\n    resilience:\n      tools:\n        crash_once_unsafe: {{ fallback: [backup__crash_once_unsafe] }}\n  backup:\n    {counter}\n"
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let marker = dir.path().join("fallback.marker");
+    // The primary crashes mid-call (and creates the marker); the backup then survives.
+    let result = call(
+        &client,
+        "primary__crash_once_unsafe",
+        json!({"marker": marker.display().to_string()}),
+    )
+    .await;
+    assert!(
+        text_of(&result).starts_with("survived"),
+        "{}",
+        text_of(&result)
+    );
+    assert!(
+        baton.logs().contains("answered by a fallback"),
+        "{}",
+        baton.logs()
+    );
+}
+
+/// `degrade: hide`: a down server's tools leave tools/list (clients are told) and come back
+/// when it recovers.
+#[tokio::test(flavor = "multi_thread")]
+async fn hidden_while_down_and_back_when_recovered() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  counter:\n    command: {}\n    args: [\"{}\"]\n    resilience:\n      degrade: hide\n      restart: {{ initial_delay: 2s, max_delay: 2s }}\n",
+            peer("python").display(),
+            repo_root().join("tests/clients/counter_server.py").display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, mut notifications) = connect_http(&baton.mcp_url()).await;
+    assert!(
+        tool_names(&client)
+            .await
+            .contains(&"counter__bump".to_owned())
+    );
+    let reply = text_of(&call(&client, "counter__bump", json!({})).await);
+    let pid = reply.split_whitespace().nth(1).unwrap().to_owned();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+
+    let changed = collect_until(&mut notifications, Duration::from_secs(10), |seen| {
+        seen.iter().any(|n| n == "tools/list_changed")
+    })
+    .await;
+    assert!(
+        changed.iter().any(|n| n == "tools/list_changed"),
+        "{changed:?}"
+    );
+    let mut hidden = false;
+    for _ in 0..40 {
+        if !tool_names(&client)
+            .await
+            .contains(&"counter__bump".to_owned())
+        {
+            hidden = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hidden, "counter's tools should be hidden while it is down");
+    wait_for_state(&client, "counter", "ready").await;
+    assert!(
+        tool_names(&client)
+            .await
+            .contains(&"counter__bump".to_owned()),
+        "back after recovery"
+    );
+}
