@@ -1,0 +1,252 @@
+//! Routing of the requests that carry a name or URI to their owning server: `tools/call`
+//! (with fallbacks), `prompts/get`, `resources/read` and `completion/complete`.
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, ReadResourceRequestParams, ReadResourceResponse,
+    Reference, Request, ServerResult,
+};
+
+use super::{CallContext, Gateway, SessionScope};
+use crate::{
+    builtin,
+    error::{CallError, GatewayError},
+};
+use baton_core::config::BUILTIN_SERVER;
+
+impl Gateway {
+    /// Routes a `tools/call`; when it fails for want of a server (open circuit, timeout,
+    /// transport failure) and the tool has `fallback:` candidates, they are tried in order
+    /// with the same arguments (their own fallbacks are not followed).
+    pub async fn call_tool(
+        &self,
+        scope: &SessionScope,
+        params: CallToolRequestParams,
+        call: CallContext,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let fallbacks = self.fallbacks_of(&params.name);
+        if fallbacks.is_empty() {
+            return self
+                .call_tool_once(scope, params, &call)
+                .await
+                .map_err(Into::into);
+        }
+        let mut failures = Vec::new();
+        let candidates = std::iter::once(params.name.to_string()).chain(fallbacks);
+        for (index, name) in candidates.enumerate() {
+            let mut attempt = params.clone();
+            attempt.name = name.clone().into();
+            match self.call_tool_once(scope, attempt, &call).await {
+                Ok(result) => {
+                    if index > 0 {
+                        tracing::info!(tool = %params.name, fallback = %name, "answered by a fallback");
+                    }
+                    return Ok(result);
+                }
+                Err(error) if error.server_failed() => {
+                    failures.push(format!("{name}: {}", error.message()));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(GatewayError::Upstream {
+            server: self
+                .catalog()
+                .tool_routes
+                .get(params.name.as_ref())
+                .map(|route| route.server.clone())
+                .unwrap_or_default(),
+            reason: format!(
+                "the tool and its fallbacks all failed: {}",
+                failures.join("; ")
+            ),
+        }
+        .into())
+    }
+
+    /// The `fallback:` candidates configured for the exposed tool `name`.
+    fn fallbacks_of(&self, name: &str) -> Vec<String> {
+        let catalog = self.catalog();
+        let Some(route) = catalog.tool_routes.get(name) else {
+            return Vec::new();
+        };
+        self.upstream(&route.server)
+            .and_then(|u| {
+                u.config
+                    .resilience
+                    .tool_fallbacks
+                    .get(&route.original)
+                    .cloned()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn call_tool_once(
+        &self,
+        scope: &SessionScope,
+        mut params: CallToolRequestParams,
+        call: &CallContext,
+    ) -> Result<CallToolResponse, CallError> {
+        let catalog = self.catalog();
+        let route = catalog
+            .tool_routes
+            .get(params.name.as_ref())
+            .cloned()
+            .ok_or_else(|| self.missing_tool(&params.name))?;
+        if route.server == BUILTIN_SERVER {
+            return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
+                .map(CallToolResponse::Complete)
+                .map_err(CallError::Server);
+        }
+        let plan = self.plan(
+            &route.server,
+            Some((&route.original, catalog.tool(params.name.as_ref()))),
+        );
+        params.name = route.original.into();
+        params.meta = None;
+        let result = self
+            .forward_with(
+                plan,
+                &route.server,
+                scope,
+                call,
+                params,
+                |params| ClientRequest::CallToolRequest(Request::new(params)),
+                |params, responses, state| {
+                    params.input_responses = responses;
+                    params.request_state = state;
+                },
+            )
+            .await?;
+        match result {
+            ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
+            ServerResult::InputRequiredResult(result) => {
+                Ok(CallToolResponse::InputRequired(result))
+            }
+            ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
+            other => Err(CallError::Server(unexpected(
+                &route.server,
+                "tools/call",
+                &other,
+            ))),
+        }
+    }
+
+    pub async fn get_prompt(
+        &self,
+        scope: &SessionScope,
+        mut params: GetPromptRequestParams,
+        call: CallContext,
+    ) -> Result<GetPromptResponse, rmcp::ErrorData> {
+        let route = self
+            .catalog()
+            .prompt_routes
+            .get(&params.name)
+            .cloned()
+            .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
+        let plan = self.plan(&route.server, None);
+        params.name = route.original;
+        params.meta = None;
+        let result = self
+            .forward_with(
+                plan,
+                &route.server,
+                scope,
+                &call,
+                params,
+                |params| ClientRequest::GetPromptRequest(Request::new(params)),
+                |params, responses, state| {
+                    params.input_responses = responses;
+                    params.request_state = state;
+                },
+            )
+            .await?;
+        match result {
+            ServerResult::GetPromptResult(result) => Ok(GetPromptResponse::Complete(result)),
+            ServerResult::InputRequiredResult(result) => {
+                Ok(GetPromptResponse::InputRequired(result))
+            }
+            other => Err(unexpected(&route.server, "prompts/get", &other)),
+        }
+    }
+
+    pub async fn read_resource(
+        &self,
+        scope: &SessionScope,
+        mut params: ReadResourceRequestParams,
+        call: CallContext,
+    ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
+        let server = self
+            .catalog()
+            .resource_owner(&params.uri)
+            .map(str::to_owned)
+            .ok_or_else(|| GatewayError::UnknownResource(params.uri.clone()))?;
+        params.meta = None;
+        let result = self
+            .forward_with(
+                self.plan(&server, None),
+                &server,
+                scope,
+                &call,
+                params,
+                |params| ClientRequest::ReadResourceRequest(Request::new(params)),
+                |params, responses, state| {
+                    params.input_responses = responses;
+                    params.request_state = state;
+                },
+            )
+            .await?;
+        match result {
+            ServerResult::ReadResourceResult(result) => Ok(ReadResourceResponse::Complete(result)),
+            ServerResult::InputRequiredResult(result) => {
+                Ok(ReadResourceResponse::InputRequired(result))
+            }
+            other => Err(unexpected(&server, "resources/read", &other)),
+        }
+    }
+
+    pub async fn complete(
+        &self,
+        scope: &SessionScope,
+        mut params: CompleteRequestParams,
+    ) -> Result<CompleteResult, rmcp::ErrorData> {
+        let catalog = self.catalog();
+        let server = match &mut params.r#ref {
+            Reference::Prompt(prompt) => {
+                let route = catalog
+                    .prompt_routes
+                    .get(&prompt.name)
+                    .cloned()
+                    .ok_or_else(|| GatewayError::UnknownPrompt(prompt.name.clone()))?;
+                prompt.name = route.original;
+                route.server
+            }
+            Reference::Resource(resource) => catalog
+                .resource_owner(&resource.uri)
+                .map(str::to_owned)
+                .ok_or_else(|| GatewayError::UnknownResource(resource.uri.clone()))?,
+            _ => {
+                return Err(rmcp::ErrorData::invalid_params(
+                    "completion/complete: unsupported reference type (expected ref/prompt or ref/resource)",
+                    None,
+                ));
+            }
+        };
+        let connection = self.connection(&server, scope).await?;
+        params.meta = None;
+        connection
+            .session
+            .peer()
+            .complete(params)
+            .await
+            .map_err(|error| GatewayError::from_service(&server, error).into())
+    }
+}
+
+fn unexpected(server: &str, method: &str, result: &ServerResult) -> rmcp::ErrorData {
+    GatewayError::Upstream {
+        server: server.to_owned(),
+        reason: format!("it answered {method} with an unexpected result: {result:?}"),
+    }
+    .into()
+}
