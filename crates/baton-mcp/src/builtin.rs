@@ -21,7 +21,8 @@ pub fn tools(separator: &str) -> Vec<Tool> {
         "type": "object",
         "properties": {
             "server": { "type": "string", "description": "Only this server." },
-            "restart": { "type": "string", "description": "Try this restarting or quarantined server again now." }
+            "restart": { "type": "string", "description": "Try this restarting or quarantined server again now." },
+            "stats": { "type": "boolean", "description": "Include per-tool call statistics." }
         },
         "additionalProperties": false
     });
@@ -69,7 +70,11 @@ pub fn call(
                     "no server named \"{only}\" is configured"
                 ))]));
             }
-            let report = status_report(gateway, only);
+            let per_tool = arguments
+                .get("stats")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let report = status_report(gateway, only, per_tool);
             let text = serde_json::to_string_pretty(&report).unwrap_or_default();
             let mut result = CallToolResult::success(vec![Content::text(text)]);
             result.structured_content = Some(report);
@@ -85,7 +90,7 @@ pub fn call(
 }
 
 /// The status document shared by `baton__status` and `baton servers --json`.
-pub fn status_report(gateway: &Gateway, only: Option<&str>) -> Value {
+pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> Value {
     let catalog = gateway.catalog();
     let servers: Vec<Value> = gateway
         .upstreams()
@@ -108,6 +113,17 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>) -> Value {
                 "resources": own.resources.len(),
                 "resource_templates": own.templates.len(),
             });
+            let (total, by_name) = upstream.stats();
+            let mut stats = stats_json(&total);
+            stats["restarts"] = json!(upstream.restarts());
+            if per_tool {
+                stats["by_name"] = by_name
+                    .iter()
+                    .map(|(name, summary)| (name.clone(), stats_json(summary)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            entry["stats"] = stats;
             if let Some(breaker) = upstream.breaker_state() {
                 entry["breaker"] = match breaker {
                     BreakerState::Closed => json!({ "state": "closed" }),
@@ -153,4 +169,20 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>) -> Value {
         })
         .collect();
     json!({ "servers": servers, "conflicts": catalog.conflicts })
+}
+
+fn stats_json(summary: &baton_resilience::StatsSummary) -> Value {
+    let round = |ms: Option<f64>| ms.map(|ms| (ms * 1000.0).round() / 1000.0);
+    json!({
+        "calls": summary.calls,
+        "errors": summary.errors,
+        "timeouts": summary.timeouts,
+        "retries": summary.retries,
+        "latency_ms": {
+            "ewma": round(summary.ewma_ms),
+            "p50": round(summary.p50_ms),
+            "p95": round(summary.p95_ms),
+            "p99": round(summary.p99_ms),
+        },
+    })
 }

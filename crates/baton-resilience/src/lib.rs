@@ -7,7 +7,9 @@
 pub mod breaker;
 pub mod restart;
 pub mod retry;
+pub mod stats;
 
 pub use breaker::{Breaker, BreakerPolicy, BreakerState, Permit, Rejected, Transition};
 pub use restart::{Decision, RestartPolicy, Supervisor};
 pub use retry::{Exhausted, GaveUp, RetryPolicy, retry};
+pub use stats::{CallStats, Outcome, StatsSummary};

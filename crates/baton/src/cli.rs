@@ -102,6 +102,14 @@ pub struct ServersArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Include call statistics (calls, errors, timeouts, retries, latency percentiles,
+    /// restarts); per tool with --json.
+    #[arg(long)]
+    pub stats: bool,
+    /// Ask a running `baton serve --http` at this MCP URL (e.g. http://127.0.0.1:8931/mcp)
+    /// instead of starting the configured servers here.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 }
 
 pub fn init_logging(cli: &Cli) {

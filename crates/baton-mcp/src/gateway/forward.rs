@@ -4,7 +4,7 @@
 //! cancellation, result-shape bridging).
 
 use baton_core::config::{RetrySettings, Timeouts};
-use baton_resilience::{GaveUp, Permit, RetryPolicy, retry};
+use baton_resilience::{GaveUp, Outcome, Permit, RetryPolicy, retry};
 use rmcp::{
     model::{ClientRequest, InputResponses, ServerResult},
     service::PeerRequestOptions,
@@ -31,6 +31,7 @@ impl Gateway {
     pub(super) async fn forward_with<P: Clone>(
         &self,
         plan: Plan,
+        label: &str,
         server: &str,
         scope: &SessionScope,
         call: &CallContext,
@@ -38,10 +39,26 @@ impl Gateway {
         build: impl Fn(P) -> ClientRequest,
         answer: impl Fn(&mut P, Option<InputResponses>, Option<String>),
     ) -> Result<ServerResult, CallError> {
-        let Some(settings) = plan.retry.filter(|settings| settings.attempts > 1) else {
-            return self
-                .forward_rounds(plan.timeouts, server, scope, call, params, &build, &answer)
+        let upstream = self.upstream(server);
+        let (build, answer) = (&build, &answer);
+        // One attempt, timed and counted for the server's statistics.
+        let attempt = |number: u32, params: P| async move {
+            let started = std::time::Instant::now();
+            let outcome = self
+                .forward_rounds(plan.timeouts, server, scope, call, params, build, answer)
                 .await;
+            if let Some(upstream) = upstream {
+                let kind = match &outcome {
+                    Err(CallError::Gateway(GatewayError::Timeout { .. })) => Outcome::Timeout,
+                    Err(error) if error.server_failed() => Outcome::Error,
+                    _ => Outcome::Success,
+                };
+                upstream.record_call(label, started.elapsed(), kind, number > 1);
+            }
+            outcome
+        };
+        let Some(settings) = plan.retry.filter(|settings| settings.attempts > 1) else {
+            return attempt(1, params).await;
         };
         let policy = RetryPolicy {
             max_attempts: settings.attempts,
@@ -49,19 +66,11 @@ impl Gateway {
             max_delay: settings.max_delay,
         };
         let deadline = tokio::time::Instant::now() + plan.timeouts.total;
-        let outcome = retry(policy, deadline, CallError::retryable, |attempt| {
-            if attempt > 1 {
-                tracing::info!(server, attempt, "retrying a request");
+        let outcome = retry(policy, deadline, CallError::retryable, |number| {
+            if number > 1 {
+                tracing::info!(server, attempt = number, "retrying a request");
             }
-            self.forward_rounds(
-                plan.timeouts,
-                server,
-                scope,
-                call,
-                params.clone(),
-                &build,
-                &answer,
-            )
+            attempt(number, params.clone())
         })
         .await;
         outcome.map_err(|mut exhausted| {

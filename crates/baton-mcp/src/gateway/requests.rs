@@ -102,11 +102,12 @@ impl Gateway {
             &route.server,
             Some((&route.original, catalog.tool(params.name.as_ref()))),
         );
-        params.name = route.original.into();
+        params.name = route.original.clone().into();
         params.meta = None;
         let result = self
             .forward_with(
                 plan,
+                &route.original,
                 &route.server,
                 scope,
                 call,
@@ -150,6 +151,7 @@ impl Gateway {
         let result = self
             .forward_with(
                 plan,
+                "prompts/get",
                 &route.server,
                 scope,
                 &call,
@@ -185,6 +187,7 @@ impl Gateway {
         let result = self
             .forward_with(
                 self.plan(&server, None),
+                "resources/read",
                 &server,
                 scope,
                 &call,

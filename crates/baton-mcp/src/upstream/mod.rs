@@ -170,6 +170,15 @@ pub struct Upstream {
     up_since: Mutex<Option<std::time::Instant>>,
     restart_requested: tokio::sync::Notify,
     breaker: Option<Mutex<baton_resilience::Breaker>>,
+    /// All requests to this server, and per tool (or method) name.
+    stats: Mutex<ServerStats>,
+    restarts: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct ServerStats {
+    total: baton_resilience::CallStats,
+    by_name: std::collections::BTreeMap<String, baton_resilience::CallStats>,
 }
 
 impl Upstream {
@@ -186,6 +195,8 @@ impl Upstream {
         let breaker = breaker::new_breaker(config.resilience.breaker.as_ref());
         Arc::new(Upstream {
             breaker,
+            stats: Mutex::new(ServerStats::default()),
+            restarts: std::sync::atomic::AtomicU64::new(0),
             config,
             state: RwLock::new(state),
             shared: tokio::sync::RwLock::new(None),
@@ -265,6 +276,48 @@ impl Upstream {
                 false
             }
         }
+    }
+
+    /// Records one attempt of a request named `name` (a tool, or a method).
+    pub fn record_call(
+        &self,
+        name: &str,
+        latency: Duration,
+        outcome: baton_resilience::Outcome,
+        retry: bool,
+    ) {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.total.record(latency, outcome, retry);
+        match stats.by_name.get_mut(name) {
+            Some(entry) => entry.record(latency, outcome, retry),
+            None => {
+                let mut entry = baton_resilience::CallStats::default();
+                entry.record(latency, outcome, retry);
+                stats.by_name.insert(name.to_owned(), entry);
+            }
+        }
+    }
+
+    /// Totals and per-name statistics.
+    pub fn stats(
+        &self,
+    ) -> (
+        baton_resilience::StatsSummary,
+        Vec<(String, baton_resilience::StatsSummary)>,
+    ) {
+        let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            stats.total.summary(),
+            stats
+                .by_name
+                .iter()
+                .map(|(name, entry)| (name.clone(), entry.summary()))
+                .collect(),
+        )
+    }
+
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     /// Ready, and its circuit (if any) not open.

@@ -82,6 +82,7 @@ impl Upstream {
                 return;
             }
             *self.up_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            self.restarts.fetch_add(1, Ordering::Relaxed);
             ready = self.start().await;
             if ready {
                 let _ = self.events.send(UpstreamEvent::Up {

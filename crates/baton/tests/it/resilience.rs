@@ -414,3 +414,54 @@ async fn hidden_while_down_and_back_when_recovered() {
         "back after recovery"
     );
 }
+
+/// Live statistics of a running Baton, read with `baton servers --url … --stats`.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_statistics_of_a_running_baton() {
+    let dir = TestDir::new();
+    let baton = BatonHttp::start(&everything_config(&dir));
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    for i in 0..3 {
+        call(
+            &client,
+            "everything__echo",
+            json!({"message": format!("{i}")}),
+        )
+        .await;
+    }
+    let url = baton.mcp_url();
+    let output = tokio::task::spawn_blocking(move || {
+        run_baton(&["servers", "--url", &url, "--stats", "--json"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let everything = &report["servers"][0];
+    assert_eq!(everything["name"], "everything");
+    assert_eq!(
+        everything["stats"]["by_name"]["echo"]["calls"], 3,
+        "{everything}"
+    );
+    assert_eq!(everything["stats"]["errors"], 0);
+    assert!(
+        everything["stats"]["latency_ms"]["p99"].as_f64().is_some(),
+        "{everything}"
+    );
+
+    let table = tokio::task::spawn_blocking({
+        let url = baton.mcp_url();
+        move || run_baton(&["servers", "--url", &url, "--stats"])
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("calls 3") && text.contains("breaker closed"),
+        "{text}"
+    );
+}
