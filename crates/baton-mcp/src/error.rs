@@ -30,6 +30,14 @@ pub enum GatewayError {
         retry_in: std::time::Duration,
     },
     #[error(
+        "server \"{server}\" is overloaded: {in_flight} calls in flight and {queued} waiting; try again later or raise resilience.concurrency"
+    )]
+    Overloaded {
+        server: String,
+        in_flight: usize,
+        queued: usize,
+    },
+    #[error(
         "server \"{server}\" did not answer within {after:?} and the call was cancelled there (progress notifications extend the wait; raise resilience.timeout or max_timeout for it)"
     )]
     Timeout {
@@ -129,6 +137,7 @@ impl From<GatewayError> for ErrorData {
             GatewayError::Unavailable { server, .. }
             | GatewayError::Upstream { server, .. }
             | GatewayError::CircuitOpen { server, .. }
+            | GatewayError::Overloaded { server, .. }
             | GatewayError::Timeout { server, .. } => {
                 ErrorData::internal_error(message, Some(json!({ "server": server })))
             }

@@ -5,11 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod breaker;
+pub mod limit;
 pub mod restart;
 pub mod retry;
 pub mod stats;
 
 pub use breaker::{Breaker, BreakerPolicy, BreakerState, Permit, Rejected, Transition};
+pub use limit::{ConcurrencyLimit, Overloaded};
 pub use restart::{Decision, RestartPolicy, Supervisor};
 pub use retry::{Exhausted, GaveUp, RetryPolicy, retry};
 pub use stats::{CallStats, Outcome, StatsSummary};

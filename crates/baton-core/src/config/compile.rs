@@ -508,6 +508,22 @@ impl Compiler<'_> {
                 resilience.breaker = Some(settings);
             }
         }
+        if let Some(concurrency) = &raw.concurrency {
+            if let Some(max) = &concurrency.max {
+                if max.value == 0 {
+                    self.sink.push(
+                        max.referenced,
+                        format!("{path}.concurrency.max"),
+                        "must be at least 1",
+                    );
+                } else {
+                    resilience.concurrency.max_in_flight = max.value;
+                }
+            }
+            if let Some(queue) = &concurrency.queue {
+                resilience.concurrency.max_queued = queue.value;
+            }
+        }
         if let Some(degrade) = &raw.degrade {
             match degrade.value.as_str() {
                 "fail_fast" | "fail-fast" => resilience.degrade = Degrade::FailFast,

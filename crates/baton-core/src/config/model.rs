@@ -67,8 +67,25 @@ pub struct Resilience {
     /// `None`: no circuit breaker for this server.
     pub breaker: Option<BreakerSettings>,
     pub degrade: Degrade,
+    pub concurrency: ConcurrencySettings,
     /// Upstream tool name → exposed tool names to try when it fails.
     pub tool_fallbacks: BTreeMap<String, Vec<String>>,
+}
+
+/// Per-server limit on calls in flight, with a bounded wait queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConcurrencySettings {
+    pub max_in_flight: u32,
+    pub max_queued: u32,
+}
+
+impl Default for ConcurrencySettings {
+    fn default() -> Self {
+        ConcurrencySettings {
+            max_in_flight: 64,
+            max_queued: 256,
+        }
+    }
 }
 
 /// What clients see of a server while it is unavailable.
@@ -162,6 +179,7 @@ impl Default for Resilience {
             retry: RetrySettings::default(),
             breaker: Some(BreakerSettings::default()),
             degrade: Degrade::default(),
+            concurrency: ConcurrencySettings::default(),
             tool_fallbacks: BTreeMap::new(),
         }
     }

@@ -105,6 +105,7 @@ pub struct RawResilience {
     pub restart: Option<RawRestart>,
     pub retry: Option<RawRetry>,
     pub breaker: Option<RawBreaker>,
+    pub concurrency: Option<RawConcurrency>,
     /// While the server is unavailable: `fail_fast` (default) keeps its tools listed and
     /// failing with the reason; `hide` removes them from tools/list until it recovers.
     pub degrade: Option<SpannedString>,
@@ -159,4 +160,13 @@ pub struct RawBreaker {
     pub open_for: Option<SpannedString>,
     /// `false` turns the breaker off.
     pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConcurrency {
+    /// Calls in flight to the server at once.
+    pub max: Option<Spanned<u32>>,
+    /// Calls that may wait for a slot; beyond that a call is refused at once.
+    pub queue: Option<Spanned<u32>>,
 }

@@ -43,6 +43,17 @@ impl Gateway {
         let (build, answer) = (&build, &answer);
         // One attempt, timed and counted for the server's statistics.
         let attempt = |number: u32, params: P| async move {
+            // A slot among the server's calls in flight, held for the attempt.
+            let _slot = match upstream {
+                Some(upstream) => Some(upstream.limit.acquire().await.map_err(|overloaded| {
+                    CallError::Gateway(GatewayError::Overloaded {
+                        server: server.to_owned(),
+                        in_flight: overloaded.in_flight,
+                        queued: overloaded.queued,
+                    })
+                })?),
+                None => None,
+            };
             let started = std::time::Instant::now();
             let outcome = self
                 .forward_rounds(plan.timeouts, server, scope, call, params, build, answer)

@@ -173,6 +173,7 @@ pub struct Upstream {
     /// All requests to this server, and per tool (or method) name.
     stats: Mutex<ServerStats>,
     restarts: std::sync::atomic::AtomicU64,
+    pub(crate) limit: baton_resilience::ConcurrencyLimit,
 }
 
 #[derive(Debug, Default)]
@@ -196,6 +197,10 @@ impl Upstream {
         Arc::new(Upstream {
             breaker,
             stats: Mutex::new(ServerStats::default()),
+            limit: baton_resilience::ConcurrencyLimit::new(
+                config.resilience.concurrency.max_in_flight as usize,
+                config.resilience.concurrency.max_queued as usize,
+            ),
             restarts: std::sync::atomic::AtomicU64::new(0),
             config,
             state: RwLock::new(state),

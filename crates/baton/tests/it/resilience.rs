@@ -465,3 +465,53 @@ async fn live_statistics_of_a_running_baton() {
         "{text}"
     );
 }
+
+/// Beyond its concurrency limit and queue, a server's calls are refused at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overloaded_server_refuses_fast() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  everything:\n    command: {}\n    resilience:\n      concurrency: {{ max: 1, queue: 0 }}\n",
+            peer("mcp-server-everything").display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let long = {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new(
+                "everything__trigger-long-running-operation",
+            );
+            params.arguments = json!({"duration": 2, "steps": 2}).as_object().cloned();
+            peer.call_tool(params).await
+        })
+    };
+    let mut busy = false;
+    for _ in 0..100 {
+        if status(&client).await["everything"]["stats"]["in_flight"] == 1 {
+            busy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(busy, "the long call never started");
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("everything__echo");
+    params.arguments = json!({"message": "x"}).as_object().cloned();
+    let error = client
+        .peer()
+        .call_tool(params)
+        .await
+        .expect_err("overloaded");
+    assert!(
+        error
+            .to_string()
+            .contains("server \"everything\" is overloaded"),
+        "{error}"
+    );
+    long.await.unwrap().expect("the long call completes");
+    let echo = call(&client, "everything__echo", json!({"message": "later"})).await;
+    assert_eq!(text_of(&echo), "Echo: later");
+}
