@@ -29,6 +29,17 @@ def crash() -> str:
     os._exit(3)
 
 
+peeks = 0
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def peek(key: str) -> str:
+    """Read-only for the caller; counts its own executions (for cache tests)."""
+    global peeks
+    peeks += 1
+    return f"{key} {peeks}"
+
+
 def _crash_first_time(marker: str) -> str:
     path = Path(marker)
     if not path.exists():

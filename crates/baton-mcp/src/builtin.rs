@@ -169,7 +169,12 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> V
             entry
         })
         .collect();
-    json!({ "servers": servers, "conflicts": catalog.conflicts })
+    let (hits, misses, entries) = gateway.cache.counters();
+    json!({
+        "servers": servers,
+        "conflicts": catalog.conflicts,
+        "cache": { "hits": hits, "misses": misses, "entries": entries },
+    })
 }
 
 fn stats_json(summary: &baton_resilience::StatsSummary) -> Value {

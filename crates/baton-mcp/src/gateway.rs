@@ -49,6 +49,7 @@ pub enum ListTarget {
 
 pub struct Gateway {
     pub config: Config,
+    pub(crate) cache: crate::cache::ResultCache,
     upstreams: Vec<Arc<Upstream>>,
     catalog: RwLock<Arc<Catalog>>,
     downstreams: Mutex<Vec<DownstreamEntry>>,
@@ -83,6 +84,7 @@ impl Gateway {
             .map(|server| Upstream::new(server.clone(), http.clone(), events.clone()))
             .collect();
         let gateway = Arc::new(Gateway {
+            cache: crate::cache::ResultCache::default(),
             pending: AtomicU64::new(upstreams.len() as u64),
             config,
             upstreams,

@@ -6,6 +6,7 @@
 
 pub mod bridge;
 pub mod builtin;
+pub mod cache;
 pub mod catalog;
 pub mod downstream;
 pub mod error;

@@ -524,6 +524,11 @@ impl Compiler<'_> {
                 resilience.concurrency.max_queued = queue.value;
             }
         }
+        if let Some(ttl) = &raw.cache
+            && let Some(duration) = self.duration(ttl, &format!("{path}.cache"))
+        {
+            resilience.cache_ttl = Some(duration);
+        }
         if let Some(degrade) = &raw.degrade {
             match degrade.value.as_str() {
                 "fail_fast" | "fail-fast" => resilience.degrade = Degrade::FailFast,
@@ -564,6 +569,11 @@ impl Compiler<'_> {
                     })
                     .collect();
                 resilience.tool_fallbacks.insert(tool.clone(), names);
+            }
+            if let Some(ttl) = &overrides.cache
+                && let Some(duration) = self.duration(ttl, &format!("{tool_path}.cache"))
+            {
+                resilience.tool_cache_ttl.insert(tool.clone(), duration);
             }
             if let Some(mode) = &overrides.retry {
                 let mode = match mode.value.as_str() {

@@ -68,6 +68,10 @@ pub struct Resilience {
     pub breaker: Option<BreakerSettings>,
     pub degrade: Degrade,
     pub concurrency: ConcurrencySettings,
+    /// How long results of read-only tools are cached (`None`: not cached).
+    pub cache_ttl: Option<Duration>,
+    /// Upstream tool name → its own cache time.
+    pub tool_cache_ttl: BTreeMap<String, Duration>,
     /// Upstream tool name → exposed tool names to try when it fails.
     pub tool_fallbacks: BTreeMap<String, Vec<String>>,
 }
@@ -132,6 +136,11 @@ impl Resilience {
             .unwrap_or(self.timeouts)
     }
 
+    /// How long `tool`'s results may be cached, if at all.
+    pub fn cache_ttl_for(&self, tool: &str) -> Option<Duration> {
+        self.tool_cache_ttl.get(tool).copied().or(self.cache_ttl)
+    }
+
     pub fn retry_mode_for(&self, tool: &str) -> RetryMode {
         self.tool_retry.get(tool).copied().unwrap_or_default()
     }
@@ -180,6 +189,8 @@ impl Default for Resilience {
             breaker: Some(BreakerSettings::default()),
             degrade: Degrade::default(),
             concurrency: ConcurrencySettings::default(),
+            cache_ttl: None,
+            tool_cache_ttl: BTreeMap::new(),
             tool_fallbacks: BTreeMap::new(),
         }
     }

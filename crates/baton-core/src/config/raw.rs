@@ -106,6 +106,8 @@ pub struct RawResilience {
     pub retry: Option<RawRetry>,
     pub breaker: Option<RawBreaker>,
     pub concurrency: Option<RawConcurrency>,
+    /// Cache results of this server's read-only tools (`readOnlyHint: true`) for this long.
+    pub cache: Option<SpannedString>,
     /// While the server is unavailable: `fail_fast` (default) keeps its tools listed and
     /// failing with the reason; `hide` removes them from tools/list until it recovers.
     pub degrade: Option<SpannedString>,
@@ -125,6 +127,8 @@ pub struct RawToolResilience {
     /// with an open circuit, a timeout or a transport failure.
     #[serde(default)]
     pub fallback: Vec<SpannedString>,
+    /// Cache this tool's results for this long (read-only tools only).
+    pub cache: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

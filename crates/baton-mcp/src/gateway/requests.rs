@@ -10,6 +10,7 @@ use rmcp::model::{
 use super::{CallContext, Gateway, SessionScope};
 use crate::{
     builtin,
+    cache::{CacheKey, canonical_json},
     error::{CallError, GatewayError},
 };
 use baton_core::config::BUILTIN_SERVER;
@@ -64,6 +65,39 @@ impl Gateway {
         .into())
     }
 
+    /// The cache key and time for this call, when the tool is read-only and a cache time
+    /// is configured for it.
+    fn cache_key(
+        &self,
+        server: &str,
+        tool: &str,
+        definition: Option<&rmcp::model::Tool>,
+        params: &CallToolRequestParams,
+    ) -> Option<(CacheKey, std::time::Duration)> {
+        let read_only = definition
+            .and_then(|tool| tool.annotations.as_ref())
+            .is_some_and(|hints| hints.read_only_hint == Some(true));
+        let upstream = self.upstream(server)?;
+        let ttl = upstream.config.resilience.cache_ttl_for(tool)?;
+        if !read_only {
+            return None;
+        }
+        let arguments = params
+            .arguments
+            .clone()
+            .map(serde_json::Value::Object)
+            .unwrap_or_default();
+        Some((
+            CacheKey {
+                server: server.to_owned(),
+                generation: upstream.generation(),
+                tool: tool.to_owned(),
+                arguments: canonical_json(&arguments),
+            },
+            ttl,
+        ))
+    }
+
     /// The `fallback:` candidates configured for the exposed tool `name`.
     fn fallbacks_of(&self, name: &str) -> Vec<String> {
         let catalog = self.catalog();
@@ -98,10 +132,14 @@ impl Gateway {
                 .map(CallToolResponse::Complete)
                 .map_err(CallError::Server);
         }
-        let plan = self.plan(
-            &route.server,
-            Some((&route.original, catalog.tool(params.name.as_ref()))),
-        );
+        let definition = catalog.tool(params.name.as_ref());
+        let plan = self.plan(&route.server, Some((&route.original, definition)));
+        let cache_key = self.cache_key(&route.server, &route.original, definition, &params);
+        if let Some((key, _)) = &cache_key
+            && let Some(result) = self.cache.get(key)
+        {
+            return Ok(CallToolResponse::Complete(result));
+        }
         params.name = route.original.clone().into();
         params.meta = None;
         let result = self
@@ -120,7 +158,12 @@ impl Gateway {
             )
             .await?;
         match result {
-            ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
+            ServerResult::CallToolResult(result) => {
+                if let Some((key, ttl)) = cache_key {
+                    self.cache.put(key, ttl, &result);
+                }
+                Ok(CallToolResponse::Complete(result))
+            }
             ServerResult::InputRequiredResult(result) => {
                 Ok(CallToolResponse::InputRequired(result))
             }

@@ -174,6 +174,9 @@ pub struct Upstream {
     stats: Mutex<ServerStats>,
     restarts: std::sync::atomic::AtomicU64,
     pub(crate) limit: baton_resilience::ConcurrencyLimit,
+    /// Bumped whenever the server's tools may have changed: cached results of an older
+    /// generation are never served.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -197,6 +200,7 @@ impl Upstream {
         Arc::new(Upstream {
             breaker,
             stats: Mutex::new(ServerStats::default()),
+            generation: std::sync::atomic::AtomicU64::new(0),
             limit: baton_resilience::ConcurrencyLimit::new(
                 config.resilience.concurrency.max_in_flight as usize,
                 config.resilience.concurrency.max_queued as usize,
@@ -319,6 +323,10 @@ impl Upstream {
                 .map(|(name, entry)| (name.clone(), entry.summary()))
                 .collect(),
         )
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn restarts(&self) -> u64 {
@@ -450,6 +458,7 @@ impl Upstream {
         let result: Result<(), rmcp::ServiceError> = async {
             match list {
                 ListChanged::Tools => {
+                    self.generation.fetch_add(1, Ordering::AcqRel);
                     let tools = if capabilities.tools.is_some() {
                         peer.list_all_tools().await?
                     } else {

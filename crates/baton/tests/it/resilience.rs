@@ -515,3 +515,33 @@ async fn an_overloaded_server_refuses_fast() {
     let echo = call(&client, "everything__echo", json!({"message": "later"})).await;
     assert_eq!(text_of(&echo), "Echo: later");
 }
+
+/// Read-only tools with a cache time are answered from the cache for equal arguments.
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_results_are_cached() {
+    let dir = TestDir::new();
+    let baton = BatonHttp::start(&counter_config(&dir, "      cache: 1h\n"));
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let peek = |arguments: serde_json::Value| {
+        let client = &client;
+        async move { text_of(&call(client, "counter__peek", arguments).await) }
+    };
+    assert_eq!(peek(json!({"key": "a"})).await, "a 1");
+    assert_eq!(
+        peek(json!({"key": "a"})).await,
+        "a 1",
+        "served from the cache"
+    );
+    assert_eq!(
+        peek(json!({"key": "b"})).await,
+        "b 2",
+        "other arguments run the tool"
+    );
+    // `bump` is not read-only: never cached.
+    let first = text_of(&call(&client, "counter__bump", json!({})).await);
+    let second = text_of(&call(&client, "counter__bump", json!({})).await);
+    assert_ne!(first, second);
+    let text = text_of(&call(&client, "baton__status", json!({})).await);
+    let full: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(full["cache"]["hits"], 1, "{}", full["cache"]);
+}
