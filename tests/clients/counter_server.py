@@ -32,6 +32,16 @@ def crash() -> str:
 peeks = 0
 
 
+@server.tool()
+async def hang() -> str:
+    """Never answers (for tests of a hung server)."""
+    import anyio
+
+    await anyio.sleep_forever()
+    return "unreachable"
+
+
+
 @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
 def peek(key: str) -> str:
     """Read-only for the caller; counts its own executions (for cache tests)."""

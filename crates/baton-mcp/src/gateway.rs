@@ -49,6 +49,7 @@ pub enum ListTarget {
 
 pub struct Gateway {
     pub config: Config,
+    health: tokio::sync::broadcast::Sender<GatewayEvent>,
     pub(crate) cache: crate::cache::ResultCache,
     upstreams: Vec<Arc<Upstream>>,
     catalog: RwLock<Arc<Catalog>>,
@@ -56,6 +57,19 @@ pub struct Gateway {
     next_downstream: AtomicU64,
     settled: Notify,
     pending: AtomicU64,
+}
+
+/// A change in a server's health, for anything in the process that reacts to it (the
+/// schedules and triggers, the dashboard). Subscribe with [`Gateway::subscribe_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEvent {
+    ServerUp { server: String },
+    ServerDown { server: String, error: String },
+    Restarting { server: String, attempt: u32 },
+    Quarantined { server: String, crashes: u32 },
+    BreakerOpened { server: String, failures: u32 },
+    BreakerHalfOpen { server: String },
+    BreakerClosed { server: String },
 }
 
 /// What a downstream request brings along for relaying.
@@ -84,6 +98,7 @@ impl Gateway {
             .map(|server| Upstream::new(server.clone(), http.clone(), events.clone()))
             .collect();
         let gateway = Arc::new(Gateway {
+            health: tokio::sync::broadcast::channel(256).0,
             cache: crate::cache::ResultCache::default(),
             pending: AtomicU64::new(upstreams.len() as u64),
             config,
@@ -100,6 +115,7 @@ impl Gateway {
             tokio::spawn(async move {
                 let ready = upstream.start().await;
                 if let Some(gateway) = gateway.upgrade() {
+                    gateway.publish_start(&upstream, ready);
                     gateway.rebuild_catalog();
                     if gateway.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                         gateway.settled.notify_waiters();
@@ -188,7 +204,71 @@ impl Gateway {
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
     }
 
+    /// Health events; a slow subscriber misses the oldest ones, never blocks Baton.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<GatewayEvent> {
+        self.health.subscribe()
+    }
+
+    fn publish(&self, event: GatewayEvent) {
+        let _ = self.health.send(event);
+    }
+
+    fn publish_start(&self, upstream: &Upstream, ready: bool) {
+        let server = upstream.name().to_owned();
+        if ready {
+            self.publish(GatewayEvent::ServerUp { server });
+        } else if let Some(error) = upstream.state().error() {
+            self.publish(GatewayEvent::ServerDown {
+                server,
+                error: error.to_owned(),
+            });
+        }
+    }
+
     async fn handle_event(&self, event: UpstreamEvent) {
+        match &event {
+            UpstreamEvent::Closed { server } => {
+                let error = self
+                    .upstream(server)
+                    .and_then(|u| u.state().error().map(str::to_owned))
+                    .unwrap_or_default();
+                self.publish(GatewayEvent::ServerDown {
+                    server: server.clone(),
+                    error,
+                });
+            }
+            UpstreamEvent::Up { server } => self.publish(GatewayEvent::ServerUp {
+                server: server.clone(),
+            }),
+            UpstreamEvent::Restarting {
+                server, attempt, ..
+            } => self.publish(GatewayEvent::Restarting {
+                server: server.clone(),
+                attempt: *attempt,
+            }),
+            UpstreamEvent::Quarantined { server, crashes } => {
+                self.publish(GatewayEvent::Quarantined {
+                    server: server.clone(),
+                    crashes: *crashes,
+                })
+            }
+            UpstreamEvent::Breaker { server, transition } => {
+                let server = server.clone();
+                self.publish(match transition {
+                    baton_resilience::Transition::Opened { failures } => {
+                        GatewayEvent::BreakerOpened {
+                            server,
+                            failures: *failures,
+                        }
+                    }
+                    baton_resilience::Transition::HalfOpened => {
+                        GatewayEvent::BreakerHalfOpen { server }
+                    }
+                    baton_resilience::Transition::Closed => GatewayEvent::BreakerClosed { server },
+                })
+            }
+            _ => {}
+        }
         match event {
             UpstreamEvent::ListChanged { server, list } => {
                 let Some(upstream) = self.upstream(&server) else {
@@ -208,6 +288,7 @@ impl Gateway {
                 self.rebuild_catalog();
                 self.broadcast_all().await;
             }
+            UpstreamEvent::Restarting { .. } | UpstreamEvent::Quarantined { .. } => {}
             // Logged where it happens; the schedules/triggers work will subscribe here.
             UpstreamEvent::Breaker { server, .. } => {
                 let hides = self

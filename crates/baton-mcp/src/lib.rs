@@ -13,5 +13,5 @@ pub mod error;
 pub mod gateway;
 pub mod upstream;
 
-pub use gateway::Gateway;
+pub use gateway::{Gateway, GatewayEvent};
 pub use rmcp;

@@ -52,6 +52,17 @@ pub enum UpstreamEvent {
     Up {
         server: String,
     },
+    /// A stdio server will be restarted after `after`.
+    Restarting {
+        server: String,
+        attempt: u32,
+        after: std::time::Duration,
+    },
+    /// A stdio server kept crashing and is left down.
+    Quarantined {
+        server: String,
+        crashes: u32,
+    },
     /// Its circuit breaker changed state.
     Breaker {
         server: String,

@@ -53,6 +53,11 @@ impl Upstream {
                         attempt,
                         next_in: after,
                     });
+                    let _ = self.events.send(UpstreamEvent::Restarting {
+                        server: self.name().to_owned(),
+                        attempt,
+                        after,
+                    });
                     (after, false)
                 }
                 Decision::Quarantine {
@@ -64,6 +69,10 @@ impl Upstream {
                         error,
                         crashes,
                         retry_in: retry_after,
+                    });
+                    let _ = self.events.send(UpstreamEvent::Quarantined {
+                        server: self.name().to_owned(),
+                        crashes,
                     });
                     (retry_after, true)
                 }

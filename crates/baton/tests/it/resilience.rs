@@ -545,3 +545,65 @@ async fn read_only_results_are_cached() {
     let full: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(full["cache"]["hits"], 1, "{}", full["cache"]);
 }
+
+/// With one server hung on many calls, calls to another keep their latency (a relative
+/// bound against the same calls measured just before, in the same run).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_server_does_not_slow_the_others() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  everything:\n    command: {}\n  counter:\n    command: {}\n    args: [\"{}\"]\n",
+            peer("mcp-server-everything").display(),
+            peer("python").display(),
+            repo_root().join("tests/clients/counter_server.py").display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    async fn median_echo(client: &Client) -> Duration {
+        let mut samples = Vec::new();
+        for i in 0..30 {
+            let started = Instant::now();
+            call(
+                client,
+                "everything__echo",
+                json!({"message": format!("{i}")}),
+            )
+            .await;
+            samples.push(started.elapsed());
+        }
+        samples.sort();
+        samples[samples.len() / 2]
+    }
+    let before = median_echo(&client).await;
+    let mut hung = Vec::new();
+    for _ in 0..16 {
+        let peer = client.peer().clone();
+        hung.push(tokio::spawn(async move {
+            let params = baton_mcp::rmcp::model::CallToolRequestParams::new("counter__hang");
+            peer.call_tool(params).await
+        }));
+    }
+    // All 16 are in flight at the hung server before measuring again.
+    let mut in_flight = 0;
+    for _ in 0..100 {
+        in_flight = status(&client).await["counter"]["stats"]["in_flight"]
+            .as_u64()
+            .unwrap_or(0);
+        if in_flight == 16 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(in_flight, 16);
+    let during = median_echo(&client).await;
+    assert!(
+        during <= before * 3 + Duration::from_millis(5),
+        "echo median went from {before:?} to {during:?} while another server hung"
+    );
+    for call in hung {
+        call.abort();
+    }
+}
