@@ -133,34 +133,13 @@ fn parse_args() -> Result<Mode, String> {
     Ok(mode)
 }
 
-/// stdin and stdout as non-blocking pipes on the reactor; an error when either is not a
-/// pipe (a terminal, a file).
-fn pipe_stdio() -> std::io::Result<(
-    tokio::net::unix::pipe::Receiver,
-    tokio::net::unix::pipe::Sender,
-)> {
-    use std::os::{fd::AsFd, unix::fs::FileTypeExt};
-    let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
-    let stdout = std::io::stdout().as_fd().try_clone_to_owned()?;
-    // Check both first: converting one makes it non-blocking, which `stdio()` cannot use.
-    for fd in [&stdin, &stdout] {
-        let file = std::fs::File::from(fd.try_clone()?);
-        if !file.metadata()?.file_type().is_fifo() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a pipe",
-            ));
-        }
-    }
-    Ok((
-        tokio::net::unix::pipe::Receiver::from_owned_fd(stdin)?,
-        tokio::net::unix::pipe::Sender::from_owned_fd(stdout)?,
-    ))
-}
-
 async fn serve_stdio(blocking: bool) -> anyhow::Result<()> {
     // Only try the pipes when wanted: making them non-blocking would break `stdio()`.
-    let pipes = if blocking { None } else { pipe_stdio().ok() };
+    let pipes = if blocking {
+        None
+    } else {
+        baton_mcp::downstream::stdio::pipe_stdio().ok()
+    };
     let service = match pipes {
         Some(pipes) => Echo.serve(pipes).await?,
         None => Echo.serve(rmcp::transport::stdio()).await?,

@@ -27,8 +27,9 @@ pub async fn serve(gateway: Arc<Gateway>) -> Result<(), std::io::Error> {
     Ok(())
 }
 
-/// stdin and stdout as reactor pipes; an error when either is not a pipe.
-fn pipe_stdio() -> std::io::Result<(
+/// stdin and stdout as reactor pipes; an error when either is not a pipe (then neither was
+/// touched). Shared with the benchmark's echo upstream.
+pub fn pipe_stdio() -> std::io::Result<(
     tokio::net::unix::pipe::Receiver,
     tokio::net::unix::pipe::Sender,
 )> {

@@ -232,10 +232,9 @@ async fn a_server_crashing_mid_call_fails_alone() {
     let config = dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  everything:\n    command: {}\n  counter:\n    command: {}\n    args: [\"{}\"]\n",
+            "servers:\n  everything:\n    command: {}\n  counter:\n    {counter}\n",
             peer("mcp-server-everything").display(),
-            peer("python").display(),
-            repo_root().join("tests/clients/counter_server.py").display()
+            counter = counter_server()
         ),
     );
     let baton = BatonHttp::start(&config);

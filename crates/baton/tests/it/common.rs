@@ -96,6 +96,18 @@ pub fn everything_config(dir: &TestDir) -> PathBuf {
     )
 }
 
+/// The `command:`/`args:` lines (continuation indented by 4) of the stateful Python test
+/// server `tests/clients/counter_server.py`.
+pub fn counter_server() -> String {
+    format!(
+        "command: {}\n    args: [\"{}\"]",
+        peer("python").display(),
+        repo_root()
+            .join("tests/clients/counter_server.py")
+            .display()
+    )
+}
+
 /// A child killed (with its process group) on drop.
 pub struct Proc {
     pub child: Child,

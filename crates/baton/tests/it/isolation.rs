@@ -11,9 +11,8 @@ fn counter_config(dir: &TestDir, isolation: &str) -> std::path::PathBuf {
     dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  counter:\n    command: {}\n    args: [\"{}\"]\n    isolation: {isolation}\n",
-            peer("python").display(),
-            repo_root().join("tests/clients/counter_server.py").display()
+            "servers:\n  counter:\n    {counter}\n    isolation: {isolation}\n",
+            counter = counter_server()
         ),
     )
 }

@@ -77,9 +77,8 @@ fn counter_config(dir: &TestDir, extra: &str) -> std::path::PathBuf {
     dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  counter:\n    command: {}\n    args: [\"{}\"]\n    resilience:\n      restart: {{ initial_delay: 100ms, max_delay: 400ms }}\n{extra}",
-            peer("python").display(),
-            repo_root().join("tests/clients/counter_server.py").display()
+            "servers:\n  counter:\n    {counter}\n    resilience:\n      restart: {{ initial_delay: 100ms, max_delay: 400ms }}\n{extra}",
+            counter = counter_server()
         ),
     )
 }
@@ -324,13 +323,7 @@ async fn repeated_failures_open_the_circuit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fallback_answers_when_the_primary_fails() {
     let dir = TestDir::new();
-    let counter = format!(
-        "command: {}\n    args: [\"{}\"]",
-        peer("python").display(),
-        repo_root()
-            .join("tests/clients/counter_server.py")
-            .display()
-    );
+    let counter = counter_server();
     let config = dir.write(
         "baton.yaml",
         &format!(
@@ -367,9 +360,8 @@ async fn hidden_while_down_and_back_when_recovered() {
     let config = dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  counter:\n    command: {}\n    args: [\"{}\"]\n    resilience:\n      degrade: hide\n      restart: {{ initial_delay: 2s, max_delay: 2s }}\n",
-            peer("python").display(),
-            repo_root().join("tests/clients/counter_server.py").display()
+            "servers:\n  counter:\n    {counter}\n    resilience:\n      degrade: hide\n      restart: {{ initial_delay: 2s, max_delay: 2s }}\n",
+            counter = counter_server()
         ),
     );
     let baton = BatonHttp::start(&config);
@@ -554,10 +546,9 @@ async fn a_hung_server_does_not_slow_the_others() {
     let config = dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  everything:\n    command: {}\n  counter:\n    command: {}\n    args: [\"{}\"]\n",
+            "servers:\n  everything:\n    command: {}\n  counter:\n    {counter}\n",
             peer("mcp-server-everything").display(),
-            peer("python").display(),
-            repo_root().join("tests/clients/counter_server.py").display()
+            counter = counter_server()
         ),
     );
     let baton = BatonHttp::start(&config);
