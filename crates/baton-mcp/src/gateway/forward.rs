@@ -218,12 +218,7 @@ impl Gateway {
     ) -> Result<ServerResult, CallError> {
         let mut guard = connection.relay.begin_call(call.peer.clone());
         let peer = connection.session.peer();
-        // The budget resets on each progress notification, up to the hard cap; on expiry
-        // rmcp cancels the request upstream.
         let mut options = PeerRequestOptions::no_options();
-        options.timeout = Some(timeouts.idle);
-        options.reset_timeout_on_progress = true;
-        options.max_total_timeout = Some(timeouts.total);
         if connection.is_modern() {
             options.meta = Some(bridge::upstream_meta(
                 call.capabilities.as_ref(),
@@ -234,20 +229,50 @@ impl Gateway {
             .send_request_with_option(request, options)
             .await
             .map_err(|error| GatewayError::from_service(server, error))?;
-        if let Some(downstream) = call.progress.clone() {
-            guard.relay_progress(handle.progress_token.clone(), downstream);
-        }
+        let progress = guard.watch_progress(handle.progress_token.clone(), call.progress.clone());
         let request_id = handle.id.clone();
-        let result = tokio::select! {
-            result = handle.await_response() => result,
-            _ = call.cancel.cancelled() => {
-                let cancelled = rmcp::model::CancelledNotificationParam::new(
-                    Some(request_id),
-                    Some("the client cancelled the request".to_owned()),
-                );
-                let _ = peer.notify_cancelled(cancelled).await;
-                tracing::info!(server, "the client cancelled a request; cancelled upstream too");
-                return Err(CallError::Gateway(GatewayError::Cancelled));
+        // The time budget: `idle` without a progress notification, `total` in all. One
+        // timer; when it fires after progress was seen, the idle budget starts again.
+        let started = tokio::time::Instant::now();
+        let total_deadline = started + timeouts.total;
+        let mut idle_deadline = started + timeouts.idle;
+        let mut progress_seen = 0;
+        let timer = tokio::time::sleep_until(idle_deadline.min(total_deadline));
+        tokio::pin!(timer);
+        let response = handle.await_response();
+        tokio::pin!(response);
+        let result = loop {
+            tokio::select! {
+                result = &mut response => break result,
+                _ = &mut timer => {
+                    let now = tokio::time::Instant::now();
+                    let count = progress.load(std::sync::atomic::Ordering::Acquire);
+                    if count != progress_seen && now < total_deadline {
+                        progress_seen = count;
+                        idle_deadline = now + timeouts.idle;
+                        timer.as_mut().reset(idle_deadline.min(total_deadline));
+                        continue;
+                    }
+                    let after = if now >= total_deadline { timeouts.total } else { timeouts.idle };
+                    let cancelled = rmcp::model::CancelledNotificationParam::new(
+                        Some(request_id),
+                        Some("request timeout".to_owned()),
+                    );
+                    let _ = peer.notify_cancelled(cancelled).await;
+                    return Err(CallError::Gateway(GatewayError::Timeout {
+                        server: server.to_owned(),
+                        after,
+                    }));
+                }
+                _ = call.cancel.cancelled() => {
+                    let cancelled = rmcp::model::CancelledNotificationParam::new(
+                        Some(request_id),
+                        Some("the client cancelled the request".to_owned()),
+                    );
+                    let _ = peer.notify_cancelled(cancelled).await;
+                    tracing::info!(server, "the client cancelled a request; cancelled upstream too");
+                    return Err(CallError::Gateway(GatewayError::Cancelled));
+                }
             }
         };
         drop(guard);

@@ -79,8 +79,8 @@ pub enum UpstreamEvent {
 struct Callers {
     /// In-flight calls, oldest first: (call id, the downstream peer waiting on it).
     calls: Vec<(u64, Peer<RoleServer>)>,
-    /// Upstream progress token → (downstream peer, the downstream's own token).
-    progress: HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>,
+    /// Upstream progress token → the call's progress watch.
+    progress: HashMap<ProgressToken, ProgressWatch>,
     /// Resource URI → clients subscribed to its updates.
     subscribers: HashMap<String, Vec<Peer<RoleServer>>>,
     /// Resource URI → the `subscriptions/listen` stream watching it on a 2026-07-28 server.
@@ -200,6 +200,15 @@ impl Relay {
     }
 }
 
+/// What happens to one call's progress notifications: they are counted (a progress
+/// notification resets the call's idle budget) and, when the caller asked for progress,
+/// relayed to it under its own token.
+#[derive(Clone)]
+struct ProgressWatch {
+    seen: Arc<AtomicU64>,
+    forward: Option<(Peer<RoleServer>, ProgressToken)>,
+}
+
 /// Ends a call's registration with the relay.
 pub struct CallGuard {
     relay: Arc<Relay>,
@@ -209,28 +218,38 @@ pub struct CallGuard {
 }
 
 impl CallGuard {
-    /// Progress the server reports under `upstream` (the token rmcp put on the request) is
-    /// relayed to the caller under `downstream`, the caller's own token.
-    pub fn relay_progress(&mut self, upstream: ProgressToken, downstream: ProgressToken) {
+    /// Watches the progress the server reports under `upstream` (the token rmcp put on
+    /// the request): the returned counter grows with each notification, and when the caller
+    /// gave its own token (`downstream`) the notifications are relayed to it.
+    pub fn watch_progress(
+        &mut self,
+        upstream: ProgressToken,
+        downstream: Option<ProgressToken>,
+    ) -> Arc<AtomicU64> {
+        let seen = Arc::new(AtomicU64::new(0));
         let mut callers = self.relay.lock();
-        let Some(peer) = callers
-            .calls
-            .iter()
-            .find(|(id, _)| *id == self.id)
-            .map(|(_, peer)| peer.clone())
-        else {
-            return;
-        };
-        callers
-            .progress
-            .insert(upstream.clone(), (peer, downstream));
+        let forward = downstream.and_then(|token| {
+            callers
+                .calls
+                .iter()
+                .find(|(id, _)| *id == self.id)
+                .map(|(_, peer)| (peer.clone(), token))
+        });
+        callers.progress.insert(
+            upstream.clone(),
+            ProgressWatch {
+                seen: seen.clone(),
+                forward,
+            },
+        );
         self.upstream_progress = Some(upstream);
+        seen
     }
 }
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        if !self.has_peer {
+        if !self.has_peer && self.upstream_progress.is_none() {
             return;
         }
         let mut callers = self.relay.lock();
@@ -321,13 +340,15 @@ impl ClientHandler for UpstreamClient {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        let target = self
+        let watch = self
             .relay
             .lock()
             .progress
             .get(&params.progress_token)
             .cloned();
-        if let Some((peer, token)) = target {
+        let Some(watch) = watch else { return };
+        watch.seen.fetch_add(1, Ordering::Release);
+        if let Some((peer, token)) = watch.forward {
             let mut relayed = params;
             relayed.progress_token = token;
             if let Err(error) = peer.notify_progress(relayed).await {
