@@ -50,6 +50,23 @@ def peek(key: str) -> str:
     return f"{key} {peeks}"
 
 
+failures = 0
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def fail() -> str:
+    """A read-only tool whose every call is a tool error (isError), counting the calls."""
+    global failures
+    failures += 1
+    raise ValueError(f"failure number {failures}")
+
+
+@server.tool()
+def failure_count() -> str:
+    """How many times `fail` ran."""
+    return str(failures)
+
+
 def _crash_first_time(marker: str) -> str:
     path = Path(marker)
     if not path.exists():

@@ -598,3 +598,27 @@ async fn a_hung_server_does_not_slow_the_others() {
         call.abort();
     }
 }
+
+/// A tool result with `isError: true` is the server's answer: never retried, even for a
+/// read-only tool with retries configured.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_errors_are_answers_not_retried() {
+    let dir = TestDir::new();
+    let baton = BatonHttp::start(&counter_config(
+        &dir,
+        "      retry: { attempts: 4, initial_delay: 50ms }\n",
+    ));
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    for _ in 0..2 {
+        let result = call(&client, "counter__fail", json!({})).await;
+        assert_eq!(result.is_error, Some(true), "{}", text_of(&result));
+    }
+    let count = text_of(&call(&client, "counter__failure_count", json!({})).await);
+    assert_eq!(count, "2", "each call ran the tool once");
+    let stats = status(&client).await["counter"]["stats"].clone();
+    assert_eq!(stats["retries"], 0, "{stats}");
+    assert_eq!(
+        stats["errors"], 0,
+        "tool errors are answers, not server failures: {stats}"
+    );
+}
