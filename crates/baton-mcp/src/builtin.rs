@@ -54,7 +54,9 @@ pub fn call(
         STATUS => {
             if let Some(name) = arguments.get("restart").and_then(Value::as_str) {
                 match gateway.upstream(name) {
-                    Some(upstream) => upstream.request_restart(),
+                    Some(_) => gateway
+                        .replicas(name)
+                        .for_each(|replica| replica.request_restart()),
                     None => {
                         return Ok(CallToolResult::error(vec![Content::text(format!(
                             "no server named \"{name}\" is configured"
@@ -105,7 +107,7 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> V
                 .count();
             let own = upstream.catalog();
             let mut entry = json!({
-                "name": upstream.name(),
+                "name": upstream.label(),
                 "state": state.label(),
                 "isolation": upstream.config.isolation.as_str(),
                 "tools": tools,

@@ -49,6 +49,9 @@ pub enum ListTarget {
 
 pub struct Gateway {
     pub config: Config,
+    /// Server name → indexes of its replicas in `upstreams`.
+    replica_sets: HashMap<String, Vec<usize>>,
+    balancer_seed: AtomicU64,
     health: tokio::sync::broadcast::Sender<GatewayEvent>,
     pub(crate) cache: crate::cache::ResultCache,
     upstreams: Vec<Arc<Upstream>>,
@@ -95,9 +98,24 @@ impl Gateway {
         let upstreams: Vec<_> = config
             .servers
             .iter()
-            .map(|server| Upstream::new(server.clone(), http.clone(), events.clone()))
+            .flat_map(|server| {
+                (0..server.replicas)
+                    .map(|replica| {
+                        Upstream::new(server.clone(), replica, http.clone(), events.clone())
+                    })
+                    .collect::<Vec<_>>()
+            })
             .collect();
+        let mut replica_sets: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, upstream) in upstreams.iter().enumerate() {
+            replica_sets
+                .entry(upstream.name().to_owned())
+                .or_default()
+                .push(index);
+        }
         let gateway = Arc::new(Gateway {
+            replica_sets,
+            balancer_seed: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
             health: tokio::sync::broadcast::channel(256).0,
             cache: crate::cache::ResultCache::default(),
             pending: AtomicU64::new(upstreams.len() as u64),
@@ -162,8 +180,55 @@ impl Gateway {
         &self.upstreams
     }
 
+    /// The server's first replica (for its configuration and catalog).
     pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
-        self.upstreams.iter().find(|u| u.name() == name)
+        let index = *self.replica_sets.get(name)?.first()?;
+        self.upstreams.get(index)
+    }
+
+    /// Every replica of the server.
+    pub fn replicas<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Arc<Upstream>> + 'a {
+        self.replica_sets
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|&index| self.upstreams.get(index))
+    }
+
+    /// The replica a request should go to: power of two choices over the available
+    /// replicas, the one with the lower latency EWMA × (in flight + 1); unavailable
+    /// replicas (down, restarting, circuit open) are left out while any other is up.
+    pub(crate) fn pick(&self, name: &str) -> Option<&Arc<Upstream>> {
+        let indexes = self.replica_sets.get(name)?;
+        if indexes.len() == 1 {
+            return self.upstreams.get(indexes[0]);
+        }
+        let available: Vec<&Arc<Upstream>> = indexes
+            .iter()
+            .filter_map(|&index| self.upstreams.get(index))
+            .filter(|upstream| upstream.is_available())
+            .collect();
+        match available.len() {
+            0 => self.upstream(name),
+            1 => Some(available[0]),
+            count => {
+                let random = self.next_random();
+                let first = (random % count as u64) as usize;
+                let second = (first + 1 + ((random >> 32) % (count as u64 - 1)) as usize) % count;
+                let (a, b) = (available[first], available[second]);
+                Some(if b.load() < a.load() { b } else { a })
+            }
+        }
+    }
+
+    /// xorshift64: cheap, good enough to spread the balancer's two choices.
+    fn next_random(&self) -> u64 {
+        let mut x = self.balancer_seed.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.balancer_seed.store(x, Ordering::Relaxed);
+        x
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
@@ -175,8 +240,17 @@ impl Gateway {
 
     fn rebuild_catalog(&self) {
         // `degrade: hide`: an unavailable server's items leave the catalog until it recovers.
-        let catalogs: Vec<_> = self
-            .upstreams
+        let primaries: Vec<&Arc<Upstream>> = self
+            .config
+            .servers
+            .iter()
+            .filter_map(|server| {
+                self.replicas(&server.name)
+                    .find(|replica| replica.is_available())
+                    .or_else(|| self.upstream(&server.name))
+            })
+            .collect();
+        let catalogs: Vec<_> = primaries
             .iter()
             .map(|upstream| {
                 if upstream.config.resilience.degrade == Degrade::Hide && !upstream.is_available() {
@@ -186,8 +260,7 @@ impl Gateway {
                 }
             })
             .collect();
-        let sources = self
-            .upstreams
+        let sources = primaries
             .iter()
             .zip(catalogs)
             .map(|(upstream, catalog)| Source {
@@ -514,12 +587,20 @@ impl Gateway {
         server: &str,
         scope: &SessionScope,
     ) -> Result<Arc<Connection>, GatewayError> {
-        let upstream = self
-            .upstream(server)
-            .ok_or_else(|| GatewayError::Unavailable {
-                server: server.to_owned(),
-                reason: "it is not configured".to_owned(),
-            })?;
+        self.connection_via(server, self.pick(server), scope).await
+    }
+
+    /// The connection to use on `upstream` (a replica of `server`).
+    async fn connection_via(
+        &self,
+        server: &str,
+        upstream: Option<&Arc<Upstream>>,
+        scope: &SessionScope,
+    ) -> Result<Arc<Connection>, GatewayError> {
+        let upstream = upstream.ok_or_else(|| GatewayError::Unavailable {
+            server: server.to_owned(),
+            reason: "it is not configured".to_owned(),
+        })?;
         if upstream.config.isolation == Isolation::PerClient {
             return scope.connection(upstream).await;
         }

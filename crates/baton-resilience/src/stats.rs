@@ -62,6 +62,11 @@ impl CallStats {
         self.recent.push_back(latency);
     }
 
+    /// The latency EWMA in milliseconds, without computing percentiles.
+    pub fn ewma_ms(&self) -> Option<f64> {
+        self.ewma_ms
+    }
+
     pub fn summary(&self) -> StatsSummary {
         let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
         sorted.sort_unstable();

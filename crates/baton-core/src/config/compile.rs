@@ -219,6 +219,26 @@ impl Compiler<'_> {
             );
         }
 
+        let replicas = match &raw.replicas {
+            None => 1,
+            Some(replicas) if replicas.value == 0 => {
+                self.sink.push(
+                    replicas.referenced,
+                    format!("{path}.replicas"),
+                    "must be at least 1",
+                );
+                1
+            }
+            Some(replicas) if raw.command.is_none() => {
+                self.sink.push(
+                    replicas.referenced,
+                    format!("{path}.replicas"),
+                    "replicas apply to stdio servers (with `command`)",
+                );
+                1
+            }
+            Some(replicas) => replicas.value,
+        };
         let resilience = self.resilience(
             defaults,
             raw.resilience.as_ref(),
@@ -232,6 +252,7 @@ impl Compiler<'_> {
         Some(ServerConfig {
             name: name.to_owned(),
             transport: transport?,
+            replicas,
             isolation,
             tools,
             rename,

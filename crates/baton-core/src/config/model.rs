@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub name: String,
     pub transport: TransportConfig,
     pub isolation: Isolation,
+    /// Processes of a stdio server (1 unless `replicas:` says more).
+    pub replicas: u32,
     pub tools: ToolFilter,
     /// Upstream tool name → new local name (still namespaced).
     pub rename: BTreeMap<String, String>,

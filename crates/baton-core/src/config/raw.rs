@@ -66,6 +66,8 @@ pub struct RawServer {
     #[serde(rename = "type")]
     pub kind: Option<SpannedString>,
     pub isolation: Option<SpannedString>,
+    /// stdio servers: run this many processes and balance calls across them.
+    pub replicas: Option<Spanned<u32>>,
     pub tools: Option<RawToolFilter>,
     #[serde(default)]
     pub rename: IndexMap<String, SpannedString>,

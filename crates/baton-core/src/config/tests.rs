@@ -257,3 +257,24 @@ fn durations_parse() {
     assert_eq!(parse_duration("soon"), None);
     assert_eq!(parse_duration("5 days"), None);
 }
+
+#[test]
+fn replicas_are_for_stdio_servers() {
+    let config =
+        parse_ok("servers:\n  pool:\n    command: x\n    replicas: 3\n  one:\n    command: y\n");
+    assert_eq!(config.server("pool").unwrap().replicas, 3);
+    assert_eq!(config.server("one").unwrap().replicas, 1);
+    let errors = parse_err(
+        "servers:\n  a:\n    url: http://h/mcp\n    replicas: 2\n  b:\n    command: x\n    replicas: 0\n",
+    );
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{all:?}");
+    assert!(
+        all[0].contains("servers.a.replicas: replicas apply to stdio servers"),
+        "{all:?}"
+    );
+    assert!(
+        all[1].contains("servers.b.replicas: must be at least 1"),
+        "{all:?}"
+    );
+}

@@ -10,11 +10,13 @@ use rmcp::{
     service::PeerRequestOptions,
 };
 
+use std::sync::Arc;
+
 use super::{CallContext, Gateway, SessionScope};
 use crate::{
     bridge,
     error::{CallError, GatewayError},
-    upstream::Connection,
+    upstream::{Connection, Upstream},
 };
 
 /// How one request is sent: its time budget and whether it may be retried.
@@ -39,10 +41,11 @@ impl Gateway {
         build: impl Fn(P) -> ClientRequest,
         answer: impl Fn(&mut P, Option<InputResponses>, Option<String>),
     ) -> Result<ServerResult, CallError> {
-        let upstream = self.upstream(server);
         let (build, answer) = (&build, &answer);
-        // One attempt, timed and counted for the server's statistics.
+        // One attempt, on the replica the balancer picks, timed and counted for that
+        // replica's statistics.
         let attempt = |number: u32, params: P| async move {
+            let upstream = self.pick(server);
             // A slot among the server's calls in flight, held for the attempt.
             let _slot = match upstream {
                 Some(upstream) => Some(upstream.limit.acquire().await.map_err(|overloaded| {
@@ -56,7 +59,16 @@ impl Gateway {
             };
             let started = std::time::Instant::now();
             let outcome = self
-                .forward_rounds(plan.timeouts, server, scope, call, params, build, answer)
+                .forward_rounds(
+                    plan.timeouts,
+                    server,
+                    upstream,
+                    scope,
+                    call,
+                    params,
+                    build,
+                    answer,
+                )
                 .await;
             if let Some(upstream) = upstream {
                 let kind = match &outcome {
@@ -118,13 +130,13 @@ impl Gateway {
         &self,
         timeouts: Timeouts,
         server: &str,
+        upstream: Option<&Arc<Upstream>>,
         scope: &SessionScope,
         call: &CallContext,
         params: P,
         build: &impl Fn(P) -> ClientRequest,
         answer: &impl Fn(&mut P, Option<InputResponses>, Option<String>),
     ) -> Result<ServerResult, CallError> {
-        let upstream = self.upstream(server);
         let permit = match upstream.map(|upstream| upstream.breaker_check()) {
             Some(Err(rejected)) => {
                 return Err(CallError::Gateway(GatewayError::CircuitOpen {
@@ -137,7 +149,9 @@ impl Gateway {
             None => Permit::Normal,
         };
         let outcome = self
-            .forward_rounds_unguarded(timeouts, server, scope, call, params, build, answer, permit)
+            .forward_rounds_unguarded(
+                timeouts, server, upstream, scope, call, params, build, answer, permit,
+            )
             .await;
         if let Some(upstream) = upstream {
             // The server's own errors are answers: only failures to get one count.
@@ -151,6 +165,7 @@ impl Gateway {
         &self,
         timeouts: Timeouts,
         server: &str,
+        upstream: Option<&Arc<Upstream>>,
         scope: &SessionScope,
         call: &CallContext,
         mut params: P,
@@ -159,11 +174,11 @@ impl Gateway {
         permit: Permit,
     ) -> Result<ServerResult, CallError> {
         let connection = self
-            .connection(server, scope)
+            .connection_via(server, upstream, scope)
             .await
             .map_err(CallError::Gateway)?;
         if permit == Permit::Trial
-            && let Some(upstream) = self.upstream(server)
+            && let Some(upstream) = upstream
             && !upstream.probe(&connection).await
         {
             return Err(CallError::Gateway(GatewayError::Unavailable {

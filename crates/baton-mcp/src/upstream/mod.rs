@@ -159,6 +159,8 @@ impl Connection {
 
 pub struct Upstream {
     pub config: ServerConfig,
+    /// Which of the server's `replicas` this is (0-based).
+    replica: u32,
     state: RwLock<UpstreamState>,
     shared: tokio::sync::RwLock<Option<Arc<Connection>>>,
     catalog: RwLock<ServerCatalog>,
@@ -188,6 +190,7 @@ struct ServerStats {
 impl Upstream {
     pub fn new(
         config: ServerConfig,
+        replica: u32,
         http: reqwest::Client,
         events: mpsc::UnboundedSender<UpstreamEvent>,
     ) -> Arc<Self> {
@@ -198,6 +201,7 @@ impl Upstream {
         };
         let breaker = breaker::new_breaker(config.resilience.breaker.as_ref());
         Arc::new(Upstream {
+            replica,
             breaker,
             stats: Mutex::new(ServerStats::default()),
             generation: std::sync::atomic::AtomicU64::new(0),
@@ -221,6 +225,27 @@ impl Upstream {
 
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// The server's name, with `#N` for the second and later replicas of a pool.
+    pub fn label(&self) -> String {
+        if self.config.replicas > 1 {
+            format!("{}#{}", self.config.name, self.replica + 1)
+        } else {
+            self.config.name.clone()
+        }
+    }
+
+    /// The load estimate the balancer compares: latency EWMA × (calls in flight + 1).
+    pub fn load(&self) -> f64 {
+        let ewma = self
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .total
+            .ewma_ms()
+            .unwrap_or(0.0);
+        ewma * (self.limit.in_flight() as f64 + 1.0)
     }
 
     pub fn state(&self) -> UpstreamState {
@@ -376,7 +401,7 @@ impl Upstream {
             match &self.config.transport {
                 TransportConfig::Stdio(stdio) => {
                     let (process, stderr_reader) =
-                        stdio::spawn(self.name(), stdio, self.stderr_tail.clone()).map_err(
+                        stdio::spawn(&self.label(), stdio, self.stderr_tail.clone()).map_err(
                             |error| UpstreamError::Spawn {
                                 command: stdio.command.clone(),
                                 reason: error.to_string(),

@@ -622,3 +622,57 @@ async fn tool_errors_are_answers_not_retried() {
         "tool errors are answers, not server failures: {stats}"
     );
 }
+
+/// `replicas: 3` runs three processes; calls spread over them, and a replica that dies is
+/// left out while it restarts.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_spread_over_replicas_and_avoid_a_dead_one() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  counter:\n    {counter}\n    replicas: 3\n    resilience:\n      restart: {{ initial_delay: 5s, max_delay: 5s }}\n",
+            counter = counter_server()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let initial = status(&client).await;
+    for name in ["counter#1", "counter#2", "counter#3"] {
+        assert_eq!(initial[name]["state"], "ready", "{initial}");
+    }
+    let pid_of = |reply: String| reply.split_whitespace().nth(1).unwrap().to_owned();
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        pids.insert(pid_of(text_of(
+            &call(&client, "counter__bump", json!({})).await,
+        )));
+    }
+    assert!(
+        pids.len() >= 2,
+        "calls should spread over the replicas: {pids:?}"
+    );
+
+    let victim = pids.iter().next().unwrap().clone();
+    std::process::Command::new("kill")
+        .args(["-9", &victim])
+        .status()
+        .unwrap();
+    let mut noticed = false;
+    for _ in 0..100 {
+        let now = status(&client).await;
+        if ["counter#1", "counter#2", "counter#3"]
+            .iter()
+            .any(|name| now[*name]["state"] != "ready")
+        {
+            noticed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(noticed, "the dead replica was not noticed");
+    for _ in 0..9 {
+        let pid = pid_of(text_of(&call(&client, "counter__bump", json!({})).await));
+        assert_ne!(pid, victim, "a call went to the dead replica");
+    }
+}
