@@ -95,6 +95,9 @@ struct Args {
     /// An argument for --upstream-command (repeat for several).
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     upstream_arg: Vec<String>,
+    /// Over stdio, run this many replicas of the upstream behind Baton (`replicas:`).
+    #[arg(long, default_value_t = 1)]
+    replicas: u32,
     /// Worker threads of the benchmark client's runtime (default: tokio's, one per core).
     #[arg(long)]
     client_threads: Option<usize>,
@@ -293,13 +296,14 @@ async fn setup(
             std::fs::write(
                 &config,
                 format!(
-                    "servers:\n  echo:\n    command: {}\n    args: [{}]\n",
+                    "servers:\n  echo:\n    command: {}\n    args: [{}]\n    replicas: {}\n",
                     yaml_string(&program.to_string_lossy()),
                     echo_args
                         .iter()
                         .map(|arg| yaml_string(arg))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    args.replicas
                 ),
             )?;
             let log = std::fs::File::create(temp.join(format!("baton-{tag}.log")))?;
