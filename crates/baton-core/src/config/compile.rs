@@ -163,9 +163,20 @@ impl Compiler<'_> {
         defaults: &Resilience,
     ) -> Option<ServerConfig> {
         let at = raw.referenced;
-        let raw = raw.value;
+        let mut raw = raw.value;
         let path = format!("{section}.{name}");
         let errors_before = self.sink_len();
+        if !raw.urls.is_empty() {
+            if let Some(url) = &raw.url {
+                self.sink.push(
+                    url.referenced,
+                    format!("{path}.urls"),
+                    "a server has `url` or `urls`, not both",
+                );
+            } else {
+                raw.url = Some(raw.urls[0].clone());
+            }
+        }
 
         if name.is_empty() {
             self.sink.push(at, &path, "a server needs a non-empty name");
@@ -230,6 +241,7 @@ impl Compiler<'_> {
                 1
             }
             Some(replicas) if raw.command.is_none() => {
+                // `urls:` sets the replicas of a remote server.
                 self.sink.push(
                     replicas.referenced,
                     format!("{path}.replicas"),
@@ -238,6 +250,28 @@ impl Compiler<'_> {
                 1
             }
             Some(replicas) => replicas.value,
+        };
+        let mut replica_urls = Vec::new();
+        if raw.urls.len() > 1 {
+            for (index, url) in raw.urls.iter().enumerate() {
+                let field = format!("{path}.urls[{index}]");
+                if let Some(value) = self.string(url, &field) {
+                    if value.starts_with("http://") || value.starts_with("https://") {
+                        replica_urls.push(value);
+                    } else {
+                        self.sink.push(
+                            url.referenced,
+                            field,
+                            format!("\"{value}\" is not an http:// or https:// URL"),
+                        );
+                    }
+                }
+            }
+        }
+        let replicas = if replica_urls.is_empty() {
+            replicas
+        } else {
+            u32::try_from(replica_urls.len()).unwrap_or(u32::MAX)
         };
         let resilience = self.resilience(
             defaults,
@@ -253,6 +287,7 @@ impl Compiler<'_> {
             name: name.to_owned(),
             transport: transport?,
             replicas,
+            replica_urls,
             isolation,
             tools,
             rename,

@@ -46,8 +46,10 @@ pub struct ServerConfig {
     pub name: String,
     pub transport: TransportConfig,
     pub isolation: Isolation,
-    /// Processes of a stdio server (1 unless `replicas:` says more).
+    /// Replicas: processes of a stdio server (`replicas:`), or one per URL (`urls:`).
     pub replicas: u32,
+    /// With `urls:`, the URL of each replica (empty otherwise).
+    pub replica_urls: Vec<String>,
     pub tools: ToolFilter,
     /// Upstream tool name → new local name (still namespaced).
     pub rename: BTreeMap<String, String>,
@@ -288,6 +290,19 @@ impl ToolFilter {
         let allowed = self.allow.as_ref().is_none_or(|set| set.is_match(tool));
         let denied = self.deny.as_ref().is_some_and(|set| set.is_match(tool));
         allowed && !denied
+    }
+}
+
+impl ServerConfig {
+    /// This server's configuration as replica `index` runs it (its own URL, for `urls:`).
+    pub fn for_replica(&self, index: usize) -> ServerConfig {
+        let mut config = self.clone();
+        if let (TransportConfig::Http(http), Some(url)) =
+            (&mut config.transport, self.replica_urls.get(index))
+        {
+            http.url = url.clone();
+        }
+        config
     }
 }
 

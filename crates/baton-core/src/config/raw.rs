@@ -58,6 +58,9 @@ pub struct RawServer {
     pub env: IndexMap<String, SpannedString>,
     pub cwd: Option<SpannedString>,
     pub url: Option<SpannedString>,
+    /// Several URLs of the same server: a replica pool balanced like `replicas:`.
+    #[serde(default)]
+    pub urls: Vec<SpannedString>,
     #[serde(default)]
     pub headers: IndexMap<String, SpannedString>,
     /// Baton's spelling.

@@ -278,3 +278,24 @@ fn replicas_are_for_stdio_servers() {
         "{all:?}"
     );
 }
+
+#[test]
+fn urls_make_a_pool_of_remote_replicas() {
+    let config = parse_ok("servers:\n  docs:\n    urls: [\"http://a/mcp\", \"http://b/mcp\"]\n");
+    let docs = config.server("docs").unwrap();
+    assert_eq!(docs.replicas, 2);
+    let TransportConfig::Http(second) = &docs.for_replica(1).transport else {
+        panic!("http")
+    };
+    assert_eq!(second.url, "http://b/mcp");
+    let errors = parse_err(
+        "servers:\n  d:\n    url: http://a/mcp\n    urls: [\"http://b/mcp\"]\n  e:\n    urls: [\"http://a/mcp\", \"ftp://b\"]\n",
+    );
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{all:?}");
+    assert!(
+        all[0].contains("servers.d.urls: a server has `url` or `urls`, not both"),
+        "{all:?}"
+    );
+    assert!(all[1].contains("servers.e.urls[1]"), "{all:?}");
+}

@@ -676,3 +676,29 @@ async fn calls_spread_over_replicas_and_avoid_a_dead_one() {
         assert_ne!(pid, victim, "a call went to the dead replica");
     }
 }
+
+/// `urls:` makes a pool of remote replicas; calls are spread over them.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_spread_over_remote_replicas() {
+    let dir = TestDir::new();
+    let (_first, first_port) = everything_http("streamableHttp");
+    let (_second, second_port) = everything_http("streamableHttp");
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  remote:\n    urls: [\"http://127.0.0.1:{first_port}/mcp\", \"http://127.0.0.1:{second_port}/mcp\"]\n    transport: streamable-http\n"
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    for i in 0..20 {
+        let echo = call(&client, "remote__echo", json!({"message": format!("{i}")})).await;
+        assert_eq!(text_of(&echo), format!("Echo: {i}"));
+    }
+    let status = status(&client).await;
+    for name in ["remote#1", "remote#2"] {
+        assert_eq!(status[name]["state"], "ready", "{status}");
+        let calls = status[name]["stats"]["calls"].as_u64().unwrap_or(0);
+        assert!(calls > 0, "{name} got no calls: {status}");
+    }
+}
