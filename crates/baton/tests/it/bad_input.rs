@@ -262,7 +262,7 @@ async fn a_server_crashing_mid_call_fails_alone() {
     // The crash is noticed and reported (the restart itself is tested in resilience.rs).
     let mut noticed = false;
     for _ in 0..50 {
-        if baton.logs().contains("upstream went away") {
+        if baton.wait_for_log("upstream went away") {
             noticed = true;
             break;
         }

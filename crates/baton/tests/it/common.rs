@@ -184,6 +184,21 @@ impl BatonHttp {
     pub fn logs(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
+
+    /// Whether Baton logged a line containing `needle` within a few seconds (its stderr is
+    /// read by another thread, so a line can arrive just after the reply that caused it).
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// A downstream test client that records the notifications it receives.

@@ -164,6 +164,7 @@ async fn upstream_stderr_is_logged_with_the_server_name() {
     let baton = BatonHttp::start(&config);
     let (client, _) = connect_http(&baton.mcp_url()).await;
     tool_names(&client).await;
+    baton.wait_for_log("stderr-marker-42");
     let logs = baton.logs();
     let line = logs
         .lines()

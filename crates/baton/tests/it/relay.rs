@@ -118,6 +118,7 @@ async fn a_cancelled_call_is_cancelled_upstream_and_baton_keeps_serving() {
     )
     .await;
     assert_eq!(text_of(&echo), "Echo: after cancel");
+    baton.wait_for_log("cancelled upstream");
     let logs = baton.logs();
     assert!(
         logs.contains("cancelled upstream") && logs.contains("server=everything"),

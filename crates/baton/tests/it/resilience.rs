@@ -133,7 +133,7 @@ async fn a_killed_stdio_server_is_restarted() {
         "a new process: {reply:?}"
     );
     assert!(
-        baton.logs().contains("restarting upstream"),
+        baton.wait_for_log("restarting upstream"),
         "{}",
         baton.logs()
     );
@@ -192,15 +192,11 @@ async fn a_crash_looping_server_is_quarantined_until_asked() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
-        seen_retry || baton.logs().contains("restart requested"),
+        seen_retry || baton.wait_for_log("restart requested"),
         "{}",
         baton.logs()
     );
-    assert!(
-        baton.logs().contains("restart requested"),
-        "{}",
-        baton.logs()
-    );
+    assert!(baton.wait_for_log("restart requested"), "{}", baton.logs());
 }
 
 /// A transport failure is retried, after the restart, for a tool annotated idempotent; the
@@ -227,11 +223,7 @@ async fn only_tools_safe_to_repeat_are_retried() {
         "{}",
         text_of(&result)
     );
-    assert!(
-        baton.logs().contains("retrying a request"),
-        "{}",
-        baton.logs()
-    );
+    assert!(baton.wait_for_log("retrying a request"), "{}", baton.logs());
 
     wait_for_state(&client, "counter", "ready").await;
     let marker = dir.path().join("unsafe.marker");
@@ -316,7 +308,7 @@ async fn repeated_failures_open_the_circuit() {
         status["shaky"]
     );
     assert_eq!(status["steady"]["breaker"]["state"], "closed");
-    assert!(baton.logs().contains("circuit opened"), "{}", baton.logs());
+    assert!(baton.wait_for_log("circuit opened"), "{}", baton.logs());
 }
 
 /// A tool whose server fails answers through its configured fallback, same arguments.
@@ -346,7 +338,7 @@ async fn a_fallback_answers_when_the_primary_fails() {
         text_of(&result)
     );
     assert!(
-        baton.logs().contains("answered by a fallback"),
+        baton.wait_for_log("answered by a fallback"),
         "{}",
         baton.logs()
     );
