@@ -57,6 +57,18 @@ impl Gateway {
                 })?),
                 None => None,
             };
+            // The replica's circuit breaker: open means fail now; half-open means a trial.
+            let permit = match upstream.map(|upstream| upstream.breaker_check()) {
+                Some(Err(rejected)) => {
+                    return Err(CallError::Gateway(GatewayError::CircuitOpen {
+                        server: server.to_owned(),
+                        failures: rejected.failures,
+                        retry_in: rejected.retry_in,
+                    }));
+                }
+                Some(Ok(permit)) => permit,
+                None => Permit::Normal,
+            };
             let started = std::time::Instant::now();
             let outcome = self
                 .forward_rounds(
@@ -68,9 +80,12 @@ impl Gateway {
                     params,
                     build,
                     answer,
+                    permit,
                 )
                 .await;
             if let Some(upstream) = upstream {
+                // The server's own errors are answers: only failures to get one count.
+                upstream.breaker_record(!outcome.as_ref().is_err_and(CallError::retryable));
                 let kind = match &outcome {
                     Err(CallError::Gateway(GatewayError::Timeout { .. })) => Outcome::Timeout,
                     Err(error) if error.server_failed() => Outcome::Error,
@@ -122,46 +137,11 @@ impl Gateway {
         })
     }
 
-    /// [`Self::forward`] through the server's circuit breaker (a half-open trial probes
-    /// first), driving `input_required` rounds itself when the client is legacy (modern
-    /// clients get the `input_required` result and drive the rounds themselves).
+    /// [`Self::forward`], after a cheap probe when `permit` is a half-open breaker trial,
+    /// driving `input_required` rounds itself when the client is legacy (modern clients get
+    /// the `input_required` result and drive the rounds themselves).
     #[allow(clippy::too_many_arguments)] // as above
     async fn forward_rounds<P: Clone>(
-        &self,
-        timeouts: Timeouts,
-        server: &str,
-        upstream: Option<&Arc<Upstream>>,
-        scope: &SessionScope,
-        call: &CallContext,
-        params: P,
-        build: &impl Fn(P) -> ClientRequest,
-        answer: &impl Fn(&mut P, Option<InputResponses>, Option<String>),
-    ) -> Result<ServerResult, CallError> {
-        let permit = match upstream.map(|upstream| upstream.breaker_check()) {
-            Some(Err(rejected)) => {
-                return Err(CallError::Gateway(GatewayError::CircuitOpen {
-                    server: server.to_owned(),
-                    failures: rejected.failures,
-                    retry_in: rejected.retry_in,
-                }));
-            }
-            Some(Ok(permit)) => permit,
-            None => Permit::Normal,
-        };
-        let outcome = self
-            .forward_rounds_unguarded(
-                timeouts, server, upstream, scope, call, params, build, answer, permit,
-            )
-            .await;
-        if let Some(upstream) = upstream {
-            // The server's own errors are answers: only failures to get one count.
-            upstream.breaker_record(!outcome.as_ref().is_err_and(CallError::retryable));
-        }
-        outcome
-    }
-
-    #[allow(clippy::too_many_arguments)] // as above
-    async fn forward_rounds_unguarded<P: Clone>(
         &self,
         timeouts: Timeouts,
         server: &str,

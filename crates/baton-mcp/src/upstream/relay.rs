@@ -393,15 +393,6 @@ impl ClientHandler for UpstreamClient {
         params: ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        let peers = self
-            .relay
-            .lock()
-            .subscribers
-            .get(&params.uri)
-            .cloned()
-            .unwrap_or_default();
-        for peer in peers {
-            let _ = peer.notify_resource_updated(params.clone()).await;
-        }
+        self.relay.resource_updated(params).await;
     }
 }
