@@ -98,6 +98,11 @@ struct Args {
     /// Over stdio, run this many replicas of the upstream behind Baton (`replicas:`).
     #[arg(long, default_value_t = 1)]
     replicas: u32,
+    /// `off` configures Baton with every resilience layer that can be turned off turned off
+    /// (one attempt, no breaker, no concurrency limit to speak of), to measure the stack's
+    /// cost against a default run.
+    #[arg(long, value_enum, default_value_t = ResilienceMode::Default)]
+    resilience: ResilienceMode,
     /// Worker threads of the benchmark client's runtime (default: tokio's, one per core).
     #[arg(long)]
     client_threads: Option<usize>,
@@ -116,6 +121,24 @@ struct Args {
     /// Target: Baton's throughput as a fraction of direct.
     #[arg(long, default_value_t = 0.8)]
     target_throughput_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ResilienceMode {
+    Default,
+    Off,
+}
+
+impl ResilienceMode {
+    /// The top-level `resilience:` block for Baton's config.
+    fn yaml(self) -> &'static str {
+        match self {
+            ResilienceMode::Default => "",
+            ResilienceMode::Off => {
+                "resilience:\n  retry: { attempts: 1 }\n  breaker: { enabled: false }\n  concurrency: { max: 1000000, queue: 0 }\n"
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -296,7 +319,8 @@ async fn setup(
             std::fs::write(
                 &config,
                 format!(
-                    "servers:\n  echo:\n    command: {}\n    args: [{}]\n    replicas: {}\n",
+                    "{}servers:\n  echo:\n    command: {}\n    args: [{}]\n    replicas: {}\n",
+                    args.resilience.yaml(),
                     yaml_string(&program.to_string_lossy()),
                     echo_args
                         .iter()
@@ -350,7 +374,8 @@ async fn setup(
             std::fs::write(
                 &config,
                 format!(
-                    "servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
+                    "{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
+                    args.resilience.yaml(),
                     yaml_string(&format!("{}/mcp", echo.base))
                 ),
             )?;

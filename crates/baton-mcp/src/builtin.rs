@@ -128,17 +128,15 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> V
             }
             entry["stats"] = stats;
             if let Some(breaker) = upstream.breaker_state() {
-                entry["breaker"] = match breaker {
-                    BreakerState::Closed => json!({ "state": "closed" }),
-                    BreakerState::Open { until, failures } => json!({
-                        "state": "open",
-                        "failures": failures,
-                        "next_probe_in_ms": until
-                            .saturating_duration_since(std::time::Instant::now())
-                            .as_millis(),
-                    }),
-                    BreakerState::HalfOpen { .. } => json!({ "state": "half-open" }),
-                };
+                entry["breaker"] = breaker_json(breaker);
+            }
+            let tool_breakers = upstream.tool_breaker_states();
+            if !tool_breakers.is_empty() {
+                entry["tool_breakers"] = tool_breakers
+                    .into_iter()
+                    .map(|(tool, state)| (tool, breaker_json(state)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
             }
             if let Some(error) = state.error() {
                 entry["error"] = json!(error);
@@ -193,4 +191,18 @@ fn stats_json(summary: &baton_resilience::StatsSummary) -> Value {
             "p99": round(summary.p99_ms),
         },
     })
+}
+
+fn breaker_json(state: BreakerState) -> serde_json::Value {
+    match state {
+        BreakerState::Closed => json!({ "state": "closed" }),
+        BreakerState::Open { until, failures } => json!({
+            "state": "open",
+            "failures": failures,
+            "next_probe_in_ms": until
+                .saturating_duration_since(std::time::Instant::now())
+                .as_millis(),
+        }),
+        BreakerState::HalfOpen { .. } => json!({ "state": "half-open" }),
+    }
 }

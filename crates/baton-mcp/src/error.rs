@@ -30,6 +30,16 @@ pub enum GatewayError {
         retry_in: std::time::Duration,
     },
     #[error(
+        "tool \"{tool}\" of server \"{server}\" is unavailable: circuit open after {failures} failures; next probe in {}s",
+        retry_in.as_secs_f64().ceil()
+    )]
+    ToolCircuitOpen {
+        server: String,
+        tool: String,
+        failures: u32,
+        retry_in: std::time::Duration,
+    },
+    #[error(
         "server \"{server}\" is overloaded: {in_flight} calls in flight and {queued} waiting; try again later or raise resilience.concurrency"
     )]
     Overloaded {
@@ -52,29 +62,51 @@ pub enum GatewayError {
 pub enum CallError {
     Server(ErrorData),
     Gateway(GatewayError),
+    /// A tool result with `isError: true`, made a failure only where it is configured to
+    /// be retried (`retry_on_error`); when the retries run out it is the answer again.
+    ToolError(Box<rmcp::model::ServerResult>),
 }
 
 impl CallError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            CallError::Gateway(
-                GatewayError::Unavailable { .. }
-                    | GatewayError::Upstream { .. }
-                    | GatewayError::Timeout { .. }
-            )
+            CallError::ToolError(_)
+                | CallError::Gateway(
+                    GatewayError::Unavailable { .. }
+                        | GatewayError::Upstream { .. }
+                        | GatewayError::Timeout { .. }
+                )
         )
     }
 
     /// Failed for want of a working server (fallbacks apply), not by the server's answer.
     pub fn server_failed(&self) -> bool {
-        self.retryable() || matches!(self, CallError::Gateway(GatewayError::CircuitOpen { .. }))
+        self.retryable()
+            || matches!(
+                self,
+                CallError::Gateway(
+                    GatewayError::CircuitOpen { .. } | GatewayError::ToolCircuitOpen { .. }
+                )
+            )
     }
 
     pub fn message(&self) -> String {
         match self {
             CallError::Server(error) => error.message.to_string(),
             CallError::Gateway(error) => error.to_string(),
+            CallError::ToolError(result) => {
+                let text = match result.as_ref() {
+                    rmcp::model::ServerResult::CallToolResult(result) => result
+                        .content
+                        .iter()
+                        .filter_map(|block| block.as_text().map(|text| text.text.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    _ => String::new(),
+                };
+                format!("the tool answered with an error: {text}")
+            }
         }
     }
 }
@@ -90,6 +122,7 @@ impl From<CallError> for ErrorData {
         match error {
             CallError::Server(error) => error,
             CallError::Gateway(error) => error.into(),
+            error @ CallError::ToolError(_) => ErrorData::internal_error(error.message(), None),
         }
     }
 }
@@ -137,6 +170,7 @@ impl From<GatewayError> for ErrorData {
             GatewayError::Unavailable { server, .. }
             | GatewayError::Upstream { server, .. }
             | GatewayError::CircuitOpen { server, .. }
+            | GatewayError::ToolCircuitOpen { server, .. }
             | GatewayError::Overloaded { server, .. }
             | GatewayError::Timeout { server, .. } => {
                 ErrorData::internal_error(message, Some(json!({ "server": server })))

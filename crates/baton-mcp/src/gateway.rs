@@ -66,13 +66,35 @@ pub struct Gateway {
 /// schedules and triggers, the dashboard). Subscribe with [`Gateway::subscribe_events`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayEvent {
-    ServerUp { server: String },
-    ServerDown { server: String, error: String },
-    Restarting { server: String, attempt: u32 },
-    Quarantined { server: String, crashes: u32 },
-    BreakerOpened { server: String, failures: u32 },
-    BreakerHalfOpen { server: String },
-    BreakerClosed { server: String },
+    ServerUp {
+        server: String,
+    },
+    ServerDown {
+        server: String,
+        error: String,
+    },
+    Restarting {
+        server: String,
+        attempt: u32,
+    },
+    Quarantined {
+        server: String,
+        crashes: u32,
+    },
+    /// `tool` is set for a per-tool breaker (the server's own tool name).
+    BreakerOpened {
+        server: String,
+        tool: Option<String>,
+        failures: u32,
+    },
+    BreakerHalfOpen {
+        server: String,
+        tool: Option<String>,
+    },
+    BreakerClosed {
+        server: String,
+        tool: Option<String>,
+    },
 }
 
 /// What a downstream request brings along for relaying.
@@ -101,7 +123,12 @@ impl Gateway {
             .flat_map(|server| {
                 (0..server.replicas)
                     .map(|replica| {
-                        Upstream::new(server.clone(), replica, http.clone(), events.clone())
+                        Upstream::new(
+                            server.for_replica(replica as usize),
+                            replica,
+                            http.clone(),
+                            events.clone(),
+                        )
                     })
                     .collect::<Vec<_>>()
             })
@@ -212,9 +239,7 @@ impl Gateway {
             0 => self.upstream(name),
             1 => Some(available[0]),
             count => {
-                let random = self.next_random();
-                let first = (random % count as u64) as usize;
-                let second = (first + 1 + ((random >> 32) % (count as u64 - 1)) as usize) % count;
+                let (first, second) = baton_resilience::two_choices(self.next_random(), count);
                 let (a, b) = (available[first], available[second]);
                 Some(if b.load() < a.load() { b } else { a })
             }
@@ -325,19 +350,26 @@ impl Gateway {
                     crashes: *crashes,
                 })
             }
-            UpstreamEvent::Breaker { server, transition } => {
-                let server = server.clone();
+            UpstreamEvent::Breaker {
+                server,
+                tool,
+                transition,
+            } => {
+                let (server, tool) = (server.clone(), tool.clone());
                 self.publish(match transition {
                     baton_resilience::Transition::Opened { failures } => {
                         GatewayEvent::BreakerOpened {
                             server,
+                            tool,
                             failures: *failures,
                         }
                     }
                     baton_resilience::Transition::HalfOpened => {
-                        GatewayEvent::BreakerHalfOpen { server }
+                        GatewayEvent::BreakerHalfOpen { server, tool }
                     }
-                    baton_resilience::Transition::Closed => GatewayEvent::BreakerClosed { server },
+                    baton_resilience::Transition::Closed => {
+                        GatewayEvent::BreakerClosed { server, tool }
+                    }
                 })
             }
             _ => {}
@@ -363,6 +395,8 @@ impl Gateway {
             }
             UpstreamEvent::Restarting { .. } | UpstreamEvent::Quarantined { .. } => {}
             // Logged where it happens; the schedules/triggers work will subscribe here.
+            // A tool's own breaker hides nothing: the server is up.
+            UpstreamEvent::Breaker { tool: Some(_), .. } => {}
             UpstreamEvent::Breaker { server, .. } => {
                 let hides = self
                     .upstream(&server)
@@ -545,6 +579,7 @@ impl Gateway {
             return Plan {
                 timeouts: resilience.timeouts,
                 retry: Some(resilience.retry),
+                retry_tool_errors: false,
             };
         };
         let annotated_safe = definition
@@ -552,14 +587,18 @@ impl Gateway {
             .is_some_and(|hints| {
                 hints.read_only_hint == Some(true) || hints.idempotent_hint == Some(true)
             });
+        let retry_tool_errors = resilience.retry_on_error_for(name);
+        // `retry_on_error: true` on the tool itself says it is safe to repeat.
+        let explicit = resilience.tool_retry_on_error.get(name) == Some(&true);
         let safe = match resilience.retry_mode_for(name) {
             RetryMode::Always => true,
             RetryMode::Never => false,
-            RetryMode::Auto => annotated_safe,
+            RetryMode::Auto => annotated_safe || explicit,
         };
         Plan {
             timeouts: resilience.timeouts_for(name),
             retry: safe.then_some(resilience.retry),
+            retry_tool_errors,
         }
     }
 
@@ -587,7 +626,9 @@ impl Gateway {
         server: &str,
         scope: &SessionScope,
     ) -> Result<Arc<Connection>, GatewayError> {
-        self.connection_via(server, self.pick(server), scope).await
+        let owner = scope.owner(server).await;
+        let upstream = owner.as_ref().or_else(|| self.pick(server));
+        self.connection_via(server, upstream, scope).await
     }
 
     /// The connection to use on `upstream` (a replica of `server`).
@@ -623,13 +664,18 @@ impl Gateway {
 /// close when the downstream session ends and this scope drops.
 #[derive(Default)]
 pub struct SessionScope {
-    connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+    /// Server name → the replica that holds this client's session, and the session.
+    connections: tokio::sync::Mutex<HashMap<String, OwnedSession>>,
 }
 
+/// A private session and the replica that holds it.
+type OwnedSession = (Arc<Upstream>, Arc<Connection>);
+
 impl SessionScope {
-    async fn connection(&self, upstream: &Upstream) -> Result<Arc<Connection>, GatewayError> {
+    async fn connection(&self, upstream: &Arc<Upstream>) -> Result<Arc<Connection>, GatewayError> {
         let mut connections = self.connections.lock().await;
-        if let Some(connection) = connections.get(upstream.name())
+        if let Some((owner, connection)) = connections.get(upstream.name())
+            && Arc::ptr_eq(owner, upstream)
             && !connection.session.is_transport_closed()
         {
             return Ok(connection.clone());
@@ -642,10 +688,21 @@ impl SessionScope {
                     server: upstream.name().to_owned(),
                     reason: error.to_string(),
                 })?;
-        tracing::info!(server = %upstream.name(), "opened a per-client upstream session");
+        tracing::info!(server = %upstream.label(), "opened a per-client upstream session");
         let connection = Arc::new(connection);
-        connections.insert(upstream.name().to_owned(), connection.clone());
+        connections.insert(
+            upstream.name().to_owned(),
+            (upstream.clone(), connection.clone()),
+        );
         Ok(connection)
+    }
+
+    /// The replica of `server` that holds this client's live session: its stateful
+    /// session stays there, and its calls count on that replica's statistics and breaker.
+    pub(crate) async fn owner(&self, server: &str) -> Option<Arc<Upstream>> {
+        let connections = self.connections.lock().await;
+        let (owner, connection) = connections.get(server)?;
+        (!connection.session.is_transport_closed()).then(|| owner.clone())
     }
 
     /// How many private sessions this client holds (for tests and status).

@@ -127,6 +127,23 @@ impl Breaker {
         }
     }
 
+    /// Gives back a trial permit that was not used (the call never started).
+    pub fn release(&mut self, permit: Permit) {
+        if let (
+            Permit::Trial,
+            BreakerState::HalfOpen {
+                trials_left,
+                successes,
+            },
+        ) = (permit, self.state)
+        {
+            self.state = BreakerState::HalfOpen {
+                trials_left: trials_left + 1,
+                successes,
+            };
+        }
+    }
+
     /// Records a call's outcome at `now`.
     pub fn record(&mut self, now: Instant, success: bool) -> Option<Transition> {
         self.outcomes.push_back((now, success));
@@ -271,5 +288,20 @@ mod tests {
         // Much later, one more failure: the window holds only it (below min_calls).
         assert_eq!(breaker.record(t0 + Duration::from_secs(60), false), None);
         assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn an_unused_trial_is_given_back() {
+        let start = Instant::now();
+        let mut breaker = Breaker::new(policy());
+        for _ in 0..3 {
+            breaker.record(start, false);
+        }
+        let later = start + Duration::from_secs(6);
+        let (permit, _) = breaker.check(later);
+        assert_eq!(permit, Ok(Permit::Trial));
+        assert!(breaker.check(later).0.is_err(), "one trial at a time");
+        breaker.release(Permit::Trial);
+        assert_eq!(breaker.check(later).0, Ok(Permit::Trial));
     }
 }

@@ -4,12 +4,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod balance;
 pub mod breaker;
 pub mod limit;
 pub mod restart;
 pub mod retry;
 pub mod stats;
 
+pub use balance::{PeakEwma, two_choices};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState, Permit, Rejected, Transition};
 pub use limit::{ConcurrencyLimit, Overloaded};
 pub use restart::{Decision, RestartPolicy, Supervisor};

@@ -15,7 +15,7 @@ use super::{
     error::{ConfigErrors, ErrorSink},
     interpolate::interpolate,
     model::*,
-    raw::{RawConfig, RawResilience, RawServer, RawToolFilter, SpannedString},
+    raw::{RawBreaker, RawConfig, RawResilience, RawServer, RawToolFilter, SpannedString},
 };
 use crate::names::is_valid_tool_name;
 
@@ -519,50 +519,13 @@ impl Compiler<'_> {
             {
                 resilience.retry.max_delay = duration;
             }
+            if let Some(on_tool_error) = retry.on_tool_error {
+                resilience.retry.on_tool_error = on_tool_error;
+            }
         }
         if let Some(breaker) = &raw.breaker {
-            let field = |name: &str| format!("{path}.breaker.{name}");
-            if breaker.enabled == Some(false) {
-                resilience.breaker = None;
-            } else {
-                let mut settings = resilience.breaker.unwrap_or_default();
-                if let Some(failures) = &breaker.failures {
-                    if failures.value == 0 {
-                        self.sink.push(
-                            failures.referenced,
-                            field("failures"),
-                            "must be at least 1",
-                        );
-                    } else {
-                        settings.failures = failures.value;
-                    }
-                }
-                if let Some(rate) = &breaker.failure_rate {
-                    if rate.value > 0.0 && rate.value <= 1.0 {
-                        settings.failure_rate = rate.value;
-                    } else {
-                        self.sink.push(
-                            rate.referenced,
-                            field("failure_rate"),
-                            "must be a share above 0 and at most 1, e.g. 0.5",
-                        );
-                    }
-                }
-                if let Some(min_calls) = &breaker.min_calls {
-                    settings.min_calls = min_calls.value.max(1);
-                }
-                if let Some(value) = &breaker.window
-                    && let Some(duration) = self.duration(value, &field("window"))
-                {
-                    settings.window = duration;
-                }
-                if let Some(value) = &breaker.open_for
-                    && let Some(duration) = self.duration(value, &field("open_for"))
-                {
-                    settings.open_for = duration;
-                }
-                resilience.breaker = Some(settings);
-            }
+            resilience.breaker =
+                self.breaker(resilience.breaker, breaker, &format!("{path}.breaker"));
         }
         if let Some(concurrency) = &raw.concurrency {
             if let Some(max) = &concurrency.max {
@@ -631,6 +594,17 @@ impl Compiler<'_> {
             {
                 resilience.tool_cache_ttl.insert(tool.clone(), duration);
             }
+            if let Some(breaker) = &overrides.breaker
+                && let Some(settings) =
+                    self.breaker(resilience.breaker, breaker, &format!("{tool_path}.breaker"))
+            {
+                resilience.tool_breakers.insert(tool.clone(), settings);
+            }
+            if let Some(on_error) = overrides.retry_on_error {
+                resilience
+                    .tool_retry_on_error
+                    .insert(tool.clone(), on_error);
+            }
             if let Some(mode) = &overrides.retry {
                 let mode = match mode.value.as_str() {
                     "auto" => Some(RetryMode::Auto),
@@ -651,6 +625,53 @@ impl Compiler<'_> {
             }
         }
         resilience
+    }
+
+    /// `base` (or the defaults) with the overrides in `raw`; `None` when it turns it off.
+    fn breaker(
+        &mut self,
+        base: Option<BreakerSettings>,
+        raw: &RawBreaker,
+        path: &str,
+    ) -> Option<BreakerSettings> {
+        let field = |name: &str| format!("{path}.{name}");
+        if raw.enabled == Some(false) {
+            return None;
+        }
+        let mut settings = base.unwrap_or_default();
+        if let Some(failures) = &raw.failures {
+            if failures.value == 0 {
+                self.sink
+                    .push(failures.referenced, field("failures"), "must be at least 1");
+            } else {
+                settings.failures = failures.value;
+            }
+        }
+        if let Some(rate) = &raw.failure_rate {
+            if rate.value > 0.0 && rate.value <= 1.0 {
+                settings.failure_rate = rate.value;
+            } else {
+                self.sink.push(
+                    rate.referenced,
+                    field("failure_rate"),
+                    "must be a share above 0 and at most 1, e.g. 0.5",
+                );
+            }
+        }
+        if let Some(min_calls) = &raw.min_calls {
+            settings.min_calls = min_calls.value.max(1);
+        }
+        if let Some(value) = &raw.window
+            && let Some(duration) = self.duration(value, &field("window"))
+        {
+            settings.window = duration;
+        }
+        if let Some(value) = &raw.open_for
+            && let Some(duration) = self.duration(value, &field("open_for"))
+        {
+            settings.open_for = duration;
+        }
+        Some(settings)
     }
 
     fn timeouts(

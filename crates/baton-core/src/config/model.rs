@@ -78,6 +78,11 @@ pub struct Resilience {
     pub tool_cache_ttl: BTreeMap<String, Duration>,
     /// Upstream tool name → exposed tool names to try when it fails.
     pub tool_fallbacks: BTreeMap<String, Vec<String>>,
+    /// Upstream tool name → its own circuit breaker, besides the server's.
+    pub tool_breakers: BTreeMap<String, BreakerSettings>,
+    /// Upstream tool name → whether its `isError: true` results are retried (default: the
+    /// server's `retry.on_tool_error`).
+    pub tool_retry_on_error: BTreeMap<String, bool>,
 }
 
 /// Per-server limit on calls in flight, with a bounded wait queue.
@@ -148,6 +153,14 @@ impl Resilience {
     pub fn retry_mode_for(&self, tool: &str) -> RetryMode {
         self.tool_retry.get(tool).copied().unwrap_or_default()
     }
+
+    /// Whether `tool`'s `isError: true` results count as failures to retry.
+    pub fn retry_on_error_for(&self, tool: &str) -> bool {
+        self.tool_retry_on_error
+            .get(tool)
+            .copied()
+            .unwrap_or(self.retry.on_tool_error)
+    }
 }
 
 /// Whether a failed tool call may be sent again.
@@ -167,6 +180,8 @@ pub struct RetrySettings {
     pub attempts: u32,
     pub initial_delay: Duration,
     pub max_delay: Duration,
+    /// Also retry tool results with `isError: true` (off: they are answers).
+    pub on_tool_error: bool,
 }
 
 impl Default for RetrySettings {
@@ -175,6 +190,7 @@ impl Default for RetrySettings {
             attempts: 3,
             initial_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(2),
+            on_tool_error: false,
         }
     }
 }
@@ -196,6 +212,8 @@ impl Default for Resilience {
             cache_ttl: None,
             tool_cache_ttl: BTreeMap::new(),
             tool_fallbacks: BTreeMap::new(),
+            tool_breakers: BTreeMap::new(),
+            tool_retry_on_error: BTreeMap::new(),
         }
     }
 }

@@ -134,6 +134,10 @@ pub struct RawToolResilience {
     pub fallback: Vec<SpannedString>,
     /// Cache this tool's results for this long (read-only tools only).
     pub cache: Option<SpannedString>,
+    /// A circuit breaker for this tool alone (the server's settings are its defaults).
+    pub breaker: Option<RawBreaker>,
+    /// Retry this tool's `isError: true` results too (within the retry settings).
+    pub retry_on_error: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +147,8 @@ pub struct RawRetry {
     pub attempts: Option<Spanned<u32>>,
     pub initial_delay: Option<SpannedString>,
     pub max_delay: Option<SpannedString>,
+    /// Also retry tool results with `isError: true`.
+    pub on_tool_error: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -299,3 +299,50 @@ fn urls_make_a_pool_of_remote_replicas() {
     );
     assert!(all[1].contains("servers.e.urls[1]"), "{all:?}");
 }
+
+#[test]
+fn tools_can_have_their_own_breaker_and_retry_tool_errors() {
+    let config = parse_ok(
+        r#"
+servers:
+  git:
+    command: a
+    resilience:
+      breaker: { failures: 4, open_for: 20s }
+      retry: { on_tool_error: true }
+      tools:
+        push: { breaker: { failures: 2 }, retry_on_error: false }
+        status: { retry_on_error: true }
+        log: { breaker: { enabled: false } }
+"#,
+    );
+    let git = &config.server("git").unwrap().resilience;
+    let push = git.tool_breakers["push"];
+    assert_eq!(push.failures, 2);
+    assert_eq!(
+        push.open_for,
+        Duration::from_secs(20),
+        "the server's breaker settings are the tool's defaults"
+    );
+    assert!(!git.tool_breakers.contains_key("log"));
+    assert!(!git.retry_on_error_for("push"));
+    assert!(git.retry_on_error_for("status"));
+    assert!(
+        git.retry_on_error_for("other"),
+        "the server's on_tool_error"
+    );
+
+    let errors = parse_err(
+        "servers:\n  a:\n    command: x\n    resilience:\n      tools:\n        t: { breaker: { failures: 0, failure_rate: 2 } }\n",
+    );
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{all:?}");
+    assert!(
+        all[0].contains("servers.a.resilience.tools.t.breaker.failures: must be at least 1"),
+        "{all:?}"
+    );
+    assert!(
+        all[1].contains("servers.a.resilience.tools.t.breaker.failure_rate"),
+        "{all:?}"
+    );
+}

@@ -184,6 +184,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let access = HttpAccess::from_config(&gateway);
     let app = router(gateway, access, shutdown.clone());
+    // Streamed (SSE) answers are several small writes: without TCP_NODELAY the later ones
+    // wait for the client's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -25,6 +25,8 @@ pub struct Plan {
     pub timeouts: Timeouts,
     /// `None`: never retried (the tool is not known to be safe to repeat).
     pub retry: Option<RetrySettings>,
+    /// Results with `isError: true` are retried too (`retry_on_error`).
+    pub retry_tool_errors: bool,
 }
 
 impl Gateway {
@@ -45,7 +47,9 @@ impl Gateway {
         // One attempt, on the replica the balancer picks, timed and counted for that
         // replica's statistics.
         let attempt = |number: u32, params: P| async move {
-            let upstream = self.pick(server);
+            // A client's own session stays on the replica that holds it.
+            let owner = scope.owner(server).await;
+            let upstream = owner.as_ref().or_else(|| self.pick(server));
             // A slot among the server's calls in flight, held for the attempt.
             let _slot = match upstream {
                 Some(upstream) => Some(upstream.limit.acquire().await.map_err(|overloaded| {
@@ -57,9 +61,25 @@ impl Gateway {
                 })?),
                 None => None,
             };
-            // The replica's circuit breaker: open means fail now; half-open means a trial.
+            // The tool's own breaker (if configured), then the replica's: open means fail
+            // now; half-open means a trial.
+            let tool_permit = match upstream.map(|upstream| upstream.tool_breaker_check(label)) {
+                Some(Err(rejected)) => {
+                    return Err(CallError::Gateway(GatewayError::ToolCircuitOpen {
+                        server: server.to_owned(),
+                        tool: label.to_owned(),
+                        failures: rejected.failures,
+                        retry_in: rejected.retry_in,
+                    }));
+                }
+                Some(Ok(permit)) => permit,
+                None => Permit::Normal,
+            };
             let permit = match upstream.map(|upstream| upstream.breaker_check()) {
                 Some(Err(rejected)) => {
+                    if let Some(upstream) = upstream {
+                        upstream.tool_breaker_release(label, tool_permit);
+                    }
                     return Err(CallError::Gateway(GatewayError::CircuitOpen {
                         server: server.to_owned(),
                         failures: rejected.failures,
@@ -85,7 +105,9 @@ impl Gateway {
                 .await;
             if let Some(upstream) = upstream {
                 // The server's own errors are answers: only failures to get one count.
-                upstream.breaker_record(!outcome.as_ref().is_err_and(CallError::retryable));
+                let answered = !outcome.as_ref().is_err_and(CallError::retryable);
+                upstream.breaker_record(answered);
+                upstream.tool_breaker_record(label, answered);
                 let kind = match &outcome {
                     Err(CallError::Gateway(GatewayError::Timeout { .. })) => Outcome::Timeout,
                     Err(error) if error.server_failed() => Outcome::Error,
@@ -108,12 +130,30 @@ impl Gateway {
             if number > 1 {
                 tracing::info!(server, attempt = number, "retrying a request");
             }
-            attempt(number, params.clone())
+            let attempt = attempt(number, params.clone());
+            async move {
+                match attempt.await {
+                    Ok(ServerResult::CallToolResult(result))
+                        if plan.retry_tool_errors && result.is_error == Some(true) =>
+                    {
+                        Err(CallError::ToolError(Box::new(
+                            ServerResult::CallToolResult(result),
+                        )))
+                    }
+                    other => other,
+                }
+            }
         })
         .await;
-        outcome.map_err(|mut exhausted| {
+        outcome.or_else(|mut exhausted| {
+            // Out of retries on a tool error: that error is the answer.
+            if let Some(CallError::ToolError(_)) = exhausted.errors.last()
+                && let Some(CallError::ToolError(result)) = exhausted.errors.pop()
+            {
+                return Ok(*result);
+            }
             if exhausted.errors.len() == 1 {
-                return exhausted.errors.remove(0);
+                return Err(exhausted.errors.remove(0));
             }
             let why = match exhausted.gave_up {
                 GaveUp::NotRetryable => "the last error cannot be retried",
@@ -127,13 +167,13 @@ impl Gateway {
                 .map(|(index, error)| format!("{}) {}", index + 1, error.message()))
                 .collect::<Vec<_>>()
                 .join("; ");
-            CallError::Gateway(GatewayError::Upstream {
+            Err(CallError::Gateway(GatewayError::Upstream {
                 server: server.to_owned(),
                 reason: format!(
                     "{} attempts failed ({why}): {attempts}",
                     exhausted.errors.len()
                 ),
-            })
+            }))
         })
     }
 

@@ -14,7 +14,21 @@ use super::{Connection, Upstream, UpstreamEvent};
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) fn new_breaker(settings: Option<&BreakerSettings>) -> Option<std::sync::Mutex<Breaker>> {
-    settings.map(|settings| {
+    settings.map(breaker_of)
+}
+
+/// The per-tool breakers configured for a server (`resilience.tools.T.breaker`).
+pub(super) fn tool_breakers(
+    tools: &std::collections::BTreeMap<String, BreakerSettings>,
+) -> std::collections::BTreeMap<String, std::sync::Mutex<Breaker>> {
+    tools
+        .iter()
+        .map(|(tool, settings)| (tool.clone(), breaker_of(settings)))
+        .collect()
+}
+
+fn breaker_of(settings: &BreakerSettings) -> std::sync::Mutex<Breaker> {
+    {
         std::sync::Mutex::new(Breaker::new(BreakerPolicy {
             consecutive_failures: settings.failures,
             failure_rate: settings.failure_rate,
@@ -23,7 +37,7 @@ pub(super) fn new_breaker(settings: Option<&BreakerSettings>) -> Option<std::syn
             open_for: settings.open_for,
             trial_calls: 1,
         }))
-    })
+    }
 }
 
 impl Upstream {
@@ -36,7 +50,7 @@ impl Upstream {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .check(Instant::now());
-        self.announce_breaker(transition);
+        self.announce_breaker(None, transition);
         decision
     }
 
@@ -47,7 +61,53 @@ impl Upstream {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .record(Instant::now(), success);
-        self.announce_breaker(transition);
+        self.announce_breaker(None, transition);
+    }
+
+    /// May a call of `tool` (an upstream name) start now, by its own breaker (if any)?
+    /// A half-open tool breaker needs no probe: the call itself is the trial.
+    pub fn tool_breaker_check(&self, tool: &str) -> Result<Permit, Rejected> {
+        let Some(breaker) = self.tool_breakers.get(tool) else {
+            return Ok(Permit::Normal);
+        };
+        let (decision, transition) = breaker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(Instant::now());
+        self.announce_breaker(Some(tool), transition);
+        decision
+    }
+
+    /// Gives back `tool`'s trial permit when the call did not start after all.
+    pub fn tool_breaker_release(&self, tool: &str, permit: Permit) {
+        if let Some(breaker) = self.tool_breakers.get(tool) {
+            breaker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .release(permit);
+        }
+    }
+
+    pub fn tool_breaker_record(&self, tool: &str, success: bool) {
+        let Some(breaker) = self.tool_breakers.get(tool) else {
+            return;
+        };
+        let transition = breaker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(Instant::now(), success);
+        self.announce_breaker(Some(tool), transition);
+    }
+
+    /// Each per-tool breaker's state, by upstream tool name.
+    pub fn tool_breaker_states(&self) -> Vec<(String, BreakerState)> {
+        self.tool_breakers
+            .iter()
+            .map(|(tool, breaker)| {
+                let state = breaker.lock().unwrap_or_else(|p| p.into_inner()).state();
+                (tool.clone(), state)
+            })
+            .collect()
     }
 
     pub fn breaker_state(&self) -> Option<BreakerState> {
@@ -77,19 +137,22 @@ impl Upstream {
         )
     }
 
-    fn announce_breaker(&self, transition: Option<Transition>) {
+    fn announce_breaker(&self, tool: Option<&str>, transition: Option<Transition>) {
         let Some(transition) = transition else { return };
+        let server = self.label();
+        let tool_field = tool.unwrap_or("");
         match transition {
             Transition::Opened { failures } => {
-                tracing::warn!(server = %self.name(), failures, "circuit opened")
+                tracing::warn!(server, tool = tool_field, failures, "circuit opened")
             }
             Transition::HalfOpened => {
-                tracing::info!(server = %self.name(), "circuit half-open: probing")
+                tracing::info!(server, tool = tool_field, "circuit half-open: probing")
             }
-            Transition::Closed => tracing::info!(server = %self.name(), "circuit closed"),
+            Transition::Closed => tracing::info!(server, tool = tool_field, "circuit closed"),
         }
         let _ = self.events.send(UpstreamEvent::Breaker {
             server: self.name().to_owned(),
+            tool: tool.map(str::to_owned),
             transition,
         });
     }

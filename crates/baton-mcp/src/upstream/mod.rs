@@ -24,7 +24,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rmcp::{
     RoleClient,
     model::{Prompt, ProtocolVersion, Resource, ResourceTemplate, Tool},
-    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
+    service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, RunningService},
 };
 use tokio::sync::mpsc;
 
@@ -47,6 +47,8 @@ pub enum UpstreamError {
     Handshake { reason: String, stderr: String },
     #[error("no answer to the MCP handshake within {0:?}{1}")]
     Timeout(Duration, String),
+    #[error("the server supports only protocol revisions with `initialize`: {0:?}")]
+    LegacyOnly(Vec<ProtocolVersion>),
 }
 
 /// What `baton servers` and `baton__status` show.
@@ -135,6 +137,8 @@ pub struct Connection {
     pub session: Session,
     pub relay: Arc<Relay>,
     pub transport: &'static str,
+    /// A stdio server's exit status, once it has ended.
+    pub(crate) exit: Option<stdio::ExitWatch>,
     /// Declared after `session` so the session closes first, then the group is signalled.
     _process_group: Option<stdio::ProcessGroupGuard>,
 }
@@ -172,6 +176,8 @@ pub struct Upstream {
     up_since: Mutex<Option<std::time::Instant>>,
     restart_requested: tokio::sync::Notify,
     breaker: Option<Mutex<baton_resilience::Breaker>>,
+    /// Per-tool breakers, by upstream tool name (only the configured tools).
+    tool_breakers: std::collections::BTreeMap<String, Mutex<baton_resilience::Breaker>>,
     /// All requests to this server, and per tool (or method) name.
     stats: Mutex<ServerStats>,
     restarts: std::sync::atomic::AtomicU64,
@@ -181,9 +187,11 @@ pub struct Upstream {
     generation: std::sync::atomic::AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ServerStats {
     total: baton_resilience::CallStats,
+    /// The balancer's latency estimate for this replica.
+    peak: baton_resilience::PeakEwma,
     by_name: std::collections::BTreeMap<String, baton_resilience::CallStats>,
 }
 
@@ -200,10 +208,16 @@ impl Upstream {
             UpstreamState::Connecting
         };
         let breaker = breaker::new_breaker(config.resilience.breaker.as_ref());
+        let tool_breakers = breaker::tool_breakers(&config.resilience.tool_breakers);
         Arc::new(Upstream {
             replica,
             breaker,
-            stats: Mutex::new(ServerStats::default()),
+            tool_breakers,
+            stats: Mutex::new(ServerStats {
+                total: Default::default(),
+                peak: baton_resilience::PeakEwma::new(std::time::Instant::now()),
+                by_name: Default::default(),
+            }),
             generation: std::sync::atomic::AtomicU64::new(0),
             limit: baton_resilience::ConcurrencyLimit::new(
                 config.resilience.concurrency.max_in_flight as usize,
@@ -236,16 +250,14 @@ impl Upstream {
         }
     }
 
-    /// The load estimate the balancer compares: latency EWMA × (calls in flight + 1).
+    /// The load estimate the balancer compares: peak-EWMA latency × (calls in flight + 1).
     pub fn load(&self) -> f64 {
-        let ewma = self
-            .stats
+        let in_flight = self.limit.in_flight();
+        self.stats
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .total
-            .ewma_ms()
-            .unwrap_or(0.0);
-        ewma * (self.limit.in_flight() as f64 + 1.0)
+            .peak
+            .load(in_flight)
     }
 
     pub fn state(&self) -> UpstreamState {
@@ -322,6 +334,11 @@ impl Upstream {
     ) {
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         stats.total.record(latency, outcome, retry);
+        // Fast failures would make a broken replica look fast: only answers and timeouts
+        // (which make a hung one look as slow as it is) feed the balancer.
+        if outcome != baton_resilience::Outcome::Error {
+            stats.peak.observe(std::time::Instant::now(), latency);
+        }
         match stats.by_name.get_mut(name) {
             Some(entry) => entry.record(latency, outcome, retry),
             None => {
@@ -379,12 +396,24 @@ impl Upstream {
 
     /// Opens a new session to this server (the shared one, or a per-client one).
     pub async fn open_session(&self) -> Result<Connection, UpstreamError> {
-        let relay = Relay::new(self.name(), self.events.clone());
-        let handler = UpstreamClient::new(relay.clone());
-        let lifecycle = ClientLifecycleMode::Auto {
+        let auto = ClientLifecycleMode::Auto {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             legacy_version: Some(ProtocolVersion::V_2025_11_25),
         };
+        match self.open_with(auto).await {
+            // It answered `server/discover` but lists only revisions with `initialize`
+            // (e.g. an SDK server narrowed to them): speak the newest of those.
+            Err(UpstreamError::LegacyOnly(versions)) => {
+                tracing::info!(server = %self.label(), ?versions, "the server supports only revisions with initialize; connecting with it");
+                self.open_with(ClientLifecycleMode::Initialize).await
+            }
+            other => other,
+        }
+    }
+
+    async fn open_with(&self, lifecycle: ClientLifecycleMode) -> Result<Connection, UpstreamError> {
+        let relay = Relay::new(self.name(), self.events.clone());
+        let handler = UpstreamClient::new(relay.clone());
         let stderr_hint = || {
             let tail = self.stderr_tail();
             if tail.is_empty() {
@@ -397,26 +426,43 @@ impl Upstream {
             reason,
             stderr: stderr_hint(),
         };
+        let legacy_only = |error: &ClientInitializeError| match error {
+            ClientInitializeError::NoCompatibleProtocolVersion {
+                server_supported, ..
+            } if server_supported.iter().any(ProtocolVersion::has_initialize) => {
+                Some(UpstreamError::LegacyOnly(server_supported.clone()))
+            }
+            _ => None,
+        };
         let connect = async {
             match &self.config.transport {
                 TransportConfig::Stdio(stdio) => {
-                    let (process, stderr_reader) =
-                        stdio::spawn(&self.label(), stdio, self.stderr_tail.clone()).map_err(
-                            |error| UpstreamError::Spawn {
-                                command: stdio.command.clone(),
-                                reason: error.to_string(),
-                            },
-                        )?;
-                    let group = process.id().and_then(stdio::ProcessGroupGuard::new);
-                    match handler.serve_with_lifecycle(process, lifecycle).await {
-                        Ok(session) => Ok((session, "stdio", group)),
+                    let process = stdio::spawn(&self.label(), stdio, self.stderr_tail.clone())
+                        .map_err(|error| UpstreamError::Spawn {
+                            command: stdio.command.clone(),
+                            reason: error.to_string(),
+                        })?;
+                    let exit = process.exit.clone();
+                    match handler
+                        .serve_with_lifecycle(process.transport, lifecycle)
+                        .await
+                    {
+                        Ok(session) => Ok((session, "stdio", process.guard, Some(exit))),
                         Err(error) => {
-                            // The process is gone or going: let its last stderr lines in, they
-                            // usually say why.
-                            if let Some(reader) = stderr_reader {
+                            if let Some(legacy) = legacy_only(&error) {
+                                return Err(legacy);
+                            }
+                            // The process is gone or going: let its exit status and last
+                            // stderr lines in, they usually say why.
+                            let status = stdio::exit_status(&exit, Duration::from_secs(2)).await;
+                            if let Some(reader) = process.stderr_reader {
                                 let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
                             }
-                            Err(handshake(error.to_string()))
+                            let reason = match status {
+                                Some(status) => format!("{error} (the process ended: {status})"),
+                                None => error.to_string(),
+                            };
+                            Err(handshake(reason))
                         }
                     }
                 }
@@ -429,7 +475,11 @@ impl Upstream {
                             .serve_with_lifecycle(transport, lifecycle.clone())
                             .await
                         {
-                            Ok(session) => return Ok((session, "streamable-http", None)),
+                            Ok(session) => return Ok((session, "streamable-http", None, None)),
+                            Err(error) if let Some(legacy) = legacy_only(&error) => {
+                                tracing::debug!(server = %self.label(), %error, "discover found only legacy revisions");
+                                return Err(legacy);
+                            }
                             Err(error) if http.protocol == HttpProtocol::StreamableHttp => {
                                 return Err(UpstreamError::Connect {
                                     url: http.url.clone(),
@@ -456,15 +506,16 @@ impl Upstream {
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
                         .map_err(|error| handshake(error.to_string()))?;
-                    Ok((session, "sse", None))
+                    Ok((session, "sse", None, None))
                 }
             }
         };
         match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Ok(Ok((session, transport, process_group))) => Ok(Connection {
+            Ok(Ok((session, transport, process_group, exit))) => Ok(Connection {
                 session,
                 relay,
                 transport,
+                exit,
                 _process_group: process_group,
             }),
             Ok(Err(error)) => Err(error),

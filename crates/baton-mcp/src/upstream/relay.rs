@@ -23,7 +23,7 @@ use rmcp::{
     model::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
         ElicitRequestParams, ElicitResult, Implementation, ListRootsResult,
-        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, ProtocolVersion,
         ResourceUpdatedNotificationParam,
     },
     service::{NotificationContext, Peer, RequestContext},
@@ -66,6 +66,8 @@ pub enum UpstreamEvent {
     /// Its circuit breaker changed state.
     Breaker {
         server: String,
+        /// `Some` for a per-tool breaker (the upstream tool name).
+        tool: Option<String>,
         transition: baton_resilience::Transition,
     },
     /// A log message sent while no client call was in flight: it goes to every client.
@@ -288,10 +290,14 @@ impl ClientHandler for UpstreamClient {
         capabilities.roots = Some(Default::default());
         capabilities.sampling = Some(Default::default());
         capabilities.elicitation = Some(Default::default());
-        ClientConfig::new(
+        // The version offered by a plain `initialize` handshake (the discover probe
+        // chooses its own): the newest revision that has one.
+        let mut config = ClientConfig::new(
             capabilities,
             Implementation::new("baton", env!("CARGO_PKG_VERSION")),
-        )
+        );
+        config.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
+        config
     }
 
     async fn create_message(

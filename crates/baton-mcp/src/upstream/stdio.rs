@@ -9,9 +9,10 @@ use std::{
 };
 
 use baton_core::config::StdioConfig;
-use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
-use rmcp::transport::TokioChildProcess;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{ChildStdin, ChildStdout},
+};
 
 /// How many stderr lines are kept for `baton__status` and error messages.
 pub const STDERR_TAIL_LINES: usize = 20;
@@ -21,19 +22,16 @@ pub type StderrTail = Arc<Mutex<VecDeque<String>>>;
 
 /// Signals a stdio server's whole process group when dropped, so that grandchildren left
 /// behind by wrappers (`npx`, `uvx`, shell scripts) stop with the server even when the
-/// server itself exits cleanly on end of input.
+/// server itself exits cleanly on end of input; the server itself is killed if it has not
+/// exited [`KILL_AFTER`] later.
 #[derive(Debug)]
 pub struct ProcessGroupGuard {
     pgid: i32,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-impl ProcessGroupGuard {
-    pub fn new(leader_pid: u32) -> Option<Self> {
-        i32::try_from(leader_pid)
-            .ok()
-            .map(|pgid| ProcessGroupGuard { pgid })
-    }
-}
+/// How long a stopped server may take to exit before it is killed.
+pub const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Drop for ProcessGroupGuard {
     fn drop(&mut self) {
@@ -43,22 +41,76 @@ impl Drop for ProcessGroupGuard {
     }
 }
 
+/// A started stdio server.
+pub struct StdioProcess {
+    /// Its stdout and stdin, for the MCP session.
+    pub transport: (ChildStdout, ChildStdin),
+    pub guard: Option<ProcessGroupGuard>,
+    /// How it ended (`exit status: 3`, `signal: 9 (SIGKILL)`), once it has.
+    pub exit: ExitWatch,
+    /// The task copying its stderr into the log and the tail; ends when stderr closes.
+    pub stderr_reader: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// How a server process ended, once it has.
+pub type ExitWatch = tokio::sync::watch::Receiver<Option<String>>;
+
+/// Waits (at most `limit`) for the process behind `exit` to end, and says how it did.
+pub async fn exit_status(exit: &ExitWatch, limit: std::time::Duration) -> Option<String> {
+    let mut exit = exit.clone();
+    let ended = tokio::time::timeout(limit, exit.wait_for(Option::is_some)).await;
+    match ended {
+        Ok(Ok(status)) => status.clone(),
+        _ => None,
+    }
+}
+
 /// Starts the process. Errors name the command and the reason (not found, not executable).
 pub fn spawn(
     server: &str,
     config: &StdioConfig,
     stderr_tail: StderrTail,
-) -> Result<(TokioChildProcess, Option<tokio::task::JoinHandle<()>>), std::io::Error> {
+) -> Result<StdioProcess, std::io::Error> {
     let mut command = tokio::process::Command::new(&config.command);
-    command.args(&config.args).envs(&config.env);
+    command
+        .args(&config.args)
+        .envs(&config.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
     if let Some(cwd) = &config.cwd {
         command.current_dir(cwd);
     }
-    let mut wrapped = CommandWrap::from(command);
-    wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
-    let (process, stderr) = TokioChildProcess::builder(wrapped)
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = command.spawn()?;
+    let missing = || std::io::Error::other("the child's pipes were not set up");
+    let stdin = child.stdin.take().ok_or_else(missing)?;
+    let stdout = child.stdout.take().ok_or_else(missing)?;
+    let stderr = child.stderr.take();
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let guard = child
+        .id()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .map(|pgid| ProcessGroupGuard { pgid, _stop: stop });
+    let (exit_tx, exit) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = stopped => match tokio::time::timeout(KILL_AFTER, child.wait()).await {
+                Ok(status) => status,
+                Err(_) => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            },
+        };
+        let described = match status {
+            Ok(status) => status.to_string(),
+            Err(error) => format!("unknown exit ({error})"),
+        };
+        let _ = exit_tx.send(Some(described));
+    });
     let reader = stderr.map(|stderr| {
         let server = server.to_owned();
         tokio::spawn(async move {
@@ -75,5 +127,10 @@ pub fn spawn(
             }
         })
     });
-    Ok((process, reader))
+    Ok(StdioProcess {
+        transport: (stdout, stdin),
+        guard,
+        exit,
+        stderr_reader: reader,
+    })
 }

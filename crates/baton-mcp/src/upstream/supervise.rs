@@ -12,6 +12,8 @@ use super::{Upstream, UpstreamEvent, UpstreamState};
 
 /// How often the shared session is checked for having closed.
 const CLOSURE_POLL: Duration = Duration::from_millis(250);
+/// How long to wait for a stopped server's exit status before reporting without it.
+const EXIT_WAIT: Duration = Duration::from_secs(1);
 
 impl Upstream {
     /// Runs for the gateway's lifetime after the first [`Upstream::start`] (`ready` is its
@@ -21,17 +23,24 @@ impl Upstream {
         let mut supervisor = Supervisor::new(policy(&self.config.resilience.restart));
         loop {
             if ready {
-                self.wait_for_closure().await;
+                let exit = self.wait_for_closure().await;
                 if self.is_stopping() {
                     return;
                 }
+                let status = match &exit {
+                    Some(exit) => super::stdio::exit_status(exit, EXIT_WAIT).await,
+                    None => None,
+                };
                 let tail = self.stderr_tail();
-                let error = format!(
-                    "the server stopped{}",
-                    tail.last()
-                        .map(|line| format!(" (last stderr: {line})"))
-                        .unwrap_or_default()
-                );
+                let details: Vec<String> = status
+                    .into_iter()
+                    .chain(tail.last().map(|line| format!("last stderr: {line}")))
+                    .collect();
+                let error = if details.is_empty() {
+                    "the server stopped".to_owned()
+                } else {
+                    format!("the server stopped ({})", details.join("; "))
+                };
                 tracing::warn!(server = %self.name(), %error, "upstream went away");
                 self.set_state(UpstreamState::Failed { error });
                 *self.shared.write().await = None;
@@ -105,16 +114,29 @@ impl Upstream {
         self.stopping.load(Ordering::Acquire)
     }
 
-    /// Returns when the shared session's transport has closed (or there is none).
-    async fn wait_for_closure(&self) {
-        let Some(connection) = self.shared_connection().await else {
-            return;
-        };
+    /// Returns when the shared session's transport has closed (or there is none), with
+    /// the watch on its process's exit (stdio).
+    async fn wait_for_closure(&self) -> Option<super::stdio::ExitWatch> {
+        let connection = self.shared_connection().await?;
         let peer = connection.session.peer().clone();
+        let exit = connection.exit.clone();
         drop(connection);
         while !peer.is_transport_closed() && !self.is_stopping() {
-            tokio::time::sleep(CLOSURE_POLL).await;
+            // A stdio process that exits wakes this at once; the poll covers the rest.
+            let mut exited = exit.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(CLOSURE_POLL) => {}
+                _ = async {
+                    match &mut exited {
+                        Some(watch) if watch.borrow().is_none() => {
+                            let _ = watch.wait_for(Option::is_some).await;
+                        }
+                        _ => std::future::pending::<()>().await,
+                    }
+                } => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
         }
+        exit
     }
 }
 

@@ -112,6 +112,15 @@ fn print_table(report: &Value, stats: bool) {
                 ms("p99"),
                 server["breaker"]["state"].as_str().unwrap_or("-"),
             );
+            if let Some(Value::Object(tools)) = server.get("tool_breakers") {
+                for (tool, breaker) in tools {
+                    println!(
+                        "{:20} tool {tool}: breaker {}",
+                        "",
+                        breaker["state"].as_str().unwrap_or("-")
+                    );
+                }
+            }
         }
     }
     if let Some(Value::Array(conflicts)) = report.get("conflicts") {

@@ -108,6 +108,81 @@ pub fn counter_server() -> String {
     )
 }
 
+/// The fault-injecting test upstream (crates/baton-testkit), built once per test run with
+/// the same cargo and target directory as these tests.
+pub fn fault_upstream() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "baton-testkit",
+                    "--bin",
+                    "baton-fault-upstream",
+                ])
+                .current_dir(repo_root())
+                .status()
+                .expect("run cargo build for baton-fault-upstream");
+            assert!(status.success(), "building baton-fault-upstream failed");
+            // This test binary is target/<profile>/deps/it-*; the upstream is beside deps/.
+            let exe = std::env::current_exe().expect("test binary path");
+            let path = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target profile dir")
+                .join("baton-fault-upstream");
+            assert!(
+                path.exists(),
+                "no baton-fault-upstream at {}",
+                path.display()
+            );
+            path
+        })
+        .clone()
+}
+
+/// `command:` and `args:` lines of a baton.yaml server running the fault upstream.
+pub fn fault_server(args: &[&str]) -> String {
+    format!(
+        "command: {}\n    args: {}",
+        fault_upstream().display(),
+        serde_json::to_string(args).expect("args as JSON")
+    )
+}
+
+/// The fault upstream over streamable HTTP on a free port (`--legacy`: with sessions).
+pub fn fault_http(args: &[&str]) -> (Proc, u16) {
+    let child = Command::new(fault_upstream())
+        .args(["--http", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start baton-fault-upstream");
+    let mut proc = Proc { child };
+    let stderr = proc.child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("baton-fault-upstream ended before listening")
+            .expect("read its stderr");
+        if let Some(address) = line.strip_prefix("listening on http://") {
+            break address
+                .rsplit(':')
+                .next()
+                .and_then(|port| port.parse().ok())
+                .expect("a port in the listening line");
+        }
+    };
+    // Keep draining its stderr so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (proc, port)
+}
+
 /// A child killed (with its process group) on drop.
 pub struct Proc {
     pub child: Child,

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod clients;
 mod conformance;
+mod faults;
 mod isolation;
 mod relay;
 mod resilience;

@@ -669,12 +669,13 @@ async fn calls_spread_over_replicas_and_avoid_a_dead_one() {
     }
 }
 
-/// `urls:` makes a pool of remote replicas; calls are spread over them.
+/// `urls:` makes a pool of remote replicas, one per URL; calls are spread over them (each
+/// replica answers with its own id, so the test sees which server answered).
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_spread_over_remote_replicas() {
     let dir = TestDir::new();
-    let (_first, first_port) = everything_http("streamableHttp");
-    let (_second, second_port) = everything_http("streamableHttp");
+    let (_first, first_port) = fault_http(&["--id", "first"]);
+    let (_second, second_port) = fault_http(&["--id", "second"]);
     let config = dir.write(
         "baton.yaml",
         &format!(
@@ -683,10 +684,21 @@ async fn calls_spread_over_remote_replicas() {
     );
     let baton = BatonHttp::start(&config);
     let (client, _) = connect_http(&baton.mcp_url()).await;
-    for i in 0..20 {
-        let echo = call(&client, "remote__echo", json!({"message": format!("{i}")})).await;
-        assert_eq!(text_of(&echo), format!("Echo: {i}"));
+    let mut answered = std::collections::BTreeMap::new();
+    for _ in 0..20 {
+        let reply = text_of(&call(&client, "remote__whoami", json!({})).await);
+        let id = reply
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        *answered.entry(id).or_insert(0) += 1;
     }
+    assert_eq!(
+        answered.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["first", "second"],
+        "both servers answered: {answered:?}"
+    );
     let status = status(&client).await;
     for name in ["remote#1", "remote#2"] {
         assert_eq!(status[name]["state"], "ready", "{status}");
