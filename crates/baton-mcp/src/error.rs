@@ -57,7 +57,7 @@ pub enum GatewayError {
 }
 
 /// A failed request: the server's own answer (never retried), or Baton's (retried when
-/// it is a transport failure, an unavailable server or a timeout).
+/// it is a transport failure, an unavailable server, a timeout or overload).
 #[derive(Debug)]
 pub enum CallError {
     Server(ErrorData),
@@ -76,6 +76,7 @@ impl CallError {
                     GatewayError::Unavailable { .. }
                         | GatewayError::Upstream { .. }
                         | GatewayError::Timeout { .. }
+                        | GatewayError::Overloaded { .. }
                 )
         )
     }

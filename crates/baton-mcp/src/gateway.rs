@@ -121,11 +121,13 @@ impl Gateway {
             .servers
             .iter()
             .flat_map(|server| {
+                let server_limit = Upstream::server_limit_for(server);
                 (0..server.replicas)
                     .map(|replica| {
                         Upstream::new(
                             server.for_replica(replica as usize),
                             replica,
+                            server_limit.clone(),
                             http.clone(),
                             events.clone(),
                         )

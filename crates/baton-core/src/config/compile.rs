@@ -542,6 +542,17 @@ impl Compiler<'_> {
             if let Some(queue) = &concurrency.queue {
                 resilience.concurrency.max_queued = queue.value;
             }
+            if let Some(per_replica) = &concurrency.per_replica {
+                if per_replica.value == 0 {
+                    self.sink.push(
+                        per_replica.referenced,
+                        format!("{path}.concurrency.per_replica"),
+                        "must be at least 1",
+                    );
+                } else {
+                    resilience.concurrency.per_replica = Some(per_replica.value);
+                }
+            }
         }
         if let Some(ttl) = &raw.cache
             && let Some(duration) = self.duration(ttl, &format!("{path}.cache"))

@@ -88,8 +88,12 @@ pub struct Resilience {
 /// Per-server limit on calls in flight, with a bounded wait queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConcurrencySettings {
+    /// Calls in flight to the server at once, over all its replicas.
     pub max_in_flight: u32,
+    /// Calls that may wait for a slot (for the server, and again for a replica).
     pub max_queued: u32,
+    /// Calls in flight to one replica at once (`None`: only the server's limit).
+    pub per_replica: Option<u32>,
 }
 
 impl Default for ConcurrencySettings {
@@ -97,6 +101,7 @@ impl Default for ConcurrencySettings {
         ConcurrencySettings {
             max_in_flight: 64,
             max_queued: 256,
+            per_replica: None,
         }
     }
 }

@@ -184,4 +184,6 @@ pub struct RawConcurrency {
     pub max: Option<Spanned<u32>>,
     /// Calls that may wait for a slot; beyond that a call is refused at once.
     pub queue: Option<Spanned<u32>>,
+    /// Calls in flight to one replica at once (with `replicas:` or `urls:`).
+    pub per_replica: Option<Spanned<u32>>,
 }

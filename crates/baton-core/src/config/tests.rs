@@ -346,3 +346,28 @@ servers:
         "{all:?}"
     );
 }
+
+#[test]
+fn concurrency_can_limit_each_replica() {
+    let config = parse_ok(
+        "servers:\n  a:\n    command: x\n    replicas: 3\n    resilience:\n      concurrency: { max: 12, queue: 5, per_replica: 4 }\n",
+    );
+    let concurrency = config.server("a").unwrap().resilience.concurrency;
+    assert_eq!(
+        (
+            concurrency.max_in_flight,
+            concurrency.max_queued,
+            concurrency.per_replica
+        ),
+        (12, 5, Some(4))
+    );
+    let errors = parse_err(
+        "servers:\n  a:\n    command: x\n    resilience:\n      concurrency: { per_replica: 0 }\n",
+    );
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("servers.a.resilience.concurrency.per_replica: must be at least 1"),
+        "{errors:?}"
+    );
+}

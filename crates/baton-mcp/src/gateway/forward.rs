@@ -52,7 +52,7 @@ impl Gateway {
             let upstream = owner.as_ref().or_else(|| self.pick(server));
             // A slot among the server's calls in flight, held for the attempt.
             let _slot = match upstream {
-                Some(upstream) => Some(upstream.limit.acquire().await.map_err(|overloaded| {
+                Some(upstream) => Some(upstream.acquire_slot().await.map_err(|overloaded| {
                     CallError::Gateway(GatewayError::Overloaded {
                         server: server.to_owned(),
                         in_flight: overloaded.in_flight,

@@ -181,10 +181,19 @@ pub struct Upstream {
     /// All requests to this server, and per tool (or method) name.
     stats: Mutex<ServerStats>,
     restarts: std::sync::atomic::AtomicU64,
-    pub(crate) limit: baton_resilience::ConcurrencyLimit,
+    /// This replica's limit on calls in flight (the server's own when it has one replica).
+    pub(crate) limit: Arc<baton_resilience::ConcurrencyLimit>,
+    /// The server's limit, shared by its replicas.
+    pub(crate) server_limit: Arc<baton_resilience::ConcurrencyLimit>,
     /// Bumped whenever the server's tools may have changed: cached results of an older
     /// generation are never served.
     generation: std::sync::atomic::AtomicU64,
+}
+
+/// Held while a call is in flight (see [`Upstream::acquire_slot`]).
+pub struct Slot {
+    _server: tokio::sync::OwnedSemaphorePermit,
+    _replica: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 #[derive(Debug)]
@@ -196,9 +205,12 @@ struct ServerStats {
 }
 
 impl Upstream {
+    /// `server_limit` is the server's concurrency limit, shared by all its replicas (see
+    /// [`Upstream::server_limit_for`]).
     pub fn new(
         config: ServerConfig,
         replica: u32,
+        server_limit: Arc<baton_resilience::ConcurrencyLimit>,
         http: reqwest::Client,
         events: mpsc::UnboundedSender<UpstreamEvent>,
     ) -> Arc<Self> {
@@ -219,10 +231,14 @@ impl Upstream {
                 by_name: Default::default(),
             }),
             generation: std::sync::atomic::AtomicU64::new(0),
-            limit: baton_resilience::ConcurrencyLimit::new(
-                config.resilience.concurrency.max_in_flight as usize,
-                config.resilience.concurrency.max_queued as usize,
-            ),
+            limit: match config.resilience.concurrency.per_replica {
+                Some(max) => Arc::new(baton_resilience::ConcurrencyLimit::new(
+                    max as usize,
+                    config.resilience.concurrency.max_queued as usize,
+                )),
+                None => server_limit.clone(),
+            },
+            server_limit,
             restarts: std::sync::atomic::AtomicU64::new(0),
             config,
             state: RwLock::new(state),
@@ -239,6 +255,29 @@ impl Upstream {
 
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// A new server-wide concurrency limit per `config`.
+    pub fn server_limit_for(config: &ServerConfig) -> Arc<baton_resilience::ConcurrencyLimit> {
+        Arc::new(baton_resilience::ConcurrencyLimit::new(
+            config.resilience.concurrency.max_in_flight as usize,
+            config.resilience.concurrency.max_queued as usize,
+        ))
+    }
+
+    /// A slot among the server's calls in flight, then one among this replica's (when it
+    /// has its own limit); both are freed when the returned guard drops.
+    pub async fn acquire_slot(&self) -> Result<Slot, baton_resilience::Overloaded> {
+        let server = self.server_limit.acquire().await?;
+        let replica = if Arc::ptr_eq(&self.limit, &self.server_limit) {
+            None
+        } else {
+            Some(self.limit.acquire().await?)
+        };
+        Ok(Slot {
+            _server: server,
+            _replica: replica,
+        })
     }
 
     /// The server's name, with `#N` for the second and later replicas of a pool.

@@ -278,3 +278,78 @@ async fn calls_avoid_a_slow_replica() {
     // slow replica's estimate stays far above the fast one's for the whole test.
     assert!(slow <= 2, "{slow} of 30 calls went to the slow replica");
 }
+
+/// When the primary's circuit is open, its `fallback:` answers at once with the same
+/// arguments.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fallback_answers_while_the_primary_circuit_is_open() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  primary:\n    {}\n    resilience:\n      breaker: {{ failures: 2, open_for: 60s }}\n      tools:\n        hang: {{ timeout: 200ms, max_timeout: 200ms, retry: never }}\n        whoami: {{ fallback: [backup__whoami] }}\n  backup:\n    {}\n",
+            fault_server(&["--id", "primary"]),
+            fault_server(&["--id", "backup"]),
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let first = text_of(&call(&client, "primary__whoami", json!({})).await);
+    assert!(first.starts_with("primary "), "{first}");
+    for _ in 0..2 {
+        call_err(&client, "primary__hang", json!({})).await;
+    }
+    let entry = status(&client).await["primary"].clone();
+    assert_eq!(entry["breaker"]["state"], "open", "{entry}");
+    let answer = text_of(&call(&client, "primary__whoami", json!({})).await);
+    assert!(answer.starts_with("backup "), "{answer}");
+    assert!(
+        baton.wait_for_log("answered by a fallback"),
+        "{}",
+        baton.logs()
+    );
+}
+
+/// `concurrency.per_replica` limits each replica, `max` the whole server: with two
+/// replicas of one slot each, two slow calls run at once (one per replica) and a third is
+/// refused with a clear error.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_is_limited_per_server_and_per_replica() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  pool:\n    {}\n    replicas: 2\n    resilience:\n      concurrency: {{ max: 4, queue: 0, per_replica: 1 }}\n      tools:\n        delay: {{ retry: never }}\n",
+            fault_server(&[]),
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let slow = |client: &Client| {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            let mut params = CallToolRequestParams::new("pool__delay");
+            params.arguments = json!({"ms": 2000}).as_object().cloned();
+            peer.call_tool(params).await
+        })
+    };
+    let (one, two) = (slow(&client), slow(&client));
+    let mut both = false;
+    for _ in 0..100 {
+        let report = status(&client).await;
+        if report["pool#1"]["stats"]["in_flight"] == 1
+            && report["pool#2"]["stats"]["in_flight"] == 1
+        {
+            both = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(both, "the two calls should run on one replica each");
+    let error = call_err(&client, "pool__delay", json!({"ms": 1})).await;
+    assert!(error.contains("server \"pool\" is overloaded"), "{error}");
+    for call in [one, two] {
+        let result = call.await.unwrap().expect("the slow calls complete");
+        assert_eq!(text_of(&result), "slept 2000");
+    }
+}
