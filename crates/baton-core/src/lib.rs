@@ -6,5 +6,6 @@
 
 pub mod config;
 pub mod names;
+pub mod workflow;
 
 pub use config::{Config, ConfigError, ConfigErrors};

@@ -56,6 +56,23 @@ pub enum Command {
     Call(CallArgs),
     /// Show the state of each upstream server.
     Servers(ServersArgs),
+    /// Print a workflow's steps and dependencies as a Mermaid (or DOT) graph.
+    Graph(GraphArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The workflow: its name (from the config and its workflows folder) or a file.
+    pub workflow: String,
+    /// `mermaid` (default; paste into Markdown) or `dot` (Graphviz).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +85,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The file to check (default: --config, then ./baton.yaml).
+    /// The file to check: a configuration (default: --config, then ./baton.yaml) with its
+    /// workflows, or one workflow file (checked against the configuration).
     pub file: Option<PathBuf>,
     /// Also connect to every server and report tool-name conflicts and unreachable servers.
     #[arg(long)]

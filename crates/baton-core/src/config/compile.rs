@@ -15,7 +15,9 @@ use super::{
     error::{ConfigErrors, ErrorSink},
     interpolate::interpolate,
     model::*,
-    raw::{RawBreaker, RawConfig, RawResilience, RawServer, RawToolFilter, SpannedString},
+    raw::{
+        RawBreaker, RawConfig, RawResilience, RawServer, RawToolFilter, RawWorkflows, SpannedString,
+    },
 };
 use crate::names::is_valid_tool_name;
 
@@ -133,6 +135,19 @@ pub fn compile(
         }
     }
 
+    if let Some(store) = &raw.store
+        && let Some(path) = &store.path
+        && let Some(text) = compiler.string(path, "store.path")
+    {
+        config.store.path = compiler.base_dir.join(text);
+    } else {
+        config.store.path = compiler.base_dir.join(".baton/baton.db");
+    }
+    config.workflows.dir = compiler.base_dir.join("workflows");
+    if let Some(workflows) = &raw.workflows {
+        compiler.workflow_settings(workflows, &mut config);
+    }
+
     sink.finish()?;
     Ok(config)
 }
@@ -144,6 +159,58 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
+    /// `workflows:`: settings, then the inline definitions (checked against the servers).
+    fn workflow_settings(&mut self, raw: &RawWorkflows, config: &mut Config) {
+        let settings = &mut config.workflows;
+        if let Some(dir) = &raw.dir
+            && let Some(text) = self.string(dir, "workflows.dir")
+        {
+            settings.dir = self.base_dir.join(text);
+        }
+        for (index, name) in raw.env.iter().enumerate() {
+            if let Some(name) = self.string(name, &format!("workflows.env[{index}]")) {
+                settings.env_allow.push(name);
+            }
+        }
+        if let Some(limit) = &raw.inline_output_limit {
+            settings.inline_output_limit = usize::try_from(limit.value).unwrap_or(usize::MAX);
+        }
+        if let Some(keep_for) = &raw.keep_for
+            && let Some(duration) = self.duration(keep_for, "workflows.keep_for")
+        {
+            settings.keep_for = duration;
+        }
+        if let Some(keep_runs) = &raw.keep_runs {
+            settings.keep_runs = keep_runs.value;
+        }
+        let servers: std::collections::BTreeSet<String> = config
+            .servers
+            .iter()
+            .map(|server| server.name.clone())
+            .collect();
+        let context = crate::workflow::WorkflowContext {
+            servers: Some(&servers),
+            separator: &config.namespace.separator,
+            env_allow: &config.workflows.env_allow,
+        };
+        let file = self.sink.file().to_owned();
+        let mut definitions = Vec::new();
+        for (name, definition) in &raw.definitions {
+            if let Some(workflow) = crate::workflow::compile_workflow_into(
+                &file,
+                Some(name),
+                &definition.value,
+                context,
+                &format!("workflows.definitions.{name}"),
+                definition.referenced,
+                self.sink,
+            ) {
+                definitions.push(workflow);
+            }
+        }
+        config.workflows.definitions = definitions;
+    }
+
     /// Interpolates one string, reporting failure at its position.
     fn string(&mut self, value: &SpannedString, path: &str) -> Option<String> {
         match interpolate(&value.value, self.lookup) {
@@ -774,6 +841,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "" | "s" => number,
         "m" => number * 60.0,
         "h" => number * 3600.0,
+        "d" => number * 86400.0,
         _ => return None,
     };
     Duration::try_from_secs_f64(seconds).ok()

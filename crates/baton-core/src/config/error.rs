@@ -82,6 +82,10 @@ impl ErrorSink {
         });
     }
 
+    pub(crate) fn file(&self) -> &std::path::Path {
+        &self.file
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.errors.len()
     }

@@ -4,14 +4,14 @@
 
 mod compile;
 mod diagnose;
-mod error;
+pub(crate) mod error;
 pub mod interpolate;
 mod model;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
 
-pub use compile::compile;
+pub use compile::{compile, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::*;
 
@@ -28,8 +28,42 @@ pub fn resolve_path(explicit: Option<&Path>) -> Option<PathBuf> {
     default.exists().then_some(default)
 }
 
-/// Reads and validates `path`, taking `${VAR}` values from `lookup`.
+/// Reads and validates `path` and the workflow files of its `workflows.dir`, taking
+/// `${VAR}` values from `lookup`. Every error of every file is reported.
 pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+    let mut config = load_file(path, lookup)?;
+    load_workflow_dir(&mut config)?;
+    Ok(config)
+}
+
+/// Adds the workflows of `config.workflows.dir` (if the folder exists) and checks them
+/// all together (unique names, known sub-workflows, no cycles between workflows).
+pub fn load_workflow_dir(config: &mut Config) -> Result<(), ConfigErrors> {
+    let servers: std::collections::BTreeSet<String> = config
+        .servers
+        .iter()
+        .map(|server| server.name.clone())
+        .collect();
+    let context = crate::workflow::WorkflowContext {
+        servers: Some(&servers),
+        separator: &config.namespace.separator,
+        env_allow: &config.workflows.env_allow,
+    };
+    let (mut found, mut errors) = crate::workflow::load_workflows(&config.workflows.dir, context);
+    config.workflows.definitions.append(&mut found);
+    errors.extend(crate::workflow::check_set(&config.workflows.definitions));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Reads and validates the one file `path` (inline workflows included).
+pub fn load_file(
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         ConfigErrors(vec![ConfigError {
             file: path.to_owned(),
@@ -71,7 +105,7 @@ pub fn parse(
 
 /// serde-saphyr renders a source snippet under the message; the CLI prints its own
 /// location, so keep the headline only.
-fn first_line(message: &str) -> String {
+pub(crate) fn first_line(message: &str) -> String {
     let line = message
         .lines()
         .find(|line| !line.trim().is_empty())

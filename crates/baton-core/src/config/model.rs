@@ -23,7 +23,33 @@ pub struct Config {
     pub serve: ServeConfig,
     /// The top-level `resilience:` defaults (each server has its merged copy).
     pub resilience: Resilience,
+    pub workflows: WorkflowSettings,
+    pub store: StoreConfig,
 }
+
+/// `workflows:` — where definitions come from and how runs are kept.
+#[derive(Debug, Clone)]
+pub struct WorkflowSettings {
+    /// The folder of workflow files.
+    pub dir: PathBuf,
+    /// Environment variables templates may read.
+    pub env_allow: Vec<String>,
+    /// Every workflow (inline and from `dir`), checked.
+    pub definitions: Vec<crate::workflow::Workflow>,
+    pub inline_output_limit: usize,
+    pub keep_for: Duration,
+    pub keep_runs: u32,
+}
+
+/// `store:` — the durable state.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The SQLite database file.
+    pub path: PathBuf,
+}
+
+/// Default size above which a step's output is stored out of line (256 KiB).
+pub const DEFAULT_INLINE_OUTPUT_LIMIT: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct NamespaceConfig {
@@ -345,7 +371,25 @@ impl Config {
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             },
             resilience: Resilience::default(),
+            workflows: WorkflowSettings {
+                dir: PathBuf::from("workflows"),
+                env_allow: Vec::new(),
+                definitions: Vec::new(),
+                inline_output_limit: DEFAULT_INLINE_OUTPUT_LIMIT,
+                keep_for: Duration::from_secs(30 * 24 * 3600),
+                keep_runs: 1000,
+            },
+            store: StoreConfig {
+                path: PathBuf::from(".baton/baton.db"),
+            },
         }
+    }
+
+    pub fn workflow(&self, name: &str) -> Option<&crate::workflow::Workflow> {
+        self.workflows
+            .definitions
+            .iter()
+            .find(|workflow| workflow.name == name)
     }
 
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {

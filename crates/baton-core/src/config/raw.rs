@@ -24,6 +24,12 @@ pub struct RawConfig {
     /// Defaults for every server; each server may override them.
     #[serde(default)]
     pub resilience: Option<RawResilience>,
+    /// Workflows: where their files are, inline definitions, what templates may read.
+    #[serde(default)]
+    pub workflows: Option<RawWorkflows>,
+    /// Where Baton keeps its durable state.
+    #[serde(default)]
+    pub store: Option<RawStore>,
     /// VS Code's `inputs` block (prompted secrets). Accepted so the file loads; Baton reads
     /// secrets from the environment instead (`${VAR}`).
     #[serde(default)]
@@ -186,4 +192,30 @@ pub struct RawConcurrency {
     pub queue: Option<Spanned<u32>>,
     /// Calls in flight to one replica at once (with `replicas:` or `urls:`).
     pub per_replica: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkflows {
+    /// The folder of workflow files (default `workflows/` next to baton.yaml).
+    pub dir: Option<SpannedString>,
+    /// Environment variables templates may read as `{{ env.NAME }}`.
+    #[serde(default)]
+    pub env: Vec<SpannedString>,
+    /// Step outputs larger than this many bytes are stored out of line.
+    pub inline_output_limit: Option<Spanned<u64>>,
+    /// Finished runs older than this are deleted (e.g. `30d`).
+    pub keep_for: Option<SpannedString>,
+    /// At most this many finished runs are kept.
+    pub keep_runs: Option<Spanned<u32>>,
+    /// Workflows defined here, by name.
+    #[serde(default)]
+    pub definitions: IndexMap<String, Spanned<crate::workflow::raw::RawWorkflow>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// The SQLite database file (default `.baton/baton.db` next to baton.yaml).
+    pub path: Option<SpannedString>,
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand. Each returns the process exit code.
 
 mod call;
+mod graph;
 mod serve;
 mod servers;
 mod tools;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Tools(args) => tools::run(cli.config, args).await,
         Command::Call(args) => call::run(cli.config, args).await,
         Command::Servers(args) => servers::run(cli.config, args).await,
+        Command::Graph(args) => graph::run(cli.config, args),
     }
 }
 
@@ -32,7 +34,12 @@ pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, ExitCod
         tracing::info!(
             "no configuration file (./baton.yaml or --config): serving Baton's built-in tools only"
         );
-        return Ok(Config::empty());
+        let mut config = Config::empty();
+        config::load_workflow_dir(&mut config).map_err(|errors| {
+            eprint!("{errors}");
+            ExitCode::from(2)
+        })?;
+        return Ok(config);
     };
     config::load(&path, &config::process_env).map_err(|errors| {
         eprint!("{errors}");

@@ -1,12 +1,78 @@
 //! `baton validate [FILE] [--connect]`.
 
-use std::{collections::HashMap, path::PathBuf, process::ExitCode};
+use std::{
+    collections::{BTreeSet, HashMap},
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
-use baton_core::{config, names::server_prefix};
+use baton_core::{
+    config,
+    names::server_prefix,
+    workflow::{self, Workflow, WorkflowContext},
+};
 
 use crate::cli::ValidateArgs;
 
+/// Compiles one workflow file against `config` (its servers, separator, env allow-list).
+pub fn compile_file(config: &config::Config, path: &Path) -> Result<Workflow, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        eprintln!("error: cannot read {}: {error}", path.display());
+        ExitCode::from(2)
+    })?;
+    let servers: BTreeSet<String> = config.servers.iter().map(|s| s.name.clone()).collect();
+    let context = WorkflowContext {
+        servers: Some(&servers),
+        separator: &config.namespace.separator,
+        env_allow: &config.workflows.env_allow,
+    };
+    workflow::compile_workflow(path, &text, context).map_err(|errors| {
+        eprint!("{errors}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Whether `path` holds a workflow (top-level `steps:` or `phases:`) rather than a config.
+fn is_workflow_file(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Ok(serde_json::Value::Object(map)) = serde_saphyr::from_str::<serde_json::Value>(&text)
+    else {
+        return false;
+    };
+    map.contains_key("steps") || map.contains_key("phases")
+}
+
 pub async fn run(config_flag: Option<PathBuf>, args: ValidateArgs) -> ExitCode {
+    if let Some(file) = &args.file
+        && is_workflow_file(file)
+    {
+        // The config alone: the workflows folder may hold this very file.
+        let config = match config::resolve_path(config_flag.as_deref()) {
+            None => config::Config::empty(),
+            Some(path) => match config::load_file(&path, &config::process_env) {
+                Ok(config) => config,
+                Err(errors) => {
+                    eprint!("{errors}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        return match compile_file(&config, file) {
+            Ok(workflow) => {
+                println!(
+                    "{}: ok (workflow \"{}\", {} step{})",
+                    file.display(),
+                    workflow.name,
+                    workflow.steps.len(),
+                    if workflow.steps.len() == 1 { "" } else { "s" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        };
+    }
     let explicit = args.file.or(config_flag);
     let Some(path) = config::resolve_path(explicit.as_deref()) else {
         eprintln!(
@@ -48,6 +114,50 @@ pub async fn run(config_flag: Option<PathBuf>, args: ValidateArgs) -> ExitCode {
             catalog.tools.len(),
             config.servers.len()
         );
+        // Every tool a workflow step calls must be in the live catalog; when its server is
+        // down that cannot be known, so it is a warning.
+        for workflow in &config.workflows.definitions {
+            for step in workflow
+                .steps
+                .iter()
+                .flat_map(|s| std::iter::once(s).chain(s.fallback.as_deref()))
+            {
+                let baton_core::workflow::StepKind::Tool { tool, .. } = &step.kind else {
+                    continue;
+                };
+                if catalog.tool_routes.contains_key(tool.as_str())
+                    || tool.starts_with(baton_core::workflow::TOOL_PREFIX)
+                {
+                    continue;
+                }
+                let server = tool
+                    .split(&config.namespace.separator)
+                    .next()
+                    .unwrap_or_default();
+                let up = gateway.upstreams().iter().any(|u| {
+                    u.name() == server
+                        && matches!(u.state(), baton_mcp::upstream::UpstreamState::Ready { .. })
+                });
+                let at = format!(
+                    "{}:{}:{}",
+                    workflow.source.display(),
+                    step.line,
+                    step.column
+                );
+                if up {
+                    eprintln!(
+                        "error: {at}: workflow \"{}\" step \"{}\" calls unknown tool \"{tool}\" (server \"{server}\" does not list it; see `baton tools -s {server}`)",
+                        workflow.name, step.id
+                    );
+                    failed = true;
+                } else {
+                    warnings.push(format!(
+                        "{at}: workflow \"{}\" step \"{}\" calls \"{tool}\", which cannot be checked while server \"{server}\" is down",
+                        workflow.name, step.id
+                    ));
+                }
+            }
+        }
         gateway.shutdown().await;
     }
     for warning in &warnings {
@@ -56,11 +166,13 @@ pub async fn run(config_flag: Option<PathBuf>, args: ValidateArgs) -> ExitCode {
     if failed {
         return ExitCode::FAILURE;
     }
+    let workflows = config.workflows.definitions.len();
     println!(
-        "{}: ok ({} server{})",
+        "{}: ok ({} server{}, {workflows} workflow{})",
         path.display(),
         config.servers.len(),
-        if config.servers.len() == 1 { "" } else { "s" }
+        if config.servers.len() == 1 { "" } else { "s" },
+        if workflows == 1 { "" } else { "s" }
     );
     ExitCode::SUCCESS
 }

@@ -11,3 +11,4 @@ mod faults;
 mod isolation;
 mod relay;
 mod resilience;
+mod workflows;

@@ -1,0 +1,1109 @@
+//! Validation of a [`RawWorkflow`] into a [`Workflow`]: every error at once, each with
+//! file, line, column, field path and a fix; steps put in dependency order.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use minijinja::Environment;
+use serde_json::Value;
+use serde_saphyr::Location;
+use sha2::{Digest, Sha256};
+
+use super::{
+    ForEach, Input, InputKind, OnError, Step, StepKind, StepRetry, Workflow, graph,
+    raw::{RawPhase, RawStep, RawTask, RawWorkflow},
+    template,
+};
+use crate::config::{
+    ConfigError, ConfigErrors, error::ErrorSink, parse_duration, raw::SpannedString,
+};
+
+/// What a workflow is checked against besides itself.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkflowContext<'a> {
+    /// The configured server names: a tool's `server__` prefix must be one of them (or
+    /// `baton`, `workflow`). `None` skips the check.
+    pub servers: Option<&'a BTreeSet<String>>,
+    pub separator: &'a str,
+    /// Environment variables templates may read as `{{ env.X }}`.
+    pub env_allow: &'a [String],
+}
+
+/// Default `for_each` concurrency.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+
+/// Compiles one workflow; `key` is its name in baton.yaml (a file names it with `name:`),
+/// `path` the field path of its definition (empty for a file). Errors go to `sink`.
+pub(crate) fn compile_workflow_into(
+    file: &Path,
+    key: Option<&str>,
+    raw: &RawWorkflow,
+    context: WorkflowContext<'_>,
+    path: &str,
+    at: Location,
+    sink: &mut ErrorSink,
+) -> Option<Workflow> {
+    let before = sink.len();
+    let mut compiler = WorkflowCompiler {
+        sink,
+        context,
+        env: template::environment(),
+        prefix: if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}.")
+        },
+    };
+    compiler
+        .workflow(file, key, raw, at)
+        .filter(|_| compiler.sink.len() == before)
+}
+
+/// Compiles one workflow file's text on its own (`baton validate`, `baton graph`, tests).
+pub fn compile_workflow(
+    file: &Path,
+    text: &str,
+    context: WorkflowContext<'_>,
+) -> Result<Workflow, ConfigErrors> {
+    let mut sink = ErrorSink::new(file.to_owned());
+    let raw: RawWorkflow = match serde_saphyr::from_str(text) {
+        Ok(raw) => raw,
+        Err(error) => {
+            let (line, column) = error
+                .location()
+                .map(|at| (at.line(), at.column()))
+                .unwrap_or((0, 0));
+            return Err(ConfigErrors(vec![ConfigError {
+                file: file.to_owned(),
+                line,
+                column,
+                path: String::new(),
+                message: crate::config::first_line(&error.to_string()),
+            }]));
+        }
+    };
+    let workflow =
+        compile_workflow_into(file, None, &raw, context, "", Location::UNKNOWN, &mut sink);
+    sink.finish()?;
+    workflow.ok_or_else(|| ConfigErrors(Vec::new()))
+}
+
+/// Every workflow file in `dir`, compiled; the errors of all of them.
+pub fn load_workflows(
+    dir: &Path,
+    context: WorkflowContext<'_>,
+) -> (Vec<Workflow>, Vec<ConfigError>) {
+    let mut workflows = Vec::new();
+    let mut errors = Vec::new();
+    let files = match super::workflow_files(dir) {
+        Ok(files) => files,
+        Err(error) => {
+            errors.push(ConfigError {
+                file: dir.to_owned(),
+                line: 0,
+                column: 0,
+                path: String::new(),
+                message: format!("cannot read the workflows folder: {error}"),
+            });
+            return (workflows, errors);
+        }
+    };
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(error) => {
+                errors.push(ConfigError {
+                    file: file.clone(),
+                    line: 0,
+                    column: 0,
+                    path: String::new(),
+                    message: format!("cannot read the file: {error}"),
+                });
+                continue;
+            }
+        };
+        match compile_workflow(&file, &text, context) {
+            Ok(workflow) => workflows.push(workflow),
+            Err(ConfigErrors(mut found)) => errors.append(&mut found),
+        }
+    }
+    (workflows, errors)
+}
+
+/// Checks across workflows: unique names, known sub-workflows, no workflow that runs
+/// itself through its sub-workflows.
+pub(crate) fn check_set(workflows: &[Workflow]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut seen: BTreeMap<&str, &PathBuf> = BTreeMap::new();
+    for workflow in workflows {
+        if let Some(first) = seen.insert(&workflow.name, &workflow.source) {
+            errors.push(ConfigError {
+                file: workflow.source.clone(),
+                line: 0,
+                column: 0,
+                path: "name".to_owned(),
+                message: format!(
+                    "workflow \"{}\" is also defined in {}: names must be unique",
+                    workflow.name,
+                    first.display()
+                ),
+            });
+        }
+    }
+    let mut calls: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for workflow in workflows {
+        for step in &workflow.steps {
+            for step in std::iter::once(step).chain(step.fallback.as_deref()) {
+                if let StepKind::Workflow { name, .. } = &step.kind {
+                    if seen.contains_key(name.as_str()) {
+                        calls.entry(&workflow.name).or_default().push(name);
+                    } else {
+                        errors.push(ConfigError {
+                            file: workflow.source.clone(),
+                            line: step.line,
+                            column: step.column,
+                            path: format!("steps.{}.workflow", step.id),
+                            message: format!(
+                                "unknown workflow \"{name}\" (known: {})",
+                                seen.keys().copied().collect::<Vec<_>>().join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if let Some(cycle) = graph::find_cycle(&calls) {
+        let first = workflows.iter().find(|w| w.name == cycle[0]);
+        errors.push(ConfigError {
+            file: first.map(|w| w.source.clone()).unwrap_or_default(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: format!(
+                "workflows run each other in a cycle: {} (a workflow cannot run itself)",
+                cycle.join(" → ")
+            ),
+        });
+    }
+    errors
+}
+
+struct WorkflowCompiler<'s, 'c> {
+    sink: &'s mut ErrorSink,
+    context: WorkflowContext<'c>,
+    env: Environment<'static>,
+    /// Field path prefix ("workflows.definitions.NAME." inline, "" in a file).
+    prefix: String,
+}
+
+/// A step as written, with what is needed to check it once every id is known.
+struct Pending {
+    step: Step,
+    /// Explicit needs with their positions.
+    needs: Vec<(String, Location)>,
+    at: Location,
+    path: String,
+}
+
+impl WorkflowCompiler<'_, '_> {
+    fn push(&mut self, at: Location, path: &str, message: impl Into<String>) {
+        let path = format!("{}{path}", self.prefix);
+        self.sink
+            .push(at, path.trim_end_matches('.').to_owned(), message);
+    }
+
+    fn workflow(
+        &mut self,
+        file: &Path,
+        key: Option<&str>,
+        raw: &RawWorkflow,
+        at: Location,
+    ) -> Option<Workflow> {
+        let name = match (&raw.name, key) {
+            (Some(name), Some(key)) if name.value != key => {
+                self.push(
+                    name.referenced,
+                    "name",
+                    format!("the name \"{}\" differs from its key \"{key}\": drop `name:` or make them equal", name.value),
+                );
+                key.to_owned()
+            }
+            (_, Some(key)) => key.to_owned(),
+            (Some(name), None) => name.value.clone(),
+            (None, None) => {
+                self.push(
+                    at,
+                    "name",
+                    "a workflow needs a `name:` (it becomes the tool workflow__<name>)",
+                );
+                String::new()
+            }
+        };
+        let tool_name = format!("{}{name}", super::TOOL_PREFIX);
+        if !name.is_empty() && !crate::names::is_valid_tool_name(&tool_name) {
+            let at = raw.name.as_ref().map_or(at, |name| name.referenced);
+            self.push(
+                at,
+                "name",
+                format!(
+                    "\"{name}\" cannot name a tool: use a-z A-Z 0-9 _ - (at most {} characters)",
+                    crate::names::MAX_TOOL_NAME - super::TOOL_PREFIX.len()
+                ),
+            );
+        }
+        let inputs = self.inputs(raw);
+        let mut pending = Vec::new();
+        for (index, step) in raw.steps.iter().enumerate() {
+            let path = format!("steps[{index}]");
+            let Some(id) = self.step_id(step.value.id.as_ref(), step.referenced, &path, None)
+            else {
+                continue;
+            };
+            if let Some(compiled) = self.step(
+                &step.value,
+                step.referenced,
+                &path,
+                id,
+                serde_json::Map::new(),
+            ) {
+                pending.push(compiled);
+            }
+        }
+        self.phases(&raw.phases, &mut pending);
+        let steps = self.link(pending, &inputs);
+        let mut outputs_vars = BTreeSet::new();
+        let mut errors = Vec::new();
+        for (output, value) in &raw.outputs {
+            template::analyze(
+                &self.env,
+                value,
+                &format!("outputs.{output}"),
+                &mut outputs_vars,
+                &mut errors,
+            );
+        }
+        for (path, message) in errors {
+            self.push(
+                Location::UNKNOWN,
+                &path,
+                format!("template error: {message}"),
+            );
+        }
+        let ids: BTreeSet<&str> = steps.iter().map(|step| step.id.as_str()).collect();
+        for variable in &outputs_vars {
+            if let Some(problem) =
+                self.variable_problem(variable, &ids, &inputs, false, &serde_json::Map::new())
+            {
+                self.push(Location::UNKNOWN, "outputs", problem);
+            }
+        }
+        let mut workflow = Workflow {
+            name,
+            description: raw.description.clone().unwrap_or_default(),
+            source: file.to_owned(),
+            hash: String::new(),
+            inputs,
+            outputs: raw.outputs.clone(),
+            steps,
+        };
+        workflow.hash = hash(&workflow);
+        Some(workflow)
+    }
+
+    fn inputs(&mut self, raw: &RawWorkflow) -> indexmap::IndexMap<String, Input> {
+        let mut inputs = indexmap::IndexMap::new();
+        for (name, input) in &raw.inputs {
+            let path = format!("inputs.{name}");
+            if !is_identifier(name) {
+                self.push(
+                    input.referenced,
+                    &path,
+                    "an input name is an identifier (letters, digits, _; not starting with a digit), so templates can read it as inputs.NAME",
+                );
+            }
+            let kind = match &input.value.kind {
+                None => InputKind::String,
+                Some(kind) => match InputKind::parse(&kind.value) {
+                    Some(kind) => kind,
+                    None => {
+                        self.push(
+                            kind.referenced,
+                            &format!("{path}.type"),
+                            format!("unknown type \"{}\": use string, number, integer, boolean, array or object", kind.value),
+                        );
+                        InputKind::String
+                    }
+                },
+            };
+            if let Some(default) = &input.value.default
+                && !kind.accepts(default)
+            {
+                self.push(
+                    input.referenced,
+                    &format!("{path}.default"),
+                    format!("the default {default} is not a {}", kind.as_str()),
+                );
+            }
+            let required = input
+                .value
+                .required
+                .unwrap_or(input.value.default.is_none());
+            inputs.insert(
+                name.clone(),
+                Input {
+                    kind,
+                    description: input.value.description.clone(),
+                    default: input.value.default.clone(),
+                    required,
+                    choices: input.value.choices.clone(),
+                },
+            );
+        }
+        inputs
+    }
+
+    fn step_id(
+        &mut self,
+        id: Option<&SpannedString>,
+        at: Location,
+        path: &str,
+        generated: Option<String>,
+    ) -> Option<String> {
+        match (id, generated) {
+            (Some(id), _) if is_identifier(&id.value) => Some(id.value.clone()),
+            (Some(id), _) => {
+                self.push(
+                    id.referenced,
+                    &format!("{path}.id"),
+                    format!(
+                        "\"{}\" is not a step id: use letters, digits and _ (not starting with a digit), e.g. \"{}\", so templates can read steps.ID",
+                        id.value,
+                        slug(&id.value)
+                    ),
+                );
+                None
+            }
+            (None, Some(generated)) => Some(generated),
+            (None, None) => {
+                self.push(at, &format!("{path}.id"), "a step needs an `id:`");
+                None
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        raw: &RawStep,
+        at: Location,
+        path: &str,
+        id: String,
+        locals: serde_json::Map<String, Value>,
+    ) -> Option<Pending> {
+        let before = self.sink.len();
+        let kinds: Vec<&str> = [
+            ("tool", raw.tool.is_some()),
+            ("workflow", raw.workflow.is_some()),
+            ("set", raw.set.is_some()),
+            ("sleep", raw.sleep.is_some()),
+            ("approval", raw.approval.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect();
+        if kinds.len() != 1 {
+            self.push(
+                at,
+                path,
+                if kinds.is_empty() {
+                    "a step needs one of tool, workflow, set, sleep or approval".to_owned()
+                } else {
+                    format!("a step does one thing: it has {}", kinds.join(" and "))
+                },
+            );
+        }
+        if raw.args.is_some() && raw.tool.is_none() {
+            self.push(at, &format!("{path}.args"), "`args:` goes with `tool:`");
+        }
+        if raw.inputs.is_some() && raw.workflow.is_none() {
+            self.push(
+                at,
+                &format!("{path}.inputs"),
+                "`inputs:` goes with `workflow:`",
+            );
+        }
+        let kind = if let Some(tool) = &raw.tool {
+            self.check_tool(tool, &format!("{path}.tool"));
+            StepKind::Tool {
+                tool: tool.value.clone(),
+                args: raw
+                    .args
+                    .clone()
+                    .unwrap_or(Value::Object(Default::default())),
+            }
+        } else if let Some(workflow) = &raw.workflow {
+            StepKind::Workflow {
+                name: workflow.value.clone(),
+                inputs: raw
+                    .inputs
+                    .clone()
+                    .unwrap_or(Value::Object(Default::default())),
+            }
+        } else if let Some(values) = &raw.set {
+            StepKind::Set {
+                values: values.clone(),
+            }
+        } else if let Some(sleep) = &raw.sleep {
+            let is_template = sleep.value.contains("{{");
+            if !is_template && parse_duration(&sleep.value).is_none() {
+                self.push(
+                    sleep.referenced,
+                    &format!("{path}.sleep"),
+                    format!(
+                        "\"{}\" is not a duration: write e.g. 30s, 10m or 2h",
+                        sleep.value
+                    ),
+                );
+            }
+            StepKind::Sleep {
+                duration: sleep.value.clone(),
+            }
+        } else if let Some(approval) = &raw.approval {
+            let timeout =
+                approval.value.timeout.as_ref().and_then(|timeout| {
+                    self.duration(timeout, &format!("{path}.approval.timeout"))
+                });
+            StepKind::Approval {
+                prompt: approval
+                    .value
+                    .prompt
+                    .clone()
+                    .unwrap_or_else(|| format!("Approve step {id}?")),
+                timeout,
+            }
+        } else {
+            StepKind::Set {
+                values: Value::Null,
+            }
+        };
+        let for_each = raw.for_each.as_ref().map(|items| {
+            let concurrency = match &raw.concurrency {
+                Some(value) if value.value == 0 => {
+                    self.push(
+                        value.referenced,
+                        &format!("{path}.concurrency"),
+                        "must be at least 1",
+                    );
+                    1
+                }
+                Some(value) => value.value,
+                None => DEFAULT_CONCURRENCY,
+            };
+            if !(items.value.is_array() || items.value.is_string()) {
+                self.push(
+                    items.referenced,
+                    &format!("{path}.for_each"),
+                    "for_each takes a list, or an expression giving one (e.g. \"{{ steps.list.output }}\")",
+                );
+            }
+            ForEach {
+                items: items.value.clone(),
+                concurrency,
+            }
+        });
+        if raw.concurrency.is_some() && raw.for_each.is_none() {
+            self.push(
+                at,
+                &format!("{path}.concurrency"),
+                "`concurrency:` goes with `for_each:`",
+            );
+        }
+        let retry = raw.retry.as_ref().map(|retry| {
+            let mut settings = StepRetry::default();
+            let field = |name: &str| format!("{path}.retry.{name}");
+            if let Some(attempts) = &retry.value.max_attempts {
+                if attempts.value == 0 {
+                    self.push(
+                        attempts.referenced,
+                        &field("max_attempts"),
+                        "must be at least 1",
+                    );
+                } else {
+                    settings.max_attempts = attempts.value;
+                }
+            }
+            if let Some(initial) = &retry.value.initial
+                && let Some(duration) = self.duration(initial, &field("initial"))
+            {
+                settings.initial = duration;
+            }
+            if let Some(max) = &retry.value.max
+                && let Some(duration) = self.duration(max, &field("max"))
+            {
+                settings.max = duration;
+            }
+            if let Some(multiplier) = &retry.value.multiplier {
+                if multiplier.value >= 1.0 && multiplier.value.is_finite() {
+                    settings.multiplier = multiplier.value;
+                } else {
+                    self.push(
+                        multiplier.referenced,
+                        &field("multiplier"),
+                        "must be at least 1, e.g. 2",
+                    );
+                }
+            }
+            if let Some(jitter) = retry.value.jitter {
+                settings.jitter = jitter;
+            }
+            settings
+        });
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .and_then(|timeout| self.duration(timeout, &format!("{path}.timeout")));
+        let on_error = match raw
+            .on_error
+            .as_ref()
+            .map(|value| (value, value.value.as_str()))
+        {
+            None | Some((_, "fail")) => OnError::Fail,
+            Some((_, "continue")) => OnError::Continue,
+            Some((value, other)) => {
+                self.push(
+                    value.referenced,
+                    &format!("{path}.on_error"),
+                    format!("unknown on_error \"{other}\": use fail or continue"),
+                );
+                OnError::Fail
+            }
+        };
+        let fallback = raw.fallback.as_ref().and_then(|fallback| {
+            let fallback_path = format!("{path}.fallback");
+            if !fallback.value.needs.is_empty() || fallback.value.for_each.is_some() {
+                self.push(
+                    fallback.referenced,
+                    &fallback_path,
+                    "a fallback runs in its step's place: it takes no needs or for_each of its own",
+                );
+            }
+            self.step(
+                &fallback.value,
+                fallback.referenced,
+                &fallback_path,
+                format!("{id}_fallback"),
+                locals.clone(),
+            )
+            .map(|pending| Box::new(pending.step))
+        });
+        let step = Step {
+            id,
+            description: raw.description.clone(),
+            kind,
+            needs: Vec::new(),
+            condition: raw
+                .condition
+                .as_ref()
+                .map(|condition| condition.value.clone()),
+            for_each,
+            retry,
+            timeout,
+            on_error,
+            fallback,
+            locals,
+            line: at.line(),
+            column: at.column(),
+        };
+        let needs = raw
+            .needs
+            .iter()
+            .map(|need| (need.value.clone(), need.referenced))
+            .collect();
+        // Kept even when it has errors, so that steps needing it are not reported too.
+        let _ = before;
+        Some(Pending {
+            step,
+            needs,
+            at,
+            path: path.to_owned(),
+        })
+    }
+
+    fn check_tool(&mut self, tool: &SpannedString, path: &str) {
+        let separator = self.context.separator;
+        let Some((server, rest)) = tool.value.split_once(separator) else {
+            self.push(
+                tool.referenced,
+                path,
+                format!(
+                    "\"{}\" is not an exposed tool name: write server{separator}tool, as `baton tools` lists them",
+                    tool.value
+                ),
+            );
+            return;
+        };
+        if rest.is_empty() {
+            self.push(
+                tool.referenced,
+                path,
+                format!("\"{}\" names no tool after the server", tool.value),
+            );
+            return;
+        }
+        if let Some(servers) = self.context.servers
+            && !servers.contains(server)
+            && server != crate::config::BUILTIN_SERVER
+            && server != "workflow"
+        {
+            self.push(
+                tool.referenced,
+                path,
+                format!(
+                    "no server \"{server}\" is configured for tool \"{}\" (servers: {})",
+                    tool.value,
+                    servers.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+
+    fn duration(&mut self, value: &SpannedString, path: &str) -> Option<Duration> {
+        match parse_duration(&value.value) {
+            Some(duration) if !duration.is_zero() => Some(duration),
+            _ => {
+                self.push(
+                    value.referenced,
+                    path,
+                    format!(
+                        "\"{}\" is not a duration: write e.g. 500ms, 30s, 5m or 1h",
+                        value.value
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The phase style: each phase's tasks become steps, chained when the phase is not
+    /// parallel, after every step of the phases it depends on.
+    fn phases(&mut self, phases: &[serde_saphyr::Spanned<RawPhase>], pending: &mut Vec<Pending>) {
+        let mut tails: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let names: BTreeSet<String> = phases
+            .iter()
+            .filter_map(|phase| phase.value.name.as_ref().map(|name| name.value.clone()))
+            .collect();
+        for (index, phase) in phases.iter().enumerate() {
+            let path = format!("phases[{index}]");
+            let raw = &phase.value;
+            let Some(name) = &raw.name else {
+                self.push(
+                    phase.referenced,
+                    &format!("{path}.name"),
+                    "a phase needs a `name:`",
+                );
+                continue;
+            };
+            if tails.contains_key(&name.value) {
+                self.push(
+                    name.referenced,
+                    &format!("{path}.name"),
+                    format!("phase \"{}\" is defined twice", name.value),
+                );
+                continue;
+            }
+            let mut after = Vec::new();
+            for dependency in &raw.dependencies {
+                match tails.get(&dependency.value) {
+                    Some(steps) => after.extend(steps.iter().cloned()),
+                    None if names.contains(&dependency.value) => self.push(
+                        dependency.referenced,
+                        &format!("{path}.dependencies"),
+                        format!(
+                            "phase \"{}\" must come after \"{}\", which it depends on",
+                            name.value, dependency.value
+                        ),
+                    ),
+                    None => self.push(
+                        dependency.referenced,
+                        &format!("{path}.dependencies"),
+                        format!(
+                            "unknown phase \"{}\" (phases: {})",
+                            dependency.value,
+                            names.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ),
+                }
+            }
+            if let Some(tool) = &raw.tool {
+                self.check_tool(tool, &format!("{path}.tool"));
+            }
+            let phase_slug = slug(&name.value);
+            let tasks = raw
+                .tasks
+                .iter()
+                .map(|task| (task.referenced, Some(&task.value), None))
+                .chain(
+                    raw.branches
+                        .iter()
+                        .map(|branch| (branch.referenced, None, Some(&branch.value))),
+                );
+            let mut ids = Vec::new();
+            let mut previous: Option<String> = None;
+            for (number, (at, task, branch)) in tasks.enumerate() {
+                let task_path = format!("{path}.tasks[{number}]");
+                let generated = match branch.and_then(|b| b.get("name")).and_then(Value::as_str) {
+                    Some(branch_name) => format!("{phase_slug}_{}", slug(branch_name)),
+                    None => format!("{phase_slug}_{}", number + 1),
+                };
+                let compiled = match (task, branch) {
+                    (Some(RawTask::Step(step)), _) => self
+                        .step_id(step.id.as_ref(), at, &task_path, Some(generated))
+                        .and_then(|id| self.step(step, at, &task_path, id, serde_json::Map::new())),
+                    (Some(RawTask::Text(text)), _) => {
+                        self.task_step(raw, at, &task_path, generated, Value::String(text.clone()))
+                    }
+                    (None, Some(branch)) => {
+                        self.task_step(raw, at, &task_path, generated, branch.clone())
+                    }
+                    (None, None) => None,
+                };
+                let Some(mut compiled) = compiled else {
+                    continue;
+                };
+                let needs: Vec<String> = match (&previous, raw.parallel) {
+                    (Some(previous), false) => vec![previous.clone()],
+                    _ => after.clone(),
+                };
+                compiled
+                    .needs
+                    .extend(needs.into_iter().map(|need| (need, at)));
+                previous = Some(compiled.step.id.clone());
+                ids.push(compiled.step.id.clone());
+                pending.push(compiled);
+            }
+            if ids.is_empty() && raw.tasks.is_empty() && raw.branches.is_empty() {
+                self.push(
+                    phase.referenced,
+                    &path,
+                    format!("phase \"{}\" has no tasks", name.value),
+                );
+            }
+            let tail = if raw.parallel {
+                ids
+            } else {
+                ids.last().cloned().into_iter().collect()
+            };
+            tails.insert(name.value.clone(), tail);
+        }
+    }
+
+    /// A phase task given as text (or a branch object): the phase's `tool` with its `args`,
+    /// the task visible as `{{ task }}`.
+    fn task_step(
+        &mut self,
+        phase: &RawPhase,
+        at: Location,
+        path: &str,
+        id: String,
+        task: Value,
+    ) -> Option<Pending> {
+        let Some(tool) = &phase.tool else {
+            self.push(
+                at,
+                path,
+                format!(
+                    "task {task} needs a tool to run: give the phase `tool:` and `args:` (the task is {{{{ task }}}} in them), or write the task as a step{}",
+                    phase
+                        .mode
+                        .as_ref()
+                        .map(|mode| format!(" (mode \"{mode}\" tasks are delegated once modes exist)"))
+                        .unwrap_or_default()
+                ),
+            );
+            return None;
+        };
+        let mut locals = serde_json::Map::new();
+        locals.insert("task".to_owned(), task);
+        if let Some(mode) = &phase.mode {
+            locals.insert("mode".to_owned(), Value::String(mode.clone()));
+        }
+        let raw = RawStep {
+            tool: Some(tool.clone()),
+            args: phase.args.clone(),
+            ..RawStep::default()
+        };
+        self.step(&raw, at, path, id, locals)
+    }
+
+    /// Resolves needs (explicit and read by templates), checks every template, and puts
+    /// the steps in dependency order.
+    fn link(
+        &mut self,
+        pending: Vec<Pending>,
+        inputs: &indexmap::IndexMap<String, Input>,
+    ) -> Vec<Step> {
+        let mut ids: BTreeMap<String, Location> = BTreeMap::new();
+        for item in &pending {
+            if let Some(first) = ids.insert(item.step.id.clone(), item.at) {
+                let _ = first;
+                self.push(
+                    item.at,
+                    &format!("{}.id", item.path),
+                    format!("step id \"{}\" is used twice", item.step.id),
+                );
+            }
+        }
+        let id_set: BTreeSet<&str> = ids.keys().map(String::as_str).collect();
+        let mut steps = Vec::new();
+        for item in &pending {
+            let mut needs: BTreeSet<String> = BTreeSet::new();
+            for (need, at) in &item.needs {
+                if need == &item.step.id {
+                    self.push(
+                        *at,
+                        &format!("{}.needs", item.path),
+                        "a step cannot need itself",
+                    );
+                } else if id_set.contains(need.as_str()) {
+                    needs.insert(need.clone());
+                } else {
+                    self.push(
+                        *at,
+                        &format!("{}.needs", item.path),
+                        format!("unknown step \"{need}\"{}", suggest(need, &id_set)),
+                    );
+                }
+            }
+            for step in std::iter::once(&item.step).chain(item.step.fallback.as_deref()) {
+                let (variables, errors) = self.step_templates(step);
+                for (path, message) in errors {
+                    self.push(
+                        item.at,
+                        &format!("{}.{path}", item.path),
+                        format!("template error: {message}"),
+                    );
+                }
+                for variable in variables {
+                    if let Some(problem) = self.variable_problem(
+                        &variable,
+                        &id_set,
+                        inputs,
+                        item.step.for_each.is_some(),
+                        &step.locals,
+                    ) {
+                        self.push(item.at, &item.path, problem);
+                    } else if let Some(rest) = variable.strip_prefix("steps.") {
+                        let target = rest.split('.').next().unwrap_or(rest);
+                        if target == item.step.id {
+                            self.push(
+                                item.at,
+                                &item.path,
+                                format!("step \"{target}\" cannot read its own output"),
+                            );
+                        } else {
+                            needs.insert(target.to_owned());
+                        }
+                    }
+                }
+            }
+            let mut step = item.step.clone();
+            step.needs = needs.into_iter().collect();
+            steps.push(step);
+        }
+        match graph::order(&steps) {
+            Ok(order) => order
+                .into_iter()
+                .map(|index| steps[index].clone())
+                .collect(),
+            Err(cycle) => {
+                let at = ids.get(&cycle[0]).copied().unwrap_or(Location::UNKNOWN);
+                self.push(
+                    at,
+                    "steps",
+                    format!(
+                        "the steps depend on each other in a cycle: {}",
+                        cycle.join(" → ")
+                    ),
+                );
+                steps
+            }
+        }
+    }
+
+    fn step_templates(&self, step: &Step) -> (BTreeSet<String>, Vec<(String, String)>) {
+        let mut variables = BTreeSet::new();
+        let mut errors = Vec::new();
+        let env = &self.env;
+        match &step.kind {
+            StepKind::Tool { args, .. } => {
+                template::analyze(env, args, "args", &mut variables, &mut errors)
+            }
+            StepKind::Workflow { inputs, .. } => {
+                template::analyze(env, inputs, "inputs", &mut variables, &mut errors)
+            }
+            StepKind::Set { values } => {
+                template::analyze(env, values, "set", &mut variables, &mut errors)
+            }
+            StepKind::Sleep { duration } => template::analyze(
+                env,
+                &Value::String(duration.clone()),
+                "sleep",
+                &mut variables,
+                &mut errors,
+            ),
+            StepKind::Approval { prompt, .. } => template::analyze(
+                env,
+                &Value::String(prompt.clone()),
+                "approval.prompt",
+                &mut variables,
+                &mut errors,
+            ),
+        }
+        if let Some(condition) = &step.condition {
+            match template::analyze_expression(env, condition) {
+                Ok(found) => variables.extend(found),
+                Err(message) => errors.push(("if".to_owned(), message)),
+            }
+        }
+        if let Some(ForEach {
+            items: Value::String(expression),
+            ..
+        }) = &step.for_each
+        {
+            match template::analyze_expression(env, expression) {
+                Ok(found) => variables.extend(
+                    found
+                        .into_iter()
+                        .filter(|v| v != "item" && v != "index" && !v.starts_with("item.")),
+                ),
+                Err(message) => errors.push(("for_each".to_owned(), message)),
+            }
+        }
+        (variables, errors)
+    }
+
+    /// What is wrong with a template reading `variable`, if anything.
+    fn variable_problem(
+        &self,
+        variable: &str,
+        ids: &BTreeSet<&str>,
+        inputs: &indexmap::IndexMap<String, Input>,
+        in_for_each: bool,
+        locals: &serde_json::Map<String, Value>,
+    ) -> Option<String> {
+        let mut parts = variable.split('.');
+        let root = parts.next().unwrap_or_default();
+        let next = parts.next();
+        match root {
+            "inputs" => match next {
+                Some(name) if !inputs.contains_key(name) => Some(format!(
+                    "template reads unknown input \"{name}\"{}",
+                    suggest(name, &inputs.keys().map(String::as_str).collect())
+                )),
+                _ => None,
+            },
+            "steps" => match next {
+                Some(id) if !ids.contains(id) => Some(format!(
+                    "template reads unknown step \"{id}\"{}",
+                    suggest(id, ids)
+                )),
+                _ => None,
+            },
+            "env" => match next {
+                Some(name) if !self.context.env_allow.iter().any(|allowed| allowed == name) => {
+                    Some(format!(
+                        "template reads env.{name}, which the config does not allow: add it to workflows.env in baton.yaml"
+                    ))
+                }
+                _ => None,
+            },
+            "item" | "index" if !in_for_each => Some(format!(
+                "template reads {root}, which only exists in a step with for_each"
+            )),
+            "item" | "index" => None,
+            local if locals.contains_key(local) => None,
+            other => Some(format!(
+                "template reads \"{other}\", which is not defined: use inputs.NAME, steps.ID.output, env.NAME{}",
+                if in_for_each { ", item or index" } else { "" }
+            )),
+        }
+    }
+}
+
+/// `text` as a step id: lower case, runs of other characters as one `_`.
+pub fn slug(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('_') {
+            slug.push('_');
+        }
+    }
+    let slug = slug.trim_matches('_').to_owned();
+    match slug.chars().next() {
+        None => "step".to_owned(),
+        Some(first) if first.is_ascii_digit() => format!("s_{slug}"),
+        Some(_) => slug,
+    }
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// ` (did you mean "x"?)` when a known name is close.
+fn suggest(name: &str, known: &BTreeSet<&str>) -> String {
+    let close = known
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 2)
+        .min();
+    match close {
+        Some((_, candidate)) => format!(" (did you mean \"{candidate}\"?)"),
+        None if known.is_empty() => String::new(),
+        None => format!(
+            " (known: {})",
+            known.iter().copied().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// A stable hash of what the workflow does (not where it was written).
+fn hash(workflow: &Workflow) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "{}|{:?}|{:?}|{:?}",
+        workflow.name, workflow.inputs, workflow.outputs, workflow.steps
+    ));
+    hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
