@@ -14,6 +14,7 @@ use std::{
 };
 
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use compile::{WorkflowContext, compile_workflow, load_workflows, slug};
@@ -22,7 +23,7 @@ pub(crate) use compile::{check_set, compile_workflow_into};
 /// The prefix of the MCP tool that runs a workflow: `workflow__<name>`.
 pub const TOOL_PREFIX: &str = "workflow__";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workflow {
     pub name: String,
     pub description: String,
@@ -37,7 +38,7 @@ pub struct Workflow {
     pub steps: Vec<Step>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     pub kind: InputKind,
     pub description: Option<String>,
@@ -46,7 +47,7 @@ pub struct Input {
     pub choices: Option<Vec<Value>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InputKind {
     String,
     Number,
@@ -106,7 +107,7 @@ impl InputKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub id: String,
     pub description: Option<String>,
@@ -127,7 +128,7 @@ pub struct Step {
     pub column: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StepKind {
     /// Call `tool` (an exposed name, `server__tool`) with `args` (templates inside).
     Tool { tool: String, args: Value },
@@ -156,14 +157,14 @@ impl StepKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForEach {
     /// A list literal, or a template expression giving one.
     pub items: Value,
     pub concurrency: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StepRetry {
     /// Attempts in all, the first included.
     pub max_attempts: u32,
@@ -185,7 +186,7 @@ impl Default for StepRetry {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum OnError {
     #[default]
     Fail,

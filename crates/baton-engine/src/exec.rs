@@ -1,0 +1,312 @@
+//! Executing one run: claim its lease, keep it renewed, start every step whose needs are
+//! done (in parallel), commit each result, and finish the run.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+
+use baton_core::workflow::{OnError, Workflow, template};
+use baton_store::{Lease, RunRecord, RunStatus, StepRecord, StepStatus};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Engine, EngineError, RENEW_EVERY, RunEvent};
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What a finished step left for the steps after it.
+#[derive(Debug, Clone)]
+pub(crate) struct Done {
+    pub status: StepStatus,
+    pub output: Value,
+    pub error: Option<String>,
+}
+
+/// Everything a step needs to run, shared by the run's tasks.
+pub(crate) struct RunContext {
+    pub engine: Arc<Engine>,
+    pub run: String,
+    pub lease: Lease,
+    pub workflow: Arc<Workflow>,
+    pub inputs: Value,
+    pub cancel: CancellationToken,
+    /// Records of earlier attempts (from before a restart), by (step, item).
+    pub previous: BTreeMap<(String, i64), StepRecord>,
+}
+
+impl Engine {
+    /// Executes `run` to its end (resuming it if it had started) and returns its record.
+    /// (Boxed: a step may run a sub-workflow, which executes a run.)
+    pub fn execute(
+        self: &Arc<Self>,
+        run: &str,
+    ) -> futures::future::BoxFuture<'static, Result<RunRecord, EngineError>> {
+        let (engine, run) = (self.clone(), run.to_owned());
+        Box::pin(async move { engine.execute_inner(&run).await })
+    }
+
+    async fn execute_inner(self: &Arc<Self>, run: &str) -> Result<RunRecord, EngineError> {
+        let record = self.store.run(run).await?;
+        if record.status.is_finished() {
+            return Ok(record);
+        }
+        let workflow = self.definition(&record).await?;
+        let Some(lease) = self.store.claim(run, &self.owner, self.lease_ttl).await? else {
+            let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
+            return Err(EngineError::Busy(run.to_owned(), holder));
+        };
+        let cancel = CancellationToken::new();
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run.to_owned(), cancel.clone());
+        // Stops renewing when this execution ends or is dropped (its process is going).
+        let keeper = AbortOnDrop(self.keep_lease(run, &lease, cancel.clone()));
+        let result = self
+            .drive(&record, workflow, lease.clone(), cancel.clone())
+            .await;
+        drop(keeper);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(run);
+        if let Err(error) = &result {
+            tracing::warn!(run, %error, "run stopped");
+        }
+        result?;
+        Ok(self.store.run(run).await?)
+    }
+
+    /// Renews the lease until aborted; cancels the run here when the lease is lost or the
+    /// run was cancelled from elsewhere.
+    fn keep_lease(
+        self: &Arc<Self>,
+        run: &str,
+        lease: &Lease,
+        cancel: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let (engine, run, lease) = (self.clone(), run.to_owned(), lease.clone());
+        tokio::spawn(async move {
+            let every = RENEW_EVERY.min(engine.lease_ttl / 3);
+            loop {
+                tokio::time::sleep(every).await;
+                match engine.store.renew(&run, &lease, engine.lease_ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            run,
+                            "lost the run's lease (cancelled, or taken over); stopping here"
+                        );
+                        cancel.cancel();
+                        return;
+                    }
+                    Err(error) => tracing::warn!(run, %error, "could not renew the run's lease"),
+                }
+            }
+        })
+    }
+
+    async fn drive(
+        self: &Arc<Self>,
+        record: &RunRecord,
+        workflow: Arc<Workflow>,
+        lease: Lease,
+        cancel: CancellationToken,
+    ) -> Result<(), EngineError> {
+        let run = record.id.clone();
+        let previous: BTreeMap<(String, i64), StepRecord> = self
+            .store
+            .steps(&run)
+            .await?
+            .into_iter()
+            .map(|step| ((step.step_id.clone(), step.item), step))
+            .collect();
+        // Steps finished before (this run resumed): their results stand.
+        let mut done: BTreeMap<String, Done> = previous
+            .iter()
+            .filter(|((_, item), step)| {
+                *item == -1 && matches!(step.status, StepStatus::Succeeded | StepStatus::Skipped)
+            })
+            .map(|((id, _), step)| {
+                (
+                    id.clone(),
+                    Done {
+                        status: step.status,
+                        output: step.output.clone().unwrap_or(Value::Null),
+                        error: None,
+                    },
+                )
+            })
+            .collect();
+        self.emit(RunEvent::Started {
+            run: run.clone(),
+            workflow: workflow.name.clone(),
+            steps: workflow.steps.len(),
+        });
+        let context = Arc::new(RunContext {
+            engine: self.clone(),
+            run: run.clone(),
+            lease: lease.clone(),
+            workflow: workflow.clone(),
+            inputs: record.inputs.clone(),
+            cancel: cancel.clone(),
+            previous,
+        });
+        let mut running: JoinSet<(String, Result<Done, EngineError>)> = JoinSet::new();
+        let mut started: BTreeSet<String> = done.keys().cloned().collect();
+        let mut failure: Option<String> = None;
+        loop {
+            if failure.is_none() && !cancel.is_cancelled() {
+                for step in &workflow.steps {
+                    if started.contains(&step.id) {
+                        continue;
+                    }
+                    let ready = step.needs.iter().all(|need| {
+                        done.get(need).is_some_and(|d| {
+                            d.status != StepStatus::Failed
+                                || workflow
+                                    .step(need)
+                                    .is_some_and(|s| s.on_error == OnError::Continue)
+                        })
+                    });
+                    if !ready {
+                        continue;
+                    }
+                    started.insert(step.id.clone());
+                    let snapshot = self.template_context(&context, &done);
+                    let (context, step) = (context.clone(), step.clone());
+                    running.spawn(async move {
+                        let id = step.id.clone();
+                        (id, crate::steps::run_step(&context, &step, snapshot).await)
+                    });
+                }
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (id, outcome) = match joined {
+                Ok(result) => result,
+                Err(error) => {
+                    failure.get_or_insert(format!("a step task failed: {error}"));
+                    continue;
+                }
+            };
+            match outcome {
+                Ok(finished) => {
+                    let continues = workflow
+                        .step(&id)
+                        .is_some_and(|s| s.on_error == OnError::Continue);
+                    if finished.status == StepStatus::Failed && !continues {
+                        failure.get_or_insert(format!(
+                            "step \"{id}\" failed: {}",
+                            finished.error.clone().unwrap_or_default()
+                        ));
+                    }
+                    done.insert(id, finished);
+                }
+                Err(EngineError::Store(baton_store::StoreError::Fenced(_))) => {
+                    // Another process owns the run now: stop without writing anything.
+                    cancel.cancel();
+                    running.shutdown().await;
+                    return Ok(());
+                }
+                Err(error) => {
+                    failure.get_or_insert(format!("step \"{id}\": {error}"));
+                }
+            }
+        }
+        if cancel.is_cancelled() {
+            let status = self.store.run(&run).await?.status;
+            if status == RunStatus::Cancelled {
+                self.emit(RunEvent::Finished {
+                    run: run.clone(),
+                    status,
+                    error: Some("cancelled".to_owned()),
+                });
+            }
+            return Ok(());
+        }
+        let blocked: Vec<&str> = workflow
+            .steps
+            .iter()
+            .filter(|step| !done.contains_key(&step.id))
+            .map(|step| step.id.as_str())
+            .collect();
+        let (status, outputs, error) = match failure {
+            Some(error) => (RunStatus::Failed, None, Some(error)),
+            None if !blocked.is_empty() => (
+                RunStatus::Failed,
+                None,
+                Some(format!("steps never became ready: {}", blocked.join(", "))),
+            ),
+            None => match self.outputs(&context, &done) {
+                Ok(outputs) => (RunStatus::Succeeded, Some(outputs), None),
+                Err(error) => (RunStatus::Failed, None, Some(format!("outputs: {error}"))),
+            },
+        };
+        self.store
+            .finish_run(&run, &lease, status, outputs.as_ref(), error.as_deref())
+            .await?;
+        self.emit(RunEvent::Finished { run, status, error });
+        Ok(())
+    }
+
+    /// The template context: inputs, finished steps' outputs and statuses, allowed env.
+    pub(crate) fn template_context(
+        &self,
+        context: &RunContext,
+        done: &BTreeMap<String, Done>,
+    ) -> Value {
+        let steps: serde_json::Map<String, Value> = done
+            .iter()
+            .map(|(id, d)| {
+                (
+                    id.clone(),
+                    json!({ "output": d.output, "status": d.status.as_str(), "error": d.error }),
+                )
+            })
+            .collect();
+        json!({
+            "inputs": context.inputs,
+            "steps": steps,
+            "env": self.env,
+            "run": { "id": context.run, "workflow": context.workflow.name },
+        })
+    }
+
+    /// The run's outputs: its `outputs:` templates, or else the last step's output.
+    fn outputs(
+        &self,
+        context: &RunContext,
+        done: &BTreeMap<String, Done>,
+    ) -> Result<Value, String> {
+        let values = self.template_context(context, done);
+        let workflow = &context.workflow;
+        if workflow.outputs.is_empty() {
+            return Ok(workflow
+                .steps
+                .last()
+                .and_then(|step| done.get(&step.id))
+                .map(|d| d.output.clone())
+                .unwrap_or(Value::Null));
+        }
+        let env = template::environment();
+        let data = minijinja::Value::from_serialize(&values);
+        let outputs = Value::Object(
+            workflow
+                .outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
+        template::render(&env, &outputs, &data)
+    }
+}

@@ -1,0 +1,401 @@
+//! Baton's durable workflow engine. A run is pinned to the compiled definition it started
+//! with (stored under its hash), owned by one process at a time through a lease in the
+//! store, and executed step by step: every step result is committed with its attempt
+//! record, so after a crash no completed step runs again and a step that was in flight is
+//! attempted again with the same idempotency key.
+//!
+//! Tools are called through [`ToolCaller`] (the gateway implements it), so the engine knows
+//! nothing of MCP.
+
+#![forbid(unsafe_code)]
+
+mod exec;
+mod steps;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, RwLock},
+    time::Duration,
+};
+
+use baton_core::workflow::Workflow;
+use baton_store::{NewRun, RunRecord, RunStatus, Store, StoreError};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+pub use baton_store;
+
+/// How long a claimed run stays ours without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How often the lease is renewed (and the run's status checked for a cancel).
+pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+
+/// What a tool call gave back: `structuredContent` when the tool sent it, else its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub value: Value,
+    pub is_error: bool,
+}
+
+/// How the engine calls tools (the gateway implements it).
+pub trait ToolCaller: Send + Sync + 'static {
+    /// Calls `tool` with `args`; `idempotency_key` is the same for every attempt of one
+    /// step item, and goes to the upstream in the request `_meta`.
+    fn call<'a>(
+        &'a self,
+        tool: &'a str,
+        args: Value,
+        idempotency_key: String,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<ToolOutput, String>>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown workflow \"{0}\" (see `baton validate` for the workflows found)")]
+    UnknownWorkflow(String),
+    #[error("invalid inputs for workflow \"{workflow}\": {}", problems.join("; "))]
+    Inputs {
+        workflow: String,
+        problems: Vec<String>,
+    },
+    #[error("run {0} is being executed by another Baton process ({1})")]
+    Busy(String, String),
+    #[error("run {0}: {1}")]
+    Definition(String, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Something that happened in a run, for progress displays and notifications.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    Started {
+        run: String,
+        workflow: String,
+        steps: usize,
+    },
+    StepStarted {
+        run: String,
+        step: String,
+        attempt: u32,
+    },
+    StepFinished {
+        run: String,
+        step: String,
+        status: baton_store::StepStatus,
+        millis: u64,
+        error: Option<String>,
+    },
+    Waiting {
+        run: String,
+        step: String,
+        reason: String,
+    },
+    Finished {
+        run: String,
+        status: RunStatus,
+        error: Option<String>,
+    },
+}
+
+impl RunEvent {
+    pub fn run(&self) -> &str {
+        match self {
+            RunEvent::Started { run, .. }
+            | RunEvent::StepStarted { run, .. }
+            | RunEvent::StepFinished { run, .. }
+            | RunEvent::Waiting { run, .. }
+            | RunEvent::Finished { run, .. } => run,
+        }
+    }
+}
+
+pub struct Engine {
+    store: Store,
+    tools: Arc<dyn ToolCaller>,
+    workflows: RwLock<HashMap<String, Arc<Workflow>>>,
+    /// This process's lease owner name.
+    owner: String,
+    /// `{{ env.X }}` values (only the allowed variables).
+    env: BTreeMap<String, String>,
+    events: broadcast::Sender<RunEvent>,
+    /// Runs executing here → their cancel token.
+    running: Mutex<HashMap<String, CancellationToken>>,
+    /// Woken when an approval is decided in this process.
+    decided: Notify,
+    /// How long a claimed run stays ours without renewal.
+    lease_ttl: Duration,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        tools: Arc<dyn ToolCaller>,
+        workflows: Vec<Workflow>,
+        env_allow: &[String],
+    ) -> Arc<Engine> {
+        let env = env_allow
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+            .collect();
+        let engine = Arc::new(Engine {
+            store,
+            tools,
+            workflows: RwLock::new(HashMap::new()),
+            owner: format!(
+                "{}:{}:{}",
+                hostname(),
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            ),
+            env,
+            events: broadcast::channel(1024).0,
+            running: Mutex::new(HashMap::new()),
+            decided: Notify::new(),
+            lease_ttl: LEASE_TTL,
+        });
+        engine.set_workflows(workflows);
+        engine
+    }
+
+    /// The same engine with another lease time (tests of take-over use short ones).
+    pub fn with_lease_ttl(self: Arc<Self>, ttl: Duration) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut engine) => {
+                engine.lease_ttl = ttl;
+                Arc::new(engine)
+            }
+            Err(shared) => shared,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Replaces the known definitions (runs in flight keep the version they started with).
+    pub fn set_workflows(&self, workflows: Vec<Workflow>) {
+        let map = workflows
+            .into_iter()
+            .map(|workflow| (workflow.name.clone(), Arc::new(workflow)))
+            .collect();
+        *self.workflows.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    pub fn workflows(&self) -> Vec<Arc<Workflow>> {
+        let mut all: Vec<_> = self
+            .workflows
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    pub fn workflow(&self, name: &str) -> Option<Arc<Workflow>> {
+        self.workflows
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: RunEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Creates a run of `name` (inputs checked and defaulted, definition pinned); it does
+    /// not execute it.
+    pub async fn start(
+        &self,
+        name: &str,
+        inputs: &serde_json::Map<String, Value>,
+        origin: &str,
+    ) -> Result<String, EngineError> {
+        self.start_child(name, inputs, origin, None).await
+    }
+
+    async fn start_child(
+        &self,
+        name: &str,
+        inputs: &serde_json::Map<String, Value>,
+        origin: &str,
+        parent: Option<(String, String)>,
+    ) -> Result<String, EngineError> {
+        let workflow = self
+            .workflow(name)
+            .ok_or_else(|| EngineError::UnknownWorkflow(name.to_owned()))?;
+        let inputs = workflow
+            .resolve_inputs(inputs)
+            .map_err(|problems| EngineError::Inputs {
+                workflow: name.to_owned(),
+                problems,
+            })?;
+        let definition = serde_json::to_string(workflow.as_ref())
+            .map_err(|error| EngineError::Definition(name.to_owned(), error.to_string()))?;
+        self.store
+            .save_version(&workflow.hash, &workflow.name, &definition)
+            .await?;
+        Ok(self
+            .store
+            .create_run(NewRun {
+                workflow: workflow.name.clone(),
+                hash: workflow.hash.clone(),
+                inputs: Value::Object(inputs),
+                parent,
+                origin: origin.to_owned(),
+            })
+            .await?)
+    }
+
+    /// Creates and executes a run to its end.
+    pub async fn run(
+        self: &Arc<Self>,
+        name: &str,
+        inputs: &serde_json::Map<String, Value>,
+        origin: &str,
+    ) -> Result<RunRecord, EngineError> {
+        let id = self.start(name, inputs, origin).await?;
+        self.execute(&id).await
+    }
+
+    /// Executes every unfinished run nobody holds, in the background.
+    pub async fn resume_all(self: &Arc<Self>) -> Result<Vec<String>, EngineError> {
+        let ids = self.store.resumable().await?;
+        for id in &ids {
+            let engine = self.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                tracing::info!(run = %id, "resuming an unfinished run");
+                if let Err(error) = engine.execute(&id).await {
+                    tracing::warn!(run = %id, %error, "could not resume the run");
+                }
+            });
+        }
+        Ok(ids)
+    }
+
+    /// Cancels a run (here or in another process, which notices within
+    /// [`RENEW_EVERY`]). `false` when it had already finished.
+    pub async fn cancel(&self, run: &str) -> Result<bool, EngineError> {
+        let cancelled = self.store.cancel(run).await?;
+        if let Some(token) = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(run)
+        {
+            token.cancel();
+        }
+        Ok(cancelled)
+    }
+
+    /// Makes a finished run runnable again: from `from` (that step and every step after
+    /// it), or from its failed steps. Execute it afterwards.
+    pub async fn reopen(&self, run: &str, from: Option<&str>) -> Result<Vec<String>, EngineError> {
+        let record = self.store.run(run).await?;
+        let workflow = self.definition(&record).await?;
+        let steps = self.store.steps(run).await?;
+        let mut forget: std::collections::BTreeSet<String> = match from {
+            Some(step) => {
+                if workflow.step(step).is_none() {
+                    return Err(EngineError::Definition(
+                        run.to_owned(),
+                        format!(
+                            "no step \"{step}\" (steps: {})",
+                            workflow
+                                .steps
+                                .iter()
+                                .map(|s| s.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+                [step.to_owned()].into()
+            }
+            None => steps
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s.status,
+                        baton_store::StepStatus::Succeeded | baton_store::StepStatus::Skipped
+                    )
+                })
+                .map(|s| s.step_id.clone())
+                .collect(),
+        };
+        // Everything downstream of a forgotten step runs again too.
+        for step in &workflow.steps {
+            if step.needs.iter().any(|need| forget.contains(need)) {
+                forget.insert(step.id.clone());
+            }
+        }
+        let forget: Vec<String> = forget.into_iter().collect();
+        self.store.reopen(run, &forget).await?;
+        Ok(forget)
+    }
+
+    /// Records a decision on an approval step.
+    pub async fn decide(
+        &self,
+        run: &str,
+        step: &str,
+        approved: bool,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<bool, EngineError> {
+        let recorded = self.store.decide(run, step, approved, by, comment).await?;
+        self.decided.notify_waiters();
+        Ok(recorded)
+    }
+
+    /// The definition a run is pinned to.
+    pub async fn definition(&self, record: &RunRecord) -> Result<Arc<Workflow>, EngineError> {
+        let text = self.store.version(&record.hash).await?.ok_or_else(|| {
+            EngineError::Definition(
+                record.id.clone(),
+                format!("its definition {} is missing", record.hash),
+            )
+        })?;
+        let workflow: Workflow = serde_json::from_str(&text).map_err(|error| {
+            EngineError::Definition(
+                record.id.clone(),
+                format!("its stored definition is unreadable: {error}"),
+            )
+        })?;
+        Ok(Arc::new(workflow))
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "baton".to_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,492 @@
+//! One step: its condition, its `for_each` items (in parallel up to `concurrency`), each
+//! item's attempts with retries, timeout and fallback, and what each kind of step does.
+
+use std::{sync::Arc, time::Duration};
+
+use baton_core::{
+    config::parse_duration,
+    workflow::{Step, StepKind, StepRetry, template},
+};
+use baton_store::{Finish, StepStatus, now_ms};
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+
+use crate::{
+    EngineError, RunEvent,
+    exec::{Done, RunContext},
+};
+
+/// How long an approval waits between looks at the store (decisions from other processes).
+const APPROVAL_POLL: Duration = Duration::from_secs(1);
+
+pub(crate) async fn run_step(
+    context: &Arc<RunContext>,
+    step: &Step,
+    base: Value,
+) -> Result<Done, EngineError> {
+    let env = template::environment();
+    let mut data = base;
+    for (key, value) in &step.locals {
+        data[key] = value.clone();
+    }
+    if let Some(condition) = &step.condition {
+        let value = template::evaluate(&env, condition, &minijinja::Value::from_serialize(&data));
+        let go = match value {
+            Ok(value) => template::truthy(&value),
+            Err(error) => {
+                return commit(context, step, -1, Err(format!("if: {error}")), 0).await;
+            }
+        };
+        if !go {
+            let attempt = context
+                .engine
+                .store
+                .begin_attempt(&context.run, &context.lease, &step.id, -1)
+                .await?;
+            context
+                .engine
+                .store
+                .finish_attempt(
+                    &context.run,
+                    &context.lease,
+                    &step.id,
+                    -1,
+                    attempt,
+                    Finish::Skipped,
+                )
+                .await?;
+            context.engine.emit(RunEvent::StepFinished {
+                run: context.run.clone(),
+                step: step.id.clone(),
+                status: StepStatus::Skipped,
+                millis: 0,
+                error: None,
+            });
+            return Ok(Done {
+                status: StepStatus::Skipped,
+                output: Value::Null,
+                error: None,
+            });
+        }
+    }
+    let Some(for_each) = &step.for_each else {
+        return attempts(context, step, -1, &data).await;
+    };
+    // The step as a whole is recorded too (item -1): its start, end and collected output.
+    let whole = context
+        .engine
+        .store
+        .begin_attempt(&context.run, &context.lease, &step.id, -1)
+        .await?;
+    let items = match &for_each.items {
+        Value::String(expression) => {
+            template::evaluate(&env, expression, &minijinja::Value::from_serialize(&data))
+        }
+        other => template::render(&env, other, &minijinja::Value::from_serialize(&data)),
+    };
+    let items = match items {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => {
+            return commit(
+                context,
+                step,
+                -1,
+                Err(format!("for_each: expected a list, got {other}")),
+                whole,
+            )
+            .await;
+        }
+        Err(error) => {
+            return commit(context, step, -1, Err(format!("for_each: {error}")), whole).await;
+        }
+    };
+    let results: Vec<Result<Done, EngineError>> = stream::iter(items.into_iter().enumerate())
+        .map(|(index, item)| {
+            let mut data = data.clone();
+            data["item"] = item;
+            data["index"] = json!(index);
+            async move { attempts(context, step, index as i64, &data).await }
+        })
+        .buffered(for_each.concurrency.max(1) as usize)
+        .collect()
+        .await;
+    let mut outputs = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for (index, result) in results.into_iter().enumerate() {
+        let done = result?;
+        if done.status == StepStatus::Failed {
+            errors.push(format!(
+                "item {index}: {}",
+                done.error.clone().unwrap_or_default()
+            ));
+        }
+        outputs.push(done.output);
+    }
+    let outcome = if errors.is_empty() {
+        Ok(Value::Array(outputs))
+    } else {
+        Err(errors.join("; "))
+    };
+    commit(context, step, -1, outcome, whole).await
+}
+
+/// Runs one item (or the step) with its retry policy, then its fallback; commits the
+/// result of each attempt.
+async fn attempts(
+    context: &Arc<RunContext>,
+    step: &Step,
+    item: i64,
+    data: &Value,
+) -> Result<Done, EngineError> {
+    if let Some(previous) = context.previous.get(&(step.id.clone(), item))
+        && previous.status == StepStatus::Succeeded
+    {
+        // Done before a restart: never again.
+        return Ok(Done {
+            status: StepStatus::Succeeded,
+            output: previous.output.clone().unwrap_or(Value::Null),
+            error: None,
+        });
+    }
+    let policy = step.retry.unwrap_or(StepRetry {
+        max_attempts: 1,
+        ..StepRetry::default()
+    });
+    // An attempt cut short by a crash (still running or waiting in the store) does not
+    // count: the step is attempted again (at least once).
+    let interrupted = context
+        .previous
+        .get(&(step.id.clone(), item))
+        .is_some_and(|r| matches!(r.status, StepStatus::Running | StepStatus::Waiting));
+    let limit = policy.max_attempts + u32::from(interrupted);
+    let mut last_error;
+    loop {
+        if context.cancel.is_cancelled() {
+            return Err(EngineError::Definition(
+                context.run.clone(),
+                "cancelled".to_owned(),
+            ));
+        }
+        let attempt = context
+            .engine
+            .store
+            .begin_attempt(&context.run, &context.lease, &step.id, item)
+            .await?;
+        if attempt > limit {
+            // A restart found the attempts used up (the last one was cut short).
+            let error = format!(
+                "no attempts left after a restart (max_attempts {})",
+                policy.max_attempts
+            );
+            if step.fallback.is_none() {
+                return commit(context, step, item, Err(error), attempt).await;
+            }
+            commit(context, step, item, Err(error.clone()), attempt).await?;
+            last_error = error;
+            break;
+        }
+        context.engine.emit(RunEvent::StepStarted {
+            run: context.run.clone(),
+            step: step.id.clone(),
+            attempt,
+        });
+        let key = format!("{}/{}/{}", context.run, step.id, item);
+        let outcome = match step.timeout {
+            Some(limit) => {
+                match tokio::time::timeout(limit, act(context, step, &step.kind, item, data, &key))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Ok(Err(format!("timed out after {limit:?}"))),
+                }
+            }
+            None => act(context, step, &step.kind, item, data, &key).await,
+        };
+        let outcome = outcome?;
+        match outcome {
+            Ok(output) => return commit(context, step, item, Ok(output), attempt).await,
+            Err(error) => {
+                last_error = error.clone();
+                if attempt >= limit {
+                    if step.fallback.is_none() {
+                        return commit(
+                            context,
+                            step,
+                            item,
+                            Err(format!(
+                                "{error} (after {attempt} attempt{})",
+                                if attempt == 1 { "" } else { "s" }
+                            )),
+                            attempt,
+                        )
+                        .await;
+                    }
+                    commit(context, step, item, Err(error), attempt).await?;
+                    break;
+                }
+                commit(context, step, item, Err(error), attempt).await?;
+                let delay = backoff(&policy, attempt);
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = context.cancel.cancelled() => {}
+                }
+            }
+        }
+    }
+    let Some(fallback) = &step.fallback else {
+        return Ok(Done {
+            status: StepStatus::Failed,
+            output: Value::Null,
+            error: Some(last_error),
+        });
+    };
+    tracing::info!(run = %context.run, step = %step.id, "running the step's fallback");
+    let attempt = context
+        .engine
+        .store
+        .begin_attempt(&context.run, &context.lease, &step.id, item)
+        .await?;
+    let key = format!("{}/{}/{}/fallback", context.run, step.id, item);
+    let outcome = act(context, step, &fallback.kind, item, data, &key).await?;
+    let outcome = outcome.map_err(|error| format!("{last_error}; fallback: {error}"));
+    commit(context, step, item, outcome, attempt).await
+}
+
+/// Delay before attempt `attempt + 1`: `initial × multiplier^(attempt-1)`, capped, with
+/// up to ±50 % jitter.
+pub(crate) fn backoff(policy: &StepRetry, attempt: u32) -> Duration {
+    let base =
+        policy.initial.as_secs_f64() * policy.multiplier.powi(attempt.saturating_sub(1) as i32);
+    let capped = base.min(policy.max.as_secs_f64());
+    let factor = if policy.jitter {
+        0.5 + (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0
+    } else {
+        1.0
+    };
+    Duration::from_secs_f64((capped * factor).min(policy.max.as_secs_f64()))
+}
+
+/// Commits a result (item -1: the step's own record) and announces it.
+async fn commit(
+    context: &Arc<RunContext>,
+    step: &Step,
+    item: i64,
+    outcome: Result<Value, String>,
+    attempt: u32,
+) -> Result<Done, EngineError> {
+    let store = &context.engine.store;
+    let attempt = if attempt == 0 {
+        store
+            .begin_attempt(&context.run, &context.lease, &step.id, item)
+            .await?
+    } else {
+        attempt
+    };
+    let (finish, done) = match outcome {
+        Ok(output) => (
+            Finish::Succeeded(output.clone()),
+            Done {
+                status: StepStatus::Succeeded,
+                output,
+                error: None,
+            },
+        ),
+        Err(error) => (
+            Finish::Failed(error.clone()),
+            Done {
+                status: StepStatus::Failed,
+                output: Value::Null,
+                error: Some(error),
+            },
+        ),
+    };
+    store
+        .finish_attempt(
+            &context.run,
+            &context.lease,
+            &step.id,
+            item,
+            attempt,
+            finish,
+        )
+        .await?;
+    if item == -1 {
+        let record = store
+            .steps(&context.run)
+            .await?
+            .into_iter()
+            .find(|r| r.step_id == step.id && r.item == -1);
+        let millis = record
+            .and_then(|r| Some((r.finished_at? - r.started_at?).max(0) as u64))
+            .unwrap_or(0);
+        context.engine.emit(RunEvent::StepFinished {
+            run: context.run.clone(),
+            step: step.id.clone(),
+            status: done.status,
+            millis,
+            error: done.error.clone(),
+        });
+    }
+    Ok(done)
+}
+
+/// What a step of `kind` does, once. `Err(EngineError)` stops the run (store trouble,
+/// fencing); `Ok(Err(message))` is the step failing.
+async fn act(
+    context: &Arc<RunContext>,
+    step: &Step,
+    kind: &StepKind,
+    item: i64,
+    data: &Value,
+    key: &str,
+) -> Result<Result<Value, String>, EngineError> {
+    let env = template::environment();
+    let values = minijinja::Value::from_serialize(data);
+    Ok(match kind {
+        StepKind::Tool { tool, args } => {
+            let args = match template::render(&env, args, &values) {
+                Ok(args) => args,
+                Err(error) => return Ok(Err(format!("args: {error}"))),
+            };
+            match context
+                .engine
+                .tools
+                .call(tool, args, key.to_owned(), context.cancel.child_token())
+                .await
+            {
+                Ok(output) if output.is_error => Err(format!(
+                    "tool {tool} answered with an error: {}",
+                    match &output.value {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    }
+                )),
+                Ok(output) => Ok(output.value),
+                Err(error) => Err(error),
+            }
+        }
+        StepKind::Set { values: set } => {
+            template::render(&env, set, &values).map_err(|e| format!("set: {e}"))
+        }
+        StepKind::Sleep { duration } => {
+            let text = match template::render(&env, &Value::String(duration.clone()), &values) {
+                Ok(Value::String(text)) => text,
+                Ok(other) => other.to_string(),
+                Err(error) => return Ok(Err(format!("sleep: {error}"))),
+            };
+            let Some(length) = parse_duration(&text) else {
+                return Ok(Err(format!("sleep: \"{text}\" is not a duration")));
+            };
+            // The wake-up time is stored the first time, so a restart keeps it.
+            let wake_at = context
+                .previous
+                .get(&(step.id.clone(), item))
+                .and_then(|r| r.wake_at)
+                .unwrap_or_else(|| now_ms() + length.as_millis() as i64);
+            context
+                .engine
+                .store
+                .wait_step(&context.run, &context.lease, &step.id, item, Some(wake_at))
+                .await?;
+            context.engine.emit(RunEvent::Waiting {
+                run: context.run.clone(),
+                step: step.id.clone(),
+                reason: format!("sleeping {text}"),
+            });
+            let left = Duration::from_millis((wake_at - now_ms()).max(0) as u64);
+            tokio::select! {
+                _ = tokio::time::sleep(left) => Ok(json!({ "slept_ms": length.as_millis() as u64 })),
+                _ = context.cancel.cancelled() => Err("cancelled".to_owned()),
+            }
+        }
+        StepKind::Approval { prompt, timeout } => {
+            let prompt = match template::render(&env, &Value::String(prompt.clone()), &values) {
+                Ok(Value::String(text)) => text,
+                Ok(other) => other.to_string(),
+                Err(error) => return Ok(Err(format!("approval prompt: {error}"))),
+            };
+            context
+                .engine
+                .store
+                .wait_step(&context.run, &context.lease, &step.id, item, None)
+                .await?;
+            context.engine.emit(RunEvent::Waiting {
+                run: context.run.clone(),
+                step: step.id.clone(),
+                reason: format!(
+                    "{prompt} — approve with `baton approve {} {}` (or --reject)",
+                    context.run, step.id
+                ),
+            });
+            let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+            loop {
+                if let Some(decision) = context
+                    .engine
+                    .store
+                    .approval(&context.run, &step.id)
+                    .await?
+                {
+                    let answer = json!({
+                        "approved": decision.approved,
+                        "by": decision.by,
+                        "comment": decision.comment,
+                        "at": decision.at,
+                    });
+                    break if decision.approved {
+                        Ok(answer)
+                    } else {
+                        Err(format!(
+                            "rejected by {}{}",
+                            decision.by,
+                            decision
+                                .comment
+                                .map(|c| format!(": {c}"))
+                                .unwrap_or_default()
+                        ))
+                    };
+                }
+                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    break Err("no decision before the approval's timeout".to_owned());
+                }
+                tokio::select! {
+                    _ = context.engine.decided.notified() => {}
+                    _ = tokio::time::sleep(APPROVAL_POLL) => {}
+                    _ = context.cancel.cancelled() => break Err("cancelled".to_owned()),
+                }
+            }
+        }
+        StepKind::Workflow { name, inputs } => {
+            let inputs = match template::render(&env, inputs, &values) {
+                Ok(Value::Object(map)) => map,
+                Ok(other) => return Ok(Err(format!("inputs: expected an object, got {other}"))),
+                Err(error) => return Ok(Err(format!("inputs: {error}"))),
+            };
+            let engine = &context.engine;
+            let child_step = format!("{}#{item}", step.id);
+            let child = match engine.store.child_run(&context.run, &child_step).await? {
+                Some(child) => child,
+                None => match engine
+                    .start_child(
+                        name,
+                        &inputs,
+                        "workflow",
+                        Some((context.run.clone(), child_step)),
+                    )
+                    .await
+                {
+                    Ok(child) => child,
+                    Err(error) => return Ok(Err(error.to_string())),
+                },
+            };
+            let record = engine.execute(&child).await?;
+            match record.status {
+                baton_store::RunStatus::Succeeded => Ok(record.outputs.unwrap_or(Value::Null)),
+                status => Err(format!(
+                    "sub-run {child} of workflow {name} {}: {}",
+                    status.as_str(),
+                    record.error.unwrap_or_default()
+                )),
+            }
+        }
+    })
+}

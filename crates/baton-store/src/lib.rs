@@ -1,0 +1,776 @@
+//! Baton's durable state in an embedded SQLite database (WAL): workflow versions, runs,
+//! steps, attempts, out-of-line outputs and approvals.
+//!
+//! Ownership of a run is a lease (`lease_owner`, `lease_until`, `lease_epoch`): a process
+//! claims a run whose lease is free or expired, bumping the epoch, and renews it while it
+//! works. Every write about a step is *fenced*: it only happens while the writer still holds
+//! the lease with the epoch it claimed, in the same statement or transaction, so a process
+//! whose lease was taken over cannot commit anything ([`StoreError::Fenced`]).
+//!
+//! SQL is portable (TEXT/INTEGER, `$n` placeholders, times as ms since the Unix epoch) so a
+//! PostgreSQL store can implement the same methods.
+
+#![forbid(unsafe_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::Value;
+use sqlx::{
+    Row,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+        SqliteSynchronous,
+    },
+};
+
+/// Migrations, applied in order at open; each runs once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("this process no longer owns run {0}: another Baton took it over (its lease expired)")]
+    Fenced(String),
+    #[error("no run \"{0}\" (see `baton runs`)")]
+    NoRun(String),
+    #[error("the database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = StoreError;
+    fn from_str(text: &str) -> Result<Self> {
+        Ok(match text {
+            "pending" => RunStatus::Pending,
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            other => return Err(StoreError::Corrupt(format!("run status \"{other}\""))),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Running,
+    /// A durable timer or an approval.
+    Waiting,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Running => "running",
+            StepStatus::Waiting => "waiting",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            StepStatus::Succeeded | StepStatus::Failed | StepStatus::Skipped
+        )
+    }
+}
+
+impl FromStr for StepStatus {
+    type Err = StoreError;
+    fn from_str(text: &str) -> Result<Self> {
+        Ok(match text {
+            "running" => StepStatus::Running,
+            "waiting" => StepStatus::Waiting,
+            "succeeded" => StepStatus::Succeeded,
+            "failed" => StepStatus::Failed,
+            "skipped" => StepStatus::Skipped,
+            other => return Err(StoreError::Corrupt(format!("step status \"{other}\""))),
+        })
+    }
+}
+
+/// A run's ownership, as claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub epoch: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub workflow: String,
+    pub hash: String,
+    pub inputs: Value,
+    pub parent: Option<(String, String)>,
+    /// What started it: `cli`, `mcp`, `schedule:NAME`, …
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub workflow: String,
+    pub hash: String,
+    pub status: RunStatus,
+    pub inputs: Value,
+    pub outputs: Option<Value>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub origin: Option<String>,
+    pub parent_run: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub step_id: String,
+    /// The `for_each` item, or -1 for the step as a whole.
+    pub item: i64,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub wake_at: Option<i64>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    Succeeded(Value),
+    Failed(String),
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub approved: bool,
+    pub by: String,
+    pub comment: Option<String>,
+    pub at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+    /// Outputs larger than this (bytes of JSON) go to `blobs`.
+    inline_limit: usize,
+}
+
+impl Store {
+    /// Opens (creating it and its folder if needed) the database at `path` and applies
+    /// the migrations.
+    pub async fn open(path: &Path, inline_limit: usize) -> Result<Store> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|error| StoreError::Open {
+                path: path.to_owned(),
+                source: sqlx::Error::Io(error),
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        let store = Store {
+            pool,
+            path: path.to_owned(),
+            inline_limit,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if applied.is_none() {
+                sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a workflow definition (compiled, as JSON) under its hash; idempotent.
+    pub async fn save_version(&self, hash: &str, name: &str, definition: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO workflow_versions (hash, name, definition, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(hash)
+        .bind(name)
+        .bind(definition)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn version(&self, hash: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT definition FROM workflow_versions WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn create_run(&self, new: NewRun) -> Result<String> {
+        let id = new_id();
+        let (parent_run, parent_step) = new.parent.unzip();
+        sqlx::query(
+            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&new.workflow)
+        .bind(&new.hash)
+        .bind(new.inputs.to_string())
+        .bind(now_ms())
+        .bind(parent_run)
+        .bind(parent_step)
+        .bind(&new.origin)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Takes `run` for `owner` when it is unowned, its lease expired, or `owner` already
+    /// holds it; the epoch moves on so that the previous holder is fenced out.
+    pub async fn claim(&self, run: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>> {
+        let now = now_ms();
+        let epoch: Option<i64> = sqlx::query_scalar(
+            "UPDATE runs SET lease_owner = $1, lease_until = $2, lease_epoch = lease_epoch + 1, status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, started_at = COALESCE(started_at, $3) \
+             WHERE id = $4 AND status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_until < $3 OR lease_owner = $1) RETURNING lease_epoch",
+        )
+        .bind(owner)
+        .bind(now + ttl.as_millis() as i64)
+        .bind(now)
+        .bind(run)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(epoch.map(|epoch| Lease {
+            owner: owner.to_owned(),
+            epoch,
+        }))
+    }
+
+    /// Extends the lease; `false` when it was lost.
+    pub async fn renew(&self, run: &str, lease: &Lease, ttl: Duration) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4",
+        )
+        .bind(now_ms() + ttl.as_millis() as i64)
+        .bind(run)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives the run up (for another process to take at once), keeping its status.
+    pub async fn release(&self, run: &str, lease: &Lease) -> Result<()> {
+        sqlx::query(
+            "UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3",
+        )
+        .bind(run)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Unfinished top-level runs nobody holds (never started, or their owner's lease
+    /// expired): what a starting Baton resumes.
+    pub async fn resumable(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL AND (lease_owner IS NULL OR lease_until < $1) ORDER BY created_at",
+        )
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn run(&self, run: &str) -> Result<RunRecord> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{RUN_COLUMNS} WHERE id = $1")))
+            .bind(run)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NoRun(run.to_owned()))?;
+        run_record(&row)
+    }
+
+    /// The sub-run a step of `parent` started, if it has.
+    pub async fn child_run(&self, parent: &str, step: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM runs WHERE parent_run = $1 AND parent_step = $2 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(parent)
+        .bind(step)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The most recent runs first.
+    pub async fn runs(&self, limit: u32, workflow: Option<&str>) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{RUN_COLUMNS} WHERE ($1 IS NULL OR workflow = $1) ORDER BY created_at DESC, id DESC LIMIT $2"
+        )))
+        .bind(workflow)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_record).collect()
+    }
+
+    /// Every step record of `run` (outputs stored out of line are read back).
+    pub async fn steps(&self, run: &str) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT s.step_id, s.item, s.status, s.attempts, COALESCE(s.output, b.data) AS output, s.error, s.started_at, s.finished_at, s.wake_at \
+             FROM steps s LEFT JOIN blobs b ON b.id = s.output_blob WHERE s.run_id = $1 ORDER BY s.started_at, s.step_id, s.item",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let output: Option<String> = row.try_get("output")?;
+                Ok(StepRecord {
+                    step_id: row.try_get("step_id")?,
+                    item: row.try_get("item")?,
+                    status: row.try_get::<String, _>("status")?.parse()?,
+                    attempts: row.try_get::<i64, _>("attempts")? as u32,
+                    output: output.map(|text| parse_json(&text)).transpose()?,
+                    error: row.try_get("error")?,
+                    started_at: row.try_get("started_at")?,
+                    finished_at: row.try_get("finished_at")?,
+                    wake_at: row.try_get("wake_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Starts the next attempt of a step (item -1 for the step as a whole): counts it and
+    /// records it, fenced by `lease`. Returns the attempt number (1 for the first).
+    pub async fn begin_attempt(
+        &self,
+        run: &str,
+        lease: &Lease,
+        step: &str,
+        item: i64,
+    ) -> Result<u32> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let attempt: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO steps (run_id, step_id, item, status, attempts, started_at) \
+             SELECT $1, $2, $3, 'running', 1, $4 WHERE {FENCE} \
+             ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running', attempts = steps.attempts + 1, error = NULL, started_at = COALESCE(steps.started_at, $4) \
+             RETURNING attempts"
+        )))
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .bind(now)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(attempt) = attempt else {
+            return Err(StoreError::Fenced(run.to_owned()));
+        };
+        sqlx::query(
+            "INSERT INTO attempts (run_id, step_id, item, attempt, owner, started_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (run_id, step_id, item, attempt) DO NOTHING",
+        )
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .bind(attempt)
+        .bind(&lease.owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(attempt as u32)
+    }
+
+    /// Commits how attempt `attempt` of a step ended, atomically with its attempt record,
+    /// fenced by `lease` and by the attempt number (a stale attempt cannot overwrite a
+    /// newer one).
+    pub async fn finish_attempt(
+        &self,
+        run: &str,
+        lease: &Lease,
+        step: &str,
+        item: i64,
+        attempt: u32,
+        finish: Finish,
+    ) -> Result<()> {
+        let now = now_ms();
+        let (status, output, error) = match finish {
+            Finish::Succeeded(output) => ("succeeded", Some(output.to_string()), None),
+            Finish::Failed(error) => ("failed", None, Some(error)),
+            Finish::Skipped => ("skipped", None, None),
+        };
+        let mut tx = self.pool.begin().await?;
+        let (inline, blob) = match output {
+            Some(text) if text.len() > self.inline_limit => {
+                let id = format!("{run}/{step}/{item}/{attempt}");
+                sqlx::query(
+                    "INSERT INTO blobs (id, run_id, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                )
+                .bind(&id)
+                .bind(run)
+                .bind(&text)
+                .execute(&mut *tx)
+                .await?;
+                (None, Some(id))
+            }
+            other => (other, None),
+        };
+        let updated = sqlx::query(
+            "UPDATE steps SET status = $1, output = $2, output_blob = $3, error = $4, finished_at = $5, wake_at = NULL \
+             WHERE run_id = $6 AND step_id = $7 AND item = $8 AND attempts = $9 AND EXISTS (SELECT 1 FROM runs WHERE id = $6 AND lease_owner = $10 AND lease_epoch = $11)",
+        )
+        .bind(status)
+        .bind(inline)
+        .bind(blob)
+        .bind(&error)
+        .bind(now)
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .bind(i64::from(attempt))
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Fenced(run.to_owned()));
+        }
+        sqlx::query(
+            "UPDATE attempts SET finished_at = $1, outcome = $2, error = $3 WHERE run_id = $4 AND step_id = $5 AND item = $6 AND attempt = $7",
+        )
+        .bind(now)
+        .bind(status)
+        .bind(&error)
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .bind(i64::from(attempt))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a step as waiting (a durable timer until `wake_at`, or an approval).
+    pub async fn wait_step(
+        &self,
+        run: &str,
+        lease: &Lease,
+        step: &str,
+        item: i64,
+        wake_at: Option<i64>,
+    ) -> Result<()> {
+        let updated = sqlx::query(
+            "UPDATE steps SET status = 'waiting', wake_at = COALESCE(wake_at, $1) WHERE run_id = $2 AND step_id = $3 AND item = $4 \
+             AND EXISTS (SELECT 1 FROM runs WHERE id = $2 AND lease_owner = $5 AND lease_epoch = $6)",
+        )
+        .bind(wake_at)
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Fenced(run.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Ends the run (fenced) and gives up its lease.
+    pub async fn finish_run(
+        &self,
+        run: &str,
+        lease: &Lease,
+        status: RunStatus,
+        outputs: Option<&Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let updated = sqlx::query(
+            "UPDATE runs SET status = $1, outputs = $2, error = $3, finished_at = $4, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $5 AND lease_owner = $6 AND lease_epoch = $7 AND status IN ('pending', 'running')",
+        )
+        .bind(status.as_str())
+        .bind(outputs.map(Value::to_string))
+        .bind(error)
+        .bind(now_ms())
+        .bind(run)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() != 1 {
+            // Cancelled meanwhile is not a fencing failure: the cancel wins.
+            if self.run(run).await?.status == RunStatus::Cancelled {
+                return Ok(());
+            }
+            return Err(StoreError::Fenced(run.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Cancels an unfinished run (and its sub-runs); its executor stops at the next step.
+    /// `false` when it had already finished.
+    pub async fn cancel(&self, run: &str) -> Result<bool> {
+        self.run(run).await?;
+        let updated = sqlx::query(
+            "UPDATE runs SET status = 'cancelled', finished_at = $1, error = COALESCE(error, 'cancelled') \
+             WHERE (id = $2 OR parent_run = $2) AND status IN ('pending', 'running')",
+        )
+        .bind(now_ms())
+        .bind(run)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    /// Makes a finished run runnable again with the given steps forgotten (they run
+    /// again; the others keep their results).
+    pub async fn reopen(&self, run: &str, forget: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for step in forget {
+            sqlx::query("DELETE FROM steps WHERE run_id = $1 AND step_id = $2")
+                .bind(run)
+                .bind(step)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM approvals WHERE run_id = $1 AND step_id = $2")
+                .bind(run)
+                .bind(step)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE runs SET status = 'pending', error = NULL, outputs = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        )
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a decision on an approval step (the first decision stands).
+    pub async fn decide(
+        &self,
+        run: &str,
+        step: &str,
+        approved: bool,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<bool> {
+        self.run(run).await?;
+        let done = sqlx::query(
+            "INSERT INTO approvals (run_id, step_id, approved, by_whom, comment, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, step_id) DO NOTHING",
+        )
+        .bind(run)
+        .bind(step)
+        .bind(i64::from(approved))
+        .bind(by)
+        .bind(comment)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn approval(&self, run: &str, step: &str) -> Result<Option<Approval>> {
+        let row = sqlx::query(
+            "SELECT approved, by_whom, comment, at FROM approvals WHERE run_id = $1 AND step_id = $2",
+        )
+        .bind(run)
+        .bind(step)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Approval {
+                approved: row.try_get::<i64, _>("approved")? != 0,
+                by: row.try_get("by_whom")?,
+                comment: row.try_get("comment")?,
+                at: row.try_get("at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Deletes finished runs older than `keep_for`, and the oldest finished runs beyond
+    /// `keep_runs`. Returns how many went.
+    pub async fn prune(&self, keep_for: Duration, keep_runs: u32) -> Result<u64> {
+        let cutoff = now_ms() - keep_for.as_millis() as i64;
+        let old = sqlx::query(
+            "DELETE FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1",
+        )
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let extra = sqlx::query(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') ORDER BY finished_at DESC LIMIT -1 OFFSET $1)",
+        )
+        .bind(i64::from(keep_runs))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(old + extra)
+    }
+
+    /// The database file's size in bytes (with its WAL).
+    pub fn size_bytes(&self) -> u64 {
+        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|meta| meta.len())
+            .sum()
+    }
+}
+
+/// The fence of step writes: the run is still held by this lease. Binds `$5` = owner,
+/// `$6` = epoch, `$1` = run.
+const FENCE: &str = "EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $5 AND lease_epoch = $6 AND status IN ('pending', 'running'))";
+
+const RUN_COLUMNS: &str = "SELECT id, workflow, hash, status, inputs, outputs, error, created_at, started_at, finished_at, lease_owner, origin, parent_run FROM runs";
+
+fn run_record(row: &SqliteRow) -> Result<RunRecord> {
+    let inputs: String = row.try_get("inputs")?;
+    let outputs: Option<String> = row.try_get("outputs")?;
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        workflow: row.try_get("workflow")?,
+        hash: row.try_get("hash")?,
+        status: row.try_get::<String, _>("status")?.parse()?,
+        inputs: parse_json(&inputs)?,
+        outputs: outputs.map(|text| parse_json(&text)).transpose()?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        lease_owner: row.try_get("lease_owner")?,
+        origin: row.try_get("origin")?,
+        parent_run: row.try_get("parent_run")?,
+    })
+}
+
+fn parse_json(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("stored JSON: {error}")))
+}
+
+/// A short, sortable-enough run id: time in base 36 plus random hex.
+fn new_id() -> String {
+    let uuid = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}{}", radix36(now_ms() as u64), &uuid[..6])
+}
+
+fn radix36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

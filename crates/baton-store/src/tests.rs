@@ -1,0 +1,218 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+
+async fn store(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("state/baton.db"), 64)
+        .await
+        .unwrap()
+}
+
+async fn run(store: &Store) -> String {
+    store.save_version("h1", "wf", "{}").await.unwrap();
+    store
+        .create_run(NewRun {
+            workflow: "wf".into(),
+            hash: "h1".into(),
+            inputs: json!({"n": 1}),
+            parent: None,
+            origin: "test".into(),
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_step_result_is_committed_with_its_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let id = run(&store).await;
+    assert_eq!(store.resumable().await.unwrap(), vec![id.clone()]);
+    let lease = store
+        .claim(&id, "a", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store.resumable().await.unwrap().is_empty(),
+        "held runs are not resumable"
+    );
+    let attempt = store.begin_attempt(&id, &lease, "s", -1).await.unwrap();
+    assert_eq!(attempt, 1);
+    store
+        .finish_attempt(
+            &id,
+            &lease,
+            "s",
+            -1,
+            attempt,
+            Finish::Succeeded(json!({"ok": true})),
+        )
+        .await
+        .unwrap();
+    let steps = store.steps(&id).await.unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].status, StepStatus::Succeeded);
+    assert_eq!(steps[0].output, Some(json!({"ok": true})));
+    assert_eq!(steps[0].attempts, 1);
+    store
+        .finish_run(
+            &id,
+            &lease,
+            RunStatus::Succeeded,
+            Some(&json!({"r": 1})),
+            None,
+        )
+        .await
+        .unwrap();
+    let record = store.run(&id).await.unwrap();
+    assert_eq!(record.status, RunStatus::Succeeded);
+    assert_eq!(record.outputs, Some(json!({"r": 1})));
+    assert!(record.lease_owner.is_none());
+}
+
+#[tokio::test]
+async fn a_process_whose_lease_was_taken_cannot_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let id = run(&store).await;
+    let old = store
+        .claim(&id, "a", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let attempt = store.begin_attempt(&id, &old, "s", -1).await.unwrap();
+    // While the lease is valid nobody else gets it ...
+    let held = store
+        .claim(&id, "b", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(held.is_none() || old.epoch != held.as_ref().unwrap().epoch);
+    // ... once it has expired (1 ms), another process takes it over.
+    let mut taken = None;
+    for _ in 0..100 {
+        taken = store
+            .claim(&id, "b", Duration::from_secs(30))
+            .await
+            .unwrap();
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let new = taken.expect("the expired lease is taken over");
+    assert!(new.epoch > old.epoch);
+    let fenced = store
+        .finish_attempt(&id, &old, "s", -1, attempt, Finish::Succeeded(json!(1)))
+        .await;
+    assert!(matches!(fenced, Err(StoreError::Fenced(_))), "{fenced:?}");
+    assert!(matches!(
+        store.begin_attempt(&id, &old, "t", -1).await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert!(
+        !store
+            .renew(&id, &old, Duration::from_secs(1))
+            .await
+            .unwrap()
+    );
+    // The new owner attempts the step again: attempt 2.
+    let again = store.begin_attempt(&id, &new, "s", -1).await.unwrap();
+    assert_eq!(again, 2);
+    // A stale attempt number cannot overwrite the newer attempt.
+    assert!(matches!(
+        store
+            .finish_attempt(&id, &new, "s", -1, 1, Finish::Succeeded(json!(1)))
+            .await,
+        Err(StoreError::Fenced(_))
+    ));
+    store
+        .finish_attempt(&id, &new, "s", -1, again, Finish::Succeeded(json!(2)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn large_outputs_are_stored_out_of_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let id = run(&store).await;
+    let lease = store
+        .claim(&id, "a", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let big = json!("x".repeat(1000));
+    let attempt = store.begin_attempt(&id, &lease, "big", -1).await.unwrap();
+    store
+        .finish_attempt(
+            &id,
+            &lease,
+            "big",
+            -1,
+            attempt,
+            Finish::Succeeded(big.clone()),
+        )
+        .await
+        .unwrap();
+    let inline: Option<String> = sqlx::query_scalar("SELECT output FROM steps WHERE run_id = $1")
+        .bind(&id)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert!(inline.is_none(), "the step row stays small");
+    assert_eq!(store.steps(&id).await.unwrap()[0].output, Some(big));
+}
+
+#[tokio::test]
+async fn cancel_reopen_approvals_and_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let id = run(&store).await;
+    assert!(store.cancel(&id).await.unwrap());
+    assert_eq!(store.run(&id).await.unwrap().status, RunStatus::Cancelled);
+    assert!(!store.cancel(&id).await.unwrap(), "already finished");
+    assert!(matches!(
+        store.cancel("nope").await,
+        Err(StoreError::NoRun(_))
+    ));
+
+    assert!(
+        store
+            .decide(&id, "gate", true, "ana", Some("fine"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.decide(&id, "gate", false, "bob", None).await.unwrap(),
+        "first decision stands"
+    );
+    let approval = store.approval(&id, "gate").await.unwrap().unwrap();
+    assert!(approval.approved);
+    assert_eq!(approval.by, "ana");
+
+    store.reopen(&id, &["gate".to_owned()]).await.unwrap();
+    assert_eq!(store.run(&id).await.unwrap().status, RunStatus::Pending);
+    assert!(store.approval(&id, "gate").await.unwrap().is_none());
+
+    let second = run(&store).await;
+    store.cancel(&id).await.unwrap();
+    store.cancel(&second).await.unwrap();
+    assert_eq!(store.prune(Duration::from_secs(3600), 1).await.unwrap(), 1);
+    assert_eq!(store.runs(10, None).await.unwrap().len(), 1);
+    assert!(store.size_bytes() > 0);
+}
+
+#[tokio::test]
+async fn reopening_the_database_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let store = store(&dir).await;
+        run(&store).await
+    };
+    let store = store(&dir).await;
+    assert_eq!(store.run(&id).await.unwrap().inputs, json!({"n": 1}));
+    assert_eq!(store.version("h1").await.unwrap().as_deref(), Some("{}"));
+}
