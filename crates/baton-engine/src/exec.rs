@@ -59,9 +59,29 @@ impl Engine {
             return Ok(record);
         }
         let workflow = self.definition(&record).await?;
-        let Some(lease) = self.store.claim(run, &self.owner, self.lease_ttl).await? else {
-            let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
-            return Err(EngineError::Busy(run.to_owned(), holder));
+        let lease = match self.store.claim(run, &self.owner, self.lease_ttl).await? {
+            Some(lease) => lease,
+            None => {
+                let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
+                // A holder on this machine whose process is gone (killed, crashed) is taken
+                // over at once rather than after its lease time.
+                let taken = if crate::holder_is_dead(&holder) {
+                    tracing::info!(
+                        run,
+                        holder,
+                        "the run's owner process is gone; taking the run over"
+                    );
+                    self.store
+                        .take_over(run, &holder, &self.owner, self.lease_ttl)
+                        .await?
+                } else {
+                    None
+                };
+                match taken {
+                    Some(lease) => lease,
+                    None => return Err(EngineError::Busy(run.to_owned(), holder)),
+                }
+            }
         };
         let cancel = CancellationToken::new();
         self.running

@@ -280,9 +280,15 @@ impl Engine {
         self.execute(&id).await
     }
 
-    /// Executes every unfinished run nobody holds, in the background.
+    /// Executes every unfinished run nobody holds (or whose holder on this machine is
+    /// gone), in the background.
     pub async fn resume_all(self: &Arc<Self>) -> Result<Vec<String>, EngineError> {
-        let ids = self.store.resumable().await?;
+        let mut ids = self.store.resumable().await?;
+        for (id, holder) in self.store.held().await? {
+            if holder_is_dead(&holder) {
+                ids.push(id);
+            }
+        }
         for id in &ids {
             let engine = self.clone();
             let id = id.clone();
@@ -387,6 +393,22 @@ impl Engine {
         })?;
         Ok(Arc::new(workflow))
     }
+}
+
+/// Whether a lease holder (`host:pid:nonce`) is a process of this machine that no longer
+/// exists.
+pub(crate) fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.split(':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == hostname()
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && std::path::Path::new("/proc/self").exists()
 }
 
 fn hostname() -> String {

@@ -49,16 +49,16 @@ impl Catalog {
     pub fn build(separator: &str, builtin_tools: Vec<Tool>, sources: Vec<Source<'_>>) -> Catalog {
         let mut catalog = Catalog::default();
         for tool in builtin_tools {
+            // `baton__…` and `workflow__…`: the namespace is the route's server.
             let name = tool.name.to_string();
-            let local = name
+            let (server, local) = name
                 .split_once(separator)
-                .map_or(name.as_str(), |(_, local)| local)
-                .to_owned();
+                .unwrap_or((baton_core::config::BUILTIN_SERVER, name.as_str()));
             catalog.tool_routes.insert(
-                name,
+                name.clone(),
                 Route {
-                    server: baton_core::config::BUILTIN_SERVER.to_owned(),
-                    original: local,
+                    server: server.to_owned(),
+                    original: local.to_owned(),
                 },
             );
             catalog.tools.push(tool);

@@ -60,6 +60,8 @@ pub struct Gateway {
     next_downstream: AtomicU64,
     settled: Notify,
     pending: AtomicU64,
+    /// The workflow engine, once attached: its tools join the catalog.
+    engine: std::sync::OnceLock<Arc<baton_engine::Engine>>,
 }
 
 /// A change in a server's health, for anything in the process that reacts to it (the
@@ -154,6 +156,7 @@ impl Gateway {
             downstreams: Mutex::new(Vec::new()),
             next_downstream: AtomicU64::new(1),
             settled: Notify::new(),
+            engine: std::sync::OnceLock::new(),
         });
         gateway.rebuild_catalog();
         for upstream in &gateway.upstreams {
@@ -296,12 +299,25 @@ impl Gateway {
                 catalog,
             })
             .collect();
-        let catalog = Catalog::build(
-            &self.config.namespace.separator,
-            builtin::tools(&self.config.namespace.separator),
-            sources,
-        );
+        let separator = &self.config.namespace.separator;
+        let mut own = builtin::tools(separator);
+        if let Some(engine) = self.engine.get() {
+            own.extend(crate::workflows::tools(engine, separator));
+        }
+        let catalog = Catalog::build(separator, own, sources);
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
+    }
+
+    /// Attaches the workflow engine (once): workflows become tools, and clients are told.
+    pub async fn attach_engine(&self, engine: Arc<baton_engine::Engine>) {
+        if self.engine.set(engine).is_ok() {
+            self.rebuild_catalog();
+            self.broadcast_all().await;
+        }
+    }
+
+    pub fn engine(&self) -> Option<&Arc<baton_engine::Engine>> {
+        self.engine.get()
     }
 
     /// Health events; a slow subscriber misses the oldest ones, never blocks Baton.

@@ -12,6 +12,7 @@ pub mod downstream;
 pub mod error;
 pub mod gateway;
 pub mod upstream;
+pub mod workflows;
 
 pub use gateway::{Gateway, GatewayEvent};
 pub use rmcp;

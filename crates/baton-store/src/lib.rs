@@ -339,6 +339,31 @@ impl Store {
         }))
     }
 
+    /// Takes `run` from `from`, a holder known to be gone (its process died), at once
+    /// instead of after its lease time.
+    pub async fn take_over(
+        &self,
+        run: &str,
+        from: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        let epoch: Option<i64> = sqlx::query_scalar(
+            "UPDATE runs SET lease_owner = $1, lease_until = $2, lease_epoch = lease_epoch + 1 \
+             WHERE id = $3 AND lease_owner = $4 AND status IN ('pending', 'running') RETURNING lease_epoch",
+        )
+        .bind(owner)
+        .bind(now_ms() + ttl.as_millis() as i64)
+        .bind(run)
+        .bind(from)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(epoch.map(|epoch| Lease {
+            owner: owner.to_owned(),
+            epoch,
+        }))
+    }
+
     /// Extends the lease; `false` when it was lost.
     pub async fn renew(&self, run: &str, lease: &Lease, ttl: Duration) -> Result<bool> {
         let done = sqlx::query(
@@ -366,8 +391,19 @@ impl Store {
         Ok(())
     }
 
+    /// Gives up a run held by `owner` (whatever the epoch): an interrupted command leaves
+    /// it for the next process at once instead of after the lease time.
+    pub async fn release_owned(&self, run: &str, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(run)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Unfinished top-level runs nobody holds (never started, or their owner's lease
-    /// expired): what a starting Baton resumes.
+    /// expired), with their holder if any: what a starting Baton resumes.
     pub async fn resumable(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL AND (lease_owner IS NULL OR lease_until < $1) ORDER BY created_at",
@@ -375,6 +411,19 @@ impl Store {
         .bind(now_ms())
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Unfinished top-level runs with a live lease, and their holders.
+    pub async fn held(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, lease_owner FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL AND lease_owner IS NOT NULL AND lease_until >= $1",
+        )
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("lease_owner")?)))
+            .collect()
     }
 
     pub async fn run(&self, run: &str) -> Result<RunRecord> {

@@ -58,6 +58,74 @@ pub enum Command {
     Servers(ServersArgs),
     /// Print a workflow's steps and dependencies as a Mermaid (or DOT) graph.
     Graph(GraphArgs),
+    /// Run a workflow to its end with a live display (`baton run show RUN` shows a run).
+    Run(RunArgs),
+    /// List recent workflow runs.
+    Runs(RunsArgs),
+    /// Cancel an unfinished run.
+    Cancel(RunIdArgs),
+    /// Run a failed or cancelled run again from its failed steps, or from --from STEP.
+    Retry(RetryArgs),
+    /// Continue an interrupted run here (`baton serve` also resumes them at start).
+    Resume(RunIdArgs),
+    /// Approve (or --reject) a run's waiting approval step.
+    Approve(ApproveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow: its name, or a workflow file. (`show` followed by a run id shows that run.)
+    pub workflow: String,
+    /// With `show`: the run to show.
+    pub run: Option<String>,
+    /// An input, as NAME=VALUE (VALUE is JSON for non-string inputs); repeat for several.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Print the run (status, outputs, steps) as JSON instead of the live display.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only runs of this workflow.
+    #[arg(long, short = 'w')]
+    pub workflow: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunIdArgs {
+    pub run: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    pub run: String,
+    /// Start again from this step (it and everything after it run again).
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    pub run: String,
+    pub step: String,
+    /// Reject instead of approving.
+    #[arg(long)]
+    pub reject: bool,
+    /// Who decides (recorded; default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    #[arg(long)]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Args)]

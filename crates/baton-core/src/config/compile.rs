@@ -247,11 +247,11 @@ impl Compiler<'_> {
 
         if name.is_empty() {
             self.sink.push(at, &path, "a server needs a non-empty name");
-        } else if name == BUILTIN_SERVER {
+        } else if name == BUILTIN_SERVER || name == WORKFLOW_SERVER {
             self.sink.push(
                 at,
                 &path,
-                format!("the name \"{BUILTIN_SERVER}\" is reserved for Baton's built-in tools: rename this server"),
+                format!("the name \"{name}\" is reserved for Baton's built-in tools and workflows: rename this server"),
             );
         }
 

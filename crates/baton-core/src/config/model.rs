@@ -13,6 +13,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_SEPARATOR: &str = "__";
 /// The namespace of Baton's built-in tools; no upstream may take it.
 pub const BUILTIN_SERVER: &str = "baton";
+/// The namespace of the tools that run workflows (`workflow__<name>`).
+pub const WORKFLOW_SERVER: &str = "workflow";
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -56,6 +56,7 @@ pub(crate) fn compile_workflow_into(
         } else {
             format!("{path}.")
         },
+        tool_checked: false,
     };
     compiler
         .workflow(file, key, raw, at)
@@ -198,6 +199,8 @@ struct WorkflowCompiler<'s, 'c> {
     env: Environment<'static>,
     /// Field path prefix ("workflows.definitions.NAME." inline, "" in a file).
     prefix: String,
+    /// Set while a phase's tasks are compiled: the phase's tool was checked once.
+    tool_checked: bool,
 }
 
 /// A step as written, with what is needed to check it once every id is known.
@@ -436,7 +439,9 @@ impl WorkflowCompiler<'_, '_> {
             );
         }
         let kind = if let Some(tool) = &raw.tool {
-            self.check_tool(tool, &format!("{path}.tool"));
+            if !self.tool_checked {
+                self.check_tool(tool, &format!("{path}.tool"));
+            }
             StepKind::Tool {
                 tool: tool.value.clone(),
                 args: raw
@@ -835,7 +840,10 @@ impl WorkflowCompiler<'_, '_> {
             args: phase.args.clone(),
             ..RawStep::default()
         };
-        self.step(&raw, at, path, id, locals)
+        self.tool_checked = true;
+        let step = self.step(&raw, at, path, id, locals);
+        self.tool_checked = false;
+        step
     }
 
     /// Resolves needs (explicit and read by templates), checks every template, and puts
@@ -1025,6 +1033,8 @@ impl WorkflowCompiler<'_, '_> {
             )),
             "item" | "index" => None,
             local if locals.contains_key(local) => None,
+            "run" => None,
+            function if template::FUNCTIONS.contains(&function) => None,
             other => Some(format!(
                 "template reads \"{other}\", which is not defined: use inputs.NAME, steps.ID.output, env.NAME{}",
                 if in_for_each { ", item or index" } else { "" }

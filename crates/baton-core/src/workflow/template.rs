@@ -13,7 +13,18 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::Value;
 
 /// The names a template may start with.
-pub const ROOTS: &[&str] = &["inputs", "steps", "env", "item", "index", "task"];
+pub const ROOTS: &[&str] = &["inputs", "steps", "env", "item", "index", "task", "run"];
+
+/// minijinja's global functions (templates may call them).
+pub const FUNCTIONS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+];
 
 /// The environment every workflow template is compiled and rendered in.
 pub fn environment() -> Environment<'static> {

@@ -13,7 +13,7 @@ use crate::{
     cache::{CacheKey, canonical_json},
     error::{CallError, GatewayError},
 };
-use baton_core::config::BUILTIN_SERVER;
+use baton_core::config::{BUILTIN_SERVER, WORKFLOW_SERVER};
 
 impl Gateway {
     /// Routes a `tools/call`; when it fails for want of a server (open circuit, timeout,
@@ -127,8 +127,18 @@ impl Gateway {
             .get(params.name.as_ref())
             .cloned()
             .ok_or_else(|| self.missing_tool(&params.name))?;
-        if route.server == BUILTIN_SERVER {
-            return builtin::call(self, &route.original, params.arguments.unwrap_or_default())
+        if route.server == BUILTIN_SERVER || route.server == WORKFLOW_SERVER {
+            let arguments = params.arguments.unwrap_or_default();
+            let engine_tool = route.server == WORKFLOW_SERVER
+                || crate::workflows::is_engine_tool(&route.original);
+            let result = match self.engine() {
+                Some(engine) if engine_tool => {
+                    crate::workflows::call(engine, &route.server, &route.original, arguments, call)
+                        .await
+                }
+                _ => builtin::call(self, &route.original, arguments),
+            };
+            return result
                 .map(CallToolResponse::Complete)
                 .map_err(CallError::Server);
         }
@@ -141,7 +151,16 @@ impl Gateway {
             return Ok(CallToolResponse::Complete(result));
         }
         params.name = route.original.clone().into();
-        params.meta = None;
+        // The caller's `_meta` stays here, but for a workflow step's idempotency key.
+        params.meta = params
+            .meta
+            .take()
+            .and_then(|meta| meta.0.0.get(crate::workflows::IDEMPOTENCY_KEY).cloned())
+            .map(|key| {
+                let mut meta = rmcp::model::JsonObject::new();
+                meta.insert(crate::workflows::IDEMPOTENCY_KEY.to_owned(), key);
+                rmcp::model::RequestMetaObject(rmcp::model::MetaObject(meta))
+            });
         let result = self
             .forward_with(
                 plan,

@@ -9,6 +9,8 @@
 //! `--legacy` negotiates 2025-11-25 at most (so HTTP clients get a session to expire).
 //! `--exit-at-startup CODE` writes a line on stderr and exits before speaking MCP.
 //! `--call-delay MS` makes every tool call take that much longer (a slow replica).
+//! `--journal PATH` appends `TOOL<TAB>IDEMPOTENCY-KEY` for every call to PATH (the key from
+//! the request `_meta`, `-` without one), so tests can count calls across restarts.
 //!
 //! Tools (each call also counts towards `calls`):
 //! - `echo {message}` (read-only): the message.
@@ -60,7 +62,7 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: baton-fault-upstream [--id NAME] [--legacy] [--exit-at-startup CODE] [--startup-delay MS] [--call-delay MS] [--http ADDR]";
+const USAGE: &str = "usage: baton-fault-upstream [--id NAME] [--legacy] [--exit-at-startup CODE] [--startup-delay MS] [--call-delay MS] [--journal PATH] [--http ADDR]";
 
 /// What the whole process shares across sessions.
 #[derive(Default)]
@@ -68,6 +70,7 @@ struct Shared {
     id: String,
     legacy: bool,
     call_delay: Duration,
+    journal: Option<std::path::PathBuf>,
     calls: Mutex<HashMap<String, u64>>,
     flaky: Mutex<HashMap<String, u64>>,
     initializations: AtomicU64,
@@ -238,6 +241,25 @@ impl ServerHandler for Fault {
             .entry(name.clone())
             .or_default() += 1;
         let shared = &self.shared;
+        if let Some(journal) = &shared.journal {
+            let key = context
+                .meta
+                .0
+                .0
+                .get("io.baton/idempotency-key")
+                .and_then(Value::as_str)
+                .unwrap_or("-");
+            use std::io::Write;
+            let line = format!("{name}\t{key}\n");
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(journal)
+                .and_then(|mut file| file.write_all(line.as_bytes()));
+            if let Err(error) = written {
+                eprintln!("journal {}: {error}", journal.display());
+            }
+        }
         tokio::time::sleep(shared.call_delay).await;
         match name.as_str() {
             "echo" => Ok(text(string("message").unwrap_or_default())),
@@ -346,6 +368,7 @@ struct Options {
     exit_at_startup: Option<u8>,
     startup_delay: Duration,
     call_delay: Duration,
+    journal: Option<std::path::PathBuf>,
     http: Option<String>,
 }
 
@@ -356,6 +379,7 @@ fn parse_args() -> Result<Options, String> {
         exit_at_startup: None,
         startup_delay: Duration::ZERO,
         call_delay: Duration::ZERO,
+        journal: None,
         http: None,
     };
     let mut args = std::env::args().skip(1);
@@ -387,6 +411,7 @@ fn parse_args() -> Result<Options, String> {
                     .map_err(|_| "--call-delay needs milliseconds")?;
                 options.call_delay = Duration::from_millis(ms);
             }
+            "--journal" => options.journal = Some(value()?.into()),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -400,6 +425,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         id: options.id,
         legacy: options.legacy,
         call_delay: options.call_delay,
+        journal: options.journal,
         ..Shared::default()
     });
     let Some(address) = options.http else {

@@ -2,6 +2,7 @@
 
 mod call;
 mod graph;
+mod runs;
 mod serve;
 mod servers;
 mod tools;
@@ -25,6 +26,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Call(args) => call::run(cli.config, args).await,
         Command::Servers(args) => servers::run(cli.config, args).await,
         Command::Graph(args) => graph::run(cli.config, args),
+        Command::Run(args) => runs::run(cli.config, args).await,
+        Command::Runs(args) => runs::list(cli.config, args).await,
+        Command::Cancel(args) => runs::cancel(cli.config, args).await,
+        Command::Retry(args) => runs::retry(cli.config, args).await,
+        Command::Resume(args) => runs::resume(cli.config, args).await,
+        Command::Approve(args) => runs::approve(cli.config, args).await,
     }
 }
 
@@ -52,4 +59,28 @@ pub async fn start_settled(config: Config) -> Arc<Gateway> {
     let gateway = Gateway::start(config);
     gateway.wait_settled(SETTLE_TIMEOUT).await;
     gateway
+}
+
+/// Opens the configured store and an engine calling tools through `gateway`.
+pub async fn open_engine(
+    config: &Config,
+    gateway: &Arc<Gateway>,
+) -> Result<Arc<baton_engine::Engine>, String> {
+    let store = baton_engine::baton_store::Store::open(
+        &config.store.path,
+        config.workflows.inline_output_limit,
+    )
+    .await
+    .map_err(|error| {
+        format!("cannot open Baton's store: {error} (set store.path in baton.yaml)")
+    })?;
+    let tools = Arc::new(baton_mcp::workflows::GatewayTools(Arc::downgrade(gateway)));
+    let engine = baton_engine::Engine::new(
+        store,
+        tools,
+        config.workflows.definitions.clone(),
+        &config.workflows.env_allow,
+    );
+    gateway.attach_engine(engine.clone()).await;
+    Ok(engine)
 }

@@ -19,7 +19,37 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             address
         }
     });
+    let workflows = !config.workflows.definitions.is_empty() || config.store.path.exists();
+    let settings = config.workflows.clone();
+    let engine_config = config.clone();
     let gateway = Gateway::start(config);
+    // Workflows (and the store) only when there are some, or a store from earlier runs:
+    // a plain gateway writes no files.
+    if workflows {
+        match super::open_engine(&engine_config, &gateway).await {
+            Ok(engine) => {
+                match engine.resume_all().await {
+                    Ok(resumed) if !resumed.is_empty() => {
+                        tracing::info!(runs = resumed.len(), "resuming unfinished workflow runs")
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "could not look for unfinished runs"),
+                }
+                let store = engine.store().clone();
+                tokio::spawn(async move {
+                    loop {
+                        match store.prune(settings.keep_for, settings.keep_runs).await {
+                            Ok(0) => {}
+                            Ok(pruned) => tracing::info!(pruned, "deleted old finished runs"),
+                            Err(error) => tracing::warn!(%error, "could not prune old runs"),
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    }
+                });
+            }
+            Err(error) => tracing::error!("{error}; serving without workflows"),
+        }
+    }
     let shutdown = CancellationToken::new();
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {

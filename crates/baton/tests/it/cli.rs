@@ -9,7 +9,11 @@ fn every_example_validates() {
     let examples = repo_root().join("examples");
     let mut checked = 0;
     for entry in std::fs::read_dir(&examples).unwrap() {
-        let path = entry.unwrap().path();
+        let mut path = entry.unwrap().path();
+        if path.is_dir() {
+            // A folder of examples has its own baton.yaml (examples/orchestration/).
+            path = path.join("baton.yaml");
+        }
         let output = std::process::Command::new(baton_bin())
             .arg("validate")
             .arg(&path)

@@ -1,6 +1,8 @@
 //! Workflows from the command line: `baton validate` checks them with the config (every
 //! error, with positions), `baton graph` draws them.
 
+use std::time::{Duration, Instant};
+
 use crate::common::*;
 
 fn project(dir: &TestDir, workflow: &str) -> std::path::PathBuf {
@@ -102,4 +104,391 @@ fn a_broken_workflow_file_fails_validation_with_every_error() {
     ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown step \"missing\""));
+}
+
+fn everything_project(dir: &TestDir, workflow: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
+    dir.write("workflows/flow.yaml", workflow);
+    dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  everything:\n    command: {}\n",
+            peer("mcp-server-everything").display()
+        ),
+    )
+}
+
+const HELLO: &str = r#"
+name: hello
+inputs:
+  who: { type: string }
+  times: { type: integer, default: 2 }
+outputs:
+  text: "{{ steps.join.output.text }}"
+steps:
+  - id: one
+    tool: everything__echo
+    args: { message: "hello {{ inputs.who }}" }
+  - id: many
+    for_each: "{{ range(inputs.times) | list }}"
+    tool: everything__echo
+    args: { message: "n{{ item }}" }
+  - id: join
+    set: { text: "{{ steps.one.output }} {{ steps.many.output | join(',') }}" }
+"#;
+
+#[test]
+fn baton_run_executes_a_workflow_against_a_real_server() {
+    let dir = TestDir::new();
+    let config = everything_project(&dir, HELLO);
+    let config = config.to_str().unwrap();
+    let output = run_baton(&[
+        "--config", config, "run", "hello", "--input", "who=ana", "--input", "times=3", "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(
+        run["outputs"]["text"],
+        "Echo: hello ana Echo: n0,Echo: n1,Echo: n2"
+    );
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["attempts"] == 1 && s["duration_ms"].is_i64()),
+        "{run}"
+    );
+    assert!(
+        dir.path().join(".baton/baton.db").exists(),
+        "the store is next to baton.yaml"
+    );
+
+    let id = run["run"].as_str().unwrap();
+    let output = run_baton(&["--config", config, "runs", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(runs[0]["run"], id);
+    let output = run_baton(&["--config", config, "run", "show", id]);
+    let shown = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("succeeded") && shown.contains("many"),
+        "{shown}"
+    );
+
+    // A bad input is refused before anything runs.
+    let output = run_baton(&["--config", config, "run", "hello", "--input", "times=x"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--input times: \"x\" is not a valid integer"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("input \"who\" is required"), "{stderr}");
+}
+
+#[test]
+fn a_failing_step_fails_the_run_with_exit_code_1() {
+    let dir = TestDir::new();
+    let config = everything_project(
+        &dir,
+        "name: broken\nsteps:\n  - { id: call, tool: everything__no_such_tool, args: {} }\n  - { id: later, needs: [call], set: { x: 1 } }\n",
+    );
+    let output = run_baton(&["--config", config.to_str().unwrap(), "run", "broken"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("run ") && stderr.contains("failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("step \"call\" failed"), "{stderr}");
+    assert!(stderr.contains("no_such_tool"), "{stderr}");
+}
+
+/// Workflows are MCP tools: listed with their input schema, run with progress
+/// notifications, and their runs visible through the built-in tools.
+#[tokio::test(flavor = "multi_thread")]
+async fn workflows_are_mcp_tools_with_progress() {
+    let dir = TestDir::new();
+    let config = everything_project(&dir, HELLO);
+    let baton = BatonHttp::start(&config);
+    let (client, mut notes) = connect_http(&baton.mcp_url()).await;
+    let tools = client.peer().list_all_tools().await.unwrap();
+    let tool = tools
+        .iter()
+        .find(|t| t.name == "workflow__hello")
+        .expect("workflow__hello is listed");
+    assert_eq!(tool.input_schema["required"], serde_json::json!(["who"]));
+    for name in [
+        "baton__run_workflow",
+        "baton__get_run",
+        "baton__list_runs",
+        "baton__cancel_run",
+        "baton__approve",
+    ] {
+        assert!(tools.iter().any(|t| t.name == name), "{name} is listed");
+    }
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("workflow__hello");
+    params.arguments = serde_json::json!({"who": "mcp"}).as_object().cloned();
+    params.meta = Some(
+        baton_mcp::rmcp::model::RequestMetaObject::with_progress_token(
+            baton_mcp::rmcp::model::ProgressToken(baton_mcp::rmcp::model::NumberOrString::String(
+                "wf".into(),
+            )),
+        ),
+    );
+    let result = client.peer().call_tool(params).await.unwrap();
+    let structured = result.structured_content.clone().unwrap();
+    assert_eq!(structured["status"], "succeeded", "{structured}");
+    assert_eq!(
+        structured["outputs"]["text"],
+        "Echo: hello mcp Echo: n0,Echo: n1"
+    );
+    // (rmcp's client puts its own progress token on the request.)
+    let progress = |seen: &[String]| seen.iter().filter(|n| n.starts_with("progress:")).count();
+    let seen = collect_until(&mut notes, Duration::from_secs(5), |seen| {
+        progress(seen) >= 3
+    })
+    .await;
+    assert!(
+        progress(&seen) >= 3,
+        "one progress notification per step: {seen:?}"
+    );
+    let runs = call(&client, "baton__list_runs", serde_json::json!({})).await;
+    let runs = runs.structured_content.unwrap();
+    assert_eq!(runs["runs"][0]["run"], structured["run"]);
+    let shown = call(
+        &client,
+        "baton__get_run",
+        serde_json::json!({"run": structured["run"]}),
+    )
+    .await;
+    assert_eq!(
+        shown.structured_content.unwrap()["steps"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+/// SIGKILL Baton in the middle of a run, at different points; resumed (by `baton resume`,
+/// and by `baton serve` at start), the run completes and every step that had completed
+/// ran exactly once; the step in flight ran again with the same idempotency key.
+#[test]
+fn a_run_survives_sigkill_without_repeating_completed_steps() {
+    for (kill_after, resume_with_serve) in [(1usize, false), (3, true), (4, false)] {
+        let dir = TestDir::new();
+        let journal = dir.path().join("journal.tsv");
+        std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
+        dir.write(
+            "workflows/slow.yaml",
+            "name: slow\nsteps:\n  - { id: s1, tool: fault__delay, args: { ms: 400 } }\n  - { id: s2, needs: [s1], tool: fault__delay, args: { ms: 400 } }\n  - { id: s3, needs: [s2], tool: fault__delay, args: { ms: 400 } }\n  - { id: s4, needs: [s3], tool: fault__delay, args: { ms: 400 } }\n  - { id: s5, needs: [s4], tool: fault__delay, args: { ms: 400 } }\n",
+        );
+        let config = dir.write(
+            "baton.yaml",
+            &format!(
+                "servers:\n  fault:\n    {}\n",
+                fault_server(&["--journal", journal.to_str().unwrap()])
+            ),
+        );
+        let config = config.to_str().unwrap();
+        let mut baton = std::process::Command::new(baton_bin())
+            .args(["--config", config, "run", "slow", "--json"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until `kill_after` steps have started and the next one is in flight.
+        let started = Instant::now();
+        while journal_lines(&journal).len() <= kill_after {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the run never got going"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        baton.kill().unwrap();
+        baton.wait().unwrap();
+        let before = journal_lines(&journal);
+
+        let runs = run_baton(&["--config", config, "runs", "--json"]);
+        let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        let id = runs[0]["run"].as_str().unwrap().to_owned();
+        assert_eq!(runs[0]["status"], "running", "killed mid-run: {runs}");
+        let shown = run_baton(&["--config", config, "run", "show", &id, "--json"]);
+        let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+        let completed: Vec<String> = shown["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == "succeeded")
+            .map(|s| s["step"].as_str().unwrap().to_owned())
+            .collect();
+
+        if resume_with_serve {
+            let _serve = BatonHttp::start(std::path::Path::new(config));
+            let started = Instant::now();
+            loop {
+                let runs = run_baton(&["--config", config, "runs", "--json"]);
+                let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+                if runs[0]["status"] == "succeeded" {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "serve did not finish the run: {runs}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        } else {
+            let output = run_baton(&["--config", config, "resume", &id, "--json"]);
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+            assert_eq!(run["status"], "succeeded", "{run}");
+        }
+
+        let after = journal_lines(&journal);
+        let keys: Vec<&str> = after
+            .iter()
+            .map(|line| line.split('\t').nth(1).unwrap())
+            .collect();
+        for step in ["s1", "s2", "s3", "s4", "s5"] {
+            let key = format!("{id}/{step}/-1");
+            let count = keys.iter().filter(|k| **k == key).count();
+            if completed.iter().any(|c| c == step) {
+                assert_eq!(
+                    count, 1,
+                    "{step} completed before the kill and ran again: {after:?}"
+                );
+            } else {
+                assert!(count >= 1, "{step} never ran: {after:?}");
+            }
+        }
+        // The step in flight at the kill was attempted again with the same key.
+        let in_flight = before
+            .last()
+            .unwrap()
+            .split('\t')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            keys.iter().filter(|k| **k == in_flight).count(),
+            2,
+            "kill after {kill_after}: {after:?}"
+        );
+    }
+}
+
+fn journal_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with("delay\t"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The examples run for real: the built-in one with no server, the reference-servers one
+/// on a fresh git repository (report written through the filesystem server, remembered in
+/// the memory server), and the seed's phase example with parallel branches.
+#[test]
+fn the_example_workflows_run_for_real() {
+    let dir = TestDir::new();
+    let repo = git_repo(dir.path());
+    let out = dir.path().join("report.md");
+    let memory = dir.path().join("memory.jsonl");
+    let run = |args: &[&str]| {
+        std::process::Command::new(baton_bin())
+            .args(["--config", "examples/orchestration/baton.yaml"])
+            .args(args)
+            .current_dir(repo_root())
+            .env("BATON_FILES_ROOT", dir.path())
+            .env("BATON_MEMORY_FILE", &memory)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let health = run(&["run", "health", "--json"]);
+    assert!(
+        health.status.success(),
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+
+    let report = run(&[
+        "run",
+        "repo-report",
+        "--input",
+        &format!("repo={}", repo.display()),
+        "--input",
+        &format!("out={}", out.display()),
+        "--json",
+    ]);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("## Recent commits") && text.contains("Commit:"),
+        "{text}"
+    );
+    let remembered = std::fs::read_to_string(&memory).unwrap();
+    assert!(remembered.contains("repo-report"), "{remembered}");
+
+    let notes = format!("notes={}", dir.path().display());
+    let decision = run(&["run", "technology-decision", "--input", &notes, "--json"]);
+    assert!(
+        decision.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decision.stderr)
+    );
+    let run_json: serde_json::Value = serde_json::from_slice(&decision.stdout).unwrap();
+    assert_eq!(
+        run_json["steps"].as_array().unwrap().len(),
+        12,
+        "{run_json}"
+    );
+    for branch in ["technical_capabilities", "market_trends", "risk_assessment"] {
+        let note = std::fs::read_to_string(dir.path().join(format!("{branch}.md"))).unwrap();
+        assert!(
+            note.contains("Topic: a database for the event store"),
+            "{note}"
+        );
+    }
+    let remembered = std::fs::read_to_string(&memory).unwrap();
+    for entity in [
+        "Data synthesis",
+        "Implementation planning",
+        "Sensitivity analysis",
+    ] {
+        assert!(
+            remembered.contains(entity),
+            "{entity} missing: {remembered}"
+        );
+    }
+
+    let plan = run(&["run", "full-stack-development", "--input", &notes, "--json"]);
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    for note in [
+        "mcp-researcher-technology-stack-evaluation.md",
+        "code-database-setup.md",
+        "mcp-optimizer-resource-optimization.md",
+    ] {
+        assert!(dir.path().join(note).exists(), "{note} was not written");
+    }
 }

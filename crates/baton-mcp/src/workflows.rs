@@ -1,0 +1,472 @@
+//! Workflows as MCP tools: `workflow__<name>` runs one to its end (progress notifications
+//! stream to the caller as steps finish), and `baton__run_workflow`, `baton__get_run`,
+//! `baton__list_runs`, `baton__cancel_run`, `baton__approve` manage runs. The gateway is
+//! also the engine's [`ToolCaller`]: workflow steps call tools through it, with all the
+//! resilience layers, and their idempotency key in the request `_meta`.
+
+use std::sync::{Arc, Weak};
+
+use baton_core::config::{BUILTIN_SERVER, WORKFLOW_SERVER};
+use baton_engine::{
+    Engine, EngineError, RunEvent, ToolCaller, ToolOutput,
+    baton_store::{RunRecord, StepRecord},
+};
+use futures::future::BoxFuture;
+use rmcp::{
+    ErrorData,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
+        MetaObject, ProgressNotificationParam, RequestMetaObject, Tool, ToolAnnotations,
+    },
+};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::{CallContext, Gateway, SessionScope};
+
+/// The `_meta` key carrying a workflow step's idempotency key to the upstream.
+pub const IDEMPOTENCY_KEY: &str = "io.baton/idempotency-key";
+
+/// How long a workflow step waits for the servers to finish connecting.
+pub const SETTLE_FOR_STEPS: std::time::Duration = std::time::Duration::from_secs(75);
+
+pub const RUN_WORKFLOW: &str = "run_workflow";
+pub const GET_RUN: &str = "get_run";
+pub const LIST_RUNS: &str = "list_runs";
+pub const CANCEL_RUN: &str = "cancel_run";
+pub const APPROVE: &str = "approve";
+
+/// The engine's way to call tools: through the gateway (weakly held: the gateway owns the
+/// engine).
+pub struct GatewayTools(pub Weak<Gateway>);
+
+impl ToolCaller for GatewayTools {
+    fn call<'a>(
+        &'a self,
+        tool: &'a str,
+        args: Value,
+        idempotency_key: String,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        Box::pin(async move {
+            let gateway = self.0.upgrade().ok_or("Baton is shutting down")?;
+            // A run resumed at start-up must not fail for a server still connecting.
+            gateway.wait_settled(SETTLE_FOR_STEPS).await;
+            let mut params = CallToolRequestParams::new(tool.to_owned());
+            params.arguments = match args {
+                Value::Object(map) => Some(map),
+                Value::Null => None,
+                other => {
+                    return Err(format!(
+                        "the arguments of {tool} must be an object, got {other}"
+                    ));
+                }
+            };
+            let mut meta = JsonObject::new();
+            meta.insert(IDEMPOTENCY_KEY.to_owned(), Value::String(idempotency_key));
+            params.meta = Some(RequestMetaObject(MetaObject(meta)));
+            let call = CallContext {
+                peer: None,
+                progress: None,
+                cancel,
+                legacy: false,
+                capabilities: None,
+                log_level: None,
+            };
+            match gateway
+                .call_tool(&SessionScope::default(), params, call)
+                .await
+            {
+                Ok(CallToolResponse::Complete(result)) => Ok(output_of(&result)),
+                Ok(_) => Err(format!(
+                    "{tool} did not complete (it asked for input or started a task)"
+                )),
+                Err(error) => Err(error.message.to_string()),
+            }
+        })
+    }
+}
+
+/// A tool result as a step output: `structuredContent` when present, else the text.
+pub fn output_of(result: &CallToolResult) -> ToolOutput {
+    let value = result.structured_content.clone().unwrap_or_else(|| {
+        Value::String(
+            result
+                .content
+                .iter()
+                .filter_map(|block| block.as_text().map(|text| text.text.clone()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    });
+    ToolOutput {
+        value,
+        is_error: result.is_error == Some(true),
+    }
+}
+
+fn object(value: Value) -> Arc<JsonObject> {
+    match value {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// The tools of the attached engine: one per workflow, and the run-management ones.
+pub fn tools(engine: &Engine, separator: &str) -> Vec<Tool> {
+    let mut tools: Vec<Tool> = engine
+        .workflows()
+        .iter()
+        .map(|workflow| {
+            let description = format!(
+                "{}{}Runs Baton workflow \"{}\" ({} step{}) to its end and returns its outputs; progress notifications follow its steps.",
+                workflow.description,
+                if workflow.description.is_empty() { "" } else { " — " },
+                workflow.name,
+                workflow.steps.len(),
+                if workflow.steps.len() == 1 { "" } else { "s" }
+            );
+            let mut tool = Tool::new(
+                format!("{WORKFLOW_SERVER}{separator}{}", workflow.name),
+                description,
+                object(workflow.input_schema()),
+            );
+            tool.annotations = Some(ToolAnnotations::new().read_only(false).open_world(true));
+            tool
+        })
+        .collect();
+    let builtin = |name: &str, description: &str, schema: Value, hints: ToolAnnotations| {
+        let mut tool = Tool::new(
+            format!("{BUILTIN_SERVER}{separator}{name}"),
+            description.to_owned(),
+            object(schema),
+        );
+        tool.annotations = Some(hints);
+        tool
+    };
+    let read_only = ToolAnnotations::new().read_only(true).open_world(false);
+    tools.push(builtin(
+        RUN_WORKFLOW,
+        "Starts a workflow run. With wait (default true) it runs to its end and returns the outputs; with wait false it returns the run id at once (see baton__get_run).",
+        json!({
+            "type": "object",
+            "properties": {
+                "workflow": { "type": "string", "description": "The workflow's name." },
+                "inputs": { "type": "object", "description": "Its inputs." },
+                "wait": { "type": "boolean", "default": true }
+            },
+            "required": ["workflow"],
+            "additionalProperties": false
+        }),
+        ToolAnnotations::new().read_only(false).open_world(true),
+    ));
+    tools.push(builtin(
+        GET_RUN,
+        "A run's status, inputs, outputs or error, and each step's status, attempts, times and output (truncated).",
+        json!({
+            "type": "object",
+            "properties": { "run": { "type": "string" } },
+            "required": ["run"],
+            "additionalProperties": false
+        }),
+        read_only.clone(),
+    ));
+    tools.push(builtin(
+        LIST_RUNS,
+        "The most recent workflow runs, newest first.",
+        json!({
+            "type": "object",
+            "properties": {
+                "workflow": { "type": "string", "description": "Only runs of this workflow." },
+                "limit": { "type": "integer", "minimum": 1, "maximum": 500, "default": 20 }
+            },
+            "additionalProperties": false
+        }),
+        read_only,
+    ));
+    tools.push(builtin(
+        CANCEL_RUN,
+        "Cancels an unfinished run (and its sub-runs).",
+        json!({
+            "type": "object",
+            "properties": { "run": { "type": "string" } },
+            "required": ["run"],
+            "additionalProperties": false
+        }),
+        ToolAnnotations::new()
+            .read_only(false)
+            .destructive(true)
+            .idempotent(true)
+            .open_world(false),
+    ));
+    tools.push(builtin(
+        APPROVE,
+        "Approves (or, with approve false, rejects) a run's waiting approval step.",
+        json!({
+            "type": "object",
+            "properties": {
+                "run": { "type": "string" },
+                "step": { "type": "string" },
+                "approve": { "type": "boolean", "default": true },
+                "by": { "type": "string", "description": "Who decides (recorded)." },
+                "comment": { "type": "string" }
+            },
+            "required": ["run", "step"],
+            "additionalProperties": false
+        }),
+        ToolAnnotations::new()
+            .read_only(false)
+            .idempotent(true)
+            .open_world(false),
+    ));
+    tools
+}
+
+/// Whether `name` (local part of a `baton__` tool) belongs to the engine.
+pub fn is_engine_tool(name: &str) -> bool {
+    matches!(
+        name,
+        RUN_WORKFLOW | GET_RUN | LIST_RUNS | CANCEL_RUN | APPROVE
+    )
+}
+
+/// Runs `workflow__<name>` or one of the engine's `baton__` tools.
+pub async fn call(
+    engine: &Arc<Engine>,
+    server: &str,
+    name: &str,
+    arguments: JsonObject,
+    call: &CallContext,
+) -> Result<CallToolResult, ErrorData> {
+    let text = |key: &str| {
+        arguments
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    if server == WORKFLOW_SERVER {
+        return run(engine, name, &arguments, call, true).await;
+    }
+    match name {
+        RUN_WORKFLOW => {
+            let workflow =
+                text("workflow").ok_or_else(|| invalid("`workflow` (a name) is required"))?;
+            let inputs = match arguments.get("inputs") {
+                Some(Value::Object(map)) => map.clone(),
+                None | Some(Value::Null) => JsonObject::new(),
+                Some(other) => {
+                    return Err(invalid(&format!("`inputs` must be an object, got {other}")));
+                }
+            };
+            let wait = arguments
+                .get("wait")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            run(engine, &workflow, &inputs, call, wait).await
+        }
+        GET_RUN => {
+            let run = text("run").ok_or_else(|| invalid("`run` is required"))?;
+            let record = engine.store().run(&run).await.map_err(engine_error)?;
+            let steps = engine.store().steps(&run).await.map_err(engine_error)?;
+            Ok(result(run_json(&record, Some(&steps))))
+        }
+        LIST_RUNS => {
+            let limit = arguments
+                .get("limit")
+                .and_then(Value::as_u64)
+                .unwrap_or(20)
+                .clamp(1, 500) as u32;
+            let runs = engine
+                .store()
+                .runs(limit, text("workflow").as_deref())
+                .await
+                .map_err(engine_error)?;
+            Ok(result(
+                json!({ "runs": runs.iter().map(|r| run_json(r, None)).collect::<Vec<_>>() }),
+            ))
+        }
+        CANCEL_RUN => {
+            let run = text("run").ok_or_else(|| invalid("`run` is required"))?;
+            let cancelled = engine.cancel(&run).await.map_err(engine_error)?;
+            Ok(result(json!({ "run": run, "cancelled": cancelled })))
+        }
+        APPROVE => {
+            let run = text("run").ok_or_else(|| invalid("`run` is required"))?;
+            let step = text("step").ok_or_else(|| invalid("`step` is required"))?;
+            let approve = arguments
+                .get("approve")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let by = text("by").unwrap_or_else(|| "an MCP client".to_owned());
+            let recorded = engine
+                .decide(&run, &step, approve, &by, text("comment").as_deref())
+                .await
+                .map_err(engine_error)?;
+            Ok(result(
+                json!({ "run": run, "step": step, "approved": approve, "recorded": recorded }),
+            ))
+        }
+        other => Err(invalid(&format!("unknown tool baton__{other}"))),
+    }
+}
+
+/// Starts a run; with `wait`, executes it here, relaying progress to the caller.
+async fn run(
+    engine: &Arc<Engine>,
+    workflow: &str,
+    inputs: &JsonObject,
+    call: &CallContext,
+    wait: bool,
+) -> Result<CallToolResult, ErrorData> {
+    let id = engine
+        .start(workflow, inputs, "mcp")
+        .await
+        .map_err(engine_error)?;
+    if !wait {
+        let engine = engine.clone();
+        let background = id.clone();
+        tokio::spawn(async move {
+            if let Err(error) = engine.execute(&background).await {
+                tracing::warn!(run = %background, %error, "background run stopped");
+            }
+        });
+        return Ok(result(json!({ "run": id, "status": "running" })));
+    }
+    let relay = relay_progress(engine, &id, call);
+    let cancel = call.cancel.clone();
+    let record = tokio::select! {
+        record = engine.execute(&id) => record.map_err(engine_error)?,
+        _ = cancel.cancelled() => {
+            let _ = engine.cancel(&id).await;
+            return Err(ErrorData::internal_error(format!("the client cancelled; run {id} was cancelled"), None));
+        }
+    };
+    // The relay stops at the run's `Finished` event, after sending what came before it.
+    if let Some(relay) = relay
+        && tokio::time::timeout(std::time::Duration::from_secs(2), relay)
+            .await
+            .is_err()
+    {
+        tracing::debug!(run = %id, "progress relay did not finish in time");
+    }
+    let mut answer = result(run_json(&record, None));
+    if record.status != baton_engine::baton_store::RunStatus::Succeeded {
+        answer.is_error = Some(true);
+    }
+    Ok(answer)
+}
+
+/// Progress notifications to the caller (when it asked for them) as steps finish.
+fn relay_progress(
+    engine: &Arc<Engine>,
+    run: &str,
+    call: &CallContext,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let (peer, token) = (call.peer.clone()?, call.progress.clone()?);
+    let mut events = engine.subscribe();
+    let run = run.to_owned();
+    Some(tokio::spawn(async move {
+        let (mut finished, mut total) = (0u32, None);
+        while let Ok(event) = events.recv().await {
+            if event.run() != run {
+                continue;
+            }
+            let message = match &event {
+                RunEvent::Started { steps, .. } => {
+                    total = Some(*steps as f64);
+                    continue;
+                }
+                RunEvent::StepFinished {
+                    step,
+                    status,
+                    error,
+                    ..
+                } => {
+                    finished += 1;
+                    match error {
+                        Some(error) => format!("step {step} {}: {error}", status.as_str()),
+                        None => format!("step {step} {}", status.as_str()),
+                    }
+                }
+                RunEvent::Waiting { step, reason, .. } => format!("step {step} waiting: {reason}"),
+                RunEvent::Finished { .. } => break,
+                RunEvent::StepStarted { .. } => continue,
+            };
+            let mut params = ProgressNotificationParam::new(token.clone(), f64::from(finished));
+            params.total = total;
+            params.message = Some(message);
+            if peer.notify_progress(params).await.is_err() {
+                break;
+            }
+        }
+    }))
+}
+
+fn result(value: Value) -> CallToolResult {
+    let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(value);
+    result
+}
+
+/// How long an output may be in run summaries.
+const OUTPUT_PREVIEW: usize = 2000;
+
+pub fn run_json(record: &RunRecord, steps: Option<&[StepRecord]>) -> Value {
+    let mut value = json!({
+        "run": record.id,
+        "workflow": record.workflow,
+        "status": record.status.as_str(),
+        "inputs": record.inputs,
+        "outputs": record.outputs,
+        "error": record.error,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "duration_ms": record.finished_at.zip(record.started_at).map(|(end, start)| end - start),
+        "origin": record.origin,
+    });
+    if let Some(steps) = steps {
+        value["steps"] = steps
+            .iter()
+            .filter(|step| step.item == -1)
+            .map(|step| {
+                json!({
+                    "step": step.step_id,
+                    "status": step.status.as_str(),
+                    "attempts": step.attempts,
+                    "started_at": step.started_at,
+                    "finished_at": step.finished_at,
+                    "duration_ms": step.finished_at.zip(step.started_at).map(|(end, start)| end - start),
+                    "error": step.error,
+                    "output": step.output.as_ref().map(preview),
+                })
+            })
+            .collect();
+    }
+    value
+}
+
+/// An output as is when short, else its JSON text cut at [`OUTPUT_PREVIEW`] characters.
+pub fn preview(output: &Value) -> Value {
+    let text = output.to_string();
+    if text.len() <= OUTPUT_PREVIEW {
+        return output.clone();
+    }
+    let cut: String = text.chars().take(OUTPUT_PREVIEW).collect();
+    Value::String(format!("{cut}… ({} bytes in all)", text.len()))
+}
+
+fn invalid(message: &str) -> ErrorData {
+    ErrorData::invalid_params(message.to_owned(), None)
+}
+
+fn engine_error(error: impl Into<EngineError>) -> ErrorData {
+    let error = error.into();
+    match error {
+        EngineError::UnknownWorkflow(_) | EngineError::Inputs { .. } => {
+            ErrorData::invalid_params(error.to_string(), None)
+        }
+        other => ErrorData::internal_error(other.to_string(), None),
+    }
+}
