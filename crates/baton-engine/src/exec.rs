@@ -1,10 +1,7 @@
 //! Executing one run: claim its lease, keep it renewed, start every step whose needs are
 //! done (in parallel), commit each result, and finish the run.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use baton_core::workflow::{OnError, Workflow, template};
 use baton_store::{Lease, RunRecord, RunStatus, StepRecord, StepStatus};
@@ -21,6 +18,10 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+/// Steps of one run in flight at once; more wait for a free place (they queue on the
+/// store's one connection anyway).
+pub const MAX_PARALLEL_STEPS: usize = 32;
 
 /// What a finished step left for the steps after it.
 #[derive(Debug, Clone)]
@@ -180,50 +181,74 @@ impl Engine {
             cancel: cancel.clone(),
             previous,
         });
-        let mut running: JoinSet<(String, Result<Done, EngineError>)> = JoinSet::new();
-        let mut started: BTreeSet<String> = done.keys().cloned().collect();
+        let mut running: JoinSet<(usize, Result<Done, EngineError>)> = JoinSet::new();
+        // Each step's unfinished needs, and who needs it: a finished step makes its
+        // dependents ready in O(their number), whatever the workflow's size.
+        let steps = &workflow.steps;
+        let position: std::collections::HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| (step.id.as_str(), i))
+            .collect();
+        let mut waiting: Vec<usize> = vec![0; steps.len()];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+        for (i, step) in steps.iter().enumerate() {
+            for need in &step.needs {
+                if let Some(&j) = position.get(need.as_str()) {
+                    waiting[i] += 1;
+                    dependents[j].push(i);
+                }
+            }
+        }
+        let mut ready: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+        let settle =
+            |j: usize, waiting: &mut Vec<usize>, ready: &mut std::collections::VecDeque<usize>| {
+                for &d in &dependents[j] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.push_back(d);
+                    }
+                }
+            };
+        // Steps done before a restart count as finished first (in dependency order).
+        for (i, step) in steps.iter().enumerate() {
+            if done.contains_key(&step.id) {
+                settle(i, &mut waiting, &mut ready);
+            }
+        }
+        ready.retain(|&i| !done.contains_key(&steps[i].id));
+        for (i, step) in steps.iter().enumerate() {
+            if waiting[i] == 0 && !done.contains_key(&step.id) && !ready.contains(&i) {
+                ready.push_back(i);
+            }
+        }
         let mut failure: Option<String> = None;
         loop {
-            if failure.is_none() && !cancel.is_cancelled() {
-                for step in &workflow.steps {
-                    if started.contains(&step.id) {
-                        continue;
-                    }
-                    let ready = step.needs.iter().all(|need| {
-                        done.get(need).is_some_and(|d| {
-                            d.status != StepStatus::Failed
-                                || workflow
-                                    .step(need)
-                                    .is_some_and(|s| s.on_error == OnError::Continue)
-                        })
-                    });
-                    if !ready {
-                        continue;
-                    }
-                    started.insert(step.id.clone());
-                    let snapshot = self.template_context(&context, &done);
-                    let (context, step) = (context.clone(), step.clone());
-                    running.spawn(async move {
-                        let id = step.id.clone();
-                        (id, crate::steps::run_step(&context, &step, snapshot).await)
-                    });
-                }
+            while failure.is_none() && !cancel.is_cancelled() && running.len() < MAX_PARALLEL_STEPS
+            {
+                let Some(i) = ready.pop_front() else { break };
+                let step = &steps[i];
+                // Templates read only the steps a step needs (reads are needs).
+                let snapshot = self.template_context_for(&context, &done, &step.needs);
+                let (context, step) = (context.clone(), step.clone());
+                running.spawn(async move {
+                    (i, crate::steps::run_step(&context, &step, snapshot).await)
+                });
             }
             let Some(joined) = running.join_next().await else {
                 break;
             };
-            let (id, outcome) = match joined {
+            let (i, outcome) = match joined {
                 Ok(result) => result,
                 Err(error) => {
                     failure.get_or_insert(format!("a step task failed: {error}"));
                     continue;
                 }
             };
+            let id = steps[i].id.clone();
             match outcome {
                 Ok(finished) => {
-                    let continues = workflow
-                        .step(&id)
-                        .is_some_and(|s| s.on_error == OnError::Continue);
+                    let continues = steps[i].on_error == OnError::Continue;
                     if finished.status == StepStatus::Failed && !continues {
                         failure.get_or_insert(format!(
                             "step \"{id}\" failed: {}",
@@ -231,6 +256,7 @@ impl Engine {
                         ));
                     }
                     done.insert(id, finished);
+                    settle(i, &mut waiting, &mut ready);
                 }
                 Err(EngineError::Store(baton_store::StoreError::Fenced(_))) => {
                     // Another process owns the run now: stop without writing anything.
@@ -277,6 +303,31 @@ impl Engine {
             .await?;
         self.emit(RunEvent::Finished { run, status, error });
         Ok(())
+    }
+
+    /// The template context with only `needs` among the finished steps.
+    pub(crate) fn template_context_for(
+        &self,
+        context: &RunContext,
+        done: &BTreeMap<String, Done>,
+        needs: &[String],
+    ) -> Value {
+        let steps: serde_json::Map<String, Value> = needs
+            .iter()
+            .filter_map(|id| done.get(id).map(|d| (id, d)))
+            .map(|(id, d)| {
+                (
+                    id.clone(),
+                    json!({ "output": d.output, "status": d.status.as_str(), "error": d.error }),
+                )
+            })
+            .collect();
+        json!({
+            "inputs": context.inputs,
+            "steps": steps,
+            "env": self.env,
+            "run": { "id": context.run, "workflow": context.workflow.name },
+        })
     }
 
     /// The template context: inputs, finished steps' outputs and statuses, allowed env.

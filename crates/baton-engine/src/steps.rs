@@ -24,6 +24,7 @@ pub(crate) async fn run_step(
     step: &Step,
     base: Value,
 ) -> Result<Done, EngineError> {
+    let began = std::time::Instant::now();
     let env = template::environment();
     let mut data = base;
     for (key, value) in &step.locals {
@@ -34,7 +35,7 @@ pub(crate) async fn run_step(
         let go = match value {
             Ok(value) => template::truthy(&value),
             Err(error) => {
-                return commit(context, step, -1, Err(format!("if: {error}")), 0).await;
+                return commit(context, step, began, -1, Err(format!("if: {error}")), 0).await;
             }
         };
         if !go {
@@ -70,7 +71,7 @@ pub(crate) async fn run_step(
         }
     }
     let Some(for_each) = &step.for_each else {
-        return attempts(context, step, -1, &data).await;
+        return attempts(context, step, began, -1, &data).await;
     };
     // The step as a whole is recorded too (item -1): its start, end and collected output.
     let whole = context
@@ -90,6 +91,7 @@ pub(crate) async fn run_step(
             return commit(
                 context,
                 step,
+                began,
                 -1,
                 Err(format!("for_each: expected a list, got {other}")),
                 whole,
@@ -97,7 +99,15 @@ pub(crate) async fn run_step(
             .await;
         }
         Err(error) => {
-            return commit(context, step, -1, Err(format!("for_each: {error}")), whole).await;
+            return commit(
+                context,
+                step,
+                began,
+                -1,
+                Err(format!("for_each: {error}")),
+                whole,
+            )
+            .await;
         }
     };
     let results: Vec<Result<Done, EngineError>> = stream::iter(items.into_iter().enumerate())
@@ -105,7 +115,7 @@ pub(crate) async fn run_step(
             let mut data = data.clone();
             data["item"] = item;
             data["index"] = json!(index);
-            async move { attempts(context, step, index as i64, &data).await }
+            async move { attempts(context, step, began, index as i64, &data).await }
         })
         .buffered(for_each.concurrency.max(1) as usize)
         .collect()
@@ -127,7 +137,7 @@ pub(crate) async fn run_step(
     } else {
         Err(errors.join("; "))
     };
-    commit(context, step, -1, outcome, whole).await
+    commit(context, step, began, -1, outcome, whole).await
 }
 
 /// Runs one item (or the step) with its retry policy, then its fallback; commits the
@@ -135,6 +145,7 @@ pub(crate) async fn run_step(
 async fn attempts(
     context: &Arc<RunContext>,
     step: &Step,
+    began: std::time::Instant,
     item: i64,
     data: &Value,
 ) -> Result<Done, EngineError> {
@@ -179,9 +190,9 @@ async fn attempts(
                 policy.max_attempts
             );
             if step.fallback.is_none() {
-                return commit(context, step, item, Err(error), attempt).await;
+                return commit(context, step, began, item, Err(error), attempt).await;
             }
-            commit(context, step, item, Err(error.clone()), attempt).await?;
+            commit(context, step, began, item, Err(error.clone()), attempt).await?;
             last_error = error;
             break;
         }
@@ -204,7 +215,7 @@ async fn attempts(
         };
         let outcome = outcome?;
         match outcome {
-            Ok(output) => return commit(context, step, item, Ok(output), attempt).await,
+            Ok(output) => return commit(context, step, began, item, Ok(output), attempt).await,
             Err(error) => {
                 last_error = error.clone();
                 if attempt >= limit {
@@ -212,6 +223,7 @@ async fn attempts(
                         return commit(
                             context,
                             step,
+                            began,
                             item,
                             Err(format!(
                                 "{error} (after {attempt} attempt{})",
@@ -221,10 +233,10 @@ async fn attempts(
                         )
                         .await;
                     }
-                    commit(context, step, item, Err(error), attempt).await?;
+                    commit(context, step, began, item, Err(error), attempt).await?;
                     break;
                 }
-                commit(context, step, item, Err(error), attempt).await?;
+                commit(context, step, began, item, Err(error), attempt).await?;
                 let delay = backoff(&policy, attempt);
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -249,7 +261,7 @@ async fn attempts(
     let key = format!("{}/{}/{}/fallback", context.run, step.id, item);
     let outcome = act(context, step, &fallback.kind, item, data, &key).await?;
     let outcome = outcome.map_err(|error| format!("{last_error}; fallback: {error}"));
-    commit(context, step, item, outcome, attempt).await
+    commit(context, step, began, item, outcome, attempt).await
 }
 
 /// Delay before attempt `attempt + 1`: `initial × multiplier^(attempt-1)`, capped, with
@@ -270,6 +282,7 @@ pub(crate) fn backoff(policy: &StepRetry, attempt: u32) -> Duration {
 async fn commit(
     context: &Arc<RunContext>,
     step: &Step,
+    began: std::time::Instant,
     item: i64,
     outcome: Result<Value, String>,
     attempt: u32,
@@ -311,14 +324,7 @@ async fn commit(
         )
         .await?;
     if item == -1 {
-        let record = store
-            .steps(&context.run)
-            .await?
-            .into_iter()
-            .find(|r| r.step_id == step.id && r.item == -1);
-        let millis = record
-            .and_then(|r| Some((r.finished_at? - r.started_at?).max(0) as u64))
-            .unwrap_or(0);
+        let millis = began.elapsed().as_millis() as u64;
         context.engine.emit(RunEvent::StepFinished {
             run: context.run.clone(),
             step: step.id.clone(),

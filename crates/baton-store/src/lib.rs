@@ -28,7 +28,10 @@ use sqlx::{
 };
 
 /// Migrations, applied in order at open; each runs once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_2.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -231,7 +234,9 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            // One connection: SQLite has one writer at a time, and a second connection would
+            // wait for the lock in its busy handler (millisecond sleeps) instead of queueing.
+            .max_connections(1)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {
@@ -485,8 +490,8 @@ impl Store {
             .collect()
     }
 
-    /// Starts the next attempt of a step (item -1 for the step as a whole): counts it and
-    /// records it, fenced by `lease`. Returns the attempt number (1 for the first).
+    /// Starts the next attempt of a step (item -1 for the step as a whole): counts it,
+    /// fenced by `lease`, in one statement. Returns the attempt number (1 for the first).
     pub async fn begin_attempt(
         &self,
         run: &str,
@@ -494,44 +499,30 @@ impl Store {
         step: &str,
         item: i64,
     ) -> Result<u32> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
         let attempt: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO steps (run_id, step_id, item, status, attempts, started_at) \
-             SELECT $1, $2, $3, 'running', 1, $4 WHERE {FENCE} \
-             ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running', attempts = steps.attempts + 1, error = NULL, started_at = COALESCE(steps.started_at, $4) \
+            "INSERT INTO steps (run_id, step_id, item, status, attempts, started_at, attempt_started_at) \
+             SELECT $1, $2, $3, 'running', 1, $4, $4 WHERE {FENCE} \
+             ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running', attempts = steps.attempts + 1, error = NULL, \
+             started_at = COALESCE(steps.started_at, $4), attempt_started_at = $4 \
              RETURNING attempts"
         )))
         .bind(run)
         .bind(step)
         .bind(item)
-        .bind(now)
+        .bind(now_ms())
         .bind(&lease.owner)
         .bind(lease.epoch)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        let Some(attempt) = attempt else {
-            return Err(StoreError::Fenced(run.to_owned()));
-        };
-        sqlx::query(
-            "INSERT INTO attempts (run_id, step_id, item, attempt, owner, started_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (run_id, step_id, item, attempt) DO NOTHING",
-        )
-        .bind(run)
-        .bind(step)
-        .bind(item)
-        .bind(attempt)
-        .bind(&lease.owner)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(attempt as u32)
+        match attempt {
+            Some(attempt) => Ok(attempt as u32),
+            None => Err(StoreError::Fenced(run.to_owned())),
+        }
     }
 
-    /// Commits how attempt `attempt` of a step ended, atomically with its attempt record,
-    /// fenced by `lease` and by the attempt number (a stale attempt cannot overwrite a
-    /// newer one).
+    /// Commits how attempt `attempt` of a step ended, fenced by `lease` and by the attempt
+    /// number (a stale attempt cannot overwrite a newer one). The step row is the attempt's
+    /// record; a failed attempt is also kept in `attempts`, in the same transaction.
     pub async fn finish_attempt(
         &self,
         run: &str,
@@ -547,9 +538,16 @@ impl Store {
             Finish::Failed(error) => ("failed", None, Some(error)),
             Finish::Skipped => ("skipped", None, None),
         };
-        let mut tx = self.pool.begin().await?;
-        let (inline, blob) = match output {
-            Some(text) if text.len() > self.inline_limit => {
+        let large = output
+            .as_ref()
+            .is_some_and(|text| text.len() > self.inline_limit);
+        let mut tx = if large || error.is_some() {
+            Some(self.pool.begin().await?)
+        } else {
+            None
+        };
+        let (inline, blob) = match (output, tx.as_mut()) {
+            (Some(text), Some(tx)) if large => {
                 let id = format!("{run}/{step}/{item}/{attempt}");
                 sqlx::query(
                     "INSERT INTO blobs (id, run_id, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
@@ -557,13 +555,13 @@ impl Store {
                 .bind(&id)
                 .bind(run)
                 .bind(&text)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 (None, Some(id))
             }
-            other => (other, None),
+            (other, _) => (other, None),
         };
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE steps SET status = $1, output = $2, output_blob = $3, error = $4, finished_at = $5, wake_at = NULL \
              WHERE run_id = $6 AND step_id = $7 AND item = $8 AND attempts = $9 AND EXISTS (SELECT 1 FROM runs WHERE id = $6 AND lease_owner = $10 AND lease_epoch = $11)",
         )
@@ -577,26 +575,60 @@ impl Store {
         .bind(item)
         .bind(i64::from(attempt))
         .bind(&lease.owner)
-        .bind(lease.epoch)
-        .execute(&mut *tx)
-        .await?;
+        .bind(lease.epoch);
+        let updated = match tx.as_mut() {
+            Some(tx) => update.execute(&mut **tx).await?,
+            None => update.execute(&self.pool).await?,
+        };
         if updated.rows_affected() != 1 {
             return Err(StoreError::Fenced(run.to_owned()));
         }
-        sqlx::query(
-            "UPDATE attempts SET finished_at = $1, outcome = $2, error = $3 WHERE run_id = $4 AND step_id = $5 AND item = $6 AND attempt = $7",
+        if let Some(mut tx) = tx {
+            if let Some(error) = &error {
+                sqlx::query(
+                    "INSERT INTO attempts (run_id, step_id, item, attempt, owner, started_at, finished_at, outcome, error) \
+                     SELECT $1, $2, $3, $4, $5, COALESCE(attempt_started_at, $6), $6, 'failed', $7 FROM steps WHERE run_id = $1 AND step_id = $2 AND item = $3 \
+                     ON CONFLICT (run_id, step_id, item, attempt) DO NOTHING",
+                )
+                .bind(run)
+                .bind(step)
+                .bind(item)
+                .bind(i64::from(attempt))
+                .bind(&lease.owner)
+                .bind(now)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The failed attempts of a step item: (attempt, error), in order.
+    pub async fn failed_attempts(
+        &self,
+        run: &str,
+        step: &str,
+        item: i64,
+    ) -> Result<Vec<(u32, String)>> {
+        let rows = sqlx::query(
+            "SELECT attempt, error FROM attempts WHERE run_id = $1 AND step_id = $2 AND item = $3 ORDER BY attempt",
         )
-        .bind(now)
-        .bind(status)
-        .bind(&error)
         .bind(run)
         .bind(step)
         .bind(item)
-        .bind(i64::from(attempt))
-        .execute(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
-        Ok(())
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64, _>("attempt")? as u32,
+                    row.try_get::<Option<String>, _>("error")?
+                        .unwrap_or_default(),
+                ))
+            })
+            .collect()
     }
 
     /// Marks a step as waiting (a durable timer until `wake_at`, or an approval).

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (run_id, step_id, item)
 );
 
+-- Failed attempts (a successful one is the step row itself).
 CREATE TABLE IF NOT EXISTS attempts (
     run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     step_id      TEXT NOT NULL,

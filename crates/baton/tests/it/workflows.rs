@@ -413,11 +413,16 @@ fn the_example_workflows_run_for_real() {
             .current_dir(repo_root())
             .env("BATON_FILES_ROOT", dir.path())
             .env("BATON_MEMORY_FILE", &memory)
+            .env("BATON_STORE", dir.path().join("state/baton.db"))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap()
     };
     let health = run(&["run", "health", "--json"]);
+    assert!(
+        dir.path().join("state/baton.db").exists(),
+        "the store goes where store.path says"
+    );
     assert!(
         health.status.success(),
         "{}",
