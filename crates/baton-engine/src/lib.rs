@@ -30,7 +30,7 @@ pub use baton_store;
 /// How long a claimed run stays ours without renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// How often the lease is renewed (and the run's status checked for a cancel).
-pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+pub const RENEW_EVERY: Duration = Duration::from_secs(2);
 
 /// What a tool call gave back: `structuredContent` when the tool sent it, else its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +94,12 @@ pub enum RunEvent {
         step: String,
         reason: String,
     },
+    /// An approval step waits for a decision (`Engine::decide`).
+    ApprovalNeeded {
+        run: String,
+        step: String,
+        prompt: String,
+    },
     Finished {
         run: String,
         status: RunStatus,
@@ -108,6 +114,7 @@ impl RunEvent {
             | RunEvent::StepStarted { run, .. }
             | RunEvent::StepFinished { run, .. }
             | RunEvent::Waiting { run, .. }
+            | RunEvent::ApprovalNeeded { run, .. }
             | RunEvent::Finished { run, .. } => run,
         }
     }

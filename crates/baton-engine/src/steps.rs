@@ -424,6 +424,11 @@ async fn act(
                     context.run, step.id
                 ),
             });
+            context.engine.emit(RunEvent::ApprovalNeeded {
+                run: context.run.clone(),
+                step: step.id.clone(),
+                prompt: prompt.clone(),
+            });
             let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
             loop {
                 if let Some(decision) = context

@@ -356,15 +356,26 @@ async fn run(
     Ok(answer)
 }
 
-/// Progress notifications to the caller (when it asked for them) as steps finish.
+/// Progress notifications to the caller (when it asked for them) as steps finish, and
+/// approval steps put to it as elicitation requests (when it supports them).
 fn relay_progress(
     engine: &Arc<Engine>,
     run: &str,
     call: &CallContext,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let (peer, token) = (call.peer.clone()?, call.progress.clone()?);
+    let peer = call.peer.clone()?;
+    let token = call.progress.clone();
+    let elicits = match &call.capabilities {
+        Some(capabilities) => capabilities.elicitation.is_some(),
+        None => peer
+            .peer_info()
+            .is_some_and(|info| info.capabilities.elicitation.is_some()),
+    };
+    if token.is_none() && !elicits {
+        return None;
+    }
     let mut events = engine.subscribe();
-    let run = run.to_owned();
+    let (engine, run) = (engine.clone(), run.to_owned());
     Some(tokio::spawn(async move {
         let (mut finished, mut total) = (0u32, None);
         while let Ok(event) = events.recv().await {
@@ -389,9 +400,22 @@ fn relay_progress(
                     }
                 }
                 RunEvent::Waiting { step, reason, .. } => format!("step {step} waiting: {reason}"),
+                RunEvent::ApprovalNeeded { step, prompt, .. } => {
+                    if elicits {
+                        tokio::spawn(ask_approval(
+                            engine.clone(),
+                            peer.clone(),
+                            run.clone(),
+                            step.clone(),
+                            prompt.clone(),
+                        ));
+                    }
+                    continue;
+                }
                 RunEvent::Finished { .. } => break,
                 RunEvent::StepStarted { .. } => continue,
             };
+            let Some(token) = &token else { continue };
             let mut params = ProgressNotificationParam::new(token.clone(), f64::from(finished));
             params.total = total;
             params.message = Some(message);
@@ -400,6 +424,66 @@ fn relay_progress(
             }
         }
     }))
+}
+
+/// Asks the client that started the run to decide an approval step (MCP elicitation).
+/// Accept with `approve` decides; decline rejects; cancel leaves the step waiting for
+/// `baton approve` or `baton__approve`.
+async fn ask_approval(
+    engine: Arc<Engine>,
+    peer: rmcp::Peer<rmcp::RoleServer>,
+    run: String,
+    step: String,
+    prompt: String,
+) {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "approve": { "type": "boolean", "description": "Approve (true) or reject (false)" },
+            "comment": { "type": "string", "description": "Recorded with the decision" }
+        },
+        "required": ["approve"]
+    });
+    let Ok(requested_schema) = serde_json::from_value(schema) else {
+        return;
+    };
+    let params = rmcp::model::ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: format!("{prompt} (workflow run {run}, step {step})"),
+        requested_schema,
+    };
+    let by = peer
+        .peer_info()
+        .map(|info| info.client_info.name.clone())
+        .unwrap_or_else(|| "an MCP client".to_owned());
+    match peer.create_elicitation(params).await {
+        Ok(answer) => {
+            let content = answer.content.unwrap_or_default();
+            let (approved, comment) = match answer.action {
+                rmcp::model::ElicitationAction::Accept => (
+                    content
+                        .get("approve")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    content
+                        .get("comment")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                ),
+                rmcp::model::ElicitationAction::Decline => (false, Some("declined".to_owned())),
+                _ => return,
+            };
+            if let Err(error) = engine
+                .decide(&run, &step, approved, &by, comment.as_deref())
+                .await
+            {
+                tracing::warn!(run, step, %error, "could not record the approval");
+            }
+        }
+        Err(error) => {
+            tracing::info!(run, step, %error, "the client did not answer the approval request; waiting for `baton approve`")
+        }
+    }
 }
 
 fn result(value: Value) -> CallToolResult {

@@ -369,10 +369,10 @@ impl Store {
         }))
     }
 
-    /// Extends the lease; `false` when it was lost.
+    /// Extends the lease; `false` when it was lost or the run was cancelled meanwhile.
     pub async fn renew(&self, run: &str, lease: &Lease, ttl: Duration) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE runs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4",
+            "UPDATE runs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4 AND status IN ('pending', 'running')",
         )
         .bind(now_ms() + ttl.as_millis() as i64)
         .bind(run)

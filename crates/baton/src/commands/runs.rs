@@ -264,6 +264,7 @@ impl Display {
                     step.clone()
                 });
             }
+            RunEvent::ApprovalNeeded { .. } => {}
             RunEvent::Waiting { step, reason, .. } => {
                 if let Some(bar) = running.get(step) {
                     bar.set_message(format!("{step}: {reason}"));

@@ -497,3 +497,145 @@ fn the_example_workflows_run_for_real() {
         assert!(dir.path().join(note).exists(), "{note} was not written");
     }
 }
+
+/// A host that approves every approval step it is asked about (MCP elicitation).
+#[derive(Clone)]
+struct ApprovingHost;
+
+impl baton_mcp::rmcp::ClientHandler for ApprovingHost {
+    fn get_info(&self) -> baton_mcp::rmcp::model::ClientConfig {
+        let mut capabilities = baton_mcp::rmcp::model::ClientCapabilities::default();
+        capabilities.elicitation = Some(Default::default());
+        baton_mcp::rmcp::model::ClientConfig::new(
+            capabilities,
+            baton_mcp::rmcp::model::Implementation::new("approving-host", "0"),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: baton_mcp::rmcp::model::ElicitRequestParams,
+        _context: baton_mcp::rmcp::service::RequestContext<baton_mcp::rmcp::RoleClient>,
+    ) -> Result<baton_mcp::rmcp::model::ElicitResult, baton_mcp::rmcp::ErrorData> {
+        let message = match request {
+            baton_mcp::rmcp::model::ElicitRequestParams::FormElicitationParams {
+                message, ..
+            } => message,
+            _ => String::new(),
+        };
+        assert!(message.contains("Deploy?"), "{message}");
+        let mut result = baton_mcp::rmcp::model::ElicitResult::new(
+            baton_mcp::rmcp::model::ElicitationAction::Accept,
+        );
+        result.content = Some(serde_json::json!({"approve": true, "comment": "lgtm"}));
+        Ok(result)
+    }
+}
+
+/// An approval step of a run started over MCP is put to the client as an elicitation
+/// request; its answer is recorded (who, comment) and the run goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn approvals_are_asked_of_the_client_that_started_the_run() {
+    use baton_mcp::rmcp::ServiceExt;
+    let dir = TestDir::new();
+    let config = everything_project(
+        &dir,
+        "name: gated\nsteps:\n  - { id: gate, approval: { prompt: \"Deploy?\" } }\n  - { id: after, needs: [gate], set: { by: \"{{ steps.gate.output.by }}\", comment: \"{{ steps.gate.output.comment }}\" } }\n",
+    );
+    let baton = BatonHttp::start(&config);
+    let client = ApprovingHost
+        .serve(baton_mcp::rmcp::transport::StreamableHttpClientTransport::from_uri(baton.mcp_url()))
+        .await
+        .expect("connect");
+    let params = baton_mcp::rmcp::model::CallToolRequestParams::new("workflow__gated");
+    let result = tokio::time::timeout(Duration::from_secs(30), client.peer().call_tool(params))
+        .await
+        .expect("the run finished")
+        .expect("tools/call");
+    let structured = result.structured_content.unwrap();
+    assert_eq!(structured["status"], "succeeded", "{structured}");
+    assert_eq!(
+        structured["outputs"],
+        serde_json::json!({"by": "approving-host", "comment": "lgtm"})
+    );
+}
+
+/// `baton approve` and `baton cancel` from another process reach a run that waits.
+#[test]
+fn approve_and_cancel_from_another_process() {
+    let dir = TestDir::new();
+    let config = everything_project(
+        &dir,
+        "name: gated\nsteps:\n  - { id: gate, approval: { prompt: \"Deploy?\" } }\n  - { id: after, needs: [gate], set: { by: \"{{ steps.gate.output.by }}\" } }\n",
+    );
+    let config = config.to_str().unwrap();
+    let start = || {
+        std::process::Command::new(baton_bin())
+            .args(["--config", config, "run", "gated", "--json"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let waiting_run = |skip: &[String]| -> String {
+        let started = Instant::now();
+        loop {
+            let runs = run_baton(&["--config", config, "runs", "--json"]);
+            let runs: serde_json::Value =
+                serde_json::from_slice(&runs.stdout).unwrap_or(serde_json::Value::Null);
+            if let Some(run) = runs.as_array().and_then(|runs| {
+                runs.iter().find(|r| {
+                    r["status"] == "running" && !skip.iter().any(|s| r["run"] == s.as_str())
+                })
+            }) {
+                let id = run["run"].as_str().unwrap().to_owned();
+                let shown = run_baton(&["--config", config, "run", "show", &id, "--json"]);
+                let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+                if shown["steps"][0]["status"] == "waiting" {
+                    return id;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no waiting run"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    let child = start();
+    let id = waiting_run(&[]);
+    let approved = run_baton(&["--config", config, "approve", &id, "gate", "--by", "ana"]);
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(run["outputs"], serde_json::json!({"by": "ana"}));
+
+    let child = start();
+    let second = waiting_run(&[id]);
+    let cancelled = run_baton(&["--config", config, "cancel", &second]);
+    assert!(
+        cancelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancelled.stderr)
+    );
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a cancelled run is not a success"
+    );
+    let shown = run_baton(&["--config", config, "run", "show", &second, "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["status"], "cancelled");
+}
