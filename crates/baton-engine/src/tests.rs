@@ -418,3 +418,79 @@ async fn engine_steps(engine: &Engine, run: &str, step: &str) -> baton_store::St
         .find(|s| s.step_id == step && s.item == -1)
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_run_is_retried_from_its_failed_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = Arc::new(Tools::default());
+    let flow = workflow(
+        "name: once\nsteps:\n  - { id: a, tool: t__echo, args: { n: 1 } }\n  - { id: b, needs: [a], tool: t__flaky, args: { fail: 1 } }\n  - { id: c, needs: [b], set: { done: true } }\n",
+    );
+    let engine = engine(&dir, tools.clone(), vec![flow]).await;
+    let failed = engine
+        .run("once", &Default::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(failed.status, RunStatus::Failed);
+    let forgotten = engine.reopen(&failed.id, None).await.unwrap();
+    assert_eq!(forgotten, ["b", "c"], "the failed step and what follows it");
+    let retried = engine.execute(&failed.id).await.unwrap();
+    assert_eq!(retried.status, RunStatus::Succeeded, "{:?}", retried.error);
+    assert_eq!(calls_of(&tools, "t__echo").len(), 1, "a kept its result");
+    // From a step: it and everything after it run again.
+    let again = engine.reopen(&failed.id, Some("a")).await.unwrap();
+    assert_eq!(again, ["a", "b", "c"]);
+    assert!(matches!(
+        engine.reopen(&failed.id, Some("nope")).await,
+        Err(EngineError::Definition(..))
+    ));
+}
+
+/// A durable timer keeps its wake-up time across a restart: the resumed run wakes when the
+/// first process would have, not a full sleep later.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_durable_timer_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = Arc::new(Tools::default());
+    let text = "name: nap\nsteps:\n  - { id: wait, sleep: 2s }\n  - { id: after, needs: [wait], set: { ok: true } }\n";
+    let first = engine(&dir, tools.clone(), vec![workflow(text)])
+        .await
+        .with_lease_ttl(Duration::from_millis(300));
+    let id = first
+        .start("nap", &Default::default(), "test")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let crashed = {
+        let (engine, id) = (first.clone(), id.clone());
+        tokio::spawn(async move { engine.execute(&id).await })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    crashed.abort();
+    let _ = crashed.await;
+    let wake_at = first.store().steps(&id).await.unwrap()[0]
+        .wake_at
+        .expect("wake-up time stored");
+    let store = Store::open(&dir.path().join("baton.db"), 1024)
+        .await
+        .unwrap();
+    let second = Engine::new(store, tools, vec![workflow(text)], &[]);
+    let record = loop {
+        match second.execute(&id).await {
+            Ok(record) => break record,
+            // The first owner's lease (300 ms) has to run out first.
+            Err(EngineError::Busy(..)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => panic!("{error}"),
+        }
+    };
+    assert_eq!(record.status, RunStatus::Succeeded, "{:?}", record.error);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(3500),
+        "woke at the stored time ({wake_at}), not 2 s after the restart: {took:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(1900),
+        "slept the whole timer: {took:?}"
+    );
+}

@@ -12,10 +12,11 @@
 
 #![forbid(unsafe_code)]
 
+mod types;
+
 use std::{
     path::{Path, PathBuf},
-    str::FromStr,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use serde_json::Value;
@@ -33,178 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("schema_2.sql")),
 ];
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("this process no longer owns run {0}: another Baton took it over (its lease expired)")]
-    Fenced(String),
-    #[error("no run \"{0}\" (see `baton runs`)")]
-    NoRun(String),
-    #[error("the database {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
-    #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("stored data is damaged: {0}")]
-    Corrupt(String),
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Pending => "pending",
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
-        )
-    }
-}
-
-impl FromStr for RunStatus {
-    type Err = StoreError;
-    fn from_str(text: &str) -> Result<Self> {
-        Ok(match text {
-            "pending" => RunStatus::Pending,
-            "running" => RunStatus::Running,
-            "succeeded" => RunStatus::Succeeded,
-            "failed" => RunStatus::Failed,
-            "cancelled" => RunStatus::Cancelled,
-            other => return Err(StoreError::Corrupt(format!("run status \"{other}\""))),
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepStatus {
-    Running,
-    /// A durable timer or an approval.
-    Waiting,
-    Succeeded,
-    Failed,
-    Skipped,
-}
-
-impl StepStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Running => "running",
-            StepStatus::Waiting => "waiting",
-            StepStatus::Succeeded => "succeeded",
-            StepStatus::Failed => "failed",
-            StepStatus::Skipped => "skipped",
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            StepStatus::Succeeded | StepStatus::Failed | StepStatus::Skipped
-        )
-    }
-}
-
-impl FromStr for StepStatus {
-    type Err = StoreError;
-    fn from_str(text: &str) -> Result<Self> {
-        Ok(match text {
-            "running" => StepStatus::Running,
-            "waiting" => StepStatus::Waiting,
-            "succeeded" => StepStatus::Succeeded,
-            "failed" => StepStatus::Failed,
-            "skipped" => StepStatus::Skipped,
-            other => return Err(StoreError::Corrupt(format!("step status \"{other}\""))),
-        })
-    }
-}
-
-/// A run's ownership, as claimed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub owner: String,
-    pub epoch: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewRun {
-    pub workflow: String,
-    pub hash: String,
-    pub inputs: Value,
-    pub parent: Option<(String, String)>,
-    /// What started it: `cli`, `mcp`, `schedule:NAME`, …
-    pub origin: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    pub id: String,
-    pub workflow: String,
-    pub hash: String,
-    pub status: RunStatus,
-    pub inputs: Value,
-    pub outputs: Option<Value>,
-    pub error: Option<String>,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub lease_owner: Option<String>,
-    pub origin: Option<String>,
-    pub parent_run: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepRecord {
-    pub step_id: String,
-    /// The `for_each` item, or -1 for the step as a whole.
-    pub item: i64,
-    pub status: StepStatus,
-    pub attempts: u32,
-    pub output: Option<Value>,
-    pub error: Option<String>,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub wake_at: Option<i64>,
-}
-
-/// How an attempt ended.
-#[derive(Debug, Clone)]
-pub enum Finish {
-    Succeeded(Value),
-    Failed(String),
-    Skipped,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Approval {
-    pub approved: bool,
-    pub by: String,
-    pub comment: Option<String>,
-    pub at: i64,
-}
+pub use types::*;
 
 #[derive(Clone, Debug)]
 pub struct Store {

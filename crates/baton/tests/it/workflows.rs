@@ -639,3 +639,79 @@ fn approve_and_cancel_from_another_process() {
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(shown["status"], "cancelled");
 }
+
+/// Ctrl-C leaves a resumable run and says how to resume it; `baton resume` finishes it.
+#[test]
+fn ctrl_c_leaves_a_resumable_run() {
+    let dir = TestDir::new();
+    let journal = dir.path().join("journal.tsv");
+    std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
+    dir.write(
+        "workflows/slow.yaml",
+        "name: slow\nsteps:\n  - { id: s1, tool: fault__delay, args: { ms: 300 } }\n  - { id: s2, needs: [s1], tool: fault__delay, args: { ms: 300 } }\n  - { id: s3, needs: [s2], tool: fault__delay, args: { ms: 300 } }\n",
+    );
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\n",
+            fault_server(&["--journal", journal.to_str().unwrap()])
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let baton = std::process::Command::new(baton_bin())
+        .args(["--config", config, "run", "slow"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while journal_lines(&journal).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &baton.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = baton.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let id = stderr
+        .split("interrupted: run ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no run id in: {stderr}"))
+        .to_owned();
+    assert!(stderr.contains(&format!("baton resume {id}")), "{stderr}");
+    let resumed = run_baton(&["--config", config, "resume", &id, "--json"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let run: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+}
+
+/// `baton validate --connect` checks each tool a step calls against the live catalog.
+#[test]
+fn validate_connect_finds_tools_no_server_lists() {
+    let dir = TestDir::new();
+    let config = everything_project(
+        &dir,
+        "name: typo\nsteps:\n  - { id: a, tool: everything__echo, args: { message: hi } }\n  - { id: b, tool: everything__ecko, args: { message: hi } }\n",
+    );
+    let output = run_baton(&["validate", "--connect", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("workflow \"typo\" step \"b\" calls unknown tool \"everything__ecko\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("step \"a\""), "{stderr}");
+}

@@ -1,0 +1,169 @@
+//! The seed's phase style: `phases:` with `dependencies:` and `parallel:`, compiled into
+//! the same steps as `steps:`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use serde_saphyr::Location;
+
+use super::*;
+
+impl WorkflowCompiler<'_, '_> {
+    /// The phase style: each phase's tasks become steps, chained when the phase is not
+    /// parallel, after every step of the phases it depends on.
+    pub(super) fn phases(
+        &mut self,
+        phases: &[serde_saphyr::Spanned<RawPhase>],
+        pending: &mut Vec<Pending>,
+    ) {
+        let mut tails: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let names: BTreeSet<String> = phases
+            .iter()
+            .filter_map(|phase| phase.value.name.as_ref().map(|name| name.value.clone()))
+            .collect();
+        for (index, phase) in phases.iter().enumerate() {
+            let path = format!("phases[{index}]");
+            let raw = &phase.value;
+            let Some(name) = &raw.name else {
+                self.push(
+                    phase.referenced,
+                    &format!("{path}.name"),
+                    "a phase needs a `name:`",
+                );
+                continue;
+            };
+            if tails.contains_key(&name.value) {
+                self.push(
+                    name.referenced,
+                    &format!("{path}.name"),
+                    format!("phase \"{}\" is defined twice", name.value),
+                );
+                continue;
+            }
+            let mut after = Vec::new();
+            for dependency in &raw.dependencies {
+                match tails.get(&dependency.value) {
+                    Some(steps) => after.extend(steps.iter().cloned()),
+                    None if names.contains(&dependency.value) => self.push(
+                        dependency.referenced,
+                        &format!("{path}.dependencies"),
+                        format!(
+                            "phase \"{}\" must come after \"{}\", which it depends on",
+                            name.value, dependency.value
+                        ),
+                    ),
+                    None => self.push(
+                        dependency.referenced,
+                        &format!("{path}.dependencies"),
+                        format!(
+                            "unknown phase \"{}\" (phases: {})",
+                            dependency.value,
+                            names.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ),
+                }
+            }
+            if let Some(tool) = &raw.tool {
+                self.check_tool(tool, &format!("{path}.tool"));
+            }
+            let phase_slug = slug(&name.value);
+            let tasks = raw
+                .tasks
+                .iter()
+                .map(|task| (task.referenced, Some(&task.value), None))
+                .chain(
+                    raw.branches
+                        .iter()
+                        .map(|branch| (branch.referenced, None, Some(&branch.value))),
+                );
+            let mut ids = Vec::new();
+            let mut previous: Option<String> = None;
+            for (number, (at, task, branch)) in tasks.enumerate() {
+                let task_path = format!("{path}.tasks[{number}]");
+                let generated = match branch.and_then(|b| b.get("name")).and_then(Value::as_str) {
+                    Some(branch_name) => format!("{phase_slug}_{}", slug(branch_name)),
+                    None => format!("{phase_slug}_{}", number + 1),
+                };
+                let compiled = match (task, branch) {
+                    (Some(RawTask::Step(step)), _) => self
+                        .step_id(step.id.as_ref(), at, &task_path, Some(generated))
+                        .and_then(|id| self.step(step, at, &task_path, id, serde_json::Map::new())),
+                    (Some(RawTask::Text(text)), _) => {
+                        self.task_step(raw, at, &task_path, generated, Value::String(text.clone()))
+                    }
+                    (None, Some(branch)) => {
+                        self.task_step(raw, at, &task_path, generated, branch.clone())
+                    }
+                    (None, None) => None,
+                };
+                let Some(mut compiled) = compiled else {
+                    continue;
+                };
+                let needs: Vec<String> = match (&previous, raw.parallel) {
+                    (Some(previous), false) => vec![previous.clone()],
+                    _ => after.clone(),
+                };
+                compiled
+                    .needs
+                    .extend(needs.into_iter().map(|need| (need, at)));
+                previous = Some(compiled.step.id.clone());
+                ids.push(compiled.step.id.clone());
+                pending.push(compiled);
+            }
+            if ids.is_empty() && raw.tasks.is_empty() && raw.branches.is_empty() {
+                self.push(
+                    phase.referenced,
+                    &path,
+                    format!("phase \"{}\" has no tasks", name.value),
+                );
+            }
+            let tail = if raw.parallel {
+                ids
+            } else {
+                ids.last().cloned().into_iter().collect()
+            };
+            tails.insert(name.value.clone(), tail);
+        }
+    }
+
+    /// A phase task given as text (or a branch object): the phase's `tool` with its `args`,
+    /// the task visible as `{{ task }}`.
+    fn task_step(
+        &mut self,
+        phase: &RawPhase,
+        at: Location,
+        path: &str,
+        id: String,
+        task: Value,
+    ) -> Option<Pending> {
+        let Some(tool) = &phase.tool else {
+            self.push(
+                at,
+                path,
+                format!(
+                    "task {task} needs a tool to run: give the phase `tool:` and `args:` (the task is {{{{ task }}}} in them), or write the task as a step{}",
+                    phase
+                        .mode
+                        .as_ref()
+                        .map(|mode| format!(" (mode \"{mode}\" tasks are delegated once modes exist)"))
+                        .unwrap_or_default()
+                ),
+            );
+            return None;
+        };
+        let mut locals = serde_json::Map::new();
+        locals.insert("task".to_owned(), task);
+        if let Some(mode) = &phase.mode {
+            locals.insert("mode".to_owned(), Value::String(mode.clone()));
+        }
+        let raw = RawStep {
+            tool: Some(tool.clone()),
+            args: phase.args.clone(),
+            ..RawStep::default()
+        };
+        self.tool_checked = true;
+        let step = self.step(&raw, at, path, id, locals);
+        self.tool_checked = false;
+        step
+    }
+}
