@@ -21,7 +21,7 @@ impl Drop for AbortOnDrop {
 
 /// Steps of one run in flight at once; more wait for a free place (they queue on the
 /// store's one connection anyway).
-pub const MAX_PARALLEL_STEPS: usize = 32;
+pub const MAX_PARALLEL_STEPS: usize = 64;
 
 /// What a finished step left for the steps after it.
 #[derive(Debug, Clone)]

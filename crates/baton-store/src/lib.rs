@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod batch;
 mod types;
 
 use std::{
@@ -39,6 +40,8 @@ pub use types::*;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The group-commit writer of step starts and successful ends.
+    writer: tokio::sync::mpsc::UnboundedSender<batch::Op>,
     path: PathBuf,
     /// Outputs larger than this (bytes of JSON) go to `blobs`.
     inline_limit: usize,
@@ -74,6 +77,7 @@ impl Store {
                 source,
             })?;
         let store = Store {
+            writer: batch::start(pool.clone()),
             pool,
             path: path.to_owned(),
             inline_limit,
@@ -329,25 +333,20 @@ impl Store {
         step: &str,
         item: i64,
     ) -> Result<u32> {
-        let attempt: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO steps (run_id, step_id, item, status, attempts, started_at, attempt_started_at) \
-             SELECT $1, $2, $3, 'running', 1, $4, $4 WHERE {FENCE} \
-             ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running', attempts = steps.attempts + 1, error = NULL, \
-             started_at = COALESCE(steps.started_at, $4), attempt_started_at = $4 \
-             RETURNING attempts"
-        )))
-        .bind(run)
-        .bind(step)
-        .bind(item)
-        .bind(now_ms())
-        .bind(&lease.owner)
-        .bind(lease.epoch)
-        .fetch_optional(&self.pool)
-        .await?;
-        match attempt {
-            Some(attempt) => Ok(attempt as u32),
-            None => Err(StoreError::Fenced(run.to_owned())),
-        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(batch::Op::Begin {
+                run: run.to_owned(),
+                lease: lease.clone(),
+                step: step.to_owned(),
+                item,
+                now: now_ms(),
+                reply,
+            })
+            .map_err(|_| StoreError::Batch("the store's writer stopped".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Batch("the store's writer stopped".to_owned()))?
     }
 
     /// Commits how attempt `attempt` of a step ended, fenced by `lease` and by the attempt
@@ -371,6 +370,26 @@ impl Store {
         let large = output
             .as_ref()
             .is_some_and(|text| text.len() > self.inline_limit);
+        if !large && error.is_none() {
+            // The common case goes with the other steps finishing now, in one statement.
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.writer
+                .send(batch::Op::Finish {
+                    run: run.to_owned(),
+                    lease: lease.clone(),
+                    step: step.to_owned(),
+                    item,
+                    attempt,
+                    status,
+                    output,
+                    now,
+                    reply,
+                })
+                .map_err(|_| StoreError::Batch("the store's writer stopped".to_owned()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Batch("the store's writer stopped".to_owned()))?;
+        }
         let mut tx = if large || error.is_some() {
             Some(self.pool.begin().await?)
         } else {
@@ -635,10 +654,6 @@ impl Store {
             .sum()
     }
 }
-
-/// The fence of step writes: the run is still held by this lease. Binds `$5` = owner,
-/// `$6` = epoch, `$1` = run.
-const FENCE: &str = "EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $5 AND lease_epoch = $6 AND status IN ('pending', 'running'))";
 
 const RUN_COLUMNS: &str = "SELECT id, workflow, hash, status, inputs, outputs, error, created_at, started_at, finished_at, lease_owner, origin, parent_run FROM runs";
 

@@ -18,6 +18,9 @@ pub enum StoreError {
     Open { path: PathBuf, source: sqlx::Error },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A batched write failed (the same error for each step of the batch).
+    #[error("{0}")]
+    Batch(String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
 }
