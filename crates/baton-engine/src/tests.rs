@@ -494,3 +494,68 @@ async fn a_durable_timer_survives_a_restart() {
         "slept the whole timer: {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditions_timeouts_and_sub_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = Arc::new(Tools::default());
+    let flows = vec![
+        workflow(
+            "name: parent\ninputs:\n  deep: { type: boolean, default: false }\nsteps:\n  - { id: skipped, if: \"inputs.deep\", tool: t__echo, args: { n: 1 } }\n  - { id: child, workflow: child, inputs: { word: \"{{ steps.skipped.status }}\" } }\n  - { id: slow, tool: t__hang, args: {}, timeout: 200ms, on_error: continue }\n  - { id: last, needs: [child, slow], set: { child: \"{{ steps.child.output.echoed }}\", slow: \"{{ steps.slow.status }}\" } }\n",
+        ),
+        workflow(
+            "name: child\ninputs:\n  word: { type: string }\noutputs:\n  echoed: \"{{ steps.say.output.word }}\"\nsteps:\n  - { id: say, tool: t__echo, args: { word: \"{{ inputs.word }}\" } }\n",
+        ),
+    ];
+    let engine = engine(&dir, tools.clone(), flows).await;
+    let record = engine
+        .run("parent", &Default::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(record.status, RunStatus::Succeeded, "{:?}", record.error);
+    assert_eq!(
+        record.outputs,
+        Some(json!({"child": "skipped", "slow": "failed"})),
+        "the false condition skipped its step, the sub-workflow ran with its inputs, the timeout failed a step that continues"
+    );
+    let steps = engine.store().steps(&record.id).await.unwrap();
+    let slow = steps.iter().find(|s| s.step_id == "slow").unwrap();
+    assert!(
+        slow.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("timed out after 200ms"),
+        "{slow:?}"
+    );
+    let children = engine.store().runs(10, Some("child")).await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].parent_run.as_deref(), Some(record.id.as_str()));
+    assert!(
+        calls_of(&tools, "t__echo").len() == 1,
+        "only the child's echo ran"
+    );
+}
+
+/// Editing a workflow never changes a run that has started: it runs the definition it was
+/// pinned to.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_keeps_the_definition_it_started_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = Arc::new(Tools::default());
+    let before = "name: pinned\nsteps:\n  - { id: s, set: { version: 1 } }\n";
+    let after = "name: pinned\nsteps:\n  - { id: s, set: { version: 2 } }\n";
+    let engine = engine(&dir, tools, vec![workflow(before)]).await;
+    let id = engine
+        .start("pinned", &Default::default(), "test")
+        .await
+        .unwrap();
+    engine.set_workflows(vec![workflow(after)]);
+    let old = engine.execute(&id).await.unwrap();
+    assert_eq!(old.outputs, Some(json!({"version": 1})));
+    let new = engine
+        .run("pinned", &Default::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(new.outputs, Some(json!({"version": 2})));
+    assert_ne!(old.hash, new.hash);
+}
