@@ -281,19 +281,7 @@ async fn workflows_are_mcp_tools_with_progress() {
 fn a_run_survives_sigkill_without_repeating_completed_steps() {
     for (kill_after, resume_with_serve) in [(1usize, false), (3, true), (4, false)] {
         let dir = TestDir::new();
-        let journal = dir.path().join("journal.tsv");
-        std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
-        dir.write(
-            "workflows/slow.yaml",
-            "name: slow\nsteps:\n  - { id: s1, tool: fault__delay, args: { ms: 400 } }\n  - { id: s2, needs: [s1], tool: fault__delay, args: { ms: 400 } }\n  - { id: s3, needs: [s2], tool: fault__delay, args: { ms: 400 } }\n  - { id: s4, needs: [s3], tool: fault__delay, args: { ms: 400 } }\n  - { id: s5, needs: [s4], tool: fault__delay, args: { ms: 400 } }\n",
-        );
-        let config = dir.write(
-            "baton.yaml",
-            &format!(
-                "servers:\n  fault:\n    {}\n",
-                fault_server(&["--journal", journal.to_str().unwrap()])
-            ),
-        );
+        let (config, journal) = slow_project(&dir, 5, 400);
         let config = config.to_str().unwrap();
         let mut baton = std::process::Command::new(baton_bin())
             .args(["--config", config, "run", "slow", "--json"])
@@ -386,6 +374,30 @@ fn a_run_survives_sigkill_without_repeating_completed_steps() {
             "kill after {kill_after}: {after:?}"
         );
     }
+}
+
+/// A project whose workflow `slow` is a chain of `steps` calls of `fault__delay` (`ms` each)
+/// on the fault upstream, which journals every call: (baton.yaml, journal).
+fn slow_project(dir: &TestDir, steps: usize, ms: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+    let journal = dir.path().join("journal.tsv");
+    std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
+    let mut workflow =
+        format!("name: slow\nsteps:\n  - {{ id: s1, tool: fault__delay, args: {{ ms: {ms} }} }}\n");
+    for i in 2..=steps {
+        workflow.push_str(&format!(
+            "  - {{ id: s{i}, needs: [s{}], tool: fault__delay, args: {{ ms: {ms} }} }}\n",
+            i - 1
+        ));
+    }
+    dir.write("workflows/slow.yaml", &workflow);
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\n",
+            fault_server(&["--journal", journal.to_str().unwrap()])
+        ),
+    );
+    (config, journal)
 }
 
 fn journal_lines(path: &std::path::Path) -> Vec<String> {
@@ -644,19 +656,7 @@ fn approve_and_cancel_from_another_process() {
 #[test]
 fn ctrl_c_leaves_a_resumable_run() {
     let dir = TestDir::new();
-    let journal = dir.path().join("journal.tsv");
-    std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
-    dir.write(
-        "workflows/slow.yaml",
-        "name: slow\nsteps:\n  - { id: s1, tool: fault__delay, args: { ms: 300 } }\n  - { id: s2, needs: [s1], tool: fault__delay, args: { ms: 300 } }\n  - { id: s3, needs: [s2], tool: fault__delay, args: { ms: 300 } }\n",
-    );
-    let config = dir.write(
-        "baton.yaml",
-        &format!(
-            "servers:\n  fault:\n    {}\n",
-            fault_server(&["--journal", journal.to_str().unwrap()])
-        ),
-    );
+    let (config, journal) = slow_project(&dir, 3, 300);
     let config = config.to_str().unwrap();
     let baton = std::process::Command::new(baton_bin())
         .args(["--config", config, "run", "slow"])
