@@ -23,6 +23,7 @@
 //! - `flaky {key, failures}` (idempotent): a tool error for the first `failures` calls
 //!   with `key`, then "ok after N".
 //! - `rpc_error`: a JSON-RPC error.
+//! - `needs_file {path}`: a tool error until `path` exists, then "found".
 //! - `calls {tool}` (read-only): how often `tool` ran in this process.
 //! - `expire_sessions`: every HTTP session open now answers 404 from the next request on.
 //! - `initializations` (read-only): how many `initialize` requests this process answered.
@@ -156,6 +157,12 @@ fn tools() -> Vec<Tool> {
             "rpc_error",
             "Answers with a JSON-RPC error.",
             json!({}),
+            plain(),
+        ),
+        tool(
+            "needs_file",
+            "A tool error until `path` exists.",
+            json!({"path": {"type": "string"}}),
             plain(),
         ),
         tool(
@@ -305,6 +312,17 @@ impl ServerHandler for Fault {
                 }
             }
             "rpc_error" => Err(ErrorData::internal_error("error on command", None)),
+            "needs_file" => {
+                let path = string("path").unwrap_or_default();
+                if std::path::Path::new(&path).exists() {
+                    Ok(text("found"))
+                } else {
+                    Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                        "{path} does not exist"
+                    ))])
+                    .into())
+                }
+            }
             "calls" => {
                 let tool = string("tool").unwrap_or_default();
                 let calls = shared.calls.lock().unwrap_or_else(|p| p.into_inner());

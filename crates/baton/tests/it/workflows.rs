@@ -715,3 +715,41 @@ fn validate_connect_finds_tools_no_server_lists() {
     );
     assert!(!stderr.contains("step \"a\""), "{stderr}");
 }
+
+/// `baton retry` runs a failed run again from its failed step: the steps that succeeded
+/// keep their results and do not run again.
+#[test]
+fn baton_retry_continues_from_the_failed_step() {
+    let dir = TestDir::new();
+    let (config, journal) = slow_project(&dir, 1, 1);
+    let flag = dir.path().join("ready.flag");
+    dir.write(
+        "workflows/gate.yaml",
+        &format!(
+            "name: gate\nsteps:\n  - {{ id: first, tool: fault__delay, args: {{ ms: 1 }} }}\n  - {{ id: check, needs: [first], tool: fault__needs_file, args: {{ path: \"{}\" }} }}\n",
+            flag.display()
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let failed = run_baton(&["--config", config, "run", "gate", "--json"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let run: serde_json::Value = serde_json::from_slice(&failed.stdout).unwrap();
+    assert_eq!(run["status"], "failed", "{run}");
+    let id = run["run"].as_str().unwrap().to_owned();
+
+    std::fs::write(&flag, "ok").unwrap();
+    let retried = run_baton(&["--config", config, "retry", &id, "--json"]);
+    assert!(
+        retried.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retried.stderr)
+    );
+    let run: serde_json::Value = serde_json::from_slice(&retried.stdout).unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["outputs"], "found");
+    assert_eq!(
+        journal_lines(&journal).len(),
+        1,
+        "the step that had succeeded did not run again"
+    );
+}
