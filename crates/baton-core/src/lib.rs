@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod names;
+pub mod schedule;
 pub mod workflow;
 
 pub use config::{Config, ConfigError, ConfigErrors};
