@@ -229,7 +229,7 @@ impl Engine {
                 let Some(i) = ready.pop_front() else { break };
                 let step = &steps[i];
                 // Templates read only the steps a step needs (reads are needs).
-                let snapshot = self.template_context_for(&context, &done, &step.needs);
+                let snapshot = self.template_context(&context, &done, &step.needs);
                 let (context, step) = (context.clone(), step.clone());
                 running.spawn(async move {
                     (i, crate::steps::run_step(&context, &step, snapshot).await)
@@ -305,39 +305,17 @@ impl Engine {
         Ok(())
     }
 
-    /// The template context with only `needs` among the finished steps.
-    pub(crate) fn template_context_for(
+    /// The template context: inputs, the outputs and statuses of the finished steps among
+    /// `ids`, allowed env, the run.
+    pub(crate) fn template_context<'a>(
         &self,
         context: &RunContext,
         done: &BTreeMap<String, Done>,
-        needs: &[String],
+        ids: impl IntoIterator<Item = &'a String>,
     ) -> Value {
-        let steps: serde_json::Map<String, Value> = needs
-            .iter()
+        let steps: serde_json::Map<String, Value> = ids
+            .into_iter()
             .filter_map(|id| done.get(id).map(|d| (id, d)))
-            .map(|(id, d)| {
-                (
-                    id.clone(),
-                    json!({ "output": d.output, "status": d.status.as_str(), "error": d.error }),
-                )
-            })
-            .collect();
-        json!({
-            "inputs": context.inputs,
-            "steps": steps,
-            "env": self.env,
-            "run": { "id": context.run, "workflow": context.workflow.name },
-        })
-    }
-
-    /// The template context: inputs, finished steps' outputs and statuses, allowed env.
-    pub(crate) fn template_context(
-        &self,
-        context: &RunContext,
-        done: &BTreeMap<String, Done>,
-    ) -> Value {
-        let steps: serde_json::Map<String, Value> = done
-            .iter()
             .map(|(id, d)| {
                 (
                     id.clone(),
@@ -359,7 +337,7 @@ impl Engine {
         context: &RunContext,
         done: &BTreeMap<String, Done>,
     ) -> Result<Value, String> {
-        let values = self.template_context(context, done);
+        let values = self.template_context(context, done, done.keys());
         let workflow = &context.workflow;
         if workflow.outputs.is_empty() {
             return Ok(workflow

@@ -185,16 +185,8 @@ impl Compiler<'_> {
         if let Some(keep_runs) = &raw.keep_runs {
             settings.keep_runs = keep_runs.value;
         }
-        let servers: std::collections::BTreeSet<String> = config
-            .servers
-            .iter()
-            .map(|server| server.name.clone())
-            .collect();
-        let context = crate::workflow::WorkflowContext {
-            servers: Some(&servers),
-            separator: &config.namespace.separator,
-            env_allow: &config.workflows.env_allow,
-        };
+        let servers = config.server_names();
+        let context = config.workflow_context(&servers);
         let file = self.sink.file().to_owned();
         let mut definitions = Vec::new();
         for (name, definition) in &raw.definitions {

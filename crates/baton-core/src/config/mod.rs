@@ -39,16 +39,8 @@ pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Conf
 /// Adds the workflows of `config.workflows.dir` (if the folder exists) and checks them
 /// all together (unique names, known sub-workflows, no cycles between workflows).
 pub fn load_workflow_dir(config: &mut Config) -> Result<(), ConfigErrors> {
-    let servers: std::collections::BTreeSet<String> = config
-        .servers
-        .iter()
-        .map(|server| server.name.clone())
-        .collect();
-    let context = crate::workflow::WorkflowContext {
-        servers: Some(&servers),
-        separator: &config.namespace.separator,
-        env_allow: &config.workflows.env_allow,
-    };
+    let servers = config.server_names();
+    let context = config.workflow_context(&servers);
     let (mut found, mut errors) = crate::workflow::load_workflows(&config.workflows.dir, context);
     config.workflows.definitions.append(&mut found);
     errors.extend(crate::workflow::check_set(&config.workflows.definitions));

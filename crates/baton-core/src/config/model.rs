@@ -394,6 +394,27 @@ impl Config {
             .find(|workflow| workflow.name == name)
     }
 
+    /// The configured server names (what workflow tools are checked against).
+    pub fn server_names(&self) -> std::collections::BTreeSet<String> {
+        self.servers
+            .iter()
+            .map(|server| server.name.clone())
+            .collect()
+    }
+
+    /// What a workflow is checked against in this configuration (`servers`: from
+    /// [`Config::server_names`]).
+    pub fn workflow_context<'a>(
+        &'a self,
+        servers: &'a std::collections::BTreeSet<String>,
+    ) -> crate::workflow::WorkflowContext<'a> {
+        crate::workflow::WorkflowContext {
+            servers: Some(servers),
+            separator: &self.namespace.separator,
+            env_allow: &self.workflows.env_allow,
+        }
+    }
+
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.iter().find(|server| server.name == name)
     }

@@ -197,20 +197,7 @@ async fn follow(engine: &Arc<Engine>, id: &str, workflow: &Workflow, json: bool)
         }
     };
     let steps = engine.store().steps(id).await.unwrap_or_default();
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&run_json(&record, Some(&steps))).unwrap_or_default()
-        );
-    } else {
-        print_summary(&record, &steps);
-        if let Some(outputs) = &record.outputs {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(outputs).unwrap_or_default()
-            );
-        }
-    }
+    print_run(&record, &steps, json);
     match record.status {
         RunStatus::Succeeded => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
@@ -310,6 +297,24 @@ impl Display {
     }
 }
 
+/// The run as JSON (with `json`), or its summary table on stderr and outputs on stdout.
+fn print_run(record: &RunRecord, steps: &[baton_engine::baton_store::StepRecord], json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&run_json(record, Some(steps))).unwrap_or_default()
+        );
+        return;
+    }
+    print_summary(record, steps);
+    if let Some(outputs) = &record.outputs {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(outputs).unwrap_or_default()
+        );
+    }
+}
+
 fn print_summary(record: &RunRecord, steps: &[baton_engine::baton_store::StepRecord]) {
     let duration = record
         .finished_at
@@ -391,20 +396,7 @@ async fn show(config_flag: Option<PathBuf>, run: &str, json: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&run_json(&record, Some(&steps))).unwrap_or_default()
-        );
-    } else {
-        print_summary(&record, &steps);
-        if let Some(outputs) = &record.outputs {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(outputs).unwrap_or_default()
-            );
-        }
-    }
+    print_run(&record, &steps, json);
     ExitCode::SUCCESS
 }
 

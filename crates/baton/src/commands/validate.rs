@@ -1,7 +1,7 @@
 //! `baton validate [FILE] [--connect]`.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::HashMap,
     path::{Path, PathBuf},
     process::ExitCode,
 };
@@ -9,7 +9,7 @@ use std::{
 use baton_core::{
     config,
     names::server_prefix,
-    workflow::{self, Workflow, WorkflowContext},
+    workflow::{self, Workflow},
 };
 
 use crate::cli::ValidateArgs;
@@ -20,12 +20,8 @@ pub fn compile_file(config: &config::Config, path: &Path) -> Result<Workflow, Ex
         eprintln!("error: cannot read {}: {error}", path.display());
         ExitCode::from(2)
     })?;
-    let servers: BTreeSet<String> = config.servers.iter().map(|s| s.name.clone()).collect();
-    let context = WorkflowContext {
-        servers: Some(&servers),
-        separator: &config.namespace.separator,
-        env_allow: &config.workflows.env_allow,
-    };
+    let servers = config.server_names();
+    let context = config.workflow_context(&servers);
     workflow::compile_workflow(path, &text, context).map_err(|errors| {
         eprint!("{errors}");
         ExitCode::FAILURE
