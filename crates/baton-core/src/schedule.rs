@@ -10,6 +10,17 @@
 //! waiting. The scheduler (firing, overlap, catch-up) builds on [`Timing::next_after`].
 
 pub mod roo;
+mod spec;
+mod trigger;
+
+pub use spec::{
+    CatchUp, DEFAULT_CATCH_UP_WINDOW, MAX_CATCH_UP, Overlap, Problems, Schedule, ScheduleSpec,
+    Target, valid_name,
+};
+pub use trigger::{
+    EventKind, FileWatch, FilesSpec, HookAuth, Trigger, TriggerSource, TriggerSpec, Webhook,
+    WebhookSpec, parse_size,
+};
 
 use std::{str::FromStr, time::Duration};
 
@@ -165,6 +176,114 @@ pub fn parse_time(text: &str, timezone: Tz) -> Result<DateTime<Utc>, String> {
         .earliest()
         .map(|time| time.with_timezone(&Utc))
         .ok_or_else(|| format!("\"{text}\" does not exist in {timezone} (a clock change skips it)"))
+}
+
+/// Whether `target` can start in `config`: a workflow that exists and accepts the inputs
+/// (a trigger's workflow also receives `event` when it declares that input), a tool of a
+/// configured server. `Err` says what to fix.
+pub fn check_target(target: &Target, config: &crate::Config, trigger: bool) -> Result<(), String> {
+    match target {
+        Target::Workflow { name, inputs } => {
+            let Some(workflow) = config
+                .workflows
+                .definitions
+                .iter()
+                .find(|workflow| &workflow.name == name)
+            else {
+                let known: Vec<&str> = config
+                    .workflows
+                    .definitions
+                    .iter()
+                    .map(|workflow| workflow.name.as_str())
+                    .collect();
+                return Err(format!(
+                    "unknown workflow \"{name}\" (workflows: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            };
+            let mut given = inputs.clone();
+            if trigger && workflow.inputs.contains_key("event") {
+                given.insert("event".to_owned(), serde_json::json!({}));
+            }
+            workflow
+                .resolve_inputs(&given)
+                .map(|_| ())
+                .map_err(|problems| problems.join("; "))
+        }
+        Target::Tool { tool, .. } => {
+            let separator = &config.namespace.separator;
+            let server = tool
+                .split_once(separator.as_str())
+                .map(|(server, _)| server);
+            match server {
+                Some(server)
+                    if server == "baton"
+                        || server == "workflow"
+                        || config.server(server).is_some() =>
+                {
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "tool \"{tool}\" is not server{separator}tool of a configured server (servers: {})",
+                    config
+                        .server_names()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+        // Modes are checked when the task is delegated.
+        Target::Mode { .. } => Ok(()),
+    }
+}
+
+/// [`check_target`] for every schedule and trigger of the file, with their positions.
+pub fn check_targets(config: &crate::Config) -> Vec<crate::ConfigError> {
+    let file = config.source.clone().unwrap_or_default();
+    let error =
+        |section: &str, name: &str, field: &str, line, column, message| crate::ConfigError {
+            file: file.clone(),
+            line,
+            column,
+            path: format!("{section}.{name}.{field}"),
+            message,
+        };
+    let field = |target: &Target| match target {
+        Target::Workflow { .. } => "workflow",
+        Target::Tool { .. } => "tool",
+        Target::Mode { .. } => "mode",
+    };
+    let mut errors = Vec::new();
+    for schedule in &config.schedules {
+        if let Err(message) = check_target(&schedule.target, config, false) {
+            errors.push(error(
+                "schedules",
+                &schedule.name,
+                field(&schedule.target),
+                schedule.line,
+                schedule.column,
+                message,
+            ));
+        }
+    }
+    for trigger in &config.triggers {
+        if let Err(message) = check_target(&trigger.target, config, true) {
+            errors.push(error(
+                "triggers",
+                &trigger.name,
+                field(&trigger.target),
+                trigger.line,
+                trigger.column,
+                message,
+            ));
+        }
+    }
+    errors
 }
 
 #[cfg(test)]

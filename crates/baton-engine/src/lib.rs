@@ -253,13 +253,35 @@ impl Engine {
         let workflow = self
             .workflow(name)
             .ok_or_else(|| EngineError::UnknownWorkflow(name.to_owned()))?;
+        self.start_pinned(&workflow, inputs, origin, parent).await
+    }
+
+    /// Creates a run of a definition that need not be registered (a schedule's single
+    /// tool call): it is pinned by hash like any other.
+    pub async fn start_definition(
+        &self,
+        workflow: &Workflow,
+        inputs: &serde_json::Map<String, Value>,
+        origin: &str,
+    ) -> Result<String, EngineError> {
+        self.start_pinned(workflow, inputs, origin, None).await
+    }
+
+    async fn start_pinned(
+        &self,
+        workflow: &Workflow,
+        inputs: &serde_json::Map<String, Value>,
+        origin: &str,
+        parent: Option<(String, String)>,
+    ) -> Result<String, EngineError> {
+        let name = workflow.name.as_str();
         let inputs = workflow
             .resolve_inputs(inputs)
             .map_err(|problems| EngineError::Inputs {
                 workflow: name.to_owned(),
                 problems,
             })?;
-        let definition = serde_json::to_string(workflow.as_ref())
+        let definition = serde_json::to_string(workflow)
             .map_err(|error| EngineError::Definition(name.to_owned(), error.to_string()))?;
         self.store
             .save_version(&workflow.hash, &workflow.name, &definition)

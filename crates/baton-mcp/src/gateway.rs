@@ -62,6 +62,8 @@ pub struct Gateway {
     pending: AtomicU64,
     /// The workflow engine, once attached: its tools join the catalog.
     engine: std::sync::OnceLock<Arc<baton_engine::Engine>>,
+    /// Schedules, triggers and the event stream, once attached.
+    automation: std::sync::OnceLock<Arc<baton_automation::Automation>>,
 }
 
 /// A change in a server's health, for anything in the process that reacts to it (the
@@ -157,6 +159,7 @@ impl Gateway {
             next_downstream: AtomicU64::new(1),
             settled: Notify::new(),
             engine: std::sync::OnceLock::new(),
+            automation: std::sync::OnceLock::new(),
         });
         gateway.rebuild_catalog();
         for upstream in &gateway.upstreams {
@@ -304,6 +307,9 @@ impl Gateway {
         if let Some(engine) = self.engine.get() {
             own.extend(crate::workflows::tools(engine, separator));
         }
+        if self.automation.get().is_some() {
+            own.extend(crate::automation::tools(separator));
+        }
         let catalog = Catalog::build(separator, own, sources);
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
     }
@@ -318,6 +324,18 @@ impl Gateway {
 
     pub fn engine(&self) -> Option<&Arc<baton_engine::Engine>> {
         self.engine.get()
+    }
+
+    /// Attaches schedules, triggers and events (once): their tools join the catalog.
+    pub async fn attach_automation(&self, automation: Arc<baton_automation::Automation>) {
+        if self.automation.set(automation).is_ok() {
+            self.rebuild_catalog();
+            self.broadcast_all().await;
+        }
+    }
+
+    pub fn automation(&self) -> Option<&Arc<baton_automation::Automation>> {
+        self.automation.get()
     }
 
     /// Health events; a slow subscriber misses the oldest ones, never blocks Baton.

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod automation;
 pub mod bridge;
 pub mod builtin;
 pub mod cache;

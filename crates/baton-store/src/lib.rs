@@ -12,8 +12,11 @@
 
 #![forbid(unsafe_code)]
 
+mod automation;
 mod batch;
 mod types;
+
+pub use automation::*;
 
 use std::{
     path::{Path, PathBuf},
@@ -33,6 +36,7 @@ use sqlx::{
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_2.sql")),
+    (3, include_str!("schema_3.sql")),
 ];
 
 pub use types::*;
@@ -97,7 +101,9 @@ impl Store {
         .execute(&self.pool)
         .await?;
         for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            // IMMEDIATE: two processes opening a new file at once take turns instead of
+            // one failing to upgrade its read lock.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let applied: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(version)

@@ -70,6 +70,117 @@ pub enum Command {
     Resume(RunIdArgs),
     /// Approve (or --reject) a run's waiting approval step.
     Approve(ApproveArgs),
+    /// Schedules: list, add, pause, resume, delete, trigger, import (Roo Code).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// Recorded events (runs, servers, circuits, schedules, reloads, webhooks, files).
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Every schedule: timing, target, policies, last and next fire, result, skipped.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a schedule at run time (kept in the store; baton.yaml's `schedules:` also works).
+    Add(ScheduleAddArgs),
+    /// Pause a schedule (its slots are skipped until it resumes, not caught up).
+    Pause { name: String },
+    /// Resume a paused schedule.
+    Resume { name: String },
+    /// Delete a schedule added at run time.
+    Delete { name: String },
+    /// Run a schedule now (through its overlap policy) and wait for the run.
+    Trigger {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a Roo Code scheduler file (.roo/schedules.json).
+    Import {
+        file: PathBuf,
+        /// The time zone of the file's local start and expiration times.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Show what would be imported without storing it.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleAddArgs {
+    pub name: String,
+    /// An interval, e.g. 10m.
+    #[arg(long)]
+    pub every: Option<String>,
+    /// A cron pattern, e.g. "*/10 8-18 * * 1-5".
+    #[arg(long)]
+    pub cron: Option<String>,
+    /// Once, at this time.
+    #[arg(long)]
+    pub at: Option<String>,
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Weekdays, e.g. mon,tue,wed.
+    #[arg(long, value_delimiter = ',')]
+    pub days: Option<Vec<String>>,
+    #[arg(long)]
+    pub start: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long)]
+    pub jitter: Option<String>,
+    /// Target: a workflow (with --input NAME=VALUE).
+    #[arg(long, short = 'w')]
+    pub workflow: Option<String>,
+    #[arg(long = "input", short = 'i')]
+    pub inputs: Vec<String>,
+    /// Target: a tool (server__tool), with --args JSON.
+    #[arg(long)]
+    pub tool: Option<String>,
+    #[arg(long)]
+    pub args: Option<String>,
+    /// Target: a mode task (with --task).
+    #[arg(long)]
+    pub mode: Option<String>,
+    #[arg(long)]
+    pub task: Option<String>,
+    /// skip, buffer_one, buffer_all, cancel_other, allow_all.
+    #[arg(long)]
+    pub overlap: Option<String>,
+    /// none, latest, all.
+    #[arg(long)]
+    pub catch_up: Option<String>,
+    #[arg(long)]
+    pub catch_up_window: Option<String>,
+    #[arg(long)]
+    pub pause_on_failure: bool,
+    #[arg(long)]
+    pub paused: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events of this type (e.g. server_down, schedule_fired).
+    #[arg(long = "type", short = 't')]
+    pub kind: Option<String>,
+    /// Only events after this id.
+    #[arg(long)]
+    pub after: Option<i64>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Keep printing new events as they are recorded.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

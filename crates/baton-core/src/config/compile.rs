@@ -149,6 +149,7 @@ pub fn compile(
     if let Some(workflows) = &raw.workflows {
         compiler.workflow_settings(workflows, &mut config);
     }
+    compiler.automation(&raw.schedules, &raw.triggers, &raw.events, &mut config);
 
     sink.finish()?;
     Ok(config)
@@ -203,6 +204,63 @@ impl Compiler<'_> {
             }
         }
         config.workflows.definitions = definitions;
+    }
+
+    /// `schedules:`, `triggers:` and `events:` (targets are checked once the workflows of
+    /// the folder are known: [`crate::schedule::check_targets`]).
+    fn automation(
+        &mut self,
+        schedules: &Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
+        triggers: &Option<IndexMap<String, Spanned<crate::schedule::TriggerSpec>>>,
+        events: &Option<super::raw::RawEvents>,
+        config: &mut Config,
+    ) {
+        for (name, spec) in schedules.iter().flatten() {
+            match spec.value.compile(name) {
+                Ok(mut schedule) => {
+                    (schedule.line, schedule.column) =
+                        (spec.referenced.line(), spec.referenced.column());
+                    config.schedules.push(schedule);
+                }
+                Err(problems) => {
+                    for (field, message) in problems {
+                        self.sink.push(
+                            spec.referenced,
+                            format!("schedules.{name}.{field}"),
+                            message,
+                        );
+                    }
+                }
+            }
+        }
+        for (name, spec) in triggers.iter().flatten() {
+            match spec.value.compile(name, &self.base_dir, self.lookup) {
+                Ok(mut trigger) => {
+                    (trigger.line, trigger.column) =
+                        (spec.referenced.line(), spec.referenced.column());
+                    config.triggers.push(trigger);
+                }
+                Err(problems) => {
+                    for (field, message) in problems {
+                        self.sink.push(
+                            spec.referenced,
+                            format!("triggers.{name}.{field}"),
+                            message,
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(events) = events {
+            if let Some(keep) = &events.keep {
+                config.events.keep = keep.value;
+            }
+            if let Some(keep_for) = &events.keep_for
+                && let Some(duration) = self.duration(keep_for, "events.keep_for")
+            {
+                config.events.keep_for = duration;
+            }
+        }
     }
 
     /// Interpolates one string, reporting failure at its position.

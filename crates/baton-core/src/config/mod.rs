@@ -45,6 +45,9 @@ pub fn load_workflow_dir(config: &mut Config) -> Result<(), ConfigErrors> {
     config.workflows.definitions.append(&mut found);
     errors.extend(crate::workflow::check_set(&config.workflows.definitions));
     if errors.is_empty() {
+        errors.extend(crate::schedule::check_targets(config));
+    }
+    if errors.is_empty() {
         Ok(())
     } else {
         Err(ConfigErrors(errors))

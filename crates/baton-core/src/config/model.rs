@@ -27,6 +27,17 @@ pub struct Config {
     pub resilience: Resilience,
     pub workflows: WorkflowSettings,
     pub store: StoreConfig,
+    /// `schedules:` in the file (the store may hold more, added at run time).
+    pub schedules: Vec<crate::schedule::Schedule>,
+    pub triggers: Vec<crate::schedule::Trigger>,
+    pub events: EventSettings,
+}
+
+/// `events:` — retention of the recorded event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSettings {
+    pub keep: u32,
+    pub keep_for: Duration,
 }
 
 /// `workflows:` — where definitions come from and how runs are kept.
@@ -383,6 +394,12 @@ impl Config {
             },
             store: StoreConfig {
                 path: PathBuf::from(".baton/baton.db"),
+            },
+            schedules: Vec::new(),
+            triggers: Vec::new(),
+            events: EventSettings {
+                keep: 10_000,
+                keep_for: Duration::from_secs(7 * 86_400),
             },
         }
     }

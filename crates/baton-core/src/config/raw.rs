@@ -30,6 +30,15 @@ pub struct RawConfig {
     /// Where Baton keeps its durable state.
     #[serde(default)]
     pub store: Option<RawStore>,
+    /// Schedules that start workflows, tool calls or mode tasks, by name.
+    #[serde(default)]
+    pub schedules: Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
+    /// Triggers: events, webhooks and file changes that start them, by name.
+    #[serde(default)]
+    pub triggers: Option<IndexMap<String, Spanned<crate::schedule::TriggerSpec>>>,
+    /// How long recorded events are kept.
+    #[serde(default)]
+    pub events: Option<RawEvents>,
     /// VS Code's `inputs` block (prompted secrets). Accepted so the file loads; Baton reads
     /// secrets from the environment instead (`${VAR}`).
     #[serde(default)]
@@ -218,4 +227,13 @@ pub struct RawWorkflows {
 pub struct RawStore {
     /// The SQLite database file (default `.baton/baton.db` next to baton.yaml).
     pub path: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvents {
+    /// At most this many events are kept (default 10000).
+    pub keep: Option<Spanned<u32>>,
+    /// Events older than this are deleted (default 7d).
+    pub keep_for: Option<SpannedString>,
 }

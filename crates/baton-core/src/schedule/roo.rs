@@ -37,6 +37,43 @@ pub struct Imported {
     pub not_mapped: Vec<String>,
 }
 
+impl Imported {
+    /// The Baton schedule: a name made of the Roo name (`Project Orchestration Workflow`
+    /// → `project-orchestration-workflow`, the original kept as the description) and the
+    /// mapped fields. `None` when nothing says when it fires (a non-time schedule).
+    pub fn spec(&self) -> Option<(String, super::ScheduleSpec)> {
+        let every = self.every.clone()?;
+        let mut name = String::new();
+        for c in self.name.chars() {
+            if c.is_ascii_alphanumeric() {
+                name.push(c.to_ascii_lowercase());
+            } else if !name.is_empty() && !name.ends_with('-') {
+                name.push('-');
+            }
+        }
+        let mut name = name.trim_end_matches('-').to_owned();
+        name.truncate(64);
+        if name.is_empty() {
+            name = "roo-schedule".to_owned();
+        }
+        Some((
+            name,
+            super::ScheduleSpec {
+                description: Some(self.name.clone()),
+                every: Some(every),
+                days: self.days.clone(),
+                start: self.start.clone(),
+                until: self.until.clone(),
+                mode: self.mode.clone(),
+                task: self.task.clone(),
+                overlap: Some(self.overlap.clone()),
+                paused: Some(self.paused),
+                ..Default::default()
+            },
+        ))
+    }
+}
+
 const DAYS: [(&str, &str); 7] = [
     ("mon", "mon"),
     ("tue", "tue"),
@@ -254,6 +291,31 @@ mod tests {
         assert!(second.paused, "active false");
         assert_eq!(second.overlap, "skip");
         assert!(second.not_mapped.is_empty(), "{:?}", second.not_mapped);
+
+        let (name, spec) = first.spec().unwrap();
+        assert_eq!(name, "project-orchestration-workflow");
+        let schedule = spec.compile(&name).unwrap();
+        assert_eq!(schedule.overlap, crate::schedule::Overlap::BufferOne);
+        assert_eq!(
+            schedule.target,
+            crate::schedule::Target::Mode {
+                mode: "architect".into(),
+                task: first.task.clone().unwrap()
+            }
+        );
+        assert_eq!(
+            schedule.timetable.timing,
+            crate::schedule::Timing::Every(std::time::Duration::from_secs(600))
+        );
+        let (name, spec) = second.spec().unwrap();
+        let schedule = spec.compile(&name).unwrap();
+        assert_eq!(schedule.timetable.days.as_ref().map(Vec::len), Some(5));
+        assert_eq!(
+            schedule.timetable.start.unwrap().to_rfc3339(),
+            "2025-11-03T08:30:00+00:00",
+            "local times in UTC unless a timezone is set"
+        );
+        assert_eq!(spec.paused, Some(true));
     }
 
     #[test]

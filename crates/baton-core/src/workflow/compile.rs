@@ -757,7 +757,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A stable hash of what the workflow does (not where it was written).
-fn hash(workflow: &Workflow) -> String {
+pub(crate) fn hash(workflow: &Workflow) -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!(
         "{}|{:?}|{:?}|{:?}",

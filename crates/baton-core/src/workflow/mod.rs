@@ -194,6 +194,39 @@ pub enum OnError {
 }
 
 impl Workflow {
+    /// A one-step workflow calling `tool` with `args` (what a schedule or trigger that
+    /// targets a tool runs, so that it is durable and recorded like any run).
+    pub fn single_call(name: &str, description: &str, tool: &str, args: Value) -> Workflow {
+        let mut workflow = Workflow {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            source: PathBuf::new(),
+            hash: String::new(),
+            inputs: IndexMap::new(),
+            outputs: IndexMap::new(),
+            steps: vec![Step {
+                id: "call".to_owned(),
+                description: None,
+                kind: StepKind::Tool {
+                    tool: tool.to_owned(),
+                    args,
+                },
+                needs: Vec::new(),
+                condition: None,
+                for_each: None,
+                retry: None,
+                timeout: None,
+                on_error: OnError::Fail,
+                fallback: None,
+                locals: serde_json::Map::new(),
+                line: 0,
+                column: 0,
+            }],
+        };
+        workflow.hash = compile::hash(&workflow);
+        workflow
+    }
+
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|step| step.id == id)
     }

@@ -100,6 +100,15 @@ pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationT
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             check_json_body(request, next, limit)
         }));
+    // Webhooks come from other machines under other host names and prove themselves
+    // with their secret, so the Host/Origin guard (against DNS rebinding of the MCP
+    // endpoints) does not apply to them; each hook has its own body limit.
+    let hooks = Router::new()
+        .route(
+            "/hooks/{name}",
+            axum::routing::post(crate::automation::webhook),
+        )
+        .with_state(gateway.clone());
     Router::new()
         .nest("/mcp", mcp)
         .merge(sse::router(gateway, shutdown))
@@ -108,6 +117,7 @@ pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationT
             let access = guard_access.clone();
             async move { guard(&access, request.headers()).unwrap_or(next.run(request).await) }
         }))
+        .merge(hooks)
 }
 
 /// DNS-rebinding protection: a bad `Host` or a foreign `Origin` is refused before routing.

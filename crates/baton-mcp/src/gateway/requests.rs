@@ -131,6 +131,13 @@ impl Gateway {
             let arguments = params.arguments.unwrap_or_default();
             let engine_tool = route.server == WORKFLOW_SERVER
                 || crate::workflows::is_engine_tool(&route.original);
+            if route.server == BUILTIN_SERVER
+                && crate::automation::is_tool(&route.original)
+                && let Some(automation) = self.automation()
+            {
+                let result = crate::automation::call(automation, &route.original, arguments).await;
+                return Ok(CallToolResponse::Complete(result));
+            }
             let result = match self.engine() {
                 Some(engine) if engine_tool => {
                     crate::workflows::call(engine, &route.server, &route.original, arguments, call)

@@ -1,8 +1,10 @@
 //! One file per subcommand. Each returns the process exit code.
 
 mod call;
+mod events;
 mod graph;
 mod runs;
+mod schedule;
 mod serve;
 mod servers;
 mod tools;
@@ -32,6 +34,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Retry(args) => runs::retry(cli.config, args).await,
         Command::Resume(args) => runs::resume(cli.config, args).await,
         Command::Approve(args) => runs::approve(cli.config, args).await,
+        Command::Schedule(command) => schedule::run(cli.config, command).await,
+        Command::Events(args) => events::run(cli.config, args).await,
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: RunArgs) -> ExitCode {
 }
 
 /// `NAME=VALUE` pairs as the workflow's typed inputs.
-fn parse_inputs(
+pub(super) fn parse_inputs(
     workflow: &Workflow,
     given: &[String],
 ) -> Result<serde_json::Map<String, Value>, Vec<String>> {
@@ -110,7 +110,7 @@ fn parse_inputs(
 
 /// The servers `workflow` (and the workflows it runs) call, and only those, connected;
 /// then the store and the engine.
-async fn start(
+pub(super) async fn start(
     config: &Config,
     workflow: &Workflow,
 ) -> Option<(Arc<Engine>, Arc<baton_mcp::Gateway>)> {
@@ -158,7 +158,12 @@ async fn start(
 
 /// Executes run `id` here with a live display (or quietly with `json`), until it ends or
 /// Ctrl-C leaves it resumable.
-async fn follow(engine: &Arc<Engine>, id: &str, workflow: &Workflow, json: bool) -> ExitCode {
+pub(super) async fn follow(
+    engine: &Arc<Engine>,
+    id: &str,
+    workflow: &Workflow,
+    json: bool,
+) -> ExitCode {
     let display = (!json).then(|| Display::new(workflow.steps.len()));
     let mut events = engine.subscribe();
     // Boxed (so Unpin); dropping it stops the run here (its step tasks end with it).
@@ -367,7 +372,7 @@ fn truncate(text: &str, limit: usize) -> String {
     format!("{cut}…")
 }
 
-async fn open_store(config_flag: Option<PathBuf>) -> Result<Store, ExitCode> {
+pub(super) async fn open_store(config_flag: Option<PathBuf>) -> Result<Store, ExitCode> {
     let config = super::load_config(config_flag.as_deref())?;
     if !config.store.path.exists() {
         eprintln!(
@@ -384,7 +389,7 @@ async fn open_store(config_flag: Option<PathBuf>) -> Result<Store, ExitCode> {
         })
 }
 
-async fn show(config_flag: Option<PathBuf>, run: &str, json: bool) -> ExitCode {
+pub(super) async fn show(config_flag: Option<PathBuf>, run: &str, json: bool) -> ExitCode {
     let store = match open_store(config_flag).await {
         Ok(store) => store,
         Err(code) => return code,

@@ -1,6 +1,8 @@
 //! `baton serve [--http ADDR]`.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use baton_automation::{Automation, EventBus};
 
 use baton_mcp::{Gateway, downstream};
 use tokio_util::sync::CancellationToken;
@@ -19,15 +21,25 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             address
         }
     });
-    let workflows = !config.workflows.definitions.is_empty() || config.store.path.exists();
+    let workflows = !config.workflows.definitions.is_empty()
+        || !config.schedules.is_empty()
+        || !config.triggers.is_empty()
+        || config.store.path.exists();
     let settings = config.workflows.clone();
     let engine_config = config.clone();
     let gateway = Gateway::start(config);
+    let shutdown = CancellationToken::new();
+    let signal_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        signal_shutdown.cancel();
+    });
     // Workflows (and the store) only when there are some, or a store from earlier runs:
     // a plain gateway writes no files.
     if workflows {
         match super::open_engine(&engine_config, &gateway).await {
             Ok(engine) => {
+                start_automation(&engine_config, &gateway, &engine, shutdown.clone()).await;
                 match engine.resume_all().await {
                     Ok(resumed) if !resumed.is_empty() => {
                         tracing::info!(runs = resumed.len(), "resuming unfinished workflow runs")
@@ -36,12 +48,19 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
                     Err(error) => tracing::warn!(%error, "could not look for unfinished runs"),
                 }
                 let store = engine.store().clone();
+                let events = engine_config.events.clone();
                 tokio::spawn(async move {
                     loop {
                         match store.prune(settings.keep_for, settings.keep_runs).await {
                             Ok(0) => {}
                             Ok(pruned) => tracing::info!(pruned, "deleted old finished runs"),
                             Err(error) => tracing::warn!(%error, "could not prune old runs"),
+                        }
+                        if let Err(error) = store
+                            .prune_events(events.keep, events.keep_for.as_millis() as i64)
+                            .await
+                        {
+                            tracing::warn!(%error, "could not prune old events");
                         }
                         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                     }
@@ -50,12 +69,6 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             Err(error) => tracing::error!("{error}; serving without workflows"),
         }
     }
-    let shutdown = CancellationToken::new();
-    let signal_shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        signal_shutdown.cancel();
-    });
     let result = match address {
         None => {
             tokio::select! {
@@ -90,6 +103,20 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The event stream (recorded in the store), the scheduler and the triggers.
+async fn start_automation(
+    config: &baton_core::Config,
+    gateway: &Arc<Gateway>,
+    engine: &Arc<baton_engine::Engine>,
+    shutdown: CancellationToken,
+) {
+    let bus = EventBus::new(Some(engine.store().clone()));
+    baton_automation::forward_run_events(engine, bus.clone());
+    baton_mcp::automation::forward_gateway_events(gateway, bus.clone());
+    let automation = Automation::start(engine.clone(), bus, config, shutdown).await;
+    gateway.attach_automation(automation).await;
 }
 
 async fn wait_for_signal() {

@@ -11,4 +11,5 @@ mod faults;
 mod isolation;
 mod relay;
 mod resilience;
+mod schedules;
 mod workflows;

@@ -1,0 +1,710 @@
+//! Schedules, events and triggers against the real binary: exactly-once slots across
+//! restarts and across two processes, each overlap and catch-up policy, a killed upstream
+//! starting a recovery workflow once, signed webhooks, file triggers, the Roo import, the
+//! CLI and the MCP tools.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// `baton ARGS --config CONFIG`, parsed as JSON (one document, or one per line).
+fn baton_json(config: &Path, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--config", config.to_str().unwrap()]);
+    let output = run_baton(&all);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "baton {args:?} failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|_| {
+        Value::Array(
+            stdout
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| serde_json::from_str(line).expect("a JSON line"))
+                .collect(),
+        )
+    })
+}
+
+/// Every recorded event of `kind` (oldest first).
+fn events(config: &Path, kind: &str) -> Vec<Value> {
+    match baton_json(
+        config,
+        &["events", "--type", kind, "--json", "--limit", "5000"],
+    ) {
+        Value::Array(list) => list,
+        single => vec![single],
+    }
+}
+
+fn schedules(config: &Path) -> BTreeMap<String, Value> {
+    baton_json(config, &["schedule", "list", "--json"])["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_owned(), s.clone()))
+        .collect()
+}
+
+fn runs(config: &Path) -> Vec<Value> {
+    baton_json(config, &["runs", "--json", "--limit", "1000"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Polls `condition` until it holds, failing with `what` after `limit`.
+fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn fired_by(config: &Path) -> BTreeMap<String, Vec<Value>> {
+    let mut by = BTreeMap::<String, Vec<Value>>::new();
+    for event in events(config, "schedule_fired") {
+        by.entry(event["data"]["schedule"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(event["data"].clone());
+    }
+    by
+}
+
+/// No slot of any schedule fired twice.
+fn assert_each_slot_once(config: &Path) {
+    for (schedule, fired) in fired_by(config) {
+        let slots: Vec<&str> = fired.iter().map(|f| f["slot"].as_str().unwrap()).collect();
+        let unique: BTreeSet<&str> = slots.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            slots.len(),
+            "{schedule} fired a slot twice: {slots:?}"
+        );
+    }
+}
+
+#[test]
+fn restarts_never_fire_a_slot_twice_and_catch_up_follows_the_policy() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        "schedules:\n\
+         \x20 s-none: { every: 1s, tool: baton__status, catch_up: none }\n\
+         \x20 s-latest: { every: 1s, tool: baton__status, catch_up: latest }\n\
+         \x20 s-all: { every: 1s, tool: baton__status, catch_up: all, overlap: allow_all }\n",
+    );
+    let names = ["s-none", "s-latest", "s-all"];
+    {
+        let _first = BatonHttp::start(&config);
+        wait_until(Duration::from_secs(20), "two fires of each", || {
+            let fired = fired_by(&config);
+            names
+                .iter()
+                .all(|name| fired.get(*name).is_some_and(|f| f.len() >= 2))
+        });
+    } // killed (SIGKILL): Baton is down from here
+    let down = Instant::now();
+    // Downtime across several 1 s slots.
+    while down.elapsed() < Duration::from_millis(3500) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    {
+        let _second = BatonHttp::start(&config);
+        wait_until(
+            Duration::from_secs(20),
+            "on-time fires after the restart",
+            || {
+                let fired = fired_by(&config);
+                names.iter().all(|name| {
+                    fired[*name]
+                        .iter()
+                        .filter(|f| f["reason"] == "slot")
+                        .count()
+                        >= 4
+                })
+            },
+        );
+    }
+    assert_each_slot_once(&config);
+    let fired = fired_by(&config);
+    let caught_up = |name: &str| {
+        fired[name]
+            .iter()
+            .filter(|f| f["reason"] == "catch_up")
+            .count()
+    };
+    assert_eq!(caught_up("s-none"), 0, "catch_up: none runs nothing missed");
+    assert_eq!(caught_up("s-latest"), 1, "catch_up: latest runs one");
+    assert!(
+        caught_up("s-all") >= 2,
+        "catch_up: all runs each missed slot"
+    );
+    let listed = schedules(&config);
+    assert!(
+        listed["s-none"]["missed"].as_i64().unwrap() >= 2,
+        "{listed:?}"
+    );
+    assert!(listed["s-latest"]["missed"].as_i64().unwrap() >= 1);
+    assert_eq!(listed["s-all"]["missed"], 0);
+    assert_eq!(listed["s-latest"]["last_result"], "succeeded");
+    assert!(listed["s-latest"]["next_fire"].is_string());
+}
+
+#[test]
+fn two_processes_on_one_database_fire_each_slot_once() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        "schedules:\n  tick: { every: 1s, tool: baton__status, overlap: allow_all }\n",
+    );
+    {
+        let _a = BatonHttp::start(&config);
+        let _b = BatonHttp::start(&config);
+        wait_until(Duration::from_secs(30), "six fires", || {
+            fired_by(&config).get("tick").is_some_and(|f| f.len() >= 6)
+        });
+    }
+    assert_each_slot_once(&config);
+    // And none was lost between them: consecutive seconds.
+    let fired = &fired_by(&config)["tick"];
+    let mut slots: Vec<i64> = fired
+        .iter()
+        .filter(|f| f["reason"] == "slot")
+        .map(|f| {
+            chrono::DateTime::parse_from_rfc3339(f["slot"].as_str().unwrap())
+                .unwrap()
+                .timestamp()
+        })
+        .collect();
+    slots.sort();
+    for pair in slots.windows(2) {
+        assert_eq!(pair[1] - pair[0], 1, "a slot was lost: {slots:?}");
+    }
+}
+
+/// Runs of schedule `name`: (start, end) in ms, an unfinished one ending at `i64::MAX`.
+fn intervals(runs: &[Value], name: &str) -> Vec<(i64, i64, String)> {
+    let prefix = format!("schedule {name} ");
+    let mut list: Vec<(i64, i64, String)> = runs
+        .iter()
+        .filter(|run| {
+            run["origin"]
+                .as_str()
+                .is_some_and(|origin| origin.starts_with(&prefix))
+        })
+        .map(|run| {
+            (
+                run["started_at"]
+                    .as_i64()
+                    .or(run["created_at"].as_i64())
+                    .unwrap(),
+                run["finished_at"].as_i64().unwrap_or(i64::MAX),
+                run["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+fn overlapping(list: &[(i64, i64, String)]) -> bool {
+    list.windows(2).any(|pair| pair[1].0 < pair[0].1)
+}
+
+#[test]
+fn each_overlap_policy_with_runs_longer_than_the_interval() {
+    let dir = TestDir::new();
+    std::fs::create_dir(dir.path().join("workflows")).unwrap();
+    dir.write(
+        "workflows/slow.yaml",
+        "name: slow\nsteps:\n  - id: wait\n    sleep: 2500ms\n",
+    );
+    let config = dir.write(
+        "baton.yaml",
+        "schedules:\n\
+         \x20 ov-skip: { every: 1s, workflow: slow, overlap: skip }\n\
+         \x20 ov-buffer-one: { every: 1s, workflow: slow, overlap: buffer_one }\n\
+         \x20 ov-buffer-all: { every: 1s, workflow: slow, overlap: buffer_all }\n\
+         \x20 ov-cancel: { every: 1s, workflow: slow, overlap: cancel_other }\n\
+         \x20 ov-allow: { every: 1s, workflow: slow, overlap: allow_all }\n",
+    );
+    {
+        let _baton = BatonHttp::start(&config);
+        wait_until(
+            Duration::from_secs(40),
+            "two buffered runs to start",
+            || {
+                fired_by(&config).get("ov-buffer-all").is_some_and(|fired| {
+                    fired.iter().filter(|f| f["reason"] == "buffered").count() >= 2
+                })
+            },
+        );
+    }
+    let runs = runs(&config);
+    let listed = schedules(&config);
+    let skip = intervals(&runs, "ov-skip");
+    assert!(!overlapping(&skip), "skip: {skip:?}");
+    assert!(listed["ov-skip"]["skipped"].as_i64().unwrap() >= 2);
+
+    let one = intervals(&runs, "ov-buffer-one");
+    assert!(!overlapping(&one), "buffer_one: {one:?}");
+    assert!(listed["ov-buffer-one"]["skipped"].as_i64().unwrap() >= 1);
+    let fired = fired_by(&config);
+    assert!(
+        fired["ov-buffer-one"]
+            .iter()
+            .any(|f| f["reason"] == "buffered")
+    );
+
+    let all = intervals(&runs, "ov-buffer-all");
+    assert!(!overlapping(&all), "buffer_all: {all:?}");
+    assert_eq!(listed["ov-buffer-all"]["skipped"], 0);
+
+    let cancel = intervals(&runs, "ov-cancel");
+    assert!(
+        cancel.iter().any(|(_, _, status)| status == "cancelled"),
+        "cancel_other: {cancel:?}"
+    );
+    assert_eq!(listed["ov-cancel"]["skipped"], 0);
+
+    let allow = intervals(&runs, "ov-allow");
+    assert!(overlapping(&allow), "allow_all: {allow:?}");
+    assert_each_slot_once(&config);
+}
+
+#[test]
+fn a_killed_upstream_starts_the_recovery_workflow_once_within_its_cooldown() {
+    let dir = TestDir::new();
+    let id = format!("trigger-test-{}", std::process::id());
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  flaky:\n    command: {}\n    args: [\"--id\", \"{id}\"]\n    resilience:\n      restart: {{ initial_delay: 200ms }}\n\
+             workflows:\n  definitions:\n    recover:\n      inputs:\n        event: {{ type: object }}\n      steps:\n        - id: note\n          set: {{ server: \"{{{{ inputs.event.data.server }}}}\" }}\n\
+             triggers:\n  recover-flaky:\n    on: server_down\n    match: {{ server: flaky }}\n    workflow: recover\n    cooldown: 1h\n",
+            fault_upstream().display()
+        ),
+    );
+    let _baton = BatonHttp::start(&config);
+    let kill = || {
+        wait_until(Duration::from_secs(20), "the upstream process", || {
+            Command::new("pgrep")
+                .args(["-f", &id])
+                .output()
+                .is_ok_and(|out| out.status.success())
+        });
+        let status = Command::new("pkill")
+            .args(["-9", "-f", &id])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    kill();
+    wait_until(Duration::from_secs(20), "the trigger to fire", || {
+        !events(&config, "trigger_fired").is_empty()
+    });
+    wait_until(Duration::from_secs(20), "the server to come back", || {
+        events(&config, "server_up").len() >= 1
+    });
+    kill();
+    wait_until(Duration::from_secs(20), "a second server_down", || {
+        events(&config, "server_down").len() >= 2
+    });
+    assert!(_baton.wait_for_log("cooling down"), "{}", _baton.logs());
+    let fired = events(&config, "trigger_fired");
+    assert_eq!(fired.len(), 1, "cooldown: {fired:?}");
+    let run = fired[0]["data"]["run"].as_str().unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the recovery run to finish",
+        || {
+            runs(&config)
+                .iter()
+                .any(|r| r["run"] == run && r["status"] == "succeeded")
+        },
+    );
+    let record = runs(&config).into_iter().find(|r| r["run"] == run).unwrap();
+    assert_eq!(record["workflow"], "recover");
+    assert_eq!(record["outputs"]["server"], "flaky", "{record}");
+}
+
+#[tokio::test]
+async fn signed_webhooks_run_their_workflow_and_others_are_refused() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        "workflows:\n  definitions:\n    deploy:\n      inputs:\n        event: { type: object }\n      steps:\n        - id: got\n          set: { ref: \"{{ inputs.event.data.payload.ref }}\" }\n\
+         triggers:\n\
+         \x20 bearer-hook:\n    webhook: { secret: \"${HOOK_SECRET:-0123456789abcdef-bearer}\" }\n    workflow: deploy\n\
+         \x20 github:\n    webhook: { secret: 0123456789abcdef-hmac, auth: hmac, header: X-Hub-Signature-256, max_body: 1KiB }\n    workflow: deploy\n",
+    );
+    let baton = BatonHttp::start(&config);
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: &str, headers: &[(&str, String)]| {
+        let mut request = http
+            .post(format!("{}{path}", baton.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    let status = |response: reqwest::Response| response.status().as_u16();
+    assert_eq!(status(post("/hooks/nope", "{}", &[]).await.unwrap()), 404);
+    assert_eq!(
+        status(post("/hooks/bearer-hook", "{}", &[]).await.unwrap()),
+        401
+    );
+    let wrong = [("authorization", "Bearer wrong-secret".to_owned())];
+    assert_eq!(
+        status(post("/hooks/bearer-hook", "{}", &wrong).await.unwrap()),
+        401
+    );
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let bad_signature = [(
+        "x-hub-signature-256",
+        format!(
+            "sha256={}",
+            baton_automation::webhook::sign("another-secret-xxxx", body.as_bytes())
+        ),
+    )];
+    assert_eq!(
+        status(post("/hooks/github", body, &bad_signature).await.unwrap()),
+        401
+    );
+    let too_big = "x".repeat(2048);
+    assert_eq!(
+        status(post("/hooks/github", &too_big, &[]).await.unwrap()),
+        413
+    );
+    // Refused requests started nothing.
+    assert!(events(&config, "webhook_received").is_empty());
+    assert!(events(&config, "trigger_fired").is_empty());
+
+    let right = [("authorization", "Bearer 0123456789abcdef-bearer".to_owned())];
+    assert_eq!(
+        status(post("/hooks/bearer-hook", body, &right).await.unwrap()),
+        202
+    );
+    let signed = [(
+        "x-hub-signature-256",
+        format!(
+            "sha256={}",
+            baton_automation::webhook::sign("0123456789abcdef-hmac", body.as_bytes())
+        ),
+    )];
+    assert_eq!(
+        status(post("/hooks/github", body, &signed).await.unwrap()),
+        202
+    );
+    wait_until(Duration::from_secs(10), "both runs", || {
+        runs(&config)
+            .iter()
+            .filter(|r| r["workflow"] == "deploy" && r["status"] == "succeeded")
+            .count()
+            == 2
+    });
+    for run in runs(&config) {
+        assert_eq!(run["outputs"]["ref"], "refs/heads/main", "{run}");
+    }
+    assert!(baton.wait_for_log("webhook refused"));
+}
+
+#[test]
+fn file_triggers_debounce_and_filter_by_glob() {
+    let dir = TestDir::new();
+    std::fs::create_dir(dir.path().join("watched")).unwrap();
+    let config = dir.write(
+        "baton.yaml",
+        "triggers:\n  on-text:\n    files: { paths: [watched], include: [\"*.txt\"], debounce: 300ms }\n    tool: baton__status\n",
+    );
+    let _baton = BatonHttp::start(&config);
+    // Give the watcher time to be installed: the serve log says so once triggers start.
+    wait_until(Duration::from_secs(10), "the store", || {
+        dir.path().join(".baton/baton.db").exists()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(dir.path().join("watched/ignored.log"), "x").unwrap();
+    for index in 0..3 {
+        std::fs::write(dir.path().join(format!("watched/n{index}.txt")), "x").unwrap();
+    }
+    wait_until(Duration::from_secs(10), "a file_changed event", || {
+        !events(&config, "file_changed").is_empty()
+    });
+    wait_until(Duration::from_secs(10), "the triggered run", || {
+        runs(&config).iter().any(|r| r["status"] == "succeeded")
+    });
+    let changed = events(&config, "file_changed");
+    let paths: Vec<String> = changed
+        .iter()
+        .flat_map(|e| e["data"]["paths"].as_array().unwrap().clone())
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    assert!(paths.iter().all(|p| p.ends_with(".txt")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with("n2.txt")), "{paths:?}");
+    assert_eq!(
+        changed.len(),
+        1,
+        "three writes, one debounced event: {changed:?}"
+    );
+}
+
+#[test]
+fn roo_schedules_import_maps_fields_and_reports_the_rest() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "");
+    let fixture = repo_root().join("tests/fixtures/roo/schedules.json");
+    let report = baton_json(
+        &config,
+        &["schedule", "import", fixture.to_str().unwrap(), "--json"],
+    );
+    let list = report["schedules"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let first = &list[0];
+    assert_eq!(first["name"], "project-orchestration-workflow");
+    assert_eq!(first["imported"], true);
+    assert_eq!(
+        first["spec"],
+        json!({
+            "description": "Project Orchestration Workflow",
+            "every": "10m",
+            "mode": "architect",
+            "task": first["spec"]["task"],
+            "overlap": "buffer_one",
+            "paused": false
+        })
+    );
+    let not_mapped: Vec<&str> = first["not_mapped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        not_mapped.iter().any(|f| f.starts_with("inactivityDelay")),
+        "{not_mapped:?}"
+    );
+    assert!(not_mapped.iter().any(|f| f.starts_with("lastTaskId")));
+    let second = &list[1];
+    assert_eq!(
+        second["spec"]["days"],
+        json!(["mon", "tue", "wed", "thu", "fri"])
+    );
+    assert_eq!(second["spec"]["overlap"], "skip");
+
+    let listed = schedules(&config);
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed["project-orchestration-workflow"]["target"],
+        "mode architect"
+    );
+    assert_eq!(listed["project-orchestration-workflow"]["paused"], false);
+    let other = listed
+        .keys()
+        .find(|k| *k != "project-orchestration-workflow")
+        .unwrap();
+    assert_eq!(listed[other]["paused"], true, "active: false");
+    // Importing again names the conflict instead of duplicating.
+    let again = run_baton(&[
+        "schedule",
+        "import",
+        fixture.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("exists"));
+}
+
+#[test]
+fn schedule_cli_adds_pauses_resumes_triggers_and_deletes() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        "schedules:\n  declared: { cron: \"0 9 * * 1-5\", timezone: Europe/Paris, tool: baton__status }\n",
+    );
+    let cfg = config.to_str().unwrap();
+    let added = baton_json(
+        &config,
+        &[
+            "schedule",
+            "add",
+            "hourly",
+            "--every",
+            "1h",
+            "--tool",
+            "baton__status",
+            "--overlap",
+            "buffer_all",
+            "--json",
+        ],
+    );
+    assert_eq!(added["timing"], "every 1h");
+    assert_eq!(added["overlap"], "buffer_all");
+    let bad = run_baton(&[
+        "schedule",
+        "add",
+        "x",
+        "--every",
+        "10 minutes",
+        "--tool",
+        "baton__status",
+        "--config",
+        cfg,
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("every: \"10 minutes\" is not a duration")
+    );
+    let unknown = run_baton(&[
+        "schedule",
+        "add",
+        "y",
+        "--every",
+        "1m",
+        "--workflow",
+        "nope",
+        "--config",
+        cfg,
+    ]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown workflow \"nope\""));
+
+    assert!(
+        run_baton(&["schedule", "pause", "hourly", "--config", cfg])
+            .status
+            .success()
+    );
+    assert_eq!(schedules(&config)["hourly"]["paused"], true);
+    assert!(schedules(&config)["hourly"]["next_fire"].is_null());
+    assert!(
+        run_baton(&["schedule", "resume", "hourly", "--config", cfg])
+            .status
+            .success()
+    );
+    assert_eq!(schedules(&config)["hourly"]["paused"], false);
+
+    let triggered = run_baton(&["schedule", "trigger", "declared", "--config", cfg]);
+    assert!(triggered.status.success(), "{triggered:?}");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&triggered.stdout),
+        String::from_utf8_lossy(&triggered.stderr)
+    );
+    assert!(said.contains("succeeded"), "{said}");
+    let declared = &schedules(&config)["declared"];
+    assert_eq!(declared["last_result"], "succeeded");
+    assert_eq!(declared["timing"], "cron 0 9 * * 1-5 (Europe/Paris)");
+    assert!(
+        declared["next_fire"].as_str().unwrap().contains("T0"),
+        "{declared}"
+    );
+
+    let refused = run_baton(&["schedule", "delete", "declared", "--config", cfg]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("declared in baton.yaml"));
+    assert!(
+        run_baton(&["schedule", "delete", "hourly", "--config", cfg])
+            .status
+            .success()
+    );
+    assert!(!schedules(&config).contains_key("hourly"));
+    let missing = run_baton(&["schedule", "pause", "hourly", "--config", cfg]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule \"hourly\""));
+}
+
+#[tokio::test]
+async fn schedules_and_events_are_mcp_tools() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        "schedules:\n  daily: { cron: \"0 3 * * *\", tool: baton__status }\n",
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _notes) = connect_http(&baton.mcp_url()).await;
+    let names = tool_names(&client).await;
+    for tool in [
+        "baton__get_schedule_status",
+        "baton__manage_schedules",
+        "baton__list_events",
+    ] {
+        assert!(names.iter().any(|n| n == tool), "{tool} missing: {names:?}");
+    }
+    let added = call(
+        &client,
+        "baton__manage_schedules",
+        json!({"action": "add", "name": "often", "schedule": {"every": "1s", "tool": "baton__status"}}),
+    )
+    .await;
+    assert_ne!(added.is_error, Some(true), "{}", text_of(&added));
+    let bad = call(
+        &client,
+        "baton__manage_schedules",
+        json!({"action": "add", "name": "bad", "schedule": {"every": "1s"}}),
+    )
+    .await;
+    assert_eq!(bad.is_error, Some(true));
+    assert!(
+        text_of(&bad).contains("nothing to start"),
+        "{}",
+        text_of(&bad)
+    );
+    // The running scheduler picks the new schedule up.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed = call(
+            &client,
+            "baton__list_events",
+            json!({"type": "schedule_fired"}),
+        )
+        .await;
+        let events = listed.structured_content.clone().unwrap()["events"].clone();
+        if events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["data"]["schedule"] == "often")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "often never fired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let paused = call(
+        &client,
+        "baton__manage_schedules",
+        json!({"action": "pause", "name": "often"}),
+    )
+    .await;
+    assert_eq!(paused.structured_content.unwrap()["paused"], true);
+    let status = call(&client, "baton__get_schedule_status", json!({})).await;
+    let status = status.structured_content.unwrap();
+    let names: Vec<&str> = status["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["daily", "often"]);
+    let triggered = call(
+        &client,
+        "baton__manage_schedules",
+        json!({"action": "trigger", "name": "daily"}),
+    )
+    .await;
+    assert_eq!(triggered.structured_content.unwrap()["outcome"], "fired");
+    let unknown = call(&client, "baton__list_events", json!({"type": "nope"})).await;
+    assert_eq!(unknown.is_error, Some(true));
+}
