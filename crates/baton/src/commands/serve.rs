@@ -50,6 +50,10 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             Err(error) => tracing::error!("{error}; serving without workflows"),
         }
     }
+    // Hot reload: edits to the config file and the workflows folder apply live.
+    if let Some(path) = engine_config.source.clone() {
+        crate::reload::watch(path, gateway.clone(), |_outcome| {});
+    }
     let shutdown = CancellationToken::new();
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {

@@ -10,5 +10,6 @@ mod conformance;
 mod faults;
 mod isolation;
 mod relay;
+mod reload;
 mod resilience;
 mod workflows;
