@@ -56,6 +56,7 @@ pub fn call(
                 match gateway.upstream(name) {
                     Some(_) => gateway
                         .replicas(name)
+                        .iter()
                         .for_each(|replica| replica.request_restart()),
                     None => {
                         return Ok(CallToolResult::error(vec![Content::text(format!(
@@ -85,7 +86,7 @@ pub fn call(
         other => Err(crate::error::GatewayError::UnknownTool(format!(
             "{}{}{other}",
             baton_core::config::BUILTIN_SERVER,
-            gateway.config.namespace.separator
+            gateway.config().namespace.separator
         ))
         .into()),
     }

@@ -151,6 +151,23 @@ impl Catalog {
         resolved
     }
 
+    /// The lists (tools, prompts, resources with their templates) that differ from
+    /// `before`'s: what clients are sent list_changed for.
+    pub fn changes_from(&self, before: &Catalog) -> Vec<crate::upstream::ListChanged> {
+        use crate::upstream::ListChanged;
+        let mut changes = Vec::new();
+        if self.tools != before.tools {
+            changes.push(ListChanged::Tools);
+        }
+        if self.prompts != before.prompts {
+            changes.push(ListChanged::Prompts);
+        }
+        if self.resources != before.resources || self.templates != before.templates {
+            changes.push(ListChanged::Resources);
+        }
+        changes
+    }
+
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tool_positions
             .get(name)

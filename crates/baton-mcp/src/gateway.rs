@@ -20,13 +20,17 @@ use rmcp::{
     model::{ClientCapabilities, LoggingLevel, ProgressToken, ServerNotification},
     service::{Peer, SubscriptionSink},
 };
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 mod forward;
+mod reload;
 mod requests;
+mod topology;
 
 pub use forward::Plan;
+pub use reload::ReloadReport;
+pub use topology::Topology;
 
 use crate::{
     builtin,
@@ -48,14 +52,20 @@ pub enum ListTarget {
 }
 
 pub struct Gateway {
-    pub config: Config,
-    /// Server name → indexes of its replicas in `upstreams`.
-    replica_sets: HashMap<String, Vec<usize>>,
+    /// The configuration and upstreams in force, swapped whole by [`Gateway::reload`].
+    topology: RwLock<Arc<Topology>>,
+    /// Held while a reload applies: reloads happen one at a time.
+    reloading: tokio::sync::Mutex<()>,
+    /// What new upstreams (at start and on reload) are built with.
+    http: reqwest::Client,
+    events: mpsc::UnboundedSender<UpstreamEvent>,
     balancer_seed: AtomicU64,
     health: tokio::sync::broadcast::Sender<GatewayEvent>,
     pub(crate) cache: crate::cache::ResultCache,
-    upstreams: Vec<Arc<Upstream>>,
     catalog: RwLock<Arc<Catalog>>,
+    /// Held while the catalog is rebuilt, so the last one written is built from the newest
+    /// topology.
+    catalog_build: Mutex<()>,
     downstreams: Mutex<Vec<DownstreamEntry>>,
     next_downstream: AtomicU64,
     settled: Notify,
@@ -124,37 +134,19 @@ impl Gateway {
         let upstreams: Vec<_> = config
             .servers
             .iter()
-            .flat_map(|server| {
-                let server_limit = Upstream::server_limit_for(server);
-                (0..server.replicas)
-                    .map(|replica| {
-                        Upstream::new(
-                            server.for_replica(replica as usize),
-                            replica,
-                            server_limit.clone(),
-                            http.clone(),
-                            events.clone(),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|server| topology::new_replicas(server, &http, &events))
             .collect();
-        let mut replica_sets: HashMap<String, Vec<usize>> = HashMap::new();
-        for (index, upstream) in upstreams.iter().enumerate() {
-            replica_sets
-                .entry(upstream.name().to_owned())
-                .or_default()
-                .push(index);
-        }
         let gateway = Arc::new(Gateway {
-            replica_sets,
             balancer_seed: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
             health: tokio::sync::broadcast::channel(256).0,
             cache: crate::cache::ResultCache::default(),
             pending: AtomicU64::new(upstreams.len() as u64),
-            config,
-            upstreams,
+            topology: RwLock::new(Arc::new(Topology::new(Arc::new(config), upstreams))),
+            reloading: tokio::sync::Mutex::new(()),
+            http,
+            events,
             catalog: RwLock::new(Arc::new(Catalog::default())),
+            catalog_build: Mutex::new(()),
             downstreams: Mutex::new(Vec::new()),
             next_downstream: AtomicU64::new(1),
             settled: Notify::new(),
@@ -162,24 +154,8 @@ impl Gateway {
             automation: std::sync::OnceLock::new(),
         });
         gateway.rebuild_catalog();
-        for upstream in &gateway.upstreams {
-            let upstream = upstream.clone();
-            let gateway = Arc::downgrade(&gateway);
-            tokio::spawn(async move {
-                let ready = upstream.start().await;
-                if let Some(gateway) = gateway.upgrade() {
-                    gateway.publish_start(&upstream, ready);
-                    gateway.rebuild_catalog();
-                    if gateway.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                        gateway.settled.notify_waiters();
-                    }
-                    // Clients that listed before this server came up learn of its items.
-                    if ready {
-                        gateway.broadcast_all().await;
-                    }
-                }
-                upstream.supervise(ready).await;
-            });
+        for upstream in gateway.upstreams() {
+            gateway.launch(upstream, None);
         }
         let weak = Arc::downgrade(&gateway);
         tokio::spawn(async move {
@@ -211,57 +187,34 @@ impl Gateway {
         let _ = tokio::time::timeout(limit, wait).await;
     }
 
-    pub fn upstreams(&self) -> &[Arc<Upstream>] {
-        &self.upstreams
-    }
-
-    /// The server's first replica (for its configuration and catalog).
-    pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
-        let index = *self.replica_sets.get(name)?.first()?;
-        self.upstreams.get(index)
-    }
-
-    /// Every replica of the server.
-    pub fn replicas<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Arc<Upstream>> + 'a {
-        self.replica_sets
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|&index| self.upstreams.get(index))
-    }
-
-    /// The replica a request should go to: power of two choices over the available
-    /// replicas, the one with the lower latency EWMA × (in flight + 1); unavailable
-    /// replicas (down, restarting, circuit open) are left out while any other is up.
-    pub(crate) fn pick(&self, name: &str) -> Option<&Arc<Upstream>> {
-        let indexes = self.replica_sets.get(name)?;
-        if indexes.len() == 1 {
-            return self.upstreams.get(indexes[0]);
-        }
-        let available: Vec<&Arc<Upstream>> = indexes
-            .iter()
-            .filter_map(|&index| self.upstreams.get(index))
-            .filter(|upstream| upstream.is_available())
-            .collect();
-        match available.len() {
-            0 => self.upstream(name),
-            1 => Some(available[0]),
-            count => {
-                let (first, second) = baton_resilience::two_choices(self.next_random(), count);
-                let (a, b) = (available[first], available[second]);
-                Some(if b.load() < a.load() { b } else { a })
+    /// Connects `upstream` in its own task, then supervises it for as long as it is in
+    /// use. `reload`: a reload waits for this start and rebuilds the catalog itself (when
+    /// it gave up waiting, the task does it); `None`: one of the servers Baton started
+    /// with, counted by [`Gateway::wait_settled`].
+    fn launch(self: &Arc<Self>, upstream: Arc<Upstream>, reload: Option<oneshot::Sender<()>>) {
+        let gateway = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let ready = upstream.start().await;
+            if let Some(gateway) = gateway.upgrade() {
+                gateway.publish_start(&upstream, ready);
+                let initial = reload.is_none();
+                let reported = match reload {
+                    Some(started) => started.send(()).is_ok(),
+                    None => false,
+                };
+                if !reported {
+                    gateway.rebuild_catalog();
+                }
+                if initial && gateway.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    gateway.settled.notify_waiters();
+                }
+                // Clients that listed before this server came up learn of its items.
+                if ready && !reported {
+                    gateway.broadcast_all().await;
+                }
             }
-        }
-    }
-
-    /// xorshift64: cheap, good enough to spread the balancer's two choices.
-    fn next_random(&self) -> u64 {
-        let mut x = self.balancer_seed.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.balancer_seed.store(x, Ordering::Relaxed);
-        x
+            upstream.supervise(ready).await;
+        });
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
@@ -272,15 +225,23 @@ impl Gateway {
     }
 
     fn rebuild_catalog(&self) {
+        self.rebuild_catalog_diff();
+    }
+
+    /// Rebuilds the catalog from the topology in force; returns the lists that changed.
+    fn rebuild_catalog_diff(&self) -> Vec<ListChanged> {
+        let _building = self.catalog_build.lock().unwrap_or_else(|p| p.into_inner());
+        let topology = self.topology();
         // `degrade: hide`: an unavailable server's items leave the catalog until it recovers.
-        let primaries: Vec<&Arc<Upstream>> = self
+        let primaries: Vec<&Arc<Upstream>> = topology
             .config
             .servers
             .iter()
             .filter_map(|server| {
-                self.replicas(&server.name)
+                topology
+                    .replicas(&server.name)
                     .find(|replica| replica.is_available())
-                    .or_else(|| self.upstream(&server.name))
+                    .or_else(|| topology.upstream(&server.name))
             })
             .collect();
         let catalogs: Vec<_> = primaries
@@ -302,7 +263,7 @@ impl Gateway {
                 catalog,
             })
             .collect();
-        let separator = &self.config.namespace.separator;
+        let separator = &topology.config.namespace.separator;
         let mut own = builtin::tools(separator);
         if let Some(engine) = self.engine.get() {
             own.extend(crate::workflows::tools(engine, separator));
@@ -310,8 +271,12 @@ impl Gateway {
         if self.automation.get().is_some() {
             own.extend(crate::automation::tools(separator));
         }
-        let catalog = Catalog::build(separator, own, sources);
-        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
+        let catalog = Arc::new(Catalog::build(separator, own, sources));
+        let before = std::mem::replace(
+            &mut *self.catalog.write().unwrap_or_else(|p| p.into_inner()),
+            catalog.clone(),
+        );
+        catalog.changes_from(&before)
     }
 
     /// Attaches the workflow engine (once): workflows become tools, and clients are told.
@@ -556,7 +521,7 @@ impl Gateway {
             .resource_owner(&uri)
             .map(str::to_owned)
             .ok_or_else(|| GatewayError::UnknownResource(uri.clone()))?;
-        let connection = self.connection(&server, scope).await?;
+        let connection = self.connection(&self.topology(), &server, scope).await?;
         let relay = &connection.relay;
         let upstream = connection.session.peer();
         if !subscribe {
@@ -606,11 +571,16 @@ impl Gateway {
     /// definition), its own time budget, and retries only when the tool is safe to repeat
     /// (annotated read-only or idempotent, or forced by `retry: always`); prompts and
     /// resources are reads and always safe.
-    fn plan(&self, server: &str, tool: Option<(&str, Option<&rmcp::model::Tool>)>) -> Plan {
-        let resilience = self
+    fn plan(
+        &self,
+        topology: &Topology,
+        server: &str,
+        tool: Option<(&str, Option<&rmcp::model::Tool>)>,
+    ) -> Plan {
+        let resilience = topology
             .upstream(server)
             .map(|upstream| &upstream.config.resilience)
-            .unwrap_or(&self.config.resilience);
+            .unwrap_or(&topology.config.resilience);
         let Some((name, definition)) = tool else {
             return Plan {
                 timeouts: resilience.timeouts,
@@ -640,8 +610,9 @@ impl Gateway {
 
     /// Why `name` is not in the catalog: its server is down, or no server has it.
     fn missing_tool(&self, name: &str) -> GatewayError {
-        let separator = &self.config.namespace.separator;
-        let owner = self.upstreams.iter().find(|upstream| {
+        let topology = self.topology();
+        let separator = &topology.config.namespace.separator;
+        let owner = topology.upstreams().iter().find(|upstream| {
             name.strip_prefix(&baton_core::names::server_prefix(upstream.name()))
                 .is_some_and(|rest| rest.starts_with(separator.as_str()))
         });
@@ -659,11 +630,12 @@ impl Gateway {
     /// The connection a request from `scope` should use for `server`.
     async fn connection(
         &self,
+        topology: &Topology,
         server: &str,
         scope: &SessionScope,
     ) -> Result<Arc<Connection>, GatewayError> {
         let owner = scope.owner(server).await;
-        let upstream = owner.as_ref().or_else(|| self.pick(server));
+        let upstream = owner.as_ref().or_else(|| self.pick(topology, server));
         self.connection_via(server, upstream, scope).await
     }
 
@@ -692,7 +664,8 @@ impl Gateway {
 
     /// Stops every upstream (and every stdio server's process group).
     pub async fn shutdown(&self) {
-        futures::future::join_all(self.upstreams.iter().map(|u| u.shutdown())).await;
+        let topology = self.topology();
+        futures::future::join_all(topology.upstreams().iter().map(|u| u.shutdown())).await;
     }
 }
 
@@ -726,6 +699,8 @@ impl SessionScope {
                 })?;
         tracing::info!(server = %upstream.label(), "opened a per-client upstream session");
         let connection = Arc::new(connection);
+        // Closed with the upstream when a reload removes or changes its server.
+        upstream.track_private(&connection);
         connections.insert(
             upstream.name().to_owned(),
             (upstream.clone(), connection.clone()),
@@ -738,7 +713,8 @@ impl SessionScope {
     pub(crate) async fn owner(&self, server: &str) -> Option<Arc<Upstream>> {
         let connections = self.connections.lock().await;
         let (owner, connection) = connections.get(server)?;
-        (!connection.session.is_transport_closed()).then(|| owner.clone())
+        // A replica a reload replaced or removed holds nothing any more.
+        (!connection.session.is_transport_closed() && !owner.is_stopping()).then(|| owner.clone())
     }
 
     /// How many private sessions this client holds (for tests and status).

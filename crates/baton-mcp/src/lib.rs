@@ -15,5 +15,5 @@ pub mod gateway;
 pub mod upstream;
 pub mod workflows;
 
-pub use gateway::{Gateway, GatewayEvent};
+pub use gateway::{Gateway, GatewayEvent, ReloadReport, Topology};
 pub use rmcp;

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod reload;
 
 use clap::Parser;
 

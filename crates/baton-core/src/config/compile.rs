@@ -577,9 +577,12 @@ impl Compiler<'_> {
         let Some(raw) = raw else {
             return ToolFilter::default();
         };
+        let written =
+            |patterns: &[SpannedString]| patterns.iter().map(|p| p.value.clone()).collect();
         ToolFilter {
             allow: self.glob_set(&format!("{path}.tools.allow"), &raw.allow),
             deny: self.glob_set(&format!("{path}.tools.deny"), &raw.deny),
+            written: (written(&raw.allow), written(&raw.deny)),
         }
     }
 

@@ -80,7 +80,9 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
 }
 
-#[derive(Debug, Clone)]
+/// Equal when every setting is: what a hot reload compares to decide which servers to
+/// reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     pub name: String,
     pub transport: TransportConfig,
@@ -345,7 +347,18 @@ impl Isolation {
 pub struct ToolFilter {
     pub allow: Option<GlobSet>,
     pub deny: Option<GlobSet>,
+    /// The `allow` and `deny` patterns as written (a `GlobSet` cannot be compared).
+    pub written: (Vec<String>, Vec<String>),
 }
+
+/// Two filters are equal when their patterns, as written, are.
+impl PartialEq for ToolFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.written == other.written
+    }
+}
+
+impl Eq for ToolFilter {}
 
 impl ToolFilter {
     pub fn permits(&self, tool: &str) -> bool {

@@ -35,7 +35,9 @@ pub struct HttpAccess {
 
 impl HttpAccess {
     pub fn from_config(gateway: &Gateway) -> Self {
-        let serve = &gateway.config.serve;
+        // Read once, when serving starts: not changed by a reload.
+        let config = gateway.config();
+        let serve = &config.serve;
         HttpAccess {
             allowed_hosts: serve.allowed_hosts.clone(),
             allowed_origins: serve.allowed_origins.clone(),

@@ -12,7 +12,7 @@ use rmcp::{
 
 use std::sync::Arc;
 
-use super::{CallContext, Gateway, SessionScope};
+use super::{CallContext, Gateway, SessionScope, Topology};
 use crate::{
     bridge,
     error::{CallError, GatewayError},
@@ -30,10 +30,12 @@ pub struct Plan {
 }
 
 impl Gateway {
-    /// Sends `params` (as built by `build`) to `server` following `plan`.
+    /// Sends `params` (as built by `build`) to `server` following `plan`, on a replica of
+    /// the request's `topology`.
     #[allow(clippy::too_many_arguments)] // the request's parts; a struct would only rename them
     pub(super) async fn forward_with<P: Clone>(
         &self,
+        topology: &Topology,
         plan: Plan,
         label: &str,
         server: &str,
@@ -49,7 +51,7 @@ impl Gateway {
         let attempt = |number: u32, params: P| async move {
             // A client's own session stays on the replica that holds it.
             let owner = scope.owner(server).await;
-            let upstream = owner.as_ref().or_else(|| self.pick(server));
+            let upstream = owner.as_ref().or_else(|| self.pick(topology, server));
             // A slot among the server's calls in flight, held for the attempt.
             let _slot = match upstream {
                 Some(upstream) => Some(upstream.acquire_slot().await.map_err(|overloaded| {

@@ -7,7 +7,7 @@ use rmcp::model::{
     Reference, Request, ServerResult,
 };
 
-use super::{CallContext, Gateway, SessionScope};
+use super::{CallContext, Gateway, SessionScope, Topology};
 use crate::{
     builtin,
     cache::{CacheKey, canonical_json},
@@ -25,10 +25,11 @@ impl Gateway {
         params: CallToolRequestParams,
         call: CallContext,
     ) -> Result<CallToolResponse, rmcp::ErrorData> {
-        let fallbacks = self.fallbacks_of(&params.name);
+        let topology = self.topology();
+        let fallbacks = self.fallbacks_of(&topology, &params.name);
         if fallbacks.is_empty() {
             return self
-                .call_tool_once(scope, params, &call)
+                .call_tool_once(&topology, scope, params, &call)
                 .await
                 .map_err(Into::into);
         }
@@ -37,7 +38,7 @@ impl Gateway {
         for (index, name) in candidates.enumerate() {
             let mut attempt = params.clone();
             attempt.name = name.clone().into();
-            match self.call_tool_once(scope, attempt, &call).await {
+            match self.call_tool_once(&topology, scope, attempt, &call).await {
                 Ok(result) => {
                     if index > 0 {
                         tracing::info!(tool = %params.name, fallback = %name, "answered by a fallback");
@@ -69,6 +70,7 @@ impl Gateway {
     /// is configured for it.
     fn cache_key(
         &self,
+        topology: &Topology,
         server: &str,
         tool: &str,
         definition: Option<&rmcp::model::Tool>,
@@ -77,7 +79,7 @@ impl Gateway {
         let read_only = definition
             .and_then(|tool| tool.annotations.as_ref())
             .is_some_and(|hints| hints.read_only_hint == Some(true));
-        let upstream = self.upstream(server)?;
+        let upstream = topology.upstream(server)?;
         let ttl = upstream.config.resilience.cache_ttl_for(tool)?;
         if !read_only {
             return None;
@@ -99,12 +101,13 @@ impl Gateway {
     }
 
     /// The `fallback:` candidates configured for the exposed tool `name`.
-    fn fallbacks_of(&self, name: &str) -> Vec<String> {
+    fn fallbacks_of(&self, topology: &Topology, name: &str) -> Vec<String> {
         let catalog = self.catalog();
         let Some(route) = catalog.tool_routes.get(name) else {
             return Vec::new();
         };
-        self.upstream(&route.server)
+        topology
+            .upstream(&route.server)
             .and_then(|u| {
                 u.config
                     .resilience
@@ -117,6 +120,7 @@ impl Gateway {
 
     async fn call_tool_once(
         &self,
+        topology: &Topology,
         scope: &SessionScope,
         mut params: CallToolRequestParams,
         call: &CallContext,
@@ -150,8 +154,14 @@ impl Gateway {
                 .map_err(CallError::Server);
         }
         let definition = catalog.tool(params.name.as_ref());
-        let plan = self.plan(&route.server, Some((&route.original, definition)));
-        let cache_key = self.cache_key(&route.server, &route.original, definition, &params);
+        let plan = self.plan(topology, &route.server, Some((&route.original, definition)));
+        let cache_key = self.cache_key(
+            topology,
+            &route.server,
+            &route.original,
+            definition,
+            &params,
+        );
         if let Some((key, _)) = &cache_key
             && let Some(result) = self.cache.get(key)
         {
@@ -170,6 +180,7 @@ impl Gateway {
             });
         let result = self
             .forward_with(
+                topology,
                 plan,
                 &route.original,
                 &route.server,
@@ -214,11 +225,13 @@ impl Gateway {
             .get(&params.name)
             .cloned()
             .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
-        let plan = self.plan(&route.server, None);
+        let topology = self.topology();
+        let plan = self.plan(&topology, &route.server, None);
         params.name = route.original;
         params.meta = None;
         let result = self
             .forward_with(
+                &topology,
                 plan,
                 "prompts/get",
                 &route.server,
@@ -253,9 +266,11 @@ impl Gateway {
             .map(str::to_owned)
             .ok_or_else(|| GatewayError::UnknownResource(params.uri.clone()))?;
         params.meta = None;
+        let topology = self.topology();
         let result = self
             .forward_with(
-                self.plan(&server, None),
+                &topology,
+                self.plan(&topology, &server, None),
                 "resources/read",
                 &server,
                 scope,
@@ -304,7 +319,7 @@ impl Gateway {
                 ));
             }
         };
-        let connection = self.connection(&server, scope).await?;
+        let connection = self.connection(&self.topology(), &server, scope).await?;
         params.meta = None;
         connection
             .session

@@ -185,9 +185,11 @@ pub struct Upstream {
     pub(crate) limit: Arc<baton_resilience::ConcurrencyLimit>,
     /// The server's limit, shared by its replicas.
     pub(crate) server_limit: Arc<baton_resilience::ConcurrencyLimit>,
-    /// Bumped whenever the server's tools may have changed: cached results of an older
-    /// generation are never served.
+    /// Renewed whenever the server's tools may have changed: cached results of an older
+    /// generation are never served. Unique across upstreams ([`next_generation`]).
     generation: std::sync::atomic::AtomicU64,
+    /// The per-client sessions opened on this upstream, closed by [`Upstream::shutdown`].
+    private: Mutex<Vec<std::sync::Weak<Connection>>>,
 }
 
 /// Held while a call is in flight (see [`Upstream::acquire_slot`]).
@@ -230,7 +232,7 @@ impl Upstream {
                 peak: baton_resilience::PeakEwma::new(std::time::Instant::now()),
                 by_name: Default::default(),
             }),
-            generation: std::sync::atomic::AtomicU64::new(0),
+            generation: std::sync::atomic::AtomicU64::new(next_generation()),
             limit: match config.resilience.concurrency.per_replica {
                 Some(max) => Arc::new(baton_resilience::ConcurrencyLimit::new(
                     max as usize,
@@ -250,6 +252,7 @@ impl Upstream {
             stopping: AtomicBool::new(false),
             up_since: Mutex::new(None),
             restart_requested: tokio::sync::Notify::new(),
+            private: Mutex::new(Vec::new()),
         })
     }
 
@@ -337,6 +340,11 @@ impl Upstream {
                     transport: connection.transport.to_owned(),
                 };
                 *self.shared.write().await = Some(connection.clone());
+                // Shut down while connecting (a reload replaced it): close what just opened.
+                if self.stopping.load(Ordering::Acquire) {
+                    self.shared.write().await.take();
+                    return false;
+                }
                 for list in [
                     ListChanged::Tools,
                     ListChanged::Prompts,
@@ -573,7 +581,7 @@ impl Upstream {
         let result: Result<(), rmcp::ServiceError> = async {
             match list {
                 ListChanged::Tools => {
-                    self.generation.fetch_add(1, Ordering::AcqRel);
+                    self.generation.store(next_generation(), Ordering::Release);
                     let tools = if capabilities.tools.is_some() {
                         peer.list_all_tools().await?
                     } else {
@@ -621,9 +629,28 @@ impl Upstream {
         }
     }
 
-    /// Stops the shared session (and with it a stdio server's whole process group).
+    /// Remembers a per-client session opened on this upstream, to close it on shutdown.
+    pub(crate) fn track_private(&self, connection: &Arc<Connection>) {
+        if self.stopping.load(Ordering::Acquire) {
+            connection.session.cancellation_token().cancel();
+            return;
+        }
+        let mut private = self.private.lock().unwrap_or_else(|p| p.into_inner());
+        private.retain(|session| session.strong_count() > 0);
+        private.push(Arc::downgrade(connection));
+    }
+
+    /// Stops the shared session (and with it a stdio server's whole process group) and
+    /// closes the per-client sessions opened on it. Calls in flight on the shared session
+    /// keep it until they end. Final: a stopped upstream never starts again.
     pub async fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);
+        // A supervisor waiting to restart the server ends now.
+        self.restart_requested.notify_one();
+        let private = std::mem::take(&mut *self.private.lock().unwrap_or_else(|p| p.into_inner()));
+        for session in private.iter().filter_map(std::sync::Weak::upgrade) {
+            session.session.cancellation_token().cancel();
+        }
         let connection = self.shared.write().await.take();
         if let Some(connection) = connection
             && let Ok(mut connection) = Arc::try_unwrap(connection)
@@ -634,6 +661,13 @@ impl Upstream {
                 .await;
         }
     }
+}
+
+/// A catalog generation no upstream had before: the upstream a reload puts in place of a
+/// changed server never serves the old one's cached results.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// 2026-07-28 servers announce list changes only on a `subscriptions/listen` stream: open

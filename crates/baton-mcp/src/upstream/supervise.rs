@@ -110,7 +110,8 @@ impl Upstream {
         }
     }
 
-    fn is_stopping(&self) -> bool {
+    /// Shut down ([`Upstream::shutdown`]): Baton stops, or a reload removed or replaced it.
+    pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
     }
 

@@ -65,6 +65,30 @@ pub async fn start_settled(config: Config) -> Arc<Gateway> {
     gateway
 }
 
+/// Deletes old finished runs now and every hour (`workflows.keep_for`, `keep_runs`).
+pub fn prune_runs(
+    store: baton_engine::baton_store::Store,
+    settings: baton_core::config::WorkflowSettings,
+    events: baton_core::config::EventSettings,
+) {
+    tokio::spawn(async move {
+        loop {
+            match store.prune(settings.keep_for, settings.keep_runs).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "deleted old finished runs"),
+                Err(error) => tracing::warn!(%error, "could not prune old runs"),
+            }
+            if let Err(error) = store
+                .prune_events(events.keep, events.keep_for.as_millis() as i64)
+                .await
+            {
+                tracing::warn!(%error, "could not prune old events");
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
+}
+
 /// Opens the configured store and an engine calling tools through `gateway`.
 pub async fn open_engine(
     config: &Config,

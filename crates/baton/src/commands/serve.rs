@@ -2,7 +2,11 @@
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
-use baton_automation::{Automation, EventBus};
+use baton_automation::{Automation, EventBus, fields};
+use baton_core::schedule::EventKind;
+use serde_json::json;
+
+use crate::reload::ReloadOutcome;
 
 use baton_mcp::{Gateway, downstream};
 use tokio_util::sync::CancellationToken;
@@ -47,27 +51,22 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "could not look for unfinished runs"),
                 }
-                let store = engine.store().clone();
-                let events = engine_config.events.clone();
-                tokio::spawn(async move {
-                    loop {
-                        match store.prune(settings.keep_for, settings.keep_runs).await {
-                            Ok(0) => {}
-                            Ok(pruned) => tracing::info!(pruned, "deleted old finished runs"),
-                            Err(error) => tracing::warn!(%error, "could not prune old runs"),
-                        }
-                        if let Err(error) = store
-                            .prune_events(events.keep, events.keep_for.as_millis() as i64)
-                            .await
-                        {
-                            tracing::warn!(%error, "could not prune old events");
-                        }
-                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-                    }
-                });
+                super::prune_runs(
+                    engine.store().clone(),
+                    settings,
+                    engine_config.events.clone(),
+                );
             }
             Err(error) => tracing::error!("{error}; serving without workflows"),
         }
+    }
+    // Hot reload: edits to the config file and the workflows folder apply live.
+    if let Some(path) = engine_config.source.clone() {
+        let gateway_for_reload = gateway.clone();
+        let shutdown = shutdown.clone();
+        crate::reload::watch(path, gateway.clone(), move |outcome| {
+            reloaded(&gateway_for_reload, outcome, shutdown.clone())
+        });
     }
     let result = match address {
         None => {
@@ -103,6 +102,58 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// After a reload: schedules and triggers follow the new configuration (started if it is
+/// the first to have any), and a `config_reloaded` event records the outcome.
+fn reloaded(gateway: &Arc<Gateway>, outcome: ReloadOutcome, shutdown: CancellationToken) {
+    let gateway = gateway.clone();
+    tokio::spawn(async move {
+        let (data, applied) = match outcome {
+            ReloadOutcome::Applied { report, config } => {
+                let automation = match gateway.automation() {
+                    Some(automation) => {
+                        Some((automation.reconfigure(&config).await, automation.clone()))
+                    }
+                    None => match gateway.engine() {
+                        Some(engine)
+                            if !config.schedules.is_empty() || !config.triggers.is_empty() =>
+                        {
+                            let engine = engine.clone();
+                            start_automation(&config, &gateway, &engine, shutdown).await;
+                            gateway
+                                .automation()
+                                .map(|automation| ("started".to_owned(), automation.clone()))
+                        }
+                        _ => None,
+                    },
+                };
+                let schedules = automation.as_ref().map(|(summary, _)| summary.clone());
+                (
+                    fields([
+                        ("applied", true.into()),
+                        ("added", json!(report.added)),
+                        ("removed", json!(report.removed)),
+                        ("changed", json!(report.changed)),
+                        ("needs_restart", json!(report.needs_restart)),
+                        ("workflows_changed", report.workflows_changed.into()),
+                        ("schedules", json!(schedules)),
+                    ]),
+                    true,
+                )
+            }
+            ReloadOutcome::Rejected { errors } => (
+                fields([("applied", false.into()), ("errors", errors.into())]),
+                false,
+            ),
+        };
+        if let Some(automation) = gateway.automation() {
+            automation.bus.emit(EventKind::ConfigReloaded, data);
+        }
+        if applied {
+            tracing::info!("configuration reloaded");
+        }
+    });
 }
 
 /// The event stream (recorded in the store), the scheduler and the triggers.

@@ -10,6 +10,7 @@ mod conformance;
 mod faults;
 mod isolation;
 mod relay;
+mod reload;
 mod resilience;
 mod schedules;
 mod workflows;

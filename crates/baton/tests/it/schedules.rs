@@ -708,3 +708,55 @@ async fn schedules_and_events_are_mcp_tools() {
     let unknown = call(&client, "baton__list_events", json!({"type": "nope"})).await;
     assert_eq!(unknown.is_error, Some(true));
 }
+
+#[test]
+fn editing_schedules_while_serving_applies_them_and_records_the_reload() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        "schedules:\n  old: { every: 1h, tool: baton__status }\n",
+    );
+    let _baton = BatonHttp::start(&config);
+    wait_until(Duration::from_secs(10), "the declared schedule", || {
+        schedules(&config).contains_key("old")
+    });
+    // Saved the way editors do: a new file renamed over the old one.
+    let replace = |text: &str| {
+        let temp = dir.write("baton.yaml.tmp", text);
+        std::fs::rename(temp, &config).unwrap();
+    };
+    replace("schedules:\n  new: { every: 1s, tool: baton__status }\n");
+    wait_until(Duration::from_secs(15), "the new schedule to fire", || {
+        fired_by(&config).contains_key("new")
+    });
+    assert!(
+        !schedules(&config).contains_key("old"),
+        "removed from baton.yaml"
+    );
+    replace("schedules:\n  new: { every: 1s, tool: baton__status, overlap: sometimes }\n");
+    // The CLI refuses the broken baton.yaml too: read the same store through another file.
+    let config = dir.write("reader.yaml", "store: { path: .baton/baton.db }\n");
+    wait_until(Duration::from_secs(15), "the rejected reload", || {
+        events(&config, "config_reloaded")
+            .iter()
+            .any(|e| e["data"]["applied"] == false)
+    });
+    let reloads = events(&config, "config_reloaded");
+    assert_eq!(reloads[0]["data"]["applied"], true, "{reloads:?}");
+    let rejected = reloads
+        .iter()
+        .find(|e| e["data"]["applied"] == false)
+        .unwrap();
+    assert!(
+        rejected["data"]["errors"]
+            .as_str()
+            .unwrap()
+            .contains("schedules.new.overlap"),
+        "{rejected}"
+    );
+    // The running schedule stays in force.
+    let before = fired_by(&config)["new"].len();
+    wait_until(Duration::from_secs(10), "further fires", || {
+        fired_by(&config)["new"].len() > before
+    });
+}

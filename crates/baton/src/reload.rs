@@ -1,0 +1,220 @@
+//! Hot reload for `baton serve`: watch the configuration file and the workflows folder,
+//! and apply each valid edit to the running gateway ([`Gateway::reload`]: only added and
+//! changed servers reconnect; new workflow definitions go to the engine). An edit with
+//! errors is rejected: every error is logged, naming the file, and the running
+//! configuration stays in force.
+//!
+//! Editors often save by writing a temporary file and renaming it over the original, so
+//! the folder holding the file is watched, not the file. Events are debounced
+//! ([`DEBOUNCE`]): one save that produces several events is one reload.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Weak},
+    time::Duration,
+};
+
+use baton_core::config::{self, Config};
+use baton_mcp::{Gateway, ReloadReport};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+/// Quiet time after the last file event before a reload starts.
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// What one reload attempt came to, handed to the callback of [`watch`].
+#[derive(Debug, Clone)]
+pub enum ReloadOutcome {
+    /// The new configuration is in force. `config` is the same `Arc` that
+    /// [`Gateway::config`] returns from now on.
+    Applied {
+        report: ReloadReport,
+        config: Arc<Config>,
+    },
+    /// The edit had errors (already logged); the running configuration stays in force.
+    /// `errors`: every error, one per line, with file, line and column.
+    Rejected { errors: String },
+}
+
+/// Watches the configuration file `path` and its workflows folder for as long as `gateway`
+/// lives, applying each valid edit to it. After every attempt, applied or rejected,
+/// `on_applied` is called once with the outcome: on the watcher's task, after the gateway
+/// has finished applying, one call at a time (reloads never overlap). It should return
+/// quickly; spawn a task for anything slow.
+///
+/// Returns at once. When the platform cannot watch files, a warning is logged and edits
+/// apply only after a restart.
+pub fn watch(
+    path: PathBuf,
+    gateway: Arc<Gateway>,
+    on_applied: impl Fn(ReloadOutcome) + Send + 'static,
+) {
+    // Loaded as given (as at start: relative paths in it resolve the same way); matched
+    // against file events as an absolute path.
+    let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    let (sender, mut events) = mpsc::unbounded_channel();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let _ = sender.send(event);
+    });
+    let mut watcher = match watcher {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the configuration for changes: edits apply only after a restart");
+            return;
+        }
+    };
+    let mut watched = Watched::default();
+    watched.update(&mut watcher, &absolute, &gateway.config());
+    let gateway = Arc::downgrade(&gateway);
+    tokio::spawn(async move {
+        loop {
+            // The first event that concerns the configuration, then quiet for DEBOUNCE.
+            loop {
+                match events.recv().await {
+                    Some(event) if watched.concerns(&event) => break,
+                    Some(_) => {}
+                    None => return,
+                }
+            }
+            let mut deadline = tokio::time::Instant::now() + DEBOUNCE;
+            loop {
+                match tokio::time::timeout_at(deadline, events.recv()).await {
+                    Ok(Some(event)) if watched.concerns(&event) => {
+                        deadline = tokio::time::Instant::now() + DEBOUNCE;
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            let Some(gateway) = Weak::upgrade(&gateway) else {
+                return;
+            };
+            // A workflows folder created since: watch it before reading it.
+            watched.update(&mut watcher, &absolute, &gateway.config());
+            let outcome = apply(&path, &gateway).await;
+            if let ReloadOutcome::Applied { config, .. } = &outcome {
+                watched.update(&mut watcher, &absolute, config);
+            }
+            on_applied(outcome);
+        }
+    });
+}
+
+/// Loads the configuration (as `baton serve` does at start) and applies it.
+async fn apply(path: &Path, gateway: &Arc<Gateway>) -> ReloadOutcome {
+    let file = path.to_owned();
+    let loaded =
+        tokio::task::spawn_blocking(move || config::load(&file, &config::process_env)).await;
+    let config = match loaded {
+        Ok(Ok(config)) => config,
+        Ok(Err(errors)) => {
+            let errors = errors.to_string().trim_end().to_owned();
+            tracing::error!(
+                "{} was edited but not applied; the running configuration stays in force. {errors}",
+                path.display()
+            );
+            return ReloadOutcome::Rejected { errors };
+        }
+        Err(error) => {
+            let errors = format!("reading the configuration failed: {error}");
+            tracing::error!("{}: {errors}", path.display());
+            return ReloadOutcome::Rejected { errors };
+        }
+    };
+    // The first workflows of a gateway started without any: open the engine for them.
+    let mut opened = false;
+    let needs_engine = !config.workflows.definitions.is_empty()
+        || !config.schedules.is_empty()
+        || !config.triggers.is_empty();
+    if gateway.engine().is_none() && needs_engine {
+        match crate::commands::open_engine(&config, gateway).await {
+            Ok(engine) => {
+                opened = true;
+                crate::commands::prune_runs(
+                    engine.store().clone(),
+                    config.workflows.clone(),
+                    config.events.clone(),
+                );
+            }
+            Err(error) => tracing::error!("{error}; workflows stay unavailable"),
+        }
+    }
+    let mut report = gateway.reload(config).await;
+    report.catalog_changed |= opened;
+    ReloadOutcome::Applied {
+        report,
+        config: gateway.config(),
+    }
+}
+
+/// The folders being watched: the configuration file's, and the workflows folder.
+#[derive(Default)]
+struct Watched {
+    file: PathBuf,
+    config_dir: Option<PathBuf>,
+    workflows: Option<PathBuf>,
+    /// The workflows folder as configured (it may not exist yet).
+    workflows_dir: PathBuf,
+}
+
+impl Watched {
+    /// Watches the folders `config` needs that are not watched yet (a workflows folder
+    /// that now exists, or another one after an edit).
+    fn update(&mut self, watcher: &mut impl Watcher, file: &Path, config: &Config) {
+        self.file = file.to_owned();
+        let parent = file
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        if self.config_dir.as_ref() != Some(&parent) {
+            match watcher.watch(&parent, RecursiveMode::NonRecursive) {
+                Ok(()) => self.config_dir = Some(parent),
+                Err(error) => {
+                    tracing::warn!(%error, folder = %parent.display(), "cannot watch the configuration's folder: edits apply only after a restart")
+                }
+            }
+        }
+        let dir = std::path::absolute(&config.workflows.dir)
+            .unwrap_or_else(|_| config.workflows.dir.clone());
+        self.workflows_dir = dir.clone();
+        if self.workflows.as_ref() == Some(&dir) {
+            return;
+        }
+        if let Some(old) = self.workflows.take() {
+            let _ = watcher.unwatch(&old);
+        }
+        if dir.is_dir() && self.config_dir.as_ref() != Some(&dir) {
+            match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => self.workflows = Some(dir),
+                Err(error) => {
+                    tracing::warn!(%error, folder = %dir.display(), "cannot watch the workflows folder: its edits apply only after a restart")
+                }
+            }
+        }
+    }
+
+    /// Whether `event` may change the configuration: the file itself, the workflows
+    /// folder, or a workflow file in it.
+    fn concerns(&self, event: &notify::Result<notify::Event>) -> bool {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::debug!(%error, "file watcher error");
+                return false;
+            }
+        };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return false;
+        }
+        event.paths.iter().any(|path| {
+            path == &self.file
+                || path == &self.workflows_dir
+                || (path.parent() == Some(self.workflows_dir.as_path())
+                    && path
+                        .extension()
+                        .is_some_and(|ext| ext == "yaml" || ext == "yml"))
+        })
+    }
+}
