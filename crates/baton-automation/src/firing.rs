@@ -207,7 +207,8 @@ impl Firing {
                 {
                     tracing::warn!(schedule = name, %error, "could not record a fired slot");
                 }
-                let late = now_ms() - slot;
+                let late_us = chrono::Utc::now().timestamp_micros() - slot * 1000;
+                let late = late_us / 1000;
                 tracing::info!(
                     schedule = name,
                     slot = rfc3339(slot),
@@ -222,6 +223,7 @@ impl Firing {
                         ("slot", rfc3339(slot).into()),
                         ("run", run.clone().into()),
                         ("late_ms", late.into()),
+                        ("late_us", late_us.into()),
                         ("reason", fire.as_str().into()),
                     ]),
                 );

@@ -371,3 +371,157 @@ fn concurrency_can_limit_each_replica() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn schedules_and_triggers_compile_with_their_policies() {
+    let config = parse_ok(
+        r#"
+servers:
+  git: { command: mcp-server-git }
+schedules:
+  nightly:
+    cron: "0 2 * * *"
+    timezone: Europe/Paris
+    tool: git__git_status
+    args: { repo_path: . }
+    overlap: buffer_all
+    catch_up: all
+    catch_up_window: 2d
+    pause_on_failure: true
+    jitter: 30s
+  weekdays:
+    every: 10m
+    days: [mon, tue, wed, thu, fri]
+    start: 2026-01-05 08:00
+    until: 2026-12-31
+    mode: architect
+    task: Review open work
+triggers:
+  git-down:
+    on: server_down
+    match: { server: git }
+    tool: git__git_status
+    cooldown: 5m
+  hook:
+    webhook: { secret: "${TOKEN}-and-more-characters", auth: hmac }
+    tool: git__git_status
+events: { keep: 500, keep_for: 1d }
+"#,
+    );
+    let nightly = &config.schedules[0];
+    assert_eq!(nightly.overlap, crate::schedule::Overlap::BufferAll);
+    assert_eq!(nightly.catch_up, crate::schedule::CatchUp::All);
+    assert_eq!(nightly.catch_up_window, Duration::from_secs(2 * 86_400));
+    assert!(nightly.pause_on_failure);
+    assert_eq!(nightly.timetable.jitter, Duration::from_secs(30));
+    assert_eq!(nightly.timetable.timezone, chrono_tz::Europe::Paris);
+    let weekdays = &config.schedules[1];
+    assert_eq!(weekdays.overlap, crate::schedule::Overlap::Skip, "default");
+    assert_eq!(
+        weekdays.catch_up,
+        crate::schedule::CatchUp::Latest,
+        "default"
+    );
+    assert_eq!(weekdays.timetable.days.as_ref().map(Vec::len), Some(5));
+    let down = &config.triggers[0];
+    assert_eq!(down.cooldown, Duration::from_secs(300));
+    let mut data = serde_json::Map::new();
+    data.insert("server".into(), "git".into());
+    assert!(down.matches(crate::schedule::EventKind::ServerDown, &data));
+    data.insert("server".into(), "other".into());
+    assert!(!down.matches(crate::schedule::EventKind::ServerDown, &data));
+    match &config.triggers[1].source {
+        crate::schedule::TriggerSource::Webhook(hook) => {
+            assert_eq!(hook.secret, "s3cret-and-more-characters");
+            assert_eq!(
+                hook.auth,
+                crate::schedule::HookAuth::Hmac {
+                    header: "X-Baton-Signature".into()
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(config.events.keep, 500);
+}
+
+#[test]
+fn bad_schedules_and_triggers_are_all_reported_with_positions() {
+    let errors = parse_err(
+        r#"
+schedules:
+  a:
+    every: 10 minutes
+    tool: x__y
+    overlap: sometimes
+  b:
+    cron: "* * *"
+    timezone: Mars/Olympus
+    days: [funday]
+  c:
+    every: 1m
+    at: 2026-01-01
+    workflow: w
+    tool: t
+triggers:
+  t1:
+    on: server_exploded
+    tool: x__y
+  t2:
+    webhook: { secret: short }
+    tool: x__y
+  t3:
+    files: { paths: [] }
+"#,
+    );
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = text.join("\n");
+    for expected in [
+        "baton.yaml:4:5: schedules.a.every: \"10 minutes\" is not a duration",
+        "schedules.a.overlap: \"sometimes\" is not an overlap policy",
+        "schedules.b.cron: \"* * *\" is not a cron pattern",
+        "schedules.b.timezone: unknown time zone \"Mars/Olympus\"",
+        "schedules.b.days[0]: \"funday\" is not a weekday",
+        "schedules.b.workflow: nothing to start",
+        "schedules.c.every: give only one of every:, cron: and at:",
+        "schedules.c.workflow: give only one of workflow:, tool: and mode:",
+        "triggers.t1.on: unknown event type \"server_exploded\"",
+        "triggers.t2.webhook.secret: is shorter than 16 characters",
+        "triggers.t3.files.paths: is empty",
+        "triggers.t3.workflow: nothing to start",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in\n{all}");
+    }
+}
+
+#[test]
+fn schedule_targets_must_exist() {
+    let mut config = parse_ok(
+        r#"
+servers:
+  git: { command: mcp-server-git }
+workflows:
+  definitions:
+    report:
+      inputs: { repo: { type: string, required: true } }
+      steps: [{ id: s, set: { r: "{{ inputs.repo }}" } }]
+schedules:
+  a: { every: 1h, workflow: reprot }
+  b: { every: 1h, workflow: report }
+  c: { every: 1h, tool: gti__status }
+"#,
+    );
+    config.workflows.dir = std::path::PathBuf::from("/nonexistent/baton-test-workflows");
+    let errors = load_workflow_dir(&mut config).unwrap_err().0;
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    assert!(
+        all.contains("schedules.a.workflow: unknown workflow \"reprot\" (workflows: report)"),
+        "{all}"
+    );
+    assert!(
+        all.contains("schedules.b.workflow: input \"repo\" is required"),
+        "{all}"
+    );
+    assert!(all.contains("schedules.c.tool: tool \"gti__status\" is not server__tool of a configured server (servers: git)"), "{all}");
+}

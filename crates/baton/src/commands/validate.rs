@@ -163,12 +163,22 @@ pub async fn run(config_flag: Option<PathBuf>, args: ValidateArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let workflows = config.workflows.definitions.len();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut extra = String::new();
+    for (count, what) in [
+        (config.schedules.len(), "schedule"),
+        (config.triggers.len(), "trigger"),
+    ] {
+        if count > 0 {
+            extra.push_str(&format!(", {count} {what}{}", plural(count)));
+        }
+    }
     println!(
-        "{}: ok ({} server{}, {workflows} workflow{})",
+        "{}: ok ({} server{}, {workflows} workflow{}{extra})",
         path.display(),
         config.servers.len(),
-        if config.servers.len() == 1 { "" } else { "s" },
-        if workflows == 1 { "" } else { "s" }
+        plural(config.servers.len()),
+        plural(workflows)
     );
     ExitCode::SUCCESS
 }
