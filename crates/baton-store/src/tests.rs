@@ -216,3 +216,108 @@ async fn reopening_the_database_keeps_everything() {
     assert_eq!(store.run(&id).await.unwrap().inputs, json!({"n": 1}));
     assert_eq!(store.version("h1").await.unwrap().as_deref(), Some("{}"));
 }
+
+#[tokio::test]
+async fn a_slot_is_claimed_once_even_by_two_stores_on_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = store(&dir).await;
+    let b = store(&dir).await;
+    let spec = json!({"every": "1m", "tool": "x__y"});
+    assert_eq!(
+        a.upsert_config_schedule("s", &spec, false, 1_000)
+            .await
+            .unwrap(),
+        Reconciled::Added
+    );
+    assert_eq!(
+        b.upsert_config_schedule("s", &spec, false, 1_000)
+            .await
+            .unwrap(),
+        Reconciled::Unchanged
+    );
+    let claims = [("s", 60_000), ("s", 120_000)];
+    assert_eq!(a.claim_slots(&claims, "a").await.unwrap(), [true, true]);
+    assert_eq!(
+        b.claim_slots(&[("s", 120_000), ("s", 180_000)], "b")
+            .await
+            .unwrap(),
+        [false, true]
+    );
+    assert_eq!(b.schedule("s").await.unwrap().unwrap().cursor, 180_000);
+    a.settle_slot("s", 60_000, "skipped", None, Some("overlap"))
+        .await
+        .unwrap();
+    a.settle_slot("s", 120_000, "buffered", None, None)
+        .await
+        .unwrap();
+    assert_eq!(a.buffered_count("s").await.unwrap(), 1);
+    assert!(a.take_buffered("s", 120_000, "a").await.unwrap());
+    assert!(
+        !b.take_buffered("s", 120_000, "b").await.unwrap(),
+        "taken once"
+    );
+    let row = a.schedule("s").await.unwrap().unwrap();
+    assert_eq!(row.skipped, 1);
+    // A pause from the CLI survives an unchanged config; a changed spec applies its own.
+    a.set_paused("s", true, Some("by hand"), 0).await.unwrap();
+    a.upsert_config_schedule("s", &spec, false, 0)
+        .await
+        .unwrap();
+    assert!(a.schedule("s").await.unwrap().unwrap().paused);
+    let changed = json!({"every": "2m", "tool": "x__y"});
+    assert_eq!(
+        a.upsert_config_schedule("s", &changed, false, 0)
+            .await
+            .unwrap(),
+        Reconciled::Changed
+    );
+    assert!(!a.schedule("s").await.unwrap().unwrap().paused);
+    assert_eq!(
+        a.remove_config_schedules_except(&[]).await.unwrap(),
+        ["s".to_owned()]
+    );
+    assert!(a.schedule("s").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn trigger_cooldowns_and_event_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    assert!(store.claim_trigger("t", 10_000, 5_000).await.unwrap());
+    assert!(
+        !store.claim_trigger("t", 12_000, 5_000).await.unwrap(),
+        "cooling down"
+    );
+    assert!(
+        store.claim_trigger("t", 15_000, 5_000).await.unwrap(),
+        "cooled down"
+    );
+    let data = json!({"server": "git"});
+    let now = now_ms();
+    let rows: Vec<(i64, &str, &Value)> = (0..10)
+        .map(|i| (now - 10 + i, "server_down", &data))
+        .collect();
+    let ids = store.insert_events(&rows).await.unwrap();
+    assert_eq!(ids.len(), 10);
+    let old = json!({});
+    store
+        .insert_events(&[(now - 10 * 86_400_000, "server_up", &old)])
+        .await
+        .unwrap();
+    let newest = store.events(None, 0, 3, true).await.unwrap();
+    assert_eq!(newest.len(), 3);
+    assert!(newest[0].id < newest[2].id, "oldest first");
+    assert_eq!(
+        store
+            .events(Some("server_up"), 0, 10, false)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Older than 7 days: gone; beyond the newest 5: gone.
+    assert_eq!(store.prune_events(5, 7 * 86_400_000).await.unwrap(), 6);
+    let left = store.events(None, 0, 100, false).await.unwrap();
+    assert_eq!(left.len(), 5);
+    assert_eq!(left.last().unwrap().id, *ids.last().unwrap());
+}

@@ -288,14 +288,17 @@ fn each_overlap_policy_with_runs_longer_than_the_interval() {
 #[test]
 fn a_killed_upstream_starts_the_recovery_workflow_once_within_its_cooldown() {
     let dir = TestDir::new();
-    let id = format!("trigger-test-{}", std::process::id());
+    // The reference git server, on a repository only this test uses: its path picks the
+    // process out for `pkill -f`.
+    let repo = git_repo(dir.path());
+    let id = repo.display().to_string();
     let config = dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  flaky:\n    command: {}\n    args: [\"--id\", \"{id}\"]\n    resilience:\n      restart: {{ initial_delay: 200ms }}\n\
+            "servers:\n  git:\n    command: {}\n    args: [\"--repository\", \"{id}\"]\n    resilience:\n      restart: {{ initial_delay: 200ms }}\n\
              workflows:\n  definitions:\n    recover:\n      inputs:\n        event: {{ type: object }}\n      steps:\n        - id: note\n          set: {{ server: \"{{{{ inputs.event.data.server }}}}\" }}\n\
-             triggers:\n  recover-flaky:\n    on: server_down\n    match: {{ server: flaky }}\n    workflow: recover\n    cooldown: 1h\n",
-            fault_upstream().display()
+             triggers:\n  recover-git:\n    on: server_down\n    match: {{ server: git }}\n    workflow: recover\n    cooldown: 1h\n",
+            peer("mcp-server-git").display()
         ),
     );
     let _baton = BatonHttp::start(&config);
@@ -338,7 +341,7 @@ fn a_killed_upstream_starts_the_recovery_workflow_once_within_its_cooldown() {
     );
     let record = runs(&config).into_iter().find(|r| r["run"] == run).unwrap();
     assert_eq!(record["workflow"], "recover");
-    assert_eq!(record["outputs"]["server"], "flaky", "{record}");
+    assert_eq!(record["outputs"]["server"], "git", "{record}");
 }
 
 #[tokio::test]
@@ -759,4 +762,32 @@ fn editing_schedules_while_serving_applies_them_and_records_the_reload() {
     wait_until(Duration::from_secs(10), "further fires", || {
         fired_by(&config)["new"].len() > before
     });
+}
+
+#[test]
+fn pause_on_failure_pauses_after_a_failed_run() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        "schedules:\n  fragile:\n    every: 1s\n    tool: baton__status\n    args: { server: no-such-server }\n    pause_on_failure: true\n",
+    );
+    let _baton = BatonHttp::start(&config);
+    wait_until(
+        Duration::from_secs(15),
+        "the schedule to pause itself",
+        || schedules(&config)["fragile"]["paused"] == true,
+    );
+    let fragile = &schedules(&config)["fragile"];
+    assert_eq!(fragile["last_result"], "failed");
+    assert!(
+        fragile["pause_reason"]
+            .as_str()
+            .unwrap()
+            .contains("pause_on_failure"),
+        "{fragile}"
+    );
+    let fired = fired_by(&config)["fragile"].len();
+    // Paused: no further slot fires (three more would have by now).
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(fired_by(&config)["fragile"].len(), fired);
 }
