@@ -236,9 +236,12 @@ async fn list_events(automation: &Automation, arguments: &JsonObject) -> Result<
     Ok(json!({ "events": events }))
 }
 
-/// Feeds the gateway's health events into the event stream.
-pub fn forward_gateway_events(gateway: &Gateway, bus: Arc<EventBus>) {
-    let mut events = gateway.subscribe_events();
+/// Feeds the gateway's health events (from `events`, a [`Gateway::subscribe_events`]
+/// receiver taken right after start so that no early event is missed) into the stream.
+pub fn forward_gateway_events(
+    mut events: tokio::sync::broadcast::Receiver<GatewayEvent>,
+    bus: Arc<EventBus>,
+) {
     tokio::spawn(async move {
         loop {
             let event = match events.recv().await {

@@ -32,6 +32,8 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     let settings = config.workflows.clone();
     let engine_config = config.clone();
     let gateway = Gateway::start(config);
+    // Taken at once: a server that fails at start-up is a `server_down` event too.
+    let health = gateway.subscribe_events();
     let shutdown = CancellationToken::new();
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -43,7 +45,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     if workflows {
         match super::open_engine(&engine_config, &gateway).await {
             Ok(engine) => {
-                start_automation(&engine_config, &gateway, &engine, shutdown.clone()).await;
+                start_automation(&engine_config, &gateway, &engine, health, shutdown.clone()).await;
                 match engine.resume_all().await {
                     Ok(resumed) if !resumed.is_empty() => {
                         tracing::info!(runs = resumed.len(), "resuming unfinished workflow runs")
@@ -120,7 +122,8 @@ fn reloaded(gateway: &Arc<Gateway>, outcome: ReloadOutcome, shutdown: Cancellati
                             if !config.schedules.is_empty() || !config.triggers.is_empty() =>
                         {
                             let engine = engine.clone();
-                            start_automation(&config, &gateway, &engine, shutdown).await;
+                            let health = gateway.subscribe_events();
+                            start_automation(&config, &gateway, &engine, health, shutdown).await;
                             gateway
                                 .automation()
                                 .map(|automation| ("started".to_owned(), automation.clone()))
@@ -161,11 +164,12 @@ async fn start_automation(
     config: &baton_core::Config,
     gateway: &Arc<Gateway>,
     engine: &Arc<baton_engine::Engine>,
+    health: tokio::sync::broadcast::Receiver<baton_mcp::GatewayEvent>,
     shutdown: CancellationToken,
 ) {
     let bus = EventBus::new(Some(engine.store().clone()));
     baton_automation::forward_run_events(engine, bus.clone());
-    baton_mcp::automation::forward_gateway_events(gateway, bus.clone());
+    baton_mcp::automation::forward_gateway_events(health, bus.clone());
     let automation = Automation::start(engine.clone(), bus, config, shutdown).await;
     gateway.attach_automation(automation).await;
 }

@@ -315,12 +315,16 @@ fn a_killed_upstream_starts_the_recovery_workflow_once_within_its_cooldown() {
             .unwrap();
         assert!(status.success());
     };
+    wait_until(Duration::from_secs(30), "the server to be up", || {
+        !events(&config, "server_up").is_empty()
+    });
     kill();
     wait_until(Duration::from_secs(20), "the trigger to fire", || {
         !events(&config, "trigger_fired").is_empty()
     });
+    // Up at start, then again after the restart.
     wait_until(Duration::from_secs(20), "the server to come back", || {
-        !events(&config, "server_up").is_empty()
+        events(&config, "server_up").len() >= 2
     });
     kill();
     wait_until(Duration::from_secs(20), "a second server_down", || {
