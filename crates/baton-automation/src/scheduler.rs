@@ -295,9 +295,15 @@ impl Loop {
         if let Ok(version) = self.firing.store.schedules_version().await {
             self.version = version;
         }
-        let mut seen = Vec::with_capacity(rows.len());
+        let buffered = self
+            .firing
+            .store
+            .schedules_with_buffered()
+            .await
+            .unwrap_or_default();
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
         for row in rows {
-            seen.push(row.name.clone());
+            seen.insert(row.name.clone());
             let same = self
                 .entries
                 .get(&row.name)
@@ -328,7 +334,9 @@ impl Loop {
             if !paused {
                 let handled = self.catch_up(&schedule, cursor).await;
                 self.enqueue(&name, handled);
-                self.firing.promote(&schedule).await;
+                if buffered.contains(&name) {
+                    self.firing.promote(&schedule).await;
+                }
             }
         }
         self.entries.retain(|name, entry| {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod modes;
 pub mod names;
 pub mod schedule;
 pub mod workflow;

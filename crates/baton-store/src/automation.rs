@@ -396,6 +396,15 @@ impl Store {
         Ok(updated.rows_affected() == 1)
     }
 
+    /// The schedules with slots waiting in their buffer.
+    pub async fn schedules_with_buffered(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT schedule FROM schedule_slots WHERE state = 'buffered'",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// How many slots of `schedule` wait in the buffer.
     pub async fn buffered_count(&self, schedule: &str) -> Result<i64> {
         Ok(sqlx::query_scalar(

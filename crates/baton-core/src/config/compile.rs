@@ -11,6 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use indexmap::IndexMap;
 use serde_saphyr::{Location, Spanned};
 
+mod automation;
 mod resilience;
 
 use super::{
@@ -150,6 +151,13 @@ pub fn compile(
         compiler.workflow_settings(workflows, &mut config);
     }
     compiler.automation(&raw.schedules, &raw.triggers, &raw.events, &mut config);
+    compiler.builtins(
+        raw.project.as_ref(),
+        raw.memory.as_ref(),
+        raw.validation.as_ref(),
+        raw.modes.as_ref(),
+        &mut config,
+    );
 
     sink.finish()?;
     Ok(config)
@@ -206,65 +214,8 @@ impl Compiler<'_> {
         config.workflows.definitions = definitions;
     }
 
-    /// `schedules:`, `triggers:` and `events:` (targets are checked once the workflows of
-    /// the folder are known: [`crate::schedule::check_targets`]).
-    fn automation(
-        &mut self,
-        schedules: &Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
-        triggers: &Option<IndexMap<String, Spanned<crate::schedule::TriggerSpec>>>,
-        events: &Option<super::raw::RawEvents>,
-        config: &mut Config,
-    ) {
-        for (name, spec) in schedules.iter().flatten() {
-            match spec.value.compile(name) {
-                Ok(mut schedule) => {
-                    (schedule.line, schedule.column) =
-                        (spec.referenced.line(), spec.referenced.column());
-                    config.schedules.push(schedule);
-                }
-                Err(problems) => {
-                    for (field, message) in problems {
-                        self.sink.push(
-                            spec.referenced,
-                            format!("schedules.{name}.{field}"),
-                            message,
-                        );
-                    }
-                }
-            }
-        }
-        for (name, spec) in triggers.iter().flatten() {
-            match spec.value.compile(name, &self.base_dir, self.lookup) {
-                Ok(mut trigger) => {
-                    (trigger.line, trigger.column) =
-                        (spec.referenced.line(), spec.referenced.column());
-                    config.triggers.push(trigger);
-                }
-                Err(problems) => {
-                    for (field, message) in problems {
-                        self.sink.push(
-                            spec.referenced,
-                            format!("triggers.{name}.{field}"),
-                            message,
-                        );
-                    }
-                }
-            }
-        }
-        if let Some(events) = events {
-            if let Some(keep) = &events.keep {
-                config.events.keep = keep.value;
-            }
-            if let Some(keep_for) = &events.keep_for
-                && let Some(duration) = self.duration(keep_for, "events.keep_for")
-            {
-                config.events.keep_for = duration;
-            }
-        }
-    }
-
     /// Interpolates one string, reporting failure at its position.
-    fn string(&mut self, value: &SpannedString, path: &str) -> Option<String> {
+    pub(super) fn string(&mut self, value: &SpannedString, path: &str) -> Option<String> {
         match interpolate(&value.value, self.lookup) {
             Ok(text) => Some(text),
             Err(error) => {
@@ -558,7 +509,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn duration(&mut self, value: &SpannedString, path: &str) -> Option<Duration> {
+    pub(super) fn duration(&mut self, value: &SpannedString, path: &str) -> Option<Duration> {
         let text = self.string(value, path)?;
         match parse_duration(&text) {
             Some(duration) if !duration.is_zero() => Some(duration),

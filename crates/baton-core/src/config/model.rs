@@ -31,6 +31,46 @@ pub struct Config {
     pub schedules: Vec<crate::schedule::Schedule>,
     pub triggers: Vec<crate::schedule::Trigger>,
     pub events: EventSettings,
+    pub project: ProjectSettings,
+    pub memory: MemorySettings,
+    pub validation: Vec<ValidationCommand>,
+    pub modes: Vec<crate::modes::Mode>,
+}
+
+/// `project:` — the folder the file tools are confined to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectSettings {
+    pub root: PathBuf,
+    pub max_read_bytes: u64,
+    pub max_write_bytes: u64,
+    pub max_entries: u32,
+}
+
+/// `memory:` — persistent memory defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemorySettings {
+    pub default: String,
+    pub max_lines: u32,
+    pub sections: Vec<String>,
+    pub log_section: String,
+}
+
+/// The three sections of the Roo sample memory file.
+pub const DEFAULT_MEMORY_SECTIONS: [&str; 3] = [
+    "Non-Obvious Implementation Patterns",
+    "Development & Debug Commands",
+    "System Updates & Status",
+];
+
+/// One `validation.commands` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationCommand {
+    pub name: String,
+    pub description: Option<String>,
+    pub run: String,
+    pub cwd: PathBuf,
+    pub timeout: Duration,
+    pub max_output: usize,
 }
 
 /// `events:` — retention of the recorded event stream.
@@ -414,6 +454,20 @@ impl Config {
                 keep: 10_000,
                 keep_for: Duration::from_secs(7 * 86_400),
             },
+            project: ProjectSettings {
+                root: PathBuf::from("."),
+                max_read_bytes: 1024 * 1024,
+                max_write_bytes: 5 * 1024 * 1024,
+                max_entries: 2000,
+            },
+            memory: MemorySettings {
+                default: "project".to_owned(),
+                max_lines: 300,
+                sections: DEFAULT_MEMORY_SECTIONS.map(str::to_owned).to_vec(),
+                log_section: DEFAULT_MEMORY_SECTIONS[2].to_owned(),
+            },
+            validation: Vec::new(),
+            modes: Vec::new(),
         }
     }
 
@@ -443,6 +497,10 @@ impl Config {
             separator: &self.namespace.separator,
             env_allow: &self.workflows.env_allow,
         }
+    }
+
+    pub fn mode(&self, slug: &str) -> Option<&crate::modes::Mode> {
+        self.modes.iter().find(|mode| mode.slug == slug)
     }
 
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {

@@ -39,6 +39,18 @@ pub struct RawConfig {
     /// How long recorded events are kept.
     #[serde(default)]
     pub events: Option<RawEvents>,
+    /// The project folder the file tools are confined to.
+    #[serde(default)]
+    pub project: Option<RawProject>,
+    /// Persistent memory settings.
+    #[serde(default)]
+    pub memory: Option<RawMemory>,
+    /// The commands `run_validation` may run.
+    #[serde(default)]
+    pub validation: Option<RawValidation>,
+    /// Modes (roles with tool groups) and how tasks are delegated to them.
+    #[serde(default)]
+    pub modes: Option<RawModes>,
     /// VS Code's `inputs` block (prompted secrets). Accepted so the file loads; Baton reads
     /// secrets from the environment instead (`${VAR}`).
     #[serde(default)]
@@ -236,4 +248,56 @@ pub struct RawEvents {
     pub keep: Option<Spanned<u32>>,
     /// Events older than this are deleted (default 7d).
     pub keep_for: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    /// The sandbox root (default: the folder of baton.yaml).
+    pub root: Option<SpannedString>,
+    pub max_read_bytes: Option<Spanned<u64>>,
+    pub max_write_bytes: Option<Spanned<u64>>,
+    pub max_entries: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMemory {
+    /// The memory used when a call names none (default `project`).
+    pub default: Option<SpannedString>,
+    /// Lines per memory before the oldest log entries are archived (default 300).
+    pub max_lines: Option<Spanned<u32>>,
+    pub sections: Option<Vec<SpannedString>>,
+    /// The section whose oldest entries are archived first.
+    pub log_section: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidation {
+    #[serde(default)]
+    pub commands: IndexMap<String, Spanned<RawCommand>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommand {
+    /// A shell command line (`sh -c`), e.g. `cargo test --quiet`.
+    pub run: SpannedString,
+    pub description: Option<SpannedString>,
+    /// Where it runs (default: the project root).
+    pub cwd: Option<SpannedString>,
+    pub timeout: Option<SpannedString>,
+    /// Output beyond this many bytes is cut (default 64 KiB), keeping its head and tail.
+    pub max_output: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModes {
+    /// A Roo Code `.roomodes` file (YAML or JSON) whose modes are added.
+    pub import: Option<SpannedString>,
+    /// Modes defined here, by slug (they replace imported ones of the same slug).
+    #[serde(default)]
+    pub definitions: IndexMap<String, Spanned<crate::modes::ModeSpec>>,
 }

@@ -525,3 +525,58 @@ schedules:
     );
     assert!(all.contains("schedules.c.tool: tool \"gti__status\" is not server__tool of a configured server (servers: git)"), "{all}");
 }
+
+#[test]
+fn builtin_tool_sections_compile() {
+    let config = parse_ok(
+        r#"
+project: { root: "${ROOT}/app", max_read_bytes: 2048 }
+memory: { default: notes, max_lines: 50, sections: [Log, Ideas], log_section: Log }
+validation:
+  commands:
+    test: { run: cargo test --quiet, timeout: 5m, description: The test suite }
+    lint: { run: cargo clippy, cwd: sub }
+modes:
+  import: ../../tests/fixtures/roo/.roomodes
+  definitions:
+    planning-analysis:
+      role_definition: You plan.
+      groups: [read, mcp]
+      executor: { tool: agents__run, prompt_argument: message }
+"#,
+    );
+    assert_eq!(config.project.root, Path::new("/srv/app"));
+    assert_eq!(config.project.max_read_bytes, 2048);
+    assert_eq!(config.memory.default, "notes");
+    assert_eq!(config.memory.sections, ["Log", "Ideas"]);
+    assert_eq!(config.validation[0].timeout, Duration::from_secs(300));
+    assert_eq!(config.validation[1].cwd, Path::new("/srv/app/sub"));
+    let slugs: Vec<&str> = config.modes.iter().map(|m| m.slug.as_str()).collect();
+    assert_eq!(
+        slugs,
+        [
+            "implementation-core",
+            "validation-static",
+            "planning-analysis"
+        ],
+        "the file's modes, then baton.yaml's (replacing the imported one)"
+    );
+    assert_eq!(
+        config.mode("planning-analysis").unwrap().role_definition,
+        "You plan."
+    );
+
+    let errors = parse_err(
+        "memory: { sections: [A], log_section: B }\nmodes:\n  import: nowhere.yaml\n  definitions:\n    x: { groups: [fly] }\n",
+    );
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for expected in [
+        "memory.log_section: \"B\" is not one of memory.sections (A)",
+        "modes.import: cannot read nowhere.yaml",
+        "modes.definitions.x.role_definition: is missing",
+        "modes.definitions.x.groups[0]: unknown tool group \"fly\"",
+    ] {
+        assert!(all.contains(expected), "{expected}\n{all}");
+    }
+}

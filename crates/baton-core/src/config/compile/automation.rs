@@ -1,0 +1,229 @@
+//! `schedules:`, `triggers:`, `events:`, and the built-in tools' sections (`project:`,
+//! `memory:`, `validation:`, `modes:`).
+
+use super::*;
+
+impl Compiler<'_> {
+    /// `schedules:`, `triggers:` and `events:` (targets are checked once the workflows of
+    /// the folder are known: [`crate::schedule::check_targets`]).
+    pub(super) fn automation(
+        &mut self,
+        schedules: &Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
+        triggers: &Option<IndexMap<String, Spanned<crate::schedule::TriggerSpec>>>,
+        events: &Option<crate::config::raw::RawEvents>,
+        config: &mut Config,
+    ) {
+        for (name, spec) in schedules.iter().flatten() {
+            match spec.value.compile(name) {
+                Ok(mut schedule) => {
+                    (schedule.line, schedule.column) =
+                        (spec.referenced.line(), spec.referenced.column());
+                    config.schedules.push(schedule);
+                }
+                Err(problems) => {
+                    for (field, message) in problems {
+                        self.sink.push(
+                            spec.referenced,
+                            format!("schedules.{name}.{field}"),
+                            message,
+                        );
+                    }
+                }
+            }
+        }
+        for (name, spec) in triggers.iter().flatten() {
+            match spec.value.compile(name, &self.base_dir, self.lookup) {
+                Ok(mut trigger) => {
+                    (trigger.line, trigger.column) =
+                        (spec.referenced.line(), spec.referenced.column());
+                    config.triggers.push(trigger);
+                }
+                Err(problems) => {
+                    for (field, message) in problems {
+                        self.sink.push(
+                            spec.referenced,
+                            format!("triggers.{name}.{field}"),
+                            message,
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(events) = events {
+            if let Some(keep) = &events.keep {
+                config.events.keep = keep.value;
+            }
+            if let Some(keep_for) = &events.keep_for
+                && let Some(duration) = self.duration(keep_for, "events.keep_for")
+            {
+                config.events.keep_for = duration;
+            }
+        }
+    }
+
+    /// `project:`, `memory:`, `validation:` and `modes:`.
+    pub(super) fn builtins(
+        &mut self,
+        project: Option<&crate::config::raw::RawProject>,
+        memory: Option<&crate::config::raw::RawMemory>,
+        validation: Option<&crate::config::raw::RawValidation>,
+        modes: Option<&crate::config::raw::RawModes>,
+        config: &mut Config,
+    ) {
+        config.project.root = self.base_dir.clone();
+        if self.base_dir.as_os_str().is_empty() {
+            config.project.root = PathBuf::from(".");
+        }
+        if let Some(project) = project {
+            if let Some(root) = &project.root
+                && let Some(text) = self.string(root, "project.root")
+            {
+                config.project.root = self.base_dir.join(text);
+            }
+            if let Some(limit) = &project.max_read_bytes {
+                config.project.max_read_bytes = limit.value;
+            }
+            if let Some(limit) = &project.max_write_bytes {
+                config.project.max_write_bytes = limit.value;
+            }
+            if let Some(limit) = &project.max_entries {
+                config.project.max_entries = limit.value;
+            }
+        }
+        if let Some(memory) = memory {
+            if let Some(name) = &memory.default
+                && let Some(text) = self.string(name, "memory.default")
+            {
+                config.memory.default = text;
+            }
+            if let Some(lines) = &memory.max_lines {
+                if lines.value < 10 {
+                    self.sink
+                        .push(lines.referenced, "memory.max_lines", "must be at least 10");
+                } else {
+                    config.memory.max_lines = lines.value;
+                }
+            }
+            if let Some(sections) = &memory.sections {
+                let mut list = Vec::new();
+                for (index, section) in sections.iter().enumerate() {
+                    if let Some(text) = self.string(section, &format!("memory.sections[{index}]")) {
+                        list.push(text);
+                    }
+                }
+                config.memory.sections = list;
+            }
+            if let Some(log) = &memory.log_section
+                && let Some(text) = self.string(log, "memory.log_section")
+            {
+                config.memory.log_section = text;
+            }
+            if !config.memory.sections.contains(&config.memory.log_section) {
+                let at = memory
+                    .log_section
+                    .as_ref()
+                    .map(|s| s.referenced)
+                    .or(memory
+                        .sections
+                        .as_ref()
+                        .and_then(|s| s.first())
+                        .map(|s| s.referenced))
+                    .unwrap_or(Location::UNKNOWN);
+                self.sink.push(
+                    at,
+                    "memory.log_section",
+                    format!(
+                        "\"{}\" is not one of memory.sections ({})",
+                        config.memory.log_section,
+                        config.memory.sections.join(", ")
+                    ),
+                );
+            }
+        }
+        for (name, command) in validation.iter().flat_map(|v| &v.commands) {
+            let path = format!("validation.commands.{name}");
+            let Some(run) = self.string(&command.value.run, &format!("{path}.run")) else {
+                continue;
+            };
+            let cwd = match &command.value.cwd {
+                Some(cwd) => self
+                    .string(cwd, &format!("{path}.cwd"))
+                    .map(|text| config.project.root.join(text)),
+                None => Some(config.project.root.clone()),
+            };
+            let timeout = match &command.value.timeout {
+                Some(timeout) => self.duration(timeout, &format!("{path}.timeout")),
+                None => Some(Duration::from_secs(600)),
+            };
+            let description = command
+                .value
+                .description
+                .as_ref()
+                .and_then(|d| self.string(d, &format!("{path}.description")));
+            if let (Some(cwd), Some(timeout)) = (cwd, timeout) {
+                config.validation.push(ValidationCommand {
+                    name: name.clone(),
+                    description,
+                    run,
+                    cwd,
+                    timeout,
+                    max_output: command.value.max_output.as_ref().map_or(64 * 1024, |m| {
+                        usize::try_from(m.value).unwrap_or(usize::MAX)
+                    }),
+                });
+            }
+        }
+        if let Some(modes) = modes {
+            self.modes(modes, config);
+        }
+    }
+
+    fn modes(&mut self, raw: &crate::config::raw::RawModes, config: &mut Config) {
+        let mut modes: Vec<crate::modes::Mode> = Vec::new();
+        if let Some(import) = &raw.import
+            && let Some(text) = self.string(import, "modes.import")
+        {
+            let file = self.base_dir.join(&text);
+            match std::fs::read_to_string(&file)
+                .map_err(|error| format!("cannot read {}: {error}", file.display()))
+                .and_then(|content| crate::modes::parse_roomodes(&file, &content))
+            {
+                Ok(specs) => {
+                    for (slug, spec) in specs {
+                        match spec.compile(&slug, &text) {
+                            Ok(mode) => modes.push(mode),
+                            Err(problems) => {
+                                for (field, message) in problems {
+                                    self.sink.push(
+                                        import.referenced,
+                                        "modes.import",
+                                        format!("{text}: mode {slug}: {field}: {message}"),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(message) => self.sink.push(import.referenced, "modes.import", message),
+            }
+        }
+        for (slug, spec) in &raw.definitions {
+            match spec.value.compile(slug, "baton.yaml") {
+                Ok(mode) => {
+                    modes.retain(|existing| existing.slug != mode.slug);
+                    modes.push(mode);
+                }
+                Err(problems) => {
+                    for (field, message) in problems {
+                        self.sink.push(
+                            spec.referenced,
+                            format!("modes.definitions.{slug}.{field}"),
+                            message,
+                        );
+                    }
+                }
+            }
+        }
+        config.modes = modes;
+    }
+}
