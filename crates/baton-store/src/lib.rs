@@ -14,9 +14,11 @@
 
 mod automation;
 mod batch;
+mod builtins;
 mod types;
 
 pub use automation::*;
+pub use builtins::*;
 
 use std::{
     path::{Path, PathBuf},
@@ -37,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
+    (4, include_str!("schema_4.sql")),
 ];
 
 pub use types::*;

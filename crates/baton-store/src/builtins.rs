@@ -1,0 +1,542 @@
+//! State of the built-in tools (migration 4): task time entries and persistent memories.
+//!
+//! - `task_time`: one row per timed task. A partial unique index keeps at most one open
+//!   entry (no `end_at`) per task id, so of two concurrent starts exactly one inserts
+//!   ([`Store::time_start`]); a stop closes the open entry in one statement.
+//! - `memory_entries` / `memory_archive`: the entries of named memories, and the ones a
+//!   memory's line cap moved out. Writes and the cap's archiving happen in one immediate
+//!   transaction ([`Store::memory_write`]): concurrent writers, in this process or another
+//!   one on the same file, take turns and lose nothing.
+//!
+//! The formats, validation and summaries live in `baton-builtins`; this module only keeps
+//! rows.
+
+use sqlx::{Row, sqlite::SqliteRow};
+
+use crate::{Result, Store, now_ms};
+
+/// A task time entry as stored (times in ms since the Unix epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeEntryRow {
+    pub id: i64,
+    pub task_id: String,
+    pub mode: String,
+    pub task: String,
+    /// `schedule` or `todo`.
+    pub priority: String,
+    pub start_at: i64,
+    /// `None` while the task is open.
+    pub end_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub result: String,
+    /// `tool`, `workflow`, `schedule` or `import`.
+    pub source: String,
+    pub run_id: Option<String>,
+    /// When the entry was written (the `timestamp` column of `task_timing.tsv`).
+    pub logged_at: i64,
+}
+
+/// A task time entry to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTimeEntry {
+    pub task_id: String,
+    pub mode: String,
+    pub task: String,
+    pub priority: String,
+    pub start_at: i64,
+    pub end_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub result: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub logged_at: i64,
+}
+
+/// What [`Store::time_start`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeStart {
+    Started(TimeEntryRow),
+    /// The task already has this open entry; nothing was written.
+    AlreadyOpen(TimeEntryRow),
+}
+
+/// What [`Store::time_import`] did with one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeImported {
+    Inserted,
+    /// An entry of the same task starting in the same second exists.
+    Duplicate,
+    /// The entry is open and the task already has this other open entry.
+    OpenConflict(TimeEntryRow),
+}
+
+/// Which entries a time query reads; every field narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeFilter {
+    pub mode: Option<String>,
+    pub priority: Option<String>,
+    pub task_id: Option<String>,
+    /// Entries starting at or after this time (ms).
+    pub from_ms: Option<i64>,
+    /// Entries starting before this time (ms).
+    pub to_ms: Option<i64>,
+    /// Only entries still open.
+    pub open_only: bool,
+}
+
+/// Entries of one (mode, priority) pair counted by [`Store::time_groups`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeGroup {
+    pub mode: String,
+    pub priority: String,
+    pub count: i64,
+    /// Entries with an end (the others are open).
+    pub closed: i64,
+    /// Sum of the closed entries' durations.
+    pub total_ms: i64,
+}
+
+/// A memory entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryEntryRow {
+    pub id: i64,
+    pub memory: String,
+    pub section: String,
+    pub text: String,
+    pub mode: Option<String>,
+    /// Rendered as a log line with its time and mode.
+    pub stamped: bool,
+    pub created_at: i64,
+}
+
+/// A memory entry to append (the memory is an argument of [`Store::memory_write`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMemoryEntry {
+    pub section: String,
+    pub text: String,
+    pub mode: Option<String>,
+    pub stamped: bool,
+    pub created_at: i64,
+}
+
+/// An entry the line cap moved to the archive (`entry.id` is the id it had).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedMemoryRow {
+    pub entry: MemoryEntryRow,
+    pub archived_at: i64,
+}
+
+/// What [`Store::memory_write`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryWrite {
+    /// Per entry given, in order: the stored row, or `None` for a duplicate skipped.
+    pub inserted: Vec<Option<MemoryEntryRow>>,
+    /// Entries moved to the archive, in the order they were moved.
+    pub archived: Vec<MemoryEntryRow>,
+}
+
+const TIME_COLUMNS: &str = "SELECT id, task_id, mode, task, priority, start_at, end_at, duration_ms, result, source, run_id, logged_at FROM task_time";
+const MEMORY_COLUMNS: &str =
+    "SELECT id, memory, section, text, mode, stamped, created_at FROM memory_entries";
+
+fn time_row(row: &SqliteRow) -> Result<TimeEntryRow> {
+    Ok(TimeEntryRow {
+        id: row.try_get("id")?,
+        task_id: row.try_get("task_id")?,
+        mode: row.try_get("mode")?,
+        task: row.try_get("task")?,
+        priority: row.try_get("priority")?,
+        start_at: row.try_get("start_at")?,
+        end_at: row.try_get("end_at")?,
+        duration_ms: row.try_get("duration_ms")?,
+        result: row.try_get("result")?,
+        source: row.try_get("source")?,
+        run_id: row.try_get("run_id")?,
+        logged_at: row.try_get("logged_at")?,
+    })
+}
+
+fn memory_row(row: &SqliteRow) -> Result<MemoryEntryRow> {
+    Ok(MemoryEntryRow {
+        id: row.try_get("id")?,
+        memory: row.try_get("memory")?,
+        section: row.try_get("section")?,
+        text: row.try_get("text")?,
+        mode: row.try_get("mode")?,
+        stamped: row.try_get::<i64, _>("stamped")? != 0,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A bound value of a query built at run time.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// The `WHERE` clause of a time filter (placeholders from `$1`) and its values.
+fn time_where(filter: &TimeFilter) -> (String, Vec<Arg>) {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    let mut push = |clause: &str, arg: Arg| {
+        args.push(arg);
+        clauses.push(clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(mode) = &filter.mode {
+        push("mode = ?", Arg::Text(mode.clone()));
+    }
+    if let Some(priority) = &filter.priority {
+        push("priority = ?", Arg::Text(priority.clone()));
+    }
+    if let Some(task_id) = &filter.task_id {
+        push("task_id = ?", Arg::Text(task_id.clone()));
+    }
+    if let Some(from) = filter.from_ms {
+        push("start_at >= ?", Arg::Int(from));
+    }
+    if let Some(to) = filter.to_ms {
+        push("start_at < ?", Arg::Int(to));
+    }
+    if filter.open_only {
+        clauses.push("end_at IS NULL".to_owned());
+    }
+    if clauses.is_empty() {
+        (String::new(), args)
+    } else {
+        (format!(" WHERE {}", clauses.join(" AND ")), args)
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    for arg in args {
+        query = match arg {
+            Arg::Text(text) => query.bind(text),
+            Arg::Int(n) => query.bind(n),
+        };
+    }
+    query
+}
+
+const TIME_INSERT: &str = "INSERT INTO task_time (task_id, mode, task, priority, start_at, end_at, duration_ms, result, source, run_id, logged_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+fn bind_time_entry<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    new: &'q NewTimeEntry,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(&new.task_id)
+        .bind(&new.mode)
+        .bind(&new.task)
+        .bind(&new.priority)
+        .bind(new.start_at)
+        .bind(new.end_at)
+        .bind(new.duration_ms)
+        .bind(&new.result)
+        .bind(&new.source)
+        .bind(&new.run_id)
+        .bind(new.logged_at)
+}
+
+impl Store {
+    /// Opens an entry for `new.task_id` (whose `end_at` should be `None`), unless the task
+    /// already has an open one: then that entry is the answer and nothing is written.
+    pub async fn time_start(&self, new: &NewTimeEntry) -> Result<TimeStart> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TIME_INSERT} ON CONFLICT DO NOTHING RETURNING id"
+        )));
+        let id: Option<i64> = bind_time_entry(inserted, new)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("id"))
+            .transpose()?;
+        let (sql, arg) = match id {
+            Some(id) => (format!("{TIME_COLUMNS} WHERE id = $1"), Arg::Int(id)),
+            None => (
+                format!("{TIME_COLUMNS} WHERE task_id = $1 AND end_at IS NULL"),
+                Arg::Text(new.task_id.clone()),
+            ),
+        };
+        let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), vec![arg])
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let row = time_row(&row)?;
+        Ok(if id.is_some() {
+            TimeStart::Started(row)
+        } else {
+            TimeStart::AlreadyOpen(row)
+        })
+    }
+
+    /// Closes the open entry of `task_id` at `end_at` with `result`; `None` when the task
+    /// has no open entry.
+    pub async fn time_stop(
+        &self,
+        task_id: &str,
+        end_at: i64,
+        result: &str,
+    ) -> Result<Option<TimeEntryRow>> {
+        let row = sqlx::query(
+            "UPDATE task_time SET end_at = $2, duration_ms = CASE WHEN $2 > start_at THEN $2 - start_at ELSE 0 END, result = $3 \
+             WHERE task_id = $1 AND end_at IS NULL \
+             RETURNING id, task_id, mode, task, priority, start_at, end_at, duration_ms, result, source, run_id, logged_at",
+        )
+        .bind(task_id)
+        .bind(end_at)
+        .bind(result)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(time_row).transpose()
+    }
+
+    /// Records a finished run (`new.run_id` set): inserted, or, when the run already has
+    /// an entry (a reopened run finished again), that entry is updated.
+    pub async fn time_record_run(&self, new: &NewTimeEntry) -> Result<TimeEntryRow> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TIME_INSERT} ON CONFLICT (run_id) DO UPDATE SET task_id = excluded.task_id, mode = excluded.mode, \
+             task = excluded.task, priority = excluded.priority, start_at = excluded.start_at, end_at = excluded.end_at, \
+             duration_ms = excluded.duration_ms, result = excluded.result, source = excluded.source, logged_at = excluded.logged_at \
+             RETURNING id, task_id, mode, task, priority, start_at, end_at, duration_ms, result, source, run_id, logged_at"
+        )));
+        let row = bind_time_entry(query, new).fetch_one(&self.pool).await?;
+        time_row(&row)
+    }
+
+    /// Inserts imported entries in one transaction. An entry whose task already has an
+    /// entry starting in the same second is a duplicate (so importing a file twice adds
+    /// nothing); an open entry of a task that has another open entry is not inserted.
+    pub async fn time_import(&self, entries: &[NewTimeEntry]) -> Result<Vec<TimeImported>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for new in entries {
+            let second = new.start_at.div_euclid(1000) * 1000;
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM task_time WHERE task_id = $1 AND start_at >= $2 AND start_at < $3 LIMIT 1",
+            )
+            .bind(&new.task_id)
+            .bind(second)
+            .bind(second + 1000)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_some() {
+                outcomes.push(TimeImported::Duplicate);
+                continue;
+            }
+            let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{TIME_INSERT} ON CONFLICT DO NOTHING"
+            )));
+            let inserted = bind_time_entry(query, new).execute(&mut *tx).await?;
+            if inserted.rows_affected() == 1 {
+                outcomes.push(TimeImported::Inserted);
+                continue;
+            }
+            let open = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{TIME_COLUMNS} WHERE task_id = $1 AND end_at IS NULL"
+            )))
+            .bind(&new.task_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            outcomes.push(TimeImported::OpenConflict(time_row(&open)?));
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The entries `filter` selects, by start time (newest first or oldest first), at
+    /// most `limit` of them.
+    pub async fn time_entries(
+        &self,
+        filter: &TimeFilter,
+        newest_first: bool,
+        limit: Option<u32>,
+    ) -> Result<Vec<TimeEntryRow>> {
+        let (clause, mut args) = time_where(filter);
+        let order = if newest_first { "DESC" } else { "ASC" };
+        let mut sql = format!("{TIME_COLUMNS}{clause} ORDER BY start_at {order}, id {order}");
+        if let Some(limit) = limit {
+            args.push(Arg::Int(i64::from(limit)));
+            sql.push_str(&format!(" LIMIT ${}", args.len()));
+        }
+        bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(time_row)
+            .collect()
+    }
+
+    /// Counts and durations of the entries `filter` selects, per (mode, priority).
+    pub async fn time_groups(&self, filter: &TimeFilter) -> Result<Vec<TimeGroup>> {
+        let (clause, args) = time_where(filter);
+        let sql = format!(
+            "SELECT mode, priority, COUNT(*) AS n, COUNT(end_at) AS closed, COALESCE(SUM(duration_ms), 0) AS total \
+             FROM task_time{clause} GROUP BY mode, priority ORDER BY mode, priority"
+        );
+        bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(TimeGroup {
+                    mode: row.try_get("mode")?,
+                    priority: row.try_get("priority")?,
+                    count: row.try_get("n")?,
+                    closed: row.try_get("closed")?,
+                    total_ms: row.try_get("total")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends `entries` to `memory` in one immediate transaction, then archives the
+    /// entries `cap` names. With `dedupe`, an entry equal to one the memory has or had
+    /// (same section and text; for a stamped entry also the mode and the second it was
+    /// written) is skipped. `cap` sees every entry of the memory in id order, new ones
+    /// included, and the ids of the new ones; it answers the ids to archive, in order.
+    pub async fn memory_write(
+        &self,
+        memory: &str,
+        entries: &[NewMemoryEntry],
+        dedupe: bool,
+        cap: impl FnOnce(&[MemoryEntryRow], &[i64]) -> Vec<i64>,
+    ) -> Result<MemoryWrite> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut write = MemoryWrite::default();
+        for new in entries {
+            if dedupe && memory_has(&mut tx, memory, new).await? {
+                write.inserted.push(None);
+                continue;
+            }
+            let row = sqlx::query(sqlx::AssertSqlSafe(
+                "INSERT INTO memory_entries (memory, section, text, mode, stamped, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, memory, section, text, mode, stamped, created_at",
+            ))
+            .bind(memory)
+            .bind(&new.section)
+            .bind(&new.text)
+            .bind(&new.mode)
+            .bind(i64::from(new.stamped))
+            .bind(new.created_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            write.inserted.push(Some(memory_row(&row)?));
+        }
+        let all = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MEMORY_COLUMNS} WHERE memory = $1 ORDER BY id"
+        )))
+        .bind(memory)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(memory_row)
+        .collect::<Result<Vec<_>>>()?;
+        let new_ids: Vec<i64> = write.inserted.iter().flatten().map(|row| row.id).collect();
+        let now = now_ms();
+        for id in cap(&all, &new_ids) {
+            let Some(row) = all.iter().find(|row| row.id == id) else {
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO memory_archive (entry_id, memory, section, text, mode, stamped, created_at, archived_at) \
+                 SELECT id, memory, section, text, mode, stamped, created_at, $2 FROM memory_entries WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM memory_entries WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            write.archived.push(row.clone());
+        }
+        tx.commit().await?;
+        Ok(write)
+    }
+
+    /// Every entry of `memory`, in id (writing) order.
+    pub async fn memory_entries(&self, memory: &str) -> Result<Vec<MemoryEntryRow>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MEMORY_COLUMNS} WHERE memory = $1 ORDER BY id"
+        )))
+        .bind(memory)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(memory_row)
+        .collect()
+    }
+
+    /// The most recently archived entries of `memory` (newest first, at most `limit`) and
+    /// how many the archive holds in all.
+    pub async fn memory_archive(
+        &self,
+        memory: &str,
+        limit: u32,
+    ) -> Result<(Vec<ArchivedMemoryRow>, i64)> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM memory_archive WHERE memory = $1")
+                .bind(memory)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(
+            "SELECT entry_id AS id, memory, section, text, mode, stamped, created_at, archived_at FROM memory_archive \
+             WHERE memory = $1 ORDER BY archived_at DESC, id DESC LIMIT $2",
+        )
+        .bind(memory)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ArchivedMemoryRow {
+                entry: memory_row(row)?,
+                archived_at: row.try_get("archived_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok((rows, total))
+    }
+}
+
+/// Whether `memory` has, or had (archived), an entry equal to `new`.
+async fn memory_has(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    memory: &str,
+    new: &NewMemoryEntry,
+) -> Result<bool> {
+    let second = new.created_at.div_euclid(1000) * 1000;
+    for table in ["memory_entries", "memory_archive"] {
+        let base = format!(
+            "SELECT 1 FROM {table} WHERE memory = $1 AND section = $2 AND text = $3 AND stamped = $4"
+        );
+        let query = if new.stamped {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "{base} AND COALESCE(mode, '') = $5 AND created_at >= $6 AND created_at < $7 LIMIT 1"
+            )))
+            .bind(memory)
+            .bind(&new.section)
+            .bind(&new.text)
+            .bind(1_i64)
+            .bind(new.mode.as_deref().unwrap_or(""))
+            .bind(second)
+            .bind(second + 1000)
+        } else {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{base} LIMIT 1")))
+                .bind(memory)
+                .bind(&new.section)
+                .bind(&new.text)
+                .bind(0_i64)
+        };
+        let found: Option<i64> = query.fetch_optional(&mut **tx).await?;
+        if found.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
