@@ -11,7 +11,9 @@ use axum::{
 };
 use baton_automation::{Automation, EventBus, fields, manage, webhook::HookError};
 use baton_core::schedule::{EventKind, ScheduleSpec};
-use rmcp::model::{CallToolResult, ContentBlock as Content, JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, JsonObject, Tool};
+
+use crate::builtin::{Effect, answer, tool};
 use serde_json::{Value, json};
 
 use crate::gateway::{Gateway, GatewayEvent};
@@ -22,25 +24,6 @@ pub const LIST_EVENTS: &str = "list_events";
 
 pub fn is_tool(name: &str) -> bool {
     matches!(name, GET_SCHEDULE_STATUS | MANAGE_SCHEDULES | LIST_EVENTS)
-}
-
-fn tool(separator: &str, name: &str, description: &str, schema: Value, read_only: bool) -> Tool {
-    let Value::Object(schema) = schema else {
-        unreachable!("a json! object literal is an object")
-    };
-    let mut tool = Tool::new(
-        format!("baton{separator}{name}"),
-        description.to_owned(),
-        Arc::new(schema),
-    );
-    tool.annotations = Some(
-        ToolAnnotations::new()
-            .read_only(read_only)
-            .destructive(!read_only)
-            .idempotent(read_only)
-            .open_world(false),
-    );
-    tool
 }
 
 pub fn tools(separator: &str) -> Vec<Tool> {
@@ -81,7 +64,7 @@ pub fn tools(separator: &str) -> Vec<Tool> {
                 "properties": {"name": {"type": "string", "description": "Only this schedule."}},
                 "additionalProperties": false
             }),
-            true,
+            Effect::Read,
         ),
         tool(
             separator,
@@ -97,7 +80,7 @@ pub fn tools(separator: &str) -> Vec<Tool> {
                 "required": ["action", "name"],
                 "additionalProperties": false
             }),
-            false,
+            Effect::Destructive { idempotent: false },
         ),
         tool(
             separator,
@@ -112,21 +95,9 @@ pub fn tools(separator: &str) -> Vec<Tool> {
                 },
                 "additionalProperties": false
             }),
-            true,
+            Effect::Read,
         ),
     ]
-}
-
-fn answer(result: Result<Value, String>) -> CallToolResult {
-    match result {
-        Ok(value) => {
-            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-            let mut result = CallToolResult::success(vec![Content::text(text)]);
-            result.structured_content = Some(value);
-            result
-        }
-        Err(error) => CallToolResult::error(vec![Content::text(error)]),
-    }
 }
 
 pub async fn call(automation: &Automation, name: &str, arguments: JsonObject) -> CallToolResult {

@@ -72,6 +72,8 @@ pub struct Gateway {
     pending: AtomicU64,
     /// The workflow engine, once attached: its tools join the catalog.
     engine: std::sync::OnceLock<Arc<baton_engine::Engine>>,
+    /// The store of the built-in state tools when no engine has one: opened on first use.
+    state_store: tokio::sync::OnceCell<baton_engine::baton_store::Store>,
     /// Schedules, triggers and the event stream, once attached.
     automation: std::sync::OnceLock<Arc<baton_automation::Automation>>,
 }
@@ -151,6 +153,7 @@ impl Gateway {
             next_downstream: AtomicU64::new(1),
             settled: Notify::new(),
             engine: std::sync::OnceLock::new(),
+            state_store: tokio::sync::OnceCell::new(),
             automation: std::sync::OnceLock::new(),
         });
         gateway.rebuild_catalog();
@@ -289,6 +292,28 @@ impl Gateway {
 
     pub fn engine(&self) -> Option<&Arc<baton_engine::Engine>> {
         self.engine.get()
+    }
+
+    /// The store for memory and time tracking: the engine's, else the configured file,
+    /// opened (and created) on first use.
+    pub async fn state_store(&self) -> Result<baton_engine::baton_store::Store, String> {
+        if let Some(engine) = self.engine.get() {
+            return Ok(engine.store().clone());
+        }
+        let config = self.config();
+        self.state_store
+            .get_or_try_init(|| async {
+                baton_engine::baton_store::Store::open(
+                    &config.store.path,
+                    config.workflows.inline_output_limit,
+                )
+                .await
+                .map_err(|error| {
+                    format!("cannot open Baton's store: {error} (set store.path in baton.yaml)")
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// Attaches schedules, triggers and events (once): their tools join the catalog.

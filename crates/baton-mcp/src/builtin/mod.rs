@@ -1,5 +1,9 @@
-//! Baton's own tools, always present under the `baton` namespace. Later capabilities
-//! (time tracking, memory, TODO, files, modes) add theirs here.
+//! Baton's own tools, always present under the `baton` namespace: `status` here, and the
+//! tool sets of [`state`] (time tracking, persistent memory, TODO status). Each tool has a
+//! precise input schema, answers with `structuredContent` plus the same JSON as text, and
+//! carries `readOnlyHint` / `destructiveHint` / `idempotentHint`.
+
+pub(crate) mod state;
 
 use std::sync::Arc;
 
@@ -205,5 +209,55 @@ fn breaker_json(state: BreakerState) -> serde_json::Value {
                 .as_millis(),
         }),
         BreakerState::HalfOpen { .. } => json!({ "state": "half-open" }),
+    }
+}
+
+/// What a tool does to the world, for its annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// Reads only.
+    Read,
+    /// Adds or changes state; `idempotent` when repeating it changes nothing more.
+    Write { idempotent: bool },
+    /// May overwrite or remove something.
+    Destructive { idempotent: bool },
+}
+
+/// A tool named `baton<separator><name>` with its schema (a JSON object literal).
+pub(crate) fn tool(separator: &str, name: &str, description: &str, schema: Value, effect: Effect) -> Tool {
+    let Value::Object(schema) = schema else {
+        unreachable!("a json! object literal is an object")
+    };
+    let mut tool = Tool::new(
+        format!("baton{separator}{name}"),
+        description.to_owned(),
+        Arc::new(schema),
+    );
+    let (read_only, destructive, idempotent) = match effect {
+        Effect::Read => (true, false, true),
+        Effect::Write { idempotent } => (false, false, idempotent),
+        Effect::Destructive { idempotent } => (false, true, idempotent),
+    };
+    tool.annotations = Some(
+        ToolAnnotations::new()
+            .read_only(read_only)
+            .destructive(destructive)
+            .idempotent(idempotent)
+            .open_world(false),
+    );
+    tool
+}
+
+/// A tool's answer: the value as `structuredContent` and as pretty JSON text; an error as
+/// an `isError` result with the message.
+pub(crate) fn answer(result: Result<Value, String>) -> CallToolResult {
+    match result {
+        Ok(value) => {
+            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            let mut result = CallToolResult::success(vec![Content::text(text)]);
+            result.structured_content = Some(value);
+            result
+        }
+        Err(error) => CallToolResult::error(vec![Content::text(error)]),
     }
 }
