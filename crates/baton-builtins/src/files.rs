@@ -60,7 +60,7 @@ mod tests;
 pub use backup::{BackupInfo, RestoreResult};
 pub use error::FileError;
 pub use io::{FileContent, ReadOptions, WriteOptions, WriteResult};
-pub use search::{SearchMatch, SearchOptions, SearchResult};
+pub use search::{MAX_CONTEXT_LINES, MAX_LINE_CHARS, SearchMatch, SearchOptions, SearchResult};
 pub use walk::{Entry, EntryKind, ListOptions, ListResult, Skipped};
 
 /// Size and count limits of a [`Sandbox`]. Per-call options can lower them, never raise them.
