@@ -87,6 +87,10 @@ pub enum Source {
     Workflow,
     Schedule,
     Import,
+    /// `delegate_task`.
+    Delegation,
+    /// `switch_mode`: time spent in each mode of a session.
+    Mode,
 }
 
 impl Source {
@@ -96,6 +100,8 @@ impl Source {
             Source::Workflow => "workflow",
             Source::Schedule => "schedule",
             Source::Import => "import",
+            Source::Delegation => "delegation",
+            Source::Mode => "mode",
         }
     }
 }

@@ -56,6 +56,11 @@ pub struct Gateway {
     topology: RwLock<Arc<Topology>>,
     /// Held while a reload applies: reloads happen one at a time.
     reloading: tokio::sync::Mutex<()>,
+    started: std::time::Instant,
+    /// Itself, for the built-in tools that need an owned handle (restarting a server).
+    this: std::sync::OnceLock<std::sync::Weak<Gateway>>,
+    /// Reloads the configuration file (set by `baton serve`; `sync_environment` calls it).
+    reloader: std::sync::OnceLock<Reloader>,
     /// What new upstreams (at start and on reload) are built with.
     http: reqwest::Client,
     events: mpsc::UnboundedSender<UpstreamEvent>,
@@ -77,6 +82,10 @@ pub struct Gateway {
     /// Schedules, triggers and the event stream, once attached.
     automation: std::sync::OnceLock<Arc<baton_automation::Automation>>,
 }
+
+/// Reloads the configuration and answers what happened (JSON).
+pub type Reloader =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, serde_json::Value> + Send + Sync>;
 
 /// A change in a server's health, for anything in the process that reacts to it (the
 /// schedules and triggers, the dashboard). Subscribe with [`Gateway::subscribe_events`].
@@ -145,6 +154,9 @@ impl Gateway {
             pending: AtomicU64::new(upstreams.len() as u64),
             topology: RwLock::new(Arc::new(Topology::new(Arc::new(config), upstreams))),
             reloading: tokio::sync::Mutex::new(()),
+            started: std::time::Instant::now(),
+            this: std::sync::OnceLock::new(),
+            reloader: std::sync::OnceLock::new(),
             http,
             events,
             catalog: RwLock::new(Arc::new(Catalog::default())),
@@ -156,6 +168,7 @@ impl Gateway {
             state_store: tokio::sync::OnceCell::new(),
             automation: std::sync::OnceLock::new(),
         });
+        let _ = gateway.this.set(Arc::downgrade(&gateway));
         gateway.rebuild_catalog();
         for upstream in gateway.upstreams() {
             gateway.launch(upstream, None);
@@ -292,6 +305,38 @@ impl Gateway {
 
     pub fn engine(&self) -> Option<&Arc<baton_engine::Engine>> {
         self.engine.get()
+    }
+
+    /// An owned handle on this gateway (`None` while it is being dropped).
+    pub fn handle(&self) -> Option<Arc<Gateway>> {
+        self.this.get().and_then(std::sync::Weak::upgrade)
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Sets how `sync_environment` reloads the configuration (once).
+    pub fn set_reloader(&self, reloader: Reloader) {
+        let _ = self.reloader.set(reloader);
+    }
+
+    pub fn reloader(&self) -> Option<Reloader> {
+        self.reloader.get().cloned()
+    }
+
+    /// Rebuilds the catalog from the upstreams' lists and tells clients what changed;
+    /// returns the changed lists' names.
+    pub async fn refresh_catalog(&self) -> Vec<String> {
+        let changes = self.rebuild_catalog_diff();
+        let names = changes
+            .iter()
+            .map(|list| format!("{list:?}").to_lowercase())
+            .collect();
+        for list in changes {
+            self.broadcast(list).await;
+        }
+        names
     }
 
     /// The store for memory and time tracking: the engine's, else the configured file,
@@ -698,6 +743,10 @@ impl Gateway {
 /// close when the downstream session ends and this scope drops.
 #[derive(Default)]
 pub struct SessionScope {
+    /// The mode set by `switch_mode`: the session's tool calls are limited to its groups.
+    mode: std::sync::Mutex<Option<String>>,
+    /// Distinguishes sessions in time tracking.
+    id: SessionId,
     /// Server name → the replica that holds this client's session, and the session.
     connections: tokio::sync::Mutex<HashMap<String, OwnedSession>>,
 }
@@ -705,7 +754,35 @@ pub struct SessionScope {
 /// A private session and the replica that holds it.
 type OwnedSession = (Arc<Upstream>, Arc<Connection>);
 
+/// A process-unique session number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionId(pub u64);
+
+impl Default for SessionId {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 impl SessionScope {
+    /// The session's current mode (`switch_mode`).
+    pub fn mode(&self) -> Option<String> {
+        self.mode.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sets the current mode; returns the previous one.
+    pub fn set_mode(&self, mode: Option<String>) -> Option<String> {
+        std::mem::replace(
+            &mut *self.mode.lock().unwrap_or_else(|p| p.into_inner()),
+            mode,
+        )
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id.0
+    }
+
     async fn connection(&self, upstream: &Arc<Upstream>) -> Result<Arc<Connection>, GatewayError> {
         let mut connections = self.connections.lock().await;
         if let Some((owner, connection)) = connections.get(upstream.name())

@@ -75,6 +75,61 @@ pub enum Command {
     Schedule(ScheduleCommand),
     /// Recorded events (runs, servers, circuits, schedules, reloads, webhooks, files).
     Events(EventsArgs),
+    /// Time tracking: show, import or export (Roo's task_timing.tsv format).
+    #[command(subcommand)]
+    Timing(TimingCommand),
+    /// Persistent memory: show, import or export (markdown).
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+    /// The configured modes (baton.yaml and .roomodes) and their tool groups.
+    Modes {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TimingCommand {
+    /// Timed tasks with totals and per-mode summaries.
+    Show {
+        #[arg(long)]
+        mode: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Adds the entries of a task_timing.tsv file (entries already stored are skipped).
+    Import { file: PathBuf },
+    /// Writes every entry as task_timing.tsv (to stdout, or --output).
+    Export {
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// A memory as markdown (default: memory.default).
+    Show {
+        #[arg(long, short = 'm')]
+        memory: Option<String>,
+    },
+    /// Adds the entries of a memory markdown file (entries already stored are skipped).
+    Import {
+        file: PathBuf,
+        #[arg(long, short = 'm')]
+        memory: Option<String>,
+    },
+    /// Writes a memory as markdown (to stdout, or --output).
+    Export {
+        #[arg(long, short = 'm')]
+        memory: Option<String>,
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -102,7 +102,7 @@ pub fn watch(
 }
 
 /// Loads the configuration (as `baton serve` does at start) and applies it.
-async fn apply(path: &Path, gateway: &Arc<Gateway>) -> ReloadOutcome {
+pub async fn apply(path: &Path, gateway: &Arc<Gateway>) -> ReloadOutcome {
     let file = path.to_owned();
     let loaded =
         tokio::task::spawn_blocking(move || config::load(&file, &config::process_env)).await;

@@ -3,7 +3,10 @@
 //! precise input schema, answers with `structuredContent` plus the same JSON as text, and
 //! carries `readOnlyHint` / `destructiveHint` / `idempotentHint`.
 
+pub(crate) mod files;
+pub(crate) mod modes;
 pub(crate) mod state;
+pub(crate) mod system;
 
 use std::sync::Arc;
 
@@ -45,15 +48,41 @@ pub fn tools(separator: &str) -> Vec<Tool> {
             .idempotent(true)
             .open_world(false),
     );
-    vec![status]
+    let mut all = vec![status];
+    all.extend(state::tools(separator));
+    all.extend(files::tools(separator));
+    all.extend(system::tools(separator));
+    all.extend(modes::tools(separator));
+    all
 }
 
-/// Runs a built-in tool; `name` is the tool's name without the namespace.
-pub fn call(
+/// Runs a built-in tool; `name` is the tool's name without the namespace, `mode` the
+/// caller's mode (already checked against the tool).
+pub async fn call(
     gateway: &Gateway,
     name: &str,
     arguments: JsonObject,
+    mode: Option<String>,
+    scope: &crate::gateway::SessionScope,
+    context: &crate::gateway::CallContext,
 ) -> Result<CallToolResult, ErrorData> {
+    if modes::is_tool(name) {
+        return Ok(answer(
+            modes::call(gateway, name, arguments, scope, context).await,
+        ));
+    }
+    if state::is_tool(name) {
+        return Ok(answer(state::call(gateway, name, arguments, mode).await));
+    }
+    if files::is_tool(name) {
+        return Ok(answer(files::call(gateway, name, arguments).await));
+    }
+    if system::is_tool(name) {
+        let Some(gateway) = gateway.handle() else {
+            return Ok(answer(Err("Baton is shutting down".into())));
+        };
+        return Ok(answer(system::call(&gateway, name, arguments, mode).await));
+    }
     match name {
         STATUS => {
             if let Some(name) = arguments.get("restart").and_then(Value::as_str) {
@@ -224,7 +253,13 @@ pub(crate) enum Effect {
 }
 
 /// A tool named `baton<separator><name>` with its schema (a JSON object literal).
-pub(crate) fn tool(separator: &str, name: &str, description: &str, schema: Value, effect: Effect) -> Tool {
+pub(crate) fn tool(
+    separator: &str,
+    name: &str,
+    description: &str,
+    schema: Value,
+    effect: Effect,
+) -> Tool {
     let Value::Object(schema) = schema else {
         unreachable!("a json! object literal is an object")
     };

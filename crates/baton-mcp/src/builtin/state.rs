@@ -142,7 +142,7 @@ pub async fn call(
     if name == GET_TODO_STATUS {
         let path = text(&arguments, "path").unwrap_or_else(|| "TODO.md".to_owned());
         let sandbox = super::files::sandbox(gateway)?;
-        let content = tokio::task::spawn_blocking(move || sandbox.read(&path, Default::default()))
+        let content = tokio::task::spawn_blocking(move || sandbox.read(&path, &Default::default()))
             .await
             .map_err(|error| error.to_string())?
             .map_err(|error| error.to_string())?;
@@ -151,7 +151,8 @@ pub async fn call(
         return Ok(status);
     }
     let store = gateway.state_store().await?;
-    let memory_name = || text(&arguments, "memory").unwrap_or_else(|| gateway.config().memory.default.clone());
+    let memory_name =
+        || text(&arguments, "memory").unwrap_or_else(|| gateway.config().memory.default.clone());
     match name {
         TRACK_TASK_TIME => {
             let task_id = text(&arguments, "task_id").ok_or("task_id is required")?;
@@ -161,9 +162,9 @@ pub async fn call(
                         .or(mode)
                         .ok_or("mode is required (or switch_mode first)")?;
                     let priority = match text(&arguments, "priority") {
-                        Some(text) => text.parse().map_err(|_| {
-                            format!("priority \"{text}\" is not schedule or todo")
-                        })?,
+                        Some(text) => text
+                            .parse()
+                            .map_err(|_| format!("priority \"{text}\" is not schedule or todo"))?,
                         None => return Err("priority is required: schedule or todo".into()),
                     };
                     let start = timing::StartTask {
@@ -172,14 +173,22 @@ pub async fn call(
                         task: text(&arguments, "task").unwrap_or_default(),
                         priority,
                     };
-                    to_json(timing::start(&store, start).await.map_err(|e| e.to_string())?)
+                    to_json(
+                        timing::start(&store, start)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    )
                 }
                 Some("stop") => {
                     let stop = timing::StopTask {
                         task_id,
                         result: text(&arguments, "result"),
                     };
-                    to_json(timing::stop(&store, stop).await.map_err(|e| e.to_string())?)
+                    to_json(
+                        timing::stop(&store, stop)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    )
                 }
                 _ => Err("action must be start or stop".into()),
             }
@@ -187,7 +196,11 @@ pub async fn call(
         GET_TIME_TRACKING => {
             let filter: timing::Filter = serde_json::from_value(Value::Object(arguments))
                 .map_err(|error| format!("invalid filter: {error}"))?;
-            to_json(timing::query(&store, filter).await.map_err(|e| e.to_string())?)
+            to_json(
+                timing::query(&store, filter)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
         }
         GET_PERSISTENT_MEMORY => {
             let settings = memory_settings(gateway);

@@ -133,6 +133,49 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// Restarts one server (`error_recovery` restart_server): new replicas connect while
+    /// the old ones still serve, then replace them. `Err` names an unknown server.
+    pub async fn restart_server(self: &Arc<Self>, name: &str) -> Result<bool, String> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let old = self.topology();
+        let server = old
+            .config
+            .server(name)
+            .cloned()
+            .ok_or_else(|| format!("no server named \"{name}\" is configured"))?;
+        let replicas = topology::new_replicas(&server, &self.http, &self.events);
+        let mut started = Vec::new();
+        for upstream in &replicas {
+            let (sender, receiver) = oneshot::channel();
+            self.launch(upstream.clone(), Some(sender));
+            started.push(receiver);
+        }
+        let _ = tokio::time::timeout(CONNECT_WAIT, futures::future::join_all(started)).await;
+        let ready = replicas.iter().all(|upstream| upstream.is_available());
+        let upstreams = old
+            .config
+            .servers
+            .iter()
+            .flat_map(|each| {
+                if each.name == name {
+                    replicas.clone()
+                } else {
+                    old.replicas(&each.name).cloned().collect()
+                }
+            })
+            .collect();
+        *self.topology.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Topology::new(old.config.clone(), upstreams));
+        for list in self.rebuild_catalog_diff() {
+            self.broadcast(list).await;
+        }
+        futures::future::join_all(old.replicas(name).map(|upstream| upstream.shutdown())).await;
+        tracing::info!(server = name, ready, "server restarted by request");
+        Ok(ready)
+    }
+}
+
 impl ReloadReport {
     /// Whether the reload changed anything at all (servers, catalog, workflows, or a
     /// setting that needs a restart): a file saved unchanged changes nothing.

@@ -131,6 +131,29 @@ impl Gateway {
             .get(params.name.as_ref())
             .cloned()
             .ok_or_else(|| self.missing_tool(&params.name))?;
+        // A session in a mode (switch_mode, or `_meta["io.baton/mode"]`) may use only the
+        // mode's tool groups.
+        let mode = params
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.0.0.get(crate::builtin::modes::MODE_META))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| scope.mode());
+        if let Some(mode) = &mode
+            && let Err(refusal) = crate::builtin::modes::check(
+                &topology.config,
+                mode,
+                &route.server,
+                &route.original,
+                params.arguments.as_ref(),
+            )
+        {
+            tracing::info!(tool = %params.name, mode, "refused by the mode: {refusal}");
+            return Ok(CallToolResponse::Complete(
+                rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(refusal)]),
+            ));
+        }
         if route.server == BUILTIN_SERVER || route.server == WORKFLOW_SERVER {
             let arguments = params.arguments.unwrap_or_default();
             let engine_tool = route.server == WORKFLOW_SERVER
@@ -147,7 +170,7 @@ impl Gateway {
                     crate::workflows::call(engine, &route.server, &route.original, arguments, call)
                         .await
                 }
-                _ => builtin::call(self, &route.original, arguments),
+                _ => builtin::call(self, &route.original, arguments, mode, scope, call).await,
             };
             return result
                 .map(CallToolResponse::Complete)

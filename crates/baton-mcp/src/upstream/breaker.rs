@@ -41,6 +41,34 @@ fn breaker_of(settings: &BreakerSettings) -> std::sync::Mutex<Breaker> {
 }
 
 impl Upstream {
+    /// Closes the server's breaker and its tools' breakers (`error_recovery`
+    /// reset_breaker); `false` when it has none.
+    pub fn reset_breakers(&self) -> bool {
+        let mut any = false;
+        if let (Some(breaker), Some(settings)) =
+            (&self.breaker, self.config.resilience.breaker.as_ref())
+        {
+            let fresh = breaker_of(settings)
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner());
+            *breaker.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+            any = true;
+        }
+        for (tool, breaker) in &self.tool_breakers {
+            if let Some(settings) = self.config.resilience.tool_breakers.get(tool) {
+                let fresh = breaker_of(settings)
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner());
+                *breaker.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+                any = true;
+            }
+        }
+        if any {
+            tracing::info!(server = self.name(), "circuit breakers reset by request");
+        }
+        any
+    }
+
     /// May a call start now? `Err` while the breaker is open.
     pub fn breaker_check(&self) -> Result<Permit, Rejected> {
         let Some(breaker) = &self.breaker else {

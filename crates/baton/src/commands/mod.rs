@@ -7,6 +7,7 @@ mod runs;
 mod schedule;
 mod serve;
 mod servers;
+mod state;
 mod tools;
 mod validate;
 
@@ -36,6 +37,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Approve(args) => runs::approve(cli.config, args).await,
         Command::Schedule(command) => schedule::run(cli.config, command).await,
         Command::Events(args) => events::run(cli.config, args).await,
+        Command::Timing(command) => state::timing(cli.config, command).await,
+        Command::Memory(command) => state::memory(cli.config, command).await,
+        Command::Modes { json } => state::modes(cli.config, json),
     }
 }
 

@@ -1,0 +1,399 @@
+//! Modes as tools: `get_mode_capabilities`, `switch_mode`, `delegate_task`; and the check
+//! every tool call of a session in a mode goes through (its groups, Roo's `fileRegex`).
+//!
+//! A session's mode is what `switch_mode` set, or, per request, `_meta["io.baton/mode"]`
+//! (how a delegated agent calling back into Baton, or a stateless 2026-07-28 client,
+//! names its mode).
+
+// Sampling is deprecated by SEP-2577, but it is how a mode delegates to the calling
+// client's model (legacy clients support it).
+#![allow(deprecated)]
+
+use std::sync::Arc;
+
+use baton_builtins::timing;
+use baton_core::{
+    Config,
+    modes::{Executor, Mode, ToolGroup},
+    workflow::Workflow,
+};
+use rmcp::model::{CreateMessageRequestParams, JsonObject, SamplingMessage, Tool};
+use serde_json::{Map, Value, json};
+
+use super::{Effect, tool};
+use crate::gateway::{CallContext, Gateway, SessionScope};
+
+pub const GET_MODE_CAPABILITIES: &str = "get_mode_capabilities";
+pub const SWITCH_MODE: &str = "switch_mode";
+pub const DELEGATE_TASK: &str = "delegate_task";
+/// The request `_meta` key naming the caller's mode.
+pub const MODE_META: &str = "io.baton/mode";
+
+pub fn is_tool(name: &str) -> bool {
+    matches!(name, GET_MODE_CAPABILITIES | SWITCH_MODE | DELEGATE_TASK)
+}
+
+pub fn tools(separator: &str) -> Vec<Tool> {
+    vec![
+        tool(
+            separator,
+            GET_MODE_CAPABILITIES,
+            "The configured modes (from baton.yaml and .roomodes): role, when to use, tool groups (with fileRegex limits), how tasks are delegated to them; the Baton tools of each group; the session's current mode.",
+            json!({
+                "type": "object",
+                "properties": {"mode": {"type": "string", "description": "Only this mode."}},
+                "additionalProperties": false
+            }),
+            Effect::Read,
+        ),
+        tool(
+            separator,
+            SWITCH_MODE,
+            "Sets this session's mode: from now on its tool calls are limited to the mode's groups (a read mode cannot write files). Recorded in time tracking (time per mode). `mode: null` leaves modes.",
+            json!({
+                "type": "object",
+                "properties": {"mode": {"type": ["string", "null"]}},
+                "required": ["mode"],
+                "additionalProperties": false
+            }),
+            Effect::Write { idempotent: true },
+        ),
+        tool(
+            separator,
+            DELEGATE_TASK,
+            "Hands a task to a mode: its executor runs it (an agent tool of an MCP server, or a sampling request to this client) with the mode's role definition and the instructions as prompt. Recorded as a run (baton runs) and in time tracking; answers the result.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "mode": {"type": "string"},
+                    "instructions": {"type": "string", "minLength": 1},
+                    "context": {"type": "string"},
+                    "priority": {"type": "string", "enum": ["schedule", "todo"]}
+                },
+                "required": ["mode", "instructions"],
+                "additionalProperties": false
+            }),
+            Effect::Write { idempotent: false },
+        ),
+    ]
+}
+
+/// The group a Baton tool belongs to; `None`: any mode may use it (its own bookkeeping).
+pub fn group_of_builtin(name: &str) -> Option<ToolGroup> {
+    use super::{files, state, system};
+    match name {
+        state::TRACK_TASK_TIME | state::UPDATE_PERSISTENT_MEMORY | SWITCH_MODE | DELEGATE_TASK => {
+            None
+        }
+        _ if files::is_edit_tool(name) => Some(ToolGroup::Edit),
+        system::RUN_VALIDATION
+        | system::ERROR_RECOVERY
+        | system::SYNC_ENVIRONMENT
+        | crate::automation::MANAGE_SCHEDULES => Some(ToolGroup::Command),
+        _ if crate::workflows::is_engine_tool(name) && !matches!(name, "get_run" | "list_runs") => {
+            Some(ToolGroup::Command)
+        }
+        _ => Some(ToolGroup::Read),
+    }
+}
+
+/// Whether `mode` may call the tool routed to `server`/`original` with `arguments`.
+pub fn check(
+    config: &Config,
+    mode: &str,
+    server: &str,
+    original: &str,
+    arguments: Option<&JsonObject>,
+) -> Result<(), String> {
+    let Some(mode) = config.mode(mode) else {
+        return Err(unknown_mode(config, mode));
+    };
+    let group = if server == baton_core::config::BUILTIN_SERVER {
+        match group_of_builtin(original) {
+            Some(group) => group,
+            None => return Ok(()),
+        }
+    } else if server == baton_core::config::WORKFLOW_SERVER {
+        ToolGroup::Command
+    } else {
+        ToolGroup::Mcp
+    };
+    let path = arguments
+        .and_then(|args| args.get("path"))
+        .and_then(Value::as_str);
+    mode.allows(group, path)
+}
+
+fn unknown_mode(config: &Config, mode: &str) -> String {
+    let known: Vec<&str> = config.modes.iter().map(|m| m.slug.as_str()).collect();
+    format!(
+        "unknown mode \"{mode}\" (modes: {}; declare them under modes: in baton.yaml)",
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )
+}
+
+fn capabilities(mode: &Mode) -> Value {
+    let mut value = mode.to_json();
+    let baton: Vec<String> = super::tools("__")
+        .iter()
+        .chain(crate::automation::tools("__").iter())
+        .filter_map(|tool| tool.name.strip_prefix("baton__").map(str::to_owned))
+        .filter(|name| group_of_builtin(name).is_none_or(|group| mode.allows(group, None).is_ok()))
+        .collect();
+    value["baton_tools"] = json!(baton);
+    value["upstream_tools"] = json!(mode.allows(ToolGroup::Mcp, None).is_ok());
+    value
+}
+
+pub async fn call(
+    gateway: &Gateway,
+    name: &str,
+    arguments: JsonObject,
+    scope: &SessionScope,
+    context: &CallContext,
+) -> Result<Value, String> {
+    let config = gateway.config();
+    let text = |key: &str| {
+        arguments
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match name {
+        GET_MODE_CAPABILITIES => {
+            let modes: Vec<Value> = config
+                .modes
+                .iter()
+                .filter(|mode| text("mode").is_none_or(|only| mode.slug == only))
+                .map(capabilities)
+                .collect();
+            if let Some(only) = text("mode")
+                && modes.is_empty()
+            {
+                return Err(unknown_mode(&config, &only));
+            }
+            Ok(json!({"current_mode": scope.mode(), "modes": modes}))
+        }
+        SWITCH_MODE => {
+            let next = text("mode");
+            if let Some(slug) = &next
+                && config.mode(slug).is_none()
+            {
+                return Err(unknown_mode(&config, slug));
+            }
+            let previous = scope.set_mode(next.clone());
+            // Time per mode: the session's open mode entry stops, the new one starts.
+            let task_id = format!("session-{}-mode", scope.id());
+            if let Ok(store) = gateway.state_store().await {
+                if previous.is_some() {
+                    let _ = timing::stop(
+                        &store,
+                        timing::StopTask {
+                            task_id: task_id.clone(),
+                            result: Some("switched".to_owned()),
+                        },
+                    )
+                    .await;
+                }
+                if let Some(mode) = &next {
+                    let _ = timing::start(
+                        &store,
+                        timing::StartTask {
+                            task_id,
+                            mode: mode.clone(),
+                            task: format!("session in mode {mode}"),
+                            priority: timing::Priority::Todo,
+                        },
+                    )
+                    .await;
+                }
+            }
+            Ok(json!({
+                "previous": previous,
+                "current": next,
+                "mode": next.as_deref().and_then(|slug| config.mode(slug)).map(capabilities),
+            }))
+        }
+        DELEGATE_TASK => {
+            let slug = text("mode").ok_or("mode is required")?;
+            let mode = config
+                .mode(&slug)
+                .cloned()
+                .ok_or_else(|| unknown_mode(&config, &slug))?;
+            let instructions = text("instructions").ok_or("instructions is required")?;
+            let priority = match text("priority").as_deref() {
+                Some("schedule") => timing::Priority::Schedule,
+                _ => timing::Priority::Todo,
+            };
+            delegate(
+                gateway,
+                &mode,
+                &instructions,
+                text("context").as_deref(),
+                priority,
+                context,
+            )
+            .await
+        }
+        other => Err(format!("unknown tool {other}")),
+    }
+}
+
+async fn delegate(
+    gateway: &Gateway,
+    mode: &Mode,
+    instructions: &str,
+    context: Option<&str>,
+    priority: timing::Priority,
+    call: &CallContext,
+) -> Result<Value, String> {
+    let engine = gateway.engine().cloned().ok_or(
+        "delegation records runs in Baton's store, which is not open (declare modes in baton.yaml)",
+    )?;
+    let prompt = mode.prompt(instructions, context);
+    let started = baton_engine::baton_store::now_ms();
+    let origin = format!("delegate_task to mode {}", mode.slug);
+    let (run, status, output, error) = match &mode.executor {
+        Executor::Mcp {
+            tool,
+            prompt_argument,
+            args,
+        } => {
+            let mut args: Map<String, Value> = args.clone();
+            args.insert(prompt_argument.clone(), Value::String(prompt.clone()));
+            let definition = Workflow::single_call(
+                &format!("delegate:{}", mode.slug),
+                &format!("a task delegated to mode {} ({tool})", mode.slug),
+                tool,
+                Value::Object(args),
+            );
+            let run = engine
+                .start_definition(&definition, &Map::new(), &origin)
+                .await
+                .map_err(|error| error.to_string())?;
+            let record = engine
+                .execute(&run)
+                .await
+                .map_err(|error| error.to_string())?;
+            let output = record.outputs.clone().unwrap_or(Value::Null);
+            (run, record.status, output, record.error)
+        }
+        Executor::Sampling { max_tokens } => {
+            let peer = call
+                .peer
+                .clone()
+                .ok_or("this mode delegates by sampling, which needs a connected client session")?;
+            let supports = call
+                .capabilities
+                .as_ref()
+                .is_some_and(|capabilities| capabilities.sampling.is_some());
+            if !supports {
+                return Err(format!(
+                    "mode \"{}\" delegates by sampling, but this client does not support sampling (give the mode an executor: {{ tool: server__agent }})",
+                    mode.slug
+                ));
+            }
+            let mut request = CreateMessageRequestParams::new(
+                vec![SamplingMessage::user_text(prompt.clone())],
+                *max_tokens,
+            );
+            request.system_prompt = Some(mode.role_definition.clone());
+            let definition = Workflow::single_call(
+                &format!("delegate:{}", mode.slug),
+                &format!("a task delegated to mode {} (sampling)", mode.slug),
+                "sampling/createMessage",
+                json!({ "prompt": prompt }),
+            );
+            let outcome = peer.create_message(request).await;
+            let (status, output, error) = match outcome {
+                Ok(result) => (
+                    baton_engine::baton_store::RunStatus::Succeeded,
+                    serde_json::to_value(&result).unwrap_or(Value::Null),
+                    None,
+                ),
+                Err(error) => (
+                    baton_engine::baton_store::RunStatus::Failed,
+                    Value::Null,
+                    Some(format!("the client's sampling failed: {error}")),
+                ),
+            };
+            let run = record_run(
+                &engine,
+                &definition,
+                &origin,
+                status,
+                &output,
+                error.as_deref(),
+            )
+            .await?;
+            (run, status, output, error)
+        }
+    };
+    if let Ok(store) = gateway.state_store().await {
+        let _ = timing::record_run(
+            &store,
+            timing::RecordRun {
+                run_id: run.clone(),
+                task_id: run.clone(),
+                mode: mode.slug.clone(),
+                task: instructions.chars().take(200).collect(),
+                priority,
+                source: timing::Source::Delegation,
+                start_ms: started,
+                end_ms: baton_engine::baton_store::now_ms(),
+                result: match status {
+                    baton_engine::baton_store::RunStatus::Succeeded => "completed".to_owned(),
+                    other => other.as_str().to_owned(),
+                },
+            },
+        )
+        .await;
+    }
+    let answer = json!({
+        "mode": mode.slug,
+        "run": run,
+        "status": status.as_str(),
+        "output": output,
+        "error": error,
+    });
+    if status == baton_engine::baton_store::RunStatus::Succeeded {
+        Ok(answer)
+    } else {
+        Err(format!(
+            "the task delegated to mode {} failed (run {run}): {}",
+            mode.slug,
+            error.unwrap_or_default()
+        ))
+    }
+}
+
+/// A run record for work done outside the engine (a sampling request): created, claimed
+/// and finished at once.
+async fn record_run(
+    engine: &Arc<baton_engine::Engine>,
+    definition: &Workflow,
+    origin: &str,
+    status: baton_engine::baton_store::RunStatus,
+    output: &Value,
+    error: Option<&str>,
+) -> Result<String, String> {
+    let run = engine
+        .start_definition(definition, &Map::new(), origin)
+        .await
+        .map_err(|error| error.to_string())?;
+    let store = engine.store();
+    let lease = store
+        .claim(&run, engine.owner(), std::time::Duration::from_secs(30))
+        .await
+        .map_err(|error| error.to_string())?
+        .ok_or("the delegation's run record was taken by another process")?;
+    store
+        .finish_run(&run, &lease, status, Some(output), error)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(run)
+}
