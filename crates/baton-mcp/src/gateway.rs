@@ -132,6 +132,8 @@ pub struct CallContext {
     pub legacy: bool,
     pub capabilities: Option<ClientCapabilities>,
     pub log_level: Option<LoggingLevel>,
+    /// The caller's mode named in the request's `_meta["io.baton/mode"]`.
+    pub mode: Option<String>,
 }
 
 impl Gateway {

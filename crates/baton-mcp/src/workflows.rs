@@ -72,6 +72,7 @@ impl ToolCaller for GatewayTools {
                 legacy: false,
                 capabilities: None,
                 log_level: None,
+                mode: None,
             };
             match gateway
                 .call_tool(&SessionScope::default(), params, call)

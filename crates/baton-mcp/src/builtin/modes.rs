@@ -263,8 +263,13 @@ async fn delegate(
             prompt_argument,
             args,
         } => {
+            // An agent calling back into Baton names its mode, and its groups apply.
+            let prompt = format!(
+                "{prompt}\n\n(Your Baton mode is {slug}: when you call Baton's tools, send _meta {{\"{MODE_META}\": \"{slug}\"}}; the mode's tool groups limit what you may call.)",
+                slug = mode.slug
+            );
             let mut args: Map<String, Value> = args.clone();
-            args.insert(prompt_argument.clone(), Value::String(prompt.clone()));
+            args.insert(prompt_argument.clone(), Value::String(prompt));
             let definition = Workflow::single_call(
                 &format!("delegate:{}", mode.slug),
                 &format!("a task delegated to mode {} ({tool})", mode.slug),

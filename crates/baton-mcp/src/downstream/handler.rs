@@ -58,6 +58,12 @@ impl DownstreamSession {
             legacy,
             capabilities: context.client_capabilities(),
             log_level,
+            mode: context
+                .meta
+                .0
+                .get(crate::builtin::modes::MODE_META)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
         }
     }
 

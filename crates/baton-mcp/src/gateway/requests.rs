@@ -133,12 +133,17 @@ impl Gateway {
             .ok_or_else(|| self.missing_tool(&params.name))?;
         // A session in a mode (switch_mode, or `_meta["io.baton/mode"]`) may use only the
         // mode's tool groups.
-        let mode = params
-            .meta
-            .as_ref()
-            .and_then(|meta| meta.0.0.get(crate::builtin::modes::MODE_META))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
+        let mode = call
+            .mode
+            .clone()
+            .or_else(|| {
+                params
+                    .meta
+                    .as_ref()
+                    .and_then(|meta| meta.0.0.get(crate::builtin::modes::MODE_META))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            })
             .or_else(|| scope.mode());
         if let Some(mode) = &mode
             && let Err(refusal) = crate::builtin::modes::check(

@@ -37,6 +37,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
         legacy: true,
         capabilities: None,
         log_level: None,
+        mode: None,
     };
     let result = gateway.call_tool(&scope, params, call).await;
     drop(scope);

@@ -4,6 +4,7 @@ mod common;
 
 mod aggregation;
 mod bad_input;
+mod builtins;
 mod cli;
 mod clients;
 mod conformance;
