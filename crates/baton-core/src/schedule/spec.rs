@@ -305,16 +305,12 @@ impl ScheduleSpec {
             }
             days = Some(parsed);
         }
-        let jitter = match self.jitter.as_deref() {
-            None => Duration::ZERO,
-            Some(text) => parse_duration(text).unwrap_or_else(|| {
-                problem(
-                    "jitter",
-                    format!("\"{text}\" is not a duration: write e.g. 30s"),
-                );
-                Duration::ZERO
-            }),
-        };
+        let jitter = duration_or(
+            self.jitter.as_deref(),
+            "jitter",
+            Duration::ZERO,
+            &mut problem,
+        );
         let target = target_of(
             &self.workflow,
             &self.inputs,
@@ -382,6 +378,26 @@ impl ScheduleSpec {
             }),
             _ => Err(problems),
         }
+    }
+}
+
+/// An optional duration field: `default` when absent, a problem (and `default`) when it
+/// does not parse.
+pub(crate) fn duration_or(
+    text: Option<&str>,
+    field: &str,
+    default: Duration,
+    problem: &mut dyn FnMut(&str, String),
+) -> Duration {
+    match text {
+        None => default,
+        Some(text) => parse_duration(text).unwrap_or_else(|| {
+            problem(
+                field,
+                format!("\"{text}\" is not a duration: write e.g. 500ms, 30s or 5m"),
+            );
+            default
+        }),
     }
 }
 

@@ -10,8 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::spec::{Problems, Target, target_of, valid_name};
-use crate::config::parse_duration;
+use super::spec::{Problems, Target, duration_or, target_of, valid_name};
 
 /// The types of Baton's event stream (`on:` of a trigger, `baton events --type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -302,16 +301,12 @@ impl TriggerSpec {
         if self.matches.is_some() && self.on.is_none() {
             problem("match", "match: goes with on:".into());
         }
-        let cooldown = match self.cooldown.as_deref() {
-            None => Duration::ZERO,
-            Some(text) => parse_duration(text).unwrap_or_else(|| {
-                problem(
-                    "cooldown",
-                    format!("\"{text}\" is not a duration: write e.g. 30s or 5m"),
-                );
-                Duration::ZERO
-            }),
-        };
+        let cooldown = duration_or(
+            self.cooldown.as_deref(),
+            "cooldown",
+            Duration::ZERO,
+            &mut problem,
+        );
         let target = target_of(
             &self.workflow,
             &self.inputs,
@@ -420,16 +415,12 @@ fn file_watch(
     };
     let include = globs("include", &spec.include);
     let exclude = globs("exclude", &spec.exclude);
-    let debounce = match spec.debounce.as_deref() {
-        None => DEFAULT_DEBOUNCE,
-        Some(text) => parse_duration(text).unwrap_or_else(|| {
-            problem(
-                "files.debounce",
-                format!("\"{text}\" is not a duration: write e.g. 500ms"),
-            );
-            DEFAULT_DEBOUNCE
-        }),
-    };
+    let debounce = duration_or(
+        spec.debounce.as_deref(),
+        "files.debounce",
+        DEFAULT_DEBOUNCE,
+        problem,
+    );
     Some(FileWatch {
         paths: spec.paths.iter().map(|path| base.join(path)).collect(),
         include,
