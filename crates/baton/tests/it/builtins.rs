@@ -198,4 +198,32 @@ schedules:
     let listed = run_baton(&["schedule", "list", "--json", "--config", cfg]);
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["schedules"][0]["target"], "mode echoer");
+    // Scheduled runs and delegations record their time by themselves.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let timing = run_baton(&["timing", "show", "--json", "--config", cfg]);
+        let timing: Value = serde_json::from_slice(&timing.stdout).unwrap_or(Value::Null);
+        let sources: Vec<&str> = timing["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["source"].as_str())
+            .collect();
+        if sources.contains(&"schedule") && sources.contains(&"delegation") {
+            let entry = timing["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["source"] == "schedule")
+                .unwrap();
+            assert_eq!(entry["priority"], "schedule", "{entry}");
+            assert!(entry["duration_ms"].is_number(), "{entry}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no timing entries: {timing}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

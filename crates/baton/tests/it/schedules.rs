@@ -732,7 +732,10 @@ fn editing_schedules_while_serving_applies_them_and_records_the_reload() {
         let temp = dir.write("baton.yaml.tmp", text);
         std::fs::rename(temp, &config).unwrap();
     };
-    replace("schedules:\n  new: { every: 1s, tool: baton__status }\n");
+    replace(
+        "schedules:\n  new: { every: 1s, tool: baton__status }\n\
+         triggers:\n  added: { webhook: { secret: 0123456789abcdef-added }, tool: baton__status }\n",
+    );
     wait_until(Duration::from_secs(15), "the new schedule to fire", || {
         fired_by(&config).contains_key("new")
     });
@@ -740,6 +743,23 @@ fn editing_schedules_while_serving_applies_them_and_records_the_reload() {
         !schedules(&config).contains_key("old"),
         "removed from baton.yaml"
     );
+    // The trigger added by the edit answers its webhook.
+    let hook = format!("{}/hooks/added", _baton.base);
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .post(&hook)
+            .header("authorization", "Bearer 0123456789abcdef-added")
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 202);
+    wait_until(Duration::from_secs(10), "the added trigger to fire", || {
+        !events(&config, "trigger_fired").is_empty()
+    });
     replace("schedules:\n  new: { every: 1s, tool: baton__status, overlap: sometimes }\n");
     // The CLI refuses the broken baton.yaml too: read the same store through another file.
     let config = dir.write("reader.yaml", "store: { path: .baton/baton.db }\n");
