@@ -93,6 +93,9 @@ async def time_and_memory(client: Client) -> None:
     report = await ok(client, "baton__get_time_tracking", {"mode": "implementation-core"})
     check(report["totals"]["count"] >= 1, "time report counts the task", report["totals"])
     check(any(s["name"] == "implementation-core" for s in report["by_mode"]), "per-mode summary", report["by_mode"])
+    tsv = await ok(client, "baton__get_time_tracking", {"format": "tsv", "mode": "implementation-core"})
+    lines = tsv["tsv"].splitlines()
+    check(lines[0].split("\t")[:3] == ["timestamp", "mode", "task_id"] and any("\tt1\t" in line for line in lines[1:]), "tsv export", lines)
 
     section = "System Updates & Status"
     updated = await ok(client, "baton__update_persistent_memory", {"section": section, "text": "release 1.0.3", "mode": "implementation-core"})

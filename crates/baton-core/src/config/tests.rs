@@ -580,3 +580,47 @@ modes:
         assert!(all.contains(expected), "{expected}\n{all}");
     }
 }
+
+#[test]
+fn trigger_spellings_users_reach_for_are_accepted() {
+    let config = parse_ok(
+        r#"
+servers:
+  git: { command: mcp-server-git }
+triggers:
+  a: { event: Server Down, filter: { server: git }, tool: git__git_status, debounce: 1m }
+  b: { type: circuit.opened, tool: git__git_status }
+  c: { files: { paths: [src], globs: ["*.rs"] }, tool: git__git_status }
+"#,
+    );
+    let kinds: Vec<_> = config.triggers.iter().map(|t| t.filter().0).collect();
+    assert_eq!(
+        kinds,
+        [
+            crate::schedule::EventKind::ServerDown,
+            crate::schedule::EventKind::CircuitOpened,
+            crate::schedule::EventKind::FileChanged
+        ]
+    );
+    assert_eq!(config.triggers[0].cooldown, Duration::from_secs(60));
+    assert_eq!(config.triggers[0].filter().1["server"], "git");
+    assert_eq!(
+        crate::schedule::EventKind::parse("ServerQuarantined"),
+        Some(crate::schedule::EventKind::ServerQuarantined)
+    );
+}
+
+#[test]
+fn a_roomodes_file_next_to_the_config_is_imported_without_saying_so() {
+    let dir = std::env::temp_dir().join(format!("baton-roomodes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/roo/.roomodes"),
+        dir.join(".roomodes"),
+    )
+    .unwrap();
+    let config = parse(&dir.join("baton.yaml"), "", &env).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(config.modes.len(), 3);
+    assert!(config.mode("validation-static").is_some());
+}

@@ -75,10 +75,22 @@ impl EventKind {
         }
     }
 
+    /// `server_down`, also written `server down`, `server.down`, `server-down` or
+    /// `ServerDown`.
     pub fn parse(text: &str) -> Option<EventKind> {
+        let mut normal = String::with_capacity(text.len() + 4);
+        for (index, c) in text.trim().chars().enumerate() {
+            if c.is_ascii_uppercase() && index > 0 && !normal.ends_with('_') {
+                normal.push('_');
+            }
+            normal.push(match c {
+                ' ' | '.' | '-' => '_',
+                other => other.to_ascii_lowercase(),
+            });
+        }
         EventKind::ALL
             .into_iter()
-            .find(|kind| kind.as_str() == text)
+            .find(|kind| kind.as_str() == normal)
     }
 
     /// Every type's name, comma-separated (for error messages).
@@ -94,17 +106,17 @@ pub struct TriggerSpec {
     #[serde(default)]
     pub description: Option<String>,
     /// An event type (see [`EventKind`]).
-    #[serde(default)]
+    #[serde(default, alias = "event", alias = "type")]
     pub on: Option<String>,
     /// Field → value the event must carry (`server: git`).
-    #[serde(default, rename = "match")]
+    #[serde(default, rename = "match", alias = "filter", alias = "where")]
     pub matches: Option<Map<String, Value>>,
     #[serde(default)]
     pub webhook: Option<WebhookSpec>,
     #[serde(default)]
     pub files: Option<FilesSpec>,
     /// After starting, further matching events are ignored for this long.
-    #[serde(default)]
+    #[serde(default, alias = "debounce")]
     pub cooldown: Option<String>,
     #[serde(default)]
     pub workflow: Option<String>,
@@ -146,7 +158,7 @@ pub struct FilesSpec {
     /// Folders or files to watch (relative to baton.yaml), recursively.
     pub paths: Vec<String>,
     /// Only changes to paths matching one of these globs (relative to the watched path).
-    #[serde(default)]
+    #[serde(default, alias = "globs", alias = "glob")]
     pub include: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,

@@ -59,7 +59,8 @@ pub fn tools(separator: &str) -> Vec<Tool> {
                     "from": {"type": "string"},
                     "to": {"type": "string"},
                     "task_id": {"type": "string"},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 1000}
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "format": {"type": "string", "enum": ["json", "tsv"], "description": "tsv: the matching entries as Roo's task_timing.tsv text (in `tsv`)."}
                 },
                 "additionalProperties": false
             }),
@@ -194,8 +195,16 @@ pub async fn call(
             }
         }
         GET_TIME_TRACKING => {
+            let mut arguments = arguments;
+            let format = arguments.remove("format");
             let filter: timing::Filter = serde_json::from_value(Value::Object(arguments))
                 .map_err(|error| format!("invalid filter: {error}"))?;
+            if format.as_ref().and_then(Value::as_str) == Some("tsv") {
+                let tsv = timing::export_tsv(&store, &filter)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(json!({ "format": "tsv", "tsv": tsv }));
+            }
             to_json(
                 timing::query(&store, filter)
                     .await

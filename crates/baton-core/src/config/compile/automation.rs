@@ -173,8 +173,21 @@ impl Compiler<'_> {
                 });
             }
         }
-        if let Some(modes) = modes {
-            self.modes(modes, config);
+        match modes {
+            Some(modes) => self.modes(modes, config),
+            // Roo Code keeps its modes in `.roomodes` next to the project: used as is.
+            None if self.base_dir.join(".roomodes").is_file() => {
+                let implicit = crate::config::raw::RawModes {
+                    import: Some(serde_saphyr::Spanned {
+                        value: ".roomodes".to_owned(),
+                        referenced: Location::UNKNOWN,
+                        defined: Location::UNKNOWN,
+                    }),
+                    definitions: IndexMap::new(),
+                };
+                self.modes(&implicit, config);
+            }
+            None => {}
         }
     }
 
