@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod reload;
+mod run_times;
 
 use clap::Parser;
 

@@ -131,6 +131,7 @@ pub async fn apply(path: &Path, gateway: &Arc<Gateway>) -> ReloadOutcome {
         match crate::commands::open_engine(&config, gateway).await {
             Ok(engine) => {
                 opened = true;
+                crate::run_times::record(&engine, gateway);
                 crate::commands::prune_runs(
                     engine.store().clone(),
                     config.workflows.clone(),

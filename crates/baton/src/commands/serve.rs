@@ -47,7 +47,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
         match super::open_engine(&engine_config, &gateway).await {
             Ok(engine) => {
                 start_automation(&engine_config, &gateway, &engine, health, shutdown.clone()).await;
-                record_run_times(&engine, &gateway);
+                crate::run_times::record(&engine, &gateway);
                 match engine.resume_all().await {
                     Ok(resumed) if !resumed.is_empty() => {
                         tracing::info!(runs = resumed.len(), "resuming unfinished workflow runs")
@@ -179,59 +179,6 @@ fn reloaded(gateway: &Arc<Gateway>, outcome: ReloadOutcome, shutdown: Cancellati
         }
         if applied {
             tracing::info!("configuration reloaded");
-        }
-    });
-}
-
-/// Every finished workflow or scheduled run is recorded in time tracking (a delegated
-/// task records itself).
-fn record_run_times(engine: &Arc<baton_engine::Engine>, gateway: &Arc<Gateway>) {
-    let mut events = engine.subscribe();
-    let store = engine.store().clone();
-    let weak = Arc::downgrade(gateway);
-    tokio::spawn(async move {
-        loop {
-            let (run, status) = match events.recv().await {
-                Ok(baton_engine::RunEvent::Finished { run, status, .. }) => (run, status),
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return,
-            };
-            if weak.upgrade().is_none() {
-                return;
-            }
-            let Ok(record) = store.run(&run).await else {
-                continue;
-            };
-            let origin = record.origin.clone().unwrap_or_default();
-            if origin.starts_with("delegate_task") || record.parent_run.is_some() {
-                continue;
-            }
-            let scheduled = origin.starts_with("schedule ");
-            let entry = baton_builtins::timing::RecordRun {
-                run_id: run.clone(),
-                task_id: run.clone(),
-                mode: if scheduled { "schedule" } else { "workflow" }.to_owned(),
-                task: format!("{} ({origin})", record.workflow),
-                priority: if scheduled {
-                    baton_builtins::timing::Priority::Schedule
-                } else {
-                    baton_builtins::timing::Priority::Todo
-                },
-                source: if scheduled {
-                    baton_builtins::timing::Source::Schedule
-                } else {
-                    baton_builtins::timing::Source::Workflow
-                },
-                start_ms: record.started_at.unwrap_or(record.created_at),
-                end_ms: record.finished_at.unwrap_or_else(baton_store::now_ms),
-                result: match status {
-                    baton_store::RunStatus::Succeeded => "completed".to_owned(),
-                    other => other.as_str().to_owned(),
-                },
-            };
-            if let Err(error) = baton_builtins::timing::record_run(&store, entry).await {
-                tracing::warn!(run, %error, "could not record the run's time");
-            }
         }
     });
 }

@@ -218,6 +218,26 @@ schedules:
                 .unwrap();
             assert_eq!(entry["priority"], "schedule", "{entry}");
             assert!(entry["duration_ms"].is_number(), "{entry}");
+            // Steps too: the scheduled run's one step, `call`.
+            let steps: Vec<&Value> = timing["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| {
+                    e["task_id"]
+                        .as_str()
+                        .is_some_and(|id| id.ends_with("/call"))
+                })
+                .collect();
+            if steps.is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no step entries: {timing}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                continue;
+            }
+            assert_eq!(steps[0]["source"], "schedule", "{timing}");
             break;
         }
         assert!(
