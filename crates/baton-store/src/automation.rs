@@ -96,8 +96,9 @@ fn slot_row(row: &SqliteRow) -> Result<SlotRow> {
 
 impl Store {
     /// Makes the stored schedule `name` the one declared in baton.yaml. A new one starts
-    /// its slots now (`cursor`); a changed spec replaces the stored one and its
-    /// `paused:` applies; an unchanged one keeps its state (a pause from the CLI stays).
+    /// its slots at `cursor` (now); a changed spec replaces the stored one, starts at
+    /// `cursor` too and its `paused:` applies; an unchanged one keeps its state (a pause
+    /// from the CLI stays).
     pub async fn upsert_config_schedule(
         &self,
         name: &str,
@@ -133,15 +134,18 @@ impl Store {
                 Reconciled::Unchanged
             }
             Some(_) => {
+                // A new timing starts from now: slots of the new spec before the change
+                // were never due.
                 sqlx::query(
-                    "UPDATE schedules SET spec = $2, origin = $3, paused = $4, pause_reason = NULL, updated_at = $5 \
-                     WHERE name = $1",
+                    "UPDATE schedules SET spec = $2, origin = $3, paused = $4, pause_reason = NULL, updated_at = $5, \
+                     cursor = MAX(cursor, $6) WHERE name = $1",
                 )
                 .bind(name)
                 .bind(&text)
                 .bind(ORIGIN_CONFIG)
                 .bind(i64::from(paused))
                 .bind(now)
+                .bind(cursor)
                 .execute(&mut *tx)
                 .await?;
                 Reconciled::Changed

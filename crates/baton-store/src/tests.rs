@@ -266,12 +266,17 @@ async fn a_slot_is_claimed_once_even_by_two_stores_on_one_file() {
     assert!(a.schedule("s").await.unwrap().unwrap().paused);
     let changed = json!({"every": "2m", "tool": "x__y"});
     assert_eq!(
-        a.upsert_config_schedule("s", &changed, false, 0)
+        a.upsert_config_schedule("s", &changed, false, 500_000)
             .await
             .unwrap(),
         Reconciled::Changed
     );
-    assert!(!a.schedule("s").await.unwrap().unwrap().paused);
+    let row = a.schedule("s").await.unwrap().unwrap();
+    assert!(!row.paused);
+    assert_eq!(
+        row.cursor, 500_000,
+        "a changed timing starts from now, no catch-up"
+    );
     assert_eq!(
         a.remove_config_schedules_except(&[]).await.unwrap(),
         ["s".to_owned()]
