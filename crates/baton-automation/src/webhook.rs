@@ -1,7 +1,7 @@
 //! Webhook authentication: a bearer token, or an HMAC-SHA256 signature of the body (hex,
 //! optionally `sha256=`-prefixed as GitHub sends it). Both compared in constant time.
 
-use baton_core::schedule::{HookAuth, Webhook};
+use baton_core::schedule::{DEFAULT_SIGNATURE_HEADER, HookAuth, Webhook};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -41,9 +41,16 @@ pub fn verify(
             }
         }
         HookAuth::Hmac { header: name } => {
-            let given = header(&name.to_ascii_lowercase()).ok_or_else(|| {
-                HookError::Unauthorized(format!("missing signature header {name}"))
-            })?;
+            // Without a configured header, GitHub's name is accepted too.
+            let given = header(&name.to_ascii_lowercase())
+                .or_else(|| {
+                    name.eq_ignore_ascii_case(DEFAULT_SIGNATURE_HEADER)
+                        .then(|| header("x-hub-signature-256"))
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    HookError::Unauthorized(format!("missing signature header {name}"))
+                })?;
             let hex = given.trim();
             let hex = hex.strip_prefix("sha256=").unwrap_or(hex);
             let signature = decode_hex(hex).ok_or_else(|| {
@@ -126,7 +133,7 @@ mod tests {
 
     #[test]
     fn hmac_signatures() {
-        let hook = hook(HookAuth::Hmac {
+        let github_hook = hook(HookAuth::Hmac {
             header: "X-Hub-Signature-256".into(),
         });
         let body = br#"{"ref":"main"}"#;
@@ -134,12 +141,28 @@ mod tests {
         let header = |value: String| {
             move |name: &str| (name == "x-hub-signature-256").then(|| value.clone())
         };
-        assert_eq!(verify(&hook, &header(good.clone()), body), Ok(()));
+        assert_eq!(verify(&github_hook, &header(good.clone()), body), Ok(()));
         assert!(
-            verify(&hook, &header(good), br#"{"ref":"evil"}"#).is_err(),
+            verify(&github_hook, &header(good), br#"{"ref":"evil"}"#).is_err(),
             "body changed"
         );
-        assert!(verify(&hook, &header("sha256=zz".into()), body).is_err());
-        assert!(verify(&hook, &|_| None, body).is_err());
+        assert!(verify(&github_hook, &header("sha256=zz".into()), body).is_err());
+        assert!(verify(&github_hook, &|_| None, body).is_err());
+
+        // The default header, or GitHub's when none is configured.
+        let default = hook(HookAuth::Hmac {
+            header: DEFAULT_SIGNATURE_HEADER.into(),
+        });
+        let signature = sign("0123456789abcdef-secret", body);
+        let github = |value: String| {
+            move |name: &str| (name == "x-hub-signature-256").then(|| value.clone())
+        };
+        assert_eq!(
+            verify(&default, &github(format!("sha256={signature}")), body),
+            Ok(())
+        );
+        let own =
+            |value: String| move |name: &str| (name == "x-baton-signature").then(|| value.clone());
+        assert_eq!(verify(&default, &own(signature), body), Ok(()));
     }
 }

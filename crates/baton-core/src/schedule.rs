@@ -18,8 +18,8 @@ pub use spec::{
     Target, valid_name,
 };
 pub use trigger::{
-    EventKind, FileWatch, FilesSpec, HookAuth, Trigger, TriggerSource, TriggerSpec, Webhook,
-    WebhookSpec, parse_size,
+    DEFAULT_SIGNATURE_HEADER, EventKind, FileWatch, FilesSpec, HookAuth, Trigger, TriggerSource,
+    TriggerSpec, Webhook, WebhookSpec, parse_size,
 };
 
 use std::{str::FromStr, time::Duration};

@@ -220,6 +220,10 @@ pub struct Trigger {
     pub column: u64,
 }
 
+/// The HMAC signature header when `webhook.header` is not set (GitHub's
+/// `X-Hub-Signature-256` is accepted too then).
+pub const DEFAULT_SIGNATURE_HEADER: &str = "X-Baton-Signature";
+
 /// Default webhook body limit.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// Default file-change debounce.
@@ -369,7 +373,7 @@ fn webhook(
             header: spec
                 .header
                 .clone()
-                .unwrap_or_else(|| "X-Baton-Signature".to_owned()),
+                .unwrap_or_else(|| DEFAULT_SIGNATURE_HEADER.to_owned()),
         }),
         other => {
             problem(

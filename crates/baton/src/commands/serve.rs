@@ -4,14 +4,11 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use baton_automation::{Automation, EventBus, fields};
 use baton_core::schedule::EventKind;
-use serde_json::json;
-
-use crate::reload::ReloadOutcome;
-
 use baton_mcp::{Gateway, downstream};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ServeArgs;
+use crate::{cli::ServeArgs, reload::ReloadOutcome};
 
 pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     let config = match super::load_config(config_flag.as_deref()) {
@@ -88,10 +85,12 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
                 summary
             })
         }));
-        let gateway_for_reload = gateway.clone();
+        let weak = Arc::downgrade(&gateway);
         let shutdown = shutdown.clone();
         crate::reload::watch(path, gateway.clone(), move |outcome| {
-            reloaded(&gateway_for_reload, outcome, shutdown.clone())
+            if let Some(gateway) = weak.upgrade() {
+                reloaded(&gateway, outcome, shutdown.clone());
+            }
         });
     }
     let result = match address {
