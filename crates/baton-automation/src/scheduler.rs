@@ -24,6 +24,10 @@ use crate::{
     plan::catch_up,
 };
 
+/// A running loop that finds a slot overdue by more than this was not merely busy: the
+/// process was suspended, and the catch-up policy applies as after downtime.
+const SUSPENDED_AFTER: Duration = Duration::from_secs(60);
+
 /// How often the store is checked for schedules changed by another process.
 const POLL_EVERY: Duration = Duration::from_secs(1);
 
@@ -445,9 +449,20 @@ impl Loop {
                     firing.handle(&schedule, slot, Fire::Slot).await;
                 });
             }
-            // A process that was suspended finds several slots overdue: the catch-up
-            // policy decides about the ones after this.
-            let handled = self.catch_up(&schedule, time(slot)).await;
+            // A busy loop fires its slots late, one after another, as slots. Only when
+            // the next slot is overdue by more than a minute (the machine slept, the
+            // process was stopped) does the catch-up policy decide about the missed ones.
+            let table = &schedule.timetable;
+            let overdue = table.next_after(time(slot)).is_some_and(|next| {
+                let fires =
+                    next.timestamp_millis() + table.jitter_for(&name, next).as_millis() as i64;
+                now - fires > SUSPENDED_AFTER.as_millis() as i64
+            });
+            let handled = if overdue {
+                self.catch_up(&schedule, time(slot)).await
+            } else {
+                time(slot)
+            };
             self.enqueue(&name, handled);
         }
     }
