@@ -440,11 +440,7 @@ fn file_triggers_debounce_and_filter_by_glob() {
         "triggers:\n  on-text:\n    files: { paths: [watched], include: [\"*.txt\"], debounce: 300ms }\n    tool: baton__status\n",
     );
     let _baton = BatonHttp::start(&config);
-    // Give the watcher time to be installed: the serve log says so once triggers start.
-    wait_until(Duration::from_secs(10), "the store", || {
-        dir.path().join(".baton/baton.db").exists()
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    // The watch is in place before Baton listens (triggers start first).
     std::fs::write(dir.path().join("watched/ignored.log"), "x").unwrap();
     for index in 0..3 {
         std::fs::write(dir.path().join(format!("watched/n{index}.txt")), "x").unwrap();
