@@ -204,6 +204,8 @@ async def stateless_meta(url: str) -> None:
         meta = {"io.baton/mode": "planning-analysis"}
         await refused(client, "baton__write_project_file", {"path": "notes/m.md", "content": "x"}, "may not use edit tools", meta=meta)
         await ok(client, "baton__read_project_file", {"path": "TODO.md"}, meta=meta)
+        # Nor can Baton send it a sampling request: the mode's executor must be a tool.
+        await refused(client, "baton__delegate_task", {"mode": "planning-analysis", "instructions": "x"}, "cannot answer a sampling request")
 
 
 async def main() -> int:

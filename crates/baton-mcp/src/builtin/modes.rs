@@ -292,13 +292,15 @@ async fn delegate(
                 .peer
                 .clone()
                 .ok_or("this mode delegates by sampling, which needs a connected client session")?;
-            let supports = call
-                .capabilities
-                .as_ref()
-                .is_some_and(|capabilities| capabilities.sampling.is_some());
+            // A 2026-07-28 client has no session to send a request back on.
+            let supports = call.legacy
+                && call
+                    .capabilities
+                    .as_ref()
+                    .is_some_and(|capabilities| capabilities.sampling.is_some());
             if !supports {
                 return Err(format!(
-                    "mode \"{}\" delegates by sampling, but this client does not support sampling (give the mode an executor: {{ tool: server__agent }})",
+                    "mode \"{}\" delegates by sampling, but this client cannot answer a sampling request (it needs a session with the sampling capability; or give the mode an executor: {{ tool: server__agent }})",
                     mode.slug
                 ));
             }
