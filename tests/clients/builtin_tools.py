@@ -104,6 +104,15 @@ async def time_and_memory(client: Client) -> None:
     memory = await ok(client, "baton__get_persistent_memory", {"section": section})
     check("release 1.0.3" in memory["markdown"], "memory holds the entry", memory["markdown"])
 
+    # A memory with its own line cap (12): the oldest log entries move to the archive.
+    for n in range(10):
+        last = await ok(client, "baton__update_persistent_memory", {"memory": "tiny", "section": section, "text": f"tiny {n}"})
+    check(last["lines"] <= 12 and last["max_lines"] == 12, "the memory's own cap", last)
+    tiny = await ok(client, "baton__get_persistent_memory", {"memory": "tiny", "archive": True})
+    archived = [e["text"] for e in tiny["archive"]["entries"]]
+    kept = [e["text"] for s in tiny["sections"] for e in s["entries"]]
+    check("tiny 0" in archived and "tiny 9" in kept and len(archived) + len(kept) == 10, "archived, not lost", (archived, kept))
+
     todo = await ok(client, "baton__get_todo_status", {})
     check((todo["done"], todo["total"]) == (3, 7), "TODO counts", (todo["done"], todo["total"]))
     await refused(client, "baton__get_todo_status", {"path": "../TODO.md"}, "outside")
@@ -134,6 +143,8 @@ async def files(client: Client) -> None:
     await refused(client, "baton__write_project_file", {"path": "notes/a.txt", "content": "x", "expected_sha256": read["sha256"]}, "changed")
     backups = await ok(client, "baton__backup_file", {"path": "notes/a.txt", "list": True})
     check(len(backups["backups"]) >= 1, "backups listed", backups)
+    listed_by_restore = await ok(client, "baton__restore_file", {"path": "notes/a.txt", "list": True})
+    check(listed_by_restore["backups"] == backups["backups"], "restore_file lists the backups", listed_by_restore)
     restored = await ok(client, "baton__restore_file", {"path": "notes/a.txt"})
     check(restored["safety_backup"] is not None, "restore backs up the current version first", restored)
     again = await ok(client, "baton__read_project_file", {"path": "notes/a.txt"})

@@ -53,6 +53,30 @@ pub struct MemorySettings {
     pub max_lines: u32,
     pub sections: Vec<String>,
     pub log_section: String,
+    /// Memories with their own shape (`memory.memories.NAME`).
+    pub memories: BTreeMap<String, MemoryShape>,
+}
+
+/// A memory's line cap and sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryShape {
+    pub max_lines: u32,
+    pub sections: Vec<String>,
+    pub log_section: String,
+}
+
+impl MemorySettings {
+    /// The shape of memory `name`: its own, else the defaults.
+    pub fn shape(&self, name: &str) -> MemoryShape {
+        self.memories
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| MemoryShape {
+                max_lines: self.max_lines,
+                sections: self.sections.clone(),
+                log_section: self.log_section.clone(),
+            })
+    }
 }
 
 /// The three sections of the Roo sample memory file.
@@ -465,6 +489,7 @@ impl Config {
                 max_lines: 300,
                 sections: DEFAULT_MEMORY_SECTIONS.map(str::to_owned).to_vec(),
                 log_section: DEFAULT_MEMORY_SECTIONS[2].to_owned(),
+                memories: BTreeMap::new(),
             },
             validation: Vec::new(),
             modes: Vec::new(),

@@ -270,6 +270,18 @@ pub struct RawMemory {
     pub sections: Option<Vec<SpannedString>>,
     /// The section whose oldest entries are archived first.
     pub log_section: Option<SpannedString>,
+    /// Per memory, by name: its own line cap and sections (the settings above are the
+    /// defaults).
+    #[serde(default)]
+    pub memories: IndexMap<String, Spanned<RawMemoryShape>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMemoryShape {
+    pub max_lines: Option<Spanned<u32>>,
+    pub sections: Option<Vec<SpannedString>>,
+    pub log_section: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -531,7 +531,7 @@ fn builtin_tool_sections_compile() {
     let config = parse_ok(
         r#"
 project: { root: "${ROOT}/app", max_read_bytes: 2048 }
-memory: { default: notes, max_lines: 50, sections: [Log, Ideas], log_section: Log }
+memory: { default: notes, max_lines: 50, sections: [Log, Ideas], log_section: Log, memories: { big: { max_lines: 1000 } } }
 validation:
   commands:
     test: { run: cargo test --quiet, timeout: 5m, description: The test suite }
@@ -549,6 +549,9 @@ modes:
     assert_eq!(config.project.max_read_bytes, 2048);
     assert_eq!(config.memory.default, "notes");
     assert_eq!(config.memory.sections, ["Log", "Ideas"]);
+    assert_eq!(config.memory.shape("notes").max_lines, 50, "the defaults");
+    assert_eq!(config.memory.shape("big").max_lines, 1000);
+    assert_eq!(config.memory.shape("big").sections, ["Log", "Ideas"]);
     assert_eq!(config.validation[0].timeout, Duration::from_secs(300));
     assert_eq!(config.validation[1].cwd, Path::new("/srv/app/sub"));
     let slugs: Vec<&str> = config.modes.iter().map(|m| m.slug.as_str()).collect();

@@ -145,10 +145,10 @@ pub fn tools(separator: &str) -> Vec<Tool> {
         tool(
             separator,
             RESTORE_FILE,
-            "Restores a project file from a backup (the newest, or backup_id from backup_file list: true). The current version is backed up first, so a restore can be undone.",
+            "Restores a project file from a backup (the newest, or backup_id); `list: true` lists the file's backups (newest first) instead. The current version is backed up first, so a restore can be undone.",
             json!({
                 "type": "object",
-                "properties": {"path": path, "backup_id": {"type": "string"}},
+                "properties": {"path": path, "backup_id": {"type": "string"}, "list": {"type": "boolean"}},
                 "required": ["path"],
                 "additionalProperties": false
             }),
@@ -218,14 +218,16 @@ fn run(sandbox: &Sandbox, name: &str, arguments: &JsonObject) -> Result<Value, S
             let options: SearchOptions = options(arguments, &["pattern"])?;
             to_json(sandbox.search(&pattern, &options).map_err(error)?)
         }
+        BACKUP_FILE | RESTORE_FILE
+            if arguments.get("list").and_then(Value::as_bool) == Some(true) =>
+        {
+            let path = text(arguments, "path")?;
+            let backups = sandbox.backups(&path).map_err(error)?;
+            Ok(json!({ "path": path, "backups": to_json(backups)? }))
+        }
         BACKUP_FILE => {
             let path = text(arguments, "path")?;
-            if arguments.get("list").and_then(Value::as_bool) == Some(true) {
-                let backups = sandbox.backups(&path).map_err(error)?;
-                Ok(json!({ "path": path, "backups": to_json(backups)? }))
-            } else {
-                to_json(sandbox.backup(&path).map_err(error)?)
-            }
+            to_json(sandbox.backup(&path).map_err(error)?)
         }
         RESTORE_FILE => {
             let path = text(arguments, "path")?;

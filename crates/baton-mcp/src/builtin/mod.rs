@@ -5,7 +5,7 @@
 
 pub(crate) mod files;
 pub(crate) mod modes;
-pub(crate) mod state;
+pub mod state;
 pub(crate) mod system;
 
 use std::sync::Arc;

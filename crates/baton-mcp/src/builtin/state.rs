@@ -112,13 +112,13 @@ pub fn tools(separator: &str) -> Vec<Tool> {
     ]
 }
 
-/// The memory settings of the configuration.
-pub fn memory_settings(gateway: &Gateway) -> memory::MemorySettings {
-    let config = gateway.config();
+/// The settings of memory `name` in `config` (its own shape, else the defaults).
+pub fn memory_settings(config: &baton_core::Config, name: &str) -> memory::MemorySettings {
+    let shape = config.memory.shape(name);
     memory::MemorySettings {
-        sections: config.memory.sections.clone(),
-        max_lines: config.memory.max_lines as usize,
-        log_section: config.memory.log_section.clone(),
+        sections: shape.sections,
+        max_lines: shape.max_lines as usize,
+        log_section: shape.log_section,
     }
 }
 
@@ -212,8 +212,8 @@ pub async fn call(
             )
         }
         GET_PERSISTENT_MEMORY => {
-            let settings = memory_settings(gateway);
             let name = memory_name();
+            let settings = memory_settings(&gateway.config(), &name);
             let section = text(&arguments, "section");
             let mut view = to_json(
                 memory::get(&store, &settings, &name, section.as_deref())
@@ -230,9 +230,10 @@ pub async fn call(
             Ok(view)
         }
         UPDATE_PERSISTENT_MEMORY => {
-            let settings = memory_settings(gateway);
+            let name = memory_name();
+            let settings = memory_settings(&gateway.config(), &name);
             let update = memory::Update {
-                memory: memory_name(),
+                memory: name,
                 section: text(&arguments, "section").ok_or("section is required")?,
                 text: text(&arguments, "text").ok_or("text is required")?,
                 mode: text(&arguments, "mode").or(mode),

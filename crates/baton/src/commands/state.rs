@@ -133,27 +133,21 @@ pub async fn timing(config_flag: Option<PathBuf>, command: TimingCommand) -> Exi
     }
 }
 
-fn settings(config: &baton_core::Config) -> memory::MemorySettings {
-    memory::MemorySettings {
-        sections: config.memory.sections.clone(),
-        max_lines: config.memory.max_lines as usize,
-        log_section: config.memory.log_section.clone(),
-    }
-}
-
 pub async fn memory(config_flag: Option<PathBuf>, command: MemoryCommand) -> ExitCode {
     let (config, store) = match open(config_flag).await {
         Ok(opened) => opened,
         Err(code) => return code,
     };
-    let settings = settings(&config);
     let name = |given: Option<String>| given.unwrap_or_else(|| config.memory.default.clone());
+    let settings = |memory: &str| baton_mcp::builtin::state::memory_settings(&config, memory);
     match command {
         MemoryCommand::Show { memory }
         | MemoryCommand::Export {
             memory,
             output: None,
-        } => match memory::export_markdown(&store, &settings, &name(memory)).await {
+        } => match memory::export_markdown(&store, &settings(&name(memory.clone())), &name(memory))
+            .await
+        {
             Ok(text) => write_out(None, &text),
             Err(error) => {
                 eprintln!("error: {error}");
@@ -163,7 +157,9 @@ pub async fn memory(config_flag: Option<PathBuf>, command: MemoryCommand) -> Exi
         MemoryCommand::Export {
             memory,
             output: Some(output),
-        } => match memory::export_markdown(&store, &settings, &name(memory)).await {
+        } => match memory::export_markdown(&store, &settings(&name(memory.clone())), &name(memory))
+            .await
+        {
             Ok(text) => write_out(Some(output), &text),
             Err(error) => {
                 eprintln!("error: {error}");
@@ -175,7 +171,8 @@ pub async fn memory(config_flag: Option<PathBuf>, command: MemoryCommand) -> Exi
                 Ok(text) => text,
                 Err(code) => return code,
             };
-            match memory::import_markdown(&store, &settings, &name(memory), &text).await {
+            let memory = name(memory);
+            match memory::import_markdown(&store, &settings(&memory), &memory, &text).await {
                 Ok(report) => {
                     println!(
                         "{}",

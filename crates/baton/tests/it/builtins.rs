@@ -36,6 +36,9 @@ modes:
 validation:
   commands:
     hello: {{ run: "echo hi; echo err >&2; exit 3", timeout: 10s }}
+memory:
+  memories:
+    tiny: {{ max_lines: 12 }}
 "#,
             peer("mcp-server-everything").display()
         ),

@@ -118,6 +118,37 @@ impl Compiler<'_> {
             {
                 config.memory.log_section = text;
             }
+            for (name, shape) in &memory.memories {
+                let path = format!("memory.memories.{name}");
+                let mut own = config.memory.shape(name);
+                if let Some(lines) = &shape.value.max_lines {
+                    own.max_lines = lines.value.max(10);
+                }
+                if let Some(sections) = &shape.value.sections {
+                    own.sections = sections
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| self.string(s, &format!("{path}.sections[{i}]")))
+                        .collect();
+                }
+                if let Some(log) = &shape.value.log_section
+                    && let Some(text) = self.string(log, &format!("{path}.log_section"))
+                {
+                    own.log_section = text;
+                }
+                if !own.sections.contains(&own.log_section) {
+                    self.sink.push(
+                        shape.referenced,
+                        format!("{path}.log_section"),
+                        format!(
+                            "\"{}\" is not one of its sections ({})",
+                            own.log_section,
+                            own.sections.join(", ")
+                        ),
+                    );
+                }
+                config.memory.memories.insert(name.clone(), own);
+            }
             if !config.memory.sections.contains(&config.memory.log_section) {
                 let at = memory
                     .log_section
