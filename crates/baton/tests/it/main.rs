@@ -14,4 +14,5 @@ mod relay;
 mod reload;
 mod resilience;
 mod schedules;
+mod triggers;
 mod workflows;
