@@ -46,16 +46,35 @@ pub async fn add(
     status(store, name).await
 }
 
-/// One schedule's status.
+/// One schedule's status, with its most recent slots (fired, buffered, skipped or missed,
+/// each with its run or reason).
 pub async fn status(store: &Store, name: &str) -> Result<Value, String> {
-    match store
+    let Some(row) = store
         .schedule(name)
         .await
         .map_err(|error| error.to_string())?
-    {
-        Some(row) => Ok(schedule_json(&row, chrono::Utc::now())),
-        None => Err(no_schedule(name)),
-    }
+    else {
+        return Err(no_schedule(name));
+    };
+    let mut value = schedule_json(&row, chrono::Utc::now());
+    let slots = store
+        .slots(name, 20)
+        .await
+        .map_err(|error| error.to_string())?;
+    value["recent_slots"] = Value::Array(
+        slots
+            .into_iter()
+            .map(|slot| {
+                json!({
+                    "slot": crate::firing::rfc3339(slot.slot),
+                    "state": slot.state,
+                    "run": slot.run,
+                    "reason": slot.reason,
+                })
+            })
+            .collect(),
+    );
+    Ok(value)
 }
 
 /// Every schedule's status.

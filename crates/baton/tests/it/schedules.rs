@@ -511,6 +511,21 @@ async fn schedules_and_events_are_mcp_tools() {
     )
     .await;
     assert_eq!(paused.structured_content.unwrap()["paused"], true);
+    let one = call(
+        &client,
+        "baton__get_schedule_status",
+        json!({"name": "often"}),
+    )
+    .await;
+    let one = one.structured_content.unwrap();
+    assert!(
+        one["recent_slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|slot| slot["state"] == "fired" && slot["run"].is_string()),
+        "{one}"
+    );
     let status = call(&client, "baton__get_schedule_status", json!({})).await;
     let status = status.structured_content.unwrap();
     let names: Vec<&str> = status["schedules"]
