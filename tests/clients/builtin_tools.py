@@ -160,6 +160,9 @@ async def files(client: Client) -> None:
         await refused(client, "baton__read_project_file", {"path": escape}, needle)
         await refused(client, "baton__write_project_file", {"path": escape, "content": "x"}, needle)
     await refused(client, "baton__search_in_files", {"pattern": "("}, "regex")
+    await refused(client, "baton__list_project_structure", {"path": "nowhere"}, "nowhere")
+    await refused(client, "baton__backup_file", {"path": "missing.txt"}, "missing.txt")
+    await refused(client, "baton__restore_file", {"path": "notes/a.txt", "backup_id": "nope"}, "nope")
 
 
 async def system(client: Client) -> None:
@@ -176,6 +179,8 @@ async def system(client: Client) -> None:
     restarted = await ok(client, "baton__error_recovery", {"action": "restart_server", "target": "everything"})
     check(restarted["ready"] is True, "restarted server is ready", restarted)
     await refused(client, "baton__error_recovery", {"action": "restart_server", "target": "nope"}, "no server named")
+    await refused(client, "baton__error_recovery", {"action": "retry_run", "target": "no-such-run"}, "no-such-run")
+    await refused(client, "baton__error_recovery", {"action": "reset_breaker", "target": "nope"}, "no server named")
     synced = await ok(client, "baton__sync_environment", {})
     check(synced["config"]["applied"] is True and "everything" in synced["servers_refreshed"], "sync", synced)
 
@@ -185,6 +190,8 @@ async def modes(client: Client) -> dict[str, Any]:
     slugs = [m["slug"] for m in caps["modes"]]
     check({"implementation-core", "validation-static", "planning-analysis", "echoer"} <= set(slugs), "modes", slugs)
     await refused(client, "baton__switch_mode", {"mode": "pirate"}, "unknown mode")
+    await refused(client, "baton__delegate_task", {"mode": "pirate", "instructions": "x"}, "unknown mode")
+    await refused(client, "baton__get_mode_capabilities", {"mode": "pirate"}, "unknown mode")
     switched = await ok(client, "baton__switch_mode", {"mode": "planning-analysis"})
     check(switched["current"] == "planning-analysis", "switched", switched)
     await refused(client, "baton__write_project_file", {"path": "notes/p.md", "content": "x"}, "may not use edit tools")
