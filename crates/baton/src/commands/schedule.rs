@@ -170,8 +170,21 @@ async fn list(store: &Store, as_json: bool) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    // Columns as wide as their longest value.
+    let width = |key: &str, title: &str| {
+        list.iter()
+            .map(|value| text(value, key).chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(title.len())
+    };
+    let (name_w, timing_w, target_w) = (
+        width("name", "NAME"),
+        width("timing", "TIMING"),
+        width("target", "TARGET"),
+    );
     println!(
-        "{:<28} {:<22} {:<26} {:<8} {:<21} {:<21} {:<10} {:>7} {:>6}",
+        "{:<name_w$}  {:<timing_w$}  {:<target_w$}  {:<7}  {:<19}  {:<19}  {:<9}  {:>7}  {:>6}",
         "NAME",
         "TIMING",
         "TARGET",
@@ -195,7 +208,7 @@ async fn list(store: &Store, as_json: bool) -> ExitCode {
             text.get(..19).map(str::to_owned).unwrap_or(text)
         };
         println!(
-            "{:<28} {:<22} {:<26} {:<8} {:<21} {:<21} {:<10} {:>7} {:>6}",
+            "{:<name_w$}  {:<timing_w$}  {:<target_w$}  {:<7}  {:<19}  {:<19}  {:<9}  {:>7}  {:>6}",
             text(value, "name"),
             text(value, "timing"),
             text(value, "target"),
