@@ -110,48 +110,72 @@ pub async fn run(config_flag: Option<PathBuf>, args: ValidateArgs) -> ExitCode {
             catalog.tools.len(),
             config.servers.len()
         );
-        // Every tool a workflow step calls must be in the live catalog; when its server is
-        // down that cannot be known, so it is a warning.
+        // Every tool a workflow step, schedule or trigger calls must be in the live catalog;
+        // when its server is down that cannot be known, so it is a warning.
+        let mut callers: Vec<(String, String, String)> = Vec::new();
         for workflow in &config.workflows.definitions {
             for step in workflow
                 .steps
                 .iter()
                 .flat_map(|s| std::iter::once(s).chain(s.fallback.as_deref()))
             {
-                let baton_core::workflow::StepKind::Tool { tool, .. } = &step.kind else {
-                    continue;
-                };
-                if catalog.tool_routes.contains_key(tool.as_str())
-                    || tool.starts_with(baton_core::workflow::TOOL_PREFIX)
-                {
-                    continue;
-                }
-                let server = tool
-                    .split(&config.namespace.separator)
-                    .next()
-                    .unwrap_or_default();
-                let up = gateway.upstreams().iter().any(|u| {
-                    u.name() == server
-                        && matches!(u.state(), baton_mcp::upstream::UpstreamState::Ready { .. })
-                });
-                let at = format!(
-                    "{}:{}:{}",
-                    workflow.source.display(),
-                    step.line,
-                    step.column
-                );
-                if up {
-                    eprintln!(
-                        "error: {at}: workflow \"{}\" step \"{}\" calls unknown tool \"{tool}\" (server \"{server}\" does not list it; see `baton tools -s {server}`)",
-                        workflow.name, step.id
-                    );
-                    failed = true;
-                } else {
-                    warnings.push(format!(
-                        "{at}: workflow \"{}\" step \"{}\" calls \"{tool}\", which cannot be checked while server \"{server}\" is down",
-                        workflow.name, step.id
+                if let baton_core::workflow::StepKind::Tool { tool, .. } = &step.kind {
+                    callers.push((
+                        format!(
+                            "{}:{}:{}",
+                            workflow.source.display(),
+                            step.line,
+                            step.column
+                        ),
+                        format!("workflow \"{}\" step \"{}\"", workflow.name, step.id),
+                        tool.clone(),
                     ));
                 }
+            }
+        }
+        let file = path.display().to_string();
+        let targets = config
+            .schedules
+            .iter()
+            .map(|s| ("schedule", &s.name, &s.target, s.line, s.column))
+            .chain(
+                config
+                    .triggers
+                    .iter()
+                    .map(|t| ("trigger", &t.name, &t.target, t.line, t.column)),
+            );
+        for (kind, name, target, line, column) in targets {
+            if let baton_core::schedule::Target::Tool { tool, .. } = target {
+                callers.push((
+                    format!("{file}:{line}:{column}"),
+                    format!("{kind} \"{name}\""),
+                    tool.clone(),
+                ));
+            }
+        }
+        for (at, who, tool) in callers {
+            if catalog.tool_routes.contains_key(tool.as_str())
+                || tool.starts_with(baton_core::workflow::TOOL_PREFIX)
+            {
+                continue;
+            }
+            let server = tool
+                .split(&config.namespace.separator)
+                .next()
+                .unwrap_or_default();
+            let up = gateway.upstreams().iter().any(|u| {
+                u.name() == server
+                    && matches!(u.state(), baton_mcp::upstream::UpstreamState::Ready { .. })
+            });
+            if up {
+                eprintln!(
+                    "error: {at}: {who} calls unknown tool \"{tool}\" (server \"{server}\" does not list it; see `baton tools -s {server}`)"
+                );
+                failed = true;
+            } else {
+                warnings.push(format!(
+                    "{at}: {who} calls \"{tool}\", which cannot be checked while server \"{server}\" is down"
+                ));
             }
         }
         gateway.shutdown().await;

@@ -573,3 +573,29 @@ fn pause_on_failure_pauses_after_a_failed_run() {
     std::thread::sleep(Duration::from_millis(3500));
     assert_eq!(fired_by(&config)["fragile"].len(), fired);
 }
+
+#[test]
+fn validate_connect_checks_the_tools_schedules_and_triggers_call() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  everything:\n    command: {}\n\
+             schedules:\n  typo: {{ every: 1h, tool: everything__ecko }}\n  fine: {{ every: 1h, tool: everything__echo, args: {{ message: hi }} }}\n\
+             triggers:\n  t: {{ on: server_down, tool: everything__echo, args: {{ message: down }} }}\n",
+            peer("mcp-server-everything").display()
+        ),
+    );
+    let output = run_baton(&["validate", "--connect", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("baton.yaml:5:")
+            && stderr.contains("schedule \"typo\" calls unknown tool \"everything__ecko\""),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("\"fine\"") && !stderr.contains("trigger \"t\""),
+        "{stderr}"
+    );
+}
