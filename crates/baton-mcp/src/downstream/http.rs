@@ -101,7 +101,8 @@ pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationT
         .fallback_service(streamable)
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             check_json_body(request, next, limit)
-        }));
+        }))
+        .layer(middleware::from_fn(session_deleted_ok));
     // Webhooks come from other machines under other host names and prove themselves
     // with their secret, so the Host/Origin guard (against DNS rebinding of the MCP
     // endpoints) does not apply to them; each hook has its own body limit.
@@ -158,6 +159,17 @@ pub(crate) fn jsonrpc_error(status: StatusCode, code: i64, message: String) -> R
         "error": { "code": code, "message": message }
     });
     (status, axum::Json(body)).into_response()
+}
+
+/// A session ended by `DELETE /mcp` is answered 200 rather than rmcp's 202: the official
+/// Python SDK takes anything but 200/204 (or 405) as a failed termination and warns.
+async fn session_deleted_ok(request: Request, next: Next) -> Response {
+    let delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 /// A POST whose body is not JSON gets a JSON-RPC parse error (-32700, HTTP 400) and an

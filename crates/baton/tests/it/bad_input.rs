@@ -222,6 +222,27 @@ async fn unknown_methods_get_method_not_found() {
     let reply: Value =
         serde_json::from_str(data).unwrap_or_else(|_| panic!("not JSON-RPC: {text}"));
     assert_eq!(reply["error"]["code"], -32601, "{reply}");
+
+    // Ending the session: 200 (the Python SDK warns on rmcp's 202), then it is gone.
+    let ended = client
+        .delete(baton.mcp_url())
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status().as_u16(), 200);
+    let after = client
+        .post(baton.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status().as_u16(), 404, "the session is gone");
 }
 
 /// A server that dies in the middle of a call: the call fails promptly naming it, its state
