@@ -60,6 +60,8 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             }
             Err(error) => tracing::error!("{error}; serving without workflows"),
         }
+    } else {
+        take_up_store_when_it_appears(&gateway, shutdown.clone());
     }
     // Hot reload: edits to the config file and the workflows folder apply live.
     if let Some(path) = engine_config.source.clone() {
@@ -178,6 +180,50 @@ fn reloaded(gateway: &Arc<Gateway>, outcome: ReloadOutcome, shutdown: Cancellati
         }
         if applied {
             tracing::info!("configuration reloaded");
+        }
+    });
+}
+
+/// A gateway started without a store takes one up when it appears (`baton schedule add`,
+/// a first `baton run` from another terminal): schedules then fire without a restart.
+fn take_up_store_when_it_appears(gateway: &Arc<Gateway>, shutdown: CancellationToken) {
+    let weak = Arc::downgrade(gateway);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let Some(gateway) = weak.upgrade() else {
+                return;
+            };
+            let config = gateway.config();
+            if gateway.automation().is_some() || !config.store.path.exists() {
+                continue;
+            }
+            let health = gateway.subscribe_events();
+            let engine = match gateway.engine() {
+                Some(engine) => engine.clone(),
+                None => match super::open_engine(&config, &gateway).await {
+                    Ok(engine) => {
+                        crate::run_times::record(&engine, &gateway);
+                        super::prune_runs(
+                            engine.store().clone(),
+                            config.workflows.clone(),
+                            config.events.clone(),
+                        );
+                        engine
+                    }
+                    Err(error) => {
+                        tracing::warn!("{error}");
+                        continue;
+                    }
+                },
+            };
+            tracing::info!(store = %config.store.path.display(), "a store appeared: schedules and triggers start");
+            start_automation(&config, &gateway, &engine, health, shutdown.clone()).await;
+            return;
         }
     });
 }

@@ -599,3 +599,26 @@ fn validate_connect_checks_the_tools_schedules_and_triggers_call() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_schedule_added_from_the_cli_fires_in_a_serve_started_without_a_store() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "");
+    let _baton = BatonHttp::start(&config);
+    assert!(!dir.path().join(".baton").exists(), "a plain gateway writes no files");
+    let added = run_baton(&[
+        "schedule",
+        "add",
+        "tick",
+        "--every",
+        "1s",
+        "--tool",
+        "baton__status",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    wait_until(Duration::from_secs(20), "the running serve to fire it", || {
+        fired_by(&config).contains_key("tick")
+    });
+}
