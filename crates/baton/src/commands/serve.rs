@@ -236,6 +236,12 @@ async fn start_automation(
     health: tokio::sync::broadcast::Receiver<baton_mcp::GatewayEvent>,
     shutdown: CancellationToken,
 ) {
+    // Start-up, a reload and a store appearing may each get here: one scheduler only.
+    static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = STARTING.lock().await;
+    if gateway.automation().is_some() {
+        return;
+    }
     let bus = EventBus::new(Some(engine.store().clone()));
     baton_automation::forward_run_events(engine, bus.clone());
     baton_mcp::automation::forward_gateway_events(health, bus.clone());

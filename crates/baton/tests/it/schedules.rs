@@ -605,7 +605,10 @@ fn a_schedule_added_from_the_cli_fires_in_a_serve_started_without_a_store() {
     let dir = TestDir::new();
     let config = dir.write("baton.yaml", "");
     let _baton = BatonHttp::start(&config);
-    assert!(!dir.path().join(".baton").exists(), "a plain gateway writes no files");
+    assert!(
+        !dir.path().join(".baton").exists(),
+        "a plain gateway writes no files"
+    );
     let added = run_baton(&[
         "schedule",
         "add",
@@ -618,7 +621,9 @@ fn a_schedule_added_from_the_cli_fires_in_a_serve_started_without_a_store() {
         config.to_str().unwrap(),
     ]);
     assert!(added.status.success(), "{added:?}");
-    wait_until(Duration::from_secs(20), "the running serve to fire it", || {
-        fired_by(&config).contains_key("tick")
-    });
+    wait_until(
+        Duration::from_secs(20),
+        "the running serve to fire it",
+        || fired_by(&config).contains_key("tick"),
+    );
 }
