@@ -20,30 +20,15 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use baton_automation::{EventBus, Firing, Scheduler};
 use baton_core::schedule::EventKind;
-use baton_engine::{Engine, ToolCaller, ToolOutput, baton_store::Store};
+use baton_engine::{Engine, baton_store::Store};
 use chrono::{TimeZone, Utc};
-use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-struct Noop;
+#[path = "../noop.rs"]
+mod noop;
 
-impl ToolCaller for Noop {
-    fn call<'a>(
-        &'a self,
-        _tool: &'a str,
-        _args: Value,
-        _key: String,
-        _cancel: CancellationToken,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
-        Box::pin(async move {
-            Ok(ToolOutput {
-                value: json!({"ok": true}),
-                is_error: false,
-            })
-        })
-    }
-}
+use noop::Noop;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

@@ -18,29 +18,12 @@
 use std::{path::Path, process::ExitCode, sync::Arc, time::Instant};
 
 use baton_core::workflow::{Workflow, WorkflowContext, compile_workflow};
-use baton_engine::{Engine, RunEvent, ToolCaller, ToolOutput, baton_store::Store};
-use futures::future::BoxFuture;
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use baton_engine::{Engine, RunEvent, baton_store::Store};
 
-struct Noop;
+#[path = "../noop.rs"]
+mod noop;
 
-impl ToolCaller for Noop {
-    fn call<'a>(
-        &'a self,
-        _tool: &'a str,
-        args: Value,
-        _key: String,
-        _cancel: CancellationToken,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
-        Box::pin(async move {
-            Ok(ToolOutput {
-                value: args,
-                is_error: false,
-            })
-        })
-    }
-}
+use noop::Noop;
 
 fn compile(text: &str) -> Workflow {
     match compile_workflow(

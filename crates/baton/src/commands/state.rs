@@ -35,6 +35,46 @@ fn write_out(output: Option<PathBuf>, text: &str) -> ExitCode {
     }
 }
 
+/// Prints an import's report; exit 1 when some lines were not imported, 2 when the file
+/// could not be.
+fn import_report<E: std::fmt::Display>(
+    file: &std::path::Path,
+    result: Result<(bool, serde_json::Value), E>,
+) -> ExitCode {
+    match result {
+        Ok((clean, report)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {}: {error}", file.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn export_memory(
+    store: &Store,
+    name: &str,
+    settings: &dyn Fn(&str) -> memory::MemorySettings,
+    output: Option<PathBuf>,
+) -> ExitCode {
+    match memory::export_markdown(store, &settings(name), name).await {
+        Ok(text) => write_out(output, &text),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn read(file: &PathBuf) -> Result<String, ExitCode> {
     std::fs::read_to_string(file).map_err(|error| {
         eprintln!("error: cannot read {}: {error}", file.display());
@@ -103,23 +143,16 @@ pub async fn timing(config_flag: Option<PathBuf>, command: TimingCommand) -> Exi
                 Ok(text) => text,
                 Err(code) => return code,
             };
-            match timing::import_tsv(&store, &text).await {
-                Ok(report) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
-                    if report.errors.is_empty() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Err(error) => {
-                    eprintln!("error: {}: {error}", file.display());
-                    ExitCode::from(2)
-                }
-            }
+            let result = timing::import_tsv(&store, &text).await;
+            import_report(
+                &file,
+                result.map(|r| {
+                    (
+                        r.errors.is_empty(),
+                        serde_json::to_value(&r).unwrap_or_default(),
+                    )
+                }),
+            )
         }
         TimingCommand::Export { output } => {
             match timing::export_tsv(&store, &timing::Filter::default()).await {
@@ -145,50 +178,27 @@ pub async fn memory(config_flag: Option<PathBuf>, command: MemoryCommand) -> Exi
         | MemoryCommand::Export {
             memory,
             output: None,
-        } => match memory::export_markdown(&store, &settings(&name(memory.clone())), &name(memory))
-            .await
-        {
-            Ok(text) => write_out(None, &text),
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::from(2)
-            }
-        },
+        } => export_memory(&store, &name(memory), &settings, None).await,
         MemoryCommand::Export {
             memory,
             output: Some(output),
-        } => match memory::export_markdown(&store, &settings(&name(memory.clone())), &name(memory))
-            .await
-        {
-            Ok(text) => write_out(Some(output), &text),
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::from(2)
-            }
-        },
+        } => export_memory(&store, &name(memory), &settings, Some(output)).await,
         MemoryCommand::Import { file, memory } => {
             let text = match read(&file) {
                 Ok(text) => text,
                 Err(code) => return code,
             };
             let memory = name(memory);
-            match memory::import_markdown(&store, &settings(&memory), &memory, &text).await {
-                Ok(report) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
-                    if report.errors.is_empty() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Err(error) => {
-                    eprintln!("error: {}: {error}", file.display());
-                    ExitCode::from(2)
-                }
-            }
+            let result = memory::import_markdown(&store, &settings(&memory), &memory, &text).await;
+            import_report(
+                &file,
+                result.map(|r| {
+                    (
+                        r.errors.is_empty(),
+                        serde_json::to_value(&r).unwrap_or_default(),
+                    )
+                }),
+            )
         }
     }
 }

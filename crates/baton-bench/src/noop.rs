@@ -1,0 +1,27 @@
+//! A tool that answers at once: the benchmarks measure the engine and the store, not a
+//! tool. Included by the benchmark binaries (`#[path]`).
+
+use baton_engine::{ToolCaller, ToolOutput};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// Answers every call with its arguments.
+pub struct Noop;
+
+impl ToolCaller for Noop {
+    fn call<'a>(
+        &'a self,
+        _tool: &'a str,
+        args: Value,
+        _key: String,
+        _cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        Box::pin(async move {
+            Ok(ToolOutput {
+                value: args,
+                is_error: false,
+            })
+        })
+    }
+}
