@@ -1,10 +1,9 @@
 //! A tool that answers at once: the benchmarks measure the engine and the store, not a
 //! tool. Included by the benchmark binaries (`#[path]`).
 
-use baton_engine::{ToolCaller, ToolOutput};
+use baton_engine::{CallOptions, ToolCaller, ToolFailure, ToolOutput};
 use futures::future::BoxFuture;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 /// Answers every call with its arguments.
 pub struct Noop;
@@ -14,9 +13,8 @@ impl ToolCaller for Noop {
         &'a self,
         _tool: &'a str,
         args: Value,
-        _key: String,
-        _cancel: CancellationToken,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        _options: CallOptions,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
         Box::pin(async move {
             Ok(ToolOutput {
                 value: args,

@@ -95,10 +95,24 @@ impl Engine {
             .drive(&record, workflow, lease.clone(), cancel.clone())
             .await;
         drop(keeper);
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(run);
+        // Stopped without an end (Baton is stopping): the lease goes now, so another
+        // process resumes the run at once instead of after the lease time.
+        if self
+            .store
+            .run(run)
+            .await
+            .is_ok_and(|record| !record.status.is_finished())
+            && let Err(error) = self.store.release(run, &lease).await
+        {
+            tracing::warn!(run, %error, "could not release the run's lease");
+        }
+        {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.remove(run);
+            if running.is_empty() {
+                self.idle.notify_waiters();
+            }
+        }
         if let Err(error) = &result {
             tracing::warn!(run, %error, "run stopped");
         }
@@ -260,6 +274,13 @@ impl Engine {
                 }
                 Err(EngineError::Store(baton_store::StoreError::Fenced(_))) => {
                     // Another process owns the run now: stop without writing anything.
+                    cancel.cancel();
+                    running.shutdown().await;
+                    return Ok(());
+                }
+                Err(EngineError::Cancelled(_)) if !cancel.is_cancelled() => {
+                    // A call was cancelled under the run (Baton is stopping): stop without
+                    // writing anything; the run stays resumable.
                     cancel.cancel();
                     running.shutdown().await;
                     return Ok(());

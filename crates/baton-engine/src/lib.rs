@@ -29,6 +29,8 @@ pub use baton_store;
 
 /// How long a claimed run stays ours without renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How long [`Engine::stop`] waits for the runs executing here to stop.
+pub const STOP_WITHIN: Duration = Duration::from_secs(5);
 /// How often the lease is renewed (and the run's status checked for a cancel).
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
 
@@ -39,17 +41,51 @@ pub struct ToolOutput {
     pub is_error: bool,
 }
 
-/// How the engine calls tools (the gateway implements it).
+/// Why a tool call gave no result. (A tool's own `isError` answer is a [`ToolOutput`].)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolFailure {
+    /// The server could not be reached, was overloaded or did not answer in time: another
+    /// attempt may succeed.
+    Transient(String),
+    /// Another attempt cannot succeed: an unknown tool, invalid arguments, a refusal, or
+    /// the server's own JSON-RPC error.
+    Permanent(String),
+    /// The call was cancelled (its run is being cancelled or Baton is stopping).
+    Cancelled,
+}
+
+impl std::fmt::Display for ToolFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToolFailure::Transient(message) | ToolFailure::Permanent(message) => {
+                f.write_str(message)
+            }
+            ToolFailure::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+/// How one tool call of a step is made.
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    /// The same for every attempt of one step item; goes to the upstream in `_meta`.
+    pub idempotency_key: String,
+    pub cancel: CancellationToken,
+    /// The step has its own `retry:` policy: the engine retries, so the caller must make
+    /// exactly one attempt. Without one the caller's own policy (the gateway's, for tools
+    /// safe to repeat) is the only one. Either way one layer retries.
+    pub step_retries: bool,
+}
+
+/// How the engine calls tools (the application routes them through the gateway).
 pub trait ToolCaller: Send + Sync + 'static {
-    /// Calls `tool` with `args`; `idempotency_key` is the same for every attempt of one
-    /// step item, and goes to the upstream in the request `_meta`.
+    /// Calls `tool` with `args`.
     fn call<'a>(
         &'a self,
         tool: &'a str,
         args: Value,
-        idempotency_key: String,
-        cancel: CancellationToken,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>>;
+        options: CallOptions,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +101,8 @@ pub enum EngineError {
     Busy(String, String),
     #[error("run {0}: {1}")]
     Definition(String, String),
+    #[error("run {0} was cancelled")]
+    Cancelled(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -133,6 +171,8 @@ pub struct Engine {
     running: Mutex<HashMap<String, CancellationToken>>,
     /// Woken when an approval is decided in this process.
     decided: Notify,
+    /// Told when the last run executing here ends ([`Engine::stop`] waits for it).
+    idle: Notify,
     /// How long a claimed run stays ours without renewal.
     lease_ttl: Duration,
 }
@@ -170,6 +210,7 @@ impl Engine {
             events: broadcast::channel(1024).0,
             running: Mutex::new(HashMap::new()),
             decided: Notify::new(),
+            idle: Notify::new(),
             lease_ttl: LEASE_TTL,
         });
         engine.set_workflows(workflows);
@@ -329,6 +370,28 @@ impl Engine {
             });
         }
         Ok(ids)
+    }
+
+    /// Stops every run executing here without deciding its fate: their steps are cancelled,
+    /// nothing more is written, and each lease is released so another process (or this one
+    /// after a restart) resumes the run at once. Waits at most `STOP_WITHIN` for them.
+    pub async fn stop(&self) {
+        let stopped = async {
+            loop {
+                let idle = self.idle.notified();
+                {
+                    let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                    if running.is_empty() {
+                        return;
+                    }
+                    running.values().for_each(CancellationToken::cancel);
+                }
+                idle.await;
+            }
+        };
+        if tokio::time::timeout(STOP_WITHIN, stopped).await.is_err() {
+            tracing::warn!("runs still stopping after {STOP_WITHIN:?}; their leases will expire");
+        }
     }
 
     /// Cancels a run (here or in another process, which notices within

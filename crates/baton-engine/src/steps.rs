@@ -173,10 +173,7 @@ async fn attempts(
     let mut last_error;
     loop {
         if context.cancel.is_cancelled() {
-            return Err(EngineError::Definition(
-                context.run.clone(),
-                "cancelled".to_owned(),
-            ));
+            return Err(EngineError::Cancelled(context.run.clone()));
         }
         let attempt = context
             .engine
@@ -202,48 +199,34 @@ async fn attempts(
             attempt,
         });
         let key = format!("{}/{}/{}", context.run, step.id, item);
-        let outcome = match step.timeout {
-            Some(limit) => {
-                match tokio::time::timeout(limit, act(context, step, &step.kind, item, data, &key))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => Ok(Err(format!("timed out after {limit:?}"))),
-                }
-            }
-            None => act(context, step, &step.kind, item, data, &key).await,
-        };
-        let outcome = outcome?;
-        match outcome {
+        let failed = match attempt_once(context, step, item, data, &key).await? {
             Ok(output) => return commit(context, step, began, item, Ok(output), attempt).await,
-            Err(error) => {
-                last_error = error.clone();
-                if attempt >= limit {
-                    if step.fallback.is_none() {
-                        return commit(
-                            context,
-                            step,
-                            began,
-                            item,
-                            Err(format!(
-                                "{error} (after {attempt} attempt{})",
-                                if attempt == 1 { "" } else { "s" }
-                            )),
-                            attempt,
-                        )
-                        .await;
-                    }
-                    commit(context, step, began, item, Err(error), attempt).await?;
-                    break;
-                }
-                commit(context, step, began, item, Err(error), attempt).await?;
-                let delay = backoff(&policy, attempt);
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = context.cancel.cancelled() => {}
-                }
+            Err(failed) => failed,
+        };
+        last_error = failed.message.clone();
+        if attempt < limit && failed.retryable {
+            commit(context, step, began, item, Err(failed.message), attempt).await?;
+            let delay = backoff(&policy, attempt);
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = context.cancel.cancelled() => {}
             }
+            continue;
         }
+        if step.fallback.is_some() {
+            commit(context, step, began, item, Err(failed.message), attempt).await?;
+            break;
+        }
+        let plural = if attempt == 1 { "" } else { "s" };
+        let error = if failed.retryable {
+            format!("{} (after {attempt} attempt{plural})", failed.message)
+        } else {
+            format!(
+                "{} (after {attempt} attempt{plural}; a permanent error is not retried)",
+                failed.message
+            )
+        };
+        return commit(context, step, began, item, Err(error), attempt).await;
     }
     let Some(fallback) = &step.fallback else {
         return Ok(Done {
@@ -260,8 +243,48 @@ async fn attempts(
         .await?;
     let key = format!("{}/{}/{}/fallback", context.run, step.id, item);
     let outcome = act(context, step, &fallback.kind, item, data, &key).await?;
-    let outcome = outcome.map_err(|error| format!("{last_error}; fallback: {error}"));
+    let outcome = outcome.map_err(|failed| format!("{last_error}; fallback: {}", failed.message));
     commit(context, step, began, item, outcome, attempt).await
+}
+
+/// A failed attempt: why, and whether another attempt may succeed.
+pub(crate) struct Failed {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl Failed {
+    fn retryable(message: String) -> Failed {
+        Failed {
+            message,
+            retryable: true,
+        }
+    }
+
+    fn permanent(message: String) -> Failed {
+        Failed {
+            message,
+            retryable: false,
+        }
+    }
+}
+
+/// One attempt of the step's kind, within the step's `timeout` (a timed-out attempt may be
+/// retried).
+async fn attempt_once(
+    context: &Arc<RunContext>,
+    step: &Step,
+    item: i64,
+    data: &Value,
+    key: &str,
+) -> Result<Result<Value, Failed>, EngineError> {
+    let Some(limit) = step.timeout else {
+        return act(context, step, &step.kind, item, data, key).await;
+    };
+    match tokio::time::timeout(limit, act(context, step, &step.kind, item, data, key)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(Err(Failed::retryable(format!("timed out after {limit:?}")))),
+    }
 }
 
 /// Delay before attempt `attempt + 1`: `initial × multiplier^(attempt-1)`, capped, with
@@ -337,7 +360,7 @@ async fn commit(
 }
 
 /// What a step of `kind` does, once. `Err(EngineError)` stops the run (store trouble,
-/// fencing); `Ok(Err(message))` is the step failing.
+/// fencing, cancellation); `Ok(Err(failed))` is the attempt failing.
 async fn act(
     context: &Arc<RunContext>,
     step: &Step,
@@ -345,159 +368,223 @@ async fn act(
     item: i64,
     data: &Value,
     key: &str,
+) -> Result<Result<Value, Failed>, EngineError> {
+    if let StepKind::Tool { tool, args } = kind {
+        // The engine retries the step itself only with a `retry:` policy (not its fallback).
+        let step_retries = std::ptr::eq(kind, &step.kind) && step.retry.is_some();
+        return call_tool(context, step_retries, tool, args, data, key).await;
+    }
+    act_other(context, step, kind, item, data)
+        .await
+        .map(|outcome| outcome.map_err(Failed::retryable))
+}
+
+/// A tool step's call: the tool's own error answer may be retried, a permanent failure
+/// (unknown tool, invalid arguments) is not, a cancelled call stops the run here.
+async fn call_tool(
+    context: &Arc<RunContext>,
+    step_retries: bool,
+    tool: &str,
+    args: &Value,
+    data: &Value,
+    key: &str,
+) -> Result<Result<Value, Failed>, EngineError> {
+    let env = template::environment();
+    let args = match template::render(&env, args, &minijinja::Value::from_serialize(data)) {
+        Ok(args) => args,
+        Err(error) => return Ok(Err(Failed::permanent(format!("args: {error}")))),
+    };
+    let options = crate::CallOptions {
+        idempotency_key: key.to_owned(),
+        cancel: context.cancel.child_token(),
+        step_retries,
+    };
+    Ok(match context.engine.tools.call(tool, args, options).await {
+        Ok(output) if output.is_error => Err(Failed::retryable(format!(
+            "tool {tool} answered with an error: {}",
+            match &output.value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            }
+        ))),
+        Ok(output) => Ok(output.value),
+        Err(crate::ToolFailure::Transient(message)) => Err(Failed::retryable(message)),
+        Err(crate::ToolFailure::Permanent(message)) => Err(Failed::permanent(message)),
+        Err(crate::ToolFailure::Cancelled) => {
+            return Err(EngineError::Cancelled(context.run.clone()));
+        }
+    })
+}
+
+/// The other kinds: set, durable sleep, approval, sub-workflow.
+async fn act_other(
+    context: &Arc<RunContext>,
+    step: &Step,
+    kind: &StepKind,
+    item: i64,
+    data: &Value,
 ) -> Result<Result<Value, String>, EngineError> {
     let env = template::environment();
     let values = minijinja::Value::from_serialize(data);
-    Ok(match kind {
-        StepKind::Tool { tool, args } => {
-            let args = match template::render(&env, args, &values) {
-                Ok(args) => args,
-                Err(error) => return Ok(Err(format!("args: {error}"))),
-            };
-            match context
-                .engine
-                .tools
-                .call(tool, args, key.to_owned(), context.cancel.child_token())
-                .await
-            {
-                Ok(output) if output.is_error => Err(format!(
-                    "tool {tool} answered with an error: {}",
-                    match &output.value {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    }
-                )),
-                Ok(output) => Ok(output.value),
-                Err(error) => Err(error),
-            }
-        }
+    let text = |template_text: &str, what: &str| match template::render(
+        &env,
+        &Value::String(template_text.to_owned()),
+        &values,
+    ) {
+        Ok(Value::String(text)) => Ok(text),
+        Ok(other) => Ok(other.to_string()),
+        Err(error) => Err(format!("{what}: {error}")),
+    };
+    match kind {
+        StepKind::Tool { .. } => Ok(Err("a tool step is called by call_tool".to_owned())),
         StepKind::Set { values: set } => {
-            template::render(&env, set, &values).map_err(|e| format!("set: {e}"))
+            Ok(template::render(&env, set, &values).map_err(|error| format!("set: {error}")))
         }
-        StepKind::Sleep { duration } => {
-            let text = match template::render(&env, &Value::String(duration.clone()), &values) {
-                Ok(Value::String(text)) => text,
-                Ok(other) => other.to_string(),
-                Err(error) => return Ok(Err(format!("sleep: {error}"))),
-            };
-            let Some(length) = parse_duration(&text) else {
-                return Ok(Err(format!("sleep: \"{text}\" is not a duration")));
-            };
-            // The wake-up time is stored the first time, so a restart keeps it.
-            let wake_at = context
-                .previous
-                .get(&(step.id.clone(), item))
-                .and_then(|r| r.wake_at)
-                .unwrap_or_else(|| now_ms() + length.as_millis() as i64);
-            context
-                .engine
-                .store
-                .wait_step(&context.run, &context.lease, &step.id, item, Some(wake_at))
-                .await?;
-            context.engine.emit(RunEvent::Waiting {
-                run: context.run.clone(),
-                step: step.id.clone(),
-                reason: format!("sleeping {text}"),
+        StepKind::Sleep { duration } => match text(duration, "sleep") {
+            Ok(text) => sleep(context, step, item, &text).await,
+            Err(error) => Ok(Err(error)),
+        },
+        StepKind::Approval { prompt, timeout } => match text(prompt, "approval prompt") {
+            Ok(prompt) => approval(context, step, item, prompt, *timeout).await,
+            Err(error) => Ok(Err(error)),
+        },
+        StepKind::Workflow { name, inputs } => match template::render(&env, inputs, &values) {
+            Ok(Value::Object(inputs)) => sub_workflow(context, step, item, name, &inputs).await,
+            Ok(other) => Ok(Err(format!("inputs: expected an object, got {other}"))),
+            Err(error) => Ok(Err(format!("inputs: {error}"))),
+        },
+    }
+}
+
+/// A durable sleep: the wake-up time is stored the first time, so a restart keeps it.
+async fn sleep(
+    context: &Arc<RunContext>,
+    step: &Step,
+    item: i64,
+    text: &str,
+) -> Result<Result<Value, String>, EngineError> {
+    let Some(length) = parse_duration(text) else {
+        return Ok(Err(format!("sleep: \"{text}\" is not a duration")));
+    };
+    let wake_at = context
+        .previous
+        .get(&(step.id.clone(), item))
+        .and_then(|r| r.wake_at)
+        .unwrap_or_else(|| now_ms() + length.as_millis() as i64);
+    context
+        .engine
+        .store
+        .wait_step(&context.run, &context.lease, &step.id, item, Some(wake_at))
+        .await?;
+    context.engine.emit(RunEvent::Waiting {
+        run: context.run.clone(),
+        step: step.id.clone(),
+        reason: format!("sleeping {text}"),
+    });
+    let left = Duration::from_millis((wake_at - now_ms()).max(0) as u64);
+    Ok(tokio::select! {
+        _ = tokio::time::sleep(left) => Ok(json!({ "slept_ms": length.as_millis() as u64 })),
+        _ = context.cancel.cancelled() => Err("cancelled".to_owned()),
+    })
+}
+
+/// Waits for a decision (from this process or another: the store is looked at every
+/// [`APPROVAL_POLL`]) until the approval's timeout.
+async fn approval(
+    context: &Arc<RunContext>,
+    step: &Step,
+    item: i64,
+    prompt: String,
+    timeout: Option<Duration>,
+) -> Result<Result<Value, String>, EngineError> {
+    context
+        .engine
+        .store
+        .wait_step(&context.run, &context.lease, &step.id, item, None)
+        .await?;
+    context.engine.emit(RunEvent::Waiting {
+        run: context.run.clone(),
+        step: step.id.clone(),
+        reason: format!(
+            "{prompt} — approve with `baton approve {} {}` (or --reject)",
+            context.run, step.id
+        ),
+    });
+    context.engine.emit(RunEvent::ApprovalNeeded {
+        run: context.run.clone(),
+        step: step.id.clone(),
+        prompt,
+    });
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    loop {
+        if let Some(decision) = context
+            .engine
+            .store
+            .approval(&context.run, &step.id)
+            .await?
+        {
+            let answer = json!({
+                "approved": decision.approved,
+                "by": decision.by,
+                "comment": decision.comment,
+                "at": decision.at,
             });
-            let left = Duration::from_millis((wake_at - now_ms()).max(0) as u64);
-            tokio::select! {
-                _ = tokio::time::sleep(left) => Ok(json!({ "slept_ms": length.as_millis() as u64 })),
-                _ = context.cancel.cancelled() => Err("cancelled".to_owned()),
-            }
-        }
-        StepKind::Approval { prompt, timeout } => {
-            let prompt = match template::render(&env, &Value::String(prompt.clone()), &values) {
-                Ok(Value::String(text)) => text,
-                Ok(other) => other.to_string(),
-                Err(error) => return Ok(Err(format!("approval prompt: {error}"))),
-            };
-            context
-                .engine
-                .store
-                .wait_step(&context.run, &context.lease, &step.id, item, None)
-                .await?;
-            context.engine.emit(RunEvent::Waiting {
-                run: context.run.clone(),
-                step: step.id.clone(),
-                reason: format!(
-                    "{prompt} — approve with `baton approve {} {}` (or --reject)",
-                    context.run, step.id
-                ),
+            return Ok(if decision.approved {
+                Ok(answer)
+            } else {
+                Err(format!(
+                    "rejected by {}{}",
+                    decision.by,
+                    decision
+                        .comment
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default()
+                ))
             });
-            context.engine.emit(RunEvent::ApprovalNeeded {
-                run: context.run.clone(),
-                step: step.id.clone(),
-                prompt: prompt.clone(),
-            });
-            let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-            loop {
-                if let Some(decision) = context
-                    .engine
-                    .store
-                    .approval(&context.run, &step.id)
-                    .await?
-                {
-                    let answer = json!({
-                        "approved": decision.approved,
-                        "by": decision.by,
-                        "comment": decision.comment,
-                        "at": decision.at,
-                    });
-                    break if decision.approved {
-                        Ok(answer)
-                    } else {
-                        Err(format!(
-                            "rejected by {}{}",
-                            decision.by,
-                            decision
-                                .comment
-                                .map(|c| format!(": {c}"))
-                                .unwrap_or_default()
-                        ))
-                    };
-                }
-                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                    break Err("no decision before the approval's timeout".to_owned());
-                }
-                tokio::select! {
-                    _ = context.engine.decided.notified() => {}
-                    _ = tokio::time::sleep(APPROVAL_POLL) => {}
-                    _ = context.cancel.cancelled() => break Err("cancelled".to_owned()),
-                }
-            }
         }
-        StepKind::Workflow { name, inputs } => {
-            let inputs = match template::render(&env, inputs, &values) {
-                Ok(Value::Object(map)) => map,
-                Ok(other) => return Ok(Err(format!("inputs: expected an object, got {other}"))),
-                Err(error) => return Ok(Err(format!("inputs: {error}"))),
-            };
-            let engine = &context.engine;
-            let child_step = format!("{}#{item}", step.id);
-            let child = match engine.store.child_run(&context.run, &child_step).await? {
-                Some(child) => child,
-                None => match engine
-                    .start_child(
-                        name,
-                        &inputs,
-                        "workflow",
-                        Some((context.run.clone(), child_step)),
-                    )
-                    .await
-                {
-                    Ok(child) => child,
-                    Err(error) => return Ok(Err(error.to_string())),
-                },
-            };
-            let record = engine.execute(&child).await?;
-            match record.status {
-                baton_store::RunStatus::Succeeded => Ok(record.outputs.unwrap_or(Value::Null)),
-                status => Err(format!(
-                    "sub-run {child} of workflow {name} {}: {}",
-                    status.as_str(),
-                    record.error.unwrap_or_default()
-                )),
-            }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Ok(Err("no decision before the approval's timeout".to_owned()));
         }
+        tokio::select! {
+            _ = context.engine.decided.notified() => {}
+            _ = tokio::time::sleep(APPROVAL_POLL) => {}
+            _ = context.cancel.cancelled() => return Ok(Err("cancelled".to_owned())),
+        }
+    }
+}
+
+/// A sub-workflow as a child run (found again after a restart), executed to its end.
+async fn sub_workflow(
+    context: &Arc<RunContext>,
+    step: &Step,
+    item: i64,
+    name: &str,
+    inputs: &serde_json::Map<String, Value>,
+) -> Result<Result<Value, String>, EngineError> {
+    let engine = &context.engine;
+    let child_step = format!("{}#{item}", step.id);
+    let child = match engine.store.child_run(&context.run, &child_step).await? {
+        Some(child) => child,
+        None => match engine
+            .start_child(
+                name,
+                inputs,
+                "workflow",
+                Some((context.run.clone(), child_step)),
+            )
+            .await
+        {
+            Ok(child) => child,
+            Err(error) => return Ok(Err(error.to_string())),
+        },
+    };
+    let record = engine.execute(&child).await?;
+    Ok(match record.status {
+        baton_store::RunStatus::Succeeded => Ok(record.outputs.unwrap_or(Value::Null)),
+        status => Err(format!(
+            "sub-run {child} of workflow {name} {}: {}",
+            status.as_str(),
+            record.error.unwrap_or_default()
+        )),
     })
 }

@@ -29,6 +29,8 @@ struct Tools {
     release_hang: std::sync::atomic::AtomicBool,
     /// (tool, idempotency key) of every call, at its start.
     started: Mutex<Vec<(String, String)>>,
+    /// (tool, whether the step retries itself) of every call.
+    step_retries: Mutex<Vec<(String, bool)>>,
 }
 
 impl ToolCaller for Tools {
@@ -36,9 +38,13 @@ impl ToolCaller for Tools {
         &'a self,
         tool: &'a str,
         args: Value,
-        key: String,
-        cancel: CancellationToken,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        options: CallOptions,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolFailure>> {
+        let (key, cancel) = (options.idempotency_key, options.cancel);
+        self.step_retries
+            .lock()
+            .unwrap()
+            .push((tool.to_owned(), options.step_retries));
         Box::pin(async move {
             let started = Instant::now();
             self.started
@@ -59,7 +65,7 @@ impl ToolCaller for Tools {
                     let seen = failures.entry(key.clone()).or_default();
                     *seen += 1;
                     if *seen <= args["fail"].as_u64().unwrap_or(0) {
-                        Err(format!("failure {seen}"))
+                        Err(ToolFailure::Transient(format!("failure {seen}")))
                     } else {
                         Ok(json!({"after": *seen}))
                     }
@@ -69,7 +75,7 @@ impl ToolCaller for Tools {
                 }
                 "t__hang" => {
                     cancel.cancelled().await;
-                    Err("cancelled".to_owned())
+                    Err(ToolFailure::Cancelled)
                 }
                 "t__error" => {
                     self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -78,7 +84,7 @@ impl ToolCaller for Tools {
                         is_error: true,
                     });
                 }
-                other => Err(format!("no tool {other}")),
+                other => Err(ToolFailure::Permanent(format!("no tool {other}"))),
             };
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             self.calls
@@ -204,6 +210,61 @@ steps:
         .collect();
     assert_eq!(ns, [5, 4, 3, 2, 1, 0], "results in item order");
     assert_eq!(tools.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_error_fails_after_one_attempt_and_one_layer_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = Arc::new(Tools::default());
+    let flows = vec![
+        workflow(
+            "name: typo\nsteps:\n  - { id: s, tool: t__ecko, retry: { max_attempts: 5, initial: 10ms } }\n",
+        ),
+        workflow("name: plain\nsteps:\n  - { id: s, tool: t__flaky, args: { fail: 1 } }\n"),
+        workflow(
+            "name: own\nsteps:\n  - { id: s, tool: t__flaky, args: { fail: 1 }, retry: { max_attempts: 2, initial: 10ms } }\n",
+        ),
+    ];
+    let engine = engine(&dir, tools.clone(), flows).await;
+    let typo = engine
+        .run("typo", &Default::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(typo.status, RunStatus::Failed);
+    let error = typo.error.unwrap();
+    assert!(
+        error.contains("no tool t__ecko (after 1 attempt; a permanent error is not retried)"),
+        "{error}"
+    );
+    assert_eq!(engine.store().steps(&typo.id).await.unwrap()[0].attempts, 1);
+    assert_eq!(
+        calls_of(&tools, "t__ecko").len(),
+        1,
+        "called once, not five times"
+    );
+
+    // Without a step policy the caller may retry (the engine does not); with one, the
+    // engine retries and tells the caller to make one attempt per call.
+    let plain = engine
+        .run("plain", &Default::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(plain.status, RunStatus::Failed, "the engine did not retry");
+    let own = engine
+        .run("own", &Default::default(), "test")
+        .await
+        .unwrap();
+    assert_eq!(own.status, RunStatus::Succeeded);
+    assert_eq!(engine.store().steps(&own.id).await.unwrap()[0].attempts, 2);
+    let flags: Vec<bool> = tools
+        .step_retries
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(tool, _)| tool == "t__flaky")
+        .map(|(_, retries)| *retries)
+        .collect();
+    assert_eq!(flags, [false, true, true]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,8 @@
 // Sampling, roots and logging are deprecated by SEP-2577; bridging them is this module's job.
 #![allow(deprecated)]
 
+use crate::error::GatewayError;
+
 use rmcp::{
     ErrorData, RoleServer,
     model::{
@@ -68,18 +70,16 @@ pub async fn fulfil_input(
 ) -> Result<(Option<InputResponses>, Option<String>), ErrorData> {
     let requests = result.input_requests.unwrap_or_default();
     if requests.is_empty() && result.request_state.is_none() {
-        return Err(ErrorData::internal_error(
-            format!("server \"{server}\" asked for input without saying what it needs"),
-            None,
-        ));
+        return Err(GatewayError::Relay(format!(
+            "server \"{server}\" asked for input without saying what it needs"
+        ))
+        .into());
     }
     let Some(client) = client else {
-        return Err(ErrorData::internal_error(
-            format!(
-                "server \"{server}\" needs input from the client (sampling, elicitation or roots), and there is no client to ask"
-            ),
-            None,
-        ));
+        return Err(GatewayError::Relay(format!(
+            "server \"{server}\" needs input from the client (sampling, elicitation or roots), and there is no client to ask"
+        ))
+        .into());
     };
     let mut responses = InputResponses::new();
     for (key, request) in requests {
@@ -91,19 +91,19 @@ pub async fn fulfil_input(
                 to_json(client.create_elicitation(request.params).await)
             }
             InputRequest::ListRoots(_) => to_json(client.list_roots().await),
-            _ => Err(rmcp::ServiceError::McpError(ErrorData::invalid_params(
-                format!("server \"{server}\" asked for a kind of input Baton cannot relay"),
-                None,
-            ))),
+            _ => Err(rmcp::ServiceError::McpError(
+                GatewayError::InvalidParams(format!(
+                    "server \"{server}\" asked for a kind of input Baton cannot relay"
+                ))
+                .into(),
+            )),
         };
         let answer = answer.map_err(|error| match error {
             rmcp::ServiceError::McpError(error) => error,
-            other => ErrorData::internal_error(
-                format!(
-                    "asking the client for input that server \"{server}\" needs failed: {other}"
-                ),
-                None,
-            ),
+            other => GatewayError::Relay(format!(
+                "asking the client for input that server \"{server}\" needs failed: {other}"
+            ))
+            .into(),
         })?;
         responses.insert(key, answer);
     }
@@ -118,7 +118,7 @@ fn to_json<T: serde::Serialize>(
 ) -> Result<serde_json::Value, rmcp::ServiceError> {
     answer.and_then(|answer| {
         serde_json::to_value(answer).map_err(|error| {
-            rmcp::ServiceError::McpError(ErrorData::internal_error(error.to_string(), None))
+            rmcp::ServiceError::McpError(GatewayError::Internal(error.to_string()).into())
         })
     })
 }

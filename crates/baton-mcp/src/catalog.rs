@@ -16,8 +16,11 @@ use crate::upstream::ServerCatalog;
 /// Where an exposed name leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// The upstream server, or a tool set's namespace (`baton`, `workflow`).
     pub server: String,
     pub original: String,
+    /// The tool set that answers it (its index in the gateway's sets); `None`: upstream.
+    pub set: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -46,9 +49,10 @@ pub struct Source<'a> {
 }
 
 impl Catalog {
-    pub fn build(separator: &str, builtin_tools: Vec<Tool>, sources: Vec<Source<'_>>) -> Catalog {
+    /// `own`: the tool sets' tools, each with its set's index.
+    pub fn build(separator: &str, own: Vec<(usize, Tool)>, sources: Vec<Source<'_>>) -> Catalog {
         let mut catalog = Catalog::default();
-        for tool in builtin_tools {
+        for (set, tool) in own {
             // `baton__…` and `workflow__…`: the namespace is the route's server.
             let name = tool.name.to_string();
             let (server, local) = name
@@ -59,6 +63,7 @@ impl Catalog {
                 Route {
                     server: server.to_owned(),
                     original: local.to_owned(),
+                    set: Some(set),
                 },
             );
             catalog.tools.push(tool);
@@ -76,6 +81,7 @@ impl Catalog {
                     Route {
                         server: source.server.to_owned(),
                         original,
+                        set: None,
                     },
                 );
                 catalog.tools.push(tool);
@@ -98,6 +104,7 @@ impl Catalog {
                     Route {
                         server: source.server.to_owned(),
                         original,
+                        set: None,
                     },
                 );
                 catalog.prompts.push(prompt);

@@ -1,8 +1,29 @@
-//! Gateway errors and their one mapping to JSON-RPC error objects. Messages name the tool,
+//! Gateway errors and their one mapping to JSON-RPC error objects ([`From<GatewayError>
+//! for ErrorData`]), and the one builder of JSON-RPC errors sent as HTTP responses
+//! ([`http_error`]). Nothing else in Baton builds a JSON-RPC error. Messages name the tool,
 //! prompt, resource or server and say what to do.
 
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use rmcp::{ErrorData, model::ErrorCode};
 use serde_json::json;
+
+/// JSON-RPC "Parse error".
+pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC "Invalid Request".
+pub const INVALID_REQUEST: i64 = -32600;
+
+/// A JSON-RPC error object as an HTTP response (the request id is unknown here).
+pub fn http_error(status: StatusCode, code: i64, message: impl Into<String>) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message.into() }
+    });
+    (status, axum::Json(body)).into_response()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -47,6 +68,16 @@ pub enum GatewayError {
         in_flight: usize,
         queued: usize,
     },
+    /// A server asked for something Baton cannot relay, or relaying it failed (the message
+    /// names the server).
+    #[error("{0}")]
+    Relay(String),
+    /// Arguments or a reference Baton cannot accept.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// Baton's own tool failed (the message says why).
+    #[error("{0}")]
+    Internal(String),
     #[error(
         "server \"{server}\" did not answer within {after:?} and the call was cancelled there (progress notifications extend the wait; raise resilience.timeout or max_timeout for it)"
     )]
@@ -123,7 +154,7 @@ impl From<CallError> for ErrorData {
         match error {
             CallError::Server(error) => error,
             CallError::Gateway(error) => error.into(),
-            error @ CallError::ToolError(_) => ErrorData::internal_error(error.message(), None),
+            error @ CallError::ToolError(_) => GatewayError::Internal(error.message()).into(),
         }
     }
 }
@@ -177,6 +208,10 @@ impl From<GatewayError> for ErrorData {
                 ErrorData::internal_error(message, Some(json!({ "server": server })))
             }
             GatewayError::Cancelled => ErrorData::new(ErrorCode::INTERNAL_ERROR, message, None),
+            GatewayError::InvalidParams(_) => ErrorData::invalid_params(message, None),
+            GatewayError::Relay(_) | GatewayError::Internal(_) => {
+                ErrorData::internal_error(message, None)
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 mod forward;
+pub mod guard;
 mod reload;
 mod requests;
 mod services;
@@ -31,12 +32,13 @@ mod topology;
 
 pub use forward::Plan;
 pub use reload::ReloadReport;
+pub use requests::IDEMPOTENCY_KEY;
 pub use topology::Topology;
 
 use crate::{
-    builtin,
     catalog::{Catalog, Source},
     error::GatewayError,
+    toolset::ToolSet,
     upstream::{Connection, ListChanged, ServerCatalog, Upstream, UpstreamEvent, UpstreamState},
 };
 
@@ -58,10 +60,11 @@ pub struct Gateway {
     /// Held while a reload applies: reloads happen one at a time.
     reloading: tokio::sync::Mutex<()>,
     started: std::time::Instant,
-    /// Itself, for the built-in tools that need an owned handle (restarting a server).
-    this: std::sync::OnceLock<std::sync::Weak<Gateway>>,
-    /// Reloads the configuration file (set by `baton serve`; `sync_environment` calls it).
-    reloader: std::sync::OnceLock<Reloader>,
+    /// Itself, for the tool sets that need an owned handle (restarting a server).
+    this: std::sync::Weak<Gateway>,
+    /// The tool sets Baton answers itself, fixed at start; a catalog route names its set
+    /// by index.
+    sets: Vec<Arc<dyn ToolSet>>,
     /// What new upstreams (at start and on reload) are built with.
     http: reqwest::Client,
     events: mpsc::UnboundedSender<UpstreamEvent>,
@@ -76,17 +79,7 @@ pub struct Gateway {
     next_downstream: AtomicU64,
     settled: Notify,
     pending: AtomicU64,
-    /// The workflow engine, once attached: its tools join the catalog.
-    engine: std::sync::OnceLock<Arc<baton_engine::Engine>>,
-    /// The store of the built-in state tools when no engine has one: opened on first use.
-    state_store: tokio::sync::OnceCell<baton_engine::baton_store::Store>,
-    /// Schedules, triggers and the event stream, once attached.
-    automation: std::sync::OnceLock<Arc<baton_automation::Automation>>,
 }
-
-/// Reloads the configuration and answers what happened (JSON).
-pub type Reloader =
-    Arc<dyn Fn() -> futures::future::BoxFuture<'static, serde_json::Value> + Send + Sync>;
 
 /// A change in a server's health, for anything in the process that reacts to it (the
 /// schedules and triggers, the dashboard). Subscribe with [`Gateway::subscribe_events`].
@@ -135,11 +128,15 @@ pub struct CallContext {
     pub log_level: Option<LoggingLevel>,
     /// The caller's mode named in the request's `_meta["io.baton/mode"]`.
     pub mode: Option<String>,
+    /// One attempt only: the caller retries itself (a workflow step with a `retry:`
+    /// policy), so the gateway's retry layer stands aside and attempts never multiply.
+    pub single_attempt: bool,
 }
 
 impl Gateway {
-    /// Creates every upstream and starts connecting them all concurrently.
-    pub fn start(config: Config) -> Arc<Gateway> {
+    /// Creates every upstream and starts connecting them all concurrently; `sets` are the
+    /// tool sets Baton answers itself (their tools join the catalog before the upstreams').
+    pub fn start(config: Config, sets: Vec<Arc<dyn ToolSet>>) -> Arc<Gateway> {
         let (events, mut event_rx) = mpsc::unbounded_channel();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -150,7 +147,9 @@ impl Gateway {
             .iter()
             .flat_map(|server| topology::new_replicas(server, &http, &events))
             .collect();
-        let gateway = Arc::new(Gateway {
+        let gateway = Arc::new_cyclic(|this| Gateway {
+            this: this.clone(),
+            sets,
             balancer_seed: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
             health: tokio::sync::broadcast::channel(256).0,
             cache: crate::cache::ResultCache::default(),
@@ -158,8 +157,6 @@ impl Gateway {
             topology: RwLock::new(Arc::new(Topology::new(Arc::new(config), upstreams))),
             reloading: tokio::sync::Mutex::new(()),
             started: std::time::Instant::now(),
-            this: std::sync::OnceLock::new(),
-            reloader: std::sync::OnceLock::new(),
             http,
             events,
             catalog: RwLock::new(Arc::new(Catalog::default())),
@@ -167,11 +164,7 @@ impl Gateway {
             downstreams: Mutex::new(Vec::new()),
             next_downstream: AtomicU64::new(1),
             settled: Notify::new(),
-            engine: std::sync::OnceLock::new(),
-            state_store: tokio::sync::OnceCell::new(),
-            automation: std::sync::OnceLock::new(),
         });
-        let _ = gateway.this.set(Arc::downgrade(&gateway));
         gateway.rebuild_catalog();
         for upstream in gateway.upstreams() {
             gateway.launch(upstream, None);
@@ -283,13 +276,12 @@ impl Gateway {
             })
             .collect();
         let separator = &topology.config.namespace.separator;
-        let mut own = builtin::tools(separator);
-        if let Some(engine) = self.engine.get() {
-            own.extend(crate::workflows::tools(engine, separator));
-        }
-        if self.automation.get().is_some() {
-            own.extend(crate::automation::tools(separator));
-        }
+        let own = self
+            .sets
+            .iter()
+            .enumerate()
+            .flat_map(|(index, set)| set.tools(separator).into_iter().map(move |t| (index, t)))
+            .collect();
         let catalog = Arc::new(Catalog::build(separator, own, sources));
         let before = std::mem::replace(
             &mut *self.catalog.write().unwrap_or_else(|p| p.into_inner()),
@@ -503,39 +495,58 @@ impl Gateway {
     }
 
     /// Subscribes `peer` to updates of `uri` at the owning server (legacy
-    /// `resources/subscribe`); updates are relayed back to it.
+    /// `resources/subscribe`); updates are relayed back to it. The request leaves through
+    /// [`Gateway::forward_with`] (time budget, breaker, statistics, cancellation); a
+    /// 2026-07-28 server's listen stream is opened within the same budget.
     pub async fn subscribe(
         &self,
         scope: &SessionScope,
         uri: String,
         peer: Peer<RoleServer>,
         subscribe: bool,
+        call: CallContext,
     ) -> Result<(), rmcp::ErrorData> {
         let server = self
             .catalog()
             .resource_owner(&uri)
             .map(str::to_owned)
             .ok_or_else(|| GatewayError::UnknownResource(uri.clone()))?;
-        let connection = self.connection(&self.topology(), &server, scope).await?;
+        let topology = self.topology();
+        let connection = self.connection(&topology, &server, scope).await?;
         let relay = &connection.relay;
-        let upstream = connection.session.peer();
+        let plan = self.plan(&topology, &server, None);
+        let send = |request: rmcp::model::ClientRequest, label: &'static str| {
+            self.forward_with(
+                &topology,
+                plan,
+                label,
+                &server,
+                scope,
+                &call,
+                request,
+                |request| request,
+                |_, _, _| {},
+            )
+        };
         if !subscribe {
             let still_watched = relay.remove_subscriber(&uri, &peer);
             if still_watched || connection.is_modern() {
                 // 2026-07-28: dropping the last watcher closed its listen stream.
                 return Ok(());
             }
-            return upstream
-                .unsubscribe(rmcp::model::UnsubscribeRequestParams::new(uri))
-                .await
-                .map_err(|error| GatewayError::from_service(&server, error).into());
+            let request = rmcp::model::ClientRequest::UnsubscribeRequest(
+                rmcp::model::Request::new(rmcp::model::UnsubscribeRequestParams::new(uri)),
+            );
+            send(request, "resources/unsubscribe").await?;
+            return Ok(());
         }
         relay.add_subscriber(&uri, peer);
         if !connection.is_modern() {
-            return upstream
-                .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
-                .await
-                .map_err(|error| GatewayError::from_service(&server, error).into());
+            let request = rmcp::model::ClientRequest::SubscribeRequest(rmcp::model::Request::new(
+                rmcp::model::SubscribeRequestParams::new(uri),
+            ));
+            send(request, "resources/subscribe").await?;
+            return Ok(());
         }
         if relay.is_watching(&uri) {
             return Ok(());
@@ -543,13 +554,22 @@ impl Gateway {
         // 2026-07-28 has no resources/subscribe: watch the URI on a listen stream.
         let mut filter = rmcp::model::SubscriptionFilter::default();
         filter.resource_subscriptions = Some(vec![uri.clone()]);
-        let mut subscription =
-            upstream
-                .listen(filter)
-                .await
-                .map_err(|error| -> rmcp::ErrorData {
+        let listen = connection.session.peer().listen(filter);
+        let mut subscription = tokio::select! {
+            opened = tokio::time::timeout(plan.timeouts.total, listen) => match opened {
+                Ok(opened) => opened.map_err(|error| -> rmcp::ErrorData {
                     GatewayError::from_service(&server, error).into()
-                })?;
+                })?,
+                Err(_) => {
+                    return Err(GatewayError::Timeout {
+                        server: server.clone(),
+                        after: plan.timeouts.total,
+                    }
+                    .into());
+                }
+            },
+            _ = call.cancel.cancelled() => return Err(GatewayError::Cancelled.into()),
+        };
         let watcher = relay.clone();
         let task = tokio::spawn(async move {
             while let Ok(Some(notification)) = subscription.next().await {

@@ -1,19 +1,19 @@
 //! Baton's MCP plumbing: upstream connections ([`upstream`]), the aggregated catalog
-//! ([`catalog`]), the gateway that routes requests ([`gateway`]), Baton's built-in tools
-//! ([`builtin`]) and the downstream server facade with its transports ([`downstream`]).
+//! ([`catalog`]), the gateway that routes requests ([`gateway`]), the seam for tools Baton
+//! answers itself ([`toolset`]) and the downstream server facade with its transports
+//! ([`downstream`]). It knows nothing of the engine, schedules or the store.
 
 #![forbid(unsafe_code)]
 
-pub mod automation;
 pub mod bridge;
-pub mod builtin;
 pub mod cache;
 pub mod catalog;
 pub mod downstream;
 pub mod error;
 pub mod gateway;
+pub mod toolset;
 pub mod upstream;
-pub mod workflows;
 
-pub use gateway::{Gateway, GatewayEvent, ReloadReport, Topology};
+pub use gateway::{CallContext, Gateway, GatewayEvent, ReloadReport, SessionScope, Topology};
 pub use rmcp;
+pub use toolset::{ToolContext, ToolSet};

@@ -20,7 +20,7 @@ servers:
         &|_| None,
     )
     .expect("valid config");
-    let gateway = Gateway::start(config);
+    let gateway = Gateway::start(config, Vec::new());
     let mut events = gateway.subscribe_events();
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

@@ -7,6 +7,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// A circuit breaker's thresholds. (No defaults here: the values come from the
+/// configuration, whose settings in `baton-core` hold the one set of defaults.)
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerPolicy {
     /// Opens after this many failures in a row.
@@ -20,19 +22,6 @@ pub struct BreakerPolicy {
     pub open_for: Duration,
     /// Trial calls let through while half-open; all must succeed to close.
     pub trial_calls: u32,
-}
-
-impl Default for BreakerPolicy {
-    fn default() -> Self {
-        BreakerPolicy {
-            consecutive_failures: 5,
-            failure_rate: 0.5,
-            window: Duration::from_secs(30),
-            min_calls: 10,
-            open_for: Duration::from_secs(10),
-            trial_calls: 1,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,9 @@ use std::{
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 /// How a crashed process is restarted.
+///
+/// (No defaults here: the values come from the configuration, whose settings in
+/// `baton-core` hold the one set of defaults.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestartPolicy {
     /// First delay before a restart; doubles with each crash in a row.
@@ -21,18 +24,6 @@ pub struct RestartPolicy {
     pub max_crashes: u32,
     /// A quarantined process is tried again after this long (or on request).
     pub quarantine_retry: Duration,
-}
-
-impl Default for RestartPolicy {
-    fn default() -> Self {
-        RestartPolicy {
-            initial_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(60),
-            crash_window: Duration::from_secs(60),
-            max_crashes: 5,
-            quarantine_retry: Duration::from_secs(600),
-        }
-    }
 }
 
 /// What to do after a crash.

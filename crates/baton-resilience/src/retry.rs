@@ -6,22 +6,15 @@ use std::{future::Future, time::Duration};
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 /// How often and how far apart to retry.
+///
+/// (No defaults here: the values come from the configuration, whose settings in
+/// `baton-core` hold the one set of defaults.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = no retry).
     pub max_attempts: u32,
     pub initial_delay: Duration,
     pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            initial_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(2),
-        }
-    }
 }
 
 /// Every attempt failed, or the budget ran out: each attempt's error, in order.

@@ -4,8 +4,6 @@
 
 mod cli;
 mod commands;
-mod reload;
-mod run_times;
 
 use clap::Parser;
 

@@ -24,7 +24,7 @@ fn tools_are_namespaced_and_routed_back() {
     let none = BTreeMap::new();
     let catalog = Catalog::build(
         "__",
-        vec![tool("baton__status")],
+        vec![(0, tool("baton__status"))],
         vec![
             source("git", &none, &["git_status"]),
             source("time", &none, &["get_current_time"]),
@@ -39,14 +39,16 @@ fn tools_are_namespaced_and_routed_back() {
         catalog.tool_routes["time__get_current_time"],
         Route {
             server: "time".into(),
-            original: "get_current_time".into()
+            original: "get_current_time".into(),
+            set: None,
         }
     );
     assert_eq!(
         catalog.tool_routes["baton__status"],
         Route {
             server: "baton".into(),
-            original: "status".into()
+            original: "status".into(),
+            set: Some(0),
         }
     );
     assert!(catalog.conflicts.is_empty());

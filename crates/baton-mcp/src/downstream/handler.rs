@@ -61,9 +61,10 @@ impl DownstreamSession {
             mode: context
                 .meta
                 .0
-                .get(crate::builtin::modes::MODE_META)
+                .get(crate::toolset::MODE_META)
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
+            single_attempt: false,
         }
     }
 
@@ -158,7 +159,13 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.gateway
-            .subscribe(&self.scope, request.uri, context.peer.clone(), true)
+            .subscribe(
+                &self.scope,
+                request.uri,
+                context.peer.clone(),
+                true,
+                self.call_context(&context),
+            )
             .await
     }
 
@@ -168,7 +175,13 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.gateway
-            .subscribe(&self.scope, request.uri, context.peer.clone(), false)
+            .subscribe(
+                &self.scope,
+                request.uri,
+                context.peer.clone(),
+                false,
+                self.call_context(&context),
+            )
             .await
     }
 
@@ -251,9 +264,10 @@ impl ServerHandler for DownstreamSession {
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         self.gateway.wait_settled(LIST_WAIT).await;
-        self.gateway.complete(&self.scope, request).await
+        let call = self.call_context(&context);
+        Box::pin(self.gateway.complete(&self.scope, request, call)).await
     }
 }

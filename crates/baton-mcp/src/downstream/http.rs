@@ -10,7 +10,7 @@ use axum::{
     extract::{DefaultBodyLimit, Request},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use rmcp::transport::{
     StreamableHttpServerConfig, StreamableHttpService,
@@ -19,7 +19,10 @@ use rmcp::transport::{
 use tokio_util::sync::CancellationToken;
 
 use super::{DownstreamSession, sse};
-use crate::gateway::Gateway;
+use crate::{
+    error::{INVALID_REQUEST, PARSE_ERROR, http_error},
+    gateway::Gateway,
+};
 
 const LOOPBACK_HOSTS: [&str; 4] = ["localhost", "127.0.0.1", "::1", "[::1]"];
 
@@ -79,7 +82,12 @@ fn strip_port(authority: &str) -> &str {
 }
 
 /// The whole HTTP application.
-pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationToken) -> Router {
+pub fn router(
+    gateway: Arc<Gateway>,
+    access: HttpAccess,
+    shutdown: CancellationToken,
+    outside_guard: Router,
+) -> Router {
     // Host and Origin are checked once, for every route, by `guard` below; rmcp's own
     // copy of the check is turned off (axum clones the service, lists and all, per request).
     let config = StreamableHttpServerConfig::default()
@@ -103,15 +111,6 @@ pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationT
             check_json_body(request, next, limit)
         }))
         .layer(middleware::from_fn(session_deleted_ok));
-    // Webhooks come from other machines under other host names and prove themselves
-    // with their secret, so the Host/Origin guard (against DNS rebinding of the MCP
-    // endpoints) does not apply to them; each hook has its own body limit.
-    let hooks = Router::new()
-        .route(
-            "/hooks/{name}",
-            axum::routing::post(crate::automation::webhook),
-        )
-        .with_state(gateway.clone());
     Router::new()
         .nest("/mcp", mcp)
         .merge(sse::router(gateway, shutdown))
@@ -120,7 +119,10 @@ pub fn router(gateway: Arc<Gateway>, access: HttpAccess, shutdown: CancellationT
             let access = guard_access.clone();
             async move { guard(&access, request.headers()).unwrap_or(next.run(request).await) }
         }))
-        .merge(hooks)
+        // Routes the application adds (webhooks) come from other machines under other host
+        // names and prove themselves (a secret), so the Host/Origin guard (against DNS
+        // rebinding of the MCP endpoints) does not apply to them; each has its own limits.
+        .merge(outside_guard)
 }
 
 /// DNS-rebinding protection: a bad `Host` or a foreign `Origin` is refused before routing.
@@ -148,17 +150,7 @@ fn guard(access: &HttpAccess, headers: &HeaderMap) -> Option<Response> {
 }
 
 fn forbidden(message: String) -> Response {
-    jsonrpc_error(StatusCode::FORBIDDEN, -32600, message)
-}
-
-/// A JSON-RPC error object as an HTTP response (the request id is unknown here).
-pub(crate) fn jsonrpc_error(status: StatusCode, code: i64, message: String) -> Response {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": { "code": code, "message": message }
-    });
-    (status, axum::Json(body)).into_response()
+    http_error(StatusCode::FORBIDDEN, INVALID_REQUEST, message)
 }
 
 /// A session ended by `DELETE /mcp` is answered 200 rather than rmcp's 202: the official
@@ -182,17 +174,17 @@ async fn check_json_body(request: Request, next: Next, limit: usize) -> Response
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return jsonrpc_error(
+            return http_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                -32600,
+                INVALID_REQUEST,
                 format!("request body is larger than {limit} bytes (serve.max_body_bytes)"),
             );
         }
     };
     if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        return jsonrpc_error(
+        return http_error(
             StatusCode::BAD_REQUEST,
-            -32700,
+            PARSE_ERROR,
             format!("Parse error: the request body is not valid JSON ({error})"),
         );
     }
@@ -201,13 +193,16 @@ async fn check_json_body(request: Request, next: Next, limit: usize) -> Response
 }
 
 /// Serves until `shutdown` is cancelled.
+/// `outside_guard`: routes served next to `/mcp` and `/sse` without their Host/Origin
+/// guard (the application's webhooks).
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
+    outside_guard: Router,
 ) -> std::io::Result<()> {
     let access = HttpAccess::from_config(&gateway);
-    let app = router(gateway, access, shutdown.clone());
+    let app = router(gateway, access, shutdown.clone(), outside_guard);
     // Streamed (SSE) answers are several small writes: without TCP_NODELAY the later ones
     // wait for the client's delayed ACK (~40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

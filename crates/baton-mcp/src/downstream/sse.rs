@@ -140,7 +140,7 @@ async fn post_message(
     let Some(session_id) = query.session_id else {
         return jsonrpc_error(
             StatusCode::BAD_REQUEST,
-            -32600,
+            crate::error::INVALID_REQUEST,
             "missing sessionId query parameter: open GET /sse first and POST to the endpoint it announces",
         );
     };
@@ -153,7 +153,7 @@ async fn post_message(
     let Some(sender) = sender else {
         return jsonrpc_error(
             StatusCode::NOT_FOUND,
-            -32600,
+            crate::error::INVALID_REQUEST,
             &format!(
                 "unknown SSE session \"{session_id}\": it ended or never existed; reconnect to /sse"
             ),
@@ -163,9 +163,9 @@ async fn post_message(
         Ok(message) => message,
         Err(error) => {
             let code = if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
-                -32600
+                crate::error::INVALID_REQUEST
             } else {
-                -32700
+                crate::error::PARSE_ERROR
             };
             return jsonrpc_error(
                 StatusCode::BAD_REQUEST,
@@ -177,7 +177,7 @@ async fn post_message(
     if sender.send(message).await.is_err() {
         return jsonrpc_error(
             StatusCode::GONE,
-            -32600,
+            crate::error::INVALID_REQUEST,
             "the SSE session has ended; reconnect to /sse",
         );
     }
@@ -185,7 +185,7 @@ async fn post_message(
 }
 
 fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Response {
-    super::http::jsonrpc_error(status, code, message.to_owned())
+    crate::error::http_error(status, code, message)
 }
 
 /// rmcp's server side over two channels.

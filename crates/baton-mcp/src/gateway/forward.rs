@@ -29,6 +29,18 @@ pub struct Plan {
     pub retry_tool_errors: bool,
 }
 
+/// One request on its way: where it goes and how it is built, for each attempt.
+struct Outgoing<'r, B, A> {
+    topology: &'r Topology,
+    plan: Plan,
+    label: &'r str,
+    server: &'r str,
+    scope: &'r SessionScope,
+    call: &'r CallContext,
+    build: &'r B,
+    answer: &'r A,
+}
+
 impl Gateway {
     /// Sends `params` (as built by `build`) to `server` following `plan`, on a replica of
     /// the request's `topology`.
@@ -45,82 +57,21 @@ impl Gateway {
         build: impl Fn(P) -> ClientRequest,
         answer: impl Fn(&mut P, Option<InputResponses>, Option<String>),
     ) -> Result<ServerResult, CallError> {
-        let (build, answer) = (&build, &answer);
-        // One attempt, on the replica the balancer picks, timed and counted for that
-        // replica's statistics.
-        let attempt = |number: u32, params: P| async move {
-            // A client's own session stays on the replica that holds it.
-            let owner = scope.owner(server).await;
-            let upstream = owner.as_ref().or_else(|| self.pick(topology, server));
-            // A slot among the server's calls in flight, held for the attempt.
-            let _slot = match upstream {
-                Some(upstream) => Some(upstream.acquire_slot().await.map_err(|overloaded| {
-                    CallError::Gateway(GatewayError::Overloaded {
-                        server: server.to_owned(),
-                        in_flight: overloaded.in_flight,
-                        queued: overloaded.queued,
-                    })
-                })?),
-                None => None,
-            };
-            // The tool's own breaker (if configured), then the replica's: open means fail
-            // now; half-open means a trial.
-            let tool_permit = match upstream.map(|upstream| upstream.tool_breaker_check(label)) {
-                Some(Err(rejected)) => {
-                    return Err(CallError::Gateway(GatewayError::ToolCircuitOpen {
-                        server: server.to_owned(),
-                        tool: label.to_owned(),
-                        failures: rejected.failures,
-                        retry_in: rejected.retry_in,
-                    }));
-                }
-                Some(Ok(permit)) => permit,
-                None => Permit::Normal,
-            };
-            let permit = match upstream.map(|upstream| upstream.breaker_check()) {
-                Some(Err(rejected)) => {
-                    if let Some(upstream) = upstream {
-                        upstream.tool_breaker_release(label, tool_permit);
-                    }
-                    return Err(CallError::Gateway(GatewayError::CircuitOpen {
-                        server: server.to_owned(),
-                        failures: rejected.failures,
-                        retry_in: rejected.retry_in,
-                    }));
-                }
-                Some(Ok(permit)) => permit,
-                None => Permit::Normal,
-            };
-            let started = std::time::Instant::now();
-            let outcome = self
-                .forward_rounds(
-                    plan.timeouts,
-                    server,
-                    upstream,
-                    scope,
-                    call,
-                    params,
-                    build,
-                    answer,
-                    permit,
-                )
-                .await;
-            if let Some(upstream) = upstream {
-                // The server's own errors are answers: only failures to get one count.
-                let answered = !outcome.as_ref().is_err_and(CallError::retryable);
-                upstream.breaker_record(answered);
-                upstream.tool_breaker_record(label, answered);
-                let kind = match &outcome {
-                    Err(CallError::Gateway(GatewayError::Timeout { .. })) => Outcome::Timeout,
-                    Err(error) if error.server_failed() => Outcome::Error,
-                    _ => Outcome::Success,
-                };
-                upstream.record_call(label, started.elapsed(), kind, number > 1);
-            }
-            outcome
+        let out = Outgoing {
+            topology,
+            plan,
+            label,
+            server,
+            scope,
+            call,
+            build: &build,
+            answer: &answer,
         };
-        let Some(settings) = plan.retry.filter(|settings| settings.attempts > 1) else {
-            return attempt(1, params).await;
+        let Some(settings) = plan
+            .retry
+            .filter(|settings| settings.attempts > 1 && !call.single_attempt)
+        else {
+            return self.attempt(&out, 1, params).await;
         };
         let policy = RetryPolicy {
             max_attempts: settings.attempts,
@@ -132,7 +83,7 @@ impl Gateway {
             if number > 1 {
                 tracing::info!(server, attempt = number, "retrying a request");
             }
-            let attempt = attempt(number, params.clone());
+            let attempt = self.attempt(&out, number, params.clone());
             async move {
                 match attempt.await {
                     Ok(ServerResult::CallToolResult(result))
@@ -147,36 +98,67 @@ impl Gateway {
             }
         })
         .await;
-        outcome.or_else(|mut exhausted| {
-            // Out of retries on a tool error: that error is the answer.
-            if let Some(CallError::ToolError(_)) = exhausted.errors.last()
-                && let Some(CallError::ToolError(result)) = exhausted.errors.pop()
-            {
-                return Ok(*result);
-            }
-            if exhausted.errors.len() == 1 {
-                return Err(exhausted.errors.remove(0));
-            }
-            let why = match exhausted.gave_up {
-                GaveUp::NotRetryable => "the last error cannot be retried",
-                GaveUp::Attempts => "no attempts left",
-                GaveUp::Budget => "the time budget would run out before another try",
+        outcome.or_else(|exhausted| gave_up(server, exhausted))
+    }
+
+    /// One attempt, on the replica the balancer picks (or the session's owner), within the
+    /// server's concurrency limit and breakers, timed and counted for that replica.
+    async fn attempt<P: Clone, B, A>(
+        &self,
+        out: &Outgoing<'_, B, A>,
+        number: u32,
+        params: P,
+    ) -> Result<ServerResult, CallError>
+    where
+        B: Fn(P) -> ClientRequest,
+        A: Fn(&mut P, Option<InputResponses>, Option<String>),
+    {
+        let (server, label) = (out.server, out.label);
+        // A client's own session stays on the replica that holds it.
+        let owner = out.scope.owner(server).await;
+        let upstream = owner.as_ref().or_else(|| self.pick(out.topology, server));
+        // A slot among the server's calls in flight, held for the attempt.
+        let _slot = match upstream {
+            Some(upstream) => Some(upstream.acquire_slot().await.map_err(|overloaded| {
+                CallError::Gateway(GatewayError::Overloaded {
+                    server: server.to_owned(),
+                    in_flight: overloaded.in_flight,
+                    queued: overloaded.queued,
+                })
+            })?),
+            None => None,
+        };
+        let permit = match upstream {
+            Some(upstream) => Some(admit(upstream, server, label)?),
+            None => None,
+        };
+        let started = std::time::Instant::now();
+        let outcome = self
+            .forward_rounds(
+                out.plan.timeouts,
+                server,
+                upstream,
+                out.scope,
+                out.call,
+                params,
+                out.build,
+                out.answer,
+                permit.unwrap_or(Permit::Normal),
+            )
+            .await;
+        if let Some(upstream) = upstream {
+            // The server's own errors are answers: only failures to get one count.
+            let answered = !outcome.as_ref().is_err_and(CallError::retryable);
+            upstream.breaker_record(answered);
+            upstream.tool_breaker_record(label, answered);
+            let kind = match &outcome {
+                Err(CallError::Gateway(GatewayError::Timeout { .. })) => Outcome::Timeout,
+                Err(error) if error.server_failed() => Outcome::Error,
+                _ => Outcome::Success,
             };
-            let attempts = exhausted
-                .errors
-                .iter()
-                .enumerate()
-                .map(|(index, error)| format!("{}) {}", index + 1, error.message()))
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(CallError::Gateway(GatewayError::Upstream {
-                server: server.to_owned(),
-                reason: format!(
-                    "{} attempts failed ({why}): {attempts}",
-                    exhausted.errors.len()
-                ),
-            }))
-        })
+            upstream.record_call(label, started.elapsed(), kind, number > 1);
+        }
+        outcome
     }
 
     /// [`Self::forward`], after a cheap probe when `permit` is a half-open breaker trial,
@@ -317,4 +299,60 @@ impl Gateway {
         bridge::normalize_result(&mut result);
         Ok(result)
     }
+}
+
+/// The tool's own breaker (if configured), then the replica's: open means fail now;
+/// half-open means a trial (the server's permit is returned).
+fn admit(upstream: &Arc<Upstream>, server: &str, label: &str) -> Result<Permit, CallError> {
+    let tool_permit = upstream.tool_breaker_check(label).map_err(|rejected| {
+        CallError::Gateway(GatewayError::ToolCircuitOpen {
+            server: server.to_owned(),
+            tool: label.to_owned(),
+            failures: rejected.failures,
+            retry_in: rejected.retry_in,
+        })
+    })?;
+    upstream.breaker_check().map_err(|rejected| {
+        upstream.tool_breaker_release(label, tool_permit);
+        CallError::Gateway(GatewayError::CircuitOpen {
+            server: server.to_owned(),
+            failures: rejected.failures,
+            retry_in: rejected.retry_in,
+        })
+    })
+}
+
+/// The answer when the retries ran out: a last tool error is the answer again; one error
+/// is itself; several are listed with why Baton stopped.
+fn gave_up(
+    server: &str,
+    mut exhausted: baton_resilience::Exhausted<CallError>,
+) -> Result<ServerResult, CallError> {
+    if let Some(CallError::ToolError(_)) = exhausted.errors.last()
+        && let Some(CallError::ToolError(result)) = exhausted.errors.pop()
+    {
+        return Ok(*result);
+    }
+    if exhausted.errors.len() == 1 {
+        return Err(exhausted.errors.remove(0));
+    }
+    let why = match exhausted.gave_up {
+        GaveUp::NotRetryable => "the last error cannot be retried",
+        GaveUp::Attempts => "no attempts left",
+        GaveUp::Budget => "the time budget would run out before another try",
+    };
+    let attempts = exhausted
+        .errors
+        .iter()
+        .enumerate()
+        .map(|(index, error)| format!("{}) {}", index + 1, error.message()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(CallError::Gateway(GatewayError::Upstream {
+        server: server.to_owned(),
+        reason: format!(
+            "{} attempts failed ({why}): {attempts}",
+            exhausted.errors.len()
+        ),
+    }))
 }

@@ -107,8 +107,9 @@ impl Gateway {
         let new = Arc::new(new);
         *self.topology.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(Topology::new(new.clone(), upstreams));
-        if let Some(engine) = self.engine.get() {
-            engine.set_workflows(new.workflows.definitions.clone());
+        // The tool sets follow the new configuration before their tools are listed again.
+        for set in &self.sets {
+            set.reconfigure(&new);
         }
         let changes = self.rebuild_catalog_diff();
         report.catalog_changed = !changes.is_empty();

@@ -9,11 +9,13 @@ use rmcp::model::{
 
 use super::{CallContext, Gateway, SessionScope, Topology};
 use crate::{
-    builtin,
     cache::{CacheKey, canonical_json},
     error::{CallError, GatewayError},
+    toolset::{MODE_META, ToolContext},
 };
-use baton_core::config::{BUILTIN_SERVER, WORKFLOW_SERVER};
+
+/// The `_meta` key carrying a workflow step's idempotency key to the upstream.
+pub const IDEMPOTENCY_KEY: &str = "io.baton/idempotency-key";
 
 impl Gateway {
     /// Routes a `tools/call`; when it fails for want of a server (open circuit, timeout,
@@ -25,13 +27,23 @@ impl Gateway {
         params: CallToolRequestParams,
         call: CallContext,
     ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        self.call_tool_typed(scope, params, call)
+            .await
+            .map_err(Into::into)
+    }
+
+    /// [`Gateway::call_tool`] with the failure still typed, for callers that decide by it
+    /// (the engine retries what is transient, never what is permanent).
+    pub async fn call_tool_typed(
+        &self,
+        scope: &SessionScope,
+        params: CallToolRequestParams,
+        call: CallContext,
+    ) -> Result<CallToolResponse, CallError> {
         let topology = self.topology();
         let fallbacks = self.fallbacks_of(&topology, &params.name);
         if fallbacks.is_empty() {
-            return self
-                .call_tool_once(&topology, scope, params, &call)
-                .await
-                .map_err(Into::into);
+            return self.call_tool_once(&topology, scope, params, &call).await;
         }
         let mut failures = Vec::new();
         let candidates = std::iter::once(params.name.to_string()).chain(fallbacks);
@@ -48,10 +60,10 @@ impl Gateway {
                 Err(error) if error.server_failed() => {
                     failures.push(format!("{name}: {}", error.message()));
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             }
         }
-        Err(GatewayError::Upstream {
+        Err(CallError::Gateway(GatewayError::Upstream {
             server: self
                 .catalog()
                 .tool_routes
@@ -62,8 +74,7 @@ impl Gateway {
                 "the tool and its fallbacks all failed: {}",
                 failures.join("; ")
             ),
-        }
-        .into())
+        }))
     }
 
     /// The cache key and time for this call, when the tool is read-only and a cache time
@@ -118,11 +129,13 @@ impl Gateway {
             .unwrap_or_default()
     }
 
+    /// One candidate of a `tools/call`: the mode check every call passes, then the owning
+    /// tool set or upstream.
     async fn call_tool_once(
         &self,
         topology: &Topology,
         scope: &SessionScope,
-        mut params: CallToolRequestParams,
+        params: CallToolRequestParams,
         call: &CallContext,
     ) -> Result<CallToolResponse, CallError> {
         let catalog = self.catalog();
@@ -131,8 +144,6 @@ impl Gateway {
             .get(params.name.as_ref())
             .cloned()
             .ok_or_else(|| self.missing_tool(&params.name))?;
-        // A session in a mode (switch_mode, or `_meta["io.baton/mode"]`) may use only the
-        // mode's tool groups.
         let mode = call
             .mode
             .clone()
@@ -140,47 +151,77 @@ impl Gateway {
                 params
                     .meta
                     .as_ref()
-                    .and_then(|meta| meta.0.0.get(crate::builtin::modes::MODE_META))
+                    .and_then(|meta| meta.0.0.get(MODE_META))
                     .and_then(serde_json::Value::as_str)
                     .map(str::to_owned)
             })
             .or_else(|| scope.mode());
-        if let Some(mode) = &mode
-            && let Err(refusal) = crate::builtin::modes::check(
-                &topology.config,
-                mode,
-                &route.server,
-                &route.original,
-                params.arguments.as_ref(),
-            )
-        {
-            tracing::info!(tool = %params.name, mode, "refused by the mode: {refusal}");
-            return Ok(CallToolResponse::Complete(
-                rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(refusal)]),
-            ));
-        }
-        if route.server == BUILTIN_SERVER || route.server == WORKFLOW_SERVER {
-            let arguments = params.arguments.unwrap_or_default();
-            let engine_tool = route.server == WORKFLOW_SERVER
-                || crate::workflows::is_engine_tool(&route.original);
-            if route.server == BUILTIN_SERVER
-                && crate::automation::is_tool(&route.original)
-                && let Some(automation) = self.automation()
-            {
-                let result = crate::automation::call(automation, &route.original, arguments).await;
-                return Ok(CallToolResponse::Complete(result));
-            }
-            let result = match self.engine() {
-                Some(engine) if engine_tool => {
-                    crate::workflows::call(engine, &route.server, &route.original, arguments, call)
-                        .await
-                }
-                _ => builtin::call(self, &route.original, arguments, mode, scope, call).await,
+        let set = route.set.and_then(|index| self.sets.get(index));
+        if let Some(mode) = &mode {
+            let group = match set {
+                Some(set) => set.group(&route.original),
+                None => Some(baton_core::modes::ToolGroup::Mcp),
             };
-            return result
-                .map(CallToolResponse::Complete)
-                .map_err(CallError::Server);
+            if let Err(refusal) =
+                super::guard::check_mode(&topology.config, mode, group, params.arguments.as_ref())
+            {
+                tracing::info!(tool = %params.name, mode, "refused by the mode: {refusal}");
+                return Ok(CallToolResponse::Complete(
+                    rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(
+                        refusal,
+                    )]),
+                ));
+            }
         }
+        if let Some(set) = set {
+            return self
+                .call_set(set.as_ref(), &route, params, scope, call, mode)
+                .await;
+        }
+        self.call_upstream(topology, &catalog, route, params, scope, call)
+            .await
+    }
+
+    /// A tool of one of Baton's own sets.
+    async fn call_set(
+        &self,
+        set: &dyn crate::toolset::ToolSet,
+        route: &crate::catalog::Route,
+        params: CallToolRequestParams,
+        scope: &SessionScope,
+        call: &CallContext,
+        mode: Option<String>,
+    ) -> Result<CallToolResponse, CallError> {
+        let gateway = self.handle().ok_or(GatewayError::Unavailable {
+            server: route.server.clone(),
+            reason: "Baton is shutting down".to_owned(),
+        })?;
+        let context = ToolContext {
+            gateway: &gateway,
+            scope,
+            call,
+            mode,
+        };
+        set.call(
+            &route.original,
+            params.arguments.unwrap_or_default(),
+            context,
+        )
+        .await
+        .map(CallToolResponse::Complete)
+        .map_err(CallError::Server)
+    }
+
+    /// A tool of an upstream server: cached answer, or forwarded under its original name.
+    async fn call_upstream(
+        &self,
+        topology: &Topology,
+        catalog: &crate::catalog::Catalog,
+        route: crate::catalog::Route,
+        mut params: CallToolRequestParams,
+        scope: &SessionScope,
+        call: &CallContext,
+    ) -> Result<CallToolResponse, CallError> {
         let definition = catalog.tool(params.name.as_ref());
         let plan = self.plan(topology, &route.server, Some((&route.original, definition)));
         let cache_key = self.cache_key(
@@ -200,10 +241,10 @@ impl Gateway {
         params.meta = params
             .meta
             .take()
-            .and_then(|meta| meta.0.0.get(crate::workflows::IDEMPOTENCY_KEY).cloned())
+            .and_then(|meta| meta.0.0.get(IDEMPOTENCY_KEY).cloned())
             .map(|key| {
                 let mut meta = rmcp::model::JsonObject::new();
-                meta.insert(crate::workflows::IDEMPOTENCY_KEY.to_owned(), key);
+                meta.insert(IDEMPOTENCY_KEY.to_owned(), key);
                 rmcp::model::RequestMetaObject(rmcp::model::MetaObject(meta))
             });
         let result = self
@@ -324,6 +365,7 @@ impl Gateway {
         &self,
         scope: &SessionScope,
         mut params: CompleteRequestParams,
+        call: CallContext,
     ) -> Result<CompleteResult, rmcp::ErrorData> {
         let catalog = self.catalog();
         let server = match &mut params.r#ref {
@@ -341,20 +383,32 @@ impl Gateway {
                 .map(str::to_owned)
                 .ok_or_else(|| GatewayError::UnknownResource(resource.uri.clone()))?,
             _ => {
-                return Err(rmcp::ErrorData::invalid_params(
-                    "completion/complete: unsupported reference type (expected ref/prompt or ref/resource)",
-                    None,
-                ));
+                return Err(GatewayError::InvalidParams(
+                    "completion/complete: unsupported reference type (expected ref/prompt or ref/resource)"
+                        .to_owned(),
+                )
+                .into());
             }
         };
-        let connection = self.connection(&self.topology(), &server, scope).await?;
         params.meta = None;
-        connection
-            .session
-            .peer()
-            .complete(params)
-            .await
-            .map_err(|error| GatewayError::from_service(&server, error).into())
+        let topology = self.topology();
+        let result = self
+            .forward_with(
+                &topology,
+                self.plan(&topology, &server, None),
+                "completion/complete",
+                &server,
+                scope,
+                &call,
+                params,
+                |params| ClientRequest::CompleteRequest(Request::new(params)),
+                |_, _, _| {},
+            )
+            .await?;
+        match result {
+            ServerResult::CompleteResult(result) => Ok(result),
+            other => Err(unexpected(&server, "completion/complete", &other)),
+        }
     }
 }
 

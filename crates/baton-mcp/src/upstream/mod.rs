@@ -418,6 +418,11 @@ impl Upstream {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Calls in flight on this replica now.
+    pub fn in_flight(&self) -> usize {
+        self.limit.in_flight()
+    }
+
     pub fn restarts(&self) -> u64 {
         self.restarts.load(Ordering::Relaxed)
     }

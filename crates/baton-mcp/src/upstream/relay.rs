@@ -192,13 +192,11 @@ impl Relay {
     }
 
     fn no_caller(&self, what: &str) -> ErrorData {
-        ErrorData::internal_error(
-            format!(
-                "server \"{}\" sent a {what} request while no client call was in flight; Baton forwards these only to the client whose call caused them",
-                self.server
-            ),
-            None,
-        )
+        crate::error::GatewayError::Relay(format!(
+            "server \"{}\" sent a {what} request while no client call was in flight; Baton forwards these only to the client whose call caused them",
+            self.server
+        ))
+        .into()
     }
 }
 
@@ -277,10 +275,10 @@ impl UpstreamClient {
 fn forwarded(server: &str, what: &str, error: rmcp::ServiceError) -> ErrorData {
     match error {
         rmcp::ServiceError::McpError(error) => error,
-        other => ErrorData::internal_error(
-            format!("forwarding {what} from server \"{server}\" to the client failed: {other}"),
-            None,
-        ),
+        other => crate::error::GatewayError::Relay(format!(
+            "forwarding {what} from server \"{server}\" to the client failed: {other}"
+        ))
+        .into(),
     }
 }
 

@@ -27,6 +27,9 @@
 //! - `calls {tool}` (read-only): how often `tool` ran in this process.
 //! - `expire_sessions`: every HTTP session open now answers 404 from the next request on.
 //! - `initializations` (read-only): how many `initialize` requests this process answered.
+//!
+//! Prompts: `greet {name}` answers a greeting; `completion/complete` for its argument never
+//! answers (until cancelled): a hung completion.
 
 #![forbid(unsafe_code)]
 
@@ -50,10 +53,12 @@ use axum::{
 use rmcp::{
     ErrorData, RoleServer, ServerHandler, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        InitializeRequestParams, InitializeResult, JsonObject, ListToolsResult,
-        PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
-        ToolAnnotations, ToolsCapability,
+        CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+        CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+        Implementation, InitializeRequestParams, InitializeResult, JsonObject, ListPromptsResult,
+        ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument, PromptMessage,
+        ProtocolVersion, Role, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+        ToolsCapability,
     },
     service::RequestContext,
     transport::{
@@ -194,6 +199,8 @@ impl ServerHandler for Fault {
     fn get_info(&self) -> ServerConfig {
         let mut capabilities = ServerCapabilities::default();
         capabilities.tools = Some(ToolsCapability::default());
+        capabilities.prompts = Some(Default::default());
+        capabilities.completions = Some(Default::default());
         ServerConfig::new(capabilities).with_server_info(Implementation::new(
             "baton-fault-upstream",
             env!("CARGO_PKG_VERSION"),
@@ -224,6 +231,51 @@ impl ServerHandler for Fault {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(tools()))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let mut name = PromptArgument::new("name");
+        name.required = Some(true);
+        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
+            "greet",
+            Some("A greeting; completing its argument hangs."),
+            Some(vec![name]),
+        )]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let name = request
+            .arguments
+            .and_then(|arguments| {
+                arguments
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "you".to_owned());
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(
+            Role::User,
+            format!("hello {name}"),
+        )])
+        .into())
+    }
+
+    async fn complete(
+        &self,
+        _request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        context.ct.cancelled().await;
+        eprintln!("complete: cancelled by the client");
+        Err(ErrorData::internal_error("cancelled", None))
     }
 
     async fn call_tool(

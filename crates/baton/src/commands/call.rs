@@ -26,7 +26,8 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let gateway = super::start_settled(config).await;
+    let app = super::start_settled(config).await;
+    let gateway = &app.gateway;
     let scope = SessionScope::default();
     let mut params = CallToolRequestParams::new(args.tool.clone());
     params.arguments = Some(arguments);
@@ -38,10 +39,11 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
         capabilities: None,
         log_level: None,
         mode: None,
+        single_attempt: false,
     };
     let result = gateway.call_tool(&scope, params, call).await;
     drop(scope);
-    gateway.shutdown().await;
+    app.stop().await;
     let result = match result {
         Ok(CallToolResponse::Complete(result)) => result,
         Ok(other) => {

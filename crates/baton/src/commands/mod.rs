@@ -11,15 +11,11 @@ mod state;
 mod tools;
 mod validate;
 
-use std::{process::ExitCode, sync::Arc, time::Duration};
+use std::process::ExitCode;
 
 use baton_core::config::{self, Config};
-use baton_mcp::Gateway;
 
 use crate::cli::{Cli, Command};
-
-/// How long one-shot commands wait for servers to connect.
-pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(75);
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -62,57 +58,8 @@ pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, ExitCod
     })
 }
 
-/// Starts the gateway and waits until every server is ready or failed.
-pub async fn start_settled(config: Config) -> Arc<Gateway> {
-    let gateway = Gateway::start(config);
-    gateway.wait_settled(SETTLE_TIMEOUT).await;
-    gateway
-}
-
-/// Deletes old finished runs now and every hour (`workflows.keep_for`, `keep_runs`).
-pub fn prune_runs(
-    store: baton_engine::baton_store::Store,
-    settings: baton_core::config::WorkflowSettings,
-    events: baton_core::config::EventSettings,
-) {
-    tokio::spawn(async move {
-        loop {
-            match store.prune(settings.keep_for, settings.keep_runs).await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "deleted old finished runs"),
-                Err(error) => tracing::warn!(%error, "could not prune old runs"),
-            }
-            if let Err(error) = store
-                .prune_events(events.keep, events.keep_for.as_millis() as i64)
-                .await
-            {
-                tracing::warn!(%error, "could not prune old events");
-            }
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-        }
-    });
-}
-
-/// Opens the configured store and an engine calling tools through `gateway`.
-pub async fn open_engine(
-    config: &Config,
-    gateway: &Arc<Gateway>,
-) -> Result<Arc<baton_engine::Engine>, String> {
-    let store = baton_engine::baton_store::Store::open(
-        &config.store.path,
-        config.workflows.inline_output_limit,
-    )
-    .await
-    .map_err(|error| {
-        format!("cannot open Baton's store: {error} (set store.path in baton.yaml)")
-    })?;
-    let tools = Arc::new(baton_mcp::workflows::GatewayTools(Arc::downgrade(gateway)));
-    let engine = baton_engine::Engine::new(
-        store,
-        tools,
-        config.workflows.definitions.clone(),
-        &config.workflows.env_allow,
-    );
-    gateway.attach_engine(engine.clone()).await;
-    Ok(engine)
+/// Starts the application for a one-shot command (the same catalog `serve` has) and waits
+/// until every server is ready or failed.
+pub async fn start_settled(config: Config) -> baton_app::App {
+    baton_app::App::command(config).await
 }

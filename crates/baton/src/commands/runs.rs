@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use baton_app::sets::workflows::{preview, run_json};
 use baton_core::{
     config::Config,
     workflow::{StepKind, Workflow},
@@ -17,7 +18,6 @@ use baton_engine::{
     Engine, RunEvent,
     baton_store::{RunRecord, RunStatus, Store},
 };
-use baton_mcp::workflows::{preview, run_json};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
@@ -51,19 +51,19 @@ pub async fn run(config_flag: Option<PathBuf>, args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some((engine, gateway)) = start(&config, &workflow).await else {
+    let Some((engine, app)) = start(&config, &workflow).await else {
         return ExitCode::FAILURE;
     };
     let id = match engine.start(&workflow.name, &inputs, "cli").await {
         Ok(id) => id,
         Err(error) => {
             eprintln!("error: {error}");
-            gateway.shutdown().await;
+            app.stop().await;
             return ExitCode::from(2);
         }
     };
     let code = follow(&engine, &id, &workflow, args.json).await;
-    gateway.shutdown().await;
+    app.stop().await;
     code
 }
 
@@ -113,7 +113,7 @@ pub(super) fn parse_inputs(
 pub(super) async fn start(
     config: &Config,
     workflow: &Workflow,
-) -> Option<(Arc<Engine>, Arc<baton_mcp::Gateway>)> {
+) -> Option<(Arc<Engine>, baton_app::App)> {
     let mut needed = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut queue = vec![workflow.clone()];
@@ -145,12 +145,12 @@ pub(super) async fn start(
     trimmed
         .servers
         .retain(|server| needed.contains(&server.name));
-    let gateway = super::start_settled(trimmed).await;
-    match super::open_engine(config, &gateway).await {
-        Ok(engine) => Some((engine, gateway)),
+    let app = super::start_settled(trimmed).await;
+    match app.engine() {
+        Ok(engine) => Some((engine.clone(), app)),
         Err(error) => {
             eprintln!("error: {error}");
-            gateway.shutdown().await;
+            app.stop().await;
             None
         }
     }
@@ -538,7 +538,7 @@ async fn continue_run(
             return ExitCode::FAILURE;
         }
     };
-    let Some((engine, gateway)) = start(&config, &workflow).await else {
+    let Some((engine, app)) = start(&config, &workflow).await else {
         return ExitCode::FAILURE;
     };
     if let Some(from) = from {
@@ -547,14 +547,14 @@ async fn continue_run(
                 "error: run {run} is {}: only a finished run is retried (`baton resume {run}` continues it)",
                 record.status.as_str()
             );
-            gateway.shutdown().await;
+            app.stop().await;
             return ExitCode::from(2);
         }
         match engine.reopen(run, from.as_deref()).await {
             Ok(steps) => eprintln!("run {run}: running again from {}", steps.join(", ")),
             Err(error) => {
                 eprintln!("error: {error}");
-                gateway.shutdown().await;
+                app.stop().await;
                 return ExitCode::from(2);
             }
         }
@@ -563,11 +563,11 @@ async fn continue_run(
             "run {run} is already {} (`baton retry {run}` runs it again)",
             record.status.as_str()
         );
-        gateway.shutdown().await;
+        app.stop().await;
         return ExitCode::from(2);
     }
     let code = follow(&engine, run, &workflow, json).await;
-    gateway.shutdown().await;
+    app.stop().await;
     code
 }
 
@@ -587,9 +587,13 @@ impl baton_engine::ToolCaller for NoTools {
         &'a self,
         tool: &'a str,
         _args: Value,
-        _key: String,
-        _cancel: tokio_util::sync::CancellationToken,
-    ) -> futures::future::BoxFuture<'a, Result<baton_engine::ToolOutput, String>> {
-        Box::pin(async move { Err(format!("{tool}: no tools here")) })
+        _options: baton_engine::CallOptions,
+    ) -> futures::future::BoxFuture<'a, Result<baton_engine::ToolOutput, baton_engine::ToolFailure>>
+    {
+        Box::pin(async move {
+            Err(baton_engine::ToolFailure::Permanent(format!(
+                "{tool}: no tools here"
+            )))
+        })
     }
 }

@@ -283,7 +283,7 @@ async fn trigger(
             json!({}),
         ),
     };
-    let Some((engine, gateway)) = super::runs::start(config, &shape).await else {
+    let Some((engine, app)) = super::runs::start(config, &shape).await else {
         return ExitCode::FAILURE;
     };
     let firing = Firing {
@@ -334,7 +334,7 @@ async fn trigger(
             ExitCode::FAILURE
         }
     };
-    gateway.shutdown().await;
+    app.stop().await;
     code
 }
 

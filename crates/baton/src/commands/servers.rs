@@ -2,13 +2,10 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use baton_mcp::{
-    builtin::status_report,
-    rmcp::{
-        ServiceExt,
-        model::{CallToolRequestParams, ContentBlock},
-        transport::StreamableHttpClientTransport,
-    },
+use baton_mcp::rmcp::{
+    ServiceExt,
+    model::{CallToolRequestParams, ContentBlock},
+    transport::StreamableHttpClientTransport,
 };
 use serde_json::{Value, json};
 
@@ -28,9 +25,10 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServersArgs) -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            let gateway = super::start_settled(config).await;
-            let report = status_report(&gateway, None, args.stats);
-            gateway.shutdown().await;
+            let app = super::start_settled(config).await;
+            let gateway = &app.gateway;
+            let report = baton_app::sets::status_report(gateway, None, args.stats);
+            app.stop().await;
             if args.stats && !args.json {
                 eprintln!(
                     "note: these are the statistics of this one-shot process; use --url to read a running `baton serve --http`"

@@ -172,7 +172,7 @@ pub async fn memory(config_flag: Option<PathBuf>, command: MemoryCommand) -> Exi
         Err(code) => return code,
     };
     let name = |given: Option<String>| given.unwrap_or_else(|| config.memory.default.clone());
-    let settings = |memory: &str| baton_mcp::builtin::state::memory_settings(&config, memory);
+    let settings = |memory: &str| baton_app::sets::state::memory_settings(&config, memory);
     match command {
         MemoryCommand::Show { memory }
         | MemoryCommand::Export {

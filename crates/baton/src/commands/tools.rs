@@ -18,7 +18,8 @@ pub async fn run(config_flag: Option<PathBuf>, args: ToolsArgs) -> ExitCode {
         eprintln!("error: no server named \"{server}\" in the configuration");
         return ExitCode::from(2);
     }
-    let gateway = super::start_settled(config).await;
+    let app = super::start_settled(config).await;
+    let gateway = &app.gateway;
     let catalog = gateway.catalog();
     let selected: Vec<_> = catalog
         .tools
@@ -72,6 +73,6 @@ pub async fn run(config_flag: Option<PathBuf>, args: ToolsArgs) -> ExitCode {
             );
         }
     }
-    gateway.shutdown().await;
+    app.stop().await;
     ExitCode::SUCCESS
 }

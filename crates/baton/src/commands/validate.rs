@@ -96,7 +96,8 @@ pub async fn run(config_flag: Option<PathBuf>, args: ValidateArgs) -> ExitCode {
     }
     let mut failed = false;
     if args.connect {
-        let gateway = super::start_settled(config.clone()).await;
+        let app = super::start_settled(config.clone()).await;
+        let gateway = &app.gateway;
         let catalog = gateway.catalog();
         warnings.extend(catalog.conflicts.iter().cloned());
         for upstream in gateway.upstreams() {
@@ -178,7 +179,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: ValidateArgs) -> ExitCode {
                 ));
             }
         }
-        gateway.shutdown().await;
+        app.stop().await;
     }
     for warning in &warnings {
         eprintln!("warning: {warning}");

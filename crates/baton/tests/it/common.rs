@@ -252,6 +252,28 @@ impl BatonHttp {
         }
     }
 
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let pid = self.proc.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.proc.child.try_wait().expect("wait for baton") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baton did not exit within {limit:?} of SIGTERM: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base)
     }

@@ -4,10 +4,12 @@ mod common;
 
 mod aggregation;
 mod bad_input;
+mod boundaries;
 mod builtins;
 mod cli;
 mod clients;
 mod conformance;
+mod core;
 mod faults;
 mod isolation;
 mod relay;

@@ -601,13 +601,14 @@ fn validate_connect_checks_the_tools_schedules_and_triggers_call() {
 }
 
 #[test]
-fn a_schedule_added_from_the_cli_fires_in_a_serve_started_without_a_store() {
+fn a_schedule_added_from_the_cli_fires_in_a_serve_of_a_fresh_config() {
     let dir = TestDir::new();
     let config = dir.write("baton.yaml", "");
     let _baton = BatonHttp::start(&config);
+    // The store is opened at start (the schedule tools are always there), not polled for.
     assert!(
-        !dir.path().join(".baton").exists(),
-        "a plain gateway writes no files"
+        dir.path().join(".baton/baton.db").exists(),
+        "serve opens its store at start"
     );
     let added = run_baton(&[
         "schedule",

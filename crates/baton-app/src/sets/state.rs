@@ -1,30 +1,59 @@
 //! Orchestration state as tools: `track_task_time`, `get_time_tracking`,
 //! `get_persistent_memory`, `update_persistent_memory`, `get_todo_status`. Backed by the
-//! store (opened on first use, so a gateway nobody asks for memory writes no files).
+//! store the application opened at start.
 
 use baton_builtins::{memory, timing, todo};
 use rmcp::model::{JsonObject, Tool};
 use serde_json::{Value, json};
 
-use super::{Effect, tool};
-use crate::gateway::Gateway;
+use std::sync::Arc;
+
+use baton_core::modes::ToolGroup;
+use baton_mcp::{Gateway, ToolContext, ToolSet};
+use futures::future::BoxFuture;
+use rmcp::{ErrorData, model::CallToolResult};
+
+use super::{Effect, boxed, tool};
+use crate::Services;
+
+/// Time tracking, memory and TODO status.
+#[derive(Debug)]
+pub struct StateSet(pub Arc<Services>);
+
+impl ToolSet for StateSet {
+    fn tools(&self, separator: &str) -> Vec<Tool> {
+        tools(separator)
+    }
+
+    fn group(&self, name: &str) -> Option<ToolGroup> {
+        match name {
+            // A mode's own bookkeeping.
+            TRACK_TASK_TIME | UPDATE_PERSISTENT_MEMORY => None,
+            _ => Some(ToolGroup::Read),
+        }
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: JsonObject,
+        context: ToolContext<'a>,
+    ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
+        boxed(call(
+            &self.0,
+            context.gateway,
+            name,
+            arguments,
+            context.mode,
+        ))
+    }
+}
 
 pub const TRACK_TASK_TIME: &str = "track_task_time";
 pub const GET_TIME_TRACKING: &str = "get_time_tracking";
 pub const GET_PERSISTENT_MEMORY: &str = "get_persistent_memory";
 pub const UPDATE_PERSISTENT_MEMORY: &str = "update_persistent_memory";
 pub const GET_TODO_STATUS: &str = "get_todo_status";
-
-pub fn is_tool(name: &str) -> bool {
-    matches!(
-        name,
-        TRACK_TASK_TIME
-            | GET_TIME_TRACKING
-            | GET_PERSISTENT_MEMORY
-            | UPDATE_PERSISTENT_MEMORY
-            | GET_TODO_STATUS
-    )
-}
 
 pub fn tools(separator: &str) -> Vec<Tool> {
     vec![
@@ -135,6 +164,7 @@ fn to_json<T: serde::Serialize>(value: T) -> Result<Value, String> {
 
 /// Runs one of these tools; `mode` is the calling session's current mode.
 pub async fn call(
+    services: &Services,
     gateway: &Gateway,
     name: &str,
     arguments: JsonObject,
@@ -151,7 +181,7 @@ pub async fn call(
         status["path"] = json!(content.path);
         return Ok(status);
     }
-    let store = gateway.state_store().await?;
+    let store = services.store()?.clone();
     let memory_name =
         || text(&arguments, "memory").unwrap_or_else(|| gateway.config().memory.default.clone());
     match name {

@@ -8,8 +8,39 @@ use baton_builtins::files::{
 use rmcp::model::{JsonObject, Tool};
 use serde_json::{Value, json};
 
-use super::{Effect, tool};
-use crate::gateway::Gateway;
+use baton_core::modes::ToolGroup;
+use baton_mcp::{Gateway, ToolContext, ToolSet};
+use futures::future::BoxFuture;
+use rmcp::{ErrorData, model::CallToolResult};
+
+use super::{Effect, boxed, tool};
+
+/// The project's files, confined to `project.root`.
+#[derive(Debug)]
+pub struct FilesSet;
+
+impl ToolSet for FilesSet {
+    fn tools(&self, separator: &str) -> Vec<Tool> {
+        tools(separator)
+    }
+
+    fn group(&self, name: &str) -> Option<ToolGroup> {
+        Some(if is_edit_tool(name) {
+            ToolGroup::Edit
+        } else {
+            ToolGroup::Read
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: JsonObject,
+        context: ToolContext<'a>,
+    ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
+        boxed(call(context.gateway, name, arguments))
+    }
+}
 
 pub const READ_PROJECT_FILE: &str = "read_project_file";
 pub const WRITE_PROJECT_FILE: &str = "write_project_file";
@@ -17,18 +48,6 @@ pub const LIST_PROJECT_STRUCTURE: &str = "list_project_structure";
 pub const SEARCH_IN_FILES: &str = "search_in_files";
 pub const BACKUP_FILE: &str = "backup_file";
 pub const RESTORE_FILE: &str = "restore_file";
-
-pub fn is_tool(name: &str) -> bool {
-    matches!(
-        name,
-        READ_PROJECT_FILE
-            | WRITE_PROJECT_FILE
-            | LIST_PROJECT_STRUCTURE
-            | SEARCH_IN_FILES
-            | BACKUP_FILE
-            | RESTORE_FILE
-    )
-}
 
 /// The tools that change files (a mode needs the `edit` group, and its `fileRegex` must
 /// match `path`).

@@ -17,7 +17,8 @@ use std::{
 use baton_core::config::{self, Config};
 use baton_mcp::{Gateway, ReloadReport};
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
 
 /// Quiet time after the last file event before a reload starts.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -36,17 +37,53 @@ pub enum ReloadOutcome {
     Rejected { errors: String },
 }
 
+/// Asks the watcher for a reload now (`baton__sync_environment`) and answers what happened.
+#[derive(Debug, Clone)]
+pub struct Requests(mpsc::UnboundedSender<oneshot::Sender<Value>>);
+
+/// The watcher's end of [`Requests`].
+#[derive(Debug)]
+pub struct Queue(mpsc::UnboundedReceiver<oneshot::Sender<Value>>);
+
+/// A reload request channel.
+pub fn requests() -> (Requests, Queue) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (Requests(sender), Queue(receiver))
+}
+
+impl Requests {
+    /// Reloads the configuration as a saved edit would; the summary as JSON.
+    pub async fn reload(&self) -> Value {
+        let (reply, answer) = oneshot::channel();
+        if self.0.send(reply).is_err() {
+            return json!({"applied": false, "reason": "Baton is shutting down"});
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| json!({"applied": false, "reason": "Baton is shutting down"}))
+    }
+}
+
+/// What set off a reload.
+enum Cause {
+    /// A saved edit (debounced).
+    Edit,
+    /// A [`Requests::reload`], answered with the summary.
+    Request(oneshot::Sender<Value>),
+}
+
 /// Watches the configuration file `path` and its workflows folder for as long as `gateway`
-/// lives, applying each valid edit to it. After every attempt, applied or rejected,
-/// `on_applied` is called once with the outcome: on the watcher's task, after the gateway
-/// has finished applying, one call at a time (reloads never overlap). It should return
-/// quickly; spawn a task for anything slow.
+/// lives, applying each valid edit to it, and answers `requests` the same way. After every
+/// attempt, applied or rejected, `on_applied` is called once with the outcome: on the
+/// watcher's task, after the gateway has finished applying, one call at a time (reloads
+/// never overlap). It should return quickly; spawn a task for anything slow.
 ///
 /// Returns at once. When the platform cannot watch files, a warning is logged and edits
-/// apply only after a restart.
+/// apply only after a restart (requests still do).
 pub fn watch(
     path: PathBuf,
     gateway: Arc<Gateway>,
+    mut requests: Option<Queue>,
     on_applied: impl Fn(ReloadOutcome) + Send + 'static,
 ) {
     // Loaded as given (as at start: relative paths in it resolve the same way); matched
@@ -57,48 +94,98 @@ pub fn watch(
         let _ = sender.send(event);
     });
     let mut watcher = match watcher {
-        Ok(watcher) => watcher,
+        Ok(watcher) => Some(watcher),
         Err(error) => {
             tracing::warn!(%error, "cannot watch the configuration for changes: edits apply only after a restart");
-            return;
+            None
         }
     };
     let mut watched = Watched::default();
-    watched.update(&mut watcher, &absolute, &gateway.config());
+    if let Some(watcher) = watcher.as_mut() {
+        watched.update(watcher, &absolute, &gateway.config());
+    }
     let gateway = Arc::downgrade(&gateway);
     tokio::spawn(async move {
         loop {
-            // The first event that concerns the configuration, then quiet for DEBOUNCE.
-            loop {
-                match events.recv().await {
-                    Some(event) if watched.concerns(&event) => break,
-                    Some(_) => {}
-                    None => return,
-                }
-            }
-            let mut deadline = tokio::time::Instant::now() + DEBOUNCE;
-            loop {
-                match tokio::time::timeout_at(deadline, events.recv()).await {
-                    Ok(Some(event)) if watched.concerns(&event) => {
-                        deadline = tokio::time::Instant::now() + DEBOUNCE;
+            let cause = tokio::select! {
+                edit = next_edit(&mut events, &watched, watcher.is_some()) => match edit {
+                    true => Cause::Edit,
+                    false => return,
+                },
+                request = next_request(&mut requests) => match request {
+                    Some(reply) => Cause::Request(reply),
+                    None => {
+                        requests = None;
+                        continue;
                     }
-                    Ok(Some(_)) => {}
-                    Ok(None) => return,
-                    Err(_) => break,
-                }
-            }
+                },
+            };
             let Some(gateway) = Weak::upgrade(&gateway) else {
                 return;
             };
             // A workflows folder created since: watch it before reading it.
-            watched.update(&mut watcher, &absolute, &gateway.config());
+            if let Some(watcher) = watcher.as_mut() {
+                watched.update(watcher, &absolute, &gateway.config());
+            }
             let outcome = apply(&path, &gateway).await;
-            if let ReloadOutcome::Applied { config, .. } = &outcome {
-                watched.update(&mut watcher, &absolute, config);
+            if let (ReloadOutcome::Applied { config, .. }, Some(watcher)) =
+                (&outcome, watcher.as_mut())
+            {
+                watched.update(watcher, &absolute, config);
+            }
+            if let Cause::Request(reply) = cause {
+                let _ = reply.send(outcome.summary());
             }
             on_applied(outcome);
         }
     });
+}
+
+/// Waits for an edit that concerns the configuration, then for quiet ([`DEBOUNCE`]);
+/// `false` when the watcher is gone.
+async fn next_edit(
+    events: &mut mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
+    watched: &Watched,
+    watching: bool,
+) -> bool {
+    if !watching {
+        return std::future::pending().await;
+    }
+    loop {
+        match events.recv().await {
+            Some(event) if watched.concerns(&event) => break,
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    let mut deadline = tokio::time::Instant::now() + DEBOUNCE;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(event)) if watched.concerns(&event) => {
+                deadline = tokio::time::Instant::now() + DEBOUNCE;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+async fn next_request(requests: &mut Option<Queue>) -> Option<oneshot::Sender<Value>> {
+    match requests {
+        Some(queue) => queue.0.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl ReloadOutcome {
+    /// The outcome as `sync_environment` reports it.
+    pub fn summary(&self) -> Value {
+        match self {
+            ReloadOutcome::Applied { report, .. } => json!({"applied": true, "report": report}),
+            ReloadOutcome::Rejected { errors } => json!({"applied": false, "errors": errors}),
+        }
+    }
 }
 
 /// Loads the configuration (as `baton serve` does at start) and applies it.
@@ -122,27 +209,7 @@ pub async fn apply(path: &Path, gateway: &Arc<Gateway>) -> ReloadOutcome {
             return ReloadOutcome::Rejected { errors };
         }
     };
-    // The first workflows of a gateway started without any: open the engine for them.
-    let mut opened = false;
-    let needs_engine = !config.workflows.definitions.is_empty()
-        || !config.schedules.is_empty()
-        || !config.triggers.is_empty();
-    if gateway.engine().is_none() && needs_engine {
-        match crate::commands::open_engine(&config, gateway).await {
-            Ok(engine) => {
-                opened = true;
-                crate::run_times::record(&engine, gateway);
-                crate::commands::prune_runs(
-                    engine.store().clone(),
-                    config.workflows.clone(),
-                    config.events.clone(),
-                );
-            }
-            Err(error) => tracing::error!("{error}; workflows stay unavailable"),
-        }
-    }
-    let mut report = gateway.reload(config).await;
-    report.catalog_changed |= opened;
+    let report = gateway.reload(config).await;
     ReloadOutcome::Applied {
         report,
         config: gateway.config(),

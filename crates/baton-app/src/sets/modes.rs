@@ -13,25 +13,60 @@ use std::sync::Arc;
 
 use baton_builtins::timing;
 use baton_core::{
-    Config,
     modes::{Executor, Mode, ToolGroup},
     workflow::Workflow,
 };
 use rmcp::model::{CreateMessageRequestParams, JsonObject, SamplingMessage, Tool};
 use serde_json::{Map, Value, json};
 
-use super::{Effect, tool};
-use crate::gateway::{CallContext, Gateway, SessionScope};
+use baton_core::config::BUILTIN_SERVER;
+use baton_mcp::{
+    CallContext, Gateway, SessionScope, ToolContext, ToolSet, gateway::guard::unknown_mode,
+    toolset::MODE_META,
+};
+use futures::future::BoxFuture;
+use rmcp::{ErrorData, model::CallToolResult};
+
+use super::{Effect, boxed, tool};
+use crate::Services;
+
+/// Mode capabilities, switching and delegation.
+#[derive(Debug)]
+pub struct ModesSet(pub Arc<Services>);
+
+impl ToolSet for ModesSet {
+    fn tools(&self, separator: &str) -> Vec<Tool> {
+        tools(separator)
+    }
+
+    fn group(&self, name: &str) -> Option<ToolGroup> {
+        match name {
+            // A mode's own bookkeeping.
+            SWITCH_MODE | DELEGATE_TASK => None,
+            _ => Some(ToolGroup::Read),
+        }
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: JsonObject,
+        context: ToolContext<'a>,
+    ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
+        boxed(call(
+            &self.0,
+            context.gateway,
+            name,
+            arguments,
+            context.scope,
+            context.call,
+        ))
+    }
+}
 
 pub const GET_MODE_CAPABILITIES: &str = "get_mode_capabilities";
 pub const SWITCH_MODE: &str = "switch_mode";
 pub const DELEGATE_TASK: &str = "delegate_task";
-/// The request `_meta` key naming the caller's mode.
-pub const MODE_META: &str = "io.baton/mode";
-
-pub fn is_tool(name: &str) -> bool {
-    matches!(name, GET_MODE_CAPABILITIES | SWITCH_MODE | DELEGATE_TASK)
-}
 
 pub fn tools(separator: &str) -> Vec<Tool> {
     vec![
@@ -78,71 +113,23 @@ pub fn tools(separator: &str) -> Vec<Tool> {
     ]
 }
 
-/// The group a Baton tool belongs to; `None`: any mode may use it (its own bookkeeping).
-pub fn group_of_builtin(name: &str) -> Option<ToolGroup> {
-    use super::{files, state, system};
-    match name {
-        state::TRACK_TASK_TIME | state::UPDATE_PERSISTENT_MEMORY | SWITCH_MODE | DELEGATE_TASK => {
-            None
-        }
-        _ if files::is_edit_tool(name) => Some(ToolGroup::Edit),
-        system::RUN_VALIDATION
-        | system::ERROR_RECOVERY
-        | system::SYNC_ENVIRONMENT
-        | crate::automation::MANAGE_SCHEDULES => Some(ToolGroup::Command),
-        _ if crate::workflows::is_engine_tool(name) && !matches!(name, "get_run" | "list_runs") => {
-            Some(ToolGroup::Command)
-        }
-        _ => Some(ToolGroup::Read),
-    }
-}
-
-/// Whether `mode` may call the tool routed to `server`/`original` with `arguments`.
-pub fn check(
-    config: &Config,
-    mode: &str,
-    server: &str,
-    original: &str,
-    arguments: Option<&JsonObject>,
-) -> Result<(), String> {
-    let Some(mode) = config.mode(mode) else {
-        return Err(unknown_mode(config, mode));
-    };
-    let group = if server == baton_core::config::BUILTIN_SERVER {
-        match group_of_builtin(original) {
-            Some(group) => group,
-            None => return Ok(()),
-        }
-    } else if server == baton_core::config::WORKFLOW_SERVER {
-        ToolGroup::Command
-    } else {
-        ToolGroup::Mcp
-    };
-    let path = arguments
-        .and_then(|args| args.get("path"))
-        .and_then(Value::as_str);
-    mode.allows(group, path)
-}
-
-fn unknown_mode(config: &Config, mode: &str) -> String {
-    let known: Vec<&str> = config.modes.iter().map(|m| m.slug.as_str()).collect();
-    format!(
-        "unknown mode \"{mode}\" (modes: {}; declare them under modes: in baton.yaml)",
-        if known.is_empty() {
-            "none".to_owned()
-        } else {
-            known.join(", ")
-        }
-    )
-}
-
-fn capabilities(mode: &Mode) -> Value {
+/// A mode as JSON, with the Baton tools it may call.
+fn capabilities(gateway: &Gateway, mode: &Mode) -> Value {
     let mut value = mode.to_json();
-    let baton: Vec<String> = super::tools("__")
+    let catalog = gateway.catalog();
+    let separator = gateway.config().namespace.separator.clone();
+    let prefix = format!("{BUILTIN_SERVER}{separator}");
+    let baton: Vec<String> = catalog
+        .tools
         .iter()
-        .chain(crate::automation::tools("__").iter())
-        .filter_map(|tool| tool.name.strip_prefix("baton__").map(str::to_owned))
-        .filter(|name| group_of_builtin(name).is_none_or(|group| mode.allows(group, None).is_ok()))
+        .filter_map(|tool| {
+            let route = catalog.tool_routes.get(tool.name.as_ref())?;
+            let set = gateway.tool_set(route.set?)?;
+            let name = tool.name.strip_prefix(&prefix)?;
+            set.group(&route.original)
+                .is_none_or(|group| mode.allows(group, None).is_ok())
+                .then(|| name.to_owned())
+        })
         .collect();
     value["baton_tools"] = json!(baton);
     value["upstream_tools"] = json!(mode.allows(ToolGroup::Mcp, None).is_ok());
@@ -150,6 +137,7 @@ fn capabilities(mode: &Mode) -> Value {
 }
 
 pub async fn call(
+    services: &Services,
     gateway: &Gateway,
     name: &str,
     arguments: JsonObject,
@@ -169,7 +157,7 @@ pub async fn call(
                 .modes
                 .iter()
                 .filter(|mode| text("mode").is_none_or(|only| mode.slug == only))
-                .map(capabilities)
+                .map(|mode| capabilities(gateway, mode))
                 .collect();
             if let Some(only) = text("mode")
                 && modes.is_empty()
@@ -188,10 +176,10 @@ pub async fn call(
             let previous = scope.set_mode(next.clone());
             // Time per mode: the session's open mode entry stops, the new one starts.
             let task_id = format!("session-{}-mode", scope.id());
-            if let Ok(store) = gateway.state_store().await {
+            if let Ok(store) = services.store() {
                 if previous.is_some() {
                     let _ = timing::stop(
-                        &store,
+                        store,
                         timing::StopTask {
                             task_id: task_id.clone(),
                             result: Some("switched".to_owned()),
@@ -201,7 +189,7 @@ pub async fn call(
                 }
                 if let Some(mode) = &next {
                     let _ = timing::start(
-                        &store,
+                        store,
                         timing::StartTask {
                             task_id,
                             mode: mode.clone(),
@@ -215,7 +203,7 @@ pub async fn call(
             Ok(json!({
                 "previous": previous,
                 "current": next,
-                "mode": next.as_deref().and_then(|slug| config.mode(slug)).map(capabilities),
+                "mode": next.as_deref().and_then(|slug| config.mode(slug)).map(|mode| capabilities(gateway, mode)),
             }))
         }
         DELEGATE_TASK => {
@@ -230,7 +218,7 @@ pub async fn call(
                 _ => timing::Priority::Todo,
             };
             delegate(
-                gateway,
+                services,
                 &mode,
                 &instructions,
                 text("context").as_deref(),
@@ -244,16 +232,14 @@ pub async fn call(
 }
 
 async fn delegate(
-    gateway: &Gateway,
+    services: &Services,
     mode: &Mode,
     instructions: &str,
     context: Option<&str>,
     priority: timing::Priority,
     call: &CallContext,
 ) -> Result<Value, String> {
-    let engine = gateway.engine().cloned().ok_or(
-        "delegation records runs in Baton's store, which is not open (declare modes in baton.yaml)",
-    )?;
+    let engine = services.engine()?.clone();
     let prompt = mode.prompt(instructions, context);
     let started = baton_engine::baton_store::now_ms();
     let origin = format!("delegate_task to mode {}", mode.slug);
@@ -340,9 +326,9 @@ async fn delegate(
             (run, status, output, error)
         }
     };
-    if let Ok(store) = gateway.state_store().await {
+    if let Ok(store) = services.store() {
         let _ = timing::record_run(
-            &store,
+            store,
             timing::RecordRun {
                 run_id: run.clone(),
                 task_id: run.clone(),

@@ -8,20 +8,50 @@ use rmcp::model::{JsonObject, Tool};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use super::{Effect, tool};
-use crate::{gateway::Gateway, upstream::ListChanged};
+use baton_core::modes::ToolGroup;
+use baton_mcp::{Gateway, ToolContext, ToolSet, upstream::ListChanged};
+use futures::future::BoxFuture;
+use rmcp::{ErrorData, model::CallToolResult};
+
+use super::{Effect, boxed, tool};
+use crate::Services;
+
+/// Status, validation commands, recovery actions and sync.
+#[derive(Debug)]
+pub struct SystemSet(pub Arc<Services>);
+
+impl ToolSet for SystemSet {
+    fn tools(&self, separator: &str) -> Vec<Tool> {
+        tools(separator)
+    }
+
+    fn group(&self, name: &str) -> Option<ToolGroup> {
+        Some(match name {
+            GET_SYSTEM_STATUS => ToolGroup::Read,
+            _ => ToolGroup::Command,
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: JsonObject,
+        context: ToolContext<'a>,
+    ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
+        boxed(call(
+            &self.0,
+            context.gateway,
+            name,
+            arguments,
+            context.mode,
+        ))
+    }
+}
 
 pub const GET_SYSTEM_STATUS: &str = "get_system_status";
 pub const RUN_VALIDATION: &str = "run_validation";
 pub const ERROR_RECOVERY: &str = "error_recovery";
 pub const SYNC_ENVIRONMENT: &str = "sync_environment";
-
-pub fn is_tool(name: &str) -> bool {
-    matches!(
-        name,
-        GET_SYSTEM_STATUS | RUN_VALIDATION | ERROR_RECOVERY | SYNC_ENVIRONMENT
-    )
-}
 
 pub fn tools(separator: &str) -> Vec<Tool> {
     vec![
@@ -81,6 +111,7 @@ fn rss_bytes() -> u64 {
 }
 
 pub async fn call(
+    services: &Services,
     gateway: &Arc<Gateway>,
     name: &str,
     arguments: JsonObject,
@@ -93,7 +124,7 @@ pub async fn call(
             .map(str::to_owned)
     };
     match name {
-        GET_SYSTEM_STATUS => Ok(system_status(gateway, mode).await),
+        GET_SYSTEM_STATUS => Ok(system_status(services, gateway, mode).await),
         RUN_VALIDATION => match text("command") {
             None => Ok(json!({ "commands": declared(gateway) })),
             Some(command) => {
@@ -127,9 +158,7 @@ pub async fn call(
                     Ok(json!({"action": "reset_breaker", "server": target, "had_breakers": reset}))
                 }
                 Some("retry_run") => {
-                    let engine = gateway
-                        .engine()
-                        .ok_or("no workflow runs here (the store is not open)")?;
+                    let engine = services.engine()?;
                     let steps = engine
                         .reopen(&target, None)
                         .await
@@ -143,7 +172,7 @@ pub async fn call(
                 _ => Err("action must be restart_server, reset_breaker or retry_run".into()),
             }
         }
-        SYNC_ENVIRONMENT => Ok(sync_environment(gateway).await),
+        SYNC_ENVIRONMENT => Ok(sync_environment(services, gateway).await),
         other => Err(format!("unknown tool {other}")),
     }
 }
@@ -164,7 +193,7 @@ fn declared(gateway: &Gateway) -> Vec<Value> {
         .collect()
 }
 
-async fn system_status(gateway: &Gateway, mode: Option<String>) -> Value {
+async fn system_status(services: &Services, gateway: &Gateway, mode: Option<String>) -> Value {
     let report = super::status_report(gateway, None, false);
     let servers: Vec<Value> = report["servers"]
         .as_array()
@@ -180,7 +209,7 @@ async fn system_status(gateway: &Gateway, mode: Option<String>) -> Value {
             })
         })
         .collect();
-    let (runs, store) = match gateway.engine() {
+    let (runs, store) = match &services.engine {
         Some(engine) => {
             let store = engine.store();
             let runs: Vec<Value> = store
@@ -189,7 +218,7 @@ async fn system_status(gateway: &Gateway, mode: Option<String>) -> Value {
                 .unwrap_or_default()
                 .iter()
                 .filter(|run| !run.status.is_finished())
-                .map(|run| crate::workflows::run_json(run, None))
+                .map(|run| super::workflows::run_json(run, None))
                 .collect();
             (
                 runs,
@@ -198,8 +227,8 @@ async fn system_status(gateway: &Gateway, mode: Option<String>) -> Value {
         }
         None => (Vec::new(), Value::Null),
     };
-    let schedules = match gateway.automation() {
-        Some(automation) => baton_automation::manage::list(&automation.store)
+    let schedules = match services.store() {
+        Ok(store) => baton_automation::manage::list(store)
             .await
             .unwrap_or_default()
             .into_iter()
@@ -210,7 +239,7 @@ async fn system_status(gateway: &Gateway, mode: Option<String>) -> Value {
                 })
             })
             .collect(),
-        None => Vec::new(),
+        Err(_) => Vec::new(),
     };
     json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -330,9 +359,9 @@ async fn run_validation(
     }))
 }
 
-async fn sync_environment(gateway: &Arc<Gateway>) -> Value {
-    let reloaded = match gateway.reloader() {
-        Some(reload) => reload().await,
+async fn sync_environment(services: &Services, gateway: &Arc<Gateway>) -> Value {
+    let reloaded = match &services.reload {
+        Some(reload) => reload.reload().await,
         None => json!({"applied": false, "reason": "no configuration file to reload"}),
     };
     let mut refreshed = Vec::new();

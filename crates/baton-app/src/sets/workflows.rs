@@ -1,34 +1,28 @@
 //! Workflows as MCP tools: `workflow__<name>` runs one to its end (progress notifications
 //! stream to the caller as steps finish), and `baton__run_workflow`, `baton__get_run`,
-//! `baton__list_runs`, `baton__cancel_run`, `baton__approve` manage runs. The gateway is
-//! also the engine's [`ToolCaller`]: workflow steps call tools through it, with all the
-//! resilience layers, and their idempotency key in the request `_meta`.
+//! `baton__list_runs`, `baton__cancel_run`, `baton__approve` manage runs. (The engine
+//! calls tools through the gateway: [`crate::caller`].)
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use baton_core::config::{BUILTIN_SERVER, WORKFLOW_SERVER};
 use baton_engine::{
-    Engine, EngineError, RunEvent, ToolCaller, ToolOutput,
+    Engine, EngineError, RunEvent, ToolOutput,
     baton_store::{RunRecord, StepRecord},
 };
 use futures::future::BoxFuture;
 use rmcp::{
     ErrorData,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
-        MetaObject, ProgressNotificationParam, RequestMetaObject, Tool, ToolAnnotations,
+        CallToolResult, ContentBlock, JsonObject, ProgressNotificationParam, Tool, ToolAnnotations,
     },
 };
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-use crate::gateway::{CallContext, Gateway, SessionScope};
+use baton_core::modes::ToolGroup;
+use baton_mcp::{CallContext, ToolContext, ToolSet, error::GatewayError};
 
-/// The `_meta` key carrying a workflow step's idempotency key to the upstream.
-pub const IDEMPOTENCY_KEY: &str = "io.baton/idempotency-key";
-
-/// How long a workflow step waits for the servers to finish connecting.
-pub const SETTLE_FOR_STEPS: std::time::Duration = std::time::Duration::from_secs(75);
+use crate::Services;
 
 pub const RUN_WORKFLOW: &str = "run_workflow";
 pub const GET_RUN: &str = "get_run";
@@ -36,54 +30,66 @@ pub const LIST_RUNS: &str = "list_runs";
 pub const CANCEL_RUN: &str = "cancel_run";
 pub const APPROVE: &str = "approve";
 
-/// The engine's way to call tools: through the gateway (weakly held: the gateway owns the
-/// engine).
-pub struct GatewayTools(pub Weak<Gateway>);
+/// Every workflow as a tool, `workflow__<name>`.
+#[derive(Debug)]
+pub struct WorkflowSet(pub Arc<Services>);
 
-impl ToolCaller for GatewayTools {
+impl ToolSet for WorkflowSet {
+    fn tools(&self, separator: &str) -> Vec<Tool> {
+        match &self.0.engine {
+            Some(engine) => workflow_tools(engine, separator),
+            None => Vec::new(),
+        }
+    }
+
+    fn group(&self, _name: &str) -> Option<ToolGroup> {
+        Some(ToolGroup::Command)
+    }
+
+    fn reconfigure(&self, config: &baton_core::Config) {
+        if let Some(engine) = &self.0.engine {
+            engine.set_workflows(config.workflows.definitions.clone());
+        }
+    }
+
     fn call<'a>(
         &'a self,
-        tool: &'a str,
-        args: Value,
-        idempotency_key: String,
-        cancel: CancellationToken,
-    ) -> BoxFuture<'a, Result<ToolOutput, String>> {
+        name: &'a str,
+        arguments: JsonObject,
+        context: ToolContext<'a>,
+    ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
         Box::pin(async move {
-            let gateway = self.0.upgrade().ok_or("Baton is shutting down")?;
-            // A run resumed at start-up must not fail for a server still connecting.
-            gateway.wait_settled(SETTLE_FOR_STEPS).await;
-            let mut params = CallToolRequestParams::new(tool.to_owned());
-            params.arguments = match args {
-                Value::Object(map) => Some(map),
-                Value::Null => None,
-                other => {
-                    return Err(format!(
-                        "the arguments of {tool} must be an object, got {other}"
-                    ));
-                }
-            };
-            let mut meta = JsonObject::new();
-            meta.insert(IDEMPOTENCY_KEY.to_owned(), Value::String(idempotency_key));
-            params.meta = Some(RequestMetaObject(MetaObject(meta)));
-            let call = CallContext {
-                peer: None,
-                progress: None,
-                cancel,
-                legacy: false,
-                capabilities: None,
-                log_level: None,
-                mode: None,
-            };
-            match gateway
-                .call_tool(&SessionScope::default(), params, call)
-                .await
-            {
-                Ok(CallToolResponse::Complete(result)) => Ok(output_of(&result)),
-                Ok(_) => Err(format!(
-                    "{tool} did not complete (it asked for input or started a task)"
-                )),
-                Err(error) => Err(error.message.to_string()),
-            }
+            let engine = self.0.engine().map_err(|error| invalid(&error))?;
+            run(engine, name, &arguments, context.call, true).await
+        })
+    }
+}
+
+/// Runs as tools: `baton__run_workflow`, `get_run`, `list_runs`, `cancel_run`, `approve`.
+#[derive(Debug)]
+pub struct RunsSet(pub Arc<Services>);
+
+impl ToolSet for RunsSet {
+    fn tools(&self, separator: &str) -> Vec<Tool> {
+        run_tools(separator)
+    }
+
+    fn group(&self, name: &str) -> Option<ToolGroup> {
+        Some(match name {
+            GET_RUN | LIST_RUNS => ToolGroup::Read,
+            _ => ToolGroup::Command,
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: JsonObject,
+        context: ToolContext<'a>,
+    ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
+        Box::pin(async move {
+            let engine = self.0.engine().map_err(|error| invalid(&error))?;
+            call(engine, name, arguments, context.call).await
         })
     }
 }
@@ -113,9 +119,9 @@ fn object(value: Value) -> Arc<JsonObject> {
     }
 }
 
-/// The tools of the attached engine: one per workflow, and the run-management ones.
-pub fn tools(engine: &Engine, separator: &str) -> Vec<Tool> {
-    let mut tools: Vec<Tool> = engine
+/// One tool per workflow the engine knows.
+fn workflow_tools(engine: &Engine, separator: &str) -> Vec<Tool> {
+    engine
         .workflows()
         .iter()
         .map(|workflow| {
@@ -135,7 +141,12 @@ pub fn tools(engine: &Engine, separator: &str) -> Vec<Tool> {
             tool.annotations = Some(ToolAnnotations::new().read_only(false).open_world(true));
             tool
         })
-        .collect();
+        .collect()
+}
+
+/// The run-management tools.
+fn run_tools(separator: &str) -> Vec<Tool> {
+    let mut tools = Vec::new();
     let builtin = |name: &str, description: &str, schema: Value, hints: ToolAnnotations| {
         let mut tool = Tool::new(
             format!("{BUILTIN_SERVER}{separator}{name}"),
@@ -223,18 +234,9 @@ pub fn tools(engine: &Engine, separator: &str) -> Vec<Tool> {
     tools
 }
 
-/// Whether `name` (local part of a `baton__` tool) belongs to the engine.
-pub fn is_engine_tool(name: &str) -> bool {
-    matches!(
-        name,
-        RUN_WORKFLOW | GET_RUN | LIST_RUNS | CANCEL_RUN | APPROVE
-    )
-}
-
-/// Runs `workflow__<name>` or one of the engine's `baton__` tools.
-pub async fn call(
+/// Runs one of the run-management tools.
+async fn call(
     engine: &Arc<Engine>,
-    server: &str,
     name: &str,
     arguments: JsonObject,
     call: &CallContext,
@@ -245,9 +247,6 @@ pub async fn call(
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    if server == WORKFLOW_SERVER {
-        return run(engine, name, &arguments, call, true).await;
-    }
     match name {
         RUN_WORKFLOW => {
             let workflow =
@@ -339,7 +338,7 @@ async fn run(
         record = engine.execute(&id) => record.map_err(engine_error)?,
         _ = cancel.cancelled() => {
             let _ = engine.cancel(&id).await;
-            return Err(ErrorData::internal_error(format!("the client cancelled; run {id} was cancelled"), None));
+            return Err(GatewayError::Internal(format!("the client cancelled; run {id} was cancelled")).into());
         }
     };
     // The relay stops at the run's `Finished` event, after sending what came before it.
@@ -511,6 +510,10 @@ pub fn run_json(record: &RunRecord, steps: Option<&[StepRecord]>) -> Value {
         "duration_ms": record.finished_at.zip(record.started_at).map(|(end, start)| end - start),
         "origin": record.origin,
     });
+    if !record.status.is_finished() {
+        // The process executing it, if any (`null`: waiting to be resumed).
+        value["held_by"] = json!(record.lease_owner);
+    }
     if let Some(steps) = steps {
         value["steps"] = steps
             .iter()
@@ -543,15 +546,15 @@ pub fn preview(output: &Value) -> Value {
 }
 
 fn invalid(message: &str) -> ErrorData {
-    ErrorData::invalid_params(message.to_owned(), None)
+    GatewayError::InvalidParams(message.to_owned()).into()
 }
 
 fn engine_error(error: impl Into<EngineError>) -> ErrorData {
     let error = error.into();
     match error {
         EngineError::UnknownWorkflow(_) | EngineError::Inputs { .. } => {
-            ErrorData::invalid_params(error.to_string(), None)
+            GatewayError::InvalidParams(error.to_string()).into()
         }
-        other => ErrorData::internal_error(other.to_string(), None),
+        other => GatewayError::Internal(other.to_string()).into(),
     }
 }

@@ -1,30 +1,56 @@
-//! Schedules and events as MCP tools (`baton__get_schedule_status`,
-//! `baton__manage_schedules`, `baton__list_events`), the gateway's health events fed into
-//! the event stream, and `POST /hooks/<name>` for webhook triggers.
+//! Schedules and events as MCP tools: `baton__get_schedule_status`,
+//! `baton__manage_schedules`, `baton__list_events`. Always listed: they work on the store
+//! (an agent can create the first schedule of a fresh configuration); a running `baton
+//! serve`'s scheduler picks changes up at once, another process's within a second.
 
 use std::sync::Arc;
 
-use axum::{
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+use baton_automation::{Firing, manage};
+use baton_core::{
+    modes::ToolGroup,
+    schedule::{EventKind, ScheduleSpec},
 };
-use baton_automation::{Automation, EventBus, fields, manage, webhook::HookError};
-use baton_core::schedule::{EventKind, ScheduleSpec};
-use rmcp::model::{CallToolResult, JsonObject, Tool};
-
-use crate::builtin::{Effect, answer, tool};
+use baton_mcp::{ToolContext, ToolSet};
+use futures::future::BoxFuture;
+use rmcp::{
+    ErrorData,
+    model::{CallToolResult, JsonObject, Tool},
+};
 use serde_json::{Value, json};
 
-use crate::gateway::{Gateway, GatewayEvent};
+use super::{Effect, boxed, tool};
+use crate::Services;
+
+/// Schedules and the event stream.
+#[derive(Debug)]
+pub struct AutomationSet(pub Arc<Services>);
+
+impl ToolSet for AutomationSet {
+    fn tools(&self, separator: &str) -> Vec<Tool> {
+        tools(separator)
+    }
+
+    fn group(&self, name: &str) -> Option<ToolGroup> {
+        Some(match name {
+            MANAGE_SCHEDULES => ToolGroup::Command,
+            _ => ToolGroup::Read,
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: JsonObject,
+        context: ToolContext<'a>,
+    ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
+        let config = context.gateway.config();
+        boxed(async move { call(&self.0, &config, name, arguments).await })
+    }
+}
 
 pub const GET_SCHEDULE_STATUS: &str = "get_schedule_status";
 pub const MANAGE_SCHEDULES: &str = "manage_schedules";
 pub const LIST_EVENTS: &str = "list_events";
-
-pub fn is_tool(name: &str) -> bool {
-    matches!(name, GET_SCHEDULE_STATUS | MANAGE_SCHEDULES | LIST_EVENTS)
-}
 
 pub fn tools(separator: &str) -> Vec<Tool> {
     let spec = json!({
@@ -100,36 +126,43 @@ pub fn tools(separator: &str) -> Vec<Tool> {
     ]
 }
 
-pub async fn call(automation: &Automation, name: &str, arguments: JsonObject) -> CallToolResult {
+async fn call(
+    services: &Services,
+    config: &baton_core::Config,
+    name: &str,
+    arguments: JsonObject,
+) -> Result<Value, String> {
+    let store = services.store()?;
     let text = |key: &str| {
         arguments
             .get(key)
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let result = match name {
+    match name {
         GET_SCHEDULE_STATUS => match text("name") {
-            Some(name) => manage::status(&automation.store, &name).await,
-            None => manage::list(&automation.store)
+            Some(name) => manage::status(store, &name).await,
+            None => manage::list(store)
                 .await
                 .map(|list| json!({ "schedules": list })),
         },
-        MANAGE_SCHEDULES => manage_schedules(automation, &arguments).await,
-        LIST_EVENTS => list_events(automation, &arguments).await,
+        MANAGE_SCHEDULES => manage_schedules(services, config, &arguments).await,
+        LIST_EVENTS => list_events(store, &arguments).await,
         other => Err(format!("unknown tool {other}")),
-    };
-    answer(result)
+    }
 }
 
 async fn manage_schedules(
-    automation: &Automation,
+    services: &Services,
+    config: &baton_core::Config,
     arguments: &JsonObject,
 ) -> Result<Value, String> {
     let name = arguments
         .get("name")
         .and_then(Value::as_str)
         .ok_or("name is required")?;
-    let store = &automation.store;
+    let store = services.store()?;
+    let scheduler = services.automation.as_ref().map(|a| &a.scheduler);
     let result = match arguments.get("action").and_then(Value::as_str) {
         Some("add") => {
             let spec: ScheduleSpec = serde_json::from_value(
@@ -139,14 +172,16 @@ async fn manage_schedules(
                     .ok_or("add needs schedule: {...}")?,
             )
             .map_err(|error| format!("schedule: {error}"))?;
-            manage::add(store, &automation.config(), name, &spec).await
+            manage::add(store, config, name, &spec).await
         }
         Some("pause") => manage::set_paused(store, name, true).await,
         Some("resume") => manage::set_paused(store, name, false).await,
         Some("delete") => manage::delete(store, name).await,
         Some("trigger") => {
-            automation.scheduler.refresh();
-            let schedule = match automation.scheduler.schedule(name) {
+            if let Some(scheduler) = scheduler {
+                scheduler.refresh();
+            }
+            let schedule = match scheduler.and_then(|scheduler| scheduler.schedule(name)) {
                 Some(schedule) => schedule,
                 None => {
                     let row = store
@@ -162,9 +197,18 @@ async fn manage_schedules(
                     )
                 }
             };
-            automation
-                .scheduler
-                .firing()
+            let firing = match scheduler {
+                Some(scheduler) => scheduler.firing().clone(),
+                // A one-shot command: fire it here, as `baton schedule trigger` does.
+                None => Arc::new(Firing {
+                    store: store.clone(),
+                    engine: services.engine()?.clone(),
+                    bus: services.bus()?.clone(),
+                    owner: services.engine()?.owner().to_owned(),
+                    separator: config.namespace.separator.clone(),
+                }),
+            };
+            firing
                 .trigger_now(&schedule)
                 .await
                 .map(|outcome| baton_automation::firing::outcome_json(&outcome))
@@ -174,11 +218,13 @@ async fn manage_schedules(
         )),
         None => Err("action is required (add, pause, resume, delete or trigger)".to_owned()),
     };
-    automation.scheduler.refresh();
+    if let Some(scheduler) = scheduler {
+        scheduler.refresh();
+    }
     result
 }
 
-async fn list_events(automation: &Automation, arguments: &JsonObject) -> Result<Value, String> {
+async fn list_events(store: &baton_store::Store, arguments: &JsonObject) -> Result<Value, String> {
     let kind = arguments.get("type").and_then(Value::as_str);
     if let Some(kind) = kind
         && EventKind::parse(kind).is_none()
@@ -194,8 +240,7 @@ async fn list_events(automation: &Automation, arguments: &JsonObject) -> Result<
         .unwrap_or(50)
         .clamp(1, 1000) as u32;
     let after = arguments.get("after").and_then(Value::as_i64);
-    let rows = automation
-        .store
+    let rows = store
         .events(kind, after.unwrap_or(0), limit, after.is_none())
         .await
         .map_err(|error| error.to_string())?;
@@ -205,114 +250,4 @@ async fn list_events(automation: &Automation, arguments: &JsonObject) -> Result<
         .map(|event| event.to_json())
         .collect();
     Ok(json!({ "events": events }))
-}
-
-/// Feeds the gateway's health events (from `events`, a [`Gateway::subscribe_events`]
-/// receiver taken right after start so that no early event is missed) into the stream.
-pub fn forward_gateway_events(
-    mut events: tokio::sync::broadcast::Receiver<GatewayEvent>,
-    bus: Arc<EventBus>,
-) {
-    tokio::spawn(async move {
-        loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return,
-            };
-            let (kind, data) = match event {
-                GatewayEvent::ServerUp { server } => {
-                    (EventKind::ServerUp, fields([("server", server.into())]))
-                }
-                GatewayEvent::ServerDown { server, error } => (
-                    EventKind::ServerDown,
-                    fields([("server", server.into()), ("error", error.into())]),
-                ),
-                GatewayEvent::Quarantined { server, crashes } => (
-                    EventKind::ServerQuarantined,
-                    fields([("server", server.into()), ("crashes", crashes.into())]),
-                ),
-                GatewayEvent::BreakerOpened {
-                    server,
-                    tool,
-                    failures,
-                } => (
-                    EventKind::CircuitOpened,
-                    fields([
-                        ("server", server.into()),
-                        ("tool", tool.map_or(Value::Null, Value::String)),
-                        ("failures", failures.into()),
-                    ]),
-                ),
-                GatewayEvent::BreakerClosed { server, tool } => (
-                    EventKind::CircuitClosed,
-                    fields([
-                        ("server", server.into()),
-                        ("tool", tool.map_or(Value::Null, Value::String)),
-                    ]),
-                ),
-                GatewayEvent::Restarting { .. } | GatewayEvent::BreakerHalfOpen { .. } => continue,
-            };
-            bus.emit(kind, data);
-        }
-    });
-}
-
-/// `POST /hooks/<name>`: 202 when accepted; 404 for an unknown hook, 401 for a missing or
-/// wrong secret, 413 for a body over the hook's limit — each logged, none runs anything.
-pub async fn webhook(
-    State(gateway): State<Arc<Gateway>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    let refuse = |status: StatusCode, message: String| {
-        tracing::warn!(
-            hook = name,
-            status = status.as_u16(),
-            "webhook refused: {message}"
-        );
-        (status, axum::Json(json!({ "error": message }))).into_response()
-    };
-    let Some(automation) = gateway.automation() else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            format!("no webhook named \"{name}\""),
-        );
-    };
-    let Some(limit) = automation.triggers.hook_limit(&name) else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            format!("no webhook named \"{name}\""),
-        );
-    };
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than the hook's limit of {limit} bytes"),
-        );
-    };
-    let header = |key: &str| {
-        headers
-            .get(key)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    match automation.triggers.receive_webhook(&name, &header, &bytes) {
-        Ok(()) => {
-            tracing::info!(hook = name, bytes = bytes.len(), "webhook received");
-            (
-                StatusCode::ACCEPTED,
-                axum::Json(json!({ "accepted": true })),
-            )
-                .into_response()
-        }
-        Err(error @ HookError::NotFound(_)) => refuse(StatusCode::NOT_FOUND, error.to_string()),
-        Err(error @ HookError::Unauthorized(_)) => {
-            refuse(StatusCode::UNAUTHORIZED, error.to_string())
-        }
-        Err(error @ HookError::TooLarge(_)) => {
-            refuse(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
-        }
-    }
 }

@@ -1,0 +1,315 @@
+//! Baton's application core: the lifecycle that owns start-up and shutdown, and Baton's own
+//! tool sets ([`sets`]), registered with the gateway like any server's catalog.
+//!
+//! Start-up is one ordered sequence ([`App::start`]), each state built from the ones
+//! before it, nothing attached later:
+//!
+//! 1. **config** (loaded by the caller);
+//! 2. **store**: opened at start (it holds the schedules the always-listed schedule tools
+//!    manage). When it cannot be opened (a read-only folder), Baton still serves; the
+//!    tools that need it answer why;
+//! 3. **engine**: its tool calls go into a queue ([`caller`]) until the gateway serves it;
+//! 4. **automation** (`baton serve` only): event stream, scheduler, triggers;
+//! 5. **gateway**: the upstreams plus the tool sets; the engine's queue is served;
+//! 6. **background** (`serve`): health events into the event stream, run times, resumed
+//!    runs, pruning, hot reload;
+//! 7. **listeners**: [`App::serve_stdio`] or [`App::serve_http`].
+//!
+//! [`App::stop`] reverses it: stop accepting, drain in-flight requests up to a deadline,
+//! stop runs executing here and release their leases, stop every upstream (and its process
+//! group).
+
+#![forbid(unsafe_code)]
+
+pub mod caller;
+pub mod hooks;
+pub mod reload;
+pub mod run_times;
+pub mod sets;
+
+use std::{sync::Arc, time::Duration};
+
+use baton_automation::{Automation, EventBus};
+use baton_core::{Config, schedule::EventKind};
+use baton_engine::Engine;
+use baton_mcp::{Gateway, GatewayEvent, downstream};
+use baton_store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// How long one-shot commands wait for servers to connect.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// How long [`App::stop`] lets in-flight requests finish.
+pub const DRAIN_FOR: Duration = Duration::from_secs(10);
+
+/// What the tool sets work with, built before the gateway.
+#[derive(Debug)]
+pub struct Services {
+    /// The store, or why it could not be opened.
+    store: Result<Store, String>,
+    pub engine: Option<Arc<Engine>>,
+    pub bus: Option<Arc<EventBus>>,
+    /// The scheduler and triggers (`baton serve` only).
+    pub automation: Option<Arc<Automation>>,
+    /// Reloads the configuration file (`baton serve` with a file).
+    pub reload: Option<reload::Requests>,
+}
+
+impl Services {
+    pub fn store(&self) -> Result<&Store, String> {
+        self.store.as_ref().map_err(Clone::clone)
+    }
+
+    pub fn engine(&self) -> Result<&Arc<Engine>, String> {
+        self.engine.as_ref().ok_or_else(|| self.why_not())
+    }
+
+    pub fn bus(&self) -> Result<&Arc<EventBus>, String> {
+        self.bus.as_ref().ok_or_else(|| self.why_not())
+    }
+
+    fn why_not(&self) -> String {
+        match &self.store {
+            Err(error) => error.clone(),
+            Ok(_) => "this needs a running `baton serve`".to_owned(),
+        }
+    }
+}
+
+/// What the application is started for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `baton serve`: schedules and triggers fire, unfinished runs resume, edits reload.
+    Serve,
+    /// A one-shot command (`tools`, `call`, `run`, …): the same catalog, no background work.
+    Command,
+}
+
+/// A started application.
+pub struct App {
+    pub gateway: Arc<Gateway>,
+    pub services: Arc<Services>,
+    shutdown: CancellationToken,
+}
+
+impl App {
+    /// Starts every state in order (see the crate documentation). `shutdown` stops the
+    /// background work and the listeners.
+    pub async fn start(config: Config, role: Role, shutdown: CancellationToken) -> App {
+        let store = open_store(&config).await;
+        let (tools, calls) = caller::queue();
+        let engine = store.as_ref().ok().map(|store| {
+            Engine::new(
+                store.clone(),
+                Arc::new(tools),
+                config.workflows.definitions.clone(),
+                &config.workflows.env_allow,
+            )
+        });
+        let bus = store
+            .as_ref()
+            .ok()
+            .map(|store| EventBus::new(Some(store.clone())));
+        let automation = match (role, &engine, &bus) {
+            (Role::Serve, Some(engine), Some(bus)) => {
+                baton_automation::forward_run_events(engine, bus.clone());
+                let started =
+                    Automation::start(engine.clone(), bus.clone(), &config, shutdown.clone());
+                Some(started.await)
+            }
+            _ => None,
+        };
+        let (reload, reload_requests) = match (role, &config.source) {
+            (Role::Serve, Some(_)) => {
+                let (requests, queue) = reload::requests();
+                (Some(requests), Some(queue))
+            }
+            _ => (None, None),
+        };
+        let services = Arc::new(Services {
+            store,
+            engine,
+            bus,
+            automation,
+            reload,
+        });
+        let source = config.source.clone();
+        let gateway = Gateway::start(config, sets::all(&services));
+        // Taken at once: a server that fails at start-up is a `server_down` event too.
+        let health = gateway.subscribe_events();
+        calls.serve(Arc::downgrade(&gateway));
+        let app = App {
+            gateway,
+            services,
+            shutdown,
+        };
+        if role == Role::Serve {
+            app.background(health, source, reload_requests).await;
+        }
+        app
+    }
+
+    /// A one-shot command's application, once every server is ready or failed.
+    pub async fn command(config: Config) -> App {
+        let app = App::start(config, Role::Command, CancellationToken::new()).await;
+        app.gateway.wait_settled(SETTLE_TIMEOUT).await;
+        app
+    }
+
+    /// The engine, or why there is none (the store could not be opened).
+    pub fn engine(&self) -> Result<&Arc<Engine>, String> {
+        self.services.engine()
+    }
+
+    async fn background(
+        &self,
+        health: tokio::sync::broadcast::Receiver<GatewayEvent>,
+        source: Option<std::path::PathBuf>,
+        reload_requests: Option<reload::Queue>,
+    ) {
+        if let Some(bus) = &self.services.bus {
+            hooks::forward_gateway_events(health, bus.clone());
+        }
+        if let Some(engine) = &self.services.engine {
+            run_times::record(engine, &self.gateway);
+            match engine.resume_all().await {
+                Ok(resumed) if !resumed.is_empty() => {
+                    tracing::info!(runs = resumed.len(), "resuming unfinished workflow runs")
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not look for unfinished runs"),
+            }
+            let config = self.gateway.config();
+            prune(
+                engine.store().clone(),
+                config.workflows.clone(),
+                config.events.clone(),
+                self.shutdown.clone(),
+            );
+        }
+        if let Some(path) = source {
+            let services = self.services.clone();
+            let on_applied = move |outcome| reloaded(&services, outcome);
+            reload::watch(path, self.gateway.clone(), reload_requests, on_applied);
+        }
+    }
+
+    /// Serves MCP on stdin/stdout until the client leaves or `shutdown` is cancelled.
+    pub async fn serve_stdio(&self) -> std::io::Result<()> {
+        tokio::select! {
+            result = downstream::stdio::serve(self.gateway.clone()) => result,
+            _ = self.shutdown.cancelled() => Ok(()),
+        }
+    }
+
+    /// Serves streamable HTTP (`/mcp`), legacy SSE (`/sse`) and the webhooks
+    /// (`/hooks/<name>`) on `listener` until `shutdown` is cancelled; then in-flight
+    /// requests have [`DRAIN_FOR`] to finish.
+    pub async fn serve_http(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        let hooks = hooks::router(self.services.clone());
+        let serve =
+            downstream::http::serve(self.gateway.clone(), listener, self.shutdown.clone(), hooks);
+        let drained = async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(DRAIN_FOR).await;
+        };
+        tokio::select! {
+            result = serve => result,
+            _ = drained => {
+                tracing::warn!("requests still in flight after {DRAIN_FOR:?}: stopping anyway");
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops runs executing here (their leases released, so another Baton resumes them at
+    /// once) and every upstream with its process group.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        if let Some(engine) = &self.services.engine {
+            engine.stop().await;
+        }
+        self.gateway.shutdown().await;
+    }
+}
+
+/// Opens the configured store, or says why it could not (and how to fix it).
+async fn open_store(config: &Config) -> Result<Store, String> {
+    let path = &config.store.path;
+    Store::open(path, config.workflows.inline_output_limit)
+        .await
+        .map_err(|error| {
+            let message = format!(
+                "cannot open Baton's store: {error} (set store.path in baton.yaml to a writable file)"
+            );
+            tracing::warn!(
+                "{message}; serving without workflows, schedules, memory or time tracking"
+            );
+            message
+        })
+}
+
+/// Deletes old finished runs and events now and every hour (`workflows.keep_for`,
+/// `keep_runs`, `events.keep`, `events.keep_for`).
+fn prune(
+    store: Store,
+    settings: baton_core::config::WorkflowSettings,
+    events: baton_core::config::EventSettings,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        loop {
+            match store.prune(settings.keep_for, settings.keep_runs).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "deleted old finished runs"),
+                Err(error) => tracing::warn!(%error, "could not prune old runs"),
+            }
+            if let Err(error) = store
+                .prune_events(events.keep, events.keep_for.as_millis() as i64)
+                .await
+            {
+                tracing::warn!(%error, "could not prune old events");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// After a reload: schedules and triggers follow the new configuration, and a
+/// `config_reloaded` event records the outcome.
+fn reloaded(services: &Arc<Services>, outcome: reload::ReloadOutcome) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let (data, applied) = match outcome {
+            reload::ReloadOutcome::Applied { report, config } => {
+                let schedules = match &services.automation {
+                    Some(automation) => Some(automation.reconfigure(&config).await),
+                    None => None,
+                };
+                let data = baton_automation::fields([
+                    ("applied", true.into()),
+                    ("added", serde_json::json!(report.added)),
+                    ("removed", serde_json::json!(report.removed)),
+                    ("changed", serde_json::json!(report.changed)),
+                    ("needs_restart", serde_json::json!(report.needs_restart)),
+                    ("workflows_changed", report.workflows_changed.into()),
+                    ("schedules", serde_json::json!(schedules)),
+                ]);
+                (data, true)
+            }
+            reload::ReloadOutcome::Rejected { errors } => (
+                baton_automation::fields([("applied", false.into()), ("errors", errors.into())]),
+                false,
+            ),
+        };
+        if let Some(bus) = &services.bus {
+            bus.emit(EventKind::ConfigReloaded, data);
+        }
+        if applied {
+            tracing::info!("configuration reloaded");
+        }
+    });
+}
