@@ -102,8 +102,3 @@ pub fn schedule_json(row: &ScheduleRow, now: DateTime<Utc>) -> Value {
         "spec": row.spec,
     })
 }
-
-/// Whether the timing makes the schedule fire more than once.
-pub fn is_recurring(timing: &Timing) -> bool {
-    !matches!(timing, Timing::At(_))
-}

@@ -142,8 +142,10 @@ impl Sandbox {
     }
 
     /// Keeps backups in `dir` instead (relative to the root, or absolute; it may lie
-    /// outside the root — it is configuration, not user input). Created on first use.
-    pub fn with_backup_dir(mut self, dir: impl AsRef<Path>) -> Sandbox {
+    /// outside the root). Created on first use. Tests only: backups live in the root's
+    /// `.baton/backups` in use.
+    #[cfg(test)]
+    pub(crate) fn with_backup_dir(mut self, dir: impl AsRef<Path>) -> Sandbox {
         let dir = self.root.join(dir.as_ref());
         self.backup_dir = resolve::lexical_absolute(&dir);
         self

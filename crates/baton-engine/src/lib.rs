@@ -218,7 +218,8 @@ impl Engine {
     }
 
     /// The same engine with another lease time (tests of take-over use short ones).
-    pub fn with_lease_ttl(self: Arc<Self>, ttl: Duration) -> Arc<Self> {
+    #[cfg(test)]
+    pub(crate) fn with_lease_ttl(self: Arc<Self>, ttl: Duration) -> Arc<Self> {
         match Arc::try_unwrap(self) {
             Ok(mut engine) => {
                 engine.lease_ttl = ttl;

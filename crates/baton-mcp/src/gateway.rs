@@ -763,9 +763,4 @@ impl SessionScope {
         // A replica a reload replaced or removed holds nothing any more.
         (!connection.session.is_transport_closed() && !owner.is_stopping()).then(|| owner.clone())
     }
-
-    /// How many private sessions this client holds (for tests and status).
-    pub async fn session_count(&self) -> usize {
-        self.connections.lock().await.len()
-    }
 }

@@ -1,13 +1,12 @@
 //! Schedules, their slots, trigger cool-downs and the recorded event stream.
 //!
 //! Exactly-once firing rests on one rule: a slot is handled by whoever inserts its
-//! `(schedule, slot)` row first ([`Store::claim_slots`]); a restarted process, or a second
-//! process on the same file, finds the row and leaves the slot alone.
+//! `(schedule, slot)` row first ([`AutomationStore::claim_slots`]); a restarted process, or
+//! a second process on the same database, finds the row and leaves the slot alone.
 
 use serde_json::Value;
-use sqlx::{Row, sqlite::SqliteRow};
 
-use crate::{Result, Store, now_ms, parse_json};
+use crate::Result;
 
 /// Where a schedule was declared.
 pub const ORIGIN_CONFIG: &str = "config";
@@ -60,530 +59,101 @@ pub enum Reconciled {
     Unchanged,
 }
 
-const SCHEDULE_COLUMNS: &str = "SELECT name, spec, origin, paused, pause_reason, cursor, created_at, updated_at, last_slot, last_fired_at, last_run, last_result, last_error, skipped, missed FROM schedules";
-
-fn schedule_row(row: &SqliteRow) -> Result<ScheduleRow> {
-    let spec: String = row.try_get("spec")?;
-    Ok(ScheduleRow {
-        name: row.try_get("name")?,
-        spec: parse_json(&spec)?,
-        origin: row.try_get("origin")?,
-        paused: row.try_get::<i64, _>("paused")? != 0,
-        pause_reason: row.try_get("pause_reason")?,
-        cursor: row.try_get("cursor")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        last_slot: row.try_get("last_slot")?,
-        last_fired_at: row.try_get("last_fired_at")?,
-        last_run: row.try_get("last_run")?,
-        last_result: row.try_get("last_result")?,
-        last_error: row.try_get("last_error")?,
-        skipped: row.try_get("skipped")?,
-        missed: row.try_get("missed")?,
-    })
-}
-
-fn slot_row(row: &SqliteRow) -> Result<SlotRow> {
-    Ok(SlotRow {
-        schedule: row.try_get("schedule")?,
-        slot: row.try_get("slot")?,
-        state: row.try_get("state")?,
-        reason: row.try_get("reason")?,
-        run: row.try_get("run")?,
-        recorded_at: row.try_get("recorded_at")?,
-    })
-}
-
-impl Store {
-    /// Makes the stored schedule `name` the one declared in baton.yaml. A new one starts
-    /// its slots at `cursor` (now); a changed spec replaces the stored one, starts at
-    /// `cursor` too and its `paused:` applies; an unchanged one keeps its state (a pause
-    /// from the CLI stays).
-    pub async fn upsert_config_schedule(
-        &self,
-        name: &str,
-        spec: &Value,
-        paused: bool,
-        cursor: i64,
-    ) -> Result<Reconciled> {
-        let text = spec.to_string();
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<(String, String)> =
-            sqlx::query_as("SELECT spec, origin FROM schedules WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let now = now_ms();
-        let outcome = match existing {
-            None => {
-                sqlx::query(
-                    "INSERT INTO schedules (name, spec, origin, paused, cursor, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                )
-                .bind(name)
-                .bind(&text)
-                .bind(ORIGIN_CONFIG)
-                .bind(i64::from(paused))
-                .bind(cursor)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                Reconciled::Added
-            }
-            Some((stored, origin)) if stored == text && origin == ORIGIN_CONFIG => {
-                Reconciled::Unchanged
-            }
-            Some(_) => {
-                // A new timing starts from now: slots of the new spec before the change
-                // were never due.
-                sqlx::query(
-                    "UPDATE schedules SET spec = $2, origin = $3, paused = $4, pause_reason = NULL, updated_at = $5, \
-                     cursor = MAX(cursor, $6) WHERE name = $1",
-                )
-                .bind(name)
-                .bind(&text)
-                .bind(ORIGIN_CONFIG)
-                .bind(i64::from(paused))
-                .bind(now)
-                .bind(cursor)
-                .execute(&mut *tx)
-                .await?;
-                Reconciled::Changed
-            }
-        };
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    /// Deletes the config-declared schedules not in `keep` (removed from baton.yaml);
-    /// returns their names.
-    pub async fn remove_config_schedules_except(&self, keep: &[String]) -> Result<Vec<String>> {
-        let stored: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM schedules WHERE origin = $1")
-                .bind(ORIGIN_CONFIG)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut removed = Vec::new();
-        for name in stored {
-            if !keep.contains(&name) {
-                self.delete_schedule(&name).await?;
-                removed.push(name);
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Adds a run-time schedule; `false` when the name is taken.
-    pub async fn add_schedule(
-        &self,
-        name: &str,
-        spec: &Value,
-        paused: bool,
-        cursor: i64,
-    ) -> Result<bool> {
-        let now = now_ms();
-        let inserted = sqlx::query(
-            "INSERT INTO schedules (name, spec, origin, paused, cursor, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(spec.to_string())
-        .bind(ORIGIN_RUNTIME)
-        .bind(i64::from(paused))
-        .bind(cursor)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
-    }
-
-    /// Deletes a schedule and its slot history; `false` when there was none.
-    pub async fn delete_schedule(&self, name: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM schedule_slots WHERE schedule = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM schedules WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(deleted.rows_affected() == 1)
-    }
-
-    /// Pauses or resumes; `false` when there is no such schedule. Resuming moves the
-    /// cursor to `resume_at`: slots that passed while paused are not caught up.
-    pub async fn set_paused(
-        &self,
-        name: &str,
-        paused: bool,
-        reason: Option<&str>,
-        resume_at: i64,
-    ) -> Result<bool> {
-        let updated = if paused {
-            sqlx::query(
-                "UPDATE schedules SET paused = 1, pause_reason = $2, updated_at = $3 WHERE name = $1",
-            )
-            .bind(name)
-            .bind(reason)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?
-        } else {
-            sqlx::query(
-                "UPDATE schedules SET paused = 0, pause_reason = NULL, updated_at = $2, \
-                 cursor = MAX(cursor, $3) WHERE name = $1",
-            )
-            .bind(name)
-            .bind(now_ms())
-            .bind(resume_at)
-            .execute(&self.pool)
-            .await?
-        };
-        Ok(updated.rows_affected() == 1)
-    }
-
-    pub async fn schedules(&self) -> Result<Vec<ScheduleRow>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SCHEDULE_COLUMNS} ORDER BY name"
-        )))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(schedule_row)
-        .collect()
-    }
-
-    pub async fn schedule(&self, name: &str) -> Result<Option<ScheduleRow>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SCHEDULE_COLUMNS} WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(schedule_row)
-        .transpose()
-    }
-
-    /// Changes whenever a schedule is added, changed, paused, resumed or deleted (the
-    /// scheduler polls it to see changes made by the CLI or another process).
-    pub async fn schedules_version(&self) -> Result<(i64, i64)> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at FROM schedules")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok((row.try_get("n")?, row.try_get("at")?))
-    }
-
-    /// Claims each `(schedule, slot)` that nobody has handled yet, in one transaction;
-    /// the answer says, in order, which ones are now ours.
-    pub async fn claim_slots(&self, slots: &[(&str, i64)], owner: &str) -> Result<Vec<bool>> {
-        let mut tx = self.pool.begin().await?;
-        let now = now_ms();
-        let mut claimed = Vec::with_capacity(slots.len());
-        for (schedule, slot) in slots {
-            let inserted = sqlx::query(
-                "INSERT INTO schedule_slots (schedule, slot, state, owner, recorded_at) \
-                 VALUES ($1, $2, 'claimed', $3, $4) ON CONFLICT (schedule, slot) DO NOTHING",
-            )
-            .bind(*schedule)
-            .bind(*slot)
-            .bind(owner)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            claimed.push(inserted.rows_affected() == 1);
-            sqlx::query("UPDATE schedules SET cursor = MAX(cursor, $2) WHERE name = $1")
-                .bind(*schedule)
-                .bind(*slot)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(claimed)
-    }
-
-    /// Claims a slot for a manual run without moving the cursor (planned slots before it
-    /// are still caught up after a restart); `false` when the time is taken.
-    pub async fn claim_manual_slot(&self, schedule: &str, slot: i64, owner: &str) -> Result<bool> {
-        let inserted = sqlx::query(
-            "INSERT INTO schedule_slots (schedule, slot, state, owner, recorded_at) \
-             VALUES ($1, $2, 'claimed', $3, $4) ON CONFLICT (schedule, slot) DO NOTHING",
-        )
-        .bind(schedule)
-        .bind(slot)
-        .bind(owner)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
-    }
-
-    /// Records that a schedule's target could not even start.
-    pub async fn schedule_failed(&self, schedule: &str, error: &str) -> Result<()> {
-        sqlx::query("UPDATE schedules SET last_result = 'failed', last_error = $2 WHERE name = $1")
-            .bind(schedule)
-            .bind(error)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Records what became of a claimed slot: `fired` (with its run), `buffered`,
-    /// `skipped` or `missed` (with the reason). Keeps the schedule's counters and last
-    /// fire up to date.
-    pub async fn settle_slot(
-        &self,
-        schedule: &str,
-        slot: i64,
-        state: &str,
-        run: Option<&str>,
-        reason: Option<&str>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE schedule_slots SET state = $3, run = $4, reason = $5, recorded_at = $6 \
-             WHERE schedule = $1 AND slot = $2",
-        )
-        .bind(schedule)
-        .bind(slot)
-        .bind(state)
-        .bind(run)
-        .bind(reason)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let update = match state {
-            "fired" => {
-                "UPDATE schedules SET last_slot = $2, last_fired_at = $3, last_run = $4, \
-                 last_result = 'running', last_error = NULL WHERE name = $1"
-            }
-            "skipped" => "UPDATE schedules SET skipped = skipped + 1 WHERE name = $1",
-            "missed" => "UPDATE schedules SET missed = missed + 1 WHERE name = $1",
-            _ => "UPDATE schedules SET name = name WHERE name = $1",
-        };
-        sqlx::query(update)
-            .bind(schedule)
-            .bind(slot)
-            .bind(now)
-            .bind(run)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The oldest slot of `schedule` waiting in its buffer.
-    pub async fn oldest_buffered(&self, schedule: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT slot FROM schedule_slots WHERE schedule = $1 AND state = 'buffered' ORDER BY slot LIMIT 1",
-        )
-        .bind(schedule)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// Takes a buffered slot for starting: `true` when this caller got it.
-    pub async fn take_buffered(&self, schedule: &str, slot: i64, owner: &str) -> Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE schedule_slots SET state = 'claimed', owner = $3 \
-             WHERE schedule = $1 AND slot = $2 AND state = 'buffered'",
-        )
-        .bind(schedule)
-        .bind(slot)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected() == 1)
-    }
-
-    /// The schedules with slots waiting in their buffer.
-    pub async fn schedules_with_buffered(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT schedule FROM schedule_slots WHERE state = 'buffered'",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// How many slots of `schedule` wait in the buffer.
-    pub async fn buffered_count(&self, schedule: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM schedule_slots WHERE schedule = $1 AND state = 'buffered'",
-        )
-        .bind(schedule)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    /// Runs started by `schedule` that have not finished.
-    pub async fn active_schedule_runs(&self, schedule: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT s.run FROM schedule_slots s JOIN runs r ON r.id = s.run \
-             WHERE s.schedule = $1 AND s.state = 'fired' AND r.status IN ('pending', 'running') \
-             ORDER BY s.slot",
-        )
-        .bind(schedule)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Slots claimed but never settled (the process died while deciding them).
-    pub async fn unsettled_slots(&self) -> Result<Vec<SlotRow>> {
-        sqlx::query(
-            "SELECT schedule, slot, state, reason, run, recorded_at FROM schedule_slots \
-             WHERE state = 'claimed' ORDER BY slot",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(slot_row)
-        .collect()
-    }
-
-    /// The schedule and slot that started `run`, if a schedule did.
-    pub async fn slot_of_run(&self, run: &str) -> Result<Option<(String, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT schedule, slot FROM schedule_slots WHERE run = $1")
-                .bind(run)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    /// A run created for a slot whose settling was lost, found by its origin.
-    pub async fn run_with_origin(&self, origin: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM runs WHERE origin = $1 ORDER BY created_at LIMIT 1")
-                .bind(origin)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    /// Records how a schedule's run ended (only when it is still the last run).
-    pub async fn schedule_result(
-        &self,
-        schedule: &str,
-        run: &str,
-        result: &str,
-        error: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE schedules SET last_result = $3, last_error = $4 WHERE name = $1 AND last_run = $2",
-        )
-        .bind(schedule)
-        .bind(run)
-        .bind(result)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The most recent slots of `schedule`, newest first.
-    pub async fn slots(&self, schedule: &str, limit: u32) -> Result<Vec<SlotRow>> {
-        sqlx::query(
-            "SELECT schedule, slot, state, reason, run, recorded_at FROM schedule_slots \
-             WHERE schedule = $1 ORDER BY slot DESC LIMIT $2",
-        )
-        .bind(schedule)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(slot_row)
-        .collect()
-    }
-
-    /// Starts trigger `name`'s cool-down at `now` unless it is still cooling down from
-    /// an earlier fire: `true` means fire now (across processes: one wins).
-    pub async fn claim_trigger(&self, name: &str, now: i64, cooldown_ms: i64) -> Result<bool> {
-        let updated = sqlx::query(
-            "INSERT INTO trigger_state (name, last_fired_at) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET last_fired_at = excluded.last_fired_at \
-             WHERE trigger_state.last_fired_at <= $3",
-        )
-        .bind(name)
-        .bind(now)
-        .bind(now - cooldown_ms.max(0))
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected() == 1)
-    }
-
-    /// Appends events (`(at, kind, data)`), returning their ids.
-    pub async fn insert_events(&self, events: &[(i64, &str, &Value)]) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
-        let mut ids = Vec::with_capacity(events.len());
-        for (at, kind, data) in events {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO events (at, kind, data) VALUES ($1, $2, $3) RETURNING id",
-            )
-            .bind(*at)
-            .bind(*kind)
-            .bind(data.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-            ids.push(id);
-        }
-        tx.commit().await?;
-        Ok(ids)
-    }
-
-    /// Events after id `after`, of `kind` if given, oldest first, at most `limit`; or,
-    /// with `newest`, the last `limit` of them (still oldest first).
-    pub async fn events(
-        &self,
-        kind: Option<&str>,
-        after: i64,
-        limit: u32,
-        newest: bool,
-    ) -> Result<Vec<EventRow>> {
-        let order = if newest { "DESC" } else { "ASC" };
-        let mut rows: Vec<EventRow> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, at, kind, data FROM events WHERE id > $1 AND ($2 IS NULL OR kind = $2) \
-             ORDER BY id {order} LIMIT $3"
-        )))
-        .bind(after)
-        .bind(kind)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            let data: String = row.try_get("data")?;
-            Ok(EventRow {
-                id: row.try_get("id")?,
-                at: row.try_get("at")?,
-                kind: row.try_get("kind")?,
-                data: parse_json(&data)?,
-            })
-        })
-        .collect::<Result<_>>()?;
-        if newest {
-            rows.reverse();
-        }
-        Ok(rows)
-    }
-
-    /// Deletes events older than `keep_for_ms` and beyond the newest `keep`.
-    pub async fn prune_events(&self, keep: u32, keep_for_ms: i64) -> Result<u64> {
-        let old = sqlx::query("DELETE FROM events WHERE at < $1")
-            .bind(now_ms() - keep_for_ms)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let extra = sqlx::query(
-            "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)",
-        )
-        .bind(i64::from(keep))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(old + extra)
+feature! {
+    /// Schedules, slots, trigger cool-downs and events, as every backend keeps them.
+    AutomationStore {
+        /// Makes the stored schedule `name` the one declared in baton.yaml. A new one starts
+        /// its slots at `cursor` (now); a changed spec replaces the stored one, starts at
+        /// `cursor` too and its `paused:` applies; an unchanged one keeps its state (a pause
+        /// from the CLI stays).
+        fn upsert_config_schedule(
+            &self,
+            name: &str,
+            spec: &Value,
+            paused: bool,
+            cursor: i64,
+        ) -> Result<Reconciled>;
+        /// Deletes the config-declared schedules not in `keep` (removed from baton.yaml);
+        /// returns their names.
+        fn remove_config_schedules_except(&self, keep: &[String]) -> Result<Vec<String>>;
+        /// Adds a run-time schedule; `false` when the name is taken.
+        fn add_schedule(&self, name: &str, spec: &Value, paused: bool, cursor: i64) -> Result<bool>;
+        /// Deletes a schedule and its slot history; `false` when there was none.
+        fn delete_schedule(&self, name: &str) -> Result<bool>;
+        /// Pauses or resumes; `false` when there is no such schedule. Resuming moves the
+        /// cursor to `resume_at`: slots that passed while paused are not caught up.
+        fn set_paused(
+            &self,
+            name: &str,
+            paused: bool,
+            reason: Option<&str>,
+            resume_at: i64,
+        ) -> Result<bool>;
+        fn schedules(&self) -> Result<Vec<ScheduleRow>>;
+        fn schedule(&self, name: &str) -> Result<Option<ScheduleRow>>;
+        /// Changes whenever a schedule is added, changed, paused, resumed or deleted (the
+        /// scheduler polls it to see changes made by the CLI or another process).
+        fn schedules_version(&self) -> Result<(i64, i64)>;
+        /// Claims each `(schedule, slot)` that nobody has handled yet, in one transaction;
+        /// the answer says, in order, which ones are now ours.
+        fn claim_slots(&self, slots: &[(&str, i64)], owner: &str) -> Result<Vec<bool>>;
+        /// Claims a slot for a manual run without moving the cursor (planned slots before it
+        /// are still caught up after a restart); `false` when the time is taken.
+        fn claim_manual_slot(&self, schedule: &str, slot: i64, owner: &str) -> Result<bool>;
+        /// Records that a schedule's target could not even start.
+        fn schedule_failed(&self, schedule: &str, error: &str) -> Result<()>;
+        /// Records what became of a claimed slot: `fired` (with its run), `buffered`,
+        /// `skipped` or `missed` (with the reason). Keeps the schedule's counters and last
+        /// fire up to date.
+        fn settle_slot(
+            &self,
+            schedule: &str,
+            slot: i64,
+            state: &str,
+            run: Option<&str>,
+            reason: Option<&str>,
+        ) -> Result<()>;
+        /// The oldest slot of `schedule` waiting in its buffer.
+        fn oldest_buffered(&self, schedule: &str) -> Result<Option<i64>>;
+        /// Takes a buffered slot for starting: `true` when this caller got it.
+        fn take_buffered(&self, schedule: &str, slot: i64, owner: &str) -> Result<bool>;
+        /// The schedules with slots waiting in their buffer.
+        fn schedules_with_buffered(&self) -> Result<Vec<String>>;
+        /// How many slots of `schedule` wait in the buffer.
+        fn buffered_count(&self, schedule: &str) -> Result<i64>;
+        /// Runs started by `schedule` that have not finished.
+        fn active_schedule_runs(&self, schedule: &str) -> Result<Vec<String>>;
+        /// Slots claimed but never settled (the process died while deciding them).
+        fn unsettled_slots(&self) -> Result<Vec<SlotRow>>;
+        /// The schedule and slot that started `run`, if a schedule did.
+        fn slot_of_run(&self, run: &str) -> Result<Option<(String, i64)>>;
+        /// A run created for a slot whose settling was lost, found by its origin.
+        fn run_with_origin(&self, origin: &str) -> Result<Option<String>>;
+        /// Records how a schedule's run ended (only when it is still the last run).
+        fn schedule_result(
+            &self,
+            schedule: &str,
+            run: &str,
+            result: &str,
+            error: Option<&str>,
+        ) -> Result<()>;
+        /// The most recent slots of `schedule`, newest first.
+        fn slots(&self, schedule: &str, limit: u32) -> Result<Vec<SlotRow>>;
+        /// Starts trigger `name`'s cool-down at `now` unless it is still cooling down from
+        /// an earlier fire: `true` means fire now (across processes: one wins).
+        fn claim_trigger(&self, name: &str, now: i64, cooldown_ms: i64) -> Result<bool>;
+        /// Appends events (`(at, kind, data)`), returning their ids.
+        fn insert_events(&self, events: &[(i64, &str, &Value)]) -> Result<Vec<i64>>;
+        /// Events after id `after`, of `kind` if given, oldest first, at most `limit`; or,
+        /// with `newest`, the last `limit` of them (still oldest first).
+        fn events(
+            &self,
+            kind: Option<&str>,
+            after: i64,
+            limit: u32,
+            newest: bool,
+        ) -> Result<Vec<EventRow>>;
+        /// Deletes events older than `keep_for_ms` and beyond the newest `keep`.
+        fn prune_events(&self, keep: u32, keep_for_ms: i64) -> Result<u64>;
     }
 }

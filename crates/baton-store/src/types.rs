@@ -15,9 +15,12 @@ pub enum StoreError {
     #[error("no run \"{0}\" (see `baton runs`)")]
     NoRun(String),
     #[error("the database {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
+    Open {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     /// A batched write failed (the same error for each step of the batch).
     #[error("{0}")]
     Batch(String),

@@ -133,12 +133,6 @@ impl FileError {
         }
     }
 
-    /// Whether the caller's input caused the error (as opposed to the machine: I/O
-    /// failures and an unusable root).
-    pub fn is_caller_error(&self) -> bool {
-        !matches!(self, FileError::Io { .. } | FileError::BadRoot { .. })
-    }
-
     pub(crate) fn io(op: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
         FileError::Io {
             op,

@@ -177,19 +177,6 @@ impl Gateway {
     }
 }
 
-impl ReloadReport {
-    /// Whether the reload changed anything at all (servers, catalog, workflows, or a
-    /// setting that needs a restart): a file saved unchanged changes nothing.
-    pub fn changed_anything(&self) -> bool {
-        !(self.added.is_empty()
-            && self.removed.is_empty()
-            && self.changed.is_empty()
-            && self.needs_restart.is_empty())
-            || self.catalog_changed
-            || self.workflows_changed
-    }
-}
-
 /// Which servers were added, removed, changed or left as they were.
 fn diff(old: &Config, new: &Config) -> ReloadReport {
     let mut report = ReloadReport::default();

@@ -168,3 +168,27 @@ fn the_router_knows_no_tool_set_by_name() {
         }
     }
 }
+
+#[test]
+fn the_store_api_names_no_backend_type() {
+    let src = repo_root().join("crates/baton-store/src");
+    for file in ["lib.rs", "runs.rs", "automation.rs", "state.rs", "types.rs"] {
+        let text = std::fs::read_to_string(src.join(file)).expect("read a store module");
+        let code: String = text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for name in ["sqlx", "SqlitePool", "SqliteRow", "BEGIN IMMEDIATE"] {
+            assert!(!code.contains(name), "baton-store/src/{file} names {name}");
+        }
+    }
+    // Every other crate reaches the store through `Store` only.
+    for path in shipped_sources() {
+        if path.starts_with(&src) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read a source file");
+        assert!(!text.contains("sqlx"), "{} uses sqlx", path.display());
+    }
+}

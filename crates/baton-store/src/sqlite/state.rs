@@ -1,139 +1,12 @@
-//! State of the built-in tools (migration 4): task time entries and persistent memories.
-//!
-//! - `task_time`: one row per timed task. A partial unique index keeps at most one open
-//!   entry (no `end_at`) per task id, so of two concurrent starts exactly one inserts
-//!   ([`Store::time_start`]); a stop closes the open entry in one statement.
-//! - `memory_entries` / `memory_archive`: the entries of named memories, and the ones a
-//!   memory's line cap moved out. Writes and the cap's archiving happen in one immediate
-//!   transaction ([`Store::memory_write`]): concurrent writers, in this process or another
-//!   one on the same file, take turns and lose nothing.
-//!
-//! The formats, validation and summaries live in `baton-builtins`; this module only keeps
-//! rows.
+//! [`StateStore`] on SQLite.
 
 use sqlx::{Row, sqlite::SqliteRow};
 
-use crate::{Result, Store, now_ms};
-
-/// A task time entry as stored (times in ms since the Unix epoch).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeEntryRow {
-    pub id: i64,
-    pub task_id: String,
-    pub mode: String,
-    pub task: String,
-    /// `schedule` or `todo`.
-    pub priority: String,
-    pub start_at: i64,
-    /// `None` while the task is open.
-    pub end_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub result: String,
-    /// `tool`, `workflow`, `schedule` or `import`.
-    pub source: String,
-    pub run_id: Option<String>,
-    /// When the entry was written (the `timestamp` column of `task_timing.tsv`).
-    pub logged_at: i64,
-}
-
-/// A task time entry to insert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTimeEntry {
-    pub task_id: String,
-    pub mode: String,
-    pub task: String,
-    pub priority: String,
-    pub start_at: i64,
-    pub end_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub result: String,
-    pub source: String,
-    pub run_id: Option<String>,
-    pub logged_at: i64,
-}
-
-/// What [`Store::time_start`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TimeStart {
-    Started(TimeEntryRow),
-    /// The task already has this open entry; nothing was written.
-    AlreadyOpen(TimeEntryRow),
-}
-
-/// What [`Store::time_import`] did with one entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TimeImported {
-    Inserted,
-    /// An entry of the same task starting in the same second exists.
-    Duplicate,
-    /// The entry is open and the task already has this other open entry.
-    OpenConflict(TimeEntryRow),
-}
-
-/// Which entries a time query reads; every field narrows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TimeFilter {
-    pub mode: Option<String>,
-    pub priority: Option<String>,
-    pub task_id: Option<String>,
-    /// Entries starting at or after this time (ms).
-    pub from_ms: Option<i64>,
-    /// Entries starting before this time (ms).
-    pub to_ms: Option<i64>,
-    /// Only entries still open.
-    pub open_only: bool,
-}
-
-/// Entries of one (mode, priority) pair counted by [`Store::time_groups`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeGroup {
-    pub mode: String,
-    pub priority: String,
-    pub count: i64,
-    /// Entries with an end (the others are open).
-    pub closed: i64,
-    /// Sum of the closed entries' durations.
-    pub total_ms: i64,
-}
-
-/// A memory entry as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemoryEntryRow {
-    pub id: i64,
-    pub memory: String,
-    pub section: String,
-    pub text: String,
-    pub mode: Option<String>,
-    /// Rendered as a log line with its time and mode.
-    pub stamped: bool,
-    pub created_at: i64,
-}
-
-/// A memory entry to append (the memory is an argument of [`Store::memory_write`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMemoryEntry {
-    pub section: String,
-    pub text: String,
-    pub mode: Option<String>,
-    pub stamped: bool,
-    pub created_at: i64,
-}
-
-/// An entry the line cap moved to the archive (`entry.id` is the id it had).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivedMemoryRow {
-    pub entry: MemoryEntryRow,
-    pub archived_at: i64,
-}
-
-/// What [`Store::memory_write`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MemoryWrite {
-    /// Per entry given, in order: the stored row, or `None` for a duplicate skipped.
-    pub inserted: Vec<Option<MemoryEntryRow>>,
-    /// Entries moved to the archive, in the order they were moved.
-    pub archived: Vec<MemoryEntryRow>,
-}
+use super::SqliteStore;
+use crate::{
+    ArchivedMemoryRow, MemoryEntryRow, MemoryWrite, NewMemoryEntry, NewTimeEntry, Result,
+    StateStore, TimeEntryRow, TimeFilter, TimeGroup, TimeImported, TimeStart, now_ms,
+};
 
 const TIME_COLUMNS: &str = "SELECT id, task_id, mode, task, priority, start_at, end_at, duration_ms, result, source, run_id, logged_at FROM task_time";
 const MEMORY_COLUMNS: &str =
@@ -241,10 +114,8 @@ fn bind_time_entry<'q>(
         .bind(new.logged_at)
 }
 
-impl Store {
-    /// Opens an entry for `new.task_id` (whose `end_at` should be `None`), unless the task
-    /// already has an open one: then that entry is the answer and nothing is written.
-    pub async fn time_start(&self, new: &NewTimeEntry) -> Result<TimeStart> {
+impl StateStore for SqliteStore {
+    async fn time_start(&self, new: &NewTimeEntry) -> Result<TimeStart> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{TIME_INSERT} ON CONFLICT DO NOTHING RETURNING id"
@@ -273,9 +144,7 @@ impl Store {
         })
     }
 
-    /// Closes the open entry of `task_id` at `end_at` with `result`; `None` when the task
-    /// has no open entry.
-    pub async fn time_stop(
+    async fn time_stop(
         &self,
         task_id: &str,
         end_at: i64,
@@ -294,9 +163,7 @@ impl Store {
         row.as_ref().map(time_row).transpose()
     }
 
-    /// Records a finished run (`new.run_id` set): inserted, or, when the run already has
-    /// an entry (a reopened run finished again), that entry is updated.
-    pub async fn time_record_run(&self, new: &NewTimeEntry) -> Result<TimeEntryRow> {
+    async fn time_record_run(&self, new: &NewTimeEntry) -> Result<TimeEntryRow> {
         let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{TIME_INSERT} ON CONFLICT (run_id) DO UPDATE SET task_id = excluded.task_id, mode = excluded.mode, \
              task = excluded.task, priority = excluded.priority, start_at = excluded.start_at, end_at = excluded.end_at, \
@@ -307,10 +174,7 @@ impl Store {
         time_row(&row)
     }
 
-    /// Inserts imported entries in one transaction. An entry whose task already has an
-    /// entry starting in the same second is a duplicate (so importing a file twice adds
-    /// nothing); an open entry of a task that has another open entry is not inserted.
-    pub async fn time_import(&self, entries: &[NewTimeEntry]) -> Result<Vec<TimeImported>> {
+    async fn time_import(&self, entries: &[NewTimeEntry]) -> Result<Vec<TimeImported>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut outcomes = Vec::with_capacity(entries.len());
         for new in entries {
@@ -347,9 +211,7 @@ impl Store {
         Ok(outcomes)
     }
 
-    /// The entries `filter` selects, by start time (newest first or oldest first), at
-    /// most `limit` of them.
-    pub async fn time_entries(
+    async fn time_entries(
         &self,
         filter: &TimeFilter,
         newest_first: bool,
@@ -370,8 +232,7 @@ impl Store {
             .collect()
     }
 
-    /// Counts and durations of the entries `filter` selects, per (mode, priority).
-    pub async fn time_groups(&self, filter: &TimeFilter) -> Result<Vec<TimeGroup>> {
+    async fn time_groups(&self, filter: &TimeFilter) -> Result<Vec<TimeGroup>> {
         let (clause, args) = time_where(filter);
         let sql = format!(
             "SELECT mode, priority, COUNT(*) AS n, COUNT(end_at) AS closed, COALESCE(SUM(duration_ms), 0) AS total \
@@ -393,17 +254,12 @@ impl Store {
             .collect()
     }
 
-    /// Appends `entries` to `memory` in one immediate transaction, then archives the
-    /// entries `cap` names. With `dedupe`, an entry equal to one the memory has or had
-    /// (same section and text; for a stamped entry also the mode and the second it was
-    /// written) is skipped. `cap` sees every entry of the memory in id order, new ones
-    /// included, and the ids of the new ones; it answers the ids to archive, in order.
-    pub async fn memory_write(
+    async fn memory_write(
         &self,
         memory: &str,
         entries: &[NewMemoryEntry],
         dedupe: bool,
-        cap: impl FnOnce(&[MemoryEntryRow], &[i64]) -> Vec<i64>,
+        cap: impl FnOnce(&[MemoryEntryRow], &[i64]) -> Vec<i64> + Send,
     ) -> Result<MemoryWrite> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut write = MemoryWrite::default();
@@ -459,8 +315,7 @@ impl Store {
         Ok(write)
     }
 
-    /// Every entry of `memory`, in id (writing) order.
-    pub async fn memory_entries(&self, memory: &str) -> Result<Vec<MemoryEntryRow>> {
+    async fn memory_entries(&self, memory: &str) -> Result<Vec<MemoryEntryRow>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "{MEMORY_COLUMNS} WHERE memory = $1 ORDER BY id"
         )))
@@ -472,9 +327,7 @@ impl Store {
         .collect()
     }
 
-    /// The most recently archived entries of `memory` (newest first, at most `limit`) and
-    /// how many the archive holds in all.
-    pub async fn memory_archive(
+    async fn memory_archive(
         &self,
         memory: &str,
         limit: u32,
