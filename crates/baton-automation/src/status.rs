@@ -2,7 +2,7 @@
 //! its timing and target, policies, last fire and result, next fire, skipped and missed
 //! slots.
 
-use baton_core::schedule::{ScheduleSpec, Timing};
+use baton_core::schedule::ScheduleSpec;
 use baton_store::ScheduleRow;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
