@@ -92,7 +92,7 @@ pub fn parse(
                 path: String::new(),
                 message: first_line(&error.to_string()),
             };
-            diagnose::all_errors(path, text, first)
+            diagnose::all_errors(path, text, first, lookup)
         })?
     };
     compile(path, raw, lookup)

@@ -171,11 +171,13 @@ fn structural_errors_in_several_servers_are_all_reported() {
     let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(errors.len(), 2, "{all:?}");
     assert!(
-        all[0].starts_with("baton.yaml:4:5: servers.a: unknown field `comand`"),
+        all[0].starts_with(
+            "baton.yaml:4:5: servers.a.comand: unknown field \"comand\" (known here: command,"
+        ),
         "{all:?}"
     );
     assert!(
-        all[1].starts_with("baton.yaml:6:") && all[1].contains("servers.b: headers"),
+        all[1].starts_with("baton.yaml:7:5: servers.b.headers: expected a map"),
         "{all:?}"
     );
 }
