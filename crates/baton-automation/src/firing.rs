@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use baton_core::schedule::{EventKind, Schedule};
 use baton_engine::Engine;
-use baton_store::{RunStatus, Store, now_ms};
+use baton_store::{RunStatus, Store};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
@@ -56,6 +56,8 @@ pub struct Firing {
     /// This process (slot claims record it).
     pub owner: String,
     pub separator: String,
+    /// Where "now" comes from (the wall clock but in tests).
+    pub clock: crate::Clock,
 }
 
 impl std::fmt::Debug for Firing {
@@ -207,7 +209,7 @@ impl Firing {
                 {
                     tracing::warn!(schedule = name, %error, "could not record a fired slot");
                 }
-                let late_us = chrono::Utc::now().timestamp_micros() - slot * 1000;
+                let late_us = self.clock.now_us() - slot * 1000;
                 let late = late_us / 1000;
                 tracing::info!(
                     schedule = name,
@@ -245,7 +247,7 @@ impl Firing {
         let reason = format!("paused after a failure (pause_on_failure): {why}");
         match self
             .store
-            .set_paused(name, true, Some(&reason), now_ms())
+            .set_paused(name, true, Some(&reason), self.clock.now_ms())
             .await
         {
             Ok(_) => tracing::warn!(schedule = name, "{reason}"),
@@ -304,7 +306,7 @@ impl Firing {
     /// Runs a schedule now (`baton schedule trigger`, `manage_schedules` trigger): a slot
     /// at the current time, through the overlap policy.
     pub async fn trigger_now(&self, schedule: &Schedule) -> Result<Outcome, String> {
-        let mut slot = now_ms();
+        let mut slot = self.clock.now_ms();
         loop {
             match self
                 .store

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod events;
 pub mod files;
 pub mod firing;
@@ -21,6 +22,7 @@ pub mod status;
 pub mod triggers;
 pub mod webhook;
 
+pub use clock::Clock;
 pub use events::{Event, EventBus, fields};
 pub use firing::{Fire, Firing, Outcome};
 pub use launch::launch;
@@ -61,6 +63,7 @@ impl Automation {
             bus: bus.clone(),
             owner: engine.owner().to_owned(),
             separator: separator.clone(),
+            clock: crate::Clock::system(),
         });
         let scheduler = Scheduler::start(firing, config.schedules.clone(), shutdown.clone()).await;
         let ignore: Vec<PathBuf> = config

@@ -14,7 +14,7 @@ use std::{
 
 use baton_core::schedule::{Schedule, ScheduleSpec};
 use baton_engine::RunEvent;
-use baton_store::{Reconciled, ScheduleRow, now_ms};
+use baton_store::{Reconciled, ScheduleRow};
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,7 @@ impl Scheduler {
             commands,
             compiled: compiled.clone(),
         };
-        let summary = reconcile_declared(&firing.store, &declared).await;
+        let summary = reconcile_declared(&firing.store, &declared, firing.clock.now_ms()).await;
         tracing::info!("schedules: {summary}");
         recover(&firing).await;
         let mut looper = Loop {
@@ -128,8 +128,11 @@ impl Scheduler {
 
 /// Stores the schedules declared in baton.yaml and removes config schedules no longer
 /// declared; a one-line summary.
-pub async fn reconcile_declared(store: &baton_store::Store, declared: &[Schedule]) -> String {
-    let now = now_ms();
+pub async fn reconcile_declared(
+    store: &baton_store::Store,
+    declared: &[Schedule],
+    now: i64,
+) -> String {
     let (mut added, mut changed, mut failed) = (0, 0, 0);
     for schedule in declared {
         let spec = serde_json::to_value(&schedule.spec).unwrap_or_default();
@@ -240,7 +243,8 @@ impl Loop {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next = self.queue.first_key_value().map(|((at, _), _)| *at);
-            let wait = next.map(|at| Duration::from_millis((at - now_ms()).max(0) as u64));
+            let now = self.firing.clock.now_ms();
+            let wait = next.map(|at| Duration::from_millis((at - now).max(0) as u64));
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = async {
@@ -256,7 +260,9 @@ impl Loop {
                 }
                 command = commands.recv() => match command {
                     Some(Command::Reconcile(declared, reply)) => {
-                        let summary = reconcile_declared(&self.firing.store, &declared).await;
+                        let summary =
+                            reconcile_declared(&self.firing.store, &declared, self.firing.clock.now_ms())
+                                .await;
                         self.refresh().await;
                         let _ = reply.send(summary);
                     }
@@ -360,7 +366,7 @@ impl Loop {
     /// Applies the catch-up policy to the slots missed since `cursor`; returns the last
     /// slot now handled.
     async fn catch_up(&self, schedule: &Schedule, cursor: DateTime<Utc>) -> DateTime<Utc> {
-        let now = Utc::now();
+        let now = self.firing.clock.now();
         let plan = catch_up(schedule, cursor, now);
         if !plan.missed.is_empty() || plan.missed_unlisted > 0 {
             self.firing
@@ -407,7 +413,7 @@ impl Loop {
 
     /// Claims every due slot in one transaction and handles the ones that are ours.
     async fn fire_due(&mut self) {
-        let now = now_ms();
+        let now = self.firing.clock.now_ms();
         let mut due = Vec::new();
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > now {
@@ -467,3 +473,6 @@ impl Loop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -206,6 +206,7 @@ async fn manage_schedules(
                     bus: services.bus()?.clone(),
                     owner: services.engine()?.owner().to_owned(),
                     separator: config.namespace.separator.clone(),
+                    clock: baton_automation::Clock::system(),
                 }),
             };
             firing

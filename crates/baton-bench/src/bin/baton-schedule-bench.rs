@@ -136,6 +136,7 @@ async fn main() -> ExitCode {
         bus,
         owner: engine.owner().to_owned(),
         separator: "__".to_owned(),
+        clock: baton_automation::Clock::system(),
     });
     let shutdown = CancellationToken::new();
     let loaded_at = std::time::Instant::now();

@@ -28,7 +28,7 @@ pub async fn run(config_flag: Option<PathBuf>, command: ScheduleCommand) -> Exit
         }
     };
     // baton.yaml's schedules are listed (and manageable) before `baton serve` ever ran.
-    reconcile_declared(&store, &config.schedules).await;
+    reconcile_declared(&store, &config.schedules, baton_store::now_ms()).await;
     let result = match command {
         ScheduleCommand::List { json } => return list(&store, json).await,
         ScheduleCommand::Add(args) => {
@@ -292,6 +292,7 @@ async fn trigger(
         bus: EventBus::new(Some(store.clone())),
         owner: engine.owner().to_owned(),
         separator,
+        clock: baton_automation::Clock::system(),
     };
     let mut events = engine.subscribe();
     let schedule = Arc::new(schedule);
