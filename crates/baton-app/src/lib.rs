@@ -194,31 +194,48 @@ impl App {
         }
     }
 
-    /// Serves MCP on stdin/stdout until the client leaves or `shutdown` is cancelled.
+    /// Serves MCP on stdin/stdout until the client leaves or `shutdown` is cancelled (then
+    /// the client's calls in flight have [`DRAIN_FOR`] to finish).
     pub async fn serve_stdio(&self) -> std::io::Result<()> {
+        let serve = downstream::stdio::serve(self.gateway.clone());
         tokio::select! {
-            result = downstream::stdio::serve(self.gateway.clone()) => result,
-            _ = self.shutdown.cancelled() => Ok(()),
+            result = serve => result,
+            _ = self.drained() => Ok(()),
         }
     }
 
     /// Serves streamable HTTP (`/mcp`), legacy SSE (`/sse`) and the webhooks
-    /// (`/hooks/<name>`) on `listener` until `shutdown` is cancelled; then in-flight
-    /// requests have [`DRAIN_FOR`] to finish.
+    /// (`/hooks/<name>`) on `listener` until `shutdown` is cancelled: then nothing new is
+    /// accepted, the clients' calls in flight have [`DRAIN_FOR`] to finish, and the sessions
+    /// end.
     pub async fn serve_http(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let hooks = hooks::router(self.services.clone());
-        let serve =
-            downstream::http::serve(self.gateway.clone(), listener, self.shutdown.clone(), hooks);
-        let drained = async {
-            self.shutdown.cancelled().await;
-            tokio::time::sleep(DRAIN_FOR).await;
+        let sessions = CancellationToken::new();
+        let serve = downstream::http::serve(
+            self.gateway.clone(),
+            listener,
+            self.shutdown.clone(),
+            sessions.clone(),
+            hooks,
+        );
+        let ended = async {
+            self.drained().await;
+            sessions.cancel();
+            // The connections close with their sessions; a stuck one is not waited for.
+            tokio::time::sleep(Duration::from_secs(2)).await;
         };
         tokio::select! {
             result = serve => result,
-            _ = drained => {
-                tracing::warn!("requests still in flight after {DRAIN_FOR:?}: stopping anyway");
-                Ok(())
-            }
+            _ = ended => Ok(()),
+        }
+    }
+
+    /// After `shutdown`: when the clients' tool calls in flight have finished (at most
+    /// [`DRAIN_FOR`]).
+    async fn drained(&self) {
+        self.shutdown.cancelled().await;
+        if !self.gateway.drain(DRAIN_FOR).await {
+            tracing::warn!("tool calls still in flight after {DRAIN_FOR:?}: stopping anyway");
         }
     }
 

@@ -79,6 +79,10 @@ pub struct Gateway {
     next_downstream: AtomicU64,
     settled: Notify,
     pending: AtomicU64,
+    /// Tool calls in flight, for a shutdown that lets them finish ([`Gateway::drain`]).
+    calls_in_flight: std::sync::atomic::AtomicUsize,
+    /// Told when the last tool call in flight ends.
+    calls_done: Notify,
 }
 
 /// A change in a server's health, for anything in the process that reacts to it (the
@@ -164,6 +168,8 @@ impl Gateway {
             downstreams: Mutex::new(Vec::new()),
             next_downstream: AtomicU64::new(1),
             settled: Notify::new(),
+            calls_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            calls_done: Notify::new(),
         });
         gateway.rebuild_catalog();
         for upstream in gateway.upstreams() {

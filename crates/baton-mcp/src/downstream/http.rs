@@ -192,24 +192,26 @@ async fn check_json_body(request: Request, next: Next, limit: usize) -> Response
         .await
 }
 
-/// Serves until `shutdown` is cancelled.
+/// Serves until `stop_accepting` is cancelled, then until the connections in flight end;
+/// `sessions` ends every MCP session (streams included) when cancelled.
 /// `outside_guard`: routes served next to `/mcp` and `/sse` without their Host/Origin
 /// guard (the application's webhooks).
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: tokio::net::TcpListener,
-    shutdown: CancellationToken,
+    stop_accepting: CancellationToken,
+    sessions: CancellationToken,
     outside_guard: Router,
 ) -> std::io::Result<()> {
     let access = HttpAccess::from_config(&gateway);
-    let app = router(gateway, access, shutdown.clone(), outside_guard);
+    let app = router(gateway, access, sessions, outside_guard);
     // Streamed (SSE) answers are several small writes: without TCP_NODELAY the later ones
     // wait for the client's delayed ACK (~40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
         .await
 }
 

@@ -27,6 +27,8 @@ impl Gateway {
         params: CallToolRequestParams,
         call: CallContext,
     ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        // A client's call: a shutdown lets it finish (`drain`).
+        let _in_flight = self.call_started();
         self.call_tool_typed(scope, params, call)
             .await
             .map_err(Into::into)

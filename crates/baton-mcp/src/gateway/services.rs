@@ -2,7 +2,20 @@
 
 use std::{sync::Arc, time::Duration};
 
+use std::sync::atomic::Ordering;
+
 use super::Gateway;
+
+/// A tool call in flight ([`Gateway::drain`] waits for it).
+pub(super) struct InFlight<'g>(&'g Gateway);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.0.calls_in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.calls_done.notify_waiters();
+        }
+    }
+}
 
 impl Gateway {
     /// An owned handle on this gateway (`None` while it is being dropped).
@@ -31,6 +44,26 @@ impl Gateway {
     /// The tool set at `index` (a catalog route's `set`).
     pub fn tool_set(&self, index: usize) -> Option<&Arc<dyn crate::toolset::ToolSet>> {
         self.sets.get(index)
+    }
+
+    /// Waits until no tool call is in flight, at most `limit`; `false` when some still are.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        let idle = async {
+            loop {
+                let done = self.calls_done.notified();
+                if self.calls_in_flight.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                done.await;
+            }
+        };
+        tokio::time::timeout(limit, idle).await.is_ok()
+    }
+
+    /// Counts a tool call in flight until the guard drops.
+    pub(super) fn call_started(&self) -> InFlight<'_> {
+        self.calls_in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self)
     }
 
     /// The result cache's hits, misses and entries.

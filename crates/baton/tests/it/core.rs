@@ -256,3 +256,41 @@ async fn sigterm_stops_runs_releasing_leases_and_stops_upstream_process_groups()
     assert_eq!(shown["status"], "running", "{shown}");
     assert_eq!(shown["held_by"], Value::Null, "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_a_call_in_flight_finish() {
+    let dir = TestDir::new();
+    let journal = dir.path().join("journal.tsv");
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    command: {}\n    args: [--journal, {}]\n",
+            fault_upstream().display(),
+            journal.display()
+        ),
+    );
+    let mut baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let peer = client.peer().clone();
+    let call = tokio::spawn(async move {
+        let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("fault__delay");
+        params.arguments = json!({"ms": 1500}).as_object().cloned();
+        peer.call_tool(params).await
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while journal_calls(&journal, "delay") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the call never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = tokio::task::spawn_blocking(move || {
+        let status = baton.terminate(Duration::from_secs(30));
+        (status, baton.logs())
+    });
+    let answer = call.await.unwrap().expect("the call in flight is answered");
+    assert_eq!(text_of(&answer), "slept 1500");
+    let (status, logs) = stopped.await.unwrap();
+    assert!(status.success(), "{status:?}: {logs}");
+}
