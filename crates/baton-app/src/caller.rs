@@ -102,8 +102,11 @@ async fn call_through(
     args: Value,
     options: CallOptions,
 ) -> Result<ToolOutput, ToolFailure> {
-    // A run resumed at start-up must not fail for a server still connecting.
-    gateway.wait_settled(SETTLE_FOR_STEPS).await;
+    // A run resumed at start-up must not fail for a server still connecting (a tool
+    // already routable goes at once).
+    if gateway.catalog().tool(tool).is_none() {
+        gateway.wait_settled(SETTLE_FOR_STEPS).await;
+    }
     let mut params = CallToolRequestParams::new(tool.to_owned());
     params.arguments = match args {
         Value::Object(map) => Some(map),

@@ -202,7 +202,11 @@ impl ServerHandler for DownstreamSession {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.gateway.wait_settled(LIST_WAIT).await;
+        // A tool already routable goes at once: a server still connecting (or hung in its
+        // handshake) holds only the calls that may be for it.
+        if self.gateway.catalog().tool(&request.name).is_none() {
+            self.gateway.wait_settled(LIST_WAIT).await;
+        }
         let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
         Box::pin(self.gateway.call_tool(&self.scope, request, call)).await
@@ -224,7 +228,14 @@ impl ServerHandler for DownstreamSession {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        self.gateway.wait_settled(LIST_WAIT).await;
+        if !self
+            .gateway
+            .catalog()
+            .prompt_routes
+            .contains_key(&request.name)
+        {
+            self.gateway.wait_settled(LIST_WAIT).await;
+        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await
     }
@@ -256,7 +267,14 @@ impl ServerHandler for DownstreamSession {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        self.gateway.wait_settled(LIST_WAIT).await;
+        if self
+            .gateway
+            .catalog()
+            .resource_owner(&request.uri)
+            .is_none()
+        {
+            self.gateway.wait_settled(LIST_WAIT).await;
+        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.read_resource(&self.scope, request, call)).await
     }
@@ -266,7 +284,21 @@ impl ServerHandler for DownstreamSession {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        self.gateway.wait_settled(LIST_WAIT).await;
+        let routable = {
+            let catalog = self.gateway.catalog();
+            match &request.r#ref {
+                rmcp::model::Reference::Prompt(prompt) => {
+                    catalog.prompt_routes.contains_key(&prompt.name)
+                }
+                rmcp::model::Reference::Resource(resource) => {
+                    catalog.resource_owner(&resource.uri).is_some()
+                }
+                _ => true,
+            }
+        };
+        if !routable {
+            self.gateway.wait_settled(LIST_WAIT).await;
+        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.complete(&self.scope, request, call)).await
     }

@@ -11,6 +11,7 @@ mod clients;
 mod conformance;
 mod core;
 mod faults;
+mod hangs;
 mod isolation;
 mod relay;
 mod reload;
