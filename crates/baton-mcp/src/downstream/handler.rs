@@ -202,9 +202,16 @@ impl ServerHandler for DownstreamSession {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // A tool already routable goes at once: a server still connecting (or hung in its
-        // handshake) holds only the calls that may be for it.
-        if self.gateway.catalog().tool(&request.name).is_none() {
+        // A tool of a server that is ready goes at once: a server still connecting (or hung
+        // in its handshake) holds only the calls that may concern it — unknown names, and
+        // Baton's own tools (their answers report on, or call, every server).
+        let upstream_ready = self
+            .gateway
+            .catalog()
+            .tool_routes
+            .get(request.name.as_ref())
+            .is_some_and(|route| route.set.is_none());
+        if !upstream_ready {
             self.gateway.wait_settled(LIST_WAIT).await;
         }
         let call = self.call_context(&context);

@@ -105,8 +105,12 @@ pub fn router(
     let access = Arc::new(access);
     let guard_access = access.clone();
     let limit = access.max_body_bytes;
+    let counted = gateway.clone();
     let mcp = Router::new()
         .fallback_service(streamable)
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            count_until_answered(counted.clone(), request, next)
+        }))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             check_json_body(request, next, limit)
         }))
@@ -151,6 +155,21 @@ fn guard(access: &HttpAccess, headers: &HeaderMap) -> Option<Response> {
 
 fn forbidden(message: String) -> Response {
     http_error(StatusCode::FORBIDDEN, INVALID_REQUEST, message)
+}
+
+/// A POST (a client's request) counts as in flight until its answer has been sent, so a
+/// shutdown lets it finish ([`Gateway::drain`]).
+async fn count_until_answered(gateway: Arc<Gateway>, request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let guard = gateway.request_started();
+    let (parts, body) = next.run(request).await.into_parts();
+    let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+        let _answering = &guard;
+        chunk
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(stream))
 }
 
 /// A session ended by `DELETE /mcp` is answered 200 rather than rmcp's 202: the official

@@ -11,9 +11,16 @@ pub(super) struct InFlight<'g>(&'g Gateway);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if self.0.calls_in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.calls_done.notify_waiters();
-        }
+        self.0.request_ended();
+    }
+}
+
+/// A client's request in flight until its answer is sent ([`Gateway::drain`] waits for it).
+pub struct RequestInFlight(Arc<Gateway>);
+
+impl Drop for RequestInFlight {
+    fn drop(&mut self) {
+        self.0.request_ended();
     }
 }
 
@@ -64,6 +71,19 @@ impl Gateway {
     pub(super) fn call_started(&self) -> InFlight<'_> {
         self.calls_in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self)
+    }
+
+    /// Counts a client's request in flight until the guard drops (the HTTP transport drops
+    /// it once the answer is sent).
+    pub fn request_started(self: &Arc<Self>) -> RequestInFlight {
+        self.calls_in_flight.fetch_add(1, Ordering::AcqRel);
+        RequestInFlight(self.clone())
+    }
+
+    fn request_ended(&self) {
+        if self.calls_in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.calls_done.notify_waiters();
+        }
     }
 
     /// The result cache's hits, misses and entries.

@@ -289,7 +289,11 @@ async fn sigterm_lets_a_call_in_flight_finish() {
         let status = baton.terminate(Duration::from_secs(30));
         (status, baton.logs())
     });
-    let answer = call.await.unwrap().expect("the call in flight is answered");
+    let answer = tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call in flight is answered within 30 s")
+        .unwrap()
+        .expect("the call in flight is answered");
     assert_eq!(text_of(&answer), "slept 1500");
     let (status, logs) = stopped.await.unwrap();
     assert!(status.success(), "{status:?}: {logs}");
