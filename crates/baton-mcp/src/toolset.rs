@@ -61,8 +61,6 @@ pub enum Effect {
     Write { idempotent: bool },
     /// May overwrite or remove something.
     Destructive { idempotent: bool },
-    /// Starts work whose effects are outside Baton (a workflow's tools).
-    OpenWorld,
 }
 
 /// A tool named `<namespace><separator><name>` with its schema (a JSON object; anything
@@ -97,10 +95,6 @@ pub fn tool(
             .read_only(false)
             .destructive(true)
             .idempotent(idempotent),
-        Effect::OpenWorld => {
-            tool.annotations = Some(ToolAnnotations::new().read_only(false).open_world(true));
-            return tool;
-        }
     };
     tool.annotations = Some(hints.open_world(false));
     tool
