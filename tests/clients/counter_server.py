@@ -87,5 +87,11 @@ def crash_once_unsafe(marker: str) -> str:
     return _crash_first_time(marker)
 
 
+@server.tool()
+def big_text(size: int) -> str:
+    """A text of `size` bytes: the digits 0-9 repeated (for message-size tests)."""
+    return ("0123456789" * (size // 10 + 1))[:size]
+
+
 if __name__ == "__main__":
     server.run()

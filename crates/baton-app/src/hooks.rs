@@ -69,6 +69,10 @@ pub fn forward_gateway_events(
                         ("tool", tool.map_or(Value::Null, Value::String)),
                     ]),
                 ),
+                GatewayEvent::SessionRecovered { server } => (
+                    EventKind::SessionRecovered,
+                    fields([("server", server.into())]),
+                ),
                 GatewayEvent::Restarting { .. } | GatewayEvent::BreakerHalfOpen { .. } => continue,
             };
             bus.emit(kind, data);

@@ -156,6 +156,14 @@ impl App {
         app
     }
 
+    /// A one-shot command's application, once the servers it needs (`servers`) are ready
+    /// or failed: a slow or hung server it does not use does not hold it.
+    pub async fn command_for(config: Config, servers: &[String]) -> App {
+        let app = App::start(config, Role::Command, CancellationToken::new()).await;
+        app.gateway.wait_for_servers(servers, SETTLE_TIMEOUT).await;
+        app
+    }
+
     /// The engine, or why there is none (the store could not be opened).
     pub fn engine(&self) -> Result<&Arc<Engine>, String> {
         self.services.engine()

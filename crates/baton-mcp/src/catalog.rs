@@ -39,6 +39,8 @@ pub struct Catalog {
     pub template_routes: Vec<(String, String)>,
     /// Human-readable reports of names that collided and how they were resolved.
     pub conflicts: Vec<String>,
+    /// The servers that were ready when this catalog was built (their items are in it).
+    pub listed: std::collections::HashSet<String>,
 }
 
 /// One server's contribution.

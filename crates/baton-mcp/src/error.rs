@@ -68,6 +68,14 @@ pub enum GatewayError {
         in_flight: usize,
         queued: usize,
     },
+    /// A message over `max_message_bytes` (`peer`: who sent it, or `None` for an answer
+    /// Baton would have sent).
+    #[error("{}", too_large_message(peer.as_deref(), *size, *max))]
+    MessageTooLarge {
+        peer: Option<String>,
+        size: usize,
+        max: usize,
+    },
     /// A server asked for something Baton cannot relay, or relaying it failed (the message
     /// names the server).
     #[error("{0}")]
@@ -212,6 +220,21 @@ impl From<GatewayError> for ErrorData {
             GatewayError::Relay(_) | GatewayError::Internal(_) => {
                 ErrorData::internal_error(message, None)
             }
+            GatewayError::MessageTooLarge { size, max, .. } => ErrorData::internal_error(
+                message,
+                Some(json!({ "size": size, "max_message_bytes": max })),
+            ),
         }
+    }
+}
+
+fn too_large_message(peer: Option<&str>, size: usize, max: usize) -> String {
+    match peer {
+        Some(peer) => format!(
+            "{peer} sent a message of {size} bytes, over max_message_bytes ({max} bytes); raise max_message_bytes (globally or for this server) to accept it"
+        ),
+        None => format!(
+            "the answer is {size} bytes, over max_message_bytes ({max} bytes); raise max_message_bytes to receive it"
+        ),
     }
 }

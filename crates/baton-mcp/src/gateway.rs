@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 mod forward;
 pub mod guard;
+mod readiness;
 mod reload;
 mod requests;
 mod services;
@@ -78,6 +79,8 @@ pub struct Gateway {
     downstreams: Mutex<Vec<DownstreamEntry>>,
     next_downstream: AtomicU64,
     settled: Notify,
+    /// Bumped whenever the catalog is rebuilt (requests waiting for a name watch it).
+    catalog_changes: tokio::sync::watch::Sender<u64>,
     pending: AtomicU64,
     /// Tool calls in flight, for a shutdown that lets them finish ([`Gateway::drain`]).
     calls_in_flight: std::sync::atomic::AtomicUsize,
@@ -103,6 +106,10 @@ pub enum GatewayEvent {
     Quarantined {
         server: String,
         crashes: u32,
+    },
+    /// A remote server had lost Baton's session; Baton re-initialized it.
+    SessionRecovered {
+        server: String,
     },
     /// `tool` is set for a per-tool breaker (the server's own tool name).
     BreakerOpened {
@@ -168,6 +175,7 @@ impl Gateway {
             downstreams: Mutex::new(Vec::new()),
             next_downstream: AtomicU64::new(1),
             settled: Notify::new(),
+            catalog_changes: tokio::sync::watch::Sender::new(0),
             calls_in_flight: std::sync::atomic::AtomicUsize::new(0),
             calls_done: Notify::new(),
         });
@@ -288,11 +296,18 @@ impl Gateway {
             .enumerate()
             .flat_map(|(index, set)| set.tools(separator).into_iter().map(move |t| (index, t)))
             .collect();
-        let catalog = Arc::new(Catalog::build(separator, own, sources));
+        let mut catalog = Catalog::build(separator, own, sources);
+        catalog.listed = primaries
+            .iter()
+            .filter(|upstream| matches!(upstream.state(), UpstreamState::Ready { .. }))
+            .map(|upstream| upstream.name().to_owned())
+            .collect();
+        let catalog = Arc::new(catalog);
         let before = std::mem::replace(
             &mut *self.catalog.write().unwrap_or_else(|p| p.into_inner()),
             catalog.clone(),
         );
+        self.catalog_changes.send_modify(|version| *version += 1);
         catalog.changes_from(&before)
     }
 
@@ -338,6 +353,11 @@ impl Gateway {
                 server: server.clone(),
                 attempt: *attempt,
             }),
+            UpstreamEvent::SessionRecovered { server } => {
+                self.publish(GatewayEvent::SessionRecovered {
+                    server: server.clone(),
+                })
+            }
             UpstreamEvent::Quarantined { server, crashes } => {
                 self.publish(GatewayEvent::Quarantined {
                     server: server.clone(),
@@ -387,7 +407,9 @@ impl Gateway {
                 self.rebuild_catalog();
                 self.broadcast_all().await;
             }
-            UpstreamEvent::Restarting { .. } | UpstreamEvent::Quarantined { .. } => {}
+            UpstreamEvent::Restarting { .. }
+            | UpstreamEvent::Quarantined { .. }
+            | UpstreamEvent::SessionRecovered { .. } => {}
             // Logged where it happens; the schedules/triggers work will subscribe here.
             // A tool's own breaker hides nothing: the server is up.
             UpstreamEvent::Breaker { tool: Some(_), .. } => {}
@@ -632,16 +654,17 @@ impl Gateway {
     /// Why `name` is not in the catalog: its server is down, or no server has it.
     fn missing_tool(&self, name: &str) -> GatewayError {
         let topology = self.topology();
-        let separator = &topology.config.namespace.separator;
-        let owner = topology.upstreams().iter().find(|upstream| {
-            name.strip_prefix(&baton_core::names::server_prefix(upstream.name()))
-                .is_some_and(|rest| rest.starts_with(separator.as_str()))
-        });
+        let owner = readiness::owner_of(&topology, name).and_then(|owner| topology.upstream(owner));
         match owner.map(|upstream| (upstream, upstream.state())) {
             Some((upstream, state)) if !matches!(state, UpstreamState::Ready { .. }) => {
+                let mut reason = state.unavailable_reason();
+                if upstream.is_coming_up() {
+                    let wait = upstream.config.resilience.connect_wait;
+                    reason = format!("{reason} (waited {wait:?}, resilience.connect_wait)");
+                }
                 GatewayError::Unavailable {
                     server: upstream.name().to_owned(),
-                    reason: state.unavailable_reason(),
+                    reason,
                 }
             }
             _ => GatewayError::UnknownTool(name.to_owned()),
@@ -674,13 +697,29 @@ impl Gateway {
         if upstream.config.isolation == Isolation::PerClient {
             return scope.connection(upstream).await;
         }
-        match upstream.shared_connection().await {
-            Some(connection) => Ok(connection),
-            None => Err(GatewayError::Unavailable {
-                server: server.to_owned(),
-                reason: upstream.state().unavailable_reason(),
-            }),
+        if let Some(connection) = upstream.shared_connection().await {
+            return Ok(connection);
         }
+        // Still connecting, or about to restart: worth a short wait.
+        let wait = upstream.config.resilience.connect_wait;
+        if upstream.is_coming_up()
+            && upstream.wait_ready(wait).await
+            && let Some(connection) = upstream.shared_connection().await
+        {
+            return Ok(connection);
+        }
+        let state = upstream.state();
+        let mut reason = state.unavailable_reason();
+        if matches!(
+            state,
+            UpstreamState::Connecting | UpstreamState::Restarting { .. }
+        ) {
+            reason = format!("{reason} (waited {wait:?}, resilience.connect_wait)");
+        }
+        Err(GatewayError::Unavailable {
+            server: server.to_owned(),
+            reason,
+        })
     }
 
     /// Stops every upstream (and every stdio server's process group).

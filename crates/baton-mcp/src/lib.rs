@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod downstream;
 pub mod error;
 pub mod gateway;
+pub mod lines;
 pub mod toolset;
 pub mod upstream;
 

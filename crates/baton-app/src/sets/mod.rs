@@ -162,6 +162,7 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> V
             let (total, by_name) = upstream.stats();
             let mut stats = stats_json(&total);
             stats["restarts"] = json!(upstream.restarts());
+            stats["session_recoveries"] = json!(upstream.session_recoveries());
             stats["in_flight"] = json!(upstream.in_flight());
             if per_tool {
                 stats["by_name"] = by_name

@@ -117,6 +117,11 @@ pub fn compile(
         "resilience",
         false,
     );
+    if let Some(size) = &raw.max_message_bytes
+        && let Some(bytes) = compiler.size(size, "max_message_bytes")
+    {
+        config.resilience.max_message_bytes = bytes;
+    }
 
     let servers = match (raw.servers, raw.mcp_servers) {
         (Some(servers), Some(duplicate)) => {
@@ -343,12 +348,17 @@ impl Compiler<'_> {
         } else {
             u32::try_from(replica_urls.len()).unwrap_or(u32::MAX)
         };
-        let resilience = self.resilience(
+        let mut resilience = self.resilience(
             defaults,
             raw.resilience.as_ref(),
             &format!("{path}.resilience"),
             true,
         );
+        if let Some(size) = &raw.max_message_bytes
+            && let Some(bytes) = self.size(size, &format!("{path}.max_message_bytes"))
+        {
+            resilience.max_message_bytes = bytes;
+        }
 
         if self.sink_len() > errors_before {
             return None;
@@ -518,6 +528,27 @@ impl Compiler<'_> {
                     value.referenced,
                     path,
                     format!("\"{text}\" is not a duration: write e.g. 500ms, 30s, 5m or 1h"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A size in bytes: `65536`, `64KiB`, `8MiB`, `1GiB`; at least 1 KiB.
+    pub(super) fn size(&mut self, value: &SpannedString, path: &str) -> Option<usize> {
+        let text = self.string(value, path)?;
+        match crate::schedule::parse_size(&text) {
+            Some(bytes) if bytes >= 1024 => Some(bytes),
+            Some(_) => {
+                self.sink
+                    .push(value.referenced, path, "must be at least 1024 bytes (1KiB)");
+                None
+            }
+            None => {
+                self.sink.push(
+                    value.referenced,
+                    path,
+                    format!("\"{text}\" is not a size: write e.g. 65536, 512KiB, 8MiB or 1GiB"),
                 );
                 None
             }

@@ -188,7 +188,16 @@ pub struct Resilience {
     /// Upstream tool name → whether its `isError: true` results are retried (default: the
     /// server's `retry.on_tool_error`).
     pub tool_retry_on_error: BTreeMap<String, bool>,
+    /// How long a call waits for the server while it is connecting or restarting.
+    pub connect_wait: Duration,
+    /// How long the MCP handshake may take.
+    pub connect_timeout: Duration,
+    /// The largest JSON-RPC message accepted from or sent to the server.
+    pub max_message_bytes: usize,
 }
+
+/// Default `max_message_bytes`: large enough for real tools' answers (images, files).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Per-server limit on calls in flight, with a bounded wait queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,6 +333,9 @@ impl Default for Resilience {
             tool_fallbacks: BTreeMap::new(),
             tool_breakers: BTreeMap::new(),
             tool_retry_on_error: BTreeMap::new(),
+            connect_wait: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(60),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -530,5 +542,18 @@ impl Config {
 
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.iter().find(|server| server.name == name)
+    }
+
+    /// The server whose prefix an exposed tool or prompt `name` carries
+    /// (`<server><separator>…`).
+    pub fn server_named_by(&self, name: &str) -> Option<&str> {
+        let separator = self.namespace.separator.as_str();
+        self.servers
+            .iter()
+            .map(|server| server.name.as_str())
+            .find(|server| {
+                name.strip_prefix(&crate::names::server_prefix(server))
+                    .is_some_and(|rest| rest.starts_with(separator))
+            })
     }
 }

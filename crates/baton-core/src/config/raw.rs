@@ -24,6 +24,9 @@ pub struct RawConfig {
     /// Defaults for every server; each server may override them.
     #[serde(default)]
     pub resilience: Option<RawResilience>,
+    /// The largest JSON-RPC message Baton accepts or sends, on every transport (also
+    /// `resilience.max_message_bytes`; a server may set its own).
+    pub max_message_bytes: Option<SpannedString>,
     /// Workflows: where their files are, inline definitions, what templates may read.
     #[serde(default)]
     pub workflows: Option<RawWorkflows>,
@@ -105,6 +108,9 @@ pub struct RawServer {
     pub disabled: bool,
     #[serde(default)]
     pub resilience: Option<RawResilience>,
+    /// The largest message accepted from or sent to this server (also
+    /// `resilience.max_message_bytes`).
+    pub max_message_bytes: Option<SpannedString>,
     /// Client-specific keys found in pasted `mcpServers` files (Cline, Roo, Cursor). They
     /// have no meaning for Baton and are accepted so those files load unchanged.
     #[serde(default, rename = "autoApprove")]
@@ -143,6 +149,12 @@ pub struct RawResilience {
     /// While the server is unavailable: `fail_fast` (default) keeps its tools listed and
     /// failing with the reason; `hide` removes them from tools/list until it recovers.
     pub degrade: Option<SpannedString>,
+    /// How long a call to a server that is still connecting (or restarting) waits for it.
+    pub connect_wait: Option<SpannedString>,
+    /// How long the server may take to answer the MCP handshake.
+    pub connect_timeout: Option<SpannedString>,
+    /// The largest message accepted from or sent to the server, e.g. `64MiB`.
+    pub max_message_bytes: Option<SpannedString>,
     /// Per-tool overrides (server level only), by the server's own tool name.
     #[serde(default)]
     pub tools: IndexMap<String, RawToolResilience>,

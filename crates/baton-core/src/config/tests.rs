@@ -629,3 +629,25 @@ fn a_roomodes_file_next_to_the_config_is_imported_without_saying_so() {
     assert_eq!(config.modes.len(), 3);
     assert!(config.mode("validation-static").is_some());
 }
+
+#[test]
+fn message_limits_and_connect_waits_are_read_globally_and_per_server() {
+    let config = parse_ok(
+        "max_message_bytes: 8MiB\nresilience: { connect_wait: 2s, connect_timeout: 10s }\nservers:\n  a:\n    command: a\n  b:\n    command: b\n    max_message_bytes: 32MiB\n    resilience: { connect_wait: 500ms }\n",
+    );
+    let a = &config.servers[0].resilience;
+    assert_eq!(a.max_message_bytes, 8 * 1024 * 1024);
+    assert_eq!(a.connect_wait, std::time::Duration::from_secs(2));
+    assert_eq!(a.connect_timeout, std::time::Duration::from_secs(10));
+    let b = &config.servers[1].resilience;
+    assert_eq!(b.max_message_bytes, 32 * 1024 * 1024);
+    assert_eq!(b.connect_wait, std::time::Duration::from_millis(500));
+    let errors: Vec<String> =
+        parse_err("servers:\n  a:\n    command: a\n    max_message_bytes: lots\n")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    let errors = errors.join("\n");
+    assert!(errors.contains("servers.a.max_message_bytes"), "{errors}");
+    assert!(errors.contains("is not a size"), "{errors}");
+}

@@ -32,10 +32,12 @@ pub enum EventKind {
     WebhookReceived,
     FileChanged,
     TriggerFired,
+    /// A remote server had lost Baton's session (or its stream): Baton reconnected.
+    SessionRecovered,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::RunStarted,
         EventKind::RunCompleted,
         EventKind::RunFailed,
@@ -52,6 +54,7 @@ impl EventKind {
         EventKind::WebhookReceived,
         EventKind::FileChanged,
         EventKind::TriggerFired,
+        EventKind::SessionRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +75,7 @@ impl EventKind {
             EventKind::WebhookReceived => "webhook_received",
             EventKind::FileChanged => "file_changed",
             EventKind::TriggerFired => "trigger_fired",
+            EventKind::SessionRecovered => "session_recovered",
         }
     }
 
@@ -445,7 +449,7 @@ fn file_watch(
     })
 }
 
-/// `65536`, `64KiB`, `64KB`, `1MiB`, `1MB`.
+/// `65536`, `64KiB`, `64KB`, `1MiB`, `1MB`, `1GiB`.
 pub fn parse_size(text: &str) -> Option<usize> {
     let text = text.trim();
     let split = text
@@ -457,6 +461,7 @@ pub fn parse_size(text: &str) -> Option<usize> {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
         "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
         _ => return None,
     };
     number.checked_mul(factor).filter(|size| *size > 0)

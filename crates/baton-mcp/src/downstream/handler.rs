@@ -5,7 +5,7 @@
 // SEP-2577) that legacy clients still send.
 #![allow(deprecated)]
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
@@ -21,9 +21,6 @@ use rmcp::{
 };
 
 use crate::gateway::{CallContext, Gateway, ListTarget, SessionScope};
-
-/// How long a list request waits for servers that are still starting.
-const LIST_WAIT: Duration = Duration::from_secs(30);
 
 pub struct DownstreamSession {
     gateway: Arc<Gateway>,
@@ -191,7 +188,7 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         self.register(&context.peer);
-        self.gateway.wait_settled(LIST_WAIT).await;
+        self.gateway.list_grace().await;
         Ok(ListToolsResult::with_all_items(
             self.gateway.catalog().tools.clone(),
         ))
@@ -202,18 +199,6 @@ impl ServerHandler for DownstreamSession {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // A tool of a server that is ready goes at once: a server still connecting (or hung
-        // in its handshake) holds only the calls that may concern it — unknown names, and
-        // Baton's own tools (their answers report on, or call, every server).
-        let upstream_ready = self
-            .gateway
-            .catalog()
-            .tool_routes
-            .get(request.name.as_ref())
-            .is_some_and(|route| route.set.is_none());
-        if !upstream_ready {
-            self.gateway.wait_settled(LIST_WAIT).await;
-        }
         let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
         Box::pin(self.gateway.call_tool(&self.scope, request, call)).await
@@ -224,7 +209,7 @@ impl ServerHandler for DownstreamSession {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        self.gateway.wait_settled(LIST_WAIT).await;
+        self.gateway.list_grace().await;
         Ok(ListPromptsResult::with_all_items(
             self.gateway.catalog().prompts.clone(),
         ))
@@ -235,14 +220,6 @@ impl ServerHandler for DownstreamSession {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        if !self
-            .gateway
-            .catalog()
-            .prompt_routes
-            .contains_key(&request.name)
-        {
-            self.gateway.wait_settled(LIST_WAIT).await;
-        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await
     }
@@ -252,7 +229,7 @@ impl ServerHandler for DownstreamSession {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        self.gateway.wait_settled(LIST_WAIT).await;
+        self.gateway.list_grace().await;
         Ok(ListResourcesResult::with_all_items(
             self.gateway.catalog().resources.clone(),
         ))
@@ -263,7 +240,7 @@ impl ServerHandler for DownstreamSession {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        self.gateway.wait_settled(LIST_WAIT).await;
+        self.gateway.list_grace().await;
         Ok(ListResourceTemplatesResult::with_all_items(
             self.gateway.catalog().templates.clone(),
         ))
@@ -274,14 +251,6 @@ impl ServerHandler for DownstreamSession {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        if self
-            .gateway
-            .catalog()
-            .resource_owner(&request.uri)
-            .is_none()
-        {
-            self.gateway.wait_settled(LIST_WAIT).await;
-        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.read_resource(&self.scope, request, call)).await
     }
@@ -291,21 +260,6 @@ impl ServerHandler for DownstreamSession {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        let routable = {
-            let catalog = self.gateway.catalog();
-            match &request.r#ref {
-                rmcp::model::Reference::Prompt(prompt) => {
-                    catalog.prompt_routes.contains_key(&prompt.name)
-                }
-                rmcp::model::Reference::Resource(resource) => {
-                    catalog.resource_owner(&resource.uri).is_some()
-                }
-                _ => true,
-            }
-        };
-        if !routable {
-            self.gateway.wait_settled(LIST_WAIT).await;
-        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.complete(&self.scope, request, call)).await
     }

@@ -3,21 +3,30 @@
 //! When stdin and stdout are pipes (how every MCP host starts a server), they are read and
 //! written as non-blocking pipes on tokio's reactor. tokio's own stdin/stdout go through
 //! the blocking thread pool, which costs several context switches per message (measured in
-//! BENCHMARKS.md). Anything else (a terminal, a file) uses rmcp's standard stdio transport.
+//! BENCHMARKS.md). Anything else (a terminal, a file) uses tokio's stdin/stdout. Either way
+//! messages are framed by [`LineTransport`], bounded by `max_message_bytes`.
 
 use std::sync::Arc;
 
-use rmcp::ServiceExt;
+use rmcp::{RoleServer, ServiceExt};
 
 use super::DownstreamSession;
-use crate::gateway::Gateway;
+use crate::{gateway::Gateway, lines::LineTransport};
 
 /// Serves one client on stdin/stdout until it disconnects.
 pub async fn serve(gateway: Arc<Gateway>) -> Result<(), std::io::Error> {
+    let max = gateway.topology().config.resilience.max_message_bytes;
     let session = DownstreamSession::new(gateway);
     let service = match pipe_stdio() {
-        Ok(pipes) => session.serve(pipes).await,
-        Err(_) => session.serve(rmcp::transport::stdio()).await,
+        Ok((read, write)) => {
+            let transport = LineTransport::<RoleServer, _, _>::new(read, write, max, "the client");
+            session.serve(transport).await
+        }
+        Err(_) => {
+            let (read, write) = rmcp::transport::stdio();
+            let transport = LineTransport::<RoleServer, _, _>::new(read, write, max, "the client");
+            session.serve(transport).await
+        }
     }
     .map_err(|error| std::io::Error::other(error.to_string()))?;
     service

@@ -140,12 +140,20 @@ impl Gateway {
         params: CallToolRequestParams,
         call: &CallContext,
     ) -> Result<CallToolResponse, CallError> {
-        let catalog = self.catalog();
+        let name = params.name.as_ref();
+        let mut catalog = self.catalog();
+        if !catalog.tool_routes.contains_key(name)
+            && let Some(grown) = self
+                .wait_for_name(Some(name), |c| c.tool_routes.contains_key(name))
+                .await
+        {
+            catalog = grown;
+        }
         let route = catalog
             .tool_routes
-            .get(params.name.as_ref())
+            .get(name)
             .cloned()
-            .ok_or_else(|| self.missing_tool(&params.name))?;
+            .ok_or_else(|| self.missing_tool(name))?;
         let mode = call
             .mode
             .clone()
@@ -291,10 +299,8 @@ impl Gateway {
         call: CallContext,
     ) -> Result<GetPromptResponse, rmcp::ErrorData> {
         let route = self
-            .catalog()
-            .prompt_routes
-            .get(&params.name)
-            .cloned()
+            .prompt_route(&params.name)
+            .await
             .ok_or_else(|| GatewayError::UnknownPrompt(params.name.clone()))?;
         let topology = self.topology();
         let plan = self.plan(&topology, &route.server, None);
@@ -332,9 +338,8 @@ impl Gateway {
         call: CallContext,
     ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
         let server = self
-            .catalog()
-            .resource_owner(&params.uri)
-            .map(str::to_owned)
+            .resource_server(&params.uri)
+            .await
             .ok_or_else(|| GatewayError::UnknownResource(params.uri.clone()))?;
         params.meta = None;
         let topology = self.topology();
@@ -369,20 +374,18 @@ impl Gateway {
         mut params: CompleteRequestParams,
         call: CallContext,
     ) -> Result<CompleteResult, rmcp::ErrorData> {
-        let catalog = self.catalog();
         let server = match &mut params.r#ref {
             Reference::Prompt(prompt) => {
-                let route = catalog
-                    .prompt_routes
-                    .get(&prompt.name)
-                    .cloned()
+                let route = self
+                    .prompt_route(&prompt.name)
+                    .await
                     .ok_or_else(|| GatewayError::UnknownPrompt(prompt.name.clone()))?;
                 prompt.name = route.original;
                 route.server
             }
-            Reference::Resource(resource) => catalog
-                .resource_owner(&resource.uri)
-                .map(str::to_owned)
+            Reference::Resource(resource) => self
+                .resource_server(&resource.uri)
+                .await
                 .ok_or_else(|| GatewayError::UnknownResource(resource.uri.clone()))?,
             _ => {
                 return Err(GatewayError::InvalidParams(
@@ -411,6 +414,22 @@ impl Gateway {
             ServerResult::CompleteResult(result) => Ok(result),
             other => Err(unexpected(&server, "completion/complete", &other)),
         }
+    }
+}
+
+impl Gateway {
+    /// Where prompt `name` leads, waiting for its server if it is coming up.
+    async fn prompt_route(&self, name: &str) -> Option<crate::catalog::Route> {
+        let found = |catalog: &crate::catalog::Catalog| catalog.prompt_routes.contains_key(name);
+        let catalog = self.wait_for_name(Some(name), found).await?;
+        catalog.prompt_routes.get(name).cloned()
+    }
+
+    /// The server that owns resource `uri`, waiting for servers still connecting.
+    async fn resource_server(&self, uri: &str) -> Option<String> {
+        let found = |catalog: &crate::catalog::Catalog| catalog.resource_owner(uri).is_some();
+        let catalog = self.wait_for_name(None, found).await?;
+        catalog.resource_owner(uri).map(str::to_owned)
     }
 }
 

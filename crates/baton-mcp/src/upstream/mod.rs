@@ -4,6 +4,7 @@
 //! stateless 2026-07-28 `server/discover`) is detected per connection by rmcp.
 
 mod breaker;
+mod readiness;
 pub mod relay;
 pub mod sse;
 pub mod stdio;
@@ -29,10 +30,6 @@ use rmcp::{
 use tokio::sync::mpsc;
 
 pub use relay::{CallGuard, ListChanged, Relay, UpstreamClient, UpstreamEvent};
-
-/// How long connecting and the handshake may take before the server is marked failed
-/// (long enough for a first `npx -y` / `uvx` download).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub type Session = RunningService<RoleClient, UpstreamClient>;
 
@@ -165,7 +162,8 @@ pub struct Upstream {
     pub config: ServerConfig,
     /// Which of the server's `replicas` this is (0-based).
     replica: u32,
-    state: RwLock<UpstreamState>,
+    /// Watched by calls waiting for the server to come up ([`Upstream::wait_ready`]).
+    state: tokio::sync::watch::Sender<UpstreamState>,
     shared: tokio::sync::RwLock<Option<Arc<Connection>>>,
     catalog: RwLock<ServerCatalog>,
     stderr_tail: stdio::StderrTail,
@@ -175,12 +173,16 @@ pub struct Upstream {
     /// When the shared session last came up.
     up_since: Mutex<Option<std::time::Instant>>,
     restart_requested: tokio::sync::Notify,
+    /// A call is waiting for a remote server between reconnect attempts: try now.
+    reconnect_now: tokio::sync::Notify,
     breaker: Option<Mutex<baton_resilience::Breaker>>,
     /// Per-tool breakers, by upstream tool name (only the configured tools).
     tool_breakers: std::collections::BTreeMap<String, Mutex<baton_resilience::Breaker>>,
     /// All requests to this server, and per tool (or method) name.
     stats: Mutex<ServerStats>,
     restarts: std::sync::atomic::AtomicU64,
+    /// Lost sessions (or dropped streams) of a remote server that Baton re-established.
+    recoveries: Arc<std::sync::atomic::AtomicU64>,
     /// This replica's limit on calls in flight (the server's own when it has one replica).
     pub(crate) limit: Arc<baton_resilience::ConcurrencyLimit>,
     /// The server's limit, shared by its replicas.
@@ -242,8 +244,9 @@ impl Upstream {
             },
             server_limit,
             restarts: std::sync::atomic::AtomicU64::new(0),
+            recoveries: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             config,
-            state: RwLock::new(state),
+            state: tokio::sync::watch::Sender::new(state),
             shared: tokio::sync::RwLock::new(None),
             catalog: RwLock::new(ServerCatalog::default()),
             stderr_tail: Arc::new(Mutex::new(VecDeque::new())),
@@ -252,6 +255,7 @@ impl Upstream {
             stopping: AtomicBool::new(false),
             up_since: Mutex::new(None),
             restart_requested: tokio::sync::Notify::new(),
+            reconnect_now: tokio::sync::Notify::new(),
             private: Mutex::new(Vec::new()),
         })
     }
@@ -303,11 +307,11 @@ impl Upstream {
     }
 
     pub fn state(&self) -> UpstreamState {
-        self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state.borrow().clone()
     }
 
     fn set_state(&self, state: UpstreamState) {
-        *self.state.write().unwrap_or_else(|p| p.into_inner()) = state;
+        self.state.send_replace(state);
     }
 
     pub fn catalog(&self) -> ServerCatalog {
@@ -332,6 +336,7 @@ impl Upstream {
         if self.config.disabled || self.stopping.load(Ordering::Acquire) {
             return false;
         }
+        self.set_state(UpstreamState::Connecting);
         match self.open_session().await {
             Ok(connection) => {
                 let connection = Arc::new(connection);
@@ -427,6 +432,11 @@ impl Upstream {
         self.restarts.load(Ordering::Relaxed)
     }
 
+    /// How many times a remote server's lost session (or dropped stream) was re-established.
+    pub fn session_recoveries(&self) -> u64 {
+        self.recoveries.load(Ordering::Relaxed)
+    }
+
     /// Ready, and its circuit (if any) not open.
     pub fn is_available(&self) -> bool {
         matches!(self.state(), UpstreamState::Ready { .. })
@@ -489,11 +499,16 @@ impl Upstream {
         let connect = async {
             match &self.config.transport {
                 TransportConfig::Stdio(stdio) => {
-                    let process = stdio::spawn(&self.label(), stdio, self.stderr_tail.clone())
-                        .map_err(|error| UpstreamError::Spawn {
-                            command: stdio.command.clone(),
-                            reason: error.to_string(),
-                        })?;
+                    let process = stdio::spawn(
+                        &self.label(),
+                        stdio,
+                        self.stderr_tail.clone(),
+                        self.config.resilience.max_message_bytes,
+                    )
+                    .map_err(|error| UpstreamError::Spawn {
+                        command: stdio.command.clone(),
+                        reason: error.to_string(),
+                    })?;
                     let exit = process.exit.clone();
                     match handler
                         .serve_with_lifecycle(process.transport, lifecycle)
@@ -520,8 +535,18 @@ impl Upstream {
                 }
                 TransportConfig::Http(http) => {
                     if http.protocol != HttpProtocol::Sse {
-                        let transport =
-                            streamable::transport(self.http.clone(), &http.url, &http.headers);
+                        let recovery = streamable::Recovery {
+                            server: self.label(),
+                            counter: self.recoveries.clone(),
+                            events: self.events.clone(),
+                        };
+                        let transport = streamable::transport(
+                            self.http.clone(),
+                            &http.url,
+                            &http.headers,
+                            self.config.resilience.max_message_bytes,
+                            recovery,
+                        );
                         match handler
                             .clone()
                             .serve_with_lifecycle(transport, lifecycle.clone())
@@ -548,6 +573,7 @@ impl Upstream {
                         &http.url,
                         &http.headers,
                         self.name(),
+                        self.config.resilience.max_message_bytes,
                     )
                     .await
                     .map_err(|error| UpstreamError::Connect {
@@ -562,7 +588,8 @@ impl Upstream {
                 }
             }
         };
-        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        let limit = self.config.resilience.connect_timeout;
+        match tokio::time::timeout(limit, connect).await {
             Ok(Ok((session, transport, process_group, exit))) => Ok(Connection {
                 session,
                 relay,
@@ -571,7 +598,7 @@ impl Upstream {
                 _process_group: process_group,
             }),
             Ok(Err(error)) => Err(error),
-            Err(_) => Err(UpstreamError::Timeout(CONNECT_TIMEOUT, stderr_hint())),
+            Err(_) => Err(UpstreamError::Timeout(limit, stderr_hint())),
         }
     }
 

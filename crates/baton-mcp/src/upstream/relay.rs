@@ -58,6 +58,11 @@ pub enum UpstreamEvent {
         attempt: u32,
         after: std::time::Duration,
     },
+    /// A remote server had lost Baton's session (or its event stream dropped): Baton
+    /// re-initialized it.
+    SessionRecovered {
+        server: String,
+    },
     /// A stdio server kept crashing and is left down.
     Quarantined {
         server: String,

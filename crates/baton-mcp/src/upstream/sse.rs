@@ -57,6 +57,7 @@ impl SseClientTransport {
         url: &str,
         headers: &BTreeMap<String, String>,
         server: &str,
+        max_message_bytes: usize,
     ) -> Result<Self, SseTransportError> {
         let headers = super::header_map(headers);
         let response = client
@@ -113,6 +114,20 @@ impl SseClientTransport {
                     continue;
                 }
                 let Some(data) = event.data else { continue };
+                if data.len() > max_message_bytes {
+                    let peer = format!("server \"{server}\"");
+                    let answer = crate::lines::answer_for_oversized::<RoleClient>(
+                        data.as_bytes(),
+                        max_message_bytes,
+                        &peer,
+                    );
+                    if let Some(answer) = answer
+                        && sender.send(answer).await.is_err()
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 match serde_json::from_str::<RxJsonRpcMessage<RoleClient>>(&data) {
                     Ok(message) => {
                         if sender.send(message).await.is_err() {

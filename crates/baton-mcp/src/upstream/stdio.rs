@@ -43,8 +43,8 @@ impl Drop for ProcessGroupGuard {
 
 /// A started stdio server.
 pub struct StdioProcess {
-    /// Its stdout and stdin, for the MCP session.
-    pub transport: (ChildStdout, ChildStdin),
+    /// Its stdout and stdin, framed for the MCP session.
+    pub transport: crate::lines::LineTransport<rmcp::RoleClient, ChildStdout, ChildStdin>,
     pub guard: Option<ProcessGroupGuard>,
     /// How it ended (`exit status: 3`, `signal: 9 (SIGKILL)`), once it has.
     pub exit: ExitWatch,
@@ -70,6 +70,7 @@ pub fn spawn(
     server: &str,
     config: &StdioConfig,
     stderr_tail: StderrTail,
+    max_message_bytes: usize,
 ) -> Result<StdioProcess, std::io::Error> {
     let mut command = tokio::process::Command::new(&config.command);
     command
@@ -128,7 +129,12 @@ pub fn spawn(
         })
     });
     Ok(StdioProcess {
-        transport: (stdout, stdin),
+        transport: crate::lines::LineTransport::new(
+            stdout,
+            stdin,
+            max_message_bytes,
+            format!("server \"{server}\""),
+        ),
         guard,
         exit,
         stderr_reader: reader,

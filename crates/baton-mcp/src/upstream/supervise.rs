@@ -1,7 +1,7 @@
 //! Supervision of an upstream's shared session: notice when it goes away, and restart a
-//! stdio server with exponential backoff and jitter, quarantining one that keeps crashing
-//! (the policy itself is baton-resilience's `Supervisor`). HTTP servers are not restarted
-//! here: a remote server's process is not Baton's to restart.
+//! stdio server (or reconnect to a remote one: a redeploy, a dropped SSE stream) with
+//! exponential backoff and jitter, quarantining one that keeps failing (the policy itself
+//! is baton-resilience's `Supervisor`).
 
 use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
@@ -19,7 +19,7 @@ impl Upstream {
     /// Runs for the gateway's lifetime after the first [`Upstream::start`] (`ready` is its
     /// outcome).
     pub async fn supervise(self: Arc<Self>, mut ready: bool) {
-        let restartable = matches!(self.config.transport, TransportConfig::Stdio(_));
+        let remote = !matches!(self.config.transport, TransportConfig::Stdio(_));
         let mut supervisor = Supervisor::new(policy(&self.config.resilience.restart));
         loop {
             if ready {
@@ -48,7 +48,7 @@ impl Upstream {
                     server: self.name().to_owned(),
                 });
             }
-            if !restartable || self.config.disabled || self.is_stopping() {
+            if self.config.disabled || self.is_stopping() {
                 return;
             }
             let error = self.state().error().unwrap_or("stopped").to_owned();
@@ -56,7 +56,11 @@ impl Upstream {
             let (wait, quarantined) = match supervisor.on_exit(std::time::Instant::now(), up_since)
             {
                 Decision::Restart { after, attempt } => {
-                    tracing::info!(server = %self.name(), attempt, delay = ?after, "restarting upstream");
+                    if remote {
+                        tracing::info!(server = %self.name(), attempt, delay = ?after, "reconnecting to upstream");
+                    } else {
+                        tracing::info!(server = %self.name(), attempt, delay = ?after, "restarting upstream");
+                    }
                     self.set_state(UpstreamState::Restarting {
                         error,
                         attempt,
@@ -92,6 +96,9 @@ impl Upstream {
                     tracing::info!(server = %self.name(), "restart requested");
                     supervisor.reset();
                 }
+                // A call waits for a remote server: reconnecting costs one request, and a
+                // redeployed server is usually back by now.
+                _ = self.reconnect_now.notified(), if remote && !quarantined => {}
             }
             if quarantined {
                 supervisor.reset();
@@ -101,8 +108,17 @@ impl Upstream {
             }
             *self.up_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
             self.restarts.fetch_add(1, Ordering::Relaxed);
+            let was_up = up_since.is_some();
             ready = self.start().await;
             if ready {
+                if remote && was_up {
+                    // A remote server that dropped Baton's stream (a legacy SSE server
+                    // restarted): the session is new.
+                    self.recoveries.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.events.send(UpstreamEvent::SessionRecovered {
+                        server: self.name().to_owned(),
+                    });
+                }
                 let _ = self.events.send(UpstreamEvent::Up {
                     server: self.name().to_owned(),
                 });

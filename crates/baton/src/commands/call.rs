@@ -26,7 +26,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let app = super::start_settled(config).await;
+    let app = super::start_for_tool(config, &args.tool).await;
     let gateway = &app.gateway;
     let scope = SessionScope::default();
     let mut params = CallToolRequestParams::new(args.tool.clone());

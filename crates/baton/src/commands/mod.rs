@@ -63,3 +63,13 @@ pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, ExitCod
 pub async fn start_settled(config: Config) -> baton_app::App {
     baton_app::App::command(config).await
 }
+
+/// Starts the application for a one-shot command about `tool` (or a prompt): waits for
+/// the server its prefix names only; for Baton's own tools, for every server.
+pub async fn start_for_tool(config: Config, tool: &str) -> baton_app::App {
+    let owner = config.server_named_by(tool).map(str::to_owned);
+    match owner {
+        Some(server) => baton_app::App::command_for(config, &[server]).await,
+        None => baton_app::App::command(config).await,
+    }
+}

@@ -18,7 +18,12 @@ pub async fn run(config_flag: Option<PathBuf>, args: ToolsArgs) -> ExitCode {
         eprintln!("error: no server named \"{server}\" in the configuration");
         return ExitCode::from(2);
     }
-    let app = super::start_settled(config).await;
+    let app = match &args.server {
+        Some(server) if server != baton_core::config::BUILTIN_SERVER => {
+            baton_app::App::command_for(config, std::slice::from_ref(server)).await
+        }
+        _ => super::start_settled(config).await,
+    };
     let gateway = &app.gateway;
     let catalog = gateway.catalog();
     let selected: Vec<_> = catalog

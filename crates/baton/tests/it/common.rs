@@ -342,13 +342,45 @@ pub fn recording_client() -> (RecordingClient, async_mpsc::UnboundedReceiver<Str
     (RecordingClient { notifications }, received)
 }
 
+/// Connects, then waits until no server is still connecting (Baton answers at once while
+/// its servers connect; most tests are about the servers' tools).
 pub async fn connect_http(url: &str) -> (Client, async_mpsc::UnboundedReceiver<String>) {
+    let (client, received) = connect_http_now(url).await;
+    wait_connected(&client).await;
+    (client, received)
+}
+
+/// Connects without waiting for the servers.
+pub async fn connect_http_now(url: &str) -> (Client, async_mpsc::UnboundedReceiver<String>) {
     let (handler, received) = recording_client();
     let client = handler
         .serve(StreamableHttpClientTransport::from_uri(url.to_owned()))
         .await
         .expect("connect to baton over streamable HTTP");
     (client, received)
+}
+
+/// Waits until `baton__status` shows no server still connecting (at most 90 s).
+pub async fn wait_connected(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = status(client).await;
+        let connecting: Vec<&String> = status
+            .as_object()
+            .expect("status by name")
+            .iter()
+            .filter(|(_, server)| server["state"] == "connecting")
+            .map(|(name, _)| name)
+            .collect();
+        if connecting.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still connecting after 90 s: {connecting:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub async fn connect_stdio(config: &Path) -> (Client, async_mpsc::UnboundedReceiver<String>) {
@@ -360,6 +392,7 @@ pub async fn connect_stdio(config: &Path) -> (Client, async_mpsc::UnboundedRecei
         .serve(transport)
         .await
         .expect("connect to baton over stdio");
+    wait_connected(&client).await;
     (client, received)
 }
 

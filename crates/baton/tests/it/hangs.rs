@@ -1,5 +1,5 @@
-//! No hang on the call path (issue 12): a server hung in its handshake holds no call to
-//! another server.
+//! No hang on the call path (issue 12): Baton serves at once while its servers connect; a
+//! server hung in its handshake holds no list and no call to another server.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ async fn a_server_hung_in_its_handshake_holds_no_call_to_another_server() {
         ),
     );
     let baton = BatonHttp::start(&config);
-    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let (client, _) = connect_http_now(&baton.mcp_url()).await;
     assert!(
         baton.wait_for_log("upstream ready server=fault"),
         "{}",
@@ -38,4 +38,159 @@ async fn a_server_hung_in_its_handshake_holds_no_call_to_another_server() {
         baton.logs()
     );
     client.cancel().await.ok();
+}
+
+/// The issue's configuration: server-everything, a server that never answers `initialize`,
+/// and one that is ready only after 3 s.
+fn hung_config(dir: &TestDir) -> std::path::PathBuf {
+    let everything = peer("mcp-server-everything");
+    dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:
+  everything:
+    command: {everything}
+  hung:
+    command: python3
+    args: [\"-c\", \"import time; time.sleep(3600)\"]
+    resilience: {{ connect_timeout: 4s }}
+  late:
+    command: sh
+    args: [\"-c\", \"sleep 3; exec {everything}\"]
+",
+            everything = everything.display()
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_answers_at_once_and_the_catalog_grows_as_servers_come_up() {
+    let dir = TestDir::new();
+    let config = hung_config(&dir);
+    let baton = BatonHttp::start(&config);
+    let listening = Instant::now();
+    let (client, mut notifications) = connect_http_now(&baton.mcp_url()).await;
+
+    let tools = tool_names(&client).await;
+    assert!(
+        listening.elapsed() < Duration::from_secs(2),
+        "tools/list answered {:?} after serve listened",
+        listening.elapsed()
+    );
+    assert!(tools.contains(&"baton__status".to_owned()), "{tools:?}");
+    assert!(!tools.iter().any(|t| t.starts_with("late__")), "{tools:?}");
+    let echoed = call(&client, "everything__echo", json!({"message": "first"})).await;
+    assert!(
+        listening.elapsed() < Duration::from_secs(2),
+        "everything__echo answered {:?} after serve listened",
+        listening.elapsed()
+    );
+    assert!(text_of(&echoed).contains("first"), "{}", text_of(&echoed));
+
+    // The hung server is connecting now; its handshake fails after `connect_timeout`.
+    let report = status(&client).await;
+    assert_eq!(report["hung"]["state"], "connecting", "{report}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let report = status(&client).await;
+        let error = report["hung"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if error.contains("handshake") {
+            assert!(
+                ["failed", "restarting", "connecting"]
+                    .contains(&report["hung"]["state"].as_str().unwrap_or_default()),
+                "{report}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "hung never failed: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The late server joins the catalog and the client is told.
+    let seen = collect_until(&mut notifications, Duration::from_secs(30), |seen| {
+        seen.iter().any(|n| n == "tools/list_changed")
+    })
+    .await;
+    assert!(seen.iter().any(|n| n == "tools/list_changed"), "{seen:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tool_names(&client).await.contains(&"late__echo".to_owned()) {
+        assert!(Instant::now() < deadline, "late__echo never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let echoed = call(&client, "late__echo", json!({"message": "late"})).await;
+    assert!(text_of(&echoed).contains("late"), "{}", text_of(&echoed));
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_to_a_connecting_server_waits_for_it_then_fails_with_its_state() {
+    let dir = TestDir::new();
+    let config = hung_config(&dir);
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http_now(&baton.mcp_url()).await;
+
+    // `late` is up within the default connect_wait (5 s) of this call: it waits, then goes.
+    let started = Instant::now();
+    let echoed = call(&client, "late__echo", json!({"message": "waited"})).await;
+    assert!(text_of(&echoed).contains("waited"), "{}", text_of(&echoed));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // `hung` never comes up: the call fails with its state once the wait is over.
+    let started = Instant::now();
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("hung__anything");
+    params.arguments = Some(serde_json::Map::new());
+    let outcome = client.peer().call_tool(params).await;
+    let elapsed = started.elapsed();
+    let message = match outcome {
+        Err(error) => error.to_string(),
+        Ok(result) => text_of(&result),
+    };
+    assert!(message.contains("hung"), "{message}");
+    assert!(
+        message.contains("connect_wait") || message.contains("handshake"),
+        "{message}"
+    );
+    assert!(elapsed < Duration::from_secs(7), "{elapsed:?}");
+    client.cancel().await.ok();
+}
+
+#[test]
+fn a_one_shot_call_waits_only_for_the_server_it_needs() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  everything:\n    command: {}\n  hung:\n    command: python3\n    args: [\"-c\", \"import time; time.sleep(3600)\"]\n",
+            peer("mcp-server-everything").display()
+        ),
+    );
+    let started = Instant::now();
+    let output = run_baton(&[
+        "call",
+        "everything__echo",
+        "--args",
+        r#"{"message": "one-shot"}"#,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("one-shot"), "{stdout}");
+    // The hung server's handshake timeout is 60 s; the call does not wait for it.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }

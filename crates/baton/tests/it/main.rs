@@ -13,6 +13,7 @@ mod core;
 mod faults;
 mod hangs;
 mod isolation;
+mod limits;
 mod relay;
 mod reload;
 mod resilience;

@@ -123,6 +123,29 @@ impl Compiler<'_> {
         {
             resilience.cache_ttl = Some(duration);
         }
+        for (name, value, target) in [
+            (
+                "connect_wait",
+                &raw.connect_wait,
+                &mut resilience.connect_wait,
+            ),
+            (
+                "connect_timeout",
+                &raw.connect_timeout,
+                &mut resilience.connect_timeout,
+            ),
+        ] {
+            if let Some(value) = value
+                && let Some(duration) = self.duration(value, &format!("{path}.{name}"))
+            {
+                *target = duration;
+            }
+        }
+        if let Some(size) = &raw.max_message_bytes
+            && let Some(bytes) = self.size(size, &format!("{path}.max_message_bytes"))
+        {
+            resilience.max_message_bytes = bytes;
+        }
         if let Some(degrade) = &raw.degrade {
             match degrade.value.as_str() {
                 "fail_fast" | "fail-fast" => resilience.degrade = Degrade::FailFast,

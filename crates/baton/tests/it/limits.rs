@@ -1,0 +1,149 @@
+//! Message sizes (issue 12): a large answer passes through whole; one over
+//! `max_message_bytes` fails its call at once with an error naming the server, the size and
+//! the setting — never a silent drop and a timeout.
+
+use std::time::{Duration, Instant};
+
+use baton_mcp::rmcp::{
+    ServiceExt,
+    model::CallToolRequestParams,
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+
+use crate::common::*;
+
+const SIZE: usize = 10_000_000;
+
+async fn big_client(url: &str) -> Client {
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
+        .max_json_response_size(128 << 20)
+        .max_sse_event_size(128 << 20);
+    let (handler, _) = recording_client();
+    let client = handler
+        .serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .expect("connect");
+    wait_connected(&client).await;
+    client
+}
+
+fn big_call() -> CallToolRequestParams {
+    let mut params = CallToolRequestParams::new("counter__big_text");
+    params.arguments = serde_json::json!({"size": SIZE}).as_object().cloned();
+    params
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_10_mb_answer_passes_through_whole() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!("servers:\n  counter:\n    {}\n", counter_server()),
+    );
+    let baton = BatonHttp::start(&config);
+    let client = big_client(&baton.mcp_url()).await;
+    let result = client.peer().call_tool(big_call()).await.expect("big_text");
+    let text = text_of(&result);
+    assert_eq!(text.len(), SIZE);
+    let expected = ("0123456789".repeat(SIZE / 10 + 1))[..SIZE].to_owned();
+    assert!(text == expected, "the text was changed on the way");
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_over_max_message_bytes_fails_at_once_naming_the_limit() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  counter:\n    {}\n    max_message_bytes: 8MiB\n",
+            counter_server()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let client = big_client(&baton.mcp_url()).await;
+    let started = Instant::now();
+    let outcome = client.peer().call_tool(big_call()).await;
+    let elapsed = started.elapsed();
+    let message = match outcome {
+        Err(error) => error.to_string(),
+        Ok(result) => text_of(&result),
+    };
+    assert!(message.contains("counter"), "{message}");
+    assert!(message.contains("max_message_bytes"), "{message}");
+    assert!(message.contains("8388608"), "{message}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}: {message}");
+    // The server's session is intact: a small call still works.
+    let mut small = CallToolRequestParams::new("counter__big_text");
+    small.arguments = serde_json::json!({"size": 20}).as_object().cloned();
+    let result = client.peer().call_tool(small).await.expect("small call");
+    assert_eq!(text_of(&result), "01234567890123456789");
+    client.cancel().await.ok();
+}
+
+/// server-everything on `port` in `mode` (a restart keeps the address).
+fn everything_on(mode: &str, port: u16) -> Proc {
+    let child = std::process::Command::new(peer("mcp-server-everything"))
+        .arg(mode)
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start server-everything");
+    wait_for_port(port, Duration::from_secs(30));
+    Proc { child }
+}
+
+async fn survives_a_restart(mode: &str, url_path: &str) {
+    let port = free_port();
+    let upstream = everything_on(mode, port);
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!("servers:\n  remote:\n    url: http://127.0.0.1:{port}{url_path}\n"),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let first = call(
+        &client,
+        "remote__echo",
+        serde_json::json!({"message": "before"}),
+    )
+    .await;
+    assert!(text_of(&first).contains("before"), "{}", text_of(&first));
+
+    drop(upstream);
+    let _upstream = everything_on(mode, port);
+    let started = Instant::now();
+    let second = call(
+        &client,
+        "remote__echo",
+        serde_json::json!({"message": "after"}),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert!(text_of(&second).contains("after"), "{}", text_of(&second));
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "{elapsed:?}\n{}",
+        baton.logs()
+    );
+    let report = status(&client).await;
+    assert!(
+        report["remote"]["stats"]["session_recoveries"].as_u64() >= Some(1),
+        "{report}"
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_streamable_http_server_is_reconnected_within_the_call() {
+    survives_a_restart("streamableHttp", "/mcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_legacy_sse_server_is_reconnected_within_the_call() {
+    survives_a_restart("sse", "/sse").await;
+}
