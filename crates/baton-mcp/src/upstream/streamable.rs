@@ -114,6 +114,8 @@ fn lost_session_status(text: &str) -> bool {
     }
 }
 
+/// rmcp's worker sends with `post_message_with_response_limits` and listens with
+/// `get_stream_with_max_sse_event_size`; the plain methods are the trait's required ones.
 impl StreamableHttpClient for SessionAwareClient {
     type Error = reqwest::Error;
 
@@ -129,30 +131,6 @@ impl StreamableHttpClient for SessionAwareClient {
         let result = self
             .inner
             .post_message(uri, message, session_id, auth_header, custom_headers)
-            .await;
-        self.classify(session, result)
-    }
-
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> PostResult {
-        let session = session_id.is_some();
-        let result = self
-            .inner
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
             .await;
         self.classify(session, result)
     }
