@@ -26,12 +26,14 @@ pub mod hooks;
 pub mod reload;
 pub mod run_times;
 pub mod sets;
+pub mod store;
+pub mod workers;
 
 use std::{sync::Arc, time::Duration};
 
 use baton_automation::{Automation, EventBus};
 use baton_core::{Config, schedule::EventKind};
-use baton_engine::Engine;
+use baton_engine::{Engine, WorkerSettings};
 use baton_mcp::{Gateway, GatewayEvent, downstream};
 use baton_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -96,14 +98,21 @@ impl App {
     /// Starts every state in order (see the crate documentation). `shutdown` stops the
     /// background work and the listeners.
     pub async fn start(config: Config, role: Role, shutdown: CancellationToken) -> App {
-        let store = open_store(&config).await;
+        let store = store::open_store(&config).await.inspect_err(|message| {
+            tracing::warn!("{message}; serving without workflows, schedules, memory or time tracking")
+        });
         let (tools, calls) = caller::queue();
         let engine = store.as_ref().ok().map(|store| {
-            Engine::new(
+            Engine::with_settings(
                 store.clone(),
                 Arc::new(tools),
                 config.workflows.definitions.clone(),
                 &config.workflows.env_allow,
+                WorkerSettings {
+                    lease: config.workers.lease,
+                    max_runs: config.workers.max_runs,
+                    poll: config.workers.poll,
+                },
             )
         });
         let bus = store
@@ -180,13 +189,10 @@ impl App {
         }
         if let Some(engine) = &self.services.engine {
             run_times::record(engine, &self.gateway);
-            match engine.resume_all().await {
-                Ok(resumed) if !resumed.is_empty() => {
-                    tracing::info!(runs = resumed.len(), "resuming unfinished workflow runs")
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "could not look for unfinished runs"),
-            }
+            // Unfinished runs nobody holds (this process's own after a restart, another
+            // worker's after its lease ran out) are found and executed from here on.
+            engine.dispatch(self.shutdown.clone());
+            workers::heartbeat(engine.clone(), self.shutdown.clone());
             let config = self.gateway.config();
             prune(
                 engine.store().clone(),
@@ -256,22 +262,6 @@ impl App {
         }
         self.gateway.shutdown().await;
     }
-}
-
-/// Opens the configured store, or says why it could not (and how to fix it).
-async fn open_store(config: &Config) -> Result<Store, String> {
-    let path = &config.store.path;
-    Store::open(path, config.workflows.inline_output_limit)
-        .await
-        .map_err(|error| {
-            let message = format!(
-                "cannot open Baton's store: {error} (set store.path in baton.yaml to a writable file)"
-            );
-            tracing::warn!(
-                "{message}; serving without workflows, schedules, memory or time tracking"
-            );
-            message
-        })
 }
 
 /// Deletes old finished runs and events now and every hour (`workflows.keep_for`,

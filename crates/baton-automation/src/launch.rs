@@ -60,11 +60,7 @@ pub async fn launch(
         }
     }
     .map_err(|error| error.to_string())?;
-    let execute = engine.execute(&id);
-    tokio::spawn(async move {
-        if let Err(error) = execute.await {
-            tracing::warn!(%error, "a scheduled or triggered run could not execute");
-        }
-    });
+    // Here when this worker has room, else by whichever worker has.
+    engine.submit(&id);
     Ok(id)
 }

@@ -63,7 +63,7 @@ impl Automation {
             bus: bus.clone(),
             owner: engine.owner().to_owned(),
             separator: separator.clone(),
-            clock: crate::Clock::system(),
+            clock: crate::Clock::synced_to(store.clone(), shutdown.clone()).await,
         });
         let scheduler = Scheduler::start(firing, config.schedules.clone(), shutdown.clone()).await;
         let ignore: Vec<PathBuf> = config
@@ -114,6 +114,8 @@ pub fn forward_run_events(engine: &Arc<Engine>, bus: Arc<EventBus>) {
     use baton_store::{RunStatus, StepStatus};
     let mut events = engine.subscribe();
     let store = engine.store().clone();
+    // Which worker executed the run (several may share the store).
+    let worker = engine.owner().to_owned();
     tokio::spawn(async move {
         loop {
             let event = match events.recv().await {
@@ -141,6 +143,7 @@ pub fn forward_run_events(engine: &Arc<Engine>, bus: Arc<EventBus>) {
                             ("run", run.into()),
                             ("workflow", workflow.into()),
                             ("origin", origin.into()),
+                            ("worker", worker.as_str().into()),
                         ]),
                     );
                 }
@@ -158,6 +161,7 @@ pub fn forward_run_events(engine: &Arc<Engine>, bus: Arc<EventBus>) {
                             ("run", run.into()),
                             ("workflow", workflow.into()),
                             ("origin", origin.into()),
+                            ("worker", worker.as_str().into()),
                             ("error", error.map_or(serde_json::Value::Null, Into::into)),
                         ]),
                     );

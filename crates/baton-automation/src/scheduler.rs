@@ -30,6 +30,8 @@ const SUSPENDED_AFTER: Duration = Duration::from_secs(60);
 
 /// How often the store is checked for schedules changed by another process.
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Slots left undecided by dead workers are looked for every this many polls.
+const RECOVER_EVERY_TICKS: u64 = 5;
 
 enum Command {
     /// The schedules of baton.yaml changed (or at start).
@@ -170,13 +172,47 @@ pub async fn reconcile_declared(
     summary
 }
 
-/// Slots claimed by a process that died before deciding them: linked to the run it had
-/// created, or decided now.
+/// Slots claimed by a worker that died before deciding them (a process of this machine
+/// that is gone, or a worker silent for longer than its lease whose claim is that old):
+/// taken over (one worker wins each), then linked to the run the dead worker had created,
+/// or decided now.
 async fn recover(firing: &Firing) {
     let Ok(slots) = firing.store.unsettled_slots().await else {
         return;
     };
+    if slots.is_empty() {
+        return;
+    }
+    let lease = firing.engine.settings().lease.as_millis() as i64;
+    let (Ok(now), Ok(workers)) = (firing.store.clock_ms().await, firing.store.workers().await)
+    else {
+        return;
+    };
+    let live: std::collections::HashSet<&str> = workers
+        .iter()
+        .filter(|worker| worker.now - worker.heartbeat_at <= lease)
+        .map(|worker| worker.id.as_str())
+        .collect();
     for slot in slots {
+        let owner = slot.owner.as_deref().unwrap_or_default();
+        let gone = owner != firing.owner
+            && (baton_engine::holder_is_dead(owner)
+                || (!live.contains(owner) && now - slot.recorded_at > lease));
+        if !gone
+            || !firing
+                .store
+                .reclaim_slot(&slot.schedule, slot.slot, owner, &firing.owner)
+                .await
+                .unwrap_or(false)
+        {
+            continue;
+        }
+        tracing::info!(
+            schedule = slot.schedule,
+            slot = slot.slot,
+            owner,
+            "deciding a slot its worker left undecided"
+        );
         let origin = format!(
             "schedule {} @ {}",
             slot.schedule,
@@ -241,6 +277,7 @@ impl Loop {
     ) {
         let mut poll = tokio::time::interval(POLL_EVERY);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
         loop {
             let next = self.queue.first_key_value().map(|((at, _), _)| *at);
             let now = self.firing.clock.now_ms();
@@ -256,6 +293,12 @@ impl Loop {
                 _ = poll.tick() => {
                     if self.firing.store.schedules_version().await.is_ok_and(|v| v != self.version) {
                         self.refresh().await;
+                    }
+                    ticks += 1;
+                    if ticks % RECOVER_EVERY_TICKS == 0 {
+                        // Another worker may have died holding slots.
+                        let firing = self.firing.clone();
+                        tokio::spawn(async move { recover(&firing).await });
                     }
                 }
                 command = commands.recv() => match command {

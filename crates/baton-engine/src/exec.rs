@@ -60,7 +60,62 @@ impl Engine {
             return Ok(record);
         }
         let workflow = self.definition(&record).await?;
-        let lease = match self.store.claim(run, &self.owner, self.lease_ttl).await? {
+        // One execution of a run per process: a second caller (the dispatcher and a
+        // client racing for a new run) waits for the first one's end.
+        let cancel = CancellationToken::new();
+        {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            if running.contains_key(run) {
+                drop(running);
+                return self.await_run(run).await;
+            }
+            running.insert(run.to_owned(), cancel.clone());
+        }
+        let claimed = self.claim_or_take_over(run).await;
+        let lease = match claimed {
+            Ok(lease) => lease,
+            Err(error) => {
+                self.forget_running(run);
+                return Err(error);
+            }
+        };
+        // Stops renewing when this execution ends or is dropped (its process is going).
+        let keeper = AbortOnDrop(self.keep_lease(run, &lease, cancel.clone()));
+        let result = self
+            .drive(&record, workflow, lease.clone(), cancel.clone())
+            .await;
+        drop(keeper);
+        // Stopped without an end (Baton is stopping): the lease goes now, so another
+        // process resumes the run at once instead of after the lease time.
+        if self
+            .store
+            .run(run)
+            .await
+            .is_ok_and(|record| !record.status.is_finished())
+            && let Err(error) = self.store.release(run, &lease).await
+        {
+            tracing::warn!(run, %error, "could not release the run's lease");
+        }
+        self.forget_running(run);
+        if let Err(error) = &result {
+            tracing::warn!(run, %error, "run stopped");
+        }
+        result?;
+        Ok(self.store.run(run).await?)
+    }
+
+    fn forget_running(&self, run: &str) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.remove(run);
+        if running.is_empty() {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Claims `run`'s lease, or takes it from a holder on this machine whose process is
+    /// gone; [`EngineError::Busy`] when a live worker holds it.
+    async fn claim_or_take_over(&self, run: &str) -> Result<Lease, EngineError> {
+        Ok(match self.store.claim(run, &self.owner, self.lease_ttl).await? {
             Some(lease) => lease,
             None => {
                 let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
@@ -83,41 +138,7 @@ impl Engine {
                     None => return Err(EngineError::Busy(run.to_owned(), holder)),
                 }
             }
-        };
-        let cancel = CancellationToken::new();
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(run.to_owned(), cancel.clone());
-        // Stops renewing when this execution ends or is dropped (its process is going).
-        let keeper = AbortOnDrop(self.keep_lease(run, &lease, cancel.clone()));
-        let result = self
-            .drive(&record, workflow, lease.clone(), cancel.clone())
-            .await;
-        drop(keeper);
-        // Stopped without an end (Baton is stopping): the lease goes now, so another
-        // process resumes the run at once instead of after the lease time.
-        if self
-            .store
-            .run(run)
-            .await
-            .is_ok_and(|record| !record.status.is_finished())
-            && let Err(error) = self.store.release(run, &lease).await
-        {
-            tracing::warn!(run, %error, "could not release the run's lease");
-        }
-        {
-            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-            running.remove(run);
-            if running.is_empty() {
-                self.idle.notify_waiters();
-            }
-        }
-        if let Err(error) = &result {
-            tracing::warn!(run, %error, "run stopped");
-        }
-        result?;
-        Ok(self.store.run(run).await?)
+        })
     }
 
     /// Renews the lease until aborted; cancels the run here when the lease is lost or the

@@ -11,6 +11,9 @@
 
 mod exec;
 mod steps;
+mod workers;
+
+pub use workers::WorkerSettings;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -22,7 +25,7 @@ use baton_core::workflow::Workflow;
 use baton_store::{NewRun, RunRecord, RunStatus, Store, StoreError};
 use futures::future::BoxFuture;
 use serde_json::Value;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 pub use baton_store;
@@ -175,6 +178,12 @@ pub struct Engine {
     idle: Notify,
     /// How long a claimed run stays ours without renewal.
     lease_ttl: Duration,
+    /// How this worker shares the store with others.
+    settings: WorkerSettings,
+    /// Places for top-level runs (`workers.max_runs`); `None`: no limit.
+    slots: Option<Arc<Semaphore>>,
+    /// Told when a run executing here in a place of `slots` ends.
+    slot_freed: Notify,
 }
 
 impl std::fmt::Debug for Engine {
@@ -191,6 +200,17 @@ impl Engine {
         tools: Arc<dyn ToolCaller>,
         workflows: Vec<Workflow>,
         env_allow: &[String],
+    ) -> Arc<Engine> {
+        Engine::with_settings(store, tools, workflows, env_allow, WorkerSettings::default())
+    }
+
+    /// An engine that shares its store with other workers as `settings` say.
+    pub fn with_settings(
+        store: Store,
+        tools: Arc<dyn ToolCaller>,
+        workflows: Vec<Workflow>,
+        env_allow: &[String],
+        settings: WorkerSettings,
     ) -> Arc<Engine> {
         let env = env_allow
             .iter()
@@ -211,7 +231,12 @@ impl Engine {
             running: Mutex::new(HashMap::new()),
             decided: Notify::new(),
             idle: Notify::new(),
-            lease_ttl: LEASE_TTL,
+            lease_ttl: settings.lease,
+            settings,
+            slots: settings
+                .max_runs
+                .map(|max| Arc::new(Semaphore::new(max as usize))),
+            slot_freed: Notify::new(),
         });
         engine.set_workflows(workflows);
         engine
@@ -235,6 +260,16 @@ impl Engine {
 
     pub fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// How this worker shares the store with others.
+    pub fn settings(&self) -> &WorkerSettings {
+        &self.settings
+    }
+
+    /// Top-level and sub-runs executing in this process now.
+    pub fn executing(&self) -> usize {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Replaces the known definitions (runs in flight keep the version they started with).
@@ -490,7 +525,7 @@ impl Engine {
 
 /// Whether a lease holder (`host:pid:nonce`) is a process of this machine that no longer
 /// exists.
-pub(crate) fn holder_is_dead(holder: &str) -> bool {
+pub fn holder_is_dead(holder: &str) -> bool {
     let mut parts = holder.split(':');
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
         return false;

@@ -86,6 +86,36 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The store: schema version (status), apply migrations (migrate), copy a SQLite
+    /// store into PostgreSQL (copy).
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// The workers sharing this store: last heartbeat, runs held, capacity.
+    Workers {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Where the store is, its backend and schema version (exit 1 when it cannot be used).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applies the migrations this Baton knows (also done at every start).
+    Migrate,
+    /// Copies every record of one store into another, empty one (runs, steps, blobs,
+    /// schedules, slots, events, trigger state, time entries, memories).
+    Copy {
+        /// The store to read: sqlite:PATH (default: the configured SQLite file).
+        #[arg(long)]
+        from: Option<String>,
+        /// The store to fill: postgres://USER@HOST:5432/DB (it must be empty).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -163,10 +163,7 @@ pub async fn call(
                         .reopen(&target, None)
                         .await
                         .map_err(|e| e.to_string())?;
-                    let execute = engine.execute(&target);
-                    tokio::spawn(async move {
-                        let _ = execute.await;
-                    });
+                    engine.submit(&target);
                     Ok(json!({"action": "retry_run", "run": target, "steps_to_run_again": steps}))
                 }
                 _ => Err("action must be restart_server, reset_breaker or retry_run".into()),
@@ -220,9 +217,29 @@ async fn system_status(services: &Services, gateway: &Gateway, mode: Option<Stri
                 .filter(|run| !run.status.is_finished())
                 .map(|run| super::workflows::run_json(run, None))
                 .collect();
+            let workers: Vec<Value> = store
+                .workers()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|worker| {
+                    json!({
+                        "worker": worker.id,
+                        "heartbeat_age_ms": worker.now - worker.heartbeat_at,
+                        "executing": worker.info.get("executing"),
+                        "max_runs": worker.info.get("max_runs"),
+                    })
+                })
+                .collect();
             (
                 runs,
-                json!({"path": store.path(), "size_bytes": store.size_bytes()}),
+                json!({
+                    "backend": store.backend_name(),
+                    "location": store.location(),
+                    "size_bytes": store.size_bytes(),
+                    "this_worker": engine.owner(),
+                    "workers": workers,
+                }),
             )
         }
         None => (Vec::new(), Value::Null),

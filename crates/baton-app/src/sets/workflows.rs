@@ -323,19 +323,14 @@ async fn run(
         .await
         .map_err(engine_error)?;
     if !wait {
-        let engine = engine.clone();
-        let background = id.clone();
-        tokio::spawn(async move {
-            if let Err(error) = engine.execute(&background).await {
-                tracing::warn!(run = %background, %error, "background run stopped");
-            }
-        });
+        // Here when this worker has room, else by whichever worker has.
+        engine.submit(&id);
         return Ok(result(json!({ "run": id, "status": "running" })));
     }
     let relay = relay_progress(engine, &id, call);
     let cancel = call.cancel.clone();
     let record = tokio::select! {
-        record = engine.execute(&id) => record.map_err(engine_error)?,
+        record = engine.execute_anywhere(&id) => record.map_err(engine_error)?,
         _ = cancel.cancelled() => {
             let _ = engine.cancel(&id).await;
             return Err(GatewayError::Internal(format!("the client cancelled; run {id} was cancelled")).into());

@@ -13,13 +13,17 @@ use serde_saphyr::{Location, Spanned};
 
 mod automation;
 mod resilience;
+mod store;
+
+pub use store::{STORE_URL_ENV, check_store_url};
 
 use super::{
     error::{ConfigErrors, ErrorSink},
     interpolate::interpolate,
     model::*,
     raw::{
-        RawBreaker, RawConfig, RawResilience, RawServer, RawToolFilter, RawWorkflows, SpannedString,
+        RawBreaker, RawConfig, RawResilience, RawServer, RawStore, RawToolFilter, RawWorkers,
+        RawWorkflows, SpannedString,
     },
 };
 use crate::names::is_valid_tool_name;
@@ -143,14 +147,7 @@ pub fn compile(
         }
     }
 
-    if let Some(store) = &raw.store
-        && let Some(path) = &store.path
-        && let Some(text) = compiler.string(path, "store.path")
-    {
-        config.store.path = compiler.base_dir.join(text);
-    } else {
-        config.store.path = compiler.base_dir.join(".baton/baton.db");
-    }
+    compiler.store(raw.store.as_ref(), raw.workers.as_ref(), &mut config);
     config.workflows.dir = compiler.base_dir.join("workflows");
     if let Some(workflows) = &raw.workflows {
         compiler.workflow_settings(workflows, &mut config);

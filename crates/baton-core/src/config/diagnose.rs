@@ -102,6 +102,7 @@ fn check_section(
         "resilience" => typed::<raw::RawResilience>,
         "workflows" => typed::<raw::RawWorkflows>,
         "store" => typed::<raw::RawStore>,
+        "workers" => typed::<raw::RawWorkers>,
         "events" => typed::<raw::RawEvents>,
         "project" => typed::<raw::RawProject>,
         "memory" => typed::<raw::RawMemory>,
@@ -113,7 +114,7 @@ fn check_section(
         }
         _ => |_| {
             Err(Failure::whole(
-                "unknown section: use servers, mcpServers, namespace, serve, resilience, workflows, store, schedules, triggers, events, project, memory, validation or modes",
+                "unknown section: use servers, mcpServers, namespace, serve, resilience, workflows, store, workers, schedules, triggers, events, project, memory, validation or modes",
             ))
         },
     };

@@ -27,6 +27,7 @@ pub struct Config {
     pub resilience: Resilience,
     pub workflows: WorkflowSettings,
     pub store: StoreConfig,
+    pub workers: WorkersConfig,
     /// `schedules:` in the file (the store may hold more, added at run time).
     pub schedules: Vec<crate::schedule::Schedule>,
     pub triggers: Vec<crate::schedule::Trigger>,
@@ -121,9 +122,27 @@ pub struct WorkflowSettings {
 /// `store:` — the durable state.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// The SQLite database file.
+    /// The SQLite database file (used when there is no `url`).
     pub path: PathBuf,
+    /// A PostgreSQL URL (`store.url`, or `BATON_STORE_URL`, which wins over the file).
+    pub url: Option<String>,
 }
+
+/// `workers:` — this process as one worker among several on a shared store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkersConfig {
+    /// Runs this process executes at once at most (`None`: no limit).
+    pub max_runs: Option<u32>,
+    /// How long a run stays with a worker that stops renewing its lease.
+    pub lease: Duration,
+    /// How often an idle worker looks for work nobody told it about.
+    pub poll: Duration,
+}
+
+/// The default lease period of a run.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// The default slow poll for work.
+pub const DEFAULT_WORK_POLL: Duration = Duration::from_secs(2);
 
 /// Default size above which a step's output is stored out of line (256 KiB).
 pub const DEFAULT_INLINE_OUTPUT_LIMIT: usize = 256 * 1024;
@@ -483,6 +502,12 @@ impl Config {
             },
             store: StoreConfig {
                 path: PathBuf::from(".baton/baton.db"),
+                url: None,
+            },
+            workers: WorkersConfig {
+                max_runs: None,
+                lease: DEFAULT_LEASE,
+                poll: DEFAULT_WORK_POLL,
             },
             schedules: Vec::new(),
             triggers: Vec::new(),

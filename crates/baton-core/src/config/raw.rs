@@ -33,6 +33,9 @@ pub struct RawConfig {
     /// Where Baton keeps its durable state.
     #[serde(default)]
     pub store: Option<RawStore>,
+    /// This process as one worker among several on a shared store.
+    #[serde(default)]
+    pub workers: Option<RawWorkers>,
     /// Schedules that start workflows, tool calls or mode tasks, by name.
     #[serde(default)]
     pub schedules: Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
@@ -251,6 +254,19 @@ pub struct RawWorkflows {
 pub struct RawStore {
     /// The SQLite database file (default `.baton/baton.db` next to baton.yaml).
     pub path: Option<SpannedString>,
+    /// A PostgreSQL database (`postgres://user@host:5432/db`) shared by several workers.
+    pub url: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkers {
+    /// At most this many runs execute in this process at once (default: no limit).
+    pub max_runs: Option<Spanned<u32>>,
+    /// How long a run stays with a worker that stops renewing its lease (default 30s).
+    pub lease: Option<SpannedString>,
+    /// How often an idle worker looks for work it was not told about (default 2s).
+    pub poll: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -651,3 +651,54 @@ fn message_limits_and_connect_waits_are_read_globally_and_per_server() {
     assert!(errors.contains("servers.a.max_message_bytes"), "{errors}");
     assert!(errors.contains("is not a size"), "{errors}");
 }
+
+#[test]
+fn the_store_is_sqlite_by_default_postgres_by_url_and_the_env_wins() {
+    let config = parse_ok("servers: {}\n");
+    assert_eq!(config.store.url, None);
+    assert!(config.store.path.ends_with(".baton/baton.db"));
+    assert_eq!(config.workers.max_runs, None);
+    assert_eq!(config.workers.lease, DEFAULT_LEASE);
+
+    let config = parse_ok(
+        "store: { url: \"postgres://baton:${TOKEN}@db:5432/baton\" }\nworkers: { max_runs: 4, lease: 5s, poll: 500ms }\n",
+    );
+    assert_eq!(
+        config.store.url.as_deref(),
+        Some("postgres://baton:s3cret@db:5432/baton")
+    );
+    assert_eq!(config.workers.max_runs, Some(4));
+    assert_eq!(config.workers.lease, Duration::from_secs(5));
+    assert_eq!(config.workers.poll, Duration::from_millis(500));
+
+    let from_env = |name: &str| {
+        (name == STORE_URL_ENV).then(|| "postgres://root@127.0.0.1:5432/other".to_owned())
+    };
+    let config = parse(
+        Path::new("baton.yaml"),
+        "store: { path: state.db }\n",
+        &from_env,
+    )
+    .unwrap();
+    assert_eq!(
+        config.store.url.as_deref(),
+        Some("postgres://root@127.0.0.1:5432/other")
+    );
+}
+
+#[test]
+fn a_bad_store_or_workers_section_is_reported_where_it_is() {
+    let errors = parse_err("store:\n  path: a.db\n  url: postgres://db/baton\n");
+    assert!(
+        errors[0].message.contains("not both") && errors[0].line == 3,
+        "{errors:?}"
+    );
+    let errors = parse_err("store:\n  url: mysql://u:pw@db/baton\n");
+    assert_eq!(errors[0].path, "store.url");
+    assert!(errors[0].message.contains("postgres://USER@HOST"), "{errors:?}");
+    assert!(!errors[0].message.contains("pw"), "{errors:?}");
+    let errors = parse_err("workers:\n  max_runs: 0\n  lease: 100ms\n");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0].path, "workers.max_runs");
+    assert_eq!(errors[1].path, "workers.lease");
+}

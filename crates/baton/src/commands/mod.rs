@@ -8,6 +8,7 @@ mod schedule;
 mod serve;
 mod servers;
 mod state;
+mod store;
 mod tools;
 mod validate;
 
@@ -36,6 +37,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Timing(command) => state::timing(cli.config, command).await,
         Command::Memory(command) => state::memory(cli.config, command).await,
         Command::Modes { json } => state::modes(cli.config, json),
+        Command::Store(command) => store::run(cli.config, command).await,
+        Command::Workers { json } => store::workers(cli.config, json).await,
     }
 }
 
@@ -46,6 +49,7 @@ pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, ExitCod
             "no configuration file (./baton.yaml or --config): serving Baton's built-in tools only"
         );
         let mut config = Config::empty();
+        config.store.url = config::process_env(config::STORE_URL_ENV).filter(|url| !url.is_empty());
         config::load_workflow_dir(&mut config).map_err(|errors| {
             eprint!("{errors}");
             ExitCode::from(2)
@@ -55,6 +59,14 @@ pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, ExitCod
     config::load(&path, &config::process_env).map_err(|errors| {
         eprint!("{errors}");
         ExitCode::from(2)
+    })
+}
+
+/// Opens the configured store, or prints why it cannot and returns the exit code.
+pub async fn store_of(config: &Config) -> Result<baton_store::Store, ExitCode> {
+    baton_app::store::open_store(config).await.map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::FAILURE
     })
 }
 

@@ -374,19 +374,14 @@ fn truncate(text: &str, limit: usize) -> String {
 
 pub(super) async fn open_store(config_flag: Option<PathBuf>) -> Result<Store, ExitCode> {
     let config = super::load_config(config_flag.as_deref())?;
-    if !config.store.path.exists() {
+    if config.store.url.is_none() && !config.store.path.exists() {
         eprintln!(
             "error: no store at {} yet: no workflow has run with this configuration",
             config.store.path.display()
         );
         return Err(ExitCode::from(2));
     }
-    Store::open(&config.store.path, config.workflows.inline_output_limit)
-        .await
-        .map_err(|error| {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        })
+    super::store_of(&config).await
 }
 
 pub(super) async fn show(config_flag: Option<PathBuf>, run: &str, json: bool) -> ExitCode {
@@ -423,8 +418,8 @@ pub async fn list(config_flag: Option<PathBuf>, args: RunsArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:16} {:24} {:10} {:>10}  ERROR",
-        "RUN", "WORKFLOW", "STATUS", "MS"
+        "{:16} {:24} {:10} {:>10}  {:28} ERROR",
+        "RUN", "WORKFLOW", "STATUS", "MS", "WORKER"
     );
     for run in &runs {
         let millis = run
@@ -432,12 +427,18 @@ pub async fn list(config_flag: Option<PathBuf>, args: RunsArgs) -> ExitCode {
             .zip(run.started_at)
             .map(|(end, start)| (end - start).to_string())
             .unwrap_or_else(|| "-".to_owned());
+        // The worker executing an unfinished run ("-": waiting for one).
+        let worker = match (&run.lease_owner, run.status.is_finished()) {
+            (Some(owner), false) => owner.as_str(),
+            _ => "-",
+        };
         println!(
-            "{:16} {:24} {:10} {:>10}  {}",
+            "{:16} {:24} {:10} {:>10}  {:28} {}",
             run.id,
             run.workflow,
             run.status.as_str(),
             millis,
+            worker,
             truncate(run.error.as_deref().unwrap_or(""), 60)
         );
     }
@@ -515,12 +516,9 @@ async fn continue_run(
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match Store::open(&config.store.path, config.workflows.inline_output_limit).await {
+    let store = match super::store_of(&config).await {
         Ok(store) => store,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let record = match store.run(run).await {
         Ok(record) => record,

@@ -20,12 +20,9 @@ pub async fn run(config_flag: Option<PathBuf>, command: ScheduleCommand) -> Exit
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match Store::open(&config.store.path, config.workflows.inline_output_limit).await {
+    let store = match super::store_of(&config).await {
         Ok(store) => store,
-        Err(error) => {
-            eprintln!("error: cannot open Baton's store: {error} (set store.path in baton.yaml)");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     // baton.yaml's schedules are listed (and manageable) before `baton serve` ever ran.
     reconcile_declared(&store, &config.schedules, baton_store::now_ms()).await;

@@ -27,7 +27,15 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
         tracing::info!("stopping: no new requests; in-flight ones may finish");
         signal_shutdown.cancel();
     });
+    let shared_store = config.store.url.is_some();
     let app = App::start(config, Role::Serve, shutdown).await;
+    // A shared store named on purpose must work: a worker without it would serve without
+    // runs or schedules while its peers carry on.
+    if shared_store && let Err(message) = &app.services.store {
+        eprintln!("error: {message}");
+        app.stop().await;
+        return ExitCode::FAILURE;
+    }
     let result = match address {
         None => app.serve_stdio().await,
         Some(address) => match tokio::net::TcpListener::bind(&address).await {

@@ -10,12 +10,7 @@ use crate::cli::{MemoryCommand, TimingCommand};
 
 async fn open(config_flag: Option<PathBuf>) -> Result<(baton_core::Config, Store), ExitCode> {
     let config = super::load_config(config_flag.as_deref())?;
-    let store = Store::open(&config.store.path, config.workflows.inline_output_limit)
-        .await
-        .map_err(|error| {
-            eprintln!("error: cannot open Baton's store: {error} (set store.path in baton.yaml)");
-            ExitCode::FAILURE
-        })?;
+    let store = super::store_of(&config).await?;
     Ok((config, store))
 }
 

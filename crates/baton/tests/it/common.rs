@@ -488,3 +488,41 @@ pub fn git_repo(dir: &Path) -> PathBuf {
     git(&["commit", "-q", "-m", "first"]);
     repo
 }
+
+/// A fresh database on the PostgreSQL of this machine (`BATON_TEST_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/postgres`), dropped at the end of the test. A test
+/// that needs it fails loudly when PostgreSQL is not there.
+pub struct Pg {
+    db: baton_store::testing::TestDb,
+}
+
+impl Pg {
+    pub fn new() -> Pg {
+        Pg {
+            db: tokio_run(baton_store::testing::TestDb::new()),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.db.url().to_owned()
+    }
+}
+
+/// Runs `future` to its end on a runtime of its own (for synchronous tests).
+pub fn tokio_run<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+/// The backends the durability tests run on: `(store section of baton.yaml, database)` —
+/// SQLite next to baton.yaml (no section), then a fresh PostgreSQL database.
+pub fn each_backend() -> Vec<(String, Option<Pg>)> {
+    let pg = Pg::new();
+    vec![
+        (String::new(), None),
+        (format!("store:\n  url: \"{}\"\n", pg.url()), Some(pg)),
+    ]
+}

@@ -20,3 +20,4 @@ mod resilience;
 mod schedules;
 mod triggers;
 mod workflows;
+mod workers;

@@ -96,13 +96,19 @@ fn assert_each_slot_once(config: &Path) {
 
 #[test]
 fn restarts_never_fire_a_slot_twice_and_catch_up_follows_the_policy() {
+    for (store, _pg) in each_backend() {
+        restarts_never_fire_a_slot_twice_on(&store);
+    }
+}
+
+fn restarts_never_fire_a_slot_twice_on(store: &str) {
     let dir = TestDir::new();
     let config = dir.write(
         "baton.yaml",
-        "schedules:\n\
-         \x20 s-none: { every: 1s, tool: baton__status, catch_up: none }\n\
-         \x20 s-latest: { every: 1s, tool: baton__status, catch_up: latest }\n\
-         \x20 s-all: { every: 1s, tool: baton__status, catch_up: all, overlap: allow_all }\n",
+        &format!("{store}schedules:\n\
+         \x20 s-none: {{ every: 1s, tool: baton__status, catch_up: none }}\n\
+         \x20 s-latest: {{ every: 1s, tool: baton__status, catch_up: latest }}\n\
+         \x20 s-all: {{ every: 1s, tool: baton__status, catch_up: all, overlap: allow_all }}\n"),
     );
     let names = ["s-none", "s-latest", "s-all"];
     {
@@ -165,10 +171,16 @@ fn restarts_never_fire_a_slot_twice_and_catch_up_follows_the_policy() {
 
 #[test]
 fn two_processes_on_one_database_fire_each_slot_once() {
+    for (store, _pg) in each_backend() {
+        two_processes_fire_each_slot_once_on(&store);
+    }
+}
+
+fn two_processes_fire_each_slot_once_on(store: &str) {
     let dir = TestDir::new();
     let config = dir.write(
         "baton.yaml",
-        "schedules:\n  tick: { every: 1s, tool: baton__status, overlap: allow_all }\n",
+        &format!("{store}schedules:\n  tick: {{ every: 1s, tool: baton__status, overlap: allow_all }}\n"),
     );
     {
         let _a = BatonHttp::start(&config);

@@ -11,6 +11,12 @@ use crate::{
 
 #[test]
 fn a_killed_upstream_starts_the_recovery_workflow_once_within_its_cooldown() {
+    for (store, _pg) in each_backend() {
+        recovery_workflow_once_within_its_cooldown_on(&store);
+    }
+}
+
+fn recovery_workflow_once_within_its_cooldown_on(store: &str) {
     let dir = TestDir::new();
     // The reference git server, on a repository only this test uses: its path picks the
     // process out for `pkill -f`.
@@ -19,7 +25,7 @@ fn a_killed_upstream_starts_the_recovery_workflow_once_within_its_cooldown() {
     let config = dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  git:\n    command: {}\n    args: [\"--repository\", \"{id}\"]\n    resilience:\n      restart: {{ initial_delay: 200ms }}\n\
+            "{store}servers:\n  git:\n    command: {}\n    args: [\"--repository\", \"{id}\"]\n    resilience:\n      restart: {{ initial_delay: 200ms }}\n\
              workflows:\n  definitions:\n    recover:\n      inputs:\n        event: {{ type: object }}\n      steps:\n        - id: note\n          set: {{ server: \"{{{{ inputs.event.data.server }}}}\" }}\n\
              triggers:\n  recover-git:\n    on: server_down\n    match: {{ server: git }}\n    workflow: recover\n    cooldown: 1h\n",
             peer("mcp-server-git").display()

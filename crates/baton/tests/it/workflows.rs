@@ -279,9 +279,14 @@ async fn workflows_are_mcp_tools_with_progress() {
 /// ran exactly once; the step in flight ran again with the same idempotency key.
 #[test]
 fn a_run_survives_sigkill_without_repeating_completed_steps() {
-    for (kill_after, resume_with_serve) in [(1usize, false), (3, true), (4, false)] {
+    let backends = each_backend();
+    let cases = [(1usize, false), (3, true), (4, false)];
+    for ((kill_after, resume_with_serve), (store, _)) in cases
+        .into_iter()
+        .flat_map(|case| backends.iter().map(move |backend| (case, backend)))
+    {
         let dir = TestDir::new();
-        let (config, journal) = slow_project(&dir, 5, 400);
+        let (config, journal) = slow_project_on(&dir, 5, 400, store);
         let config = config.to_str().unwrap();
         let mut baton = std::process::Command::new(baton_bin())
             .args(["--config", config, "run", "slow", "--json"])
@@ -379,6 +384,16 @@ fn a_run_survives_sigkill_without_repeating_completed_steps() {
 /// A project whose workflow `slow` is a chain of `steps` calls of `fault__delay` (`ms` each)
 /// on the fault upstream, which journals every call: (baton.yaml, journal).
 fn slow_project(dir: &TestDir, steps: usize, ms: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+    slow_project_on(dir, steps, ms, "")
+}
+
+/// [`slow_project`] with `store` (a `store:` section, or nothing for SQLite).
+fn slow_project_on(
+    dir: &TestDir,
+    steps: usize,
+    ms: u64,
+    store: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let journal = dir.path().join("journal.tsv");
     std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
     let mut workflow =
@@ -393,7 +408,7 @@ fn slow_project(dir: &TestDir, steps: usize, ms: u64) -> (std::path::PathBuf, st
     let config = dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  fault:\n    {}\n",
+            "{store}servers:\n  fault:\n    {}\n",
             fault_server(&["--journal", journal.to_str().unwrap()])
         ),
     );
