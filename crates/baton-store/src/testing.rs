@@ -147,11 +147,16 @@ impl TestPlace {
 
     /// A new store on this place's data.
     pub async fn store(&self) -> Store {
+        self.try_store()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// A new store on this place's data, or why it could not be opened.
+    pub async fn try_store(&self) -> crate::Result<Store> {
         match &self.db {
-            Some(db) => db.store(self.inline_limit).await,
-            None => Store::open(&self.path, self.inline_limit)
-                .await
-                .unwrap_or_else(|error| panic!("{error}")),
+            Some(db) => Store::connect_postgres(db.url(), self.inline_limit).await,
+            None => Store::open(&self.path, self.inline_limit).await,
         }
     }
 }

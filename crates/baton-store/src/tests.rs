@@ -361,3 +361,6 @@ async fn trigger_cooldowns_and_event_retention(place: &TestPlace) {
     assert_eq!(left.last().unwrap().id, *ids.last().unwrap());
 }
 }
+
+mod copy;
+mod workers;

@@ -1,0 +1,182 @@
+//! Several workers on one database: claiming ready runs, the registry, wake-ups, schema
+//! versions and connection errors.
+
+use std::{collections::HashSet, time::Duration};
+
+use serde_json::json;
+
+use super::run;
+use crate::testing::{TestBackend, TestPlace};
+use crate::*;
+
+backend_tests! {
+    async fn claim_ready_hands_each_run_to_one_claimer(place: &TestPlace) {
+        let a = place.store().await;
+        let b = place.store().await;
+        let mut ids = Vec::new();
+        for _ in 0..50 {
+            ids.push(run(&a).await);
+        }
+        let claimer = |store: Store, owner: &'static str| {
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .claim_ready(owner, Duration::from_secs(60), 3)
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        break mine;
+                    }
+                    for (id, lease) in got {
+                        assert_eq!(lease.owner, owner);
+                        mine.push(id);
+                    }
+                }
+            })
+        };
+        let (left, right) = (claimer(a.clone(), "a"), claimer(b.clone(), "b"));
+        let (left, right) = (left.await.unwrap(), right.await.unwrap());
+        let all: Vec<&String> = left.iter().chain(&right).collect();
+        assert_eq!(all.len(), 50, "every run claimed once: {} + {}", left.len(), right.len());
+        let unique: HashSet<&String> = all.iter().copied().collect();
+        assert_eq!(unique.len(), 50);
+        assert!(ids.iter().all(|id| unique.contains(id)));
+        let record = a.run(&ids[0]).await.unwrap();
+        assert_eq!(record.status, RunStatus::Running);
+        assert!(record.started_at.is_some());
+        assert!(a.resumable().await.unwrap().is_empty());
+        let mut counts = a.running_by_owner().await.unwrap();
+        counts.sort();
+        let total: i64 = counts.iter().map(|(_, n)| n).sum();
+        assert_eq!(total, 50);
+    }
+
+    async fn claim_ready_takes_the_oldest_free_runs(place: &TestPlace) {
+        let store = place.store().await;
+        let first = run(&store).await;
+        let second = run(&store).await;
+        let third = run(&store).await;
+        let held = store.claim(&second, "x", Duration::from_secs(60)).await.unwrap().unwrap();
+        let got = store.claim_ready("w", Duration::from_secs(60), 10).await.unwrap();
+        let got: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(got, [first.as_str(), third.as_str()]);
+        assert!(
+            store.claim_ready("v", Duration::from_secs(60), 1).await.unwrap().is_empty(),
+            "nothing left to claim"
+        );
+        store.release(&second, &held).await.unwrap();
+        let again = store.claim_ready("v", Duration::from_secs(60), 5).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert!(again[0].1.epoch > held.epoch);
+        let attempt = store.begin_attempt(&second, &again[0].1, "s", -1).await.unwrap();
+        store
+            .finish_attempt(&second, &again[0].1, "s", -1, attempt, Finish::Succeeded(json!(1)))
+            .await
+            .unwrap();
+    }
+
+    async fn workers_register_by_heartbeat(place: &TestPlace) {
+        let store = place.store().await;
+        assert!(store.workers().await.unwrap().is_empty());
+        store.heartbeat("w1", &json!({"host": "a", "pid": 1})).await.unwrap();
+        store.heartbeat("w2", &json!({"host": "b"})).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        store.heartbeat("w1", &json!({"host": "a", "pid": 2})).await.unwrap();
+        let workers = store.workers().await.unwrap();
+        assert_eq!(workers.len(), 2);
+        let w1 = &workers[0];
+        assert_eq!(w1.id, "w1");
+        assert_eq!(w1.info, json!({"host": "a", "pid": 2}));
+        assert!(w1.started_at < w1.heartbeat_at, "{w1:?}");
+        assert!(w1.heartbeat_at <= w1.now);
+        let clock = store.clock_ms().await.unwrap();
+        assert!((clock - now_ms()).abs() < 60_000, "the store's clock is a real clock");
+        store.remove_worker("w1").await.unwrap();
+        let left: Vec<String> = store.workers().await.unwrap().into_iter().map(|w| w.id).collect();
+        assert_eq!(left, ["w2"]);
+        let id = run(&store).await;
+        store.claim(&id, "w2", Duration::from_secs(60)).await.unwrap().unwrap();
+        assert_eq!(store.running_by_owner().await.unwrap(), [("w2".to_owned(), 1)]);
+    }
+
+    async fn the_schema_version_is_known_and_a_newer_one_refused(place: &TestPlace) {
+        let store = place.store().await;
+        let (applied, known) = store.schema_version().await.unwrap();
+        assert!(known >= 1);
+        assert_eq!(applied, known);
+        let newer = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)";
+        match &store.backend {
+            Backend::Sqlite(sqlite) => {
+                sqlx::query(newer).bind(known + 1).execute(sqlite.pool()).await.unwrap();
+            }
+            Backend::Postgres(pg) => {
+                sqlx::query(newer).bind(known + 1).execute(pg.pool()).await.unwrap();
+            }
+        }
+        let refused = place.try_store().await.map(|_| ()).unwrap_err();
+        assert!(
+            matches!(refused, StoreError::SchemaTooNew { found, .. } if found == known + 1),
+            "{refused}"
+        );
+        let text = refused.to_string();
+        assert!(text.contains(&format!("has schema version {}", known + 1)), "{text}");
+        assert!(text.contains(&format!("knows up to {known}: upgrade Baton")), "{text}");
+    }
+
+    async fn the_work_signal_moves_when_a_run_is_created(place: &TestPlace) {
+        let store = place.store().await;
+        // PostgreSQL: another store (another process) hears it through NOTIFY.
+        let observer = match place.backend() {
+            TestBackend::Sqlite => store.clone(),
+            TestBackend::Postgres => place.store().await,
+        };
+        let mut signal = observer.work_signal();
+        signal.borrow_and_update();
+        run(&store).await;
+        tokio::time::timeout(Duration::from_secs(10), signal.changed())
+            .await
+            .expect("the work signal moves")
+            .unwrap();
+        // A released run wakes workers too.
+        let id = store.runs(1, None).await.unwrap()[0].id.clone();
+        let lease = store.claim(&id, "a", Duration::from_secs(60)).await.unwrap().unwrap();
+        signal.borrow_and_update();
+        store.release(&id, &lease).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), signal.changed())
+            .await
+            .expect("the work signal moves on release")
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn connecting_where_nothing_listens_says_so_without_the_password() {
+    let url = "postgres://bob:hunter2@127.0.0.1:1/baton";
+    let error = Store::connect_postgres(url, 64)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Connect { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("postgres://bob:***@127.0.0.1:1/baton"),
+        "{text}"
+    );
+    assert!(text.contains("Is PostgreSQL running"), "{text}");
+    assert!(!text.contains("hunter2") && !format!("{error:?}").contains("hunter2"));
+}
+
+#[tokio::test]
+async fn a_missing_database_says_how_to_create_it() {
+    let url = crate::testing::with_database(&crate::testing::admin_url(), "baton_no_such_db");
+    let error = Store::connect_postgres(&url, 64)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(error, StoreError::NoDatabase { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("createdb baton_no_such_db"),
+        "{error}"
+    );
+}
