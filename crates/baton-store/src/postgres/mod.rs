@@ -210,7 +210,8 @@ fn classify(location: &str, error: sqlx::Error) -> StoreError {
             location: location.to_owned(),
             source: Box::new(error),
         },
-        Some("42501") => StoreError::Privileges {
+        // 3F000: no schema the user may create in (no USAGE on `public`).
+        Some("42501" | "3F000") => StoreError::Privileges {
             location: location.to_owned(),
             source: Box::new(error),
         },

@@ -147,7 +147,116 @@ backend_tests! {
             .await
             .expect("the work signal moves on release")
             .unwrap();
+        // So do a decision and a new or paused schedule.
+        signal.borrow_and_update();
+        store.decide(&id, "gate", true, "ana", None).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), signal.changed())
+            .await
+            .expect("the work signal moves on a decision")
+            .unwrap();
+        store.add_schedule("s", &json!({"every": "1m"}), false, 0).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), signal.changed())
+            .await
+            .expect("the work signal moves on a new schedule")
+            .unwrap();
+        store.set_paused("s", true, None, 0).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), signal.changed())
+            .await
+            .expect("the work signal moves on a pause")
+            .unwrap();
     }
+
+    async fn concurrent_starts_of_a_task_open_one_entry(place: &TestPlace) {
+        let a = place.store().await;
+        let b = place.store().await;
+        let entry = NewTimeEntry {
+            task_id: "t1".into(),
+            mode: "code".into(),
+            task: "task".into(),
+            priority: "todo".into(),
+            start_at: 1_000,
+            end_at: None,
+            duration_ms: None,
+            result: "started".into(),
+            source: "tool".into(),
+            run_id: None,
+            logged_at: 1_000,
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..10 {
+            let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+            let entry = entry.clone();
+            tasks.spawn(async move { store.time_start(&entry).await.unwrap() });
+        }
+        let mut started = 0;
+        while let Some(outcome) = tasks.join_next().await {
+            if matches!(outcome.unwrap(), TimeStart::Started(_)) {
+                started += 1;
+            }
+        }
+        assert_eq!(started, 1);
+        let filter = TimeFilter { open_only: true, ..TimeFilter::default() };
+        assert_eq!(a.time_entries(&filter, false, None).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_starting_together_migrate_once() {
+    let db = crate::testing::TestDb::new().await;
+    let (a, b, c) = tokio::join!(db.store(64), db.store(64), db.store(64));
+    for store in [&a, &b, &c] {
+        let (applied, known) = store.schema_version().await.unwrap();
+        assert_eq!(applied, known);
+    }
+    assert_eq!(a.backend_name(), "postgres");
+    assert!(a.path().is_none());
+    assert!(!a.location().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_create_on_public_is_told_what_to_grant() {
+    let db = crate::testing::TestDb::new().await;
+    let role = format!(
+        "baton_t_role_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let admin = db.store(64).await;
+    let Backend::Postgres(pg) = &admin.backend else {
+        unreachable!()
+    };
+    // PostgreSQL 15 grants no CREATE on `public` to other users of a database.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA public CASCADE; CREATE SCHEMA public; CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public TO {role}"
+    )))
+    .execute(pg.pool())
+    .await
+    .unwrap();
+    let url = db.url().replacen("://postgres@", &format!("://{role}@"), 1);
+    let error = Store::connect_postgres(&url, 64)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    drop(admin);
+    let text = error.to_string();
+    let admin_url = crate::testing::admin_url();
+    let cleanup = async {
+        let mut connection =
+            <sqlx::postgres::PgConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .unwrap();
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            db.url().rsplit('/').next().unwrap_or_default()
+        )))
+        .execute(&mut connection)
+        .await;
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
+            .execute(&mut connection)
+            .await;
+    };
+    cleanup.await;
+    assert!(matches!(error, StoreError::Privileges { .. }), "{error:?}");
+    assert!(text.contains("GRANT CREATE ON SCHEMA public"), "{text}");
 }
 
 #[tokio::test]
