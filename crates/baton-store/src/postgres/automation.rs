@@ -44,6 +44,20 @@ fn slot_row(row: &PgRow) -> Result<SlotRow> {
     })
 }
 
+/// Locks the rows of `names` (in name order): every transaction that writes a schedule's
+/// slots takes its schedule first, so concurrent claimers and settlers take turns instead
+/// of deadlocking on slot rows taken in different orders.
+async fn lock_schedules(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    names: &[&str],
+) -> Result<()> {
+    sqlx::query("SELECT name FROM schedules WHERE name = ANY($1) ORDER BY name FOR UPDATE")
+        .bind(names)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl AutomationStore for PgStore {
     async fn upsert_config_schedule(
         &self,
@@ -137,6 +151,7 @@ impl AutomationStore for PgStore {
 
     async fn delete_schedule(&self, name: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
+        lock_schedules(&mut tx, &[name]).await?;
         sqlx::query("DELETE FROM schedule_slots WHERE schedule = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -210,6 +225,8 @@ impl AutomationStore for PgStore {
 
     async fn claim_slots(&self, slots: &[(&str, i64)], owner: &str) -> Result<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
+        let names: Vec<&str> = slots.iter().map(|(schedule, _)| *schedule).collect();
+        lock_schedules(&mut tx, &names).await?;
         let mut claimed = Vec::with_capacity(slots.len());
         for (schedule, slot) in slots {
             let inserted = sqlx::query(
@@ -263,6 +280,7 @@ impl AutomationStore for PgStore {
         reason: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        lock_schedules(&mut tx, &[schedule]).await?;
         sqlx::query(
             "UPDATE schedule_slots SET state = $3, run = $4, reason = $5, recorded_at = baton_now_ms() \
              WHERE schedule = $1 AND slot = $2",

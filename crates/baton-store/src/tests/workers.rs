@@ -166,6 +166,38 @@ backend_tests! {
             .unwrap();
     }
 
+    async fn concurrent_slot_claims_take_each_slot_once(place: &TestPlace) {
+        let a = place.store().await;
+        let b = place.store().await;
+        a.add_schedule("s", &json!({"every": "1m"}), false, 0).await.unwrap();
+        let claimer = |store: Store, owner: &'static str, offset: i64| {
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for round in 0..40_i64 {
+                    let slots: Vec<(&str, i64)> =
+                        (0..3).map(|n| ("s", (round + offset + n) * 60_000)).collect();
+                    let claimed = store.claim_slots(&slots, owner).await.unwrap();
+                    for (slot, ours) in slots.iter().zip(claimed) {
+                        if ours {
+                            mine.push(slot.1);
+                            store.settle_slot("s", slot.1, "skipped", None, Some("test")).await.unwrap();
+                        }
+                    }
+                }
+                mine
+            })
+        };
+        let (left, right) = (claimer(a.clone(), "a", 0), claimer(b.clone(), "b", 1));
+        let (left, right) = (left.await.unwrap(), right.await.unwrap());
+        let mut all: Vec<i64> = left.iter().chain(&right).copied().collect();
+        all.sort();
+        let count = all.len();
+        all.dedup();
+        assert_eq!(all.len(), count, "no slot claimed twice");
+        assert_eq!(count, 43, "slots 0 to 42 minutes");
+        assert_eq!(a.schedule("s").await.unwrap().unwrap().skipped, 43);
+    }
+
     async fn concurrent_starts_of_a_task_open_one_entry(place: &TestPlace) {
         let a = place.store().await;
         let b = place.store().await;
