@@ -14,7 +14,7 @@
 //! pool, a row) appears in a public signature; backend-specific phrases (transactions and
 //! their locking, row ids) stay in the backend. [`Store::copy_into`] moves every record from
 //! one store to another (SQLite to PostgreSQL). The store's tests are written against
-//! [`Store`] (`tests.rs`) and run on both backends; [`testing`] (feature `testing`) gives
+//! [`Store`] (`tests.rs`) and run on both backends; the `testing` module (feature `testing`) gives
 //! other crates' tests the same fixture.
 
 #![forbid(unsafe_code)]
