@@ -13,7 +13,10 @@ use std::{
 };
 
 use baton_core::workflow::{WorkflowContext, compile_workflow};
-use baton_store::{StepStatus, Store};
+use baton_store::{
+    StepStatus, Store,
+    testing::{TestBackend, TestPlace},
+};
 use serde_json::json;
 
 use super::*;
@@ -399,12 +402,26 @@ async fn an_approval_blocks_until_someone_decides() {
 /// same idempotency key.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_is_taken_over_without_repeating_completed_steps() {
+    a_run_is_taken_over_without_repeating_completed_steps_on(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_is_taken_over_without_repeating_completed_steps_on_postgres() {
+    a_run_is_taken_over_without_repeating_completed_steps_on(TestBackend::Postgres).await;
+}
+
+async fn a_run_is_taken_over_without_repeating_completed_steps_on(backend: TestBackend) {
     let dir = tempfile::tempdir().unwrap();
+    let place = TestPlace::new(backend, dir.path(), 1024).await;
     let tools = Arc::new(Tools::default());
     let text = "name: two\nsteps:\n  - { id: first, tool: t__echo, args: { n: 1 } }\n  - { id: second, needs: [first], tool: t__hang, args: {} }\n";
-    let first_engine = engine(&dir, tools.clone(), vec![workflow(text)])
-        .await
-        .with_lease_ttl(Duration::from_millis(300));
+    let first_engine = Engine::new(
+        place.store().await,
+        tools.clone(),
+        vec![workflow(text)],
+        &[],
+    )
+    .with_lease_ttl(Duration::from_millis(300));
     let id = first_engine
         .start("two", &Default::default(), "test")
         .await
@@ -429,9 +446,7 @@ async fn a_run_is_taken_over_without_repeating_completed_steps() {
 
     // Another process on the same database, where the tool now answers.
     tools.release_hang.store(true, Ordering::SeqCst);
-    let store = Store::open(&dir.path().join("baton.db"), 1024)
-        .await
-        .unwrap();
+    let store = place.store().await;
     let second_engine = Engine::new(store, tools.clone(), vec![workflow(text)], &[]);
     let started = Instant::now();
     let record = loop {
@@ -511,12 +526,26 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
 /// first process would have, not a full sleep later.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_durable_timer_survives_a_restart() {
+    a_durable_timer_survives_a_restart_on(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_durable_timer_survives_a_restart_on_postgres() {
+    a_durable_timer_survives_a_restart_on(TestBackend::Postgres).await;
+}
+
+async fn a_durable_timer_survives_a_restart_on(backend: TestBackend) {
     let dir = tempfile::tempdir().unwrap();
+    let place = TestPlace::new(backend, dir.path(), 1024).await;
     let tools = Arc::new(Tools::default());
     let text = "name: nap\nsteps:\n  - { id: wait, sleep: 2s }\n  - { id: after, needs: [wait], set: { ok: true } }\n";
-    let first = engine(&dir, tools.clone(), vec![workflow(text)])
-        .await
-        .with_lease_ttl(Duration::from_millis(300));
+    let first = Engine::new(
+        place.store().await,
+        tools.clone(),
+        vec![workflow(text)],
+        &[],
+    )
+    .with_lease_ttl(Duration::from_millis(300));
     let id = first
         .start("nap", &Default::default(), "test")
         .await
@@ -532,9 +561,7 @@ async fn a_durable_timer_survives_a_restart() {
     let wake_at = first.store().steps(&id).await.unwrap()[0]
         .wake_at
         .expect("wake-up time stored");
-    let store = Store::open(&dir.path().join("baton.db"), 1024)
-        .await
-        .unwrap();
+    let store = place.store().await;
     let second = Engine::new(store, tools, vec![workflow(text)], &[]);
     let record = loop {
         match second.execute(&id).await {

@@ -4,12 +4,18 @@
 //! (time entries, memories) — each implemented by a backend, and [`Store`], the handle every
 //! consumer holds, which dispatches each method to the backend it was opened on.
 //!
-//! Today the one backend is SQLite (`sqlite/`, an embedded WAL file). A second backend is one
-//! more [`Backend`] variant implementing the three traits; nothing outside this crate
-//! changes, and no backend type (sqlx, a pool, a row) appears in a public signature.
-//! Backend-specific phrases (transactions and their locking, row ids) stay in the backend.
-//! The store's tests are written against [`Store`] (`tests.rs`), so they run unchanged on
-//! every backend.
+//! [`WorkerStore`] (the store's clock, claiming ready runs, the workers registry) serves
+//! several Baton processes sharing one database.
+//!
+//! Two backends: SQLite (`sqlite/`, an embedded WAL file, [`Store::open`]) and PostgreSQL
+//! (`postgres/`, a connection pool, [`Store::connect_postgres`]), where every lease decision
+//! uses the database's clock so that machines with skewed clocks cannot steal leases, and
+//! `LISTEN`/`NOTIFY` wakes idle workers ([`Store::work_signal`]). No backend type (sqlx, a
+//! pool, a row) appears in a public signature; backend-specific phrases (transactions and
+//! their locking, row ids) stay in the backend. [`Store::copy_into`] moves every record from
+//! one store to another (SQLite to PostgreSQL). The store's tests are written against
+//! [`Store`] (`tests.rs`) and run on both backends; the `testing` module (feature `testing`) gives
+//! other crates' tests the same fixture.
 
 #![forbid(unsafe_code)]
 
@@ -40,6 +46,7 @@ macro_rules! feature {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         crate::Backend::Sqlite(store) => $trait::$name(store $(, $arg)*).await,
+                        crate::Backend::Postgres(store) => $trait::$name(store $(, $arg)*).await,
                     }
                 }
             )*
@@ -48,15 +55,24 @@ macro_rules! feature {
 }
 
 mod automation;
+mod copy;
+mod postgres;
 mod runs;
 mod sqlite;
 mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod types;
+mod url;
+mod workers;
 
 pub use automation::*;
+pub use copy::CopyReport;
 pub use runs::RunStore;
 pub use state::*;
 pub use types::*;
+pub use url::mask_url;
+pub use workers::*;
 
 use std::path::Path;
 
@@ -70,6 +86,7 @@ pub struct Store {
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -83,17 +100,74 @@ impl Store {
         })
     }
 
-    /// Where the data lives (the database file).
-    pub fn path(&self) -> &Path {
+    /// Connects to the PostgreSQL database at `url` (`postgres://user:password@host/db`)
+    /// and applies the migrations (under an advisory lock: processes starting together take
+    /// turns). The errors name the URL with its password masked and say what to do.
+    pub async fn connect_postgres(url: &str, inline_limit: usize) -> Result<Store> {
+        let store = postgres::PgStore::connect(url, inline_limit).await?;
+        Ok(Store {
+            backend: Backend::Postgres(store),
+        })
+    }
+
+    /// The database file, for SQLite; `None` for PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
         match &self.backend {
-            Backend::Sqlite(store) => store.path(),
+            Backend::Sqlite(store) => Some(store.path()),
+            Backend::Postgres(_) => None,
         }
     }
 
-    /// The data's size in bytes.
+    /// Where the data lives, to show: the SQLite file, or the URL with its password masked.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(store) => store.path().display().to_string(),
+            Backend::Postgres(store) => store.location().to_owned(),
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The data's size in bytes as known without asking the database: the SQLite file (with
+    /// its WAL); 0 for PostgreSQL (see [`Store::database_size`]).
     pub fn size_bytes(&self) -> u64 {
         match &self.backend {
             Backend::Sqlite(store) => store.size_bytes(),
+            Backend::Postgres(_) => 0,
+        }
+    }
+
+    /// The data's size in bytes: the SQLite file, or `pg_database_size` of the database.
+    pub async fn database_size(&self) -> Result<u64> {
+        match &self.backend {
+            Backend::Sqlite(store) => Ok(store.size_bytes()),
+            Backend::Postgres(store) => store.database_size().await,
+        }
+    }
+
+    /// The schema version applied to the database, and the latest this binary knows.
+    pub async fn schema_version(&self) -> Result<(i64, i64)> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.schema_version().await,
+            Backend::Postgres(store) => store.schema_version().await,
+        }
+    }
+
+    /// A counter that moves when work may have appeared for an idle worker: a run created,
+    /// released or reopened, an approval decided, a schedule added, changed, paused, resumed
+    /// or deleted. On PostgreSQL it follows `NOTIFY baton_work` (so writes from any process
+    /// wake every worker); on SQLite, this process's writes (other processes on the same
+    /// file are caught by the callers' slow poll).
+    pub fn work_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.work_signal(),
+            Backend::Postgres(store) => store.work_signal(),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! claims a run whose lease is free or expired, bumping the epoch, and renews it while it
 //! works. Every write about a step is *fenced*: it only happens while the writer still holds
 //! the lease with the epoch it claimed, in the same statement or transaction, so a process
-//! whose lease was taken over cannot commit anything ([`crate::StoreError::Fenced`]).
+//! whose lease was taken over cannot commit anything ([`crate::StoreError::Fenced`]). Lease
+//! times are on the store's clock ([`crate::WorkerStore::clock_ms`]: on PostgreSQL the
+//! database's), never on the caller's.
 
 use std::time::Duration;
 

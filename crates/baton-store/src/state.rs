@@ -4,9 +4,10 @@
 //!   entry (no `end_at`) per task id, so of two concurrent starts exactly one inserts
 //!   ([`StateStore::time_start`]); a stop closes the open entry in one statement.
 //! - `memory_entries` / `memory_archive`: the entries of named memories, and the ones a
-//!   memory's line cap moved out. Writes and the cap's archiving happen in one immediate
-//!   transaction ([`StateStore::memory_write`]): concurrent writers, in this process or another
-//!   one on the same file, take turns and lose nothing.
+//!   memory's line cap moved out. Writes and the cap's archiving happen in one transaction
+//!   that holds the memory (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock on the
+//!   memory's name) ([`StateStore::memory_write`]): concurrent writers, in this process or
+//!   another one on the same database, take turns and lose nothing.
 //!
 //! The formats, validation and summaries live in `baton-builtins`; this module only keeps
 //! rows.

@@ -1,6 +1,7 @@
-//! The store's tests, written against [`Store`] only: every test gets its store from
-//! [`store`], the one place that names a backend, so a second backend runs them unchanged.
-//! (One assertion reads a SQLite row directly and says so.)
+//! The store's tests, written against [`Store`] only: each test body takes a
+//! [`TestPlace`] and [`backend_tests!`] runs it on SQLite (`sqlite::name`) and on PostgreSQL
+//! (`postgres::name`, a fresh database per test). (One assertion reads a row directly, per
+//! backend, and says so.)
 
 use std::time::Duration;
 
@@ -8,11 +9,40 @@ use serde_json::{Value, json};
 
 use super::*;
 
-/// The store under test (SQLite; a second backend is opened here).
-async fn store(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("state/baton.db"), 64)
-        .await
-        .unwrap()
+use crate::testing::{TestBackend, TestPlace};
+
+/// Declares each test body once (`async fn name(place: &TestPlace) { … }`) and a test of
+/// it per backend, in modules `sqlite` and `postgres`.
+macro_rules! backend_tests {
+    ($(
+        $(#[$meta:meta])*
+        async fn $name:ident($place:ident: &TestPlace) $body:block
+    )*) => {
+        $(
+            $(#[$meta])*
+            async fn $name($place: &TestPlace) $body
+        )*
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let place = super::TestPlace::new(super::TestBackend::Sqlite, dir.path(), 64).await;
+                    super::$name(&place).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let place = super::TestPlace::new(super::TestBackend::Postgres, dir.path(), 64).await;
+                    super::$name(&place).await;
+                }
+            )*
+        }
+    };
 }
 
 async fn run(store: &Store) -> String {
@@ -29,10 +59,9 @@ async fn run(store: &Store) -> String {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_step_result_is_committed_with_its_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+backend_tests! {
+async fn a_step_result_is_committed_with_its_attempt(place: &TestPlace) {
+    let store = place.store().await;
     let id = run(&store).await;
     assert_eq!(store.resumable().await.unwrap(), vec![id.clone()]);
     let lease = store
@@ -78,10 +107,8 @@ async fn a_step_result_is_committed_with_its_attempt() {
     assert!(record.lease_owner.is_none());
 }
 
-#[tokio::test]
-async fn a_process_whose_lease_was_taken_cannot_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn a_process_whose_lease_was_taken_cannot_commit(place: &TestPlace) {
+    let store = place.store().await;
     let id = run(&store).await;
     let old = store
         .claim(&id, "a", Duration::from_millis(1))
@@ -139,10 +166,8 @@ async fn a_process_whose_lease_was_taken_cannot_commit() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn large_outputs_are_stored_out_of_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn large_outputs_are_stored_out_of_line(place: &TestPlace) {
+    let store = place.store().await;
     let id = run(&store).await;
     let lease = store
         .claim(&id, "a", Duration::from_secs(30))
@@ -162,21 +187,29 @@ async fn large_outputs_are_stored_out_of_line() {
         )
         .await
         .unwrap();
-    // Backend-specific: the SQLite step row keeps no copy of the large output.
-    let crate::Backend::Sqlite(sqlite) = &store.backend;
-    let inline: Option<String> = sqlx::query_scalar("SELECT output FROM steps WHERE run_id = $1")
-        .bind(&id)
-        .fetch_one(sqlite.pool())
-        .await
-        .unwrap();
+    // Backend-specific: the step row keeps no copy of the large output.
+    let inline: Option<String> = match &store.backend {
+        crate::Backend::Sqlite(sqlite) => {
+            sqlx::query_scalar("SELECT output FROM steps WHERE run_id = $1")
+                .bind(&id)
+                .fetch_one(sqlite.pool())
+                .await
+                .unwrap()
+        }
+        crate::Backend::Postgres(pg) => {
+            sqlx::query_scalar("SELECT output::text FROM steps WHERE run_id = $1")
+                .bind(&id)
+                .fetch_one(pg.pool())
+                .await
+                .unwrap()
+        }
+    };
     assert!(inline.is_none(), "the step row stays small");
     assert_eq!(store.steps(&id).await.unwrap()[0].output, Some(big));
 }
 
-#[tokio::test]
-async fn cancel_reopen_approvals_and_pruning() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn cancel_reopen_approvals_and_pruning(place: &TestPlace) {
+    let store = place.store().await;
     let id = run(&store).await;
     assert!(store.cancel(&id).await.unwrap());
     assert_eq!(store.run(&id).await.unwrap().status, RunStatus::Cancelled);
@@ -209,26 +242,22 @@ async fn cancel_reopen_approvals_and_pruning() {
     store.cancel(&second).await.unwrap();
     assert_eq!(store.prune(Duration::from_secs(3600), 1).await.unwrap(), 1);
     assert_eq!(store.runs(10, None).await.unwrap().len(), 1);
-    assert!(store.size_bytes() > 0);
+    assert!(store.database_size().await.unwrap() > 0);
 }
 
-#[tokio::test]
-async fn reopening_the_database_keeps_everything() {
-    let dir = tempfile::tempdir().unwrap();
+async fn reopening_the_database_keeps_everything(place: &TestPlace) {
     let id = {
-        let store = store(&dir).await;
+        let store = place.store().await;
         run(&store).await
     };
-    let store = store(&dir).await;
+    let store = place.store().await;
     assert_eq!(store.run(&id).await.unwrap().inputs, json!({"n": 1}));
     assert_eq!(store.version("h1").await.unwrap().as_deref(), Some("{}"));
 }
 
-#[tokio::test]
-async fn a_slot_is_claimed_once_even_by_two_stores_on_one_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = store(&dir).await;
-    let b = store(&dir).await;
+async fn a_slot_is_claimed_once_even_by_two_stores_on_one_file(place: &TestPlace) {
+    let a = place.store().await;
+    let b = place.store().await;
     let spec = json!({"every": "1m", "tool": "x__y"});
     assert_eq!(
         a.upsert_config_schedule("s", &spec, false, 1_000)
@@ -291,10 +320,8 @@ async fn a_slot_is_claimed_once_even_by_two_stores_on_one_file() {
     assert!(a.schedule("s").await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn trigger_cooldowns_and_event_retention() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(&dir).await;
+async fn trigger_cooldowns_and_event_retention(place: &TestPlace) {
+    let store = place.store().await;
     assert!(store.claim_trigger("t", 10_000, 5_000).await.unwrap());
     assert!(
         !store.claim_trigger("t", 12_000, 5_000).await.unwrap(),
@@ -333,3 +360,7 @@ async fn trigger_cooldowns_and_event_retention() {
     assert_eq!(left.len(), 5);
     assert_eq!(left.last().unwrap().id, *ids.last().unwrap());
 }
+}
+
+mod copy;
+mod workers;

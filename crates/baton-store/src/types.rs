@@ -26,6 +26,43 @@ pub enum StoreError {
     Batch(String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    #[error(
+        "cannot connect to PostgreSQL at {location}: {source}. Is PostgreSQL running and reachable from here? Check `store.url` (or BATON_STORE_URL)"
+    )]
+    Connect {
+        location: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "the database \"{database}\" does not exist at {location}: create it (`createdb {database}`) or fix `store.url` (or BATON_STORE_URL)"
+    )]
+    NoDatabase { location: String, database: String },
+    #[error(
+        "PostgreSQL at {location} refused the credentials: {source}. Check the user and password in `store.url` (or BATON_STORE_URL)"
+    )]
+    Auth {
+        location: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "the PostgreSQL user of {location} lacks a privilege Baton needs: {source}. Grant it, e.g. `GRANT CREATE ON SCHEMA public TO <user>` (or use the database's owner)"
+    )]
+    Privileges {
+        location: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "the database {location} has schema version {found}; this Baton knows up to {known}: upgrade Baton"
+    )]
+    SchemaTooNew {
+        location: String,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "cannot copy into {location}: its table `{table}` already has rows. Copy into an empty database"
+    )]
+    NotEmpty { location: String, table: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

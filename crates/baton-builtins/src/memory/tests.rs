@@ -1,5 +1,7 @@
 use std::collections::HashSet;
 
+use baton_store::testing::{TestBackend, TestPlace};
+
 use super::*;
 
 const FIXTURE: &str = include_str!(concat!(
@@ -400,9 +402,20 @@ async fn an_import_over_the_cap_archives_and_reimporting_does_not_resurrect() {
 
 #[tokio::test]
 async fn concurrent_writers_lose_nothing() {
+    concurrent_writers_lose_nothing_on(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_lose_nothing_on_postgres() {
+    concurrent_writers_lose_nothing_on(TestBackend::Postgres).await;
+}
+
+/// Two stores (two processes) on one database write one memory at once.
+async fn concurrent_writers_lose_nothing_on(backend: TestBackend) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let second = open(&dir).await;
+    let place = TestPlace::new(backend, dir.path(), 1024).await;
+    let store = place.store().await;
+    let second = place.store().await;
     // Small enough that the cap archives while the writers run.
     let settings = capped(120);
     let mut tasks = tokio::task::JoinSet::new();

@@ -97,6 +97,9 @@ impl AutomationStore for SqliteStore {
             }
         };
         tx.commit().await?;
+        if outcome != Reconciled::Unchanged {
+            self.wake();
+        }
         Ok(outcome)
     }
 
@@ -136,6 +139,7 @@ impl AutomationStore for SqliteStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        self.wake();
         Ok(inserted.rows_affected() == 1)
     }
 
@@ -150,6 +154,7 @@ impl AutomationStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.wake();
         Ok(deleted.rows_affected() == 1)
     }
 
@@ -180,6 +185,7 @@ impl AutomationStore for SqliteStore {
             .execute(&self.pool)
             .await?
         };
+        self.wake();
         Ok(updated.rows_affected() == 1)
     }
 

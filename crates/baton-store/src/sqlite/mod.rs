@@ -5,11 +5,14 @@
 
 mod automation;
 mod batch;
+pub(crate) mod copy;
 mod runs;
 mod state;
+mod workers;
 
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -26,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../schema_2.sql")),
     (3, include_str!("../schema_3.sql")),
     (4, include_str!("../schema_4.sql")),
+    (5, include_str!("../schema_5.sql")),
 ];
 
 #[derive(Clone, Debug)]
@@ -36,6 +40,8 @@ pub(crate) struct SqliteStore {
     path: PathBuf,
     /// Outputs larger than this (bytes of JSON) go to `blobs`.
     inline_limit: usize,
+    /// Moved by this process's writes that may give an idle worker work.
+    signal: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -84,6 +90,7 @@ impl SqliteStore {
             pool,
             path: path.to_owned(),
             inline_limit,
+            signal: Arc::new(tokio::sync::watch::channel(0).0),
         };
         store.migrate().await?;
         Ok(store)
@@ -93,12 +100,38 @@ impl SqliteStore {
         &self.path
     }
 
+    pub(crate) fn work_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
+    }
+
+    /// Tells idle workers of this process that work may have appeared.
+    pub(super) fn wake(&self) {
+        self.signal.send_modify(|count| *count += 1);
+    }
+
+    pub(crate) async fn schema_version(&self) -> Result<(i64, i64)> {
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((applied.unwrap_or(0), latest_version()))
+    }
+
     async fn migrate(&self) -> Result<()> {
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
         .execute(&self.pool)
         .await?;
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        if let Some(found) = newest.filter(|found| *found > latest_version()) {
+            return Err(StoreError::SchemaTooNew {
+                location: self.path.display().to_string(),
+                found,
+                known: latest_version(),
+            });
+        }
         for (version, sql) in MIGRATIONS {
             // IMMEDIATE: two processes opening a new file at once take turns instead of
             // one failing to upgrade its read lock.
@@ -132,12 +165,17 @@ impl SqliteStore {
     }
 }
 
-pub(super) fn parse_json(text: &str) -> Result<Value> {
+/// The newest migration this binary has.
+fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
+pub(crate) fn parse_json(text: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("stored JSON: {error}")))
 }
 
 /// A short, sortable-enough run id: time in base 36 plus random hex.
-pub(super) fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let uuid = uuid::Uuid::new_v4().simple().to_string();
     format!("{}{}", radix36(now_ms() as u64), &uuid[..6])
 }

@@ -50,6 +50,7 @@ impl RunStore for SqliteStore {
         .bind(&new.origin)
         .execute(&self.pool)
         .await?;
+        self.wake();
         Ok(id)
     }
 
@@ -116,6 +117,7 @@ impl RunStore for SqliteStore {
         .bind(lease.epoch)
         .execute(&self.pool)
         .await?;
+        self.wake();
         Ok(())
     }
 
@@ -125,6 +127,7 @@ impl RunStore for SqliteStore {
             .bind(owner)
             .execute(&self.pool)
             .await?;
+        self.wake();
         Ok(())
     }
 
@@ -440,6 +443,7 @@ impl RunStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.wake();
         Ok(())
     }
 
@@ -463,6 +467,7 @@ impl RunStore for SqliteStore {
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
+        self.wake();
         Ok(done.rows_affected() == 1)
     }
 

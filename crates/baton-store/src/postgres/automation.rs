@@ -1,0 +1,509 @@
+//! [`AutomationStore`] on PostgreSQL (times of records on the database's clock; the
+//! explicit times the callers give are honoured as given).
+
+use serde_json::Value;
+use sqlx::{Row, postgres::PgRow};
+
+use super::PgStore;
+use crate::{
+    AutomationStore, EventRow, ORIGIN_CONFIG, ORIGIN_RUNTIME, Reconciled, Result, ScheduleRow,
+    SlotRow, sqlite::parse_json,
+};
+
+const SCHEDULE_COLUMNS: &str = "SELECT name, spec::text AS spec, origin, paused, pause_reason, cursor, created_at, updated_at, last_slot, last_fired_at, last_run, last_result, last_error, skipped, missed FROM schedules";
+
+fn schedule_row(row: &PgRow) -> Result<ScheduleRow> {
+    let spec: String = row.try_get("spec")?;
+    Ok(ScheduleRow {
+        name: row.try_get("name")?,
+        spec: parse_json(&spec)?,
+        origin: row.try_get("origin")?,
+        paused: row.try_get("paused")?,
+        pause_reason: row.try_get("pause_reason")?,
+        cursor: row.try_get("cursor")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_slot: row.try_get("last_slot")?,
+        last_fired_at: row.try_get("last_fired_at")?,
+        last_run: row.try_get("last_run")?,
+        last_result: row.try_get("last_result")?,
+        last_error: row.try_get("last_error")?,
+        skipped: row.try_get("skipped")?,
+        missed: row.try_get("missed")?,
+    })
+}
+
+fn slot_row(row: &PgRow) -> Result<SlotRow> {
+    Ok(SlotRow {
+        schedule: row.try_get("schedule")?,
+        slot: row.try_get("slot")?,
+        state: row.try_get("state")?,
+        reason: row.try_get("reason")?,
+        run: row.try_get("run")?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+/// Locks the rows of `names` (in name order): every transaction that writes a schedule's
+/// slots takes its schedule first, so concurrent claimers and settlers take turns instead
+/// of deadlocking on slot rows taken in different orders.
+async fn lock_schedules(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    names: &[&str],
+) -> Result<()> {
+    sqlx::query("SELECT name FROM schedules WHERE name = ANY($1) ORDER BY name FOR UPDATE")
+        .bind(names)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl AutomationStore for PgStore {
+    async fn upsert_config_schedule(
+        &self,
+        name: &str,
+        spec: &Value,
+        paused: bool,
+        cursor: i64,
+    ) -> Result<Reconciled> {
+        let text = spec.to_string();
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<(String, String)> =
+            sqlx::query_as("SELECT spec::text, origin FROM schedules WHERE name = $1 FOR UPDATE")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let outcome = match existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO schedules (name, spec, origin, paused, cursor, created_at, updated_at) \
+                     VALUES ($1, $2::json, $3, $4, $5, baton_now_ms(), baton_now_ms())",
+                )
+                .bind(name)
+                .bind(&text)
+                .bind(ORIGIN_CONFIG)
+                .bind(paused)
+                .bind(cursor)
+                .execute(&mut *tx)
+                .await?;
+                Reconciled::Added
+            }
+            Some((stored, origin)) if stored == text && origin == ORIGIN_CONFIG => {
+                Reconciled::Unchanged
+            }
+            Some(_) => {
+                // A new timing starts from now: slots of the new spec before the change
+                // were never due.
+                sqlx::query(
+                    "UPDATE schedules SET spec = $2::json, origin = $3, paused = $4, pause_reason = NULL, \
+                     updated_at = GREATEST(baton_now_ms(), updated_at + 1), cursor = GREATEST(cursor, $5) WHERE name = $1",
+                )
+                .bind(name)
+                .bind(&text)
+                .bind(ORIGIN_CONFIG)
+                .bind(paused)
+                .bind(cursor)
+                .execute(&mut *tx)
+                .await?;
+                Reconciled::Changed
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn remove_config_schedules_except(&self, keep: &[String]) -> Result<Vec<String>> {
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM schedules WHERE origin = $1")
+                .bind(ORIGIN_CONFIG)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut removed = Vec::new();
+        for name in stored {
+            if !keep.contains(&name) {
+                self.delete_schedule(&name).await?;
+                removed.push(name);
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn add_schedule(
+        &self,
+        name: &str,
+        spec: &Value,
+        paused: bool,
+        cursor: i64,
+    ) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO schedules (name, spec, origin, paused, cursor, created_at, updated_at) \
+             VALUES ($1, $2::json, $3, $4, $5, baton_now_ms(), baton_now_ms()) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(spec.to_string())
+        .bind(ORIGIN_RUNTIME)
+        .bind(paused)
+        .bind(cursor)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        lock_schedules(&mut tx, &[name]).await?;
+        sqlx::query("DELETE FROM schedule_slots WHERE schedule = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM schedules WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    async fn set_paused(
+        &self,
+        name: &str,
+        paused: bool,
+        reason: Option<&str>,
+        resume_at: i64,
+    ) -> Result<bool> {
+        let updated = if paused {
+            sqlx::query(
+                "UPDATE schedules SET paused = true, pause_reason = $2, updated_at = GREATEST(baton_now_ms(), updated_at + 1) WHERE name = $1",
+            )
+            .bind(name)
+            .bind(reason)
+            .execute(&self.pool)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE schedules SET paused = false, pause_reason = NULL, updated_at = GREATEST(baton_now_ms(), updated_at + 1), \
+                 cursor = GREATEST(cursor, $2) WHERE name = $1",
+            )
+            .bind(name)
+            .bind(resume_at)
+            .execute(&self.pool)
+            .await?
+        };
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn schedules(&self) -> Result<Vec<ScheduleRow>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SCHEDULE_COLUMNS} ORDER BY name"
+        )))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(schedule_row)
+        .collect()
+    }
+
+    async fn schedule(&self, name: &str) -> Result<Option<ScheduleRow>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SCHEDULE_COLUMNS} WHERE name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(schedule_row)
+        .transpose()
+    }
+
+    async fn schedules_version(&self) -> Result<(i64, i64)> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at FROM schedules")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((row.try_get("n")?, row.try_get("at")?))
+    }
+
+    async fn claim_slots(&self, slots: &[(&str, i64)], owner: &str) -> Result<Vec<bool>> {
+        let mut tx = self.pool.begin().await?;
+        let names: Vec<&str> = slots.iter().map(|(schedule, _)| *schedule).collect();
+        lock_schedules(&mut tx, &names).await?;
+        let mut claimed = Vec::with_capacity(slots.len());
+        for (schedule, slot) in slots {
+            let inserted = sqlx::query(
+                "INSERT INTO schedule_slots (schedule, slot, state, owner, recorded_at) \
+                 VALUES ($1, $2, 'claimed', $3, baton_now_ms()) ON CONFLICT (schedule, slot) DO NOTHING",
+            )
+            .bind(*schedule)
+            .bind(*slot)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+            claimed.push(inserted.rows_affected() == 1);
+            sqlx::query("UPDATE schedules SET cursor = GREATEST(cursor, $2) WHERE name = $1 AND cursor < $2")
+                .bind(*schedule)
+                .bind(*slot)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn claim_manual_slot(&self, schedule: &str, slot: i64, owner: &str) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO schedule_slots (schedule, slot, state, owner, recorded_at) \
+             VALUES ($1, $2, 'claimed', $3, baton_now_ms()) ON CONFLICT (schedule, slot) DO NOTHING",
+        )
+        .bind(schedule)
+        .bind(slot)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn schedule_failed(&self, schedule: &str, error: &str) -> Result<()> {
+        sqlx::query("UPDATE schedules SET last_result = 'failed', last_error = $2 WHERE name = $1")
+            .bind(schedule)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn settle_slot(
+        &self,
+        schedule: &str,
+        slot: i64,
+        state: &str,
+        run: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        lock_schedules(&mut tx, &[schedule]).await?;
+        sqlx::query(
+            "UPDATE schedule_slots SET state = $3, run = $4, reason = $5, recorded_at = baton_now_ms() \
+             WHERE schedule = $1 AND slot = $2",
+        )
+        .bind(schedule)
+        .bind(slot)
+        .bind(state)
+        .bind(run)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        let update = match state {
+            "fired" => {
+                "UPDATE schedules SET last_slot = $2, last_fired_at = baton_now_ms(), last_run = $3, \
+                 last_result = 'running', last_error = NULL WHERE name = $1"
+            }
+            "skipped" => "UPDATE schedules SET skipped = skipped + 1 WHERE name = $1",
+            "missed" => "UPDATE schedules SET missed = missed + 1 WHERE name = $1",
+            _ => "SELECT $1::text",
+        };
+        let query = sqlx::query(update).bind(schedule);
+        let query = if state == "fired" {
+            query.bind(slot).bind(run)
+        } else {
+            query
+        };
+        query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn oldest_buffered(&self, schedule: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT slot FROM schedule_slots WHERE schedule = $1 AND state = 'buffered' ORDER BY slot LIMIT 1",
+        )
+        .bind(schedule)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn take_buffered(&self, schedule: &str, slot: i64, owner: &str) -> Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE schedule_slots SET state = 'claimed', owner = $3 \
+             WHERE schedule = $1 AND slot = $2 AND state = 'buffered'",
+        )
+        .bind(schedule)
+        .bind(slot)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn schedules_with_buffered(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT schedule FROM schedule_slots WHERE state = 'buffered'",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn buffered_count(&self, schedule: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM schedule_slots WHERE schedule = $1 AND state = 'buffered'",
+        )
+        .bind(schedule)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn active_schedule_runs(&self, schedule: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT s.run FROM schedule_slots s JOIN runs r ON r.id = s.run \
+             WHERE s.schedule = $1 AND s.state = 'fired' AND r.status IN ('pending', 'running') \
+             ORDER BY s.slot",
+        )
+        .bind(schedule)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn unsettled_slots(&self) -> Result<Vec<SlotRow>> {
+        sqlx::query(
+            "SELECT schedule, slot, state, reason, run, recorded_at FROM schedule_slots \
+             WHERE state = 'claimed' ORDER BY slot",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(slot_row)
+        .collect()
+    }
+
+    async fn slot_of_run(&self, run: &str) -> Result<Option<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT schedule, slot FROM schedule_slots WHERE run = $1")
+                .bind(run)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn run_with_origin(&self, origin: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM runs WHERE origin = $1 ORDER BY created_at LIMIT 1")
+                .bind(origin)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn schedule_result(
+        &self,
+        schedule: &str,
+        run: &str,
+        result: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE schedules SET last_result = $3, last_error = $4 WHERE name = $1 AND last_run = $2",
+        )
+        .bind(schedule)
+        .bind(run)
+        .bind(result)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn slots(&self, schedule: &str, limit: u32) -> Result<Vec<SlotRow>> {
+        sqlx::query(
+            "SELECT schedule, slot, state, reason, run, recorded_at FROM schedule_slots \
+             WHERE schedule = $1 ORDER BY slot DESC LIMIT $2",
+        )
+        .bind(schedule)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(slot_row)
+        .collect()
+    }
+
+    async fn claim_trigger(&self, name: &str, now: i64, cooldown_ms: i64) -> Result<bool> {
+        let updated = sqlx::query(
+            "INSERT INTO trigger_state (name, last_fired_at) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET last_fired_at = excluded.last_fired_at \
+             WHERE trigger_state.last_fired_at <= $3",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(now - cooldown_ms.max(0))
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn insert_events(&self, events: &[(i64, &str, &Value)]) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(events.len());
+        for (at, kind, data) in events {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO events (at, kind, data) VALUES ($1, $2, $3::json) RETURNING id",
+            )
+            .bind(*at)
+            .bind(*kind)
+            .bind(data.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn events(
+        &self,
+        kind: Option<&str>,
+        after: i64,
+        limit: u32,
+        newest: bool,
+    ) -> Result<Vec<EventRow>> {
+        let order = if newest { "DESC" } else { "ASC" };
+        let mut rows: Vec<EventRow> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, at, kind, data::text AS data FROM events WHERE id > $1 AND ($2::text IS NULL OR kind = $2) \
+             ORDER BY id {order} LIMIT $3"
+        )))
+        .bind(after)
+        .bind(kind)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let data: String = row.try_get("data")?;
+            Ok(EventRow {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                kind: row.try_get("kind")?,
+                data: parse_json(&data)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+        if newest {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    async fn prune_events(&self, keep: u32, keep_for_ms: i64) -> Result<u64> {
+        let old = sqlx::query("DELETE FROM events WHERE at < baton_now_ms() - $1")
+            .bind(keep_for_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let extra = sqlx::query(
+            "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)",
+        )
+        .bind(i64::from(keep))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(old + extra)
+    }
+}

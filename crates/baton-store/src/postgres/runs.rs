@@ -1,0 +1,508 @@
+//! [`RunStore`] on PostgreSQL. Lease times are on the database's clock (`baton_now_ms()`);
+//! a fenced write locks its run row (`FOR SHARE`) in the same statement, so a take-over
+//! waits for it, and it sees a take-over that committed first.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{Row, postgres::PgRow};
+
+use super::{PgStore, batch};
+use crate::{
+    Approval, Finish, Lease, NewRun, Result, RunRecord, RunStatus, RunStore, StepRecord,
+    StoreError,
+    sqlite::{new_id, parse_json},
+};
+
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Batch("the store's writer stopped".to_owned())
+}
+
+impl RunStore for PgStore {
+    async fn save_version(&self, hash: &str, name: &str, definition: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO workflow_versions (hash, name, definition, created_at) VALUES ($1, $2, $3, baton_now_ms()) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(hash)
+        .bind(name)
+        .bind(definition)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn version(&self, hash: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT definition FROM workflow_versions WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn create_run(&self, new: NewRun) -> Result<String> {
+        let id = new_id();
+        let (parent_run, parent_step) = new.parent.unzip();
+        sqlx::query(
+            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin) \
+             VALUES ($1, $2, $3, 'pending', $4::json, baton_now_ms(), $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(&new.workflow)
+        .bind(&new.hash)
+        .bind(new.inputs.to_string())
+        .bind(parent_run)
+        .bind(parent_step)
+        .bind(&new.origin)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn claim(&self, run: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>> {
+        let epoch: Option<i64> = sqlx::query_scalar(
+            "UPDATE runs SET lease_owner = $1, lease_until = baton_now_ms() + $2, lease_epoch = lease_epoch + 1, \
+             status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, started_at = COALESCE(started_at, baton_now_ms()) \
+             WHERE id = $3 AND status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_until < baton_now_ms() OR lease_owner = $1) \
+             RETURNING lease_epoch",
+        )
+        .bind(owner)
+        .bind(ttl_ms(ttl))
+        .bind(run)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(epoch.map(|epoch| Lease {
+            owner: owner.to_owned(),
+            epoch,
+        }))
+    }
+
+    async fn take_over(
+        &self,
+        run: &str,
+        from: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        let epoch: Option<i64> = sqlx::query_scalar(
+            "UPDATE runs SET lease_owner = $1, lease_until = baton_now_ms() + $2, lease_epoch = lease_epoch + 1 \
+             WHERE id = $3 AND lease_owner = $4 AND status IN ('pending', 'running') RETURNING lease_epoch",
+        )
+        .bind(owner)
+        .bind(ttl_ms(ttl))
+        .bind(run)
+        .bind(from)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(epoch.map(|epoch| Lease {
+            owner: owner.to_owned(),
+            epoch,
+        }))
+    }
+
+    async fn renew(&self, run: &str, lease: &Lease, ttl: Duration) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET lease_until = baton_now_ms() + $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4 AND status IN ('pending', 'running')",
+        )
+        .bind(ttl_ms(ttl))
+        .bind(run)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release(&self, run: &str, lease: &Lease) -> Result<()> {
+        sqlx::query(
+            "UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3",
+        )
+        .bind(run)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_owned(&self, run: &str, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(run)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn resumable(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL \
+             AND (lease_owner IS NULL OR lease_until < baton_now_ms()) ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn held(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, lease_owner FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL \
+             AND lease_owner IS NOT NULL AND lease_until >= baton_now_ms()",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn run(&self, run: &str) -> Result<RunRecord> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{RUN_COLUMNS} WHERE id = $1")))
+            .bind(run)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NoRun(run.to_owned()))?;
+        run_record(&row)
+    }
+
+    async fn child_run(&self, parent: &str, step: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM runs WHERE parent_run = $1 AND parent_step = $2 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(parent)
+        .bind(step)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn runs(&self, limit: u32, workflow: Option<&str>) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{RUN_COLUMNS} WHERE ($1::text IS NULL OR workflow = $1) ORDER BY created_at DESC, id DESC LIMIT $2"
+        )))
+        .bind(workflow)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_record).collect()
+    }
+
+    async fn steps(&self, run: &str) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT s.step_id, s.item, s.status, s.attempts, COALESCE(s.output, b.data)::text AS output, s.error, s.started_at, s.finished_at, s.wake_at \
+             FROM steps s LEFT JOIN blobs b ON b.id = s.output_blob WHERE s.run_id = $1 ORDER BY s.started_at NULLS FIRST, s.step_id, s.item",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let output: Option<String> = row.try_get("output")?;
+                Ok(StepRecord {
+                    step_id: row.try_get("step_id")?,
+                    item: row.try_get("item")?,
+                    status: row.try_get::<String, _>("status")?.parse()?,
+                    attempts: row.try_get::<i64, _>("attempts")? as u32,
+                    output: output.map(|text| parse_json(&text)).transpose()?,
+                    error: row.try_get("error")?,
+                    started_at: row.try_get("started_at")?,
+                    finished_at: row.try_get("finished_at")?,
+                    wake_at: row.try_get("wake_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn begin_attempt(&self, run: &str, lease: &Lease, step: &str, item: i64) -> Result<u32> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(batch::Op::Begin {
+                run: run.to_owned(),
+                lease: lease.clone(),
+                step: step.to_owned(),
+                item,
+                reply,
+            })
+            .map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn finish_attempt(
+        &self,
+        run: &str,
+        lease: &Lease,
+        step: &str,
+        item: i64,
+        attempt: u32,
+        finish: Finish,
+    ) -> Result<()> {
+        let (status, output, error) = match finish {
+            Finish::Succeeded(output) => ("succeeded", Some(output.to_string()), None),
+            Finish::Failed(error) => ("failed", None, Some(error)),
+            Finish::Skipped => ("skipped", None, None),
+        };
+        let large = output
+            .as_ref()
+            .is_some_and(|text| text.len() > self.inline_limit);
+        if !large && error.is_none() {
+            // The common case goes with the other steps finishing now, in one statement.
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.writer
+                .send(batch::Op::Finish {
+                    run: run.to_owned(),
+                    lease: lease.clone(),
+                    step: step.to_owned(),
+                    item,
+                    attempt,
+                    status,
+                    output,
+                    reply,
+                })
+                .map_err(|_| writer_stopped())?;
+            return answer.await.map_err(|_| writer_stopped())?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let (inline, blob) = match output {
+            Some(text) if large => {
+                let id = format!("{run}/{step}/{item}/{attempt}");
+                sqlx::query(
+                    "INSERT INTO blobs (id, run_id, data) VALUES ($1, $2, $3::json) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                )
+                .bind(&id)
+                .bind(run)
+                .bind(&text)
+                .execute(&mut *tx)
+                .await?;
+                (None, Some(id))
+            }
+            other => (other, None),
+        };
+        let updated = sqlx::query(
+            "UPDATE steps SET status = $1, output = $2::json, output_blob = $3, error = $4, finished_at = baton_now_ms(), wake_at = NULL \
+             WHERE run_id = $5 AND step_id = $6 AND item = $7 AND attempts = $8 \
+             AND EXISTS (SELECT 1 FROM runs WHERE id = $5 AND lease_owner = $9 AND lease_epoch = $10 FOR SHARE)",
+        )
+        .bind(status)
+        .bind(inline)
+        .bind(blob)
+        .bind(&error)
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .bind(i64::from(attempt))
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Fenced(run.to_owned()));
+        }
+        if let Some(error) = &error {
+            sqlx::query(
+                "INSERT INTO attempts (run_id, step_id, item, attempt, owner, started_at, finished_at, outcome, error) \
+                 SELECT $1, $2, $3, $4, $5, COALESCE(attempt_started_at, finished_at), finished_at, 'failed', $6 \
+                 FROM steps WHERE run_id = $1 AND step_id = $2 AND item = $3 \
+                 ON CONFLICT (run_id, step_id, item, attempt) DO NOTHING",
+            )
+            .bind(run)
+            .bind(step)
+            .bind(item)
+            .bind(i64::from(attempt))
+            .bind(&lease.owner)
+            .bind(error)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn failed_attempts(
+        &self,
+        run: &str,
+        step: &str,
+        item: i64,
+    ) -> Result<Vec<(u32, String)>> {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT attempt, error FROM attempts WHERE run_id = $1 AND step_id = $2 AND item = $3 ORDER BY attempt",
+        )
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(attempt, error)| (attempt as u32, error.unwrap_or_default()))
+            .collect())
+    }
+
+    async fn wait_step(
+        &self,
+        run: &str,
+        lease: &Lease,
+        step: &str,
+        item: i64,
+        wake_at: Option<i64>,
+    ) -> Result<()> {
+        let updated = sqlx::query(
+            "UPDATE steps SET status = 'waiting', wake_at = COALESCE(wake_at, $1) WHERE run_id = $2 AND step_id = $3 AND item = $4 \
+             AND EXISTS (SELECT 1 FROM runs WHERE id = $2 AND lease_owner = $5 AND lease_epoch = $6 FOR SHARE)",
+        )
+        .bind(wake_at)
+        .bind(run)
+        .bind(step)
+        .bind(item)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Fenced(run.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        run: &str,
+        lease: &Lease,
+        status: RunStatus,
+        outputs: Option<&Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let updated = sqlx::query(
+            "UPDATE runs SET status = $1, outputs = $2::json, error = $3, finished_at = baton_now_ms(), lease_owner = NULL, lease_until = NULL \
+             WHERE id = $4 AND lease_owner = $5 AND lease_epoch = $6 AND status IN ('pending', 'running')",
+        )
+        .bind(status.as_str())
+        .bind(outputs.map(Value::to_string))
+        .bind(error)
+        .bind(run)
+        .bind(&lease.owner)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() != 1 {
+            // Cancelled meanwhile is not a fencing failure: the cancel wins.
+            if self.run(run).await?.status == RunStatus::Cancelled {
+                return Ok(());
+            }
+            return Err(StoreError::Fenced(run.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, run: &str) -> Result<bool> {
+        self.run(run).await?;
+        let updated = sqlx::query(
+            "UPDATE runs SET status = 'cancelled', finished_at = baton_now_ms(), error = COALESCE(error, 'cancelled') \
+             WHERE (id = $1 OR parent_run = $1) AND status IN ('pending', 'running')",
+        )
+        .bind(run)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    async fn reopen(&self, run: &str, forget: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM steps WHERE run_id = $1 AND step_id = ANY($2)")
+            .bind(run)
+            .bind(forget)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM approvals WHERE run_id = $1 AND step_id = ANY($2)")
+            .bind(run)
+            .bind(forget)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE runs SET status = 'pending', error = NULL, outputs = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        )
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn decide(
+        &self,
+        run: &str,
+        step: &str,
+        approved: bool,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<bool> {
+        self.run(run).await?;
+        let done = sqlx::query(
+            "INSERT INTO approvals (run_id, step_id, approved, by_whom, comment, at) VALUES ($1, $2, $3, $4, $5, baton_now_ms()) \
+             ON CONFLICT (run_id, step_id) DO NOTHING",
+        )
+        .bind(run)
+        .bind(step)
+        .bind(approved)
+        .bind(by)
+        .bind(comment)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn approval(&self, run: &str, step: &str) -> Result<Option<Approval>> {
+        let row: Option<(bool, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT approved, by_whom, comment, at FROM approvals WHERE run_id = $1 AND step_id = $2",
+        )
+        .bind(run)
+        .bind(step)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(approved, by, comment, at)| Approval {
+            approved,
+            by,
+            comment,
+            at,
+        }))
+    }
+
+    async fn prune(&self, keep_for: Duration, keep_runs: u32) -> Result<u64> {
+        let old = sqlx::query(
+            "DELETE FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < baton_now_ms() - $1",
+        )
+        .bind(ttl_ms(keep_for))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let extra = sqlx::query(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') \
+             ORDER BY finished_at DESC OFFSET $1)",
+        )
+        .bind(i64::from(keep_runs))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(old + extra)
+    }
+}
+
+const RUN_COLUMNS: &str = "SELECT id, workflow, hash, status, inputs::text AS inputs, outputs::text AS outputs, error, created_at, started_at, finished_at, lease_owner, origin, parent_run FROM runs";
+
+fn run_record(row: &PgRow) -> Result<RunRecord> {
+    let inputs: String = row.try_get("inputs")?;
+    let outputs: Option<String> = row.try_get("outputs")?;
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        workflow: row.try_get("workflow")?,
+        hash: row.try_get("hash")?,
+        status: row.try_get::<String, _>("status")?.parse()?,
+        inputs: parse_json(&inputs)?,
+        outputs: outputs.map(|text| parse_json(&text)).transpose()?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        lease_owner: row.try_get("lease_owner")?,
+        origin: row.try_get("origin")?,
+        parent_run: row.try_get("parent_run")?,
+    })
+}
