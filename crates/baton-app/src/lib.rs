@@ -99,7 +99,9 @@ impl App {
     /// background work and the listeners.
     pub async fn start(config: Config, role: Role, shutdown: CancellationToken) -> App {
         let store = store::open_store(&config).await.inspect_err(|message| {
-            tracing::warn!("{message}; serving without workflows, schedules, memory or time tracking")
+            tracing::warn!(
+                "{message}; serving without workflows, schedules, memory or time tracking"
+            )
         });
         let (tools, calls) = caller::queue();
         let engine = store.as_ref().ok().map(|store| {

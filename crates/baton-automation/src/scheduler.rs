@@ -295,7 +295,7 @@ impl Loop {
                         self.refresh().await;
                     }
                     ticks += 1;
-                    if ticks % RECOVER_EVERY_TICKS == 0 {
+                    if ticks.is_multiple_of(RECOVER_EVERY_TICKS) {
                         // Another worker may have died holding slots.
                         let firing = self.firing.clone();
                         tokio::spawn(async move { recover(&firing).await });

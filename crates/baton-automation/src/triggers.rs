@@ -184,11 +184,7 @@ impl Triggers {
             let cooldown = trigger.cooldown.as_millis() as i64;
             // The store's clock: workers on several machines agree on the cool-down.
             let now = self.store.clock_ms().await.unwrap_or_else(|_| now_ms());
-            match self
-                .store
-                .claim_trigger(&trigger.name, now, cooldown)
-                .await
-            {
+            match self.store.claim_trigger(&trigger.name, now, cooldown).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(

@@ -63,13 +63,18 @@ impl Engine {
         // One execution of a run per process: a second caller (the dispatcher and a
         // client racing for a new run) waits for the first one's end.
         let cancel = CancellationToken::new();
-        {
+        let first = {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-            if running.contains_key(run) {
-                drop(running);
-                return self.await_run(run).await;
+            match running.entry(run.to_owned()) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(cancel.clone());
+                    true
+                }
             }
-            running.insert(run.to_owned(), cancel.clone());
+        };
+        if !first {
+            return self.await_run(run).await;
         }
         let claimed = self.claim_or_take_over(run).await;
         let lease = match claimed {
@@ -115,30 +120,32 @@ impl Engine {
     /// Claims `run`'s lease, or takes it from a holder on this machine whose process is
     /// gone; [`EngineError::Busy`] when a live worker holds it.
     async fn claim_or_take_over(&self, run: &str) -> Result<Lease, EngineError> {
-        Ok(match self.store.claim(run, &self.owner, self.lease_ttl).await? {
-            Some(lease) => lease,
-            None => {
-                let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
-                // A holder on this machine whose process is gone (killed, crashed) is taken
-                // over at once rather than after its lease time.
-                let taken = if crate::holder_is_dead(&holder) {
-                    tracing::info!(
-                        run,
-                        holder,
-                        "the run's owner process is gone; taking the run over"
-                    );
-                    self.store
-                        .take_over(run, &holder, &self.owner, self.lease_ttl)
-                        .await?
-                } else {
-                    None
-                };
-                match taken {
-                    Some(lease) => lease,
-                    None => return Err(EngineError::Busy(run.to_owned(), holder)),
+        Ok(
+            match self.store.claim(run, &self.owner, self.lease_ttl).await? {
+                Some(lease) => lease,
+                None => {
+                    let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
+                    // A holder on this machine whose process is gone (killed, crashed) is taken
+                    // over at once rather than after its lease time.
+                    let taken = if crate::holder_is_dead(&holder) {
+                        tracing::info!(
+                            run,
+                            holder,
+                            "the run's owner process is gone; taking the run over"
+                        );
+                        self.store
+                            .take_over(run, &holder, &self.owner, self.lease_ttl)
+                            .await?
+                    } else {
+                        None
+                    };
+                    match taken {
+                        Some(lease) => lease,
+                        None => return Err(EngineError::Busy(run.to_owned(), holder)),
+                    }
                 }
-            }
-        })
+            },
+        )
     }
 
     /// Renews the lease until aborted; cancels the run here when the lease is lost or the
@@ -295,6 +302,11 @@ impl Engine {
                 }
                 Err(EngineError::Store(baton_store::StoreError::Fenced(_))) => {
                     // Another process owns the run now: stop without writing anything.
+                    tracing::warn!(
+                        run = %run,
+                        step = %id,
+                        "this process no longer owns run {run} (another worker took it over): its result for step {id} was refused, nothing was written"
+                    );
                     cancel.cancel();
                     running.shutdown().await;
                     return Ok(());

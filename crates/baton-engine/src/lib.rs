@@ -201,7 +201,13 @@ impl Engine {
         workflows: Vec<Workflow>,
         env_allow: &[String],
     ) -> Arc<Engine> {
-        Engine::with_settings(store, tools, workflows, env_allow, WorkerSettings::default())
+        Engine::with_settings(
+            store,
+            tools,
+            workflows,
+            env_allow,
+            WorkerSettings::default(),
+        )
     }
 
     /// An engine that shares its store with other workers as `settings` say.
@@ -371,6 +377,9 @@ impl Engine {
                 inputs: Value::Object(inputs),
                 parent,
                 origin: origin.to_owned(),
+                // Held by this worker until it executes the run or gives it away
+                // (`submit`, `execute_anywhere`, `leave`): no other worker takes it meanwhile.
+                held_by: Some((self.owner.clone(), self.lease_ttl)),
             })
             .await?)
     }

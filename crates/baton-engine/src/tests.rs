@@ -647,3 +647,5 @@ async fn a_run_keeps_the_definition_it_started_with() {
     assert_eq!(new.outputs, Some(json!({"version": 2})));
     assert_ne!(old.hash, new.hash);
 }
+
+mod workers;

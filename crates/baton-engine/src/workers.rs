@@ -12,7 +12,7 @@
 use std::{sync::Arc, time::Duration};
 
 use baton_store::{RunRecord, StoreError};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Engine, EngineError, LEASE_TTL};
@@ -67,8 +67,21 @@ impl Engine {
     pub fn submit(self: &Arc<Self>, id: &str) {
         match self.slot() {
             Some(permit) => self.spawn_execution(id.to_owned(), permit),
-            None => tracing::debug!(run = id, "at capacity; the run is left for any worker"),
+            None => {
+                tracing::debug!(run = id, "at capacity; the run is left for any worker");
+                self.leave(id);
+            }
         }
+    }
+
+    /// Gives a run this worker created (and so holds) to whichever worker takes it first.
+    pub fn leave(self: &Arc<Self>, id: &str) {
+        let (engine, id) = (self.clone(), id.to_owned());
+        tokio::spawn(async move {
+            if let Err(error) = engine.store.release_owned(&id, &engine.owner).await {
+                tracing::warn!(run = %id, %error, "could not leave the run to other workers");
+            }
+        });
     }
 
     fn spawn_execution(self: &Arc<Self>, id: String, permit: Option<OwnedSemaphorePermit>) {
@@ -95,6 +108,8 @@ impl Engine {
                 Err(EngineError::Busy(..)) => {}
                 other => return other,
             }
+        } else {
+            self.store.release_owned(id, &self.owner).await?;
         }
         self.await_run(id).await
     }
@@ -149,11 +164,12 @@ impl Engine {
     /// Claims what this worker has room for; `true` when it was full and more may wait.
     async fn dispatch_once(self: &Arc<Self>) -> Result<bool, StoreError> {
         for (id, holder) in self.store.held().await? {
-            if crate::holder_is_dead(&holder) && !self.is_executing(&id) {
-                if let Some(permit) = self.slot() {
-                    tracing::info!(run = %id, holder, "the run's worker is gone; taking it over");
-                    self.spawn_execution(id, permit);
-                }
+            if crate::holder_is_dead(&holder)
+                && !self.is_executing(&id)
+                && let Some(permit) = self.slot()
+            {
+                tracing::info!(run = %id, holder, "the run's worker is gone; taking it over");
+                self.spawn_execution(id, permit);
             }
         }
         let room = self.free_slots();

@@ -40,6 +40,8 @@ pub struct SlotRow {
     pub state: String,
     pub reason: Option<String>,
     pub run: Option<String>,
+    /// The worker that claimed it.
+    pub owner: Option<String>,
     pub recorded_at: i64,
 }
 
@@ -125,6 +127,9 @@ feature! {
         fn active_schedule_runs(&self, schedule: &str) -> Result<Vec<String>>;
         /// Slots claimed but never settled (the process died while deciding them).
         fn unsettled_slots(&self) -> Result<Vec<SlotRow>>;
+        /// Takes an unsettled slot from its claimer `from` (known to be gone; `""` for
+        /// none) for `to`: `true` when this caller got it (of several, one does).
+        fn reclaim_slot(&self, schedule: &str, slot: i64, from: &str, to: &str) -> Result<bool>;
         /// The schedule and slot that started `run`, if a schedule did.
         fn slot_of_run(&self, run: &str) -> Result<Option<(String, i64)>>;
         /// A run created for a slot whose settling was lost, found by its origin.

@@ -54,6 +54,7 @@ async fn run(store: &Store) -> String {
             inputs: json!({"n": 1}),
             parent: None,
             origin: "test".into(),
+            held_by: None,
         })
         .await
         .unwrap()

@@ -175,6 +175,9 @@ pub struct NewRun {
     pub parent: Option<(String, String)>,
     /// What started it: `cli`, `mcp`, `schedule:NAME`, …
     pub origin: String,
+    /// Created already held by this owner for this long (the creator executes it next,
+    /// and no other worker takes it meanwhile); `None`: ready for any worker.
+    pub held_by: Option<(String, std::time::Duration)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -695,7 +695,10 @@ fn a_bad_store_or_workers_section_is_reported_where_it_is() {
     );
     let errors = parse_err("store:\n  url: mysql://u:pw@db/baton\n");
     assert_eq!(errors[0].path, "store.url");
-    assert!(errors[0].message.contains("postgres://USER@HOST"), "{errors:?}");
+    assert!(
+        errors[0].message.contains("postgres://USER@HOST"),
+        "{errors:?}"
+    );
     assert!(!errors[0].message.contains("pw"), "{errors:?}");
     let errors = parse_err("workers:\n  max_runs: 0\n  lease: 100ms\n");
     assert_eq!(errors.len(), 2, "{errors:?}");

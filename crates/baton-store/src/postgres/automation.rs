@@ -40,6 +40,7 @@ fn slot_row(row: &PgRow) -> Result<SlotRow> {
         state: row.try_get("state")?,
         reason: row.try_get("reason")?,
         run: row.try_get("run")?,
+        owner: row.try_get("owner")?,
         recorded_at: row.try_get("recorded_at")?,
     })
 }
@@ -362,9 +363,23 @@ impl AutomationStore for PgStore {
         .await?)
     }
 
+    async fn reclaim_slot(&self, schedule: &str, slot: i64, from: &str, to: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE schedule_slots SET owner = $4, recorded_at = baton_now_ms() \
+             WHERE schedule = $1 AND slot = $2 AND state = 'claimed' AND COALESCE(owner, '') = $3",
+        )
+        .bind(schedule)
+        .bind(slot)
+        .bind(from)
+        .bind(to)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn unsettled_slots(&self) -> Result<Vec<SlotRow>> {
         sqlx::query(
-            "SELECT schedule, slot, state, reason, run, recorded_at FROM schedule_slots \
+            "SELECT schedule, slot, state, reason, run, owner, recorded_at FROM schedule_slots \
              WHERE state = 'claimed' ORDER BY slot",
         )
         .fetch_all(&self.pool)
@@ -413,7 +428,7 @@ impl AutomationStore for PgStore {
 
     async fn slots(&self, schedule: &str, limit: u32) -> Result<Vec<SlotRow>> {
         sqlx::query(
-            "SELECT schedule, slot, state, reason, run, recorded_at FROM schedule_slots \
+            "SELECT schedule, slot, state, reason, run, owner, recorded_at FROM schedule_slots \
              WHERE schedule = $1 ORDER BY slot DESC LIMIT $2",
         )
         .bind(schedule)

@@ -47,9 +47,13 @@ impl RunStore for PgStore {
     async fn create_run(&self, new: NewRun) -> Result<String> {
         let id = new_id();
         let (parent_run, parent_step) = new.parent.unzip();
+        let (owner, ttl) = new
+            .held_by
+            .map(|(owner, ttl)| (owner, ttl.as_millis() as i64))
+            .unzip();
         sqlx::query(
-            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin) \
-             VALUES ($1, $2, $3, 'pending', $4::json, baton_now_ms(), $5, $6, $7)",
+            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin, lease_owner, lease_until) \
+             VALUES ($1, $2, $3, 'pending', $4::json, baton_now_ms(), $5, $6, $7, $8, baton_now_ms() + $9)",
         )
         .bind(&id)
         .bind(&new.workflow)
@@ -58,6 +62,8 @@ impl RunStore for PgStore {
         .bind(parent_run)
         .bind(parent_step)
         .bind(&new.origin)
+        .bind(&owner)
+        .bind(ttl)
         .execute(&self.pool)
         .await?;
         Ok(id)

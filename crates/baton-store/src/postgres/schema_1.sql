@@ -196,8 +196,10 @@ CREATE OR REPLACE FUNCTION baton_notify_work() RETURNS trigger
     LANGUAGE plpgsql
     AS $$ BEGIN PERFORM pg_notify('baton_work', TG_TABLE_NAME); RETURN NULL; END $$;
 
-CREATE TRIGGER runs_created AFTER INSERT ON runs
-    FOR EACH STATEMENT EXECUTE FUNCTION baton_notify_work();
+-- Created for any worker (a run created held by its creator is executed by it).
+CREATE TRIGGER runs_created AFTER INSERT ON runs FOR EACH ROW
+    WHEN (NEW.lease_owner IS NULL)
+    EXECUTE FUNCTION baton_notify_work();
 -- Released (lease gone, still unfinished) or reopened.
 CREATE TRIGGER runs_released AFTER UPDATE ON runs FOR EACH ROW
     WHEN (NEW.lease_owner IS NULL AND NEW.status IN ('pending', 'running')

@@ -37,20 +37,30 @@ impl RunStore for SqliteStore {
     async fn create_run(&self, new: NewRun) -> Result<String> {
         let id = new_id();
         let (parent_run, parent_step) = new.parent.unzip();
+        let now = now_ms();
+        let (owner, until) = new
+            .held_by
+            .map(|(owner, ttl)| (owner, now + ttl.as_millis() as i64))
+            .unzip();
         sqlx::query(
-            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)",
+            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin, lease_owner, lease_until) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(&new.workflow)
         .bind(&new.hash)
         .bind(new.inputs.to_string())
-        .bind(now_ms())
+        .bind(now)
         .bind(parent_run)
         .bind(parent_step)
         .bind(&new.origin)
+        .bind(&owner)
+        .bind(until)
         .execute(&self.pool)
         .await?;
-        self.wake();
+        if owner.is_none() {
+            self.wake();
+        }
         Ok(id)
     }
 

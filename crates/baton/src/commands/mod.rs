@@ -64,10 +64,12 @@ pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, ExitCod
 
 /// Opens the configured store, or prints why it cannot and returns the exit code.
 pub async fn store_of(config: &Config) -> Result<baton_store::Store, ExitCode> {
-    baton_app::store::open_store(config).await.map_err(|message| {
-        eprintln!("error: {message}");
-        ExitCode::FAILURE
-    })
+    baton_app::store::open_store(config)
+        .await
+        .map_err(|message| {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        })
 }
 
 /// Starts the application for a one-shot command (the same catalog `serve` has) and waits

@@ -31,7 +31,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     let app = App::start(config, Role::Serve, shutdown).await;
     // A shared store named on purpose must work: a worker without it would serve without
     // runs or schedules while its peers carry on.
-    if shared_store && let Err(message) = &app.services.store {
+    if shared_store && let Err(message) = app.services.store() {
         eprintln!("error: {message}");
         app.stop().await;
         return ExitCode::FAILURE;

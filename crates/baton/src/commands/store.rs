@@ -40,7 +40,10 @@ async fn status(config: &baton_core::Config, json: bool) -> ExitCode {
             "latest_version": latest,
             "workers": workers,
         });
-        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        );
     } else {
         println!("backend:         {}", store.backend_name());
         println!("location:        {}", store.location());
@@ -116,11 +119,7 @@ async fn copy(config: &baton_core::Config, from: Option<String>, to: &str) -> Ex
     };
     match source.copy_into(&target).await {
         Ok(report) => {
-            println!(
-                "copied {} into {}:",
-                source.location(),
-                target.location()
-            );
+            println!("copied {} into {}:", source.location(), target.location());
             for (table, rows) in &report.tables {
                 println!("  {table:16} {rows:>8}");
             }
@@ -173,7 +172,10 @@ pub async fn workers(config_flag: Option<PathBuf>, json: bool) -> ExitCode {
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return ExitCode::SUCCESS;
     }
     if rows.is_empty() {

@@ -18,6 +18,7 @@ mod relay;
 mod reload;
 mod resilience;
 mod schedules;
+mod store;
 mod triggers;
-mod workflows;
 mod workers;
+mod workflows;

@@ -105,10 +105,12 @@ fn restarts_never_fire_a_slot_twice_on(store: &str) {
     let dir = TestDir::new();
     let config = dir.write(
         "baton.yaml",
-        &format!("{store}schedules:\n\
+        &format!(
+            "{store}schedules:\n\
          \x20 s-none: {{ every: 1s, tool: baton__status, catch_up: none }}\n\
          \x20 s-latest: {{ every: 1s, tool: baton__status, catch_up: latest }}\n\
-         \x20 s-all: {{ every: 1s, tool: baton__status, catch_up: all, overlap: allow_all }}\n"),
+         \x20 s-all: {{ every: 1s, tool: baton__status, catch_up: all, overlap: allow_all }}\n"
+        ),
     );
     let names = ["s-none", "s-latest", "s-all"];
     {
@@ -180,7 +182,9 @@ fn two_processes_fire_each_slot_once_on(store: &str) {
     let dir = TestDir::new();
     let config = dir.write(
         "baton.yaml",
-        &format!("{store}schedules:\n  tick: {{ every: 1s, tool: baton__status, overlap: allow_all }}\n"),
+        &format!(
+            "{store}schedules:\n  tick: {{ every: 1s, tool: baton__status, overlap: allow_all }}\n"
+        ),
     );
     {
         let _a = BatonHttp::start(&config);

@@ -52,7 +52,10 @@ fn store_status_and_migrate_show_the_schema_version_on_postgres() {
     ));
     assert_eq!(status["backend"], "postgres", "{status}");
     assert!(status["schema_version"].as_i64().unwrap() >= 1, "{status}");
-    assert_eq!(status["schema_version"], status["latest_version"], "{status}");
+    assert_eq!(
+        status["schema_version"], status["latest_version"],
+        "{status}"
+    );
     // The default is SQLite, next to baton.yaml.
     let status = stdout_json(&baton_on(
         None,
@@ -75,11 +78,17 @@ fn a_store_that_cannot_be_used_is_refused_with_the_url_masked_and_a_fix() {
     assert!(!status.status.success());
     let stderr = String::from_utf8_lossy(&status.stderr);
     assert!(!stderr.contains("hunter2secret"), "{stderr}");
-    assert!(stderr.contains("postgres://baton:***@127.0.0.1"), "{stderr}");
+    assert!(
+        stderr.contains("postgres://baton:***@127.0.0.1"),
+        "{stderr}"
+    );
     assert!(stderr.contains("BATON_STORE_URL"), "{stderr}");
     // `serve` with a store named on purpose does not start without it.
     let started = Instant::now();
-    let serve = baton_on(Some(&url), &["--config", config, "serve", "--http", "127.0.0.1:0"]);
+    let serve = baton_on(
+        Some(&url),
+        &["--config", config, "serve", "--http", "127.0.0.1:0"],
+    );
     assert!(!serve.status.success());
     assert!(started.elapsed() < Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&serve.stderr);
@@ -98,7 +107,10 @@ fn a_store_that_cannot_be_used_is_refused_with_the_url_masked_and_a_fix() {
 
     // A URL of another kind, in the file.
     let bad = dir.write("bad.yaml", "store:\n  url: mysql://u:pw@db/x\n");
-    let output = baton_on(None, &["--config", bad.to_str().unwrap(), "store", "status"]);
+    let output = baton_on(
+        None,
+        &["--config", bad.to_str().unwrap(), "store", "status"],
+    );
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad.yaml:2"), "{stderr}");
@@ -110,8 +122,8 @@ fn a_store_that_cannot_be_used_is_refused_with_the_url_masked_and_a_fix() {
 fn populated_sqlite(dir: &TestDir) -> (std::path::PathBuf, std::path::PathBuf, String) {
     let journal = dir.path().join("journal.tsv");
     std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
-    let mut slow = "name: slow\nsteps:\n  - { id: s1, tool: fault__delay, args: { ms: 300 } }\n"
-        .to_owned();
+    let mut slow =
+        "name: slow\nsteps:\n  - { id: s1, tool: fault__delay, args: { ms: 300 } }\n".to_owned();
     for i in 2..=4 {
         slow.push_str(&format!(
             "  - {{ id: s{i}, needs: [s{}], tool: fault__delay, args: {{ ms: 300 }} }}\n",
@@ -132,7 +144,11 @@ fn populated_sqlite(dir: &TestDir) -> (std::path::PathBuf, std::path::PathBuf, S
     );
     let c = config.to_str().unwrap();
     let ran = baton_on(None, &["--config", c, "run", "quick", "--json"]);
-    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
     // An interrupted run: killed after its first step.
     let mut killed = std::process::Command::new(baton_bin())
         .args(["--config", c, "run", "slow", "--json"])
@@ -150,7 +166,10 @@ fn populated_sqlite(dir: &TestDir) -> (std::path::PathBuf, std::path::PathBuf, S
         .count()
         < 2
     {
-        assert!(started.elapsed() < Duration::from_secs(30), "slow never got going");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "slow never got going"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     killed.kill().unwrap();
@@ -166,13 +185,25 @@ fn populated_sqlite(dir: &TestDir) -> (std::path::PathBuf, std::path::PathBuf, S
         .unwrap()
         .to_owned();
     for args in [
-        &["schedule", "add", "nightly", "--cron", "0 3 * * *", "--tool", "fault__delay"][..],
+        &[
+            "schedule",
+            "add",
+            "nightly",
+            "--cron",
+            "0 3 * * *",
+            "--tool",
+            "fault__delay",
+        ][..],
         &["schedule", "pause", "nightly"][..],
     ] {
         let mut all = vec!["--config", c];
         all.extend_from_slice(args);
         let output = baton_on(None, &all);
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let timing = dir.write(
         "task_timing.tsv",
@@ -180,7 +211,7 @@ fn populated_sqlite(dir: &TestDir) -> (std::path::PathBuf, std::path::PathBuf, S
     );
     let memory = dir.write(
         "memory.md",
-        "# Project memory\n\n## Decisions\n\n- Use PostgreSQL for several workers\n",
+        "# Decisions\n\n- Use PostgreSQL for several workers\n",
     );
     for args in [
         vec!["timing", "import", timing.to_str().unwrap()],
@@ -189,7 +220,11 @@ fn populated_sqlite(dir: &TestDir) -> (std::path::PathBuf, std::path::PathBuf, S
         let mut all = vec!["--config", c];
         all.extend(args.iter().copied());
         let output = baton_on(None, &all);
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     (config, journal, interrupted)
 }
@@ -203,10 +238,22 @@ fn store_copy_moves_a_sqlite_store_into_postgres_where_runs_resume() {
     let url = pg.url();
     let sqlite = dir.path().join(".baton/baton.db");
     let from = format!("sqlite:{}", sqlite.display());
-    let copied = baton_on(None, &["--config", c, "store", "copy", "--from", &from, "--to", &url]);
-    assert!(copied.status.success(), "{}", String::from_utf8_lossy(&copied.stderr));
+    let copied = baton_on(
+        None,
+        &[
+            "--config", c, "store", "copy", "--from", &from, "--to", &url,
+        ],
+    );
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
     let report = String::from_utf8_lossy(&copied.stdout);
-    assert!(report.contains("runs") && report.contains("steps"), "{report}");
+    assert!(
+        report.contains("runs") && report.contains("steps"),
+        "{report}"
+    );
 
     // Every listing reads the same on both stores.
     for args in [
@@ -221,7 +268,11 @@ fn store_copy_moves_a_sqlite_store_into_postgres_where_runs_resume() {
         all.extend(args.iter().copied());
         let on_sqlite = baton_on(None, &all);
         let on_postgres = baton_on(Some(&url), &all);
-        assert!(on_postgres.status.success(), "{args:?}: {}", String::from_utf8_lossy(&on_postgres.stderr));
+        assert!(
+            on_postgres.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&on_postgres.stderr)
+        );
         assert_eq!(
             String::from_utf8_lossy(&on_sqlite.stdout),
             String::from_utf8_lossy(&on_postgres.stdout),
@@ -230,10 +281,18 @@ fn store_copy_moves_a_sqlite_store_into_postgres_where_runs_resume() {
     }
 
     // A second copy into the now non-empty database is refused.
-    let again = baton_on(None, &["--config", c, "store", "copy", "--from", &from, "--to", &url]);
+    let again = baton_on(
+        None,
+        &[
+            "--config", c, "store", "copy", "--from", &from, "--to", &url,
+        ],
+    );
     assert!(!again.status.success());
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(stderr.contains("not empty") || stderr.contains("empty database"), "{stderr}");
+    assert!(
+        stderr.contains("not empty") || stderr.contains("empty database"),
+        "{stderr}"
+    );
 
     // The interrupted run resumes on PostgreSQL without repeating its completed steps.
     let before: Vec<String> = std::fs::read_to_string(&journal)
@@ -241,7 +300,10 @@ fn store_copy_moves_a_sqlite_store_into_postgres_where_runs_resume() {
         .lines()
         .map(str::to_owned)
         .collect();
-    let resumed = baton_on(Some(&url), &["--config", c, "resume", &interrupted, "--json"]);
+    let resumed = baton_on(
+        Some(&url),
+        &["--config", c, "resume", &interrupted, "--json"],
+    );
     let resumed = stdout_json(&resumed);
     assert_eq!(resumed["status"], "succeeded", "{resumed}");
     let after = std::fs::read_to_string(&journal).unwrap();
@@ -256,6 +318,10 @@ fn store_copy_moves_a_sqlite_store_into_postgres_where_runs_resume() {
         .filter(|l| l.contains(&format!("\t{interrupted}/")))
         .count();
     assert!(done_before >= 2, "{before:?}");
-    assert_eq!(calls("s1"), 1, "s1 completed before the copy and ran again:\n{after}");
+    assert_eq!(
+        calls("s1"),
+        1,
+        "s1 completed before the copy and ran again:\n{after}"
+    );
     assert_eq!(calls("s4"), 1, "{after}");
 }

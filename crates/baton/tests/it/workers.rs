@@ -27,8 +27,9 @@ fn project(
         "workflows/quick.yaml",
         "name: quick\nsteps:\n  - { id: a, tool: fault__delay, args: { ms: 20 } }\n  - { id: b, needs: [a], tool: fault__delay, args: { ms: 20 } }\n",
     );
-    let mut slow =
-        format!("name: slow\nsteps:\n  - {{ id: s1, tool: fault__delay, args: {{ ms: {slow_ms} }} }}\n");
+    let mut slow = format!(
+        "name: slow\nsteps:\n  - {{ id: s1, tool: fault__delay, args: {{ ms: {slow_ms} }} }}\n"
+    );
     for i in 2..=slow_steps {
         slow.push_str(&format!(
             "  - {{ id: s{i}, needs: [s{}], tool: fault__delay, args: {{ ms: {slow_ms} }} }}\n",
@@ -148,39 +149,46 @@ fn three_workers_execute_200_runs_started_through_mcp_once_each() {
     }
     // Each step of each run called the upstream exactly once.
     let keys = journal(&journal_path);
-    assert_eq!(keys.len(), 400, "{} calls for 200 runs of 2 steps", keys.len());
+    assert_eq!(
+        keys.len(),
+        400,
+        "{} calls for 200 runs of 2 steps",
+        keys.len()
+    );
     for run in &runs {
         for step in ["a", "b"] {
             assert_eq!(count(&keys, &format!("{run}/{step}/-1")), 1, "{run}/{step}");
         }
     }
     // Each run completed once, and the runs were spread over the workers.
-    let output = run_baton(&[
-        "--config",
-        config.to_str().unwrap(),
-        "events",
-        "--type",
-        "run_completed",
-        "--limit",
-        "1000",
-        "--json",
-    ]);
-    let events: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let events = crate::schedules::events(&config, "run_completed");
     let mut by_run: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_worker: BTreeMap<String, usize> = BTreeMap::new();
-    for event in events.as_array().unwrap() {
-        *by_run.entry(event["data"]["run"].as_str().unwrap().to_owned()).or_default() += 1;
-        *by_worker.entry(event["data"]["worker"].as_str().unwrap().to_owned()).or_default() += 1;
+    for event in &events {
+        *by_run
+            .entry(event["data"]["run"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+        *by_worker
+            .entry(event["data"]["worker"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     assert_eq!(by_run.len(), 200, "{by_run:?}");
     assert!(by_run.values().all(|n| *n == 1), "{by_run:?}");
-    assert!(by_worker.len() >= 2, "all runs on one worker: {by_worker:?}");
+    assert!(
+        by_worker.len() >= 2,
+        "all runs on one worker: {by_worker:?}"
+    );
     drop(workers);
 }
 
 /// Starts `slow` on the first worker (through MCP, not waiting) and waits until its
 /// step `in_flight` is being called: (run id, the holder's worker id).
-fn start_slow_on(worker: &BatonHttp, config: &std::path::Path, journal_path: &std::path::Path, in_flight: usize) -> String {
+fn start_slow_on(
+    worker: &BatonHttp,
+    config: &std::path::Path,
+    journal_path: &std::path::Path,
+    in_flight: usize,
+) -> String {
     let url = worker.mcp_url();
     let run = tokio_run(async move {
         let (client, _) = connect_http(&url).await;
@@ -195,7 +203,10 @@ fn start_slow_on(worker: &BatonHttp, config: &std::path::Path, journal_path: &st
     });
     let started = Instant::now();
     while journal(journal_path).len() < in_flight {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run never got going");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never got going"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let runs = run_baton(&["--config", config.to_str().unwrap(), "runs", "--json"]);
@@ -237,26 +248,33 @@ fn a_killed_workers_run_is_finished_by_another_within_one_lease() {
     let after = journal(&journal_path);
     let completed = &before[..before.len() - 1];
     for key in completed {
-        assert_eq!(count(&after, key), 1, "{key} completed before the kill and ran again");
+        assert_eq!(
+            count(&after, key),
+            1,
+            "{key} completed before the kill and ran again"
+        );
     }
     // The step in flight ran again, with the same idempotency key.
     let in_flight = before.last().unwrap();
     assert_eq!(count(&after, in_flight), 2, "{after:?}");
     for step in 1..=5 {
-        assert!(count(&after, &format!("{run}/s{step}/-1")) >= 1, "s{step} never ran");
+        assert!(
+            count(&after, &format!("{run}/s{step}/-1")) >= 1,
+            "s{step} never ran"
+        );
     }
     let survivor = workers[1].proc.child.id();
-    let output = run_baton(&["--config", config.to_str().unwrap(), "events", "--type", "run_completed", "--json"]);
-    let events: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let events = crate::schedules::events(&config, "run_completed");
     let finished_by: Vec<&str> = events
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| e["data"]["run"] == run.as_str())
         .filter_map(|e| e["data"]["worker"].as_str())
         .collect();
-    assert_eq!(finished_by.len(), 1, "{events}");
-    assert!(finished_by[0].contains(&format!(":{survivor}:")), "{finished_by:?}");
+    assert_eq!(finished_by.len(), 1, "{events:?}");
+    assert!(
+        finished_by[0].contains(&format!(":{survivor}:")),
+        "{finished_by:?}"
+    );
 }
 
 #[test]
@@ -281,7 +299,8 @@ fn a_frozen_workers_late_result_is_refused_by_the_fence() {
     // The frozen worker wakes up with s1's answer in its pipe and tries to commit it.
     signal("-CONT");
     assert!(
-        workers[0].wait_for_log("no longer owns run") || workers[0].wait_for_log("lost the run's lease"),
+        workers[0].wait_for_log("no longer owns run")
+            || workers[0].wait_for_log("lost the run's lease"),
         "the frozen worker did not notice it was fenced: {}",
         workers[0].logs()
     );
@@ -291,16 +310,16 @@ fn a_frozen_workers_late_result_is_refused_by_the_fence() {
     let steps = again["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2, "{again}");
     assert!(steps.iter().all(|s| s["status"] == "succeeded"), "{again}");
-    assert_eq!(again["finished_at"], shown["finished_at"], "the run was finished twice");
-    let output = run_baton(&["--config", config.to_str().unwrap(), "events", "--type", "run_completed", "--json"]);
-    let events: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        again["finished_at"], shown["finished_at"],
+        "the run was finished twice"
+    );
+    let events = crate::schedules::events(&config, "run_completed");
     let completions = events
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| e["data"]["run"] == run.as_str())
         .count();
-    assert_eq!(completions, 1, "{events}");
+    assert_eq!(completions, 1, "{events:?}");
 }
 
 #[test]
@@ -329,15 +348,25 @@ fn an_every_second_schedule_fires_each_slot_once_while_workers_die_and_return() 
     let slots = tokio_run({
         let url = pg.url();
         async move {
-            let store = baton_store::Store::connect_postgres(&url, 1024).await.unwrap();
+            let store = baton_store::Store::connect_postgres(&url, 1024)
+                .await
+                .unwrap();
             store.slots("tick", 1000).await.unwrap()
         }
     });
     let mut times: Vec<i64> = slots.iter().map(|s| s.slot).collect();
     times.sort();
-    assert!(times.len() >= 7, "only {} slots in ~9 s: {slots:?}", times.len());
+    assert!(
+        times.len() >= 7,
+        "only {} slots in ~9 s: {slots:?}",
+        times.len()
+    );
     for pair in times.windows(2) {
-        assert_eq!(pair[1] - pair[0], 1000, "a slot was lost between {pair:?}: {slots:?}");
+        assert_eq!(
+            pair[1] - pair[0],
+            1000,
+            "a slot was lost between {pair:?}: {slots:?}"
+        );
     }
     // Every slot but the newest (the workers were stopping while it fired) started one
     // run, which called the tool (twice only if its worker was killed during the call).
@@ -346,7 +375,14 @@ fn an_every_second_schedule_fires_each_slot_once_while_workers_die_and_return() 
     for slot in slots.iter().filter(|s| s.slot != newest) {
         assert_eq!(slot.state, "fired", "{slot:?}");
         let run = slot.run.as_deref().unwrap();
-        let calls = keys.iter().filter(|k| k.starts_with(&format!("{run}/"))).count();
-        assert!((1..=2).contains(&calls), "slot {} (run {run}): {calls} calls", slot.slot);
+        let calls = keys
+            .iter()
+            .filter(|k| k.starts_with(&format!("{run}/")))
+            .count();
+        assert!(
+            (1..=2).contains(&calls),
+            "slot {} (run {run}): {calls} calls",
+            slot.slot
+        );
     }
 }
