@@ -54,8 +54,11 @@ backend_tests! {
 
     async fn claim_ready_takes_the_oldest_free_runs(place: &TestPlace) {
         let store = place.store().await;
+        // Created in three different milliseconds: "oldest" is by creation time.
         let first = run(&store).await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
         let second = run(&store).await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
         let third = run(&store).await;
         let held = store.claim(&second, "x", Duration::from_secs(60)).await.unwrap().unwrap();
         let got = store.claim_ready("w", Duration::from_secs(60), 10).await.unwrap();
