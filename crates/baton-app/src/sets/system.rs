@@ -236,7 +236,8 @@ async fn system_status(services: &Services, gateway: &Gateway, mode: Option<Stri
                 json!({
                     "backend": store.backend_name(),
                     "location": store.location(),
-                    "size_bytes": store.size_bytes(),
+                    "path": store.path(),
+                    "size_bytes": store.database_size().await.unwrap_or(0),
                     "this_worker": engine.owner(),
                     "workers": workers,
                 }),

@@ -104,9 +104,15 @@ impl Gateway {
                 self.rebuild_catalog();
                 self.broadcast_all().await;
             }
-            UpstreamEvent::Restarting { .. }
-            | UpstreamEvent::Quarantined { .. }
-            | UpstreamEvent::SessionRecovered { .. } => {}
+            UpstreamEvent::SessionRecovered { server } => {
+                // The new session knows none of the old one's subscriptions.
+                for upstream in self.topology().replicas(&server) {
+                    if let Some(connection) = upstream.shared_connection().await {
+                        tokio::spawn(resubscribe(server.clone(), connection));
+                    }
+                }
+            }
+            UpstreamEvent::Restarting { .. } | UpstreamEvent::Quarantined { .. } => {}
             // Logged where it happens; the schedules/triggers work will subscribe here.
             // A tool's own breaker hides nothing: the server is up.
             UpstreamEvent::Breaker { tool: Some(_), .. } => {}
@@ -219,3 +225,33 @@ impl Gateway {
         }
     }
 }
+
+/// A legacy session the server lost was re-initialized: the resources clients still watch
+/// are subscribed again on the new one (queued behind the re-initialization by the
+/// session's worker). A 2026-07-28 server has no session to lose.
+async fn resubscribe(server: String, connection: Arc<crate::upstream::Connection>) {
+    if connection.is_modern() {
+        return;
+    }
+    let uris = connection.relay.subscribed();
+    let mut again = 0;
+    for uri in &uris {
+        let params = rmcp::model::SubscribeRequestParams::new(uri.clone());
+        let subscribe = connection.session.peer().subscribe(params);
+        match tokio::time::timeout(RESUBSCRIBE_WITHIN, subscribe).await {
+            Ok(Ok(())) => again += 1,
+            Ok(Err(error)) => {
+                tracing::warn!(%server, %uri, %error, "could not subscribe again after the session was recovered; clients will miss its updates")
+            }
+            Err(_) => {
+                tracing::warn!(%server, %uri, "subscribing again after the session was recovered timed out; clients will miss its updates")
+            }
+        }
+    }
+    if again > 0 {
+        tracing::info!(%server, resources = again, "subscribed again to the resources clients watch, on the recovered session");
+    }
+}
+
+/// How long subscribing one resource again may take.
+const RESUBSCRIBE_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);

@@ -153,6 +153,16 @@ impl Relay {
         remaining
     }
 
+    /// The resources some client still watches (a recovered session subscribes them again).
+    pub fn subscribed(&self) -> Vec<String> {
+        let mut callers = self.lock();
+        callers.subscribers.retain(|_, peers| {
+            peers.retain(|peer| !peer.is_transport_closed());
+            !peers.is_empty()
+        });
+        callers.subscribers.keys().cloned().collect()
+    }
+
     /// Whether a `subscriptions/listen` stream already watches `uri`.
     pub fn is_watching(&self, uri: &str) -> bool {
         self.lock().resource_listens.contains_key(uri)

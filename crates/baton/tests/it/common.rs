@@ -322,6 +322,14 @@ impl ClientHandler for RecordingClient {
         let _ = self.notifications.send(format!("log:{}", params.data));
     }
 
+    async fn on_resource_updated(
+        &self,
+        params: baton_mcp::rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.notifications.send(format!("updated:{}", params.uri));
+    }
+
     async fn on_progress(
         &self,
         params: baton_mcp::rmcp::model::ProgressNotificationParam,

@@ -147,3 +147,54 @@ async fn a_restarted_streamable_http_server_is_reconnected_within_the_call() {
 async fn a_restarted_legacy_sse_server_is_reconnected_within_the_call() {
     survives_a_restart("sse", "/sse").await;
 }
+
+/// A legacy session re-initialized after a restart subscribes again to the resources
+/// clients watch: the client keeps getting their updates from the new server process.
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_are_renewed_on_a_recovered_session() {
+    let port = free_port();
+    let upstream = everything_on("streamableHttp", port);
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!("servers:\n  remote:\n    url: http://127.0.0.1:{port}/mcp\n"),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, mut notifications) = connect_http(&baton.mcp_url()).await;
+    let uri = "demo://resource/static/document/architecture.md";
+    let resources = client.list_all_resources().await.expect("resources");
+    assert!(resources.iter().any(|r| r.uri == uri), "{resources:?}");
+    client
+        .subscribe(baton_mcp::rmcp::model::SubscribeRequestParams::new(uri))
+        .await
+        .expect("subscribe");
+
+    drop(upstream);
+    let _upstream = everything_on("streamableHttp", port);
+    // The first call after the restart recovers the session; this tool makes the new
+    // server process send updates of the resources its session subscribed to.
+    call(
+        &client,
+        "remote__toggle-subscriber-updates",
+        serde_json::json!({}),
+    )
+    .await;
+    let wanted = format!("updated:{uri}");
+    let received = tokio::time::timeout(Duration::from_secs(12), async {
+        while let Some(note) = notifications.recv().await {
+            if note == wanted {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        received,
+        Ok(true),
+        "no update of {uri} after the session was recovered\n{}",
+        baton.logs()
+    );
+    assert!(baton.wait_for_log("subscribed again to the resources clients watch"));
+    client.cancel().await.ok();
+}
