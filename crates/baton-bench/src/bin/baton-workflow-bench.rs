@@ -2,7 +2,8 @@
 //! take-over time of Baton's workflow engine, on SQLite and on PostgreSQL in the same run.
 //!
 //!     baton-workflow-bench [--steps 5000] [--chain 1000] [--store sqlite,postgres]
-//!                          [--runs 8] [--run-steps 1000] [--trials 20] [--leases 30,5]
+//!                          [--runs 16] [--run-steps 2000] [--max-runs 4] [--trials 20]
+//!                          [--leases 30,5]
 //!
 //! SQLite is a file in a temporary folder (WAL, as `baton` uses it); PostgreSQL a fresh
 //! database created through `BATON_TEST_POSTGRES_URL` (default
@@ -16,8 +17,9 @@
 //!      completion (`StepFinished`) to the next step's start (`StepStarted`), p50/p95, and
 //!      steps/s of a strictly sequential run.
 //! 2. Several workers (one engine with its own connection pool per worker, one tokio thread
-//!    per worker): `--runs` wide runs of `--run-steps` tool steps, left in the store and
-//!    claimed by the workers' dispatchers; total steps/s with one and with two workers.
+//!    per worker, at most `--max-runs` runs each): `--runs` wide runs of `--run-steps` tool
+//!    steps, left in the store and claimed by the workers' dispatchers; total steps/s with
+//!    one and with two workers.
 //! 3. Take-over (`--trials` runs at once per lease in `--leases`, seconds): each run is held
 //!    by a worker that dies at a different point of its renewal cycle; another worker
 //!    (default `workers.poll` 2 s) starts the run's step — the time from the death to that
@@ -223,16 +225,23 @@ fn single_runs(backend: &str, place: &Place, steps: usize, chain_steps: usize) {
     });
 }
 
-fn settings(poll: Duration, lease: Duration) -> WorkerSettings {
+fn settings(poll: Duration, lease: Duration, max_runs: Option<u32>) -> WorkerSettings {
     WorkerSettings {
         lease,
-        max_runs: None,
+        max_runs,
         poll,
     }
 }
 
-/// `runs` wide runs claimed by `workers` dispatchers: total steps/s.
-fn several_workers(place: &Place, workers: usize, runs: usize, run_steps: usize) -> f64 {
+/// `runs` wide runs claimed by `workers` dispatchers of `max_runs` places each: total
+/// steps/s.
+fn several_workers(
+    place: &Place,
+    workers: usize,
+    max_runs: u32,
+    runs: usize,
+    run_steps: usize,
+) -> f64 {
     runtime(workers).block_on(async {
         let workflow = compile(&wide("wide", run_steps, TOOL));
         let mut engines = Vec::new();
@@ -242,7 +251,11 @@ fn several_workers(place: &Place, workers: usize, runs: usize, run_steps: usize)
                 Arc::new(Noop),
                 vec![workflow.clone()],
                 &[],
-                settings(Duration::from_millis(200), Duration::from_secs(30)),
+                settings(
+                    Duration::from_millis(200),
+                    Duration::from_secs(30),
+                    Some(max_runs),
+                ),
             ));
         }
         let mut ids = Vec::new();
@@ -288,7 +301,7 @@ fn take_over(place: &Place, lease: Duration, trials: usize) -> Vec<f64> {
             Arc::new(Noop),
             vec![workflow],
             &[],
-            settings(Duration::from_secs(2), lease),
+            settings(Duration::from_secs(2), lease, None),
         );
         // The dead worker renewed every min(2 s, lease/3), as Baton does; it died a
         // fraction i/trials of that period after its last renewal.
@@ -339,8 +352,9 @@ fn take_over(place: &Place, lease: Duration, trials: usize) -> Vec<f64> {
 fn main() -> ExitCode {
     let steps = arg("--steps", 5000usize);
     let chain_steps = arg("--chain", 1000usize);
-    let runs = arg("--runs", 8usize);
-    let run_steps = arg("--run-steps", 1000usize);
+    let runs = arg("--runs", 16usize);
+    let max_runs = arg("--max-runs", 4u32);
+    let run_steps = arg("--run-steps", 2000usize);
     let trials = arg("--trials", 20usize);
     let stores: String = arg("--store", "sqlite,postgres".to_owned());
     let leases: String = arg("--leases", "30,5".to_owned());
@@ -363,12 +377,14 @@ fn main() -> ExitCode {
     for (backend, place) in &places {
         single_runs(backend, place, steps, chain_steps);
     }
-    println!("\n## Several workers: {runs} wide runs of {run_steps} tool steps\n");
+    println!(
+        "\n## Several workers (max_runs {max_runs} each): {runs} wide runs of {run_steps} tool steps\n"
+    );
     println!("| store | 1 worker steps/s | 2 workers steps/s | ratio |");
     println!("|---|---:|---:|---:|");
     for (backend, place) in &places {
-        let one = several_workers(place, 1, runs, run_steps);
-        let two = several_workers(place, 2, runs, run_steps);
+        let one = several_workers(place, 1, max_runs, runs, run_steps);
+        let two = several_workers(place, 2, max_runs, runs, run_steps);
         println!("| {backend} | {one:.0} | {two:.0} | {:.2} |", two / one);
     }
     println!("\n## Take-over of a dead worker's run ({trials} runs, default poll 2 s)\n");
