@@ -6,6 +6,7 @@ process in the middle of a call.
 """
 
 import os
+import time
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
@@ -91,6 +92,23 @@ def crash_once_unsafe(marker: str) -> str:
 def big_text(size: int) -> str:
     """A text of `size` bytes: the digits 0-9 repeated (for message-size tests)."""
     return ("0123456789" * (size // 10 + 1))[:size]
+
+
+# The pipe Baton reads: the SDK moves it off fd 1 (to keep stray prints out of it).
+STDOUT_PIPE = os.readlink("/proc/self/fd/1")
+
+
+@server.tool()
+def close_stdout() -> str:
+    """Close stdout (every fd of the pipe it was) and stay alive without ever answering."""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == STDOUT_PIPE:
+                os.close(int(fd))
+        except OSError:
+            pass
+    time.sleep(3600)
+    return "unreachable"
 
 
 if __name__ == "__main__":

@@ -194,3 +194,63 @@ fn a_one_shot_call_waits_only_for_the_server_it_needs() {
         started.elapsed()
     );
 }
+
+/// A stdio server that closes its stdout but keeps running: the call in flight fails at
+/// once (not after its 60 s budget) naming the server, the process is stopped, and the
+/// server comes back as a new process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_closes_stdout_but_keeps_running_fails_its_call_at_once() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  counter:\n    {}\n    resilience:\n      timeout: 60s\n      restart: {{ initial_delay: 200ms }}\n",
+            counter_server()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let first = text_of(&call(&client, "counter__bump", json!({})).await);
+    let pid: u32 = first.split(' ').nth(1).unwrap().parse().unwrap();
+
+    let started = Instant::now();
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("counter__close_stdout");
+    params.arguments = Some(serde_json::Map::new());
+    let outcome = client.peer().call_tool(params).await;
+    let elapsed = started.elapsed();
+    let message = match outcome {
+        Err(error) => error.to_string(),
+        Ok(result) => {
+            assert_eq!(result.is_error, Some(true), "{result:?}");
+            text_of(&result)
+        }
+    };
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}: {message}");
+    assert!(message.contains("counter"), "{message}");
+
+    // The old process (alive, silent) was stopped; a new one answers.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("counter__bump");
+        params.arguments = Some(serde_json::Map::new());
+        if let Ok(result) = client.peer().call_tool(params).await
+            && result.is_error != Some(true)
+        {
+            let again = text_of(&result);
+            let new_pid: u32 = again.split(' ').nth(1).unwrap().parse().unwrap();
+            assert_ne!(new_pid, pid, "{again}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never came back\n{}",
+            baton.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the silent process {pid} is still running"
+    );
+    client.cancel().await.ok();
+}
