@@ -58,6 +58,7 @@ mod automation;
 mod copy;
 mod postgres;
 mod runs;
+mod shared;
 mod sqlite;
 mod state;
 #[cfg(any(test, feature = "testing"))]

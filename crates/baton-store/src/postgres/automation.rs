@@ -113,21 +113,7 @@ impl AutomationStore for PgStore {
         Ok(outcome)
     }
 
-    async fn remove_config_schedules_except(&self, keep: &[String]) -> Result<Vec<String>> {
-        let stored: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM schedules WHERE origin = $1")
-                .bind(ORIGIN_CONFIG)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut removed = Vec::new();
-        for name in stored {
-            if !keep.contains(&name) {
-                self.delete_schedule(&name).await?;
-                removed.push(name);
-            }
-        }
-        Ok(removed)
-    }
+    crate::shared::same_automation_methods!();
 
     async fn add_schedule(
         &self,
@@ -193,37 +179,6 @@ impl AutomationStore for PgStore {
         Ok(updated.rows_affected() == 1)
     }
 
-    async fn schedules(&self) -> Result<Vec<ScheduleRow>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SCHEDULE_COLUMNS} ORDER BY name"
-        )))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(schedule_row)
-        .collect()
-    }
-
-    async fn schedule(&self, name: &str) -> Result<Option<ScheduleRow>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SCHEDULE_COLUMNS} WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(schedule_row)
-        .transpose()
-    }
-
-    async fn schedules_version(&self) -> Result<(i64, i64)> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at FROM schedules")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok((row.try_get("n")?, row.try_get("at")?))
-    }
-
     async fn claim_slots(&self, slots: &[(&str, i64)], owner: &str) -> Result<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
         let names: Vec<&str> = slots.iter().map(|(schedule, _)| *schedule).collect();
@@ -261,15 +216,6 @@ impl AutomationStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(inserted.rows_affected() == 1)
-    }
-
-    async fn schedule_failed(&self, schedule: &str, error: &str) -> Result<()> {
-        sqlx::query("UPDATE schedules SET last_result = 'failed', last_error = $2 WHERE name = $1")
-            .bind(schedule)
-            .bind(error)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn settle_slot(
@@ -313,56 +259,6 @@ impl AutomationStore for PgStore {
         Ok(())
     }
 
-    async fn oldest_buffered(&self, schedule: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT slot FROM schedule_slots WHERE schedule = $1 AND state = 'buffered' ORDER BY slot LIMIT 1",
-        )
-        .bind(schedule)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn take_buffered(&self, schedule: &str, slot: i64, owner: &str) -> Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE schedule_slots SET state = 'claimed', owner = $3 \
-             WHERE schedule = $1 AND slot = $2 AND state = 'buffered'",
-        )
-        .bind(schedule)
-        .bind(slot)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected() == 1)
-    }
-
-    async fn schedules_with_buffered(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT schedule FROM schedule_slots WHERE state = 'buffered'",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn buffered_count(&self, schedule: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM schedule_slots WHERE schedule = $1 AND state = 'buffered'",
-        )
-        .bind(schedule)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    async fn active_schedule_runs(&self, schedule: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT s.run FROM schedule_slots s JOIN runs r ON r.id = s.run \
-             WHERE s.schedule = $1 AND s.state = 'fired' AND r.status IN ('pending', 'running') \
-             ORDER BY s.slot",
-        )
-        .bind(schedule)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     async fn reclaim_slot(&self, schedule: &str, slot: i64, from: &str, to: &str) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE schedule_slots SET owner = $4, recorded_at = baton_now_ms() \
@@ -375,83 +271,6 @@ impl AutomationStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn unsettled_slots(&self) -> Result<Vec<SlotRow>> {
-        sqlx::query(
-            "SELECT schedule, slot, state, reason, run, owner, recorded_at FROM schedule_slots \
-             WHERE state = 'claimed' ORDER BY slot",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(slot_row)
-        .collect()
-    }
-
-    async fn slot_of_run(&self, run: &str) -> Result<Option<(String, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT schedule, slot FROM schedule_slots WHERE run = $1")
-                .bind(run)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn run_with_origin(&self, origin: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM runs WHERE origin = $1 ORDER BY created_at LIMIT 1")
-                .bind(origin)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn schedule_result(
-        &self,
-        schedule: &str,
-        run: &str,
-        result: &str,
-        error: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE schedules SET last_result = $3, last_error = $4 WHERE name = $1 AND last_run = $2",
-        )
-        .bind(schedule)
-        .bind(run)
-        .bind(result)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn slots(&self, schedule: &str, limit: u32) -> Result<Vec<SlotRow>> {
-        sqlx::query(
-            "SELECT schedule, slot, state, reason, run, owner, recorded_at FROM schedule_slots \
-             WHERE schedule = $1 ORDER BY slot DESC LIMIT $2",
-        )
-        .bind(schedule)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(slot_row)
-        .collect()
-    }
-
-    async fn claim_trigger(&self, name: &str, now: i64, cooldown_ms: i64) -> Result<bool> {
-        let updated = sqlx::query(
-            "INSERT INTO trigger_state (name, last_fired_at) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET last_fired_at = excluded.last_fired_at \
-             WHERE trigger_state.last_fired_at <= $3",
-        )
-        .bind(name)
-        .bind(now)
-        .bind(now - cooldown_ms.max(0))
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected() == 1)
     }
 
     async fn insert_events(&self, events: &[(i64, &str, &Value)]) -> Result<Vec<i64>> {

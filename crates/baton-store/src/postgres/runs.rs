@@ -35,14 +35,7 @@ impl RunStore for PgStore {
         Ok(())
     }
 
-    async fn version(&self, hash: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT definition FROM workflow_versions WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
+    crate::shared::same_runs_methods!();
 
     async fn create_run(&self, new: NewRun) -> Result<String> {
         let id = new_id();
@@ -159,25 +152,6 @@ impl RunStore for PgStore {
              AND lease_owner IS NOT NULL AND lease_until >= baton_now_ms()",
         )
         .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn run(&self, run: &str) -> Result<RunRecord> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{RUN_COLUMNS} WHERE id = $1")))
-            .bind(run)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NoRun(run.to_owned()))?;
-        run_record(&row)
-    }
-
-    async fn child_run(&self, parent: &str, step: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM runs WHERE parent_run = $1 AND parent_step = $2 ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(parent)
-        .bind(step)
-        .fetch_optional(&self.pool)
         .await?)
     }
 

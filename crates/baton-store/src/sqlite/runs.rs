@@ -25,14 +25,7 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
-    async fn version(&self, hash: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT definition FROM workflow_versions WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
+    crate::shared::same_runs_methods!();
 
     async fn create_run(&self, new: NewRun) -> Result<String> {
         let id = new_id();
@@ -160,25 +153,6 @@ impl RunStore for SqliteStore {
         rows.iter()
             .map(|row| Ok((row.try_get("id")?, row.try_get("lease_owner")?)))
             .collect()
-    }
-
-    async fn run(&self, run: &str) -> Result<RunRecord> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{RUN_COLUMNS} WHERE id = $1")))
-            .bind(run)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NoRun(run.to_owned()))?;
-        run_record(&row)
-    }
-
-    async fn child_run(&self, parent: &str, step: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM runs WHERE parent_run = $1 AND parent_step = $2 ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(parent)
-        .bind(step)
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     async fn runs(&self, limit: u32, workflow: Option<&str>) -> Result<Vec<RunRecord>> {

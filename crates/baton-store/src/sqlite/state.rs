@@ -144,35 +144,7 @@ impl StateStore for SqliteStore {
         })
     }
 
-    async fn time_stop(
-        &self,
-        task_id: &str,
-        end_at: i64,
-        result: &str,
-    ) -> Result<Option<TimeEntryRow>> {
-        let row = sqlx::query(
-            "UPDATE task_time SET end_at = $2, duration_ms = CASE WHEN $2 > start_at THEN $2 - start_at ELSE 0 END, result = $3 \
-             WHERE task_id = $1 AND end_at IS NULL \
-             RETURNING id, task_id, mode, task, priority, start_at, end_at, duration_ms, result, source, run_id, logged_at",
-        )
-        .bind(task_id)
-        .bind(end_at)
-        .bind(result)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(time_row).transpose()
-    }
-
-    async fn time_record_run(&self, new: &NewTimeEntry) -> Result<TimeEntryRow> {
-        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{TIME_INSERT} ON CONFLICT (run_id) DO UPDATE SET task_id = excluded.task_id, mode = excluded.mode, \
-             task = excluded.task, priority = excluded.priority, start_at = excluded.start_at, end_at = excluded.end_at, \
-             duration_ms = excluded.duration_ms, result = excluded.result, source = excluded.source, logged_at = excluded.logged_at \
-             RETURNING id, task_id, mode, task, priority, start_at, end_at, duration_ms, result, source, run_id, logged_at"
-        )));
-        let row = bind_time_entry(query, new).fetch_one(&self.pool).await?;
-        time_row(&row)
-    }
+    crate::shared::same_state_methods!();
 
     async fn time_import(&self, entries: &[NewTimeEntry]) -> Result<Vec<TimeImported>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -209,27 +181,6 @@ impl StateStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(outcomes)
-    }
-
-    async fn time_entries(
-        &self,
-        filter: &TimeFilter,
-        newest_first: bool,
-        limit: Option<u32>,
-    ) -> Result<Vec<TimeEntryRow>> {
-        let (clause, mut args) = time_where(filter);
-        let order = if newest_first { "DESC" } else { "ASC" };
-        let mut sql = format!("{TIME_COLUMNS}{clause} ORDER BY start_at {order}, id {order}");
-        if let Some(limit) = limit {
-            args.push(Arg::Int(i64::from(limit)));
-            sql.push_str(&format!(" LIMIT ${}", args.len()));
-        }
-        bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(time_row)
-            .collect()
     }
 
     async fn time_groups(&self, filter: &TimeFilter) -> Result<Vec<TimeGroup>> {
@@ -313,47 +264,6 @@ impl StateStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(write)
-    }
-
-    async fn memory_entries(&self, memory: &str) -> Result<Vec<MemoryEntryRow>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{MEMORY_COLUMNS} WHERE memory = $1 ORDER BY id"
-        )))
-        .bind(memory)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(memory_row)
-        .collect()
-    }
-
-    async fn memory_archive(
-        &self,
-        memory: &str,
-        limit: u32,
-    ) -> Result<(Vec<ArchivedMemoryRow>, i64)> {
-        let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM memory_archive WHERE memory = $1")
-                .bind(memory)
-                .fetch_one(&self.pool)
-                .await?;
-        let rows = sqlx::query(
-            "SELECT entry_id AS id, memory, section, text, mode, stamped, created_at, archived_at FROM memory_archive \
-             WHERE memory = $1 ORDER BY archived_at DESC, id DESC LIMIT $2",
-        )
-        .bind(memory)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(ArchivedMemoryRow {
-                entry: memory_row(row)?,
-                archived_at: row.try_get("archived_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-        Ok((rows, total))
     }
 }
 

@@ -80,13 +80,7 @@ impl WorkerStore for SqliteStore {
             .collect()
     }
 
-    async fn remove_worker(&self, worker: &str) -> Result<()> {
-        sqlx::query("DELETE FROM workers WHERE id = $1")
-            .bind(worker)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
+    crate::shared::same_workers_methods!();
 
     async fn running_by_owner(&self) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(

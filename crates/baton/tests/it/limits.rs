@@ -151,6 +151,7 @@ async fn a_restarted_legacy_sse_server_is_reconnected_within_the_call() {
 /// A legacy session re-initialized after a restart subscribes again to the resources
 /// clients watch: the client keeps getting their updates from the new server process.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(deprecated)] // resources/subscribe is legacy-only, and a legacy session is what is recovered
 async fn subscriptions_are_renewed_on_a_recovered_session() {
     let port = free_port();
     let upstream = everything_on("streamableHttp", port);
