@@ -330,11 +330,11 @@ macro_rules! same_state_methods {
 macro_rules! same_workers_methods {
     () => {
         async fn remove_worker(&self, worker: &str) -> Result<()> {
-        sqlx::query("DELETE FROM workers WHERE id = $1")
-            .bind(worker)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            sqlx::query("DELETE FROM workers WHERE id = $1")
+                .bind(worker)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
         }
     };
 }
