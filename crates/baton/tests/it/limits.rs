@@ -199,3 +199,108 @@ async fn subscriptions_are_renewed_on_a_recovered_session() {
     assert!(baton.wait_for_log("subscribed again to the resources clients watch"));
     client.cancel().await.ok();
 }
+
+/// A client that stops reading: its 10 MB answers stay unread in its connections, while
+/// another client's calls (to another server) are answered as usual and Baton's memory
+/// stays bounded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_holds_no_one_else() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  counter:\n    {}\n  fault:\n    {}\n",
+            counter_server(),
+            fault_server(&[])
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let url = baton.mcp_url();
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value, session: Option<String>| {
+        let mut request = http
+            .post(&url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .json(&body);
+        if let Some(session) = session {
+            request = request
+                .header("Mcp-Session-Id", session)
+                .header("Mcp-Protocol-Version", "2025-11-25");
+        }
+        request.send()
+    };
+    let init = post(
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "stops-reading", "version": "0"}}}),
+        None,
+    )
+    .await
+    .expect("initialize");
+    let session = init
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("a session");
+    drop(init.bytes().await);
+    post(
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        Some(session.clone()),
+    )
+    .await
+    .expect("initialized");
+    // Four 10 MB answers whose bodies are never read (the responses are kept open).
+    let mut unread = Vec::new();
+    for id in 0..4 {
+        let response = post(
+            serde_json::json!({"jsonrpc": "2.0", "id": 10 + id, "method": "tools/call",
+                "params": {"name": "counter__big_text", "arguments": {"size": SIZE}}}),
+            Some(session.clone()),
+        )
+        .await
+        .expect("the call is accepted");
+        unread.push(response);
+    }
+    let (client, _) = connect_http(&url).await;
+    // Every big answer came back from the server and was handed to its unread connection.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counter = &status(&client).await["counter"]["stats"];
+        if counter["calls"].as_u64() >= Some(4) && counter["in_flight"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the big answers never came: {counter}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for round in 0..5 {
+        let started = Instant::now();
+        let echoed = call(
+            &client,
+            "fault__echo",
+            serde_json::json!({"message": "here"}),
+        )
+        .await;
+        assert!(text_of(&echoed).contains("here"), "{}", text_of(&echoed));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "call {round} took {:?} beside a client that stopped reading",
+            started.elapsed()
+        );
+    }
+    let pid = baton.proc.child.id();
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap();
+    // Four unread 20 MB answers (text and its structured copy) are held at most once each.
+    assert!(rss_kb < 400 * 1024, "Baton holds {rss_kb} kB");
+    drop(unread);
+    client.cancel().await.ok();
+}
