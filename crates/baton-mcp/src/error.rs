@@ -76,6 +76,12 @@ pub enum GatewayError {
         size: usize,
         max: usize,
     },
+    /// A remote server's answer was over `max_message_bytes` (its size is unknown: Baton
+    /// stopped reading at the limit).
+    #[error(
+        "server \"{server}\" sent an answer over max_message_bytes ({max} bytes); raise max_message_bytes (globally or for this server) to accept it"
+    )]
+    AnswerTooLarge { server: String, max: usize },
     /// A server asked for something Baton cannot relay, or relaying it failed (the message
     /// names the server).
     #[error("{0}")]
@@ -223,6 +229,10 @@ impl From<GatewayError> for ErrorData {
             GatewayError::MessageTooLarge { size, max, .. } => ErrorData::internal_error(
                 message,
                 Some(json!({ "size": size, "max_message_bytes": max })),
+            ),
+            GatewayError::AnswerTooLarge { server, max } => ErrorData::internal_error(
+                message,
+                Some(json!({ "server": server, "max_message_bytes": max })),
             ),
         }
     }

@@ -97,6 +97,80 @@ impl SessionAwareClient {
     }
 }
 
+impl SessionAwareClient {
+    /// An answer over `max_message_bytes` fails its request with an error naming the
+    /// server and the setting, and the session goes on; rmcp would close the transport.
+    fn answer_oversized(
+        &self,
+        id: rmcp::model::RequestId,
+        max: usize,
+        result: PostResult,
+    ) -> PostResult {
+        let error = || -> ServerJsonRpcMessage {
+            let error = crate::error::GatewayError::AnswerTooLarge {
+                server: self.server.to_string(),
+                max,
+            };
+            tracing::warn!(server = %self.server, max, "an answer is over max_message_bytes; failing its request");
+            ServerJsonRpcMessage::error(error.into(), Some(id.clone()))
+        };
+        match result {
+            Err(StreamableHttpError::ResponseBodyTooLarge { .. }) => {
+                Ok(StreamableHttpPostResponse::Json(error(), None))
+            }
+            Ok(StreamableHttpPostResponse::Sse(stream, session)) => {
+                let answer = serde_json::to_string(&error()).ok().map(|data| Sse {
+                    data: Some(data),
+                    ..Sse::default()
+                });
+                Ok(StreamableHttpPostResponse::Sse(
+                    instead_of_oversized(stream, answer),
+                    session,
+                ))
+            }
+            other => other,
+        }
+    }
+}
+
+/// `stream`, with an event over the size limit replaced by `answer` (the request's error),
+/// after which the stream ends.
+fn instead_of_oversized(
+    stream: BoxStream<'static, Result<Sse, SseError>>,
+    answer: Option<Sse>,
+) -> BoxStream<'static, Result<Sse, SseError>> {
+    use futures::StreamExt;
+    futures::stream::unfold(
+        (stream, answer, false),
+        |(mut stream, answer, ended)| async move {
+            if ended {
+                return None;
+            }
+            match stream.next().await {
+                Some(Err(error)) if is_too_large(&error) => match answer {
+                    Some(answer) => Some((Ok(answer), (stream, None, true))),
+                    None => Some((Err(error), (stream, None, true))),
+                },
+                Some(item) => Some((item, (stream, answer, false))),
+                None => None,
+            }
+        },
+    )
+    .boxed()
+}
+
+/// rmcp's bounded SSE reader says an event was over the limit (its error type is private).
+fn is_too_large(error: &SseError) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(error) = source {
+        if error.to_string().contains("exceeded the maximum size") {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 fn names_session(text: &str) -> bool {
     text.to_ascii_lowercase().contains("session")
 }
@@ -145,6 +219,10 @@ impl StreamableHttpClient for SessionAwareClient {
         limits: StreamableHttpResponseLimits,
     ) -> PostResult {
         let session = session_id.is_some();
+        let request = match &message {
+            rmcp::model::JsonRpcMessage::Request(request) => Some(request.id.clone()),
+            _ => None,
+        };
         let result = self
             .inner
             .post_message_with_response_limits(
@@ -156,6 +234,10 @@ impl StreamableHttpClient for SessionAwareClient {
                 limits,
             )
             .await;
+        let result = match request {
+            Some(id) => self.answer_oversized(id, limits.max_json_response_size, result),
+            None => result,
+        };
         self.classify(session, result)
     }
 

@@ -304,3 +304,47 @@ async fn a_client_that_stops_reading_holds_no_one_else() {
     drop(unread);
     client.cancel().await.ok();
 }
+
+/// The same limit on a streamable HTTP upstream (another Baton serving the counter over
+/// HTTP): the oversized answer fails the call at once, naming the server and the setting.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_answer_from_an_http_upstream_fails_at_once_naming_the_limit() {
+    let dir = TestDir::new();
+    let inner = dir.write(
+        "inner.yaml",
+        &format!("servers:\n  counter:\n    {}\n", counter_server()),
+    );
+    let upstream = BatonHttp::start(&inner);
+    let outer = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  remote:\n    url: {}\n    max_message_bytes: 8MiB\n",
+            upstream.mcp_url()
+        ),
+    );
+    let baton = BatonHttp::start(&outer);
+    let client = big_client(&baton.mcp_url()).await;
+    let mut params = CallToolRequestParams::new("remote__counter__big_text");
+    params.arguments = serde_json::json!({"size": SIZE}).as_object().cloned();
+    let started = Instant::now();
+    let outcome = client.peer().call_tool(params).await;
+    let elapsed = started.elapsed();
+    let message = match outcome {
+        Err(error) => error.to_string(),
+        Ok(result) => {
+            assert_eq!(result.is_error, Some(true), "{result:?}");
+            text_of(&result)
+        }
+    };
+    assert!(message.contains("remote"), "{message}");
+    assert!(message.contains("max_message_bytes"), "{message}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}: {message}");
+    // The session goes on: a small answer comes through.
+    let mut small = CallToolRequestParams::new("remote__counter__big_text");
+    small.arguments = serde_json::json!({"size": 20}).as_object().cloned();
+    let result = client.peer().call_tool(small).await.expect("small call");
+    assert_eq!(text_of(&result), "01234567890123456789");
+    let report = status(&client).await;
+    assert_eq!(report["remote"]["stats"]["restarts"], 0, "{report}");
+    client.cancel().await.ok();
+}
