@@ -36,7 +36,7 @@ impl Cli {
             return threads.get();
         }
         match &self.command {
-            Command::Serve(ServeArgs { http: Some(_) }) => std::thread::available_parallelism()
+            Command::Serve(ServeArgs { http: Some(_), .. }) => std::thread::available_parallelism()
                 .map(|cores| (cores.get() / 2).max(1))
                 .unwrap_or(1),
             _ => 1,
@@ -90,11 +90,28 @@ pub enum Command {
     /// store into PostgreSQL (copy).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Authentication: `auth key new NAME` makes an API key for serve.auth.api_keys.
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// The workers sharing this store: last heartbeat, runs held, capacity.
     Workers {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// API keys of serve.auth.api_keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Prints a new random key for principal NAME (once: only its hash is kept) and the
+    /// line to paste under serve.auth.api_keys.
+    New { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +362,9 @@ pub struct ServeArgs {
     /// instead of stdio (default address: serve.http in the config, else 127.0.0.1:8931).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub http: Option<String>,
+    /// Serve HTTP beyond loopback without `serve.auth` (anyone who can reach it may call).
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
 }
 
 #[derive(Debug, Args)]

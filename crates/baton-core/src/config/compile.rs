@@ -11,9 +11,12 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use indexmap::IndexMap;
 use serde_saphyr::{Location, Spanned};
 
+mod auth;
 mod automation;
 mod resilience;
 mod store;
+
+pub use auth::sha256_hex;
 
 pub use store::{STORE_URL_ENV, check_store_url};
 
@@ -101,6 +104,9 @@ pub fn compile(
                     );
                 }
             }
+        }
+        if let Some(auth) = &serve.auth {
+            config.serve.auth = Some(compiler.auth(&auth.value, auth.referenced));
         }
         if let Some(limit) = serve.max_body_bytes {
             if limit.value < 1024 {

@@ -11,7 +11,7 @@ pub mod raw;
 
 use std::path::{Path, PathBuf};
 
-pub use compile::{STORE_URL_ENV, check_store_url, compile, parse_duration};
+pub use compile::{STORE_URL_ENV, check_store_url, compile, parse_duration, sha256_hex};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::*;
 

@@ -161,8 +161,48 @@ pub struct ServeConfig {
     /// loopback origins".
     pub allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// `serve.auth`: who may call `serve --http` (`None`: anyone who can reach it).
+    pub auth: Option<AuthConfig>,
 }
 
+/// `serve.auth` — Baton as an OAuth 2.1 protected resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Named principals and the SHA-256 (hex) of each one's key.
+    pub api_keys: Vec<(String, String)>,
+    pub jwt: Option<JwtConfig>,
+    /// For the Protected Resource Metadata document.
+    pub authorization_servers: Vec<String>,
+    pub scopes_supported: Vec<String>,
+}
+
+/// `serve.auth.jwt` — bearer JWTs from an authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtConfig {
+    pub issuer: String,
+    /// `None`: this server's `/mcp` URL (RFC 8707).
+    pub audience: Option<String>,
+    pub jwks: JwksSource,
+    /// The claim roles come from (default `roles`).
+    pub roles_claim: String,
+    /// Accepted algorithms (default RS256, ES256, EdDSA; never `none`).
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed on `exp`/`nbf`.
+    pub leeway: Duration,
+}
+
+/// Where a JWT's signing keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// Fetched, cached, fetched again on an unknown `kid`.
+    Url(String),
+    File(PathBuf),
+}
+
+/// JWT algorithms Baton accepts.
+pub const JWT_ALGORITHMS: [&str; 8] = [
+    "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "PS512",
+];
 /// Equal when every setting is: what a hot reload compares to decide which servers to
 /// reconnect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -490,6 +530,7 @@ impl Config {
                 allowed_hosts: Vec::new(),
                 allowed_origins: Vec::new(),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                auth: None,
             },
             resilience: Resilience::default(),
             workflows: WorkflowSettings {

@@ -78,8 +78,35 @@ pub struct RawServe {
     #[serde(default)]
     pub allowed_origins: Option<Vec<SpannedString>>,
     pub max_body_bytes: Option<Spanned<u64>>,
+    /// Who may call `serve --http`.
+    pub auth: Option<Spanned<RawAuth>>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Principal → its key (`${ENV}`) or `sha256:<hex of the key>`.
+    #[serde(default)]
+    pub api_keys: IndexMap<String, SpannedString>,
+    pub jwt: Option<Spanned<RawJwt>>,
+    #[serde(default)]
+    pub authorization_servers: Vec<SpannedString>,
+    #[serde(default)]
+    pub scopes_supported: Vec<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    pub issuer: Option<SpannedString>,
+    pub audience: Option<SpannedString>,
+    pub jwks_url: Option<SpannedString>,
+    pub jwks_file: Option<SpannedString>,
+    pub roles_claim: Option<SpannedString>,
+    #[serde(default)]
+    pub algorithms: Vec<SpannedString>,
+    pub leeway: Option<SpannedString>,
+}
 /// One upstream server. stdio servers set `command`; remote servers set `url`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

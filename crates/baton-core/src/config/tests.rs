@@ -705,3 +705,38 @@ fn a_bad_store_or_workers_section_is_reported_where_it_is() {
     assert_eq!(errors[0].path, "workers.max_runs");
     assert_eq!(errors[1].path, "workers.lease");
 }
+
+#[test]
+fn serve_auth_keeps_key_hashes_and_reports_bad_settings_where_they_are() {
+    let config = parse_ok(
+        "serve:\n  auth:\n    api_keys:\n      alice: \"${TOKEN}-long-enough-key\"\n      bot: \"sha256:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08\"\n    jwt:\n      issuer: https://login.example\n      jwks_file: keys.json\n",
+    );
+    let auth = config.serve.auth.unwrap();
+    assert_eq!(
+        auth.api_keys,
+        vec![
+            ("alice".to_owned(), sha256_hex(b"s3cret-long-enough-key")),
+            (
+                "bot".to_owned(),
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned()
+            ),
+        ]
+    );
+    let jwt = auth.jwt.unwrap();
+    assert_eq!(jwt.roles_claim, "roles");
+    assert_eq!(jwt.algorithms, ["RS256", "ES256", "EdDSA"]);
+    assert!(matches!(jwt.jwks, JwksSource::File(path) if path.ends_with("keys.json")));
+
+    let errors = parse_err(
+        "serve:\n  auth:\n    api_keys:\n      short: \"abc\"\n      bad: \"sha256:xyz\"\n    jwt:\n      jwks_url: http://x/jwks\n      jwks_file: k.json\n      algorithms: [none, HS256]\n",
+    );
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"serve.auth.api_keys.short"), "{errors:?}");
+    assert!(paths.contains(&"serve.auth.api_keys.bad"), "{errors:?}");
+    assert!(paths.contains(&"serve.auth.jwt"), "{errors:?}");
+    let errors = parse_err(
+        "serve:\n  auth:\n    jwt:\n      issuer: https://i\n      jwks_url: http://x/jwks\n      algorithms: [none]\n",
+    );
+    assert_eq!(errors[0].path, "serve.auth.jwt.algorithms[0]", "{errors:?}");
+    assert!(errors[0].message.contains("never none"), "{errors:?}");
+}

@@ -115,10 +115,24 @@ pub fn router(
             check_json_body(request, next, limit)
         }))
         .layer(middleware::from_fn(session_deleted_ok));
-    Router::new()
+    let auth = gateway
+        .config()
+        .serve
+        .auth
+        .as_ref()
+        .map(super::auth::Authenticator::new);
+    let mut app = Router::new()
         .nest("/mcp", mcp)
-        .merge(sse::router(gateway, shutdown))
-        .layer(DefaultBodyLimit::max(access.max_body_bytes))
+        .merge(sse::router(gateway, shutdown));
+    if let Some(auth) = auth {
+        let check = auth.clone();
+        app = app
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                super::auth::require(check.clone(), request, next)
+            }))
+            .merge(super::auth::metadata_routes(auth));
+    }
+    app.layer(DefaultBodyLimit::max(access.max_body_bytes))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let access = guard_access.clone();
             async move { guard(&access, request.headers()).unwrap_or(next.run(request).await) }

@@ -1,6 +1,7 @@
 //! Baton as an MCP server: the [`handler::DownstreamSession`] facade every transport
 //! shares, served over stdio ([`stdio`]), streamable HTTP and legacy SSE ([`http`], [`sse`]).
 
+pub mod auth;
 pub mod handler;
 pub mod http;
 pub mod sse;

@@ -39,6 +39,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Modes { json } => state::modes(cli.config, json),
         Command::Store(command) => store::run(cli.config, command).await,
         Command::Workers { json } => store::workers(cli.config, json).await,
+        Command::Auth(crate::cli::AuthCommand::Key(crate::cli::KeyCommand::New { name })) => {
+            new_key(&name)
+        }
     }
 }
 
@@ -86,4 +89,27 @@ pub async fn start_for_tool(config: Config, tool: &str) -> baton_app::App {
         Some(server) => baton_app::App::command_for(config, &[server]).await,
         None => baton_app::App::command(config).await,
     }
+}
+
+/// `baton auth key new NAME`: a random key (32 bytes, hex), shown once, and its hash line.
+fn new_key(name: &str) -> ExitCode {
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == ':') {
+        eprintln!("error: a principal name has no spaces or colons, e.g. ci-bot");
+        return ExitCode::from(2);
+    }
+    let key = format!(
+        "bk_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    println!(
+        "key for {name} (shown once; give it to the client as `Authorization: Bearer <key>`):"
+    );
+    println!("  {key}");
+    println!("add under serve.auth.api_keys in baton.yaml:");
+    println!(
+        "  {name}: \"sha256:{}\"",
+        config::sha256_hex(key.as_bytes())
+    );
+    ExitCode::SUCCESS
 }

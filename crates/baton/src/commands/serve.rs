@@ -20,6 +20,16 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             address
         }
     });
+    if let Some(address) = &address
+        && config.serve.auth.is_none()
+        && !args.allow_unauthenticated
+        && !is_loopback(address)
+    {
+        eprintln!(
+            "error: serving {address} beyond this machine without authentication: add serve.auth (api_keys or jwt) to baton.yaml, bind 127.0.0.1, or pass --allow-unauthenticated if anyone who can reach it may call"
+        );
+        return ExitCode::from(2);
+    }
     let shutdown = CancellationToken::new();
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -86,4 +96,17 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// Whether `address` (host:port) only listens on this machine.
+fn is_loopback(address: &str) -> bool {
+    let host = address
+        .rsplit_once(':')
+        .map_or(address, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -3,6 +3,7 @@
 mod common;
 
 mod aggregation;
+mod auth;
 mod bad_input;
 mod boundaries;
 mod builtins;

@@ -1,0 +1,141 @@
+//! `serve.auth`: API keys (kept as SHA-256 hashes), JWT verification settings and the
+//! Protected Resource Metadata fields.
+
+use sha2::{Digest, Sha256};
+
+use super::*;
+use crate::config::raw::{RawAuth, RawJwt};
+
+impl Compiler<'_> {
+    pub(super) fn auth(&mut self, raw: &RawAuth, at: serde_saphyr::Location) -> AuthConfig {
+        let mut auth = AuthConfig {
+            api_keys: Vec::new(),
+            jwt: None,
+            authorization_servers: Vec::new(),
+            scopes_supported: Vec::new(),
+        };
+        for (principal, key) in &raw.api_keys {
+            let path = format!("serve.auth.api_keys.{principal}");
+            let Some(text) = self.string(key, &path) else {
+                continue;
+            };
+            match text.strip_prefix("sha256:") {
+                Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    auth.api_keys.push((principal.clone(), hex.to_ascii_lowercase()));
+                }
+                Some(_) => self.sink.push(
+                    key.referenced,
+                    path,
+                    "a hashed key is sha256: followed by 64 hex digits (`baton auth key new NAME` prints one)",
+                ),
+                None if text.len() < 16 => self.sink.push(
+                    key.referenced,
+                    path,
+                    "a key must be at least 16 characters (`baton auth key new NAME` makes one)",
+                ),
+                None => auth
+                    .api_keys
+                    .push((principal.clone(), sha256_hex(text.as_bytes()))),
+            }
+        }
+        if let Some(jwt) = &raw.jwt {
+            auth.jwt = self.jwt(&jwt.value, jwt.referenced);
+        }
+        for (index, server) in raw.authorization_servers.iter().enumerate() {
+            let path = format!("serve.auth.authorization_servers[{index}]");
+            if let Some(url) = self.string(server, &path) {
+                auth.authorization_servers.push(url);
+            }
+        }
+        for (index, scope) in raw.scopes_supported.iter().enumerate() {
+            let path = format!("serve.auth.scopes_supported[{index}]");
+            if let Some(scope) = self.string(scope, &path) {
+                auth.scopes_supported.push(scope);
+            }
+        }
+        if auth.api_keys.is_empty() && auth.jwt.is_none() {
+            self.sink.push(
+                at,
+                "serve.auth",
+                "give api_keys or jwt (or both): with neither, nobody could call Baton",
+            );
+        }
+        auth
+    }
+
+    fn jwt(&mut self, raw: &RawJwt, at: serde_saphyr::Location) -> Option<JwtConfig> {
+        let issuer = match &raw.issuer {
+            Some(issuer) => self.string(issuer, "serve.auth.jwt.issuer")?,
+            None => {
+                self.sink
+                    .push(at, "serve.auth.jwt", "issuer is required (the tokens' iss)");
+                return None;
+            }
+        };
+        let audience = match &raw.audience {
+            Some(audience) => Some(self.string(audience, "serve.auth.jwt.audience")?),
+            None => None,
+        };
+        let jwks = match (&raw.jwks_url, &raw.jwks_file) {
+            (Some(url), None) => JwksSource::Url(self.string(url, "serve.auth.jwt.jwks_url")?),
+            (None, Some(file)) => {
+                let file = self.string(file, "serve.auth.jwt.jwks_file")?;
+                JwksSource::File(self.base_dir.join(file))
+            }
+            _ => {
+                self.sink.push(
+                    at,
+                    "serve.auth.jwt",
+                    "give exactly one of jwks_url (fetched and cached) or jwks_file",
+                );
+                return None;
+            }
+        };
+        let roles_claim = match &raw.roles_claim {
+            Some(claim) => self.string(claim, "serve.auth.jwt.roles_claim")?,
+            None => "roles".to_owned(),
+        };
+        let mut algorithms = Vec::new();
+        for (index, algorithm) in raw.algorithms.iter().enumerate() {
+            let path = format!("serve.auth.jwt.algorithms[{index}]");
+            let Some(name) = self.string(algorithm, &path) else {
+                continue;
+            };
+            if JWT_ALGORITHMS.contains(&name.as_str()) {
+                algorithms.push(name);
+            } else {
+                self.sink.push(
+                    algorithm.referenced,
+                    path,
+                    format!(
+                        "\"{name}\" is not accepted: use {} (never none or a shared secret)",
+                        JWT_ALGORITHMS.join(", ")
+                    ),
+                );
+            }
+        }
+        if algorithms.is_empty() {
+            algorithms = ["RS256", "ES256", "EdDSA"].map(str::to_owned).to_vec();
+        }
+        let leeway = match &raw.leeway {
+            Some(leeway) => self.duration(leeway, "serve.auth.jwt.leeway")?,
+            None => Duration::from_secs(60),
+        };
+        Some(JwtConfig {
+            issuer,
+            audience,
+            jwks,
+            roles_claim,
+            algorithms,
+            leeway,
+        })
+    }
+}
+
+/// The lowercase hex SHA-256 of `bytes` (how API keys are kept).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

@@ -1,0 +1,271 @@
+//! `serve.auth` (issue 14, inbound): API keys and JWTs checked on `/mcp` and `/sse`, 401/403
+//! with the RFC 9728 challenge, the Protected Resource Metadata documents, keys rotated at
+//! the issuer, and no credential in any log line. Tokens come from a real RSA issuer
+//! (`tests/clients/jwt_issuer.py`, PyJWT) whose JWKS Baton fetches over HTTP.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use baton_mcp::rmcp::{
+    ServiceExt,
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const ALICE_KEY: &str = "alice-key-0123456789abcdef";
+
+/// The token issuer: (process, base URL).
+fn issuer() -> (Proc, String) {
+    let mut child = Command::new(peer("python"))
+        .arg(repo_root().join("tests/clients/jwt_issuer.py"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the token issuer");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the issuer said {line:?}"))
+        .to_owned();
+    (Proc { child }, base)
+}
+
+async fn token(issuer: &str, query: &str) -> String {
+    reqwest::get(format!("{issuer}/token?{query}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// POST initialize with `credential` (none, or a bearer): (status, WWW-Authenticate).
+async fn initialize(url: &str, credential: Option<&str>) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("Accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "auth-test", "version": "0"}}}),
+        );
+    if let Some(credential) = credential {
+        request = request.bearer_auth(credential);
+    }
+    let response = request.send().await.unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (response.status().as_u16(), challenge)
+}
+
+async fn client_with(url: &str, credential: &str) -> Client {
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
+        .auth_header(credential.to_owned());
+    let (handler, _) = recording_client();
+    handler
+        .serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .expect("connect with credentials")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_and_jwts_guard_mcp_with_the_oauth_challenge() {
+    let (_issuer, issuer_url) = issuer();
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\nserve:\n  auth:\n    api_keys:\n      alice: \"{ALICE_KEY}\"\n    jwt:\n      issuer: https://issuer.test\n      jwks_url: {issuer_url}/jwks\n    authorization_servers: [https://issuer.test]\n    scopes_supported: [mcp:tools]\n",
+            fault_server(&[])
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let url = baton.mcp_url();
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", baton.base);
+
+    // No credentials, or wrong ones: 401 with the challenge naming the metadata.
+    let (status, challenge) = initialize(&url, None).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata_url}\""))
+            && challenge.contains("scope=\"mcp:tools\""),
+        "{challenge}"
+    );
+    let (status, challenge) = initialize(&url, Some("not-a-key-at-all-000")).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    // The legacy SSE endpoint is guarded the same way.
+    let sse = reqwest::get(format!("{}/sse", baton.base)).await.unwrap();
+    assert_eq!(sse.status().as_u16(), 401);
+
+    // The metadata documents are public.
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let document: Value = reqwest::get(format!("{}{path}", baton.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(document["resource"], url.as_str(), "{document}");
+        assert_eq!(
+            document["authorization_servers"],
+            json!(["https://issuer.test"])
+        );
+        assert_eq!(document["scopes_supported"], json!(["mcp:tools"]));
+    }
+
+    // An API key: a real client lists and calls.
+    let alice = client_with(&url, ALICE_KEY).await;
+    let echoed = call(&alice, "fault__echo", json!({"message": "by key"})).await;
+    assert!(text_of(&echoed).contains("by key"));
+    alice.cancel().await.ok();
+
+    // A JWT for this resource with the scope.
+    let audience = url.replace(':', "%3A").replace('/', "%2F");
+    let good = token(
+        &issuer_url,
+        &format!("sub=bob&aud={audience}&scope=mcp:tools"),
+    )
+    .await;
+    let bob = client_with(&url, &good).await;
+    let echoed = call(&bob, "fault__echo", json!({"message": "by token"})).await;
+    assert!(text_of(&echoed).contains("by token"));
+    bob.cancel().await.ok();
+
+    // Refused tokens: expired, another audience, another issuer, a forged signature.
+    for (query, why) in [
+        (
+            format!("aud={audience}&scope=mcp:tools&exp=-600"),
+            "expired",
+        ),
+        (
+            "aud=http%3A%2F%2Felsewhere%2Fmcp&scope=mcp:tools".to_owned(),
+            "audience",
+        ),
+        (
+            format!("aud={audience}&scope=mcp:tools&iss=https%3A%2F%2Fevil.test"),
+            "issuer",
+        ),
+        (
+            format!("aud={audience}&scope=mcp:tools&forge=1"),
+            "signature",
+        ),
+    ] {
+        let bad = token(&issuer_url, &query).await;
+        let (status, challenge) = initialize(&url, Some(&bad)).await;
+        assert_eq!(status, 401, "{why}: {challenge}");
+        assert!(challenge.contains("invalid_token"), "{why}: {challenge}");
+    }
+    // A valid token without the scope: 403 insufficient_scope.
+    let unscoped = token(&issuer_url, &format!("aud={audience}&scope=other")).await;
+    let (status, challenge) = initialize(&url, Some(&unscoped)).await;
+    assert_eq!(status, 403);
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+
+    // The issuer rotates its key: a token under the new kid is accepted once Baton has
+    // fetched the JWKS again (at most once a second for unknown keys).
+    let rotated = reqwest::Client::new()
+        .post(format!("{issuer_url}/rotate"))
+        .send()
+        .await
+        .unwrap();
+    assert!(rotated.status().is_success());
+    let fresh = token(
+        &issuer_url,
+        &format!("sub=carol&aud={audience}&scope=mcp:tools"),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = initialize(&url, Some(&fresh)).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rotated key was never accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The old key left the set: its token no longer passes.
+    let (status, _) = initialize(&url, Some(&good)).await;
+    assert_eq!(status, 401);
+
+    // No credential in any log line.
+    let logs = baton.logs();
+    assert!(logs.contains("refused a request"), "{logs}");
+    for secret in [ALICE_KEY, good.as_str(), fresh.as_str(), unscoped.as_str()] {
+        assert!(!logs.contains(secret), "a credential was logged");
+    }
+}
+
+#[test]
+fn serving_beyond_loopback_needs_auth_or_the_flag() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "servers: {}\n");
+    let mut child = Command::new(baton_bin())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "serve",
+            "--http",
+            "0.0.0.0:0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("baton served 0.0.0.0 without auth");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("serve.auth") && stderr.contains("--allow-unauthenticated"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn auth_key_new_prints_a_key_once_and_the_line_to_paste() {
+    let output = run_baton(&["auth", "key", "new", "ci-bot"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let key = text.lines().nth(1).unwrap().trim();
+    assert!(key.len() >= 32, "{text}");
+    let line = text.lines().last().unwrap().trim();
+    assert_eq!(
+        line,
+        format!(
+            "ci-bot: \"sha256:{}\"",
+            baton_core::config::sha256_hex(key.as_bytes())
+        )
+    );
+}
