@@ -154,6 +154,9 @@ pub fn compile(
     }
 
     compiler.store(raw.store.as_ref(), raw.workers.as_ref(), &mut config);
+    if let Some(rules) = &raw.access {
+        config.access = Some(compiler.access(rules));
+    }
     config.workflows.dir = compiler.base_dir.join("workflows");
     if let Some(workflows) = &raw.workflows {
         compiler.workflow_settings(workflows, &mut config);
@@ -569,6 +572,33 @@ impl Compiler<'_> {
             deny: self.glob_set(&format!("{path}.tools.deny"), &raw.deny),
             written: (written(&raw.allow), written(&raw.deny)),
         }
+    }
+
+    fn access(&mut self, rules: &[Spanned<crate::config::raw::RawAccessRule>]) -> Access {
+        let mut access = Access { rules: Vec::new() };
+        for (index, rule) in rules.iter().enumerate() {
+            let path = format!("access[{index}]");
+            if rule.value.who.is_empty() {
+                self.sink.push(
+                    rule.referenced,
+                    path.clone(),
+                    "who is required: principals, \"role:NAME\", \"scope:NAME\" or \"*\"",
+                );
+            }
+            let who = rule
+                .value
+                .who
+                .iter()
+                .enumerate()
+                .filter_map(|(i, who)| self.string(who, &format!("{path}.who[{i}]")))
+                .collect();
+            access.rules.push(AccessRule {
+                who,
+                allow: self.glob_set(&format!("{path}.allow"), &rule.value.allow),
+                deny: self.glob_set(&format!("{path}.deny"), &rule.value.deny),
+            });
+        }
+        access
     }
 
     fn glob_set(&mut self, path: &str, patterns: &[SpannedString]) -> Option<GlobSet> {

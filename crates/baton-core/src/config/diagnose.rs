@@ -103,6 +103,7 @@ fn check_section(
         "workflows" => typed::<raw::RawWorkflows>,
         "store" => typed::<raw::RawStore>,
         "workers" => typed::<raw::RawWorkers>,
+        "access" => typed::<Vec<raw::RawAccessRule>>,
         "events" => typed::<raw::RawEvents>,
         "project" => typed::<raw::RawProject>,
         "memory" => typed::<raw::RawMemory>,
@@ -114,7 +115,7 @@ fn check_section(
         }
         _ => |_| {
             Err(Failure::whole(
-                "unknown section: use servers, mcpServers, namespace, serve, resilience, workflows, store, workers, schedules, triggers, events, project, memory, validation or modes",
+                "unknown section: use servers, mcpServers, namespace, serve, resilience, workflows, store, workers, access, schedules, triggers, events, project, memory, validation or modes",
             ))
         },
     };

@@ -28,6 +28,8 @@ pub struct Config {
     pub workflows: WorkflowSettings,
     pub store: StoreConfig,
     pub workers: WorkersConfig,
+    /// `access:` — `None` when the file has no such section (everyone sees everything).
+    pub access: Option<Access>,
     /// `schedules:` in the file (the store may hold more, added at run time).
     pub schedules: Vec<crate::schedule::Schedule>,
     pub triggers: Vec<crate::schedule::Trigger>,
@@ -545,6 +547,7 @@ impl Config {
                 path: PathBuf::from(".baton/baton.db"),
                 url: None,
             },
+            access: None,
             workers: WorkersConfig {
                 max_runs: None,
                 lease: DEFAULT_LEASE,
@@ -621,5 +624,61 @@ impl Config {
                 name.strip_prefix(&crate::names::server_prefix(server))
                     .is_some_and(|rest| rest.starts_with(separator))
             })
+    }
+}
+
+/// `access:` — which names (tools, prompts, resource URIs) each caller may use. A name is
+/// usable when a rule that applies to the caller allows it and none that applies denies it;
+/// a caller no rule applies to may use nothing.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub rules: Vec<AccessRule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessRule {
+    /// Principals, `role:NAME`, `scope:NAME` or `*`.
+    pub who: Vec<String>,
+    pub allow: Option<globset::GlobSet>,
+    pub deny: Option<globset::GlobSet>,
+}
+
+impl PartialEq for Access {
+    fn eq(&self, other: &Self) -> bool {
+        self.rules.len() == other.rules.len()
+            && self
+                .rules
+                .iter()
+                .zip(&other.rules)
+                .all(|(a, b)| a.who == b.who)
+    }
+}
+
+impl Access {
+    /// Whether `caller` (with its roles and scopes) may use `name`.
+    pub fn allows(&self, caller: &str, roles: &[String], scopes: &[String], name: &str) -> bool {
+        let applies = |rule: &&AccessRule| {
+            rule.who.iter().any(|who| {
+                who == "*"
+                    || who == caller
+                    || who
+                        .strip_prefix("role:")
+                        .is_some_and(|role| roles.iter().any(|r| r == role))
+                    || who
+                        .strip_prefix("scope:")
+                        .is_some_and(|scope| scopes.iter().any(|s| s == scope))
+            })
+        };
+        let mut allowed = false;
+        for rule in self.rules.iter().filter(applies) {
+            if rule.deny.as_ref().is_some_and(|deny| deny.is_match(name)) {
+                return false;
+            }
+            allowed |= rule
+                .allow
+                .as_ref()
+                .is_some_and(|allow| allow.is_match(name));
+        }
+        allowed
     }
 }

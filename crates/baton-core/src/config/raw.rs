@@ -36,6 +36,9 @@ pub struct RawConfig {
     /// This process as one worker among several on a shared store.
     #[serde(default)]
     pub workers: Option<RawWorkers>,
+    /// Who may use which names once `serve.auth` says who is calling.
+    #[serde(default)]
+    pub access: Option<Vec<Spanned<RawAccessRule>>>,
     /// Schedules that start workflows, tool calls or mode tasks, by name.
     #[serde(default)]
     pub schedules: Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
@@ -283,6 +286,18 @@ pub struct RawStore {
     pub path: Option<SpannedString>,
     /// A PostgreSQL database (`postgres://user@host:5432/db`) shared by several workers.
     pub url: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessRule {
+    /// Principals, `role:NAME`, `scope:NAME` or `*`.
+    #[serde(default)]
+    pub who: Vec<SpannedString>,
+    #[serde(default)]
+    pub allow: Vec<SpannedString>,
+    #[serde(default)]
+    pub deny: Vec<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

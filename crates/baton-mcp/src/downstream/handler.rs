@@ -28,6 +28,9 @@ pub struct DownstreamSession {
     registration: std::sync::Mutex<Option<u64>>,
     /// What a legacy client asked for with `logging/setLevel`, relayed to modern upstreams.
     log_level: std::sync::Mutex<Option<LoggingLevel>>,
+    /// Who opened the session, when a transport authenticates per session (legacy SSE);
+    /// streamable HTTP carries the principal on each request.
+    principal: Option<super::auth::Principal>,
 }
 
 impl DownstreamSession {
@@ -37,6 +40,33 @@ impl DownstreamSession {
             scope: SessionScope::default(),
             registration: std::sync::Mutex::new(None),
             log_level: std::sync::Mutex::new(None),
+            principal: None,
+        }
+    }
+
+    /// A session opened by `principal` (legacy SSE).
+    pub fn for_principal(gateway: Arc<Gateway>, principal: Option<super::auth::Principal>) -> Self {
+        let mut session = DownstreamSession::new(gateway);
+        session.principal = principal;
+        session
+    }
+
+    /// Whether the caller of this request may use `name` under `access:` (always, without
+    /// an `access:` section or an authenticated caller: stdio and unauthenticated HTTP are
+    /// trusted).
+    fn may_use(&self, context: &RequestContext<RoleServer>, name: &str) -> bool {
+        let config = self.gateway.config();
+        let Some(access) = &config.access else {
+            return true;
+        };
+        let principal = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<super::auth::Principal>())
+            .or(self.principal.as_ref());
+        match principal {
+            Some(who) => access.allows(&who.name, &who.roles, &who.scopes, name),
+            None => config.serve.auth.is_none(),
         }
     }
 
@@ -189,9 +219,12 @@ impl ServerHandler for DownstreamSession {
     ) -> Result<ListToolsResult, ErrorData> {
         self.register(&context.peer);
         self.gateway.list_grace().await;
-        Ok(ListToolsResult::with_all_items(
-            self.gateway.catalog().tools.clone(),
-        ))
+        let tools = self.gateway.catalog().tools.clone();
+        let visible = tools
+            .into_iter()
+            .filter(|tool| self.may_use(&context, &tool.name))
+            .collect();
+        Ok(ListToolsResult::with_all_items(visible))
     }
 
     async fn call_tool(
@@ -199,6 +232,10 @@ impl ServerHandler for DownstreamSession {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if !self.may_use(&context, &request.name) {
+            // The same answer as for a tool that does not exist: nothing is revealed.
+            return Err(crate::error::GatewayError::UnknownTool(request.name.to_string()).into());
+        }
         let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
         Box::pin(self.gateway.call_tool(&self.scope, request, call)).await
@@ -207,12 +244,15 @@ impl ServerHandler for DownstreamSession {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         self.gateway.list_grace().await;
-        Ok(ListPromptsResult::with_all_items(
-            self.gateway.catalog().prompts.clone(),
-        ))
+        let prompts = self.gateway.catalog().prompts.clone();
+        let visible = prompts
+            .into_iter()
+            .filter(|prompt| self.may_use(&context, &prompt.name))
+            .collect();
+        Ok(ListPromptsResult::with_all_items(visible))
     }
 
     async fn get_prompt(
@@ -220,6 +260,9 @@ impl ServerHandler for DownstreamSession {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        if !self.may_use(&context, &request.name) {
+            return Err(crate::error::GatewayError::UnknownPrompt(request.name.clone()).into());
+        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await
     }
@@ -227,12 +270,15 @@ impl ServerHandler for DownstreamSession {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         self.gateway.list_grace().await;
-        Ok(ListResourcesResult::with_all_items(
-            self.gateway.catalog().resources.clone(),
-        ))
+        let resources = self.gateway.catalog().resources.clone();
+        let visible = resources
+            .into_iter()
+            .filter(|resource| self.may_use(&context, &resource.uri))
+            .collect();
+        Ok(ListResourcesResult::with_all_items(visible))
     }
 
     async fn list_resource_templates(
@@ -251,6 +297,9 @@ impl ServerHandler for DownstreamSession {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        if !self.may_use(&context, &request.uri) {
+            return Err(crate::error::GatewayError::UnknownResource(request.uri.clone()).into());
+        }
         let call = self.call_context(&context);
         Box::pin(self.gateway.read_resource(&self.scope, request, call)).await
     }

@@ -35,7 +35,18 @@ use tokio_util::sync::CancellationToken;
 use super::DownstreamSession;
 use crate::gateway::Gateway;
 
-type Sessions = Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleServer>>>>>;
+/// Open sessions: where their messages go, and who opened them (with `serve.auth`).
+type Sessions = Arc<
+    Mutex<
+        HashMap<
+            String,
+            (
+                mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
+                Option<super::auth::Principal>,
+            ),
+        >,
+    >,
+>;
 
 #[derive(Clone)]
 struct SseState {
@@ -76,7 +87,9 @@ impl Drop for SessionGuard {
 
 async fn open_stream(
     State(state): State<SseState>,
+    principal: Option<axum::Extension<super::auth::Principal>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let principal = principal.map(|axum::Extension(principal)| principal);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_server, from_client) = mpsc::channel(64);
     let (to_client, from_server) = mpsc::channel(64);
@@ -84,7 +97,7 @@ async fn open_stream(
         .sessions
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone(), to_server);
+        .insert(id.clone(), (to_server, principal.clone()));
     let cancel = state.shutdown.child_token();
     let transport = ChannelTransport {
         incoming: from_client,
@@ -94,7 +107,8 @@ async fn open_stream(
     let session_cancel = cancel.clone();
     let session_id = id.clone();
     tokio::spawn(async move {
-        let service = match DownstreamSession::new(gateway).serve(transport).await {
+        let session = DownstreamSession::for_principal(gateway, principal);
+        let service = match session.serve(transport).await {
             Ok(service) => service,
             Err(error) => {
                 tracing::info!(session = %session_id, %error, "SSE client did not complete initialize");
@@ -135,6 +149,7 @@ struct MessageQuery {
 async fn post_message(
     State(state): State<SseState>,
     Query(query): Query<MessageQuery>,
+    principal: Option<axum::Extension<super::auth::Principal>>,
     body: Bytes,
 ) -> Response {
     let Some(session_id) = query.session_id else {
@@ -150,7 +165,7 @@ async fn post_message(
         .unwrap_or_else(|p| p.into_inner())
         .get(&session_id)
         .cloned();
-    let Some(sender) = sender else {
+    let Some((sender, opener)) = sender else {
         return jsonrpc_error(
             StatusCode::NOT_FOUND,
             crate::error::INVALID_REQUEST,
@@ -159,6 +174,14 @@ async fn post_message(
             ),
         );
     };
+    // A session is used by whoever opened it, no one else.
+    if principal.map(|axum::Extension(principal)| principal) != opener {
+        return jsonrpc_error(
+            StatusCode::FORBIDDEN,
+            crate::error::INVALID_REQUEST,
+            "this SSE session was opened with other credentials",
+        );
+    }
     let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(message) => message,
         Err(error) => {

@@ -269,3 +269,74 @@ fn auth_key_new_prints_a_key_once_and_the_line_to_paste() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_rules_show_each_principal_only_its_tools() {
+    let (_issuer, issuer_url) = issuer();
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\nserve:\n  auth:\n    api_keys:\n      alice: \"{ALICE_KEY}\"\n      eve: \"eve-key-0123456789abcdef\"\n    jwt:\n      issuer: https://issuer.test\n      jwks_url: {issuer_url}/jwks\naccess:\n  - who: [alice]\n    allow: [\"*\"]\n  - who: [bob, \"role:viewer\"]\n    allow: [\"fault__echo\", \"fault__delay\", \"baton__status\"]\n    deny: [\"*__delay\"]\n",
+            fault_server(&[])
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let url = baton.mcp_url();
+    let audience = url.replace(':', "%3A").replace('/', "%2F");
+    let names = |tools: Vec<baton_mcp::rmcp::model::Tool>| -> Vec<String> {
+        let mut names: Vec<String> = tools.into_iter().map(|t| t.name.to_string()).collect();
+        names.sort();
+        names
+    };
+
+    // alice: every rule allows everything.
+    let alice = client_with(&url, ALICE_KEY).await;
+    let all = names(alice.list_all_tools().await.unwrap());
+    assert!(
+        all.contains(&"fault__delay".to_owned()) && all.len() > 3,
+        "{all:?}"
+    );
+    alice.cancel().await.ok();
+
+    // bob (a JWT's sub) and a viewer (a JWT's role): the allowed names minus the denied.
+    for query in [
+        format!("sub=bob&aud={audience}"),
+        format!("sub=dave&roles=viewer&aud={audience}"),
+    ] {
+        let credential = token(&issuer_url, &query).await;
+        let client = client_with(&url, &credential).await;
+        let seen = names(client.list_all_tools().await.unwrap());
+        assert_eq!(seen, ["baton__status", "fault__echo"], "{query}");
+        let echoed = call(&client, "fault__echo", json!({"message": "allowed"})).await;
+        assert!(text_of(&echoed).contains("allowed"));
+        // A denied tool and one that does not exist get the same answer.
+        let mut denied = baton_mcp::rmcp::model::CallToolRequestParams::new("fault__delay");
+        denied.arguments = json!({"ms": 1}).as_object().cloned();
+        let refused = client
+            .peer()
+            .call_tool(denied)
+            .await
+            .unwrap_err()
+            .to_string();
+        let mut missing = baton_mcp::rmcp::model::CallToolRequestParams::new("fault__nothing");
+        missing.arguments = Some(serde_json::Map::new());
+        let unknown = client
+            .peer()
+            .call_tool(missing)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            refused.replace("fault__delay", "X"),
+            unknown.replace("fault__nothing", "X"),
+            "a refusal must not reveal that the tool exists"
+        );
+        client.cancel().await.ok();
+    }
+
+    // eve: authenticated, but no rule applies to her: she sees nothing.
+    let eve = client_with(&url, "eve-key-0123456789abcdef").await;
+    assert!(eve.list_all_tools().await.unwrap().is_empty());
+    eve.cancel().await.ok();
+}
