@@ -340,3 +340,98 @@ async fn access_rules_show_each_principal_only_its_tools() {
     assert!(eve.list_all_tools().await.unwrap().is_empty());
     eve.cancel().await.ok();
 }
+
+/// The official Python SDK client (streamable HTTP and legacy SSE) and the MCP Inspector CLI
+/// (`--header`) with an API key; an SSE session is used only with the credentials that
+/// opened it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_and_the_inspector_sign_in_with_an_api_key() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\nserve:\n  auth:\n    api_keys:\n      alice: \"{ALICE_KEY}\"\n      eve: \"eve-key-0123456789abcdef\"\n",
+            fault_server(&[])
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let header = format!("Authorization: Bearer {ALICE_KEY}");
+    for (mode, flag, url) in [
+        ("auto", "--http", baton.mcp_url()),
+        ("legacy", "--sse", format!("{}/sse", baton.base)),
+    ] {
+        let output = Command::new(peer("python"))
+            .arg(repo_root().join("tests/clients/py_client.py"))
+            .args([
+                "--mode",
+                mode,
+                "--header",
+                &header,
+                "--echo-tool",
+                "fault__echo",
+                flag,
+                &url,
+            ])
+            .output()
+            .expect("run the Python client");
+        assert!(
+            output.status.success(),
+            "{flag}: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            baton.logs()
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(
+            report["echo"].as_str().unwrap().contains("from python"),
+            "{report}"
+        );
+        // Without the header the same client is turned away.
+        let refused = Command::new(peer("python"))
+            .arg(repo_root().join("tests/clients/py_client.py"))
+            .args(["--mode", mode, "--echo-tool", "fault__echo", flag, &url])
+            .output()
+            .unwrap();
+        assert!(
+            !refused.status.success(),
+            "{flag}: served without credentials"
+        );
+    }
+
+    // The MCP Inspector CLI with --header.
+    let bearer = format!("Authorization: Bearer {ALICE_KEY}");
+    let target = [baton.mcp_url(), "--header".to_owned(), bearer];
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
+    let listed = crate::clients::inspector(&target, &["--method", "tools/list"]);
+    let tools = listed["result"]["tools"].as_array().unwrap();
+    assert!(tools.iter().any(|t| t["name"] == "fault__echo"), "{listed}");
+
+    // An SSE session opened by alice cannot be driven with eve's key.
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{}/sse", baton.base))
+        .bearer_auth(ALICE_KEY)
+        .send()
+        .await
+        .unwrap();
+    let mut endpoint = String::new();
+    while !endpoint.contains("sessionId=") {
+        let chunk = stream.chunk().await.unwrap().expect("the endpoint event");
+        endpoint.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let path = endpoint
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let posted = http
+        .post(format!("{}{path}", baton.base))
+        .bearer_auth("eve-key-0123456789abcdef")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 403);
+    let logs = baton.logs();
+    assert!(!logs.contains(ALICE_KEY) && !logs.contains("eve-key-0123456789abcdef"));
+}

@@ -71,7 +71,7 @@ fn python_sdk_over_streamable_http_and_sse() {
     );
 }
 
-fn inspector(target: &[&str], method: &[&str]) -> Value {
+pub(crate) fn inspector(target: &[&str], method: &[&str]) -> Value {
     let output = Command::new(peer("mcp-inspector"))
         .arg("--cli")
         .args(target)
