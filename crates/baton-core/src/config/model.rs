@@ -176,6 +176,8 @@ pub struct AuthConfig {
     /// For the Protected Resource Metadata document.
     pub authorization_servers: Vec<String>,
     pub scopes_supported: Vec<String>,
+    /// `limits.calls_per_minute`: tool calls per minute and principal (`None`: no limit).
+    pub calls_per_minute: Option<u32>,
 }
 
 /// `serve.auth.jwt` — bearer JWTs from an authorization server.

@@ -96,6 +96,14 @@ pub struct RawAuth {
     pub authorization_servers: Vec<SpannedString>,
     #[serde(default)]
     pub scopes_supported: Vec<SpannedString>,
+    pub limits: Option<RawAuthLimits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthLimits {
+    /// Tool calls per minute and principal (a token bucket: up to this many at once).
+    pub calls_per_minute: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -739,4 +739,11 @@ fn serve_auth_keeps_key_hashes_and_reports_bad_settings_where_they_are() {
     );
     assert_eq!(errors[0].path, "serve.auth.jwt.algorithms[0]", "{errors:?}");
     assert!(errors[0].message.contains("never none"), "{errors:?}");
+    let errors = parse_err(
+        "serve:\n  auth:\n    api_keys: { a: \"0123456789abcdef0\" }\n    limits: { calls_per_minute: 0 }\n",
+    );
+    assert_eq!(
+        errors[0].path, "serve.auth.limits.calls_per_minute",
+        "{errors:?}"
+    );
 }

@@ -51,9 +51,11 @@ enum Refusal {
 /// cannot turn into a flood of fetches).
 const REFETCH_AFTER: Duration = Duration::from_secs(1);
 
-/// Checks credentials against `serve.auth`.
+/// Checks credentials against `serve.auth`, and keeps each principal's call budget.
 pub struct Authenticator {
     config: AuthConfig,
+    /// Principal → (tokens left, when last refilled), for `limits.calls_per_minute`.
+    buckets: std::sync::Mutex<HashMap<String, (f64, Instant)>>,
     /// SHA-256 of each key → its principal.
     keys: Vec<([u8; 32], String)>,
     jwks: Option<Jwks>,
@@ -85,6 +87,7 @@ impl Authenticator {
         });
         Arc::new(Authenticator {
             config: config.clone(),
+            buckets: std::sync::Mutex::new(HashMap::new()),
             keys,
             jwks,
         })
@@ -107,6 +110,29 @@ impl Authenticator {
             return Err(Refusal::InsufficientScope(principal.name));
         }
         Ok(principal)
+    }
+
+    /// Takes one tool call from `principal`'s budget; `Err(wait)` when it is spent (a token
+    /// bucket holding a minute's calls, refilled continuously).
+    pub fn admit_call(&self, principal: &str) -> Result<(), Duration> {
+        let Some(per_minute) = self.config.calls_per_minute else {
+            return Ok(());
+        };
+        let capacity = f64::from(per_minute);
+        let per_second = capacity / 60.0;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let (tokens, at) = buckets
+            .entry(principal.to_owned())
+            .or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / per_second))
+        }
     }
 
     fn api_key(&self, credential: &str) -> Option<Principal> {

@@ -102,25 +102,26 @@ pub fn router(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let access = Arc::new(access);
-    let guard_access = access.clone();
-    let limit = access.max_body_bytes;
-    let counted = gateway.clone();
-    let mcp = Router::new()
-        .fallback_service(streamable)
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            count_until_answered(counted.clone(), request, next)
-        }))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            check_json_body(request, next, limit)
-        }))
-        .layer(middleware::from_fn(session_deleted_ok));
     let auth = gateway
         .config()
         .serve
         .auth
         .as_ref()
         .map(super::auth::Authenticator::new);
+    let access = Arc::new(access);
+    let guard_access = access.clone();
+    let limit = access.max_body_bytes;
+    let counted = gateway.clone();
+    let budget = auth.clone();
+    let mcp = Router::new()
+        .fallback_service(streamable)
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            count_until_answered(counted.clone(), request, next)
+        }))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            check_json_body(request, next, limit, budget.clone())
+        }))
+        .layer(middleware::from_fn(session_deleted_ok));
     let mut app = Router::new()
         .nest("/mcp", mcp)
         .merge(sse::router(gateway, shutdown));
@@ -199,7 +200,12 @@ async fn session_deleted_ok(request: Request, next: Next) -> Response {
 
 /// A POST whose body is not JSON gets a JSON-RPC parse error (-32700, HTTP 400) and an
 /// oversized one HTTP 413, before rmcp sees either.
-async fn check_json_body(request: Request, next: Next, limit: usize) -> Response {
+async fn check_json_body(
+    request: Request,
+    next: Next,
+    limit: usize,
+    auth: Option<Arc<super::auth::Authenticator>>,
+) -> Response {
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }
@@ -221,8 +227,52 @@ async fn check_json_body(request: Request, next: Next, limit: usize) -> Response
             format!("Parse error: the request body is not valid JSON ({error})"),
         );
     }
+    if let (Some(auth), Some(principal)) = (auth, parts.extensions.get::<super::auth::Principal>())
+        && let Some(refused) = over_budget(&auth, &principal.name, &bytes)
+    {
+        return refused;
+    }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// `serve.auth.limits.calls_per_minute`: a tool call over the caller's budget gets HTTP 429
+/// with `Retry-After`, and never reaches a server.
+fn over_budget(
+    auth: &super::auth::Authenticator,
+    principal: &str,
+    body: &[u8],
+) -> Option<Response> {
+    let calls = |message: &serde_json::Value| message["method"] == "tools/call";
+    let count = match serde_json::from_slice::<serde_json::Value>(body).ok()? {
+        serde_json::Value::Array(batch) => batch.iter().filter(|m| calls(m)).count(),
+        message if calls(&message) => 1,
+        _ => 0,
+    };
+    for _ in 0..count {
+        if let Err(wait) = auth.admit_call(principal) {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            tracing::warn!(
+                principal,
+                retry_after_s = seconds,
+                "a tool call over serve.auth.limits.calls_per_minute was refused"
+            );
+            let mut response = http_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                INVALID_REQUEST,
+                format!(
+                    "{principal} is over its tool-call budget (serve.auth.limits.calls_per_minute): retry in {seconds} s"
+                ),
+            );
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+            return Some(response);
+        }
+    }
+    None
 }
 
 /// Serves until `stop_accepting` is cancelled, then until the connections in flight end;

@@ -13,7 +13,23 @@ impl Compiler<'_> {
             jwt: None,
             authorization_servers: Vec::new(),
             scopes_supported: Vec::new(),
+            calls_per_minute: None,
         };
+        if let Some(limit) = raw
+            .limits
+            .as_ref()
+            .and_then(|l| l.calls_per_minute.as_ref())
+        {
+            if limit.value == 0 {
+                self.sink.push(
+                    limit.referenced,
+                    "serve.auth.limits.calls_per_minute",
+                    "must be at least 1 (leave it out for no limit)",
+                );
+            } else {
+                auth.calls_per_minute = Some(limit.value);
+            }
+        }
         for (principal, key) in &raw.api_keys {
             let path = format!("serve.auth.api_keys.{principal}");
             let Some(text) = self.string(key, &path) else {
