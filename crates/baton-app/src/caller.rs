@@ -132,6 +132,8 @@ async fn call_through(
         log_level: None,
         mode: None,
         single_attempt: options.step_retries,
+        // The engine's steps: whoever started the run was checked when it started.
+        principal: None,
     };
     match gateway
         .call_tool_typed(&SessionScope::default(), params, call)

@@ -143,6 +143,24 @@ pub struct CallContext {
     /// One attempt only: the caller retries itself (a workflow step with a `retry:`
     /// policy), so the gateway's retry layer stands aside and attempts never multiply.
     pub single_attempt: bool,
+    /// Who is calling, when `serve.auth` authenticated it (`None`: a trusted caller — stdio,
+    /// unauthenticated HTTP, or Baton's own engine).
+    pub principal: Option<crate::downstream::auth::Principal>,
+}
+
+impl CallContext {
+    /// Whether this caller may use `name` under `config`'s `access:` rules (always without
+    /// such a section or an authenticated caller; never for a caller that should have been
+    /// authenticated and was not).
+    pub fn may_use(&self, config: &Config, name: &str) -> bool {
+        let Some(access) = &config.access else {
+            return true;
+        };
+        match &self.principal {
+            Some(who) => access.allows(&who.name, &who.roles, &who.scopes, name),
+            None => config.serve.auth.is_none(),
+        }
+    }
 }
 
 impl Gateway {

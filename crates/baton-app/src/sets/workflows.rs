@@ -89,6 +89,21 @@ impl ToolSet for RunsSet {
     ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
         Box::pin(async move {
             let engine = self.0.engine().map_err(|error| invalid(&error))?;
+            // A workflow is run under its tool's name: `access:` rules over
+            // `workflow__NAME` hold for `baton__run_workflow` too.
+            if name == RUN_WORKFLOW
+                && let Some(workflow) = arguments.get("workflow").and_then(Value::as_str)
+            {
+                let config = context.gateway.config();
+                let separator = &config.namespace.separator;
+                let tool = format!("{WORKFLOW_SERVER}{separator}{workflow}");
+                if !context.call.may_use(&config, &tool) {
+                    // The same answer as for a workflow that does not exist.
+                    return Err(engine_error(EngineError::UnknownWorkflow(
+                        workflow.to_owned(),
+                    )));
+                }
+            }
             call(engine, name, arguments, context.call).await
         })
     }

@@ -54,20 +54,16 @@ impl DownstreamSession {
     /// Whether the caller of this request may use `name` under `access:` (always, without
     /// an `access:` section or an authenticated caller: stdio and unauthenticated HTTP are
     /// trusted).
+    /// Whether this request's caller may use `name` (see [`CallContext::may_use`]).
     fn may_use(&self, context: &RequestContext<RoleServer>, name: &str) -> bool {
+        self.visible(context)(name)
+    }
+
+    /// A check of names for this request's caller, for filtering a whole list.
+    fn visible(&self, context: &RequestContext<RoleServer>) -> impl Fn(&str) -> bool + use<> {
+        let call = self.call_context(context);
         let config = self.gateway.config();
-        let Some(access) = &config.access else {
-            return true;
-        };
-        let principal = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<super::auth::Principal>())
-            .or(self.principal.as_ref());
-        match principal {
-            Some(who) => access.allows(&who.name, &who.roles, &who.scopes, name),
-            None => config.serve.auth.is_none(),
-        }
+        move |name| call.may_use(&config, name)
     }
 
     fn call_context(&self, context: &RequestContext<RoleServer>) -> CallContext {
@@ -92,6 +88,12 @@ impl DownstreamSession {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
             single_attempt: false,
+            principal: context
+                .extensions
+                .get::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<super::auth::Principal>())
+                .or(self.principal.as_ref())
+                .cloned(),
         }
     }
 
@@ -220,9 +222,10 @@ impl ServerHandler for DownstreamSession {
         self.register(&context.peer);
         self.gateway.list_grace().await;
         let tools = self.gateway.catalog().tools.clone();
+        let may_use = self.visible(&context);
         let visible = tools
             .into_iter()
-            .filter(|tool| self.may_use(&context, &tool.name))
+            .filter(|tool| may_use(&tool.name))
             .collect();
         Ok(ListToolsResult::with_all_items(visible))
     }
@@ -248,9 +251,10 @@ impl ServerHandler for DownstreamSession {
     ) -> Result<ListPromptsResult, ErrorData> {
         self.gateway.list_grace().await;
         let prompts = self.gateway.catalog().prompts.clone();
+        let may_use = self.visible(&context);
         let visible = prompts
             .into_iter()
-            .filter(|prompt| self.may_use(&context, &prompt.name))
+            .filter(|prompt| may_use(&prompt.name))
             .collect();
         Ok(ListPromptsResult::with_all_items(visible))
     }
@@ -274,9 +278,10 @@ impl ServerHandler for DownstreamSession {
     ) -> Result<ListResourcesResult, ErrorData> {
         self.gateway.list_grace().await;
         let resources = self.gateway.catalog().resources.clone();
+        let may_use = self.visible(&context);
         let visible = resources
             .into_iter()
-            .filter(|resource| self.may_use(&context, &resource.uri))
+            .filter(|resource| may_use(&resource.uri))
             .collect();
         Ok(ListResourcesResult::with_all_items(visible))
     }

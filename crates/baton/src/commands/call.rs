@@ -32,6 +32,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
     let mut params = CallToolRequestParams::new(args.tool.clone());
     params.arguments = Some(arguments);
     let call = CallContext {
+        principal: None,
         peer: None,
         progress: None,
         cancel: CancellationToken::new(),

@@ -277,7 +277,7 @@ async fn access_rules_show_each_principal_only_its_tools() {
     let config = dir.write(
         "baton.yaml",
         &format!(
-            "servers:\n  fault:\n    {}\nserve:\n  auth:\n    api_keys:\n      alice: \"{ALICE_KEY}\"\n      eve: \"eve-key-0123456789abcdef\"\n    jwt:\n      issuer: https://issuer.test\n      jwks_url: {issuer_url}/jwks\naccess:\n  - who: [alice]\n    allow: [\"*\"]\n  - who: [bob, \"role:viewer\"]\n    allow: [\"fault__echo\", \"fault__delay\", \"baton__status\"]\n    deny: [\"*__delay\"]\n",
+            "servers:\n  fault:\n    {}\nserve:\n  auth:\n    api_keys:\n      alice: \"{ALICE_KEY}\"\n      eve: \"eve-key-0123456789abcdef\"\n    jwt:\n      issuer: https://issuer.test\n      jwks_url: {issuer_url}/jwks\nworkflows:\n  definitions:\n    open_wf:\n      steps:\n        - {{ id: a, set: {{ x: 1 }} }}\n    secret_wf:\n      steps:\n        - {{ id: a, set: {{ x: 2 }} }}\naccess:\n  - who: [alice]\n    allow: [\"*\"]\n  - who: [bob, \"role:viewer\"]\n    allow: [\"fault__echo\", \"fault__delay\", \"baton__status\", \"baton__run_workflow\", \"workflow__open_wf\"]\n    deny: [\"*__delay\"]\n",
             fault_server(&[])
         ),
     );
@@ -307,7 +307,47 @@ async fn access_rules_show_each_principal_only_its_tools() {
         let credential = token(&issuer_url, &query).await;
         let client = client_with(&url, &credential).await;
         let seen = names(client.list_all_tools().await.unwrap());
-        assert_eq!(seen, ["baton__status", "fault__echo"], "{query}");
+        assert_eq!(
+            seen,
+            [
+                "baton__run_workflow",
+                "baton__status",
+                "fault__echo",
+                "workflow__open_wf"
+            ],
+            "{query}"
+        );
+        // Workflows started through baton__run_workflow follow the same rules.
+        let ran = call(
+            &client,
+            "baton__run_workflow",
+            json!({"workflow": "open_wf"}),
+        )
+        .await;
+        assert!(!ran.is_error.unwrap_or(false), "{}", text_of(&ran));
+        let run_of = |workflow: &str| {
+            let mut params =
+                baton_mcp::rmcp::model::CallToolRequestParams::new("baton__run_workflow");
+            params.arguments = json!({"workflow": workflow}).as_object().cloned();
+            params
+        };
+        let hidden = client
+            .peer()
+            .call_tool(run_of("secret_wf"))
+            .await
+            .unwrap_err()
+            .to_string();
+        let absent = client
+            .peer()
+            .call_tool(run_of("no_such_wf"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            hidden.replace("secret_wf", "X"),
+            absent.replace("no_such_wf", "X"),
+            "a refused workflow must look like one that does not exist"
+        );
         let echoed = call(&client, "fault__echo", json!({"message": "allowed"})).await;
         assert!(text_of(&echoed).contains("allowed"));
         // A denied tool and one that does not exist get the same answer.
