@@ -83,6 +83,10 @@ struct Args {
     /// Size of the echoed message, in bytes.
     #[arg(long, default_value_t = 64)]
     message_bytes: usize,
+    /// Over HTTP, protect Baton with `serve.auth.jwt` (an Ed25519 key in a JWKS file) and
+    /// send a signed token with every request: the cost of authentication per call.
+    #[arg(long)]
+    jwt: bool,
     /// Run the stdio echo upstream with rmcp's `stdio()` (tokio's blocking thread pool)
     /// instead of non-blocking pipes.
     #[arg(long)]
@@ -257,8 +261,19 @@ async fn connect_stdio(
     Ok((client, pid))
 }
 
-async fn connect_http(base: &str, protocol: Protocol) -> anyhow::Result<Client> {
-    let transport = StreamableHttpClientTransport::from_uri(format!("{base}/mcp"));
+async fn connect_http(
+    base: &str,
+    protocol: Protocol,
+    bearer: Option<String>,
+) -> anyhow::Result<Client> {
+    let mut config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            format!("{base}/mcp"),
+        );
+    if let Some(token) = bearer {
+        config = config.auth_header(token);
+    }
+    let transport = StreamableHttpClientTransport::from_config(config);
     Ok(match protocol {
         Protocol::Legacy => ().serve(transport).await?,
         Protocol::Modern => ().serve_with_lifecycle(transport, lifecycle(protocol)).await?,
@@ -361,7 +376,7 @@ async fn setup(
                     .await
                     .context("starting the echo upstream over HTTP")?;
             let echo_pid = echo.pid().context("echo upstream has no pid")?;
-            let client = connect_http(&echo.base, protocol)
+            let client = connect_http(&echo.base, protocol, None)
                 .await
                 .context("connecting directly to the echo upstream over streamable HTTP")?;
             let direct = Target {
@@ -374,8 +389,13 @@ async fn setup(
             std::fs::write(
                 &config,
                 format!(
-                    "{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
+                    "{}{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
                     args.resilience.yaml(),
+                    if args.jwt {
+                        jwt_yaml(temp)?
+                    } else {
+                        String::new()
+                    },
                     yaml_string(&format!("{}/mcp", echo.base))
                 ),
             )?;
@@ -387,7 +407,8 @@ async fn setup(
             .await
             .context("starting `baton serve --http`")?;
             let baton_pid = process.pid().context("baton has no pid")?;
-            let client = connect_http(&process.base, protocol)
+            let bearer = args.jwt.then(bench_token).transpose()?;
+            let client = connect_http(&process.base, protocol, bearer)
                 .await
                 .context("connecting to `baton serve --http`")?;
             let baton = Target {
@@ -708,4 +729,38 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A throwaway Ed25519 key for `--jwt` (benchmark only, PKCS#8 DER; its public half is
+/// [`BENCH_X`]).
+const BENCH_KEY: [u8; 48] = [
+    48, 46, 2, 1, 0, 48, 5, 6, 3, 43, 101, 112, 4, 34, 4, 32, 216, 140, 174, 117, 237, 165, 58, 20,
+    6, 243, 243, 103, 137, 228, 187, 59, 108, 237, 165, 42, 106, 92, 131, 100, 253, 187, 64, 190,
+    8, 154, 51, 31,
+];
+const BENCH_X: &str = "xlnFk-riM-dC8X9eOTyDvKe0Lcs9KyrqZ-wNFmEoP2M";
+
+/// `serve.auth.jwt` for `--jwt`, with the JWKS written next to the config.
+fn jwt_yaml(dir: &Path) -> anyhow::Result<String> {
+    let jwks = dir.join("bench-jwks.json");
+    let set = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": BENCH_X, "kid": "bench", "alg": "EdDSA", "use": "sig"}]});
+    std::fs::write(&jwks, set.to_string())?;
+    Ok(format!(
+        "serve:\n  auth:\n    jwt:\n      issuer: baton-bench\n      audience: baton-bench\n      algorithms: [EdDSA]\n      jwks_file: {}\n",
+        yaml_string(&jwks.display().to_string())
+    ))
+}
+
+/// A token for `--jwt`, valid for an hour.
+fn bench_token() -> anyhow::Result<String> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some("bench".to_owned());
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        + 3600;
+    let claims =
+        serde_json::json!({"iss": "baton-bench", "aud": "baton-bench", "sub": "bench", "exp": exp});
+    let key = jsonwebtoken::EncodingKey::from_ed_der(&BENCH_KEY);
+    Ok(jsonwebtoken::encode(&header, &claims, &key)?)
 }
