@@ -119,6 +119,9 @@ pub fn compile(
                 config.serve.max_body_bytes = usize::try_from(limit.value).unwrap_or(usize::MAX);
             }
         }
+        if let Some(max) = serve.sessions.as_ref().and_then(|s| s.max.as_ref()) {
+            config.serve.max_sessions = compiler.at_least_one(max, "serve.sessions.max");
+        }
     }
 
     config.resilience = compiler.resilience(
@@ -526,18 +529,34 @@ impl Compiler<'_> {
     }
 
     pub(super) fn duration(&mut self, value: &SpannedString, path: &str) -> Option<Duration> {
-        let text = self.string(value, path)?;
-        match parse_duration(&text) {
-            Some(duration) if !duration.is_zero() => Some(duration),
-            _ => {
-                self.sink.push(
-                    value.referenced,
-                    path,
-                    format!("\"{text}\" is not a duration: write e.g. 500ms, 30s, 5m or 1h"),
-                );
-                None
-            }
+        let duration = self.duration_or_zero(value, path)?;
+        if duration.is_zero() {
+            self.sink.push(
+                value.referenced,
+                path,
+                "must be longer than 0 (e.g. 500ms or 30s)",
+            );
+            return None;
         }
+        Some(duration)
+    }
+
+    /// A duration that may be 0 (e.g. an allowed clock skew).
+    pub(super) fn duration_or_zero(
+        &mut self,
+        value: &SpannedString,
+        path: &str,
+    ) -> Option<Duration> {
+        let text = self.string(value, path)?;
+        let parsed = parse_duration(&text);
+        if parsed.is_none() {
+            self.sink.push(
+                value.referenced,
+                path,
+                format!("\"{text}\" is not a duration: write e.g. 500ms, 30s, 5m or 1h"),
+            );
+        }
+        parsed
     }
 
     /// A size in bytes: `65536`, `64KiB`, `8MiB`, `1GiB`; at least 1 KiB.

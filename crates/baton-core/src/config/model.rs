@@ -165,6 +165,8 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// `serve.auth`: who may call `serve --http` (`None`: anyone who can reach it).
     pub auth: Option<AuthConfig>,
+    /// `serve.sessions.max`: open MCP sessions at most, all callers together.
+    pub max_sessions: Option<u32>,
 }
 
 /// `serve.auth` — Baton as an OAuth 2.1 protected resource.
@@ -178,6 +180,8 @@ pub struct AuthConfig {
     pub scopes_supported: Vec<String>,
     /// `limits.calls_per_minute`: tool calls per minute and principal (`None`: no limit).
     pub calls_per_minute: Option<u32>,
+    /// `limits.sessions`: open sessions per principal (`None`: no limit).
+    pub sessions_per_principal: Option<u32>,
 }
 
 /// `serve.auth.jwt` — bearer JWTs from an authorization server.
@@ -535,6 +539,7 @@ impl Config {
                 allowed_origins: Vec::new(),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 auth: None,
+                max_sessions: None,
             },
             resilience: Resilience::default(),
             workflows: WorkflowSettings {

@@ -83,6 +83,14 @@ pub struct RawServe {
     pub max_body_bytes: Option<Spanned<u64>>,
     /// Who may call `serve --http`.
     pub auth: Option<Spanned<RawAuth>>,
+    pub sessions: Option<RawSessions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    /// Open MCP sessions (streamable HTTP and SSE) at most, all callers together.
+    pub max: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +112,8 @@ pub struct RawAuth {
 pub struct RawAuthLimits {
     /// Tool calls per minute and principal (a token bucket: up to this many at once).
     pub calls_per_minute: Option<Spanned<u32>>,
+    /// Open sessions per principal at most.
+    pub sessions: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

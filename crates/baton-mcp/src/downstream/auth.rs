@@ -64,10 +64,17 @@ pub struct Authenticator {
 /// The signing keys by `kid`, and when they were last loaded.
 type KeySet = (HashMap<String, (Algorithm, DecodingKey)>, Option<Instant>);
 
+/// Tokens already verified, at most this many (the least used leave first).
+const VERIFIED_TOKENS: u64 = 10_000;
+
 struct Jwks {
     config: JwtConfig,
     http: reqwest::Client,
     keys: tokio::sync::RwLock<KeySet>,
+    /// SHA-256 of (audience, token) → the principal and the token's `exp` (Unix seconds):
+    /// a token seen before costs a hash instead of a signature check. Emptied whenever the
+    /// key set is loaded again, so a key that left the set takes its tokens with it.
+    verified: moka::sync::Cache<[u8; 32], Arc<(Principal, u64)>>,
 }
 
 impl Authenticator {
@@ -84,6 +91,7 @@ impl Authenticator {
                 .build()
                 .unwrap_or_default(),
             keys: tokio::sync::RwLock::new((HashMap::new(), None)),
+            verified: moka::sync::Cache::new(VERIFIED_TOKENS),
         });
         Arc::new(Authenticator {
             config: config.clone(),
@@ -183,6 +191,26 @@ impl Authenticator {
 
 impl Jwks {
     async fn verify(&self, token: &str, resource: &str) -> Result<Principal, Refusal> {
+        let audience = self.config.audience.as_deref().unwrap_or(resource);
+        let digest = cache_key(audience, token);
+        if let Some(hit) = self.verified.get(&digest) {
+            if unix_now() < hit.1.saturating_add(self.config.leeway.as_secs()) {
+                return Ok(hit.0.clone());
+            }
+            self.verified.invalidate(&digest);
+        }
+        let (principal, expires) = self.verify_signed(token, audience).await?;
+        self.verified
+            .insert(digest, Arc::new((principal.clone(), expires)));
+        Ok(principal)
+    }
+
+    /// Checks `token`'s signature and claims; the principal and the token's `exp`.
+    async fn verify_signed(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<(Principal, u64), Refusal> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| Refusal::Invalid(format!("an unreadable token header ({error})")))?;
         let algorithm = format!("{:?}", header.alg);
@@ -209,7 +237,6 @@ impl Jwks {
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.config.leeway.as_secs();
         validation.set_issuer(&[self.config.issuer.as_str()]);
-        let audience = self.config.audience.as_deref().unwrap_or(resource);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let data = jsonwebtoken::decode::<Value>(token, &key.1, &validation).map_err(|error| {
@@ -228,7 +255,8 @@ impl Jwks {
         };
         let mut scopes = strings(claims.get("scope"));
         scopes.extend(strings(claims.get("scp")));
-        Ok(Principal {
+        let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        let principal = Principal {
             name: claims
                 .get("sub")
                 .and_then(Value::as_str)
@@ -237,7 +265,8 @@ impl Jwks {
                 .to_owned(),
             roles: strings(claims.get(&self.config.roles_claim)),
             scopes,
-        })
+        };
+        Ok((principal, expires))
     }
 
     async fn key(&self, kid: &str) -> Option<(Algorithm, DecodingKey)> {
@@ -272,6 +301,7 @@ impl Jwks {
                 .ok(),
         };
         keys.1 = Some(Instant::now());
+        self.verified.invalidate_all();
         let Some(set) = text.and_then(|text| serde_json::from_str::<JwkSet>(&text).ok()) else {
             return;
         };
@@ -311,6 +341,22 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .get("x-api-key")
         .and_then(|value| value.to_str().ok())
         .map(|text| text.trim().to_owned())
+}
+
+/// The verified-token cache's key: SHA-256 of the audience and the token.
+fn cache_key(audience: &str, token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(audience.as_bytes());
+    hasher.update([0]);
+    hasher.update(token.as_bytes());
+    hasher.finalize().into()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn decode_hex(hex: &str) -> Option<[u8; 32]> {

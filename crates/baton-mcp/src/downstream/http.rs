@@ -113,18 +113,32 @@ pub fn router(
     let limit = access.max_body_bytes;
     let counted = gateway.clone();
     let budget = auth.clone();
+    let config = gateway.config();
+    let sessions = super::sessions::Sessions::new(
+        config.serve.max_sessions,
+        config
+            .serve
+            .auth
+            .as_ref()
+            .and_then(|a| a.sessions_per_principal),
+    );
+    drop(config);
+    let capped = sessions.clone();
     let mcp = Router::new()
         .fallback_service(streamable)
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             count_until_answered(counted.clone(), request, next)
         }))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            check_json_body(request, next, limit, budget.clone())
+            check_json_body(request, next, limit, budget.clone(), capped.clone())
         }))
         .layer(middleware::from_fn(session_deleted_ok));
-    let mut app = Router::new()
-        .nest("/mcp", mcp)
-        .merge(sse::router(gateway, shutdown));
+    let mut app = Router::new().nest("/mcp", mcp).merge(sse::router(
+        gateway,
+        shutdown,
+        sessions,
+        auth.clone(),
+    ));
     if let Some(auth) = auth {
         let check = auth.clone();
         app = app
@@ -199,12 +213,14 @@ async fn session_deleted_ok(request: Request, next: Next) -> Response {
 }
 
 /// A POST whose body is not JSON gets a JSON-RPC parse error (-32700, HTTP 400) and an
-/// oversized one HTTP 413, before rmcp sees either.
+/// oversized one HTTP 413, before rmcp sees either. Then the limits: the caller's call
+/// budget, and the session caps for an `initialize` that opens a session.
 async fn check_json_body(
     request: Request,
     next: Next,
     limit: usize,
     auth: Option<Arc<super::auth::Authenticator>>,
+    sessions: Arc<super::sessions::Sessions>,
 ) -> Response {
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
@@ -227,18 +243,60 @@ async fn check_json_body(
             format!("Parse error: the request body is not valid JSON ({error})"),
         );
     }
-    if let (Some(auth), Some(principal)) = (auth, parts.extensions.get::<super::auth::Principal>())
+    let mut parts = parts;
+    let principal = parts.extensions.get::<super::auth::Principal>();
+    if let (Some(auth), Some(principal)) = (auth, principal)
         && let Some(refused) = over_budget(&auth, &principal.name, &bytes)
     {
         return refused;
+    }
+    if sessions.capped() && !parts.headers.contains_key("mcp-session-id") && opens_session(&bytes) {
+        let who = principal.map(|p| p.name.as_str());
+        match sessions.admit(who) {
+            Ok(slot) => {
+                parts
+                    .extensions
+                    .insert(super::sessions::SessionTicket::new(slot));
+            }
+            Err(refused) => return too_many_sessions(who, refused),
+        }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
 }
 
+/// Whether `body` is an `initialize` request (which opens a session).
+fn opens_session(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Method>(body)
+        .is_ok_and(|message| message.method.as_deref() == Some("initialize"))
+}
+
+/// A session over a cap: HTTP 429 naming the limit (sessions free up as others close or
+/// expire, so the client is told to come back in a minute).
+pub(super) fn too_many_sessions(
+    principal: Option<&str>,
+    refused: super::sessions::Refused,
+) -> Response {
+    tracing::warn!(
+        principal = principal.unwrap_or("-"),
+        "a new session over a session cap was refused"
+    );
+    let mut response = http_error(StatusCode::TOO_MANY_REQUESTS, INVALID_REQUEST, refused.0);
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("60"),
+    );
+    response
+}
+
 /// `serve.auth.limits.calls_per_minute`: a tool call over the caller's budget gets HTTP 429
 /// with `Retry-After`, and never reaches a server.
-fn over_budget(
+pub(super) fn over_budget(
     auth: &super::auth::Authenticator,
     principal: &str,
     body: &[u8],

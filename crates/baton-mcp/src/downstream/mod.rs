@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod handler;
 pub mod http;
+pub mod sessions;
 pub mod sse;
 pub mod stdio;
 

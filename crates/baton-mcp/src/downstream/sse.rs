@@ -21,7 +21,7 @@ use axum::{
     },
     routing::{get, post},
 };
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use rmcp::{
     RoleServer, ServiceExt,
     service::{RxJsonRpcMessage, TxJsonRpcMessage},
@@ -36,7 +36,7 @@ use super::DownstreamSession;
 use crate::gateway::Gateway;
 
 /// Open sessions: where their messages go, and who opened them (with `serve.auth`).
-type Sessions = Arc<
+type Open = Arc<
     Mutex<
         HashMap<
             String,
@@ -51,15 +51,26 @@ type Sessions = Arc<
 #[derive(Clone)]
 struct SseState {
     gateway: Arc<Gateway>,
-    sessions: Sessions,
+    sessions: Open,
     shutdown: CancellationToken,
+    /// The session caps (a stream takes its slot when it opens).
+    caps: Arc<super::sessions::Sessions>,
+    /// For the callers' call budgets.
+    auth: Option<Arc<super::auth::Authenticator>>,
 }
 
-pub fn router(gateway: Arc<Gateway>, shutdown: CancellationToken) -> Router {
+pub fn router(
+    gateway: Arc<Gateway>,
+    shutdown: CancellationToken,
+    caps: Arc<super::sessions::Sessions>,
+    auth: Option<Arc<super::auth::Authenticator>>,
+) -> Router {
     let state = SseState {
         gateway,
         sessions: Arc::default(),
         shutdown,
+        caps,
+        auth,
     };
     Router::new()
         .route("/sse", get(open_stream))
@@ -70,8 +81,10 @@ pub fn router(gateway: Arc<Gateway>, shutdown: CancellationToken) -> Router {
 /// Removes the session when the client's event stream goes away.
 struct SessionGuard {
     id: String,
-    sessions: Sessions,
+    sessions: Open,
     cancel: CancellationToken,
+    /// Its place under the session caps, freed with it.
+    _slot: Option<super::sessions::SessionSlot>,
 }
 
 impl Drop for SessionGuard {
@@ -88,8 +101,17 @@ impl Drop for SessionGuard {
 async fn open_stream(
     State(state): State<SseState>,
     principal: Option<axum::Extension<super::auth::Principal>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Response {
     let principal = principal.map(|axum::Extension(principal)| principal);
+    let who = principal.as_ref().map(|p| p.name.as_str());
+    let slot = if state.caps.capped() {
+        match state.caps.admit(who) {
+            Ok(slot) => Some(slot),
+            Err(refused) => return super::http::too_many_sessions(who, refused),
+        }
+    } else {
+        None
+    };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_server, from_client) = mpsc::channel(64);
     let (to_client, from_server) = mpsc::channel(64);
@@ -125,11 +147,14 @@ async fn open_stream(
         id: id.clone(),
         sessions: state.sessions.clone(),
         cancel,
+        _slot: slot,
     };
     let endpoint = futures::stream::once(async move {
-        Ok(Event::default()
-            .event("endpoint")
-            .data(format!("/message?sessionId={id}")))
+        Ok::<_, Infallible>(
+            Event::default()
+                .event("endpoint")
+                .data(format!("/message?sessionId={id}")),
+        )
     });
     let messages = ReceiverStream::new(from_server).map(move |message| {
         let _keep = &guard;
@@ -138,6 +163,7 @@ async fn open_stream(
     });
     Sse::new(endpoint.chain(messages))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -175,12 +201,18 @@ async fn post_message(
         );
     };
     // A session is used by whoever opened it, no one else.
-    if principal.map(|axum::Extension(principal)| principal) != opener {
+    let principal = principal.map(|axum::Extension(principal)| principal);
+    if principal != opener {
         return jsonrpc_error(
             StatusCode::FORBIDDEN,
             crate::error::INVALID_REQUEST,
             "this SSE session was opened with other credentials",
         );
+    }
+    if let (Some(auth), Some(principal)) = (&state.auth, &principal)
+        && let Some(refused) = super::http::over_budget(auth, &principal.name, &body)
+    {
+        return refused;
     }
     let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(message) => message,

@@ -4,6 +4,7 @@ mod common;
 
 mod aggregation;
 mod auth;
+mod auth_limits;
 mod bad_input;
 mod boundaries;
 mod builtins;

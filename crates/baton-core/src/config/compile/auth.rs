@@ -14,20 +14,16 @@ impl Compiler<'_> {
             authorization_servers: Vec::new(),
             scopes_supported: Vec::new(),
             calls_per_minute: None,
+            sessions_per_principal: None,
         };
-        if let Some(limit) = raw
-            .limits
-            .as_ref()
-            .and_then(|l| l.calls_per_minute.as_ref())
-        {
-            if limit.value == 0 {
-                self.sink.push(
-                    limit.referenced,
-                    "serve.auth.limits.calls_per_minute",
-                    "must be at least 1 (leave it out for no limit)",
-                );
-            } else {
-                auth.calls_per_minute = Some(limit.value);
+        if let Some(limits) = &raw.limits {
+            if let Some(limit) = &limits.calls_per_minute {
+                auth.calls_per_minute =
+                    self.at_least_one(limit, "serve.auth.limits.calls_per_minute");
+            }
+            if let Some(limit) = &limits.sessions {
+                auth.sessions_per_principal =
+                    self.at_least_one(limit, "serve.auth.limits.sessions");
             }
         }
         for (principal, key) in &raw.api_keys {
@@ -77,6 +73,19 @@ impl Compiler<'_> {
             );
         }
         auth
+    }
+
+    /// A limit that must be at least 1 (leaving it out means no limit).
+    pub(super) fn at_least_one(&mut self, limit: &Spanned<u32>, path: &str) -> Option<u32> {
+        if limit.value == 0 {
+            self.sink.push(
+                limit.referenced,
+                path,
+                "must be at least 1 (leave it out for no limit)",
+            );
+            return None;
+        }
+        Some(limit.value)
     }
 
     fn jwt(&mut self, raw: &RawJwt, at: serde_saphyr::Location) -> Option<JwtConfig> {
@@ -134,7 +143,7 @@ impl Compiler<'_> {
             algorithms = ["RS256", "ES256", "EdDSA"].map(str::to_owned).to_vec();
         }
         let leeway = match &raw.leeway {
-            Some(leeway) => self.duration(leeway, "serve.auth.jwt.leeway")?,
+            Some(leeway) => self.duration_or_zero(leeway, "serve.auth.jwt.leeway")?,
             None => Duration::from_secs(60),
         };
         Some(JwtConfig {

@@ -1,0 +1,167 @@
+//! Caps on open MCP sessions over HTTP: `serve.sessions.max` (all callers together) and
+//! `serve.auth.limits.sessions` (per principal).
+//!
+//! A session holds a [`SessionSlot`] for as long as it lives; dropping the slot frees it.
+//! Legacy SSE takes its slot when `GET /sse` opens the stream. Streamable HTTP takes one
+//! when an `initialize` arrives without a session id: the slot travels in the request's
+//! extensions ([`SessionTicket`]) and the session created for that request keeps it
+//! (`DownstreamSession::initialize`); a request that creates no session drops it with
+//! the request. Stateless (2026-07-28) requests open no session and take no slot.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+/// The open sessions, counted.
+#[derive(Debug)]
+pub struct Sessions {
+    max: Option<u32>,
+    per_principal: Option<u32>,
+    open: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    all: u32,
+    by_principal: HashMap<String, u32>,
+}
+
+/// Why a session was refused: the message a client gets (names the setting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+/// One open session's place; freed when dropped.
+#[derive(Debug)]
+pub struct SessionSlot {
+    sessions: Arc<Sessions>,
+    principal: Option<String>,
+}
+
+/// A slot handed from the HTTP layer to the session that a request creates.
+#[derive(Debug, Clone)]
+pub struct SessionTicket(Arc<Mutex<Option<SessionSlot>>>);
+
+impl Sessions {
+    pub fn new(max: Option<u32>, per_principal: Option<u32>) -> Arc<Sessions> {
+        Arc::new(Sessions {
+            max,
+            per_principal,
+            open: Mutex::new(Counts::default()),
+        })
+    }
+
+    /// Whether any cap applies (without one, nothing is counted).
+    pub fn capped(&self) -> bool {
+        self.max.is_some() || self.per_principal.is_some()
+    }
+
+    /// A slot for a new session of `principal`, or why not.
+    pub fn admit(self: &Arc<Self>, principal: Option<&str>) -> Result<SessionSlot, Refused> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(max) = self.max
+            && open.all >= max
+        {
+            return Err(Refused(format!(
+                "Baton holds {max} open sessions, its limit (serve.sessions.max): close a session or retry later"
+            )));
+        }
+        if let (Some(cap), Some(name)) = (self.per_principal, principal) {
+            let held = open.by_principal.get(name).copied().unwrap_or(0);
+            if held >= cap {
+                return Err(Refused(format!(
+                    "{name} holds {held} open sessions, its limit (serve.auth.limits.sessions): close one (DELETE it) or retry later"
+                )));
+            }
+        }
+        open.all += 1;
+        if let Some(name) = principal {
+            *open.by_principal.entry(name.to_owned()).or_default() += 1;
+        }
+        Ok(SessionSlot {
+            sessions: self.clone(),
+            principal: principal.map(str::to_owned),
+        })
+    }
+
+    /// Sessions open now: (all, held by `principal`).
+    pub fn open(&self, principal: &str) -> (u32, u32) {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            open.all,
+            open.by_principal.get(principal).copied().unwrap_or(0),
+        )
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut open = self.sessions.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.all = open.all.saturating_sub(1);
+        if let Some(name) = &self.principal
+            && let Some(held) = open.by_principal.get_mut(name)
+        {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                open.by_principal.remove(name);
+            }
+        }
+    }
+}
+
+impl SessionTicket {
+    pub fn new(slot: SessionSlot) -> Self {
+        SessionTicket(Arc::new(Mutex::new(Some(slot))))
+    }
+
+    /// The slot, for the session that keeps it (once).
+    pub fn take(&self) -> Option<SessionSlot> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_global_cap_and_the_per_principal_cap_free_on_drop() {
+        let sessions = Sessions::new(Some(3), Some(2));
+        let a1 = sessions.admit(Some("alice")).unwrap();
+        let a2 = sessions.admit(Some("alice")).unwrap();
+        let refused = sessions.admit(Some("alice")).unwrap_err();
+        assert!(
+            refused.0.contains("serve.auth.limits.sessions"),
+            "{refused:?}"
+        );
+        let b1 = sessions.admit(Some("bob")).unwrap();
+        let refused = sessions.admit(Some("carol")).unwrap_err();
+        assert!(refused.0.contains("serve.sessions.max"), "{refused:?}");
+        assert_eq!(sessions.open("alice"), (3, 2));
+        drop(a1);
+        assert_eq!(sessions.open("alice"), (2, 1));
+        let a3 = sessions.admit(Some("alice")).unwrap();
+        drop((a2, a3, b1));
+        assert_eq!(sessions.open("alice"), (0, 0));
+        assert!(sessions.open.lock().unwrap().by_principal.is_empty());
+    }
+
+    #[test]
+    fn a_ticket_gives_its_slot_once_and_an_untaken_one_frees_it() {
+        let sessions = Sessions::new(Some(1), None);
+        let ticket = SessionTicket::new(sessions.admit(None).unwrap());
+        assert!(sessions.admit(None).is_err());
+        let copy = ticket.clone();
+        let slot = copy.take().expect("the slot");
+        assert!(ticket.take().is_none());
+        drop((ticket, copy));
+        assert!(
+            sessions.admit(None).is_err(),
+            "the taken slot is still held"
+        );
+        drop(slot);
+        let untaken = SessionTicket::new(sessions.admit(None).unwrap());
+        drop(untaken);
+        assert!(sessions.admit(None).is_ok());
+    }
+}
