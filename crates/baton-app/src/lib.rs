@@ -12,7 +12,7 @@
 //! 4. **automation** (`baton serve` only): event stream, scheduler, triggers;
 //! 5. **gateway**: the upstreams plus the tool sets; the engine's queue is served;
 //! 6. **background** (`serve`): health events into the event stream, run times, resumed
-//!    runs, pruning, hot reload;
+//!    runs, pruning, hot reload, the audit trail's writer ([`audit`]);
 //! 7. **listeners**: [`App::serve_stdio`] or [`App::serve_http`].
 //!
 //! [`App::stop`] reverses it: stop accepting, drain in-flight requests up to a deadline,
@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod caller;
 pub mod hooks;
 pub mod reload;
@@ -92,6 +93,8 @@ pub struct App {
     pub gateway: Arc<Gateway>,
     pub services: Arc<Services>,
     shutdown: CancellationToken,
+    /// The audit trail's writer (`baton serve` with `audit:` on and a store).
+    audit: Option<Arc<audit::StoreAudit>>,
 }
 
 impl App {
@@ -145,7 +148,21 @@ impl App {
             reload,
         });
         let source = config.source.clone();
+        let audit = match (role, config.audit.enabled, &services.store) {
+            (Role::Serve, true, Ok(store)) => Some(audit::StoreAudit::start(
+                store.clone(),
+                config.audit.keep_for,
+            )),
+            (Role::Serve, true, Err(_)) => {
+                tracing::warn!("audit: the store could not be opened, so no call is recorded");
+                None
+            }
+            _ => None,
+        };
         let gateway = Gateway::start(config, sets::all(&services));
+        if let Some(audit) = &audit {
+            gateway.set_audit(audit.clone());
+        }
         // Taken at once: a server that fails at start-up is a `server_down` event too.
         let health = gateway.subscribe_events();
         calls.serve(Arc::downgrade(&gateway));
@@ -153,6 +170,7 @@ impl App {
             gateway,
             services,
             shutdown,
+            audit,
         };
         if role == Role::Serve {
             app.background(health, source, reload_requests).await;
@@ -263,6 +281,9 @@ impl App {
             engine.stop().await;
         }
         self.gateway.shutdown().await;
+        if let Some(audit) = &self.audit {
+            audit.flush().await;
+        }
     }
 }
 

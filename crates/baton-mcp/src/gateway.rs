@@ -87,6 +87,8 @@ pub struct Gateway {
     calls_in_flight: std::sync::atomic::AtomicUsize,
     /// Told when the last tool call in flight ends.
     calls_done: Notify,
+    /// Where downstream clients' uses are recorded (set once by the application).
+    audit: std::sync::OnceLock<Arc<dyn crate::audit::AuditSink>>,
 }
 
 /// A change in a server's health, for anything in the process that reacts to it (the
@@ -197,6 +199,7 @@ impl Gateway {
             catalog_changes: tokio::sync::watch::Sender::new(0),
             calls_in_flight: std::sync::atomic::AtomicUsize::new(0),
             calls_done: Notify::new(),
+            audit: std::sync::OnceLock::new(),
         });
         gateway.rebuild_catalog();
         for upstream in gateway.upstreams() {
@@ -260,6 +263,16 @@ impl Gateway {
             }
             upstream.supervise(ready).await;
         });
+    }
+
+    /// Installs the audit trail's sink (once; later calls are ignored).
+    pub fn set_audit(&self, sink: Arc<dyn crate::audit::AuditSink>) {
+        let _ = self.audit.set(sink);
+    }
+
+    /// The audit trail's sink, when one is installed.
+    pub fn audit(&self) -> Option<&Arc<dyn crate::audit::AuditSink>> {
+        self.audit.get()
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {

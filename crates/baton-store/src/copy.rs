@@ -175,6 +175,20 @@ pub(crate) const TABLES: &[Table] = &[
         generated_id: true,
     },
     Table {
+        name: "audit_log",
+        columns: &[
+            ("id", Int),
+            ("at", Int),
+            ("principal", Text),
+            ("kind", Text),
+            ("name", Text),
+            ("outcome", Text),
+            ("duration_ms", Int),
+            ("arguments_sha256", Text),
+        ],
+        generated_id: true,
+    },
+    Table {
         name: "task_time",
         columns: &[
             ("id", Int),

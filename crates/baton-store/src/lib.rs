@@ -54,6 +54,7 @@ macro_rules! feature {
     };
 }
 
+mod audit;
 mod automation;
 mod copy;
 mod postgres;
@@ -67,6 +68,7 @@ mod types;
 mod url;
 mod workers;
 
+pub use audit::*;
 pub use automation::*;
 pub use copy::CopyReport;
 pub use runs::RunStore;

@@ -343,3 +343,88 @@ pub(crate) use same_automation_methods;
 pub(crate) use same_runs_methods;
 pub(crate) use same_state_methods;
 pub(crate) use same_workers_methods;
+
+/// [`crate::AuditStore`], the same on every backend (integers and text only).
+macro_rules! same_audit_methods {
+    () => {
+        async fn insert_audit(&self, records: &[crate::NewAudit]) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            for record in records {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, principal, kind, name, outcome, duration_ms, arguments_sha256) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(record.at)
+                .bind(&record.principal)
+                .bind(&record.kind)
+                .bind(&record.name)
+                .bind(&record.outcome)
+                .bind(record.duration_ms)
+                .bind(&record.arguments_sha256)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn audit(&self, filter: &crate::AuditFilter) -> Result<Vec<crate::AuditRow>> {
+            let limit = filter.limit.unwrap_or(100);
+            let like = filter.name.as_deref().map(crate::audit::glob_to_like);
+            let mut rows = Vec::new();
+            let mut before = i64::MAX;
+            // Pages of candidates (LIKE narrows; the glob decides), newest first, until
+            // `limit` records match or none are left.
+            while rows.len() < limit as usize {
+                let page = sqlx::query(
+                    "SELECT id, at, principal, kind, name, outcome, duration_ms, arguments_sha256 \
+                     FROM audit_log WHERE id < $1 AND ($2 IS NULL OR principal = $2) \
+                     AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR name LIKE $4 ESCAPE '\\') \
+                     ORDER BY id DESC LIMIT $5",
+                )
+                .bind(before)
+                .bind(&filter.principal)
+                .bind(filter.since_ms)
+                .bind(&like)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                let Some(last) = page.last() else { break };
+                before = last.try_get("id")?;
+                let full = page.len() == limit as usize;
+                for row in &page {
+                    let record = crate::AuditRow {
+                        id: row.try_get("id")?,
+                        at: row.try_get("at")?,
+                        principal: row.try_get("principal")?,
+                        kind: row.try_get("kind")?,
+                        name: row.try_get("name")?,
+                        outcome: row.try_get("outcome")?,
+                        duration_ms: row.try_get("duration_ms")?,
+                        arguments_sha256: row.try_get("arguments_sha256")?,
+                    };
+                    let matches = filter
+                        .name
+                        .as_deref()
+                        .is_none_or(|glob| crate::audit::glob_matches(glob, &record.name));
+                    if matches && rows.len() < limit as usize {
+                        rows.push(record);
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+            Ok(rows)
+        }
+
+        async fn prune_audit(&self, before_ms: i64) -> Result<u64> {
+            Ok(sqlx::query("DELETE FROM audit_log WHERE at < $1")
+                .bind(before_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+        }
+    };
+}
+pub(crate) use same_audit_methods;

@@ -361,6 +361,73 @@ async fn trigger_cooldowns_and_event_retention(place: &TestPlace) {
     assert_eq!(left.len(), 5);
     assert_eq!(left.last().unwrap().id, *ids.last().unwrap());
 }
+/// The audit trail: filters by principal, name glob and time, newest first, with a limit
+/// that counts only matching records; pruning by age.
+async fn audit_records_filter_and_prune(place: &TestPlace) {
+    let store = &place.store().await;
+    let now = now_ms();
+    let record = |at: i64, who: Option<&str>, name: &str, outcome: &str| NewAudit {
+        at,
+        principal: who.map(str::to_owned),
+        kind: "tool".into(),
+        name: name.into(),
+        outcome: outcome.into(),
+        duration_ms: 3,
+        arguments_sha256: Some("ab".repeat(32)),
+    };
+    let mut records = vec![record(now - 30 * 86_400_000, Some("alice"), "fs__write_file", "ok")];
+    for i in 0..150 {
+        records.push(record(now - 1000 + i, Some("alice"), "fault__echo", "ok"));
+    }
+    records.push(record(now, Some("bob"), "fs__write_file", "denied"));
+    records.push(record(now, None, "fault__100%_x", "ok"));
+    store.insert_audit(&records).await.unwrap();
+
+    let all = store.audit(&AuditFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 100, "the default limit");
+    assert!(all[0].id > all[1].id, "newest first");
+    let writes = store
+        .audit(&AuditFilter {
+            name: Some("*__write_*".into()),
+            limit: Some(5),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    // Older matching records are found past pages of other names.
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!(writes[0].principal.as_deref(), Some("bob"));
+    assert_eq!(writes[0].outcome, "denied");
+    let literal = store
+        .audit(&AuditFilter {
+            name: Some("fault__100%_x".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(literal.len(), 1, "% and _ are literal in a glob");
+    assert_eq!(literal[0].principal, None);
+    let recent_alice = store
+        .audit(&AuditFilter {
+            principal: Some("alice".into()),
+            since_ms: Some(now - 86_400_000),
+            limit: Some(1000),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(recent_alice.len(), 150);
+    assert_eq!(recent_alice[0].arguments_sha256, Some("ab".repeat(32)));
+    assert_eq!(store.prune_audit(now - 7 * 86_400_000).await.unwrap(), 1);
+    let left = store
+        .audit(&AuditFilter {
+            limit: Some(1000),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 152);
+}
 }
 
 mod copy;

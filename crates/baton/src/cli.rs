@@ -93,6 +93,8 @@ pub enum Command {
     /// Authentication: `auth key new NAME` makes an API key for serve.auth.api_keys.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// The audit trail: who called which tool, prompt or resource, and the outcome.
+    Audit(AuditArgs),
     /// The workers sharing this store: last heartbeat, runs held, capacity.
     Workers {
         #[arg(long)]
@@ -264,6 +266,23 @@ pub struct ScheduleAddArgs {
     pub pause_on_failure: bool,
     #[arg(long)]
     pub paused: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this principal's records.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Only names matching this glob (tools, prompts, resource URIs; `*` and `?`).
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// Only records since then: a duration back from now (30m, 24h, 7d) or an RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
     #[arg(long)]
     pub json: bool,
 }

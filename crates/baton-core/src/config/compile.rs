@@ -160,6 +160,10 @@ pub fn compile(
     if let Some(rules) = &raw.access {
         config.access = Some(compiler.access(rules));
     }
+    config.audit.enabled = config.serve.auth.is_some();
+    if let Some(audit) = &raw.audit {
+        compiler.audit(audit, &mut config.audit);
+    }
     config.workflows.dir = compiler.base_dir.join("workflows");
     if let Some(workflows) = &raw.workflows {
         compiler.workflow_settings(workflows, &mut config);

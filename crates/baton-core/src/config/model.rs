@@ -30,6 +30,7 @@ pub struct Config {
     pub workers: WorkersConfig,
     /// `access:` — `None` when the file has no such section (everyone sees everything).
     pub access: Option<Access>,
+    pub audit: AuditSettings,
     /// `schedules:` in the file (the store may hold more, added at run time).
     pub schedules: Vec<crate::schedule::Schedule>,
     pub triggers: Vec<crate::schedule::Trigger>,
@@ -99,6 +100,19 @@ pub struct ValidationCommand {
     pub timeout: Duration,
     pub max_output: usize,
 }
+
+/// `audit:` — the audit trail of downstream clients' tool calls, prompt gets and resource
+/// reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// Whether uses are recorded (default: when `serve.auth` is set).
+    pub enabled: bool,
+    /// How long records are kept.
+    pub keep_for: Duration,
+}
+
+/// How long audit records are kept by default.
+pub const DEFAULT_AUDIT_KEEP_FOR: Duration = Duration::from_secs(30 * 86_400);
 
 /// `events:` — retention of the recorded event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -555,6 +569,10 @@ impl Config {
                 url: None,
             },
             access: None,
+            audit: AuditSettings {
+                enabled: false,
+                keep_for: DEFAULT_AUDIT_KEEP_FOR,
+            },
             workers: WorkersConfig {
                 max_runs: None,
                 lease: DEFAULT_LEASE,

@@ -39,6 +39,9 @@ pub struct RawConfig {
     /// Who may use which names once `serve.auth` says who is calling.
     #[serde(default)]
     pub access: Option<Vec<Spanned<RawAccessRule>>>,
+    /// The audit trail of downstream clients' calls.
+    #[serde(default)]
+    pub audit: Option<RawAudit>,
     /// Schedules that start workflows, tool calls or mode tasks, by name.
     #[serde(default)]
     pub schedules: Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
@@ -327,6 +330,15 @@ pub struct RawWorkers {
     pub lease: Option<SpannedString>,
     /// How often an idle worker looks for work it was not told about (default 2s).
     pub poll: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Whether calls are recorded (default: when `serve.auth` is set).
+    pub enabled: Option<bool>,
+    /// Records older than this are deleted (default 30d).
+    pub keep_for: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -20,7 +20,10 @@ use rmcp::{
     service::{NotificationContext, RequestContext, SubscriptionContext},
 };
 
-use crate::gateway::{CallContext, Gateway, ListTarget, SessionScope};
+use crate::{
+    audit::{AuditKind, AuditStart},
+    gateway::{CallContext, Gateway, ListTarget, SessionScope},
+};
 
 pub struct DownstreamSession {
     gateway: Arc<Gateway>,
@@ -112,6 +115,42 @@ impl DownstreamSession {
 
     pub fn scope(&self) -> &SessionScope {
         &self.scope
+    }
+
+    /// The start of an audited use, when the application keeps an audit trail.
+    fn audit_start(
+        &self,
+        context: &RequestContext<RoleServer>,
+        kind: AuditKind,
+        name: &str,
+        arguments: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Option<AuditStart> {
+        self.gateway.audit()?;
+        let principal = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<super::auth::Principal>())
+            .or(self.principal.as_ref());
+        Some(AuditStart::new(
+            principal.map(|p| p.name.as_str()),
+            kind,
+            name,
+            arguments,
+        ))
+    }
+
+    fn audit_finish(&self, start: Option<AuditStart>, outcome: &'static str) {
+        if let (Some(start), Some(sink)) = (start, self.gateway.audit()) {
+            sink.record(start.finish(outcome));
+        }
+    }
+}
+
+/// The audit outcome of a prompt get or resource read.
+fn outcome<T>(result: &Result<T, ErrorData>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(error) => crate::audit::outcome_of_error(error),
     }
 }
 
@@ -256,13 +295,29 @@ impl ServerHandler for DownstreamSession {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let audit = self.audit_start(
+            &context,
+            AuditKind::Tool,
+            &request.name,
+            request.arguments.as_ref(),
+        );
         if !self.may_use(&context, &request.name) {
+            self.audit_finish(audit, "denied");
             // The same answer as for a tool that does not exist: nothing is revealed.
             return Err(crate::error::GatewayError::UnknownTool(request.name.to_string()).into());
         }
         let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
-        Box::pin(self.gateway.call_tool(&self.scope, request, call)).await
+        let result = Box::pin(self.gateway.call_tool(&self.scope, request, call)).await;
+        self.audit_finish(
+            audit,
+            match &result {
+                Ok(CallToolResponse::Complete(done)) if done.is_error == Some(true) => "tool_error",
+                Ok(_) => "ok",
+                Err(error) => crate::audit::outcome_of_error(error),
+            },
+        );
+        result
     }
 
     async fn list_prompts(
@@ -285,11 +340,20 @@ impl ServerHandler for DownstreamSession {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let audit = self.audit_start(
+            &context,
+            AuditKind::Prompt,
+            &request.name,
+            request.arguments.as_ref(),
+        );
         if !self.may_use(&context, &request.name) {
+            self.audit_finish(audit, "denied");
             return Err(crate::error::GatewayError::UnknownPrompt(request.name.clone()).into());
         }
         let call = self.call_context(&context);
-        Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await
+        let result = Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await;
+        self.audit_finish(audit, outcome(&result));
+        result
     }
 
     async fn list_resources(
@@ -323,11 +387,15 @@ impl ServerHandler for DownstreamSession {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        let audit = self.audit_start(&context, AuditKind::Resource, &request.uri, None);
         if !self.may_use(&context, &request.uri) {
+            self.audit_finish(audit, "denied");
             return Err(crate::error::GatewayError::UnknownResource(request.uri.clone()).into());
         }
         let call = self.call_context(&context);
-        Box::pin(self.gateway.read_resource(&self.scope, request, call)).await
+        let result = Box::pin(self.gateway.read_resource(&self.scope, request, call)).await;
+        self.audit_finish(audit, outcome(&result));
+        result
     }
 
     async fn complete(

@@ -22,7 +22,10 @@ use tokio::sync::watch;
 use crate::{Result, StoreError, mask_url, url::database_name};
 
 /// Migrations, applied in order at open; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema_1.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("schema_1.sql")),
+    (2, include_str!("schema_2.sql")),
+];
 
 /// The advisory lock key migrations take (any fixed number; "baton" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0062_6174_6f6e;

@@ -316,3 +316,8 @@ async fn memory_has(
     }
     Ok(false)
 }
+
+/// The audit trail: the same SQL on both backends.
+impl crate::AuditStore for PgStore {
+    crate::shared::same_audit_methods!();
+}

@@ -303,3 +303,8 @@ async fn memory_has(
     }
     Ok(false)
 }
+
+/// The audit trail: the same SQL on both backends.
+impl crate::AuditStore for SqliteStore {
+    crate::shared::same_audit_methods!();
+}

@@ -1,5 +1,6 @@
 //! One file per subcommand. Each returns the process exit code.
 
+mod audit;
 mod call;
 mod events;
 mod graph;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Approve(args) => runs::approve(cli.config, args).await,
         Command::Schedule(command) => schedule::run(cli.config, command).await,
         Command::Events(args) => events::run(cli.config, args).await,
+        Command::Audit(args) => audit::run(cli.config, args).await,
         Command::Timing(command) => state::timing(cli.config, command).await,
         Command::Memory(command) => state::memory(cli.config, command).await,
         Command::Modes { json } => state::modes(cli.config, json),

@@ -3,6 +3,7 @@
 mod common;
 
 mod aggregation;
+mod audit;
 mod auth;
 mod auth_limits;
 mod bad_input;

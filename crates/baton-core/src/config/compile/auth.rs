@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::config::raw::{RawAuth, RawJwt};
+use crate::config::raw::{RawAudit, RawAuth, RawJwt};
 
 impl Compiler<'_> {
     pub(super) fn auth(&mut self, raw: &RawAuth, at: serde_saphyr::Location) -> AuthConfig {
@@ -73,6 +73,18 @@ impl Compiler<'_> {
             );
         }
         auth
+    }
+
+    /// `audit:` over its defaults (on when `serve.auth` is set; kept 30 days).
+    pub(super) fn audit(&mut self, raw: &RawAudit, audit: &mut AuditSettings) {
+        if let Some(enabled) = raw.enabled {
+            audit.enabled = enabled;
+        }
+        if let Some(keep_for) = &raw.keep_for
+            && let Some(duration) = self.duration(keep_for, "audit.keep_for")
+        {
+            audit.keep_for = duration;
+        }
     }
 
     /// A limit that must be at least 1 (leaving it out means no limit).
