@@ -38,8 +38,9 @@ pub struct AuditRecord {
     pub kind: AuditKind,
     /// The tool or prompt name, or the resource URI.
     pub name: String,
-    /// `ok`, `tool_error`, `denied` (outside the caller's `access:` view), `not_found`,
-    /// `timeout`, `cancelled`, `unavailable`, `overloaded` or `error`.
+    /// `ok`, `tool_error`, `denied` (outside the caller's `access:` view), `rate_limited`
+    /// (over `serve.auth.limits.calls_per_minute`), `not_found`, `timeout`, `cancelled`,
+    /// `unavailable`, `overloaded` or `error`.
     pub outcome: &'static str,
     pub duration_ms: i64,
     /// SHA-256 (hex) of the arguments' canonical JSON; `None` without arguments.

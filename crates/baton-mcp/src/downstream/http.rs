@@ -124,13 +124,20 @@ pub fn router(
     );
     drop(config);
     let capped = sessions.clone();
+    let audited = gateway.clone();
     let mcp = Router::new()
         .fallback_service(streamable)
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             count_until_answered(counted.clone(), request, next)
         }))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            check_json_body(request, next, limit, budget.clone(), capped.clone())
+            let limits = Limits {
+                body: limit,
+                auth: budget.clone(),
+                sessions: capped.clone(),
+                gateway: audited.clone(),
+            };
+            check_json_body(request, next, limits)
         }))
         .layer(middleware::from_fn(session_deleted_ok));
     let mut app = Router::new().nest("/mcp", mcp).merge(sse::router(
@@ -212,16 +219,25 @@ async fn session_deleted_ok(request: Request, next: Next) -> Response {
     response
 }
 
+/// What [`check_json_body`] holds requests to.
+struct Limits {
+    body: usize,
+    auth: Option<Arc<super::auth::Authenticator>>,
+    sessions: Arc<super::sessions::Sessions>,
+    /// For the audit records of refused calls.
+    gateway: Arc<Gateway>,
+}
+
 /// A POST whose body is not JSON gets a JSON-RPC parse error (-32700, HTTP 400) and an
 /// oversized one HTTP 413, before rmcp sees either. Then the limits: the caller's call
 /// budget, and the session caps for an `initialize` that opens a session.
-async fn check_json_body(
-    request: Request,
-    next: Next,
-    limit: usize,
-    auth: Option<Arc<super::auth::Authenticator>>,
-    sessions: Arc<super::sessions::Sessions>,
-) -> Response {
+async fn check_json_body(request: Request, next: Next, limits: Limits) -> Response {
+    let Limits {
+        body: limit,
+        auth,
+        sessions,
+        gateway,
+    } = limits;
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }
@@ -246,7 +262,7 @@ async fn check_json_body(
     let mut parts = parts;
     let principal = parts.extensions.get::<super::auth::Principal>();
     if let (Some(auth), Some(principal)) = (auth, principal)
-        && let Some(refused) = over_budget(&auth, &principal.name, &bytes)
+        && let Some(refused) = over_budget(&auth, &principal.name, &bytes, &gateway)
     {
         return refused;
     }
@@ -295,19 +311,20 @@ pub(super) fn too_many_sessions(
 }
 
 /// `serve.auth.limits.calls_per_minute`: a tool call over the caller's budget gets HTTP 429
-/// with `Retry-After`, and never reaches a server.
+/// with `Retry-After`, never reaches a server, and is audited as `rate_limited`.
 pub(super) fn over_budget(
     auth: &super::auth::Authenticator,
     principal: &str,
     body: &[u8],
+    gateway: &Gateway,
 ) -> Option<Response> {
-    let calls = |message: &serde_json::Value| message["method"] == "tools/call";
-    let count = match serde_json::from_slice::<serde_json::Value>(body).ok()? {
-        serde_json::Value::Array(batch) => batch.iter().filter(|m| calls(m)).count(),
-        message if calls(&message) => 1,
-        _ => 0,
+    let is_call = |message: &serde_json::Value| message["method"] == "tools/call";
+    let calls: Vec<serde_json::Value> = match serde_json::from_slice(body).ok()? {
+        serde_json::Value::Array(batch) => batch.into_iter().filter(is_call).collect(),
+        message if is_call(&message) => vec![message],
+        _ => return None,
     };
-    for _ in 0..count {
+    for _ in 0..calls.len() {
         if let Err(wait) = auth.admit_call(principal) {
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
             tracing::warn!(
@@ -315,6 +332,18 @@ pub(super) fn over_budget(
                 retry_after_s = seconds,
                 "a tool call over serve.auth.limits.calls_per_minute was refused"
             );
+            if let Some(sink) = gateway.audit() {
+                for call in &calls {
+                    let params = &call["params"];
+                    let start = crate::audit::AuditStart::new(
+                        Some(principal),
+                        crate::audit::AuditKind::Tool,
+                        params["name"].as_str().unwrap_or_default(),
+                        params["arguments"].as_object(),
+                    );
+                    sink.record(start.finish("rate_limited"));
+                }
+            }
             let mut response = http_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 INVALID_REQUEST,

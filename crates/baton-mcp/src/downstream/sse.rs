@@ -210,7 +210,8 @@ async fn post_message(
         );
     }
     if let (Some(auth), Some(principal)) = (&state.auth, &principal)
-        && let Some(refused) = super::http::over_budget(auth, &principal.name, &body)
+        && let Some(refused) =
+            super::http::over_budget(auth, &principal.name, &body, &state.gateway)
     {
         return refused;
     }

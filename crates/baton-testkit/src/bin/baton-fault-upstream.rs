@@ -147,6 +147,12 @@ fn tools() -> Vec<Tool> {
             plain(),
         ),
         tool(
+            "headers",
+            "The HTTP request headers this call arrived with (over --http), as JSON.",
+            json!({}),
+            read_only(),
+        ),
+        tool(
             "fail",
             "A tool error (isError).",
             json!({"message": {"type": "string"}}),
@@ -343,6 +349,23 @@ impl ServerHandler for Fault {
                 let code = number("code").unwrap_or(3);
                 eprintln!("crash: exiting with {code} mid-call");
                 std::process::exit(code as i32);
+            }
+            "headers" => {
+                let headers: serde_json::Map<String, Value> = context
+                    .extensions
+                    .get::<axum::http::request::Parts>()
+                    .map(|parts| {
+                        parts
+                            .headers
+                            .iter()
+                            .map(|(name, value)| {
+                                let value = value.to_str().unwrap_or_default().to_owned();
+                                (name.as_str().to_owned(), Value::String(value))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(text(Value::Object(headers).to_string()))
             }
             "fail" => {
                 let message = string("message").unwrap_or_else(|| "failure on command".to_owned());

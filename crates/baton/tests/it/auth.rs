@@ -516,3 +516,32 @@ async fn the_python_sdk_and_the_inspector_sign_in_with_an_api_key() {
     let logs = baton.logs();
     assert!(!logs.contains(ALICE_KEY) && !logs.contains("eve-key-0123456789abcdef"));
 }
+
+/// The client's credential stays at Baton: an HTTP upstream sees the headers Baton's
+/// config gives it, never the client's token (MCP 2025-11-25, "token passthrough").
+#[tokio::test(flavor = "multi_thread")]
+async fn the_clients_token_never_reaches_an_upstream() {
+    let (_upstream, port) = fault_http(&[]);
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  remote:\n    url: http://127.0.0.1:{port}/mcp\n    headers:\n      X-Upstream-Key: baton-own-credential\nserve:\n  auth:\n    api_keys:\n      alice: \"{ALICE_KEY}\"\n"
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let alice = client_with(&baton.mcp_url(), ALICE_KEY).await;
+    let seen = call(&alice, "remote__headers", json!({})).await;
+    let headers: Value = serde_json::from_str(&text_of(&seen)).expect("headers as JSON");
+    assert_eq!(
+        headers["x-upstream-key"], "baton-own-credential",
+        "{headers}"
+    );
+    let text = headers.to_string();
+    assert!(
+        !text.contains(ALICE_KEY),
+        "the client's key reached the upstream: {text}"
+    );
+    assert!(headers.get("authorization").is_none(), "{headers}");
+    alice.cancel().await.ok();
+}

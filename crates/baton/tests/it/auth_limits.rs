@@ -66,6 +66,23 @@ async fn a_burst_over_the_call_budget_gets_429_and_reaches_no_server() {
         .filter(|l| l.starts_with("delay\t"))
         .count();
     assert_eq!(calls, 3, "a refused call reached the server");
+    // The refused calls are audited as such (audit is on with serve.auth).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = run_baton(&["--config", config.to_str().unwrap(), "audit", "--json"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let limited = text.matches("\"rate_limited\"").count();
+        if limited >= 2 {
+            assert!(text.contains("\"principal\":\"alice\""), "{text}");
+            assert_eq!(text.matches("\"outcome\":\"ok\"").count(), 3, "{text}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rate_limited record: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     // Another principal has its own budget.
     let eve = client_with(&url, "eve-key-0123456789abcdef").await;
     let echoed = call(&eve, "fault__echo", json!({"message": "mine"})).await;
