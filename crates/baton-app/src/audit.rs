@@ -1,6 +1,7 @@
 //! The audit trail's writer (`audit:`): the gateway hands each downstream use to
 //! [`StoreAudit::record`], which queues it without waiting; one task writes the queue to
-//! the store in batches (a transaction per batch) and deletes records older than
+//! the store in batches (a transaction per batch, gathered over a quarter of a second) and
+//! deletes records older than
 //! `audit.keep_for` at start and every hour. [`StoreAudit::flush`] (at shutdown) returns
 //! once every record queued before it is written.
 
@@ -20,6 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 10_000;
 /// Records per transaction at most.
 const BATCH: usize = 500;
+/// How long the writer gathers records before a write (one transaction per this, at most
+/// [`BATCH`] records, rather than one per call). A flush writes at once.
+const GATHER: Duration = Duration::from_millis(250);
 /// How often old records are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -69,6 +73,19 @@ impl AuditSink for StoreAudit {
     }
 }
 
+/// Adds what arrives within [`GATHER`] to `messages`, until a batch is full or a flush
+/// asks for the write.
+async fn gather(receiver: &mut mpsc::Receiver<Message>, messages: &mut Vec<Message>) {
+    let until = tokio::time::Instant::now() + GATHER;
+    while messages.len() < BATCH && !messages.iter().any(|m| matches!(m, Message::Flush(_))) {
+        let room = BATCH - messages.len();
+        match tokio::time::timeout_at(until, receiver.recv_many(messages, room)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
 async fn write(store: Store, keep_for: Duration, mut receiver: mpsc::Receiver<Message>) {
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     let mut messages = Vec::with_capacity(BATCH);
@@ -78,6 +95,7 @@ async fn write(store: Store, keep_for: Duration, mut receiver: mpsc::Receiver<Me
                 if received == 0 {
                     return;
                 }
+                gather(&mut receiver, &mut messages).await;
             }
             _ = prune.tick() => {
                 let before = baton_store::now_ms() - i64::try_from(keep_for.as_millis()).unwrap_or(i64::MAX);

@@ -84,9 +84,14 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     message_bytes: usize,
     /// Over HTTP, protect Baton with `serve.auth.jwt` (an Ed25519 key in a JWKS file) and
-    /// send a signed token with every request: the cost of authentication per call.
+    /// send a signed token with every request: the cost of authentication per call. The
+    /// audit trail (on by default with `serve.auth`) is off unless --audit is given.
     #[arg(long)]
     jwt: bool,
+    /// With --jwt: keep the audit trail on (a record per call into a SQLite store), to
+    /// measure its cost.
+    #[arg(long, requires = "jwt")]
+    audit: bool,
     /// Run the stdio echo upstream with rmcp's `stdio()` (tokio's blocking thread pool)
     /// instead of non-blocking pipes.
     #[arg(long)]
@@ -392,7 +397,7 @@ async fn setup(
                     "{}{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
                     args.resilience.yaml(),
                     if args.jwt {
-                        jwt_yaml(temp)?
+                        jwt_yaml(temp, args.audit)?
                     } else {
                         String::new()
                     },
@@ -741,13 +746,15 @@ const BENCH_KEY: [u8; 48] = [
 const BENCH_X: &str = "xlnFk-riM-dC8X9eOTyDvKe0Lcs9KyrqZ-wNFmEoP2M";
 
 /// `serve.auth.jwt` for `--jwt`, with the JWKS written next to the config.
-fn jwt_yaml(dir: &Path) -> anyhow::Result<String> {
+fn jwt_yaml(dir: &Path, audit: bool) -> anyhow::Result<String> {
     let jwks = dir.join("bench-jwks.json");
     let set = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": BENCH_X, "kid": "bench", "alg": "EdDSA", "use": "sig"}]});
     std::fs::write(&jwks, set.to_string())?;
+    let store = dir.join("bench-audit.db");
     Ok(format!(
-        "serve:\n  auth:\n    jwt:\n      issuer: baton-bench\n      audience: baton-bench\n      algorithms: [EdDSA]\n      jwks_file: {}\n",
-        yaml_string(&jwks.display().to_string())
+        "serve:\n  auth:\n    jwt:\n      issuer: baton-bench\n      audience: baton-bench\n      algorithms: [EdDSA]\n      jwks_file: {}\nstore:\n  path: {}\naudit:\n  enabled: {audit}\n",
+        yaml_string(&jwks.display().to_string()),
+        yaml_string(&store.display().to_string()),
     ))
 }
 
