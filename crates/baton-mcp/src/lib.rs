@@ -13,6 +13,7 @@ pub mod downstream;
 pub mod error;
 pub mod gateway;
 pub mod lines;
+pub mod metrics;
 pub mod toolset;
 pub mod upstream;
 

@@ -119,6 +119,19 @@ pub fn compile(
                 config.serve.max_body_bytes = usize::try_from(limit.value).unwrap_or(usize::MAX);
             }
         }
+        if let Some(address) = &serve.metrics
+            && let Some(value) = compiler.string(address, "serve.metrics")
+        {
+            if value.parse::<std::net::SocketAddr>().is_ok() {
+                config.serve.metrics = Some(value);
+            } else {
+                compiler.sink.push(
+                    address.referenced,
+                    "serve.metrics",
+                    format!("\"{value}\" is not an address: write HOST:PORT, e.g. 127.0.0.1:9464"),
+                );
+            }
+        }
         if let Some(max) = serve.sessions.as_ref().and_then(|s| s.max.as_ref()) {
             config.serve.max_sessions = compiler.at_least_one(max, "serve.sessions.max");
         }

@@ -181,6 +181,8 @@ pub struct ServeConfig {
     pub auth: Option<AuthConfig>,
     /// `serve.sessions.max`: open MCP sessions at most, all callers together.
     pub max_sessions: Option<u32>,
+    /// `serve.metrics`: an address serving `/metrics` alone, without `serve.auth`.
+    pub metrics: Option<String>,
 }
 
 /// `serve.auth` — Baton as an OAuth 2.1 protected resource.
@@ -554,6 +556,7 @@ impl Config {
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 auth: None,
                 max_sessions: None,
+                metrics: None,
             },
             resilience: Resilience::default(),
             workflows: WorkflowSettings {

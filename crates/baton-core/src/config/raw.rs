@@ -87,6 +87,8 @@ pub struct RawServe {
     /// Who may call `serve --http`.
     pub auth: Option<Spanned<RawAuth>>,
     pub sessions: Option<RawSessions>,
+    /// `/metrics` also on this address, without `serve.auth` (e.g. 127.0.0.1:9464).
+    pub metrics: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -403,6 +403,7 @@ pub async fn require(auth: Arc<Authenticator>, mut request: Request, next: Next)
                 ),
             };
             tracing::warn!(path = %request.uri().path(), %reason, "refused a request");
+            crate::metrics::auth_refused(error.unwrap_or("missing"));
             let body =
                 json!({ "error": error.unwrap_or("unauthorized"), "error_description": reason });
             let mut response = (status, Json(body)).into_response();

@@ -117,33 +117,61 @@ impl DownstreamSession {
         &self.scope
     }
 
-    /// The start of an audited use, when the application keeps an audit trail.
-    fn audit_start(
+    /// The start of a use of a tool, prompt or resource: timed for the metrics, and
+    /// described for the audit trail when the application keeps one.
+    fn begin(
         &self,
         context: &RequestContext<RoleServer>,
         kind: AuditKind,
         name: &str,
         arguments: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Option<AuditStart> {
-        self.gateway.audit()?;
-        let principal = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<super::auth::Principal>())
-            .or(self.principal.as_ref());
-        Some(AuditStart::new(
-            principal.map(|p| p.name.as_str()),
+    ) -> Use {
+        let audit = self.gateway.audit().map(|_| {
+            let principal = context
+                .extensions
+                .get::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<super::auth::Principal>())
+                .or(self.principal.as_ref());
+            AuditStart::new(principal.map(|p| p.name.as_str()), kind, name, arguments)
+        });
+        Use {
             kind,
-            name,
-            arguments,
-        ))
+            started: std::time::Instant::now(),
+            audit,
+        }
     }
 
-    fn audit_finish(&self, start: Option<AuditStart>, outcome: &'static str) {
-        if let (Some(start), Some(sink)) = (start, self.gateway.audit()) {
+    /// The end of a use: its metrics, and its audit record.
+    fn end(&self, used: Use, name: &str, outcome: &'static str) {
+        let catalog = self.gateway.catalog();
+        match used.kind {
+            AuditKind::Tool => {
+                let (server, tool) = crate::metrics::tool_labels(&catalog, name);
+                crate::metrics::tool_call(server, tool, outcome, used.started.elapsed());
+            }
+            AuditKind::Prompt => {
+                let server = catalog
+                    .prompt_routes
+                    .get(name)
+                    .map_or("unknown", |route| route.server.as_str());
+                crate::metrics::other_use(used.kind, server.to_owned(), outcome);
+            }
+            AuditKind::Resource => {
+                let server = catalog.resource_owner(name).unwrap_or("unknown");
+                crate::metrics::other_use(used.kind, server.to_owned(), outcome);
+            }
+        }
+        if let (Some(start), Some(sink)) = (used.audit, self.gateway.audit()) {
             sink.record(start.finish(outcome));
         }
     }
+}
+
+/// A use of a tool, prompt or resource in progress.
+struct Use {
+    kind: AuditKind,
+    started: std::time::Instant,
+    audit: Option<AuditStart>,
 }
 
 /// The audit outcome of a prompt get or resource read.
@@ -295,22 +323,19 @@ impl ServerHandler for DownstreamSession {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let audit = self.audit_start(
-            &context,
-            AuditKind::Tool,
-            &request.name,
-            request.arguments.as_ref(),
-        );
-        if !self.may_use(&context, &request.name) {
-            self.audit_finish(audit, "denied");
+        let name = request.name.to_string();
+        let used = self.begin(&context, AuditKind::Tool, &name, request.arguments.as_ref());
+        if !self.may_use(&context, &name) {
+            self.end(used, &name, "denied");
             // The same answer as for a tool that does not exist: nothing is revealed.
-            return Err(crate::error::GatewayError::UnknownTool(request.name.to_string()).into());
+            return Err(crate::error::GatewayError::UnknownTool(name).into());
         }
         let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
         let result = Box::pin(self.gateway.call_tool(&self.scope, request, call)).await;
-        self.audit_finish(
-            audit,
+        self.end(
+            used,
+            &name,
             match &result {
                 Ok(CallToolResponse::Complete(done)) if done.is_error == Some(true) => "tool_error",
                 Ok(_) => "ok",
@@ -340,19 +365,20 @@ impl ServerHandler for DownstreamSession {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let audit = self.audit_start(
+        let name = request.name.clone();
+        let used = self.begin(
             &context,
             AuditKind::Prompt,
-            &request.name,
+            &name,
             request.arguments.as_ref(),
         );
-        if !self.may_use(&context, &request.name) {
-            self.audit_finish(audit, "denied");
-            return Err(crate::error::GatewayError::UnknownPrompt(request.name.clone()).into());
+        if !self.may_use(&context, &name) {
+            self.end(used, &name, "denied");
+            return Err(crate::error::GatewayError::UnknownPrompt(name).into());
         }
         let call = self.call_context(&context);
         let result = Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await;
-        self.audit_finish(audit, outcome(&result));
+        self.end(used, &name, outcome(&result));
         result
     }
 
@@ -387,14 +413,15 @@ impl ServerHandler for DownstreamSession {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let audit = self.audit_start(&context, AuditKind::Resource, &request.uri, None);
-        if !self.may_use(&context, &request.uri) {
-            self.audit_finish(audit, "denied");
-            return Err(crate::error::GatewayError::UnknownResource(request.uri.clone()).into());
+        let uri = request.uri.clone();
+        let used = self.begin(&context, AuditKind::Resource, &uri, None);
+        if !self.may_use(&context, &uri) {
+            self.end(used, &uri, "denied");
+            return Err(crate::error::GatewayError::UnknownResource(uri).into());
         }
         let call = self.call_context(&context);
         let result = Box::pin(self.gateway.read_resource(&self.scope, request, call)).await;
-        self.audit_finish(audit, outcome(&result));
+        self.end(used, &uri, outcome(&result));
         result
     }
 

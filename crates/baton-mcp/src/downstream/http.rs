@@ -81,12 +81,35 @@ fn strip_port(authority: &str) -> &str {
     }
 }
 
+/// Routes the application adds next to `/mcp` and `/sse`.
+#[derive(Default)]
+pub struct ExtraRoutes {
+    /// Behind the Host/Origin guard and `serve.auth`, like the MCP endpoints (`/metrics`).
+    pub inside: Router,
+    /// Outside the guard (webhooks, which prove themselves with a secret).
+    pub outside_guard: Router,
+}
+
+/// The sessions counter and caps for `gateway`'s configuration (read once, at start).
+pub fn sessions_for(gateway: &Gateway) -> Arc<super::sessions::Sessions> {
+    let config = gateway.config();
+    super::sessions::Sessions::new(
+        config.serve.max_sessions,
+        config
+            .serve
+            .auth
+            .as_ref()
+            .and_then(|a| a.sessions_per_principal),
+    )
+}
+
 /// The whole HTTP application.
 pub fn router(
     gateway: Arc<Gateway>,
     access: HttpAccess,
     shutdown: CancellationToken,
-    outside_guard: Router,
+    sessions: Arc<super::sessions::Sessions>,
+    extra: ExtraRoutes,
 ) -> Router {
     // Host and Origin are checked once, for every route, by `guard` below; rmcp's own
     // copy of the check is turned off (axum clones the service, lists and all, per request).
@@ -113,16 +136,6 @@ pub fn router(
     let limit = access.max_body_bytes;
     let counted = gateway.clone();
     let budget = auth.clone();
-    let config = gateway.config();
-    let sessions = super::sessions::Sessions::new(
-        config.serve.max_sessions,
-        config
-            .serve
-            .auth
-            .as_ref()
-            .and_then(|a| a.sessions_per_principal),
-    );
-    drop(config);
     let capped = sessions.clone();
     let audited = gateway.clone();
     let mcp = Router::new()
@@ -140,12 +153,10 @@ pub fn router(
             check_json_body(request, next, limits)
         }))
         .layer(middleware::from_fn(session_deleted_ok));
-    let mut app = Router::new().nest("/mcp", mcp).merge(sse::router(
-        gateway,
-        shutdown,
-        sessions,
-        auth.clone(),
-    ));
+    let mut app = Router::new()
+        .nest("/mcp", mcp)
+        .merge(sse::router(gateway, shutdown, sessions, auth.clone()))
+        .merge(extra.inside);
     if let Some(auth) = auth {
         let check = auth.clone();
         app = app
@@ -154,7 +165,8 @@ pub fn router(
             }))
             .merge(super::auth::metadata_routes(auth));
     }
-    app.layer(DefaultBodyLimit::max(access.max_body_bytes))
+    app.layer(middleware::from_fn(count_responses))
+        .layer(DefaultBodyLimit::max(access.max_body_bytes))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let access = guard_access.clone();
             async move { guard(&access, request.headers()).unwrap_or(next.run(request).await) }
@@ -162,7 +174,7 @@ pub fn router(
         // Routes the application adds (webhooks) come from other machines under other host
         // names and prove themselves (a secret), so the Host/Origin guard (against DNS
         // rebinding of the MCP endpoints) does not apply to them; each has its own limits.
-        .merge(outside_guard)
+        .merge(extra.outside_guard)
 }
 
 /// DNS-rebinding protection: a bad `Host` or a foreign `Origin` is refused before routing.
@@ -206,6 +218,13 @@ async fn count_until_answered(gateway: Arc<Gateway>, request: Request, next: Nex
         chunk
     });
     Response::from_parts(parts, axum::body::Body::from_stream(stream))
+}
+
+/// Counts the MCP endpoints' responses by status (`baton_http_responses_total`).
+async fn count_responses(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    crate::metrics::http_response(response.status().as_u16());
+    response
 }
 
 /// A session ended by `DELETE /mcp` is answered 200 rather than rmcp's 202: the official
@@ -266,9 +285,11 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
     {
         return refused;
     }
-    if sessions.capped() && !parts.headers.contains_key("mcp-session-id") && opens_session(&bytes) {
+    let method = method_of(&bytes);
+    crate::metrics::request(method.as_deref().unwrap_or("other"), "streamable_http");
+    if !parts.headers.contains_key("mcp-session-id") && method.as_deref() == Some("initialize") {
         let who = principal.map(|p| p.name.as_str());
-        match sessions.admit(who) {
+        match sessions.admit(who, super::sessions::Transport::StreamableHttp) {
             Ok(slot) => {
                 parts
                     .extensions
@@ -281,15 +302,14 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
         .await
 }
 
-/// Whether `body` is an `initialize` request (which opens a session).
-fn opens_session(body: &[u8]) -> bool {
+/// The method of a single JSON-RPC message (`None` for a response or a batch).
+pub(super) fn method_of(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     #[derive(serde::Deserialize)]
     struct Method<'a> {
         #[serde(borrow)]
         method: Option<std::borrow::Cow<'a, str>>,
     }
-    serde_json::from_slice::<Method>(body)
-        .is_ok_and(|message| message.method.as_deref() == Some("initialize"))
+    serde_json::from_slice::<Method>(body).ok()?.method
 }
 
 /// A session over a cap: HTTP 429 naming the limit (sessions free up as others close or
@@ -302,6 +322,11 @@ pub(super) fn too_many_sessions(
         principal = principal.unwrap_or("-"),
         "a new session over a session cap was refused"
     );
+    crate::metrics::session_refused(if refused.0.contains("serve.sessions.max") {
+        "global"
+    } else {
+        "principal"
+    });
     let mut response = http_error(StatusCode::TOO_MANY_REQUESTS, INVALID_REQUEST, refused.0);
     response.headers_mut().insert(
         axum::http::header::RETRY_AFTER,
@@ -332,6 +357,7 @@ pub(super) fn over_budget(
                 retry_after_s = seconds,
                 "a tool call over serve.auth.limits.calls_per_minute was refused"
             );
+            crate::metrics::auth_refused("rate_limited");
             if let Some(sink) = gateway.audit() {
                 for call in &calls {
                     let params = &call["params"];
@@ -363,18 +389,18 @@ pub(super) fn over_budget(
 }
 
 /// Serves until `stop_accepting` is cancelled, then until the connections in flight end;
-/// `sessions` ends every MCP session (streams included) when cancelled.
-/// `outside_guard`: routes served next to `/mcp` and `/sse` without their Host/Origin
-/// guard (the application's webhooks).
+/// `end_sessions` ends every MCP session (streams included) when cancelled; `sessions`
+/// counts and caps them ([`sessions_for`]). `extra`: the application's routes.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: tokio::net::TcpListener,
     stop_accepting: CancellationToken,
-    sessions: CancellationToken,
-    outside_guard: Router,
+    end_sessions: CancellationToken,
+    sessions: Arc<super::sessions::Sessions>,
+    extra: ExtraRoutes,
 ) -> std::io::Result<()> {
     let access = HttpAccess::from_config(&gateway);
-    let app = router(gateway, access, sessions, outside_guard);
+    let app = router(gateway, access, end_sessions, sessions, extra);
     // Streamed (SSE) answers are several small writes: without TCP_NODELAY the later ones
     // wait for the client's delayed ACK (~40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

@@ -1,5 +1,6 @@
-//! Caps on open MCP sessions over HTTP: `serve.sessions.max` (all callers together) and
-//! `serve.auth.limits.sessions` (per principal).
+//! Open MCP sessions over HTTP, counted (for `baton_sessions_open`) and capped:
+//! `serve.sessions.max` (all callers together) and `serve.auth.limits.sessions` (per
+//! principal).
 //!
 //! A session holds a [`SessionSlot`] for as long as it lives; dropping the slot frees it.
 //! Legacy SSE takes its slot when `GET /sse` opens the stream. Streamable HTTP takes one
@@ -24,7 +25,16 @@ pub struct Sessions {
 #[derive(Debug, Default)]
 struct Counts {
     all: u32,
+    /// Open sessions by transport: streamable HTTP, legacy SSE.
+    by_transport: [u32; 2],
     by_principal: HashMap<String, u32>,
+}
+
+/// The transport a session uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    StreamableHttp = 0,
+    Sse = 1,
 }
 
 /// Why a session was refused: the message a client gets (names the setting).
@@ -36,6 +46,7 @@ pub struct Refused(pub String);
 pub struct SessionSlot {
     sessions: Arc<Sessions>,
     principal: Option<String>,
+    transport: Transport,
 }
 
 /// A slot handed from the HTTP layer to the session that a request creates.
@@ -51,13 +62,12 @@ impl Sessions {
         })
     }
 
-    /// Whether any cap applies (without one, nothing is counted).
-    pub fn capped(&self) -> bool {
-        self.max.is_some() || self.per_principal.is_some()
-    }
-
-    /// A slot for a new session of `principal`, or why not.
-    pub fn admit(self: &Arc<Self>, principal: Option<&str>) -> Result<SessionSlot, Refused> {
+    /// A slot for a new session of `principal` over `transport`, or why not.
+    pub fn admit(
+        self: &Arc<Self>,
+        principal: Option<&str>,
+        transport: Transport,
+    ) -> Result<SessionSlot, Refused> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(max) = self.max
             && open.all >= max
@@ -75,13 +85,21 @@ impl Sessions {
             }
         }
         open.all += 1;
+        open.by_transport[transport as usize] += 1;
         if let Some(name) = principal {
             *open.by_principal.entry(name.to_owned()).or_default() += 1;
         }
         Ok(SessionSlot {
             sessions: self.clone(),
             principal: principal.map(str::to_owned),
+            transport,
         })
+    }
+
+    /// Sessions open now by transport: (streamable HTTP, SSE).
+    pub fn by_transport(&self) -> (u32, u32) {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        (open.by_transport[0], open.by_transport[1])
     }
 
     /// Sessions open now: (all, held by `principal`).
@@ -98,6 +116,8 @@ impl Drop for SessionSlot {
     fn drop(&mut self) {
         let mut open = self.sessions.open.lock().unwrap_or_else(|p| p.into_inner());
         open.all = open.all.saturating_sub(1);
+        let by_transport = &mut open.by_transport[self.transport as usize];
+        *by_transport = by_transport.saturating_sub(1);
         if let Some(name) = &self.principal
             && let Some(held) = open.by_principal.get_mut(name)
         {
@@ -124,23 +144,29 @@ impl SessionTicket {
 mod tests {
     use super::*;
 
+    impl Sessions {
+        fn admit_test(self: &Arc<Self>, principal: Option<&str>) -> Result<SessionSlot, Refused> {
+            self.admit(principal, Transport::StreamableHttp)
+        }
+    }
+
     #[test]
     fn the_global_cap_and_the_per_principal_cap_free_on_drop() {
         let sessions = Sessions::new(Some(3), Some(2));
-        let a1 = sessions.admit(Some("alice")).unwrap();
-        let a2 = sessions.admit(Some("alice")).unwrap();
-        let refused = sessions.admit(Some("alice")).unwrap_err();
+        let a1 = sessions.admit_test(Some("alice")).unwrap();
+        let a2 = sessions.admit_test(Some("alice")).unwrap();
+        let refused = sessions.admit_test(Some("alice")).unwrap_err();
         assert!(
             refused.0.contains("serve.auth.limits.sessions"),
             "{refused:?}"
         );
-        let b1 = sessions.admit(Some("bob")).unwrap();
-        let refused = sessions.admit(Some("carol")).unwrap_err();
+        let b1 = sessions.admit_test(Some("bob")).unwrap();
+        let refused = sessions.admit_test(Some("carol")).unwrap_err();
         assert!(refused.0.contains("serve.sessions.max"), "{refused:?}");
         assert_eq!(sessions.open("alice"), (3, 2));
         drop(a1);
         assert_eq!(sessions.open("alice"), (2, 1));
-        let a3 = sessions.admit(Some("alice")).unwrap();
+        let a3 = sessions.admit_test(Some("alice")).unwrap();
         drop((a2, a3, b1));
         assert_eq!(sessions.open("alice"), (0, 0));
         assert!(sessions.open.lock().unwrap().by_principal.is_empty());
@@ -149,19 +175,19 @@ mod tests {
     #[test]
     fn a_ticket_gives_its_slot_once_and_an_untaken_one_frees_it() {
         let sessions = Sessions::new(Some(1), None);
-        let ticket = SessionTicket::new(sessions.admit(None).unwrap());
-        assert!(sessions.admit(None).is_err());
+        let ticket = SessionTicket::new(sessions.admit_test(None).unwrap());
+        assert!(sessions.admit_test(None).is_err());
         let copy = ticket.clone();
         let slot = copy.take().expect("the slot");
         assert!(ticket.take().is_none());
         drop((ticket, copy));
         assert!(
-            sessions.admit(None).is_err(),
+            sessions.admit_test(None).is_err(),
             "the taken slot is still held"
         );
         drop(slot);
-        let untaken = SessionTicket::new(sessions.admit(None).unwrap());
+        let untaken = SessionTicket::new(sessions.admit_test(None).unwrap());
         drop(untaken);
-        assert!(sessions.admit(None).is_ok());
+        assert!(sessions.admit_test(None).is_ok());
     }
 }

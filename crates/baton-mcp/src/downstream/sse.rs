@@ -104,13 +104,9 @@ async fn open_stream(
 ) -> Response {
     let principal = principal.map(|axum::Extension(principal)| principal);
     let who = principal.as_ref().map(|p| p.name.as_str());
-    let slot = if state.caps.capped() {
-        match state.caps.admit(who) {
-            Ok(slot) => Some(slot),
-            Err(refused) => return super::http::too_many_sessions(who, refused),
-        }
-    } else {
-        None
+    let slot = match state.caps.admit(who, super::sessions::Transport::Sse) {
+        Ok(slot) => Some(slot),
+        Err(refused) => return super::http::too_many_sessions(who, refused),
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_server, from_client) = mpsc::channel(64);
@@ -215,6 +211,10 @@ async fn post_message(
     {
         return refused;
     }
+    crate::metrics::request(
+        super::http::method_of(&body).as_deref().unwrap_or("other"),
+        "sse",
+    );
     let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(message) => message,
         Err(error) => {

@@ -17,6 +17,7 @@ mod faults;
 mod hangs;
 mod isolation;
 mod limits;
+mod metrics;
 mod relay;
 mod reload;
 mod resilience;
