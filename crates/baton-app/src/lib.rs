@@ -250,7 +250,8 @@ impl App {
         let hooks = hooks::router(self.services.clone());
         let end_sessions = CancellationToken::new();
         let sessions = downstream::http::sessions_for(&self.gateway);
-        let metrics = metrics::handle().map(|handle| {
+        let wanted = self.gateway.config().metrics;
+        let metrics = wanted.then(metrics::handle).flatten().map(|handle| {
             metrics::router(metrics::Scrape {
                 handle,
                 gateway: self.gateway.clone(),

@@ -88,6 +88,10 @@ struct Args {
     /// audit trail (on by default with `serve.auth`) is off unless --audit is given.
     #[arg(long)]
     jwt: bool,
+    /// Turn Baton's metrics off (`telemetry.metrics: false`), to measure their cost against
+    /// a default run.
+    #[arg(long)]
+    no_metrics: bool,
     /// With --jwt: keep the audit trail on (a record per call into a SQLite store), to
     /// measure its cost.
     #[arg(long, requires = "jwt")]
@@ -298,6 +302,15 @@ fn baton_command(paths: &Paths, args: &Args, config: &Path, http: bool) -> Comma
     command
 }
 
+/// `telemetry:` for --no-metrics (nothing by default: metrics on).
+fn metrics_yaml(args: &Args) -> &'static str {
+    if args.no_metrics {
+        "telemetry:\n  metrics: false\n"
+    } else {
+        ""
+    }
+}
+
 /// YAML double-quoted scalar.
 fn yaml_string(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
@@ -340,7 +353,7 @@ async fn setup(
                 &config,
                 format!(
                     "{}servers:\n  echo:\n    command: {}\n    args: [{}]\n    replicas: {}\n",
-                    args.resilience.yaml(),
+                    format!("{}{}", args.resilience.yaml(), metrics_yaml(args)),
                     yaml_string(&program.to_string_lossy()),
                     echo_args
                         .iter()
@@ -395,7 +408,7 @@ async fn setup(
                 &config,
                 format!(
                     "{}{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
-                    args.resilience.yaml(),
+                    format!("{}{}", args.resilience.yaml(), metrics_yaml(args)),
                     if args.jwt {
                         jwt_yaml(temp, args.audit)?
                     } else {

@@ -126,7 +126,7 @@ pub enum StoreCommand {
     /// Applies the migrations this Baton knows (also done at every start).
     Migrate,
     /// Copies every record of one store into another, empty one (runs, steps, blobs,
-    /// schedules, slots, events, trigger state, time entries, memories).
+    /// schedules, slots, events, trigger state, time entries, memories, audit records).
     Copy {
         /// The store to read: sqlite:PATH (default: the configured SQLite file).
         #[arg(long)]

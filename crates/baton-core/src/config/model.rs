@@ -31,6 +31,8 @@ pub struct Config {
     /// `access:` — `None` when the file has no such section (everyone sees everything).
     pub access: Option<Access>,
     pub audit: AuditSettings,
+    /// `telemetry.metrics`: whether `/metrics` is served and metrics recorded.
+    pub metrics: bool,
     /// `schedules:` in the file (the store may hold more, added at run time).
     pub schedules: Vec<crate::schedule::Schedule>,
     pub triggers: Vec<crate::schedule::Trigger>,
@@ -576,6 +578,7 @@ impl Config {
                 enabled: false,
                 keep_for: DEFAULT_AUDIT_KEEP_FOR,
             },
+            metrics: true,
             workers: WorkersConfig {
                 max_runs: None,
                 lease: DEFAULT_LEASE,

@@ -42,6 +42,9 @@ pub struct RawConfig {
     /// The audit trail of downstream clients' calls.
     #[serde(default)]
     pub audit: Option<RawAudit>,
+    /// Metrics (and, later, traces).
+    #[serde(default)]
+    pub telemetry: Option<RawTelemetry>,
     /// Schedules that start workflows, tool calls or mode tasks, by name.
     #[serde(default)]
     pub schedules: Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
@@ -332,6 +335,13 @@ pub struct RawWorkers {
     pub lease: Option<SpannedString>,
     /// How often an idle worker looks for work it was not told about (default 2s).
     pub poll: Option<SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// Whether `/metrics` is served and metrics are recorded (default true).
+    pub metrics: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -88,6 +88,19 @@ async fn populate(store: &Store) -> (String, String) {
         .insert_events(&[(1, "a", &data), (2, "b", &data), (3, "a", &data)])
         .await
         .unwrap();
+    let audited = |principal: Option<&str>, outcome: &str| NewAudit {
+        at: 5,
+        principal: principal.map(str::to_owned),
+        kind: "tool".into(),
+        name: "fault__echo".into(),
+        outcome: outcome.into(),
+        duration_ms: 2,
+        arguments_sha256: None,
+    };
+    store
+        .insert_audit(&[audited(Some("alice"), "ok"), audited(None, "denied")])
+        .await
+        .unwrap();
     let entry = |task: &str, end: Option<i64>, run: Option<&str>| NewTimeEntry {
         task_id: task.into(),
         mode: "code".into(),
@@ -151,6 +164,10 @@ async fn snapshot(store: &Store) -> Vec<String> {
     ));
     said.push(format!(
         "{:?}",
+        store.audit(&AuditFilter::default()).await.unwrap()
+    ));
+    said.push(format!(
+        "{:?}",
         store
             .time_entries(&TimeFilter::default(), false, None)
             .await
@@ -186,7 +203,8 @@ async fn copy_from_sqlite_into_postgres_keeps_every_record() {
     assert_eq!(rows("attempts"), 1);
     assert_eq!(rows("blobs"), 1);
     assert_eq!(rows("memory_archive"), 1);
-    assert_eq!(report.tables.len(), 13);
+    assert_eq!(rows("audit_log"), 2);
+    assert_eq!(report.tables.len(), 14);
     assert_eq!(snapshot(&target).await, snapshot(&source).await);
     let big = &target.steps(&done).await.unwrap()[1];
     assert_eq!(
