@@ -352,8 +352,9 @@ async fn setup(
             std::fs::write(
                 &config,
                 format!(
-                    "{}servers:\n  echo:\n    command: {}\n    args: [{}]\n    replicas: {}\n",
-                    format!("{}{}", args.resilience.yaml(), metrics_yaml(args)),
+                    "{}{}servers:\n  echo:\n    command: {}\n    args: [{}]\n    replicas: {}\n",
+                    args.resilience.yaml(),
+                    metrics_yaml(args),
                     yaml_string(&program.to_string_lossy()),
                     echo_args
                         .iter()
@@ -407,8 +408,9 @@ async fn setup(
             std::fs::write(
                 &config,
                 format!(
-                    "{}{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
-                    format!("{}{}", args.resilience.yaml(), metrics_yaml(args)),
+                    "{}{}{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
+                    args.resilience.yaml(),
+                    metrics_yaml(args),
                     if args.jwt {
                         jwt_yaml(temp, args.audit)?
                     } else {
