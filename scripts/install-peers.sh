@@ -25,6 +25,7 @@ PY_PKGS=(
   "mcp-server-time==2026.10.19"
   "mcp-server-git==2026.10.19"
   "mcp-server-fetch==2026.10.24"
+  "opentelemetry-proto==1.45.2"
 )
 
 FORCE=0

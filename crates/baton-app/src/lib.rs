@@ -29,6 +29,7 @@ pub mod reload;
 pub mod run_times;
 pub mod sets;
 pub mod store;
+pub mod telemetry;
 pub mod workers;
 
 use std::{sync::Arc, time::Duration};

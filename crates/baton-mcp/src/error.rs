@@ -126,6 +126,23 @@ impl CallError {
         )
     }
 
+    /// The failure's class, for a span's `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Server(_) => "server_error",
+            CallError::ToolError(_) => "tool_error",
+            CallError::Gateway(GatewayError::Timeout { .. }) => "timeout",
+            CallError::Gateway(
+                GatewayError::Unavailable { .. }
+                | GatewayError::CircuitOpen { .. }
+                | GatewayError::ToolCircuitOpen { .. },
+            ) => "unavailable",
+            CallError::Gateway(GatewayError::Overloaded { .. }) => "overloaded",
+            CallError::Gateway(GatewayError::Cancelled) => "cancelled",
+            CallError::Gateway(_) => "error",
+        }
+    }
+
     /// Failed for want of a working server (fallbacks apply), not by the server's answer.
     pub fn server_failed(&self) -> bool {
         self.retryable()

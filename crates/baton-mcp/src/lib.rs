@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod lines;
 pub mod metrics;
 pub mod toolset;
+pub mod trace;
 pub mod upstream;
 
 pub use gateway::{CallContext, Gateway, GatewayEvent, ReloadReport, SessionScope, Topology};

@@ -434,6 +434,7 @@ pub struct ServersArgs {
 }
 
 pub fn init_logging(cli: &Cli) {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     // Baton's own events at the chosen level; libraries (rmcp logs every message at info)
     // one step quieter unless -vvv.
     let default = match (cli.verbose, &cli.command) {
@@ -445,9 +446,39 @@ pub fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter);
+    // Traces (`baton serve` with `telemetry.otlp` or OTEL_EXPORTER_OTLP_ENDPOINT): the
+    // request spans of target `mcp_trace`, which nothing else listens to.
+    let mut trouble = None;
+    let traces = match &cli.command {
+        Command::Serve(_) => baton_app::telemetry::settings(cli.config.as_deref()),
+        _ => None,
+    }
+    .and_then(|settings| {
+        baton_app::telemetry::tracer(&settings)
+            .map_err(|error| trouble = Some(error))
+            .ok()
+    })
+    .map(|tracer| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_tracked_inactivity(false)
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target(baton_mcp::trace::TARGET, tracing::Level::INFO),
+            )
+    });
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
         .init();
+    if let Some(error) = trouble {
+        tracing::warn!("traces are off: {error}");
+    }
 }

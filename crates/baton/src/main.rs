@@ -26,5 +26,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(commands::run(cli))
+    let code = runtime.block_on(commands::run(cli));
+    baton_app::telemetry::shutdown();
+    code
 }

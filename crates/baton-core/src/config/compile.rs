@@ -177,8 +177,9 @@ pub fn compile(
     if let Some(audit) = &raw.audit {
         compiler.audit(audit, &mut config.audit);
     }
-    if let Some(metrics) = raw.telemetry.as_ref().and_then(|t| t.metrics) {
-        config.metrics = metrics;
+    if let Some(telemetry) = &raw.telemetry {
+        config.metrics = telemetry.metrics.unwrap_or(true);
+        config.traces = compiler.traces(telemetry);
     }
     config.workflows.dir = compiler.base_dir.join("workflows");
     if let Some(workflows) = &raw.workflows {

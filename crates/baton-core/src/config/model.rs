@@ -33,6 +33,8 @@ pub struct Config {
     pub audit: AuditSettings,
     /// `telemetry.metrics`: whether `/metrics` is served and metrics recorded.
     pub metrics: bool,
+    /// `telemetry:` traces (`None`: not configured in the file).
+    pub traces: Option<TraceSettings>,
     /// `schedules:` in the file (the store may hold more, added at run time).
     pub schedules: Vec<crate::schedule::Schedule>,
     pub triggers: Vec<crate::schedule::Trigger>,
@@ -111,6 +113,16 @@ pub struct AuditSettings {
     pub enabled: bool,
     /// How long records are kept.
     pub keep_for: Duration,
+}
+
+/// `telemetry:` — traces exported over OTLP/HTTP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSettings {
+    /// The collector's base URL (`None`: from `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub endpoint: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub service_name: Option<String>,
+    pub sample_ratio: f64,
 }
 
 /// How long audit records are kept by default.
@@ -579,6 +591,7 @@ impl Config {
                 keep_for: DEFAULT_AUDIT_KEEP_FOR,
             },
             metrics: true,
+            traces: None,
             workers: WorkersConfig {
                 max_runs: None,
                 lease: DEFAULT_LEASE,

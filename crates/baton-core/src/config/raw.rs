@@ -342,6 +342,24 @@ pub struct RawWorkers {
 pub struct RawTelemetry {
     /// Whether `/metrics` is served and metrics are recorded (default true).
     pub metrics: Option<bool>,
+    /// Traces exported over OTLP (off without it, unless `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub otlp: Option<Spanned<RawOtlp>>,
+    /// `service.name` of the traces (default `baton`, or `OTEL_SERVICE_NAME`).
+    pub service_name: Option<SpannedString>,
+    /// The share of traces kept, 0.0 to 1.0 (default 1.0); a sampled parent is followed.
+    pub sample_ratio: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOtlp {
+    /// The collector's base URL (`/v1/traces` is added), e.g. http://127.0.0.1:4318.
+    pub endpoint: Option<SpannedString>,
+    /// `http/protobuf` (the only one so far).
+    pub protocol: Option<SpannedString>,
+    /// Headers sent with every export (e.g. an API key as `${ENV}`).
+    #[serde(default)]
+    pub headers: IndexMap<String, SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
@@ -134,15 +136,39 @@ impl DownstreamSession {
                 .or(self.principal.as_ref());
             AuditStart::new(principal.map(|p| p.name.as_str()), kind, name, arguments)
         });
+        let parts = context.extensions.get::<http::request::Parts>();
+        let protocol = context
+            .protocol_version()
+            .map(|version| version.to_string());
+        let span = crate::trace::server_span(&crate::trace::Incoming {
+            method: match kind {
+                AuditKind::Tool => "tools/call",
+                AuditKind::Prompt => "prompts/get",
+                AuditKind::Resource => "resources/read",
+            },
+            target: name,
+            meta: &context.meta.0,
+            headers: parts.map(|parts| &parts.headers),
+            session: parts
+                .and_then(|parts| parts.headers.get("mcp-session-id"))
+                .and_then(|value| value.to_str().ok()),
+            protocol: protocol.as_deref(),
+            request_id: context.id.to_string(),
+            transport: if parts.is_some() { "tcp" } else { "pipe" },
+        });
         Use {
             kind,
             started: std::time::Instant::now(),
             audit,
+            span,
         }
     }
 
     /// The end of a use: its metrics, and its audit record.
     fn end(&self, used: Use, name: &str, outcome: &'static str) {
+        if outcome != "ok" {
+            crate::trace::record_error(&used.span, outcome);
+        }
         let catalog = self.gateway.catalog();
         match used.kind {
             AuditKind::Tool => {
@@ -172,6 +198,8 @@ struct Use {
     kind: AuditKind,
     started: std::time::Instant,
     audit: Option<AuditStart>,
+    /// Its SERVER span (disabled without a trace exporter).
+    span: tracing::Span,
 }
 
 /// The audit outcome of a prompt get or resource read.
@@ -332,7 +360,9 @@ impl ServerHandler for DownstreamSession {
         }
         let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
-        let result = Box::pin(self.gateway.call_tool(&self.scope, request, call)).await;
+        let result = Box::pin(self.gateway.call_tool(&self.scope, request, call))
+            .instrument(used.span.clone())
+            .await;
         self.end(
             used,
             &name,
@@ -377,7 +407,9 @@ impl ServerHandler for DownstreamSession {
             return Err(crate::error::GatewayError::UnknownPrompt(name).into());
         }
         let call = self.call_context(&context);
-        let result = Box::pin(self.gateway.get_prompt(&self.scope, request, call)).await;
+        let result = Box::pin(self.gateway.get_prompt(&self.scope, request, call))
+            .instrument(used.span.clone())
+            .await;
         self.end(used, &name, outcome(&result));
         result
     }
@@ -420,7 +452,9 @@ impl ServerHandler for DownstreamSession {
             return Err(crate::error::GatewayError::UnknownResource(uri).into());
         }
         let call = self.call_context(&context);
-        let result = Box::pin(self.gateway.read_resource(&self.scope, request, call)).await;
+        let result = Box::pin(self.gateway.read_resource(&self.scope, request, call))
+            .instrument(used.span.clone())
+            .await;
         self.end(used, &uri, outcome(&result));
         result
     }

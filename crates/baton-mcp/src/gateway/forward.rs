@@ -12,6 +12,8 @@ use rmcp::{
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::{CallContext, Gateway, SessionScope, Topology};
 use crate::{
     bridge,
@@ -133,6 +135,12 @@ impl Gateway {
             None => None,
         };
         let started = std::time::Instant::now();
+        let span = if tracing::enabled!(target: crate::trace::TARGET, tracing::Level::INFO) {
+            let method = crate::trace::method_of(&(out.build)(params.clone()));
+            crate::trace::client_span(method, server, label, number)
+        } else {
+            tracing::Span::none()
+        };
         let outcome = self
             .forward_rounds(
                 out.plan.timeouts,
@@ -145,7 +153,15 @@ impl Gateway {
                 out.answer,
                 permit.unwrap_or(Permit::Normal),
             )
+            .instrument(span.clone())
             .await;
+        match &outcome {
+            Err(error) => crate::trace::record_error(&span, error.kind()),
+            Ok(ServerResult::CallToolResult(result)) if result.is_error == Some(true) => {
+                crate::trace::record_error(&span, "tool_error");
+            }
+            Ok(_) => {}
+        }
         if let Some(upstream) = upstream {
             // The server's own errors are answers: only failures to get one count.
             let answered = !outcome.as_ref().is_err_and(CallError::retryable);
@@ -243,6 +259,14 @@ impl Gateway {
                 call.capabilities.as_ref(),
                 call.log_level,
             ));
+        }
+        // The attempt's trace context travels to the server in `_meta` (W3C keys).
+        let context = crate::trace::current_context();
+        if !context.is_empty() {
+            let meta = options.meta.get_or_insert_with(Default::default);
+            for (key, value) in context {
+                meta.0.0.insert(key, serde_json::Value::String(value));
+            }
         }
         let handle = peer
             .send_request_with_option(request, options)

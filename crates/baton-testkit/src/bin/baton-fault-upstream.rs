@@ -147,6 +147,12 @@ fn tools() -> Vec<Tool> {
             plain(),
         ),
         tool(
+            "meta",
+            "The request's `_meta` as this server received it, as JSON.",
+            json!({}),
+            read_only(),
+        ),
+        tool(
             "headers",
             "The HTTP request headers this call arrived with (over --http), as JSON.",
             json!({}),
@@ -290,6 +296,8 @@ impl ServerHandler for Fault {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
+        // rmcp hands the request's `_meta` over in the context.
+        let meta = context.meta.clone();
         let arguments = request.arguments.unwrap_or_default();
         let string = |key: &str| {
             arguments
@@ -350,6 +358,9 @@ impl ServerHandler for Fault {
                 eprintln!("crash: exiting with {code} mid-call");
                 std::process::exit(code as i32);
             }
+            "meta" => Ok(text(
+                serde_json::to_value(&meta).unwrap_or_default().to_string(),
+            )),
             "headers" => {
                 let headers: serde_json::Map<String, Value> = context
                     .extensions

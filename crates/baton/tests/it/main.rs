@@ -23,6 +23,7 @@ mod reload;
 mod resilience;
 mod schedules;
 mod store;
+mod traces;
 mod triggers;
 mod workers;
 mod workflows;

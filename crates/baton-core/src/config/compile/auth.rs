@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::config::raw::{RawAudit, RawAuth, RawJwt};
+use crate::config::raw::{RawAudit, RawAuth, RawJwt, RawTelemetry};
 
 impl Compiler<'_> {
     pub(super) fn auth(&mut self, raw: &RawAuth, at: serde_saphyr::Location) -> AuthConfig {
@@ -85,6 +85,66 @@ impl Compiler<'_> {
         {
             audit.keep_for = duration;
         }
+    }
+
+    /// `telemetry:`'s trace settings (`None` when it configures no traces).
+    pub(super) fn traces(&mut self, raw: &RawTelemetry) -> Option<TraceSettings> {
+        if raw.otlp.is_none() && raw.service_name.is_none() && raw.sample_ratio.is_none() {
+            return None;
+        }
+        let mut traces = TraceSettings {
+            endpoint: None,
+            headers: Vec::new(),
+            service_name: None,
+            sample_ratio: 1.0,
+        };
+        if let Some(otlp) = &raw.otlp {
+            if let Some(endpoint) = &otlp.value.endpoint
+                && let Some(url) = self.string(endpoint, "telemetry.otlp.endpoint")
+            {
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    traces.endpoint = Some(url);
+                } else {
+                    self.sink.push(
+                        endpoint.referenced,
+                        "telemetry.otlp.endpoint",
+                        format!("\"{url}\" is not an http(s) URL: e.g. http://127.0.0.1:4318"),
+                    );
+                }
+            }
+            if let Some(protocol) = &otlp.value.protocol
+                && let Some(name) = self.string(protocol, "telemetry.otlp.protocol")
+                && name != "http/protobuf"
+            {
+                self.sink.push(
+                    protocol.referenced,
+                    "telemetry.otlp.protocol",
+                    format!(
+                        "\"{name}\" is not supported: use http/protobuf (a collector's port 4318)"
+                    ),
+                );
+            }
+            for (name, value) in &otlp.value.headers {
+                if let Some(value) = self.string(value, &format!("telemetry.otlp.headers.{name}")) {
+                    traces.headers.push((name.clone(), value));
+                }
+            }
+        }
+        if let Some(name) = &raw.service_name {
+            traces.service_name = self.string(name, "telemetry.service_name");
+        }
+        if let Some(ratio) = &raw.sample_ratio {
+            if (0.0..=1.0).contains(&ratio.value) {
+                traces.sample_ratio = ratio.value;
+            } else {
+                self.sink.push(
+                    ratio.referenced,
+                    "telemetry.sample_ratio",
+                    "must be between 0.0 (no trace) and 1.0 (every trace)",
+                );
+            }
+        }
+        Some(traces)
     }
 
     /// A limit that must be at least 1 (leaving it out means no limit).

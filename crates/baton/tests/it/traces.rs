@@ -1,0 +1,170 @@
+//! Traces (issue 15): with `telemetry.otlp`, a tool call is a SERVER span whose parent is
+//! the client's `_meta.traceparent`; each attempt to the server is a CLIENT span under it
+//! (a retried call shows its attempts as siblings), and the server receives the CLIENT
+//! span's context in `_meta.traceparent`. Spans go to a real OTLP/HTTP receiver built on the
+//! official `opentelemetry-proto` messages (`tests/clients/otlp_receiver.py`).
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+const PARENT_ID: &str = "b7ad6b7169203331";
+
+fn receiver() -> (Proc, String) {
+    let mut child = Command::new(peer("python"))
+        .arg(repo_root().join("tests/clients/otlp_receiver.py"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the OTLP receiver");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the receiver said {line:?} (is opentelemetry-proto installed? scripts/install-peers.sh)"))
+        .to_owned();
+    (Proc { child }, base)
+}
+
+async fn spans(receiver: &str) -> Vec<Value> {
+    reqwest::get(format!("{receiver}/spans"))
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_is_one_trace_from_the_client_through_baton_to_the_server() {
+    let (_receiver, receiver_url) = receiver();
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\n    resilience:\n      retry: {{ attempts: 3, initial_delay: 10ms }}\n      tools:\n        flaky: {{ retry_on_error: true }}\ntelemetry:\n  service_name: baton-under-test\n  otlp:\n    endpoint: {receiver_url}\n    protocol: http/protobuf\n",
+            fault_server(&[])
+        ),
+    );
+    let mut baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+
+    // A call carrying the client's trace context.
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("fault__meta");
+    params.arguments = json!({}).as_object().cloned();
+    let mut meta = baton_mcp::rmcp::model::RequestMetaObject::default();
+    meta.0.0.insert(
+        "traceparent".into(),
+        json!(format!("00-{TRACE_ID}-{PARENT_ID}-01")),
+    );
+    params.meta = Some(meta);
+    let answer = client.peer().call_tool(params).await.expect("fault__meta");
+    let seen: Value = serde_json::from_str(&text_of(&answer)).expect("the server's _meta");
+    let upstream_parent = seen["traceparent"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no traceparent reached the server: {seen}"));
+    let parts: Vec<&str> = upstream_parent.split('-').collect();
+    assert_eq!(parts[1], TRACE_ID, "the server is in the client's trace");
+    assert_ne!(
+        parts[2], PARENT_ID,
+        "the server's parent is Baton's CLIENT span"
+    );
+
+    // A call retried once: two attempts.
+    let flaky = call(&client, "fault__flaky", json!({"key": "t1", "failures": 1})).await;
+    assert!(
+        text_of(&flaky).contains("ok after 2"),
+        "{}",
+        text_of(&flaky)
+    );
+    client.cancel().await.ok();
+    // Spans are exported in batches; a clean stop sends the rest.
+    assert!(baton.terminate(Duration::from_secs(20)).success());
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let all = loop {
+        let all = spans(&receiver_url).await;
+        if all.iter().filter(|s| s["kind"] == "CLIENT").count() >= 3 || Instant::now() > deadline {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let summary: Vec<String> = all
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} trace={} span={} parent={}",
+                s["kind"], s["name"], s["trace_id"], s["span_id"], s["parent_span_id"]
+            )
+        })
+        .collect();
+    let named = |name: &str| -> Vec<&Value> { all.iter().filter(|s| s["name"] == name).collect() };
+    let server = named("tools/call fault__meta");
+    assert_eq!(server.len(), 1, "{summary:#?}");
+    let server = server[0];
+    assert_eq!(server["kind"], "SERVER");
+    assert_eq!(server["trace_id"], TRACE_ID);
+    assert_eq!(server["parent_span_id"], PARENT_ID);
+    assert_eq!(server["service"], "baton-under-test");
+    let attributes = &server["attributes"];
+    assert_eq!(attributes["mcp.method.name"], "tools/call");
+    assert_eq!(attributes["gen_ai.tool.name"], "fault__meta");
+    assert_eq!(attributes["network.transport"], "tcp");
+    assert!(
+        attributes["jsonrpc.request.id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{attributes}"
+    );
+    assert!(
+        attributes["mcp.session.id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{attributes}"
+    );
+    assert!(
+        attributes["mcp.protocol.version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{attributes}"
+    );
+    // Its CLIENT span is the server's parent.
+    let client_spans: Vec<&Value> = all
+        .iter()
+        .filter(|s| s["kind"] == "CLIENT" && s["parent_span_id"] == server["span_id"])
+        .collect();
+    assert_eq!(client_spans.len(), 1, "{summary:#?}");
+    assert_eq!(client_spans[0]["name"], "tools/call meta");
+    assert_eq!(client_spans[0]["trace_id"], TRACE_ID);
+    assert_eq!(client_spans[0]["span_id"], parts[2]);
+
+    // The retried call: one SERVER span (a new trace), two CLIENT siblings, the first failed.
+    let retried = named("tools/call fault__flaky");
+    assert_eq!(retried.len(), 1, "{summary:#?}");
+    let attempts: Vec<&Value> = all
+        .iter()
+        .filter(|s| s["kind"] == "CLIENT" && s["parent_span_id"] == retried[0]["span_id"])
+        .collect();
+    assert_eq!(attempts.len(), 2, "{summary:#?}");
+    assert!(
+        attempts
+            .iter()
+            .all(|s| s["trace_id"] == retried[0]["trace_id"])
+    );
+    assert!(
+        attempts
+            .iter()
+            .any(|s| s["attributes"]["error.type"] == "tool_error"),
+        "{attempts:#?}"
+    );
+    assert_ne!(retried[0]["trace_id"], TRACE_ID);
+}
