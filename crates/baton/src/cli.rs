@@ -3,7 +3,14 @@
 
 use std::path::PathBuf;
 
+use baton_core::config::LogFormat;
 use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::{
+    Layer,
+    filter::{FilterExt, filter_fn},
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,6 +27,17 @@ pub struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Log format on stderr: text (default) or json (one object per line). Wins over
+    /// `logging.format` in the configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "BATON_LOG_FORMAT",
+        value_name = "FORMAT",
+        value_parser = clap::builder::PossibleValuesParser::new(LogFormat::NAMES)
+    )]
+    pub log_format: Option<String>,
 
     /// Async worker threads. Default: 1 for stdio and one-shot commands, half the cores
     /// for `serve --http` (on 2 cores, 1 worker measured faster than 2: BENCHMARKS.md).
@@ -433,6 +451,11 @@ pub struct ServersArgs {
     pub url: Option<String>,
 }
 
+/// Logging on stderr in the format of `--log-format` (or `BATON_LOG_FORMAT`), else the
+/// configuration file's `logging.format`, else text. Set up before the configuration is
+/// loaded, so the file's key is read on its own ([`baton_core::config::peek_log_format`]).
+/// Announcements (`baton: listening on …`, target [`baton_app::ANNOUNCE`]) are written
+/// whatever the level: scripts read them; in text they are the bare line.
 pub fn init_logging(cli: &Cli) {
     // Baton's own events at the chosen level; libraries (rmcp logs every message at info)
     // one step quieter unless -vvv.
@@ -445,9 +468,47 @@ pub fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let announcement = filter_fn(|metadata| metadata.target() == baton_app::ANNOUNCE);
+    let registry = tracing_subscriber::registry();
+    match log_format(cli) {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(true)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter.or(announcement)),
+            )
+            .init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_filter(filter.and(announcement.clone().not())),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .without_time()
+                    .with_level(false)
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(announcement),
+            )
+            .init(),
+    }
+}
+
+/// The flag (or its environment variable), else the file's `logging.format`, else text.
+fn log_format(cli: &Cli) -> LogFormat {
+    if let Some(format) = cli.log_format.as_deref().and_then(LogFormat::parse) {
+        return format;
+    }
+    baton_core::config::resolve_path(cli.config.as_deref())
+        .and_then(|path| {
+            baton_core::config::peek_log_format(&path, &baton_core::config::process_env)
+        })
+        .unwrap_or_default()
 }
