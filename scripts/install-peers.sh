@@ -51,6 +51,7 @@ mkdir -p "$PEERS" "$BIN"
 # prometheus: the real Prometheus server the metrics tests start on a loopback port.
 apt_packages=()
 command -v prometheus >/dev/null || apt_packages+=(prometheus)
+command -v jq >/dev/null || apt_packages+=(jq)   # the JSON-log tests check each line with jq
 if ((${#apt_packages[@]})); then
   log "apt: installing ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive

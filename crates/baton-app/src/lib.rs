@@ -23,6 +23,7 @@
 
 pub mod audit;
 pub mod caller;
+pub mod health;
 pub mod hooks;
 pub mod metrics;
 pub mod reload;
@@ -46,6 +47,10 @@ pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// How long [`App::stop`] lets in-flight requests finish.
 pub const DRAIN_FOR: Duration = Duration::from_secs(10);
+
+/// The log target of announcements scripts read (`baton: listening on http://…`): written
+/// whatever the log level, as the bare line in text logs (see the binary's `init_logging`).
+pub const ANNOUNCE: &str = "baton::announce";
 
 /// What the tool sets work with, built before the gateway.
 #[derive(Debug)]
@@ -243,12 +248,18 @@ impl App {
         }
     }
 
-    /// Serves streamable HTTP (`/mcp`), legacy SSE (`/sse`) and the webhooks
-    /// (`/hooks/<name>`) on `listener` until `shutdown` is cancelled: then nothing new is
+    /// Serves streamable HTTP (`/mcp`), legacy SSE (`/sse`), the webhooks
+    /// (`/hooks/<name>`) and the health probes (`/healthz`, `/readyz`) on `listener` until `shutdown` is cancelled: then nothing new is
     /// accepted, the clients' calls in flight have [`DRAIN_FOR`] to finish, and the sessions
     /// end.
     pub async fn serve_http(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        let hooks = hooks::router(self.services.clone());
+        // Outside the Host/Origin guard and serve.auth: webhooks prove themselves with their
+        // secret; the probes come by IP without credentials and only read states.
+        let outside_guard = hooks::router(self.services.clone()).merge(health::router(
+            self.gateway.clone(),
+            self.services.clone(),
+            self.shutdown.clone(),
+        ));
         let end_sessions = CancellationToken::new();
         let sessions = downstream::http::sessions_for(&self.gateway);
         let wanted = self.gateway.config().metrics;
@@ -272,7 +283,7 @@ impl App {
             sessions,
             downstream::http::ExtraRoutes {
                 inside: metrics.unwrap_or_default(),
-                outside_guard: hooks,
+                outside_guard,
             },
         );
         let ended = async {
@@ -299,7 +310,7 @@ impl App {
                 )
             })?;
         let bound = listener.local_addr()?;
-        eprintln!("baton: metrics on http://{bound}/metrics");
+        tracing::info!(target: ANNOUNCE, "baton: metrics on http://{bound}/metrics");
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let served = axum::serve(listener, metrics)

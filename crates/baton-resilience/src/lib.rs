@@ -6,6 +6,7 @@
 
 pub mod balance;
 pub mod breaker;
+pub mod bucket;
 pub mod limit;
 pub mod restart;
 pub mod retry;
@@ -13,6 +14,7 @@ pub mod stats;
 
 pub use balance::{PeakEwma, two_choices};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState, Permit, Rejected, Transition};
+pub use bucket::TokenBucket;
 pub use limit::{ConcurrencyLimit, Overloaded};
 pub use restart::{Decision, RestartPolicy, Supervisor};
 pub use retry::{Exhausted, GaveUp, RetryPolicy, retry};

@@ -3,7 +3,14 @@
 
 use std::path::PathBuf;
 
+use baton_core::config::LogFormat;
 use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::{
+    Layer,
+    filter::{FilterExt, filter_fn},
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,6 +27,17 @@ pub struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Log format on stderr: text (default) or json (one object per line). Wins over
+    /// `logging.format` in the configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "BATON_LOG_FORMAT",
+        value_name = "FORMAT",
+        value_parser = clap::builder::PossibleValuesParser::new(LogFormat::NAMES)
+    )]
+    pub log_format: Option<String>,
 
     /// Async worker threads. Default: 1 for stdio and one-shot commands, half the cores
     /// for `serve --http` (on 2 cores, 1 worker measured faster than 2: BENCHMARKS.md).
@@ -433,8 +451,12 @@ pub struct ServersArgs {
     pub url: Option<String>,
 }
 
+/// Logging on stderr in the format of `--log-format` (or `BATON_LOG_FORMAT`), else the
+/// configuration file's `logging.format`, else text. Set up before the configuration is
+/// loaded, so the file's key is read on its own ([`baton_core::config::peek_log_format`]).
+/// Announcements (`baton: listening on …`, target [`baton_app::ANNOUNCE`]) are written
+/// whatever the level: scripts read them; in text they are the bare line.
 pub fn init_logging(cli: &Cli) {
-    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     // Baton's own events at the chosen level; libraries (rmcp logs every message at info)
     // one step quieter unless -vvv.
     let default = match (cli.verbose, &cli.command) {
@@ -446,39 +468,95 @@ pub fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_filter(filter);
-    // Traces (`baton serve` with `telemetry.otlp` or OTEL_EXPORTER_OTLP_ENDPOINT): the
-    // request spans of target `mcp_trace`, which nothing else listens to.
-    let mut trouble = None;
-    let traces = match &cli.command {
-        Command::Serve(_) => baton_app::telemetry::settings(cli.config.as_deref()),
-        _ => None,
-    }
-    .and_then(|settings| {
-        baton_app::telemetry::tracer(&settings)
-            .map_err(|error| trouble = Some(error))
-            .ok()
-    })
-    .map(|tracer| {
-        tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_tracked_inactivity(false)
-            .with_location(false)
-            .with_threads(false)
-            .with_target(false)
-            .with_filter(
-                tracing_subscriber::filter::Targets::new()
-                    .with_target(baton_mcp::trace::TARGET, tracing::Level::INFO),
+    let announcement = filter_fn(|metadata| metadata.target() == baton_app::ANNOUNCE);
+    // Traces first, so their layer sits on the registry whatever the log format.
+    let (traces, trouble) = trace_layer(cli);
+    let registry = tracing_subscriber::registry().with(traces);
+    match log_format(cli) {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(true)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter.or(announcement)),
             )
-    });
-    tracing_subscriber::registry()
-        .with(logs)
-        .with(traces)
-        .init();
+            .init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_filter(filter.and(announcement.clone().not())),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .without_time()
+                    .with_level(false)
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(announcement),
+            )
+            .init(),
+    }
     if let Some(error) = trouble {
         tracing::warn!("traces are off: {error}");
     }
+}
+
+/// Traces (`baton serve` with `telemetry.otlp` or `OTEL_EXPORTER_OTLP_ENDPOINT`): the
+/// request spans of target `mcp_trace`, which nothing else listens to; or why not.
+#[allow(clippy::type_complexity)]
+fn trace_layer(
+    cli: &Cli,
+) -> (
+    Option<
+        tracing_subscriber::filter::Filtered<
+            tracing_opentelemetry::OpenTelemetryLayer<
+                tracing_subscriber::Registry,
+                opentelemetry_sdk::trace::Tracer,
+            >,
+            tracing_subscriber::filter::Targets,
+            tracing_subscriber::Registry,
+        >,
+    >,
+    Option<String>,
+) {
+    let settings = match &cli.command {
+        Command::Serve(_) => baton_app::telemetry::settings(cli.config.as_deref()),
+        _ => None,
+    };
+    let Some(settings) = settings else {
+        return (None, None);
+    };
+    match baton_app::telemetry::tracer(&settings) {
+        Ok(tracer) => {
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_tracked_inactivity(false)
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_filter(
+                    tracing_subscriber::filter::Targets::new()
+                        .with_target(baton_mcp::trace::TARGET, tracing::Level::INFO),
+                );
+            (Some(layer), None)
+        }
+        Err(error) => (None, Some(error)),
+    }
+}
+
+/// The flag (or its environment variable), else the file's `logging.format`, else text.
+fn log_format(cli: &Cli) -> LogFormat {
+    if let Some(format) = cli.log_format.as_deref().and_then(LogFormat::parse) {
+        return format;
+    }
+    baton_core::config::resolve_path(cli.config.as_deref())
+        .and_then(|path| {
+            baton_core::config::peek_log_format(&path, &baton_core::config::process_env)
+        })
+        .unwrap_or_default()
 }

@@ -181,6 +181,21 @@ pub fn compile(
         config.metrics = telemetry.metrics.unwrap_or(true);
         config.traces = compiler.traces(telemetry);
     }
+    if let Some(format) = raw.logging.as_ref().and_then(|l| l.format.as_ref())
+        && let Some(value) = compiler.string(format, "logging.format")
+    {
+        match LogFormat::parse(&value) {
+            Some(format) => config.logging.format = format,
+            None => compiler.sink.push(
+                format.referenced,
+                "logging.format",
+                format!(
+                    "\"{value}\" is not a log format: write {} (default text)",
+                    LogFormat::NAMES.join(" or ")
+                ),
+            ),
+        }
+    }
     config.workflows.dir = compiler.base_dir.join("workflows");
     if let Some(workflows) = &raw.workflows {
         compiler.workflow_settings(workflows, &mut config);
@@ -402,6 +417,7 @@ impl Compiler<'_> {
             tools,
             rename,
             disabled: raw.disabled,
+            required: !raw.disabled && raw.required.unwrap_or(true),
             resilience,
         })
     }

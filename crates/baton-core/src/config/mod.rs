@@ -118,6 +118,24 @@ pub(crate) fn first_line(message: &str) -> String {
     }
 }
 
+/// `logging.format` of the file at `path`, read on its own before anything else: logging
+/// starts before the configuration is loaded. `None` when the file, the key or a valid value
+/// is missing; the full load then reports any error with its position.
+pub fn peek_log_format(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Option<LogFormat> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        logging: Option<PeekLogging>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PeekLogging {
+        format: Option<String>,
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let peek: Peek = serde_saphyr::from_str(&text).ok()?;
+    let format = peek.logging?.format?;
+    LogFormat::parse(&interpolate::interpolate(&format, lookup).ok()?)
+}
+
 /// The process environment, for [`load`].
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()

@@ -35,6 +35,8 @@ pub struct Config {
     pub metrics: bool,
     /// `telemetry:` traces (`None`: not configured in the file).
     pub traces: Option<TraceSettings>,
+    /// `logging:` — how Baton writes its logs (read at start only).
+    pub logging: LoggingSettings,
     /// `schedules:` in the file (the store may hold more, added at run time).
     pub schedules: Vec<crate::schedule::Schedule>,
     pub triggers: Vec<crate::schedule::Trigger>,
@@ -256,6 +258,9 @@ pub struct ServerConfig {
     /// Upstream tool name → new local name (still namespaced).
     pub rename: BTreeMap<String, String>,
     pub disabled: bool,
+    /// Whether `/readyz` waits for this server (`required:`, default true; never for a
+    /// disabled server).
+    pub required: bool,
     /// The top-level defaults with this server's overrides applied.
     pub resilience: Resilience,
 }
@@ -552,6 +557,51 @@ impl ServerConfig {
         }
         config
     }
+
+    /// Whether `other` connects exactly as this server does: equal in every setting but
+    /// `required`, which only readiness reads (a reload does not reconnect for it).
+    pub fn connects_like(&self, other: &ServerConfig) -> bool {
+        let mut same = other.clone();
+        same.required = self.required;
+        *self == same
+    }
+}
+
+/// `logging:` in baton.yaml.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoggingSettings {
+    pub format: LogFormat,
+}
+
+/// How log lines are written on stderr (`logging.format`, `--log-format`, `BATON_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (with `message`),
+    /// and the current `span` and `spans`.
+    Json,
+}
+
+impl LogFormat {
+    /// The spellings accepted in the file, the flag and the environment.
+    pub const NAMES: [&'static str; 2] = ["text", "json"];
+
+    pub fn parse(name: &str) -> Option<LogFormat> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 impl Config {
@@ -592,6 +642,7 @@ impl Config {
             },
             metrics: true,
             traces: None,
+            logging: LoggingSettings::default(),
             workers: WorkersConfig {
                 max_runs: None,
                 lease: DEFAULT_LEASE,

@@ -45,6 +45,9 @@ pub struct RawConfig {
     /// Metrics (and, later, traces).
     #[serde(default)]
     pub telemetry: Option<RawTelemetry>,
+    /// How Baton writes its logs.
+    #[serde(default)]
+    pub logging: Option<RawLogging>,
     /// Schedules that start workflows, tool calls or mode tasks, by name.
     #[serde(default)]
     pub schedules: Option<IndexMap<String, Spanned<crate::schedule::ScheduleSpec>>>,
@@ -165,6 +168,8 @@ pub struct RawServer {
     pub rename: IndexMap<String, SpannedString>,
     #[serde(default)]
     pub disabled: bool,
+    /// Whether `/readyz` waits for this server (default true).
+    pub required: Option<bool>,
     #[serde(default)]
     pub resilience: Option<RawResilience>,
     /// The largest message accepted from or sent to this server (also
@@ -360,6 +365,13 @@ pub struct RawOtlp {
     /// Headers sent with every export (e.g. an API key as `${ENV}`).
     #[serde(default)]
     pub headers: IndexMap<String, SpannedString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogging {
+    /// `text` (default) or `json`.
+    pub format: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

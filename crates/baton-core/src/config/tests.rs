@@ -747,3 +747,24 @@ fn serve_auth_keeps_key_hashes_and_reports_bad_settings_where_they_are() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn servers_are_required_unless_said_or_disabled_and_logging_format_is_checked() {
+    let config = parse_ok(
+        "logging: { format: JSON }\nservers:\n  a: { command: a }\n  b: { command: b, required: false }\n  c: { command: c, disabled: true }\n",
+    );
+    let required: Vec<bool> = config.servers.iter().map(|s| s.required).collect();
+    assert_eq!(required, [true, false, false]);
+    assert_eq!(config.logging.format, LogFormat::Json);
+    let mut relaxed = config.servers[0].clone();
+    relaxed.required = false;
+    assert!(
+        config.servers[0].connects_like(&relaxed),
+        "required alone never reconnects"
+    );
+    let errors = parse_err("logging:\n  format: yaml\n");
+    assert_eq!(
+        (errors[0].line, errors[0].path.as_str()),
+        (2, "logging.format")
+    );
+}

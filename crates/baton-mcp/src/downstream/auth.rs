@@ -55,7 +55,7 @@ const REFETCH_AFTER: Duration = Duration::from_secs(1);
 pub struct Authenticator {
     config: AuthConfig,
     /// Principal → (tokens left, when last refilled), for `limits.calls_per_minute`.
-    buckets: std::sync::Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: std::sync::Mutex<HashMap<String, baton_resilience::TokenBucket>>,
     /// SHA-256 of each key → its principal.
     keys: Vec<([u8; 32], String)>,
     jwks: Option<Jwks>,
@@ -127,20 +127,12 @@ impl Authenticator {
             return Ok(());
         };
         let capacity = f64::from(per_minute);
-        let per_second = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let (tokens, at) = buckets
+        buckets
             .entry(principal.to_owned())
-            .or_insert((capacity, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(capacity);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / per_second))
-        }
+            .or_insert_with(|| baton_resilience::TokenBucket::new(capacity, capacity / 60.0, now))
+            .take(now)
     }
 
     fn api_key(&self, credential: &str) -> Option<Principal> {

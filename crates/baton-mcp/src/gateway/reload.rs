@@ -1,7 +1,8 @@
 //! Hot reload: [`Gateway::reload`] applies a new, already validated configuration to the
 //! running gateway.
 //!
-//! - **Servers** are compared by name and by their whole [`ServerConfig`]. An unchanged
+//! - **Servers** are compared by name and by their whole [`ServerConfig`] (but `required`,
+//!   which only `/readyz` reads, from the configuration in force). An unchanged
 //!   server keeps its [`Upstream`]s: same process, same session, same breaker and
 //!   statistics. An added or changed server gets new upstreams, which connect (with
 //!   supervision, as at start) while the old ones still serve; once they are up (or after
@@ -183,7 +184,7 @@ fn diff(old: &Config, new: &Config) -> ReloadReport {
     for server in &new.servers {
         let list = match old.server(&server.name) {
             None => &mut report.added,
-            Some(before) if before == server => &mut report.unchanged,
+            Some(before) if before.connects_like(server) => &mut report.unchanged,
             Some(_) => &mut report.changed,
         };
         list.push(server.name.clone());
@@ -210,6 +211,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
         ),
         ("serve.max_body_bytes", a.max_body_bytes != b.max_body_bytes),
         ("store.path", old.store.path != new.store.path),
+        ("logging.format", old.logging != new.logging),
         ("workflows.env", wa.env_allow != wb.env_allow),
         (
             "workflows.inline_output_limit",

@@ -58,7 +58,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: ServeArgs) -> ExitCode {
                     "serving MCP on http://{local}/mcp (streamable HTTP) and http://{local}/sse (legacy SSE)"
                 );
                 // Tests and scripts read this line to find the port when ADDR ends in :0.
-                eprintln!("baton: listening on http://{local}");
+                tracing::info!(target: baton_app::ANNOUNCE, "baton: listening on http://{local}");
                 app.serve_http(listener).await
             }
             Err(error) => Err(std::io::Error::new(

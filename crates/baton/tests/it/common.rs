@@ -155,8 +155,13 @@ pub fn fault_server(args: &[&str]) -> String {
 
 /// The fault upstream over streamable HTTP on a free port (`--legacy`: with sessions).
 pub fn fault_http(args: &[&str]) -> (Proc, u16) {
+    fault_http_on("127.0.0.1:0", args)
+}
+
+/// The fault upstream over streamable HTTP on `address` (to restart it on the same port).
+pub fn fault_http_on(address: &str, args: &[&str]) -> (Proc, u16) {
     let child = Command::new(fault_upstream())
-        .args(["--http", "127.0.0.1:0"])
+        .args(["--http", address])
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -218,9 +223,16 @@ pub struct BatonHttp {
 
 impl BatonHttp {
     pub fn start(config: &Path) -> Self {
+        Self::start_with(config, &[])
+    }
+
+    /// With `extra` arguments after the config (e.g. `--log-format json`); the listening
+    /// line is found in text and in JSON logs.
+    pub fn start_with(config: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(baton_bin())
             .args(["serve", "--http", "127.0.0.1:0", "--config"])
             .arg(config)
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -234,10 +246,11 @@ impl BatonHttp {
         std::thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("baton: listening on ")
+                if let Some(rest) = line.split("baton: listening on ").nth(1)
                     && let Some(sender) = found.take()
                 {
-                    let _ = sender.send(rest.trim().to_owned());
+                    let end = rest.find(['"', ' ']).unwrap_or(rest.len());
+                    let _ = sender.send(rest[..end].trim().to_owned());
                 }
                 collected.lock().unwrap().push(line);
             }
