@@ -92,6 +92,13 @@ struct Args {
     /// a default run.
     #[arg(long)]
     no_metrics: bool,
+    /// Export traces to this OTLP/HTTP collector (`telemetry.otlp.endpoint`), to measure
+    /// tracing's cost (with --sample-ratio).
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
+    /// With --otlp: `telemetry.sample_ratio` (0.0 to 1.0).
+    #[arg(long, default_value_t = 1.0, requires = "otlp")]
+    sample_ratio: f64,
     /// With --jwt: keep the audit trail on (a record per call into a SQLite store), to
     /// measure its cost.
     #[arg(long, requires = "jwt")]
@@ -302,13 +309,20 @@ fn baton_command(paths: &Paths, args: &Args, config: &Path, http: bool) -> Comma
     command
 }
 
-/// `telemetry:` for --no-metrics (nothing by default: metrics on).
-fn metrics_yaml(args: &Args) -> &'static str {
-    if args.no_metrics {
-        "telemetry:\n  metrics: false\n"
-    } else {
-        ""
+/// `telemetry:` for --no-metrics and --otlp (nothing by default: metrics on, no traces).
+fn metrics_yaml(args: &Args) -> String {
+    let mut yaml = String::new();
+    if args.no_metrics || args.otlp.is_some() {
+        yaml.push_str(&format!("telemetry:\n  metrics: {}\n", !args.no_metrics));
     }
+    if let Some(endpoint) = &args.otlp {
+        yaml.push_str(&format!(
+            "  sample_ratio: {}\n  otlp:\n    endpoint: {}\n",
+            args.sample_ratio,
+            yaml_string(endpoint)
+        ));
+    }
+    yaml
 }
 
 /// YAML double-quoted scalar.
