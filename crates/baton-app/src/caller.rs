@@ -32,6 +32,8 @@ struct Call {
     args: Value,
     options: CallOptions,
     reply: oneshot::Sender<Result<ToolOutput, ToolFailure>>,
+    /// The step's trace span, so the call's attempts are its children.
+    span: tracing::Span,
 }
 
 /// The engine's end of the queue.
@@ -68,6 +70,7 @@ impl ToolCaller for QueuedTools {
                 args,
                 options,
                 reply,
+                span: tracing::Span::current(),
             };
             // No gateway any more: Baton is stopping, and the run stays resumable.
             if self.0.send(call).is_err() {
@@ -87,10 +90,15 @@ impl Calls {
                     let _ = call.reply.send(Err(ToolFailure::Cancelled));
                     continue;
                 };
-                tokio::spawn(async move {
-                    let result = call_through(&gateway, &call.tool, call.args, call.options).await;
-                    let _ = call.reply.send(result);
-                });
+                let span = call.span.clone();
+                tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        let result =
+                            call_through(&gateway, &call.tool, call.args, call.options).await;
+                        let _ = call.reply.send(result);
+                    },
+                    span,
+                ));
             }
         });
     }

@@ -11,3 +11,7 @@ pub mod schedule;
 pub mod workflow;
 
 pub use config::{Config, ConfigError, ConfigErrors};
+
+/// The `tracing` target of Baton's trace spans (requests, attempts, runs, steps): only the
+/// OpenTelemetry layer listens to it, so without `telemetry.otlp` they are disabled.
+pub const TRACE_TARGET: &str = "mcp_trace";

@@ -51,7 +51,23 @@ impl Engine {
         run: &str,
     ) -> futures::future::BoxFuture<'static, Result<RunRecord, EngineError>> {
         let (engine, run) = (self.clone(), run.to_owned());
-        Box::pin(async move { engine.execute_inner(&run).await })
+        Box::pin(async move {
+            // The run's trace span, named after its workflow (its steps are children);
+            // free without a trace exporter.
+            if !tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO) {
+                return engine.execute_inner(&run).await;
+            }
+            let record = engine.store.run(&run).await?;
+            let span = tracing::info_span!(
+                target: baton_core::TRACE_TARGET,
+                "baton.run",
+                otel.name = %format!("workflow {}", record.workflow),
+                otel.kind = "internal",
+                baton.run.id = %run,
+                baton.workflow = %record.workflow,
+            );
+            tracing::Instrument::instrument(engine.execute_inner(&run), span).await
+        })
     }
 
     async fn execute_inner(self: &Arc<Self>, run: &str) -> Result<RunRecord, EngineError> {
@@ -273,9 +289,24 @@ impl Engine {
                 // Templates read only the steps a step needs (reads are needs).
                 let snapshot = self.template_context(&context, &done, &step.needs);
                 let (context, step) = (context.clone(), step.clone());
-                running.spawn(async move {
-                    (i, crate::steps::run_step(&context, &step, snapshot).await)
-                });
+                let span = tracing::info_span!(
+                    target: baton_core::TRACE_TARGET,
+                    "baton.step",
+                    otel.name = %format!("step {}", step.id),
+                    otel.kind = "internal",
+                    baton.step.id = %step.id,
+                    error.type = tracing::field::Empty,
+                );
+                running.spawn(tracing::Instrument::instrument(
+                    async move {
+                        let outcome = crate::steps::run_step(&context, &step, snapshot).await;
+                        if outcome.is_err() {
+                            tracing::Span::current().record("error.type", "step_error");
+                        }
+                        (i, outcome)
+                    },
+                    span,
+                ));
             }
             let Some(joined) = running.join_next().await else {
                 break;

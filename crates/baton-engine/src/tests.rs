@@ -430,15 +430,24 @@ async fn a_run_is_taken_over_without_repeating_completed_steps_on(backend: TestB
         let (engine, id) = (first_engine.clone(), id.clone());
         tokio::spawn(async move { engine.execute(&id).await })
     };
-    // Wait until the second step is in flight, then "crash": abort without releasing.
-    for _ in 0..200 {
+    // Wait until the second step's tool call is in flight (its row says running and the
+    // tool has been called), then "crash": abort without releasing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
         let steps = first_engine.store().steps(&id).await.unwrap();
-        if steps
+        let running = steps
             .iter()
-            .any(|s| s.step_id == "second" && s.status == StepStatus::Running)
-        {
+            .any(|s| s.step_id == "second" && s.status == StepStatus::Running);
+        let called = tools
+            .started
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(tool, _)| tool == "t__hang");
+        if running && called {
             break;
         }
+        assert!(Instant::now() < deadline, "the second step never started");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     crashed.abort();

@@ -20,7 +20,7 @@ use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The `tracing` target of Baton's request spans.
-pub const TARGET: &str = "mcp_trace";
+pub const TARGET: &str = baton_core::TRACE_TARGET;
 
 /// The W3C trace context keys carried in `_meta`.
 const KEYS: [&str; 2] = ["traceparent", "tracestate"];
@@ -65,7 +65,7 @@ pub struct Incoming<'a> {
 /// context. Disabled (free) when no trace exporter is installed.
 pub fn server_span(incoming: &Incoming<'_>) -> Span {
     let span = tracing::info_span!(
-        target: TARGET,
+        target: baton_core::TRACE_TARGET,
         "mcp.server",
         otel.name = %format!("{} {}", incoming.method, incoming.target),
         otel.kind = "server",
@@ -111,7 +111,7 @@ pub fn server_span(incoming: &Incoming<'_>) -> Span {
 /// tool, prompt or resource).
 pub fn client_span(method: &'static str, server: &str, name: &str, attempt: u32) -> Span {
     tracing::info_span!(
-        target: TARGET,
+        target: baton_core::TRACE_TARGET,
         "mcp.client",
         otel.name = %format!("{method} {name}"),
         otel.kind = "client",

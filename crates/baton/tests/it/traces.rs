@@ -55,6 +55,11 @@ async fn a_call_is_one_trace_from_the_client_through_baton_to_the_server() {
             fault_server(&[])
         ),
     );
+    std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
+    dir.write(
+        "workflows/pair.yaml",
+        "name: pair\nsteps:\n  - id: first\n    tool: fault__echo\n    args: { message: one }\n  - id: second\n    needs: [first]\n    tool: fault__echo\n    args: { message: two }\n",
+    );
     let mut baton = BatonHttp::start(&config);
     let (client, _) = connect_http(&baton.mcp_url()).await;
 
@@ -86,6 +91,9 @@ async fn a_call_is_one_trace_from_the_client_through_baton_to_the_server() {
         "{}",
         text_of(&flaky)
     );
+    // A workflow run: one span, its steps children, each step's call under its step.
+    let ran = call(&client, "workflow__pair", json!({})).await;
+    assert_ne!(ran.is_error, Some(true), "{}", text_of(&ran));
     client.cancel().await.ok();
     // Spans are exported in batches; a clean stop sends the rest.
     assert!(baton.terminate(Duration::from_secs(20)).success());
@@ -93,7 +101,7 @@ async fn a_call_is_one_trace_from_the_client_through_baton_to_the_server() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let all = loop {
         let all = spans(&receiver_url).await;
-        if all.iter().filter(|s| s["kind"] == "CLIENT").count() >= 3 || Instant::now() > deadline {
+        if all.iter().filter(|s| s["kind"] == "CLIENT").count() >= 5 || Instant::now() > deadline {
             break all;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -167,4 +175,19 @@ async fn a_call_is_one_trace_from_the_client_through_baton_to_the_server() {
         "{attempts:#?}"
     );
     assert_ne!(retried[0]["trace_id"], TRACE_ID);
+
+    let run = named("workflow pair");
+    assert_eq!(run.len(), 1, "{summary:#?}");
+    for step in ["step first", "step second"] {
+        let found = named(step);
+        assert_eq!(found.len(), 1, "{step}: {summary:#?}");
+        assert_eq!(found[0]["parent_span_id"], run[0]["span_id"], "{step}");
+        assert_eq!(found[0]["trace_id"], run[0]["trace_id"], "{step}");
+        let calls: Vec<&Value> = all
+            .iter()
+            .filter(|s| s["kind"] == "CLIENT" && s["parent_span_id"] == found[0]["span_id"])
+            .collect();
+        assert_eq!(calls.len(), 1, "{step}: {summary:#?}");
+        assert_eq!(calls[0]["name"], "tools/call echo");
+    }
 }
