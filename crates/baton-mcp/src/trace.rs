@@ -78,6 +78,7 @@ pub fn server_span(incoming: &Incoming<'_>) -> Span {
         jsonrpc.request.id = %incoming.request_id,
         network.transport = incoming.transport,
         error.type = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
     if span.is_disabled() {
         return span;
@@ -104,6 +105,9 @@ pub fn server_span(incoming: &Incoming<'_>) -> Span {
         let parent = TraceContextPropagator::new().extract(&Carrier(&carried));
         let _ = span.set_parent(parent);
     }
+    // The trace id, for the log lines written inside the request.
+    let trace_id = span.context().span().span_context().trace_id();
+    span.record("trace_id", trace_id.to_string());
     span
 }
 

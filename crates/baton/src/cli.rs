@@ -466,11 +466,18 @@ pub fn init_logging(cli: &Cli) {
         (2, _) => "info,baton=debug,baton_mcp=debug,baton_core=debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let announcement = filter_fn(|metadata| metadata.target() == baton_app::ANNOUNCE);
     // Traces first, so their layer sits on the registry whatever the log format.
     let (traces, trouble) = trace_layer(cli);
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if traces.is_some() {
+        // With traces on, the request spans (and their `trace_id`) frame the log lines
+        // written inside them.
+        if let Ok(directive) = format!("{}=info", baton_mcp::trace::TARGET).parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let announcement = filter_fn(|metadata| metadata.target() == baton_app::ANNOUNCE);
     let registry = tracing_subscriber::registry().with(traces);
     match log_format(cli) {
         LogFormat::Json => registry

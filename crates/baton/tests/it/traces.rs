@@ -175,6 +175,14 @@ async fn a_call_is_one_trace_from_the_client_through_baton_to_the_server() {
         "{attempts:#?}"
     );
     assert_ne!(retried[0]["trace_id"], TRACE_ID);
+    // The log line written inside the retried call carries its trace id.
+    let flaky_trace = retried[0]["trace_id"].as_str().unwrap();
+    let logs = baton.logs();
+    assert!(
+        logs.lines()
+            .any(|line| line.contains("retrying a request") && line.contains(flaky_trace)),
+        "{logs}"
+    );
 
     let run = named("workflow pair");
     assert_eq!(run.len(), 1, "{summary:#?}");
