@@ -78,6 +78,7 @@ async fn render(State(scrape): State<Scrape>) -> impl IntoResponse {
     )
 }
 
+/// Every [`UpstreamState::label`], so each state has a series (0 when no replica is in it).
 const STATES: [&str; 6] = [
     "connecting",
     "ready",
@@ -86,17 +87,6 @@ const STATES: [&str; 6] = [
     "quarantined",
     "disabled",
 ];
-
-fn state_name(state: &UpstreamState) -> &'static str {
-    match state {
-        UpstreamState::Connecting => "connecting",
-        UpstreamState::Ready { .. } => "ready",
-        UpstreamState::Failed { .. } => "failed",
-        UpstreamState::Restarting { .. } => "restarting",
-        UpstreamState::Quarantined { .. } => "quarantined",
-        UpstreamState::Disabled => "disabled",
-    }
-}
 
 /// Per server (replicas summed).
 #[derive(Default)]
@@ -122,7 +112,7 @@ fn refresh(scrape: &Scrape) {
         let totals = servers.entry(upstream.name().to_owned()).or_default();
         let state = upstream.state();
         totals.replicas += 1;
-        *totals.states.entry(state_name(&state)).or_default() += 1;
+        *totals.states.entry(state.label()).or_default() += 1;
         if matches!(state, UpstreamState::Ready { .. }) {
             totals.ready += 1;
         }

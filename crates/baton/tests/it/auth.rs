@@ -4,7 +4,6 @@
 //! (`tests/clients/jwt_issuer.py`, PyJWT) whose JWKS Baton fetches over HTTP.
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -23,21 +22,7 @@ pub(crate) const ALICE_KEY: &str = "alice-key-0123456789abcdef";
 
 /// The token issuer: (process, base URL).
 fn issuer() -> (Proc, String) {
-    let mut child = Command::new(peer("python"))
-        .arg(repo_root().join("tests/clients/jwt_issuer.py"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the token issuer");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the issuer said {line:?}"))
-        .to_owned();
-    (Proc { child }, base)
+    python_listener("jwt_issuer.py", "the token issuer")
 }
 
 async fn token(issuer: &str, query: &str) -> String {

@@ -188,6 +188,28 @@ pub fn fault_http_on(address: &str, args: &[&str]) -> (Proc, u16) {
     (proc, port)
 }
 
+/// A Python helper of `tests/clients/` that prints "listening on URL" first: (process,
+/// URL). `what` names it in the failure message (with the fix when it is missing).
+pub fn python_listener(script: &str, what: &str) -> (Proc, String) {
+    let mut child = Command::new(peer("python"))
+        .arg(repo_root().join("tests/clients").join(script))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {what}: {error}"));
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| {
+            panic!("{what} said {line:?} (scripts/install-peers.sh installs what it needs)")
+        })
+        .to_owned();
+    (Proc { child }, base)
+}
+
 /// A child killed (with its process group) on drop.
 pub struct Proc {
     pub child: Child,

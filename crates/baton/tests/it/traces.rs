@@ -4,11 +4,7 @@
 //! span's context in `_meta.traceparent`. Spans go to a real OTLP/HTTP receiver built on the
 //! official `opentelemetry-proto` messages (`tests/clients/otlp_receiver.py`).
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -18,21 +14,7 @@ const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_ID: &str = "b7ad6b7169203331";
 
 fn receiver() -> (Proc, String) {
-    let mut child = Command::new(peer("python"))
-        .arg(repo_root().join("tests/clients/otlp_receiver.py"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the OTLP receiver");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the receiver said {line:?} (is opentelemetry-proto installed? scripts/install-peers.sh)"))
-        .to_owned();
-    (Proc { child }, base)
+    python_listener("otlp_receiver.py", "the OTLP receiver")
 }
 
 async fn spans(receiver: &str) -> Vec<Value> {
