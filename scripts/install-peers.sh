@@ -26,7 +26,9 @@ PY_PKGS=(
   "mcp-server-git==2026.10.19"
   "mcp-server-fetch==2026.10.24"
   "opentelemetry-proto==1.45.2"
+  "selenium==4.50.0"
 )
+AXE_VERSION="4.14.1"                     # axe-core: accessibility checks in the dashboard tests
 
 FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
@@ -52,6 +54,9 @@ mkdir -p "$PEERS" "$BIN"
 apt_packages=()
 command -v prometheus >/dev/null || apt_packages+=(prometheus)
 command -v jq >/dev/null || apt_packages+=(jq)   # the JSON-log tests check each line with jq
+# chromium + chromium-driver: the dashboard tests drive a real headless browser (Selenium).
+command -v chromium >/dev/null || apt_packages+=(chromium)
+command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 if ((${#apt_packages[@]})); then
   log "apt: installing ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -114,6 +119,16 @@ else
   log "conformance: installing $spec"
   with_node22 npm install --prefix "$PEERS/conformance" "${NPM_FLAGS[@]}" --save-exact "$spec" >/dev/null
   stamp conformance "$spec"
+fi
+
+# ---- 5b. axe-core (accessibility engine injected into the dashboard's pages) ---------
+spec="axe-core@$AXE_VERSION"
+if up_to_date axe "$spec" "$PEERS/axe/node_modules/axe-core/axe.min.js"; then
+  log "axe-core: ok ($AXE_VERSION)"
+else
+  log "axe-core: installing $spec"
+  with_node22 npm install --prefix "$PEERS/axe" "${NPM_FLAGS[@]}" --save-exact "$spec" >/dev/null
+  stamp axe "$spec"
 fi
 
 # ---- 6. Wrappers in .peers/bin ------------------------------------------------------

@@ -31,6 +31,7 @@ pub mod run_times;
 pub mod sets;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 pub mod workers;
 
 use std::{sync::Arc, time::Duration};
@@ -249,7 +250,8 @@ impl App {
     }
 
     /// Serves streamable HTTP (`/mcp`), legacy SSE (`/sse`), the webhooks
-    /// (`/hooks/<name>`) and the health probes (`/healthz`, `/readyz`) on `listener` until `shutdown` is cancelled: then nothing new is
+    /// (`/hooks/<name>`), the health probes (`/healthz`, `/readyz`), `/metrics` and the
+    /// dashboard (`/ui`, `/api/`, [`ui`]) on `listener` until `shutdown` is cancelled: then nothing new is
     /// accepted, the clients' calls in flight have [`DRAIN_FOR`] to finish, and the sessions
     /// end.
     pub async fn serve_http(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
@@ -275,6 +277,11 @@ impl App {
         if let (Some(metrics), Some(address)) = (&metrics, &self.gateway.config().serve.metrics) {
             self.serve_metrics(address, metrics.clone()).await?;
         }
+        let dashboard = ui::routes(
+            self.gateway.clone(),
+            self.services.clone(),
+            self.shutdown.clone(),
+        );
         let serve = downstream::http::serve(
             self.gateway.clone(),
             listener,
@@ -282,7 +289,8 @@ impl App {
             end_sessions.clone(),
             sessions,
             downstream::http::ExtraRoutes {
-                inside: metrics.unwrap_or_default(),
+                inside: metrics.unwrap_or_default().merge(dashboard.api),
+                public: dashboard.public,
                 outside_guard,
             },
         );

@@ -23,6 +23,7 @@ use rmcp::{
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod direct;
 mod events;
 mod forward;
 pub mod guard;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{Approval, Finish, Lease, NewRun, Result, RunRecord, RunStatus, StepRecord};
+use crate::{Approval, Finish, Lease, NewRun, Result, RunQuery, RunRecord, RunStatus, StepRecord};
 
 feature! {
     /// Runs and their steps, as every backend keeps them.
@@ -51,6 +51,9 @@ feature! {
         fn child_run(&self, parent: &str, step: &str) -> Result<Option<String>>;
         /// The most recent runs first.
         fn runs(&self, limit: u32, workflow: Option<&str>) -> Result<Vec<RunRecord>>;
+        /// A filtered page of runs, newest first (continue with the last one's
+        /// `created_at` and id as `before`).
+        fn run_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>>;
         /// Every step record of `run` (outputs stored out of line are read back).
         fn steps(&self, run: &str) -> Result<Vec<StepRecord>>;
         /// Starts the next attempt of a step (item -1 for the step as a whole): counts it,

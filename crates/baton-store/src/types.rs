@@ -197,6 +197,22 @@ pub struct RunRecord {
     pub parent_run: Option<String>,
 }
 
+/// A page of runs, newest first ([`crate::RunStore::run_page`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    /// Only runs of these workflows (`None`: every workflow).
+    pub workflows: Option<Vec<String>>,
+    pub status: Option<RunStatus>,
+    /// Only runs whose origin starts with this (`schedule:`, `tool`, `cli`, …).
+    pub origin: Option<String>,
+    /// Only runs created at or after this time (ms since the Unix epoch).
+    pub since: Option<i64>,
+    /// Only runs created before this run (its `created_at` and id): the next page.
+    pub before: Option<(i64, String)>,
+    /// At most this many (1 to 500).
+    pub limit: u32,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
     pub step_id: String,

@@ -59,6 +59,8 @@ pub struct Authenticator {
     /// SHA-256 of each key → its principal.
     keys: Vec<([u8; 32], String)>,
     jwks: Option<Jwks>,
+    /// Browsers signed in to the dashboard ([`super::browser`]).
+    browser: super::browser::BrowserSessions,
 }
 
 /// The signing keys by `kid`, and when they were last loaded.
@@ -98,6 +100,7 @@ impl Authenticator {
             buckets: std::sync::Mutex::new(HashMap::new()),
             keys,
             jwks,
+            browser: Default::default(),
         })
     }
 
@@ -371,29 +374,37 @@ fn origin_of(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// Refuses a request to `/mcp` or `/sse` without valid credentials; otherwise puts the
-/// principal in its extensions.
+/// Refuses a request to `/mcp`, `/sse` or the dashboard's API without valid credentials (a
+/// bearer credential, or a browser session's cookie plus its CSRF token for a change);
+/// otherwise puts the principal (and the authenticator, for the call budget) in its
+/// extensions.
 pub async fn require(auth: Arc<Authenticator>, mut request: Request, next: Next) -> Response {
     let origin = origin_of(request.headers());
     let resource = format!("{origin}/mcp");
     let metadata = format!("{origin}/.well-known/oauth-protected-resource/mcp");
-    match auth.check(request.headers(), &resource).await {
+    let checked = match bearer(request.headers()) {
+        None => match auth.browser.find(request.headers()) {
+            Some((principal, session)) => {
+                if !super::browser::csrf_ok(request.method(), request.headers(), &session) {
+                    tracing::warn!(path = %request.uri().path(), principal = %principal.name, "refused a change without the session's CSRF token");
+                    let body = json!({ "error": "csrf", "error_description": "a change made with the session cookie needs the X-CSRF-Token header (the baton_csrf cookie's value)" });
+                    return (StatusCode::FORBIDDEN, Json(body)).into_response();
+                }
+                request.extensions_mut().insert(session);
+                Ok(principal)
+            }
+            None => Err(Refusal::Missing),
+        },
+        Some(_) => auth.check(request.headers(), &resource).await,
+    };
+    match checked {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
+            request.extensions_mut().insert(auth);
             next.run(request).await
         }
         Err(refusal) => {
-            let (status, error, reason) = match refusal {
-                Refusal::Missing => (StatusCode::UNAUTHORIZED, None, "no credentials".to_owned()),
-                Refusal::Invalid(reason) => {
-                    (StatusCode::UNAUTHORIZED, Some("invalid_token"), reason)
-                }
-                Refusal::InsufficientScope(who) => (
-                    StatusCode::FORBIDDEN,
-                    Some("insufficient_scope"),
-                    format!("{who}'s token has none of serve.auth.scopes_supported"),
-                ),
-            };
+            let (status, error, reason) = refusal_parts(refusal);
             tracing::warn!(path = %request.uri().path(), %reason, "refused a request");
             crate::metrics::auth_refused(error.unwrap_or("missing"));
             let body =
@@ -403,6 +414,104 @@ pub async fn require(auth: Arc<Authenticator>, mut request: Request, next: Next)
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, auth.challenge(&metadata, error));
             response
+        }
+    }
+}
+
+fn refusal_parts(refusal: Refusal) -> (StatusCode, Option<&'static str>, String) {
+    match refusal {
+        Refusal::Missing => (StatusCode::UNAUTHORIZED, None, "no credentials".to_owned()),
+        Refusal::Invalid(reason) => (StatusCode::UNAUTHORIZED, Some("invalid_token"), reason),
+        Refusal::InsufficientScope(who) => (
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            format!("{who}'s token has none of serve.auth.scopes_supported"),
+        ),
+    }
+}
+
+/// `POST /api/session` (`{"credential": "<API key or token>"}`) signs a browser in:
+/// the credential is checked as a bearer one, and the answer sets the session and CSRF
+/// cookies. `DELETE /api/session` signs out. `GET /api/session` says who is signed in.
+pub fn session_routes(auth: Arc<Authenticator>) -> Router {
+    let sign_in = auth.clone();
+    let sign_out = auth.clone();
+    Router::new().route(
+        "/api/session",
+        get(move |headers: HeaderMap| {
+            let auth = auth.clone();
+            async move {
+                match auth.browser.find(&headers) {
+                    Some((who, _)) => {
+                        Json(json!({ "auth": true, "principal": who.name })).into_response()
+                    }
+                    None => (
+                        StatusCode::UNAUTHORIZED,
+                        Json(json!({ "auth": true, "principal": null })),
+                    )
+                        .into_response(),
+                }
+            }
+        })
+        .post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let auth = sign_in.clone();
+            async move { open_session(&auth, &headers, &body).await }
+        })
+        .delete(move |headers: HeaderMap| {
+            let auth = sign_out.clone();
+            async move {
+                auth.browser.close(&headers);
+                let mut response = Json(json!({ "signed_out": true })).into_response();
+                for cookie in super::browser::clear_cookies() {
+                    if let Ok(value) = HeaderValue::from_str(&cookie) {
+                        response.headers_mut().append(header::SET_COOKIE, value);
+                    }
+                }
+                response
+            }
+        }),
+    )
+}
+
+async fn open_session(auth: &Authenticator, headers: &HeaderMap, body: &[u8]) -> Response {
+    let credential = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|value| value.get("credential")?.as_str().map(str::to_owned))
+        .filter(|credential| !credential.trim().is_empty());
+    let Some(credential) = credential else {
+        let body = json!({ "error": "invalid_request", "error_description": "send {\"credential\": \"<an API key or token>\"}" });
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    let mut as_bearer = headers.clone();
+    let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", credential.trim())) else {
+        let body = json!({ "error": "invalid_token", "error_description": "the credential holds characters a key never has" });
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    };
+    as_bearer.insert(header::AUTHORIZATION, value);
+    let resource = format!("{}/mcp", origin_of(headers));
+    match auth.check(&as_bearer, &resource).await {
+        Ok(principal) => {
+            let name = principal.name.clone();
+            tracing::info!(principal = %name, "a browser signed in");
+            let opened = auth.browser.open(principal);
+            let secure = headers
+                .get("x-forwarded-proto")
+                .is_some_and(|proto| proto.as_bytes() == b"https");
+            let mut response =
+                Json(json!({ "principal": name, "csrf": opened.csrf })).into_response();
+            for cookie in super::browser::set_cookies(&opened, secure) {
+                if let Ok(value) = HeaderValue::from_str(&cookie) {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
+            }
+            response
+        }
+        Err(refusal) => {
+            let (status, error, reason) = refusal_parts(refusal);
+            tracing::warn!(%reason, "refused a browser sign-in");
+            crate::metrics::auth_refused(error.unwrap_or("missing"));
+            let body = json!({ "error": error.unwrap_or("unauthorized"), "error_description": "that key or token is not accepted" });
+            (status, Json(body)).into_response()
         }
     }
 }

@@ -86,6 +86,9 @@ fn strip_port(authority: &str) -> &str {
 pub struct ExtraRoutes {
     /// Behind the Host/Origin guard and `serve.auth`, like the MCP endpoints (`/metrics`).
     pub inside: Router,
+    /// Behind the Host/Origin guard but open to anyone who reaches it: pages that hold no
+    /// data and ask the API for it (the dashboard's shell and assets).
+    pub public: Router,
     /// Outside the guard (webhooks, which prove themselves with a secret).
     pub outside_guard: Router,
 }
@@ -163,9 +166,18 @@ pub fn router(
             .layer(middleware::from_fn(move |request: Request, next: Next| {
                 super::auth::require(check.clone(), request, next)
             }))
-            .merge(super::auth::metadata_routes(auth));
+            .merge(super::auth::metadata_routes(auth.clone()))
+            .merge(super::auth::session_routes(auth));
+    } else {
+        app = app.route(
+            "/api/session",
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({ "auth": false, "principal": null }))
+            }),
+        );
     }
-    app.layer(middleware::from_fn(count_responses))
+    app.merge(extra.public)
+        .layer(middleware::from_fn(count_responses))
         .layer(DefaultBodyLimit::max(access.max_body_bytes))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let access = guard_access.clone();

@@ -2,6 +2,7 @@
 //! shares, served over stdio ([`stdio`]), streamable HTTP and legacy SSE ([`http`], [`sse`]).
 
 pub mod auth;
+pub mod browser;
 pub mod handler;
 pub mod http;
 pub mod sessions;

@@ -9,7 +9,7 @@ use sqlx::{Row, postgres::PgRow};
 
 use super::{PgStore, batch};
 use crate::{
-    Approval, Finish, Lease, NewRun, Result, RunRecord, RunStatus, RunStore, StepRecord,
+    Approval, Finish, Lease, NewRun, Result, RunQuery, RunRecord, RunStatus, RunStore, StepRecord,
     StoreError,
     sqlite::{new_id, parse_json},
 };
@@ -161,6 +161,31 @@ impl RunStore for PgStore {
         )))
         .bind(workflow)
         .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_record).collect()
+    }
+
+    async fn run_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>> {
+        let workflows = query
+            .workflows
+            .as_ref()
+            .map(|names| serde_json::to_string(names).unwrap_or_default());
+        let (before_at, before_id) = query.before.clone().unzip();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{RUN_COLUMNS} WHERE ($1::text IS NULL OR workflow IN (SELECT jsonb_array_elements_text($1::jsonb))) \
+             AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR starts_with(origin, $3)) \
+             AND ($4::bigint IS NULL OR created_at >= $4) \
+             AND ($5::bigint IS NULL OR created_at < $5 OR (created_at = $5 AND id < $6)) \
+             ORDER BY created_at DESC, id DESC LIMIT $7"
+        )))
+        .bind(workflows)
+        .bind(query.status.map(RunStatus::as_str))
+        .bind(query.origin.as_deref())
+        .bind(query.since)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(query.limit.clamp(1, 500)))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_record).collect()

@@ -7,7 +7,7 @@ use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{SqliteStore, batch, new_id, parse_json};
 use crate::{
-    Approval, Finish, Lease, NewRun, Result, RunRecord, RunStatus, RunStore, StepRecord,
+    Approval, Finish, Lease, NewRun, Result, RunQuery, RunRecord, RunStatus, RunStore, StepRecord,
     StoreError, now_ms,
 };
 
@@ -161,6 +161,31 @@ impl RunStore for SqliteStore {
         )))
         .bind(workflow)
         .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_record).collect()
+    }
+
+    async fn run_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>> {
+        let workflows = query
+            .workflows
+            .as_ref()
+            .map(|names| serde_json::to_string(names).unwrap_or_default());
+        let (before_at, before_id) = query.before.clone().unzip();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{RUN_COLUMNS} WHERE ($1 IS NULL OR workflow IN (SELECT value FROM json_each($1))) \
+             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR substr(origin, 1, length($3)) = $3) \
+             AND ($4 IS NULL OR created_at >= $4) \
+             AND ($5 IS NULL OR created_at < $5 OR (created_at = $5 AND id < $6)) \
+             ORDER BY created_at DESC, id DESC LIMIT $7"
+        )))
+        .bind(workflows)
+        .bind(query.status.map(RunStatus::as_str))
+        .bind(query.origin.as_deref())
+        .bind(query.since)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(query.limit.clamp(1, 500)))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_record).collect()

@@ -13,6 +13,7 @@ mod cli;
 mod clients;
 mod conformance;
 mod core;
+mod dashboard;
 mod faults;
 mod hangs;
 mod health;
