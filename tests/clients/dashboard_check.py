@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, ADMIN_KEY, VIEWER_KEY, AXE_JS, SHOTS = sys.argv[1:6]
@@ -55,9 +56,13 @@ def shot(driver, name):
 
 
 def until(driver, what, check):
+    """Polls `check` until it is truthy; the live pages redraw, so an element found a moment
+    ago may be gone (stale) by the time it is read: that poll just counts as not yet."""
+    wait = WebDriverWait(driver, WAIT, poll_frequency=0.1,
+                         ignored_exceptions=[NoSuchElementException, StaleElementReferenceException])
     try:
-        return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(lambda d: check(d))
-    except Exception as error:
+        return wait.until(lambda d: check(d))
+    except TimeoutException as error:
         raise AssertionError(f"timed out waiting for {what} on {driver.current_url}") from error
 
 
@@ -102,12 +107,13 @@ def start_run(driver, workflow):
 
 
 def node_state(driver, step):
-    nodes = driver.find_elements(By.CSS_SELECTOR, f'svg.dag .node[data-step="{step}"]')
-    return nodes[0].get_attribute("data-state") if nodes else None
+    # Read in one script: the graph is redrawn as the run moves on.
+    return driver.execute_script(
+        "const n = document.querySelector(`svg.dag .node[data-step='${arguments[0]}']`); return n ? n.dataset.state : null;", step)
 
 
 def run_status(driver):
-    return driver.find_element(By.ID, "run-status").text
+    return driver.execute_script("const s = document.getElementById('run-status'); return s ? s.textContent : '';")
 
 
 @scenario("overview_shows_ready_and_failed_servers")

@@ -1,6 +1,6 @@
 // The dashboard's pages. Each address under /ui serves this same shell; the page for the
 // address is drawn from the JSON API (docs/API.md) and kept current by /api/stream.
-import { h, api, live, badge, time, json, table, errorBox, actionButton, setMain, spark } from "./core.js";
+import { h, api, live, serialized, badge, time, json, table, errorBox, actionButton, setMain, spark } from "./core.js";
 import { schemaForm } from "./forms.js";
 import { runsPage, runPage, workflowsPage, workflowPage } from "./runs.js";
 
@@ -86,12 +86,12 @@ async function overviewPage() {
           (data.events || []).length ? h("ul", {}, data.events.slice().reverse().map((e) => h("li", {}, h("code", {}, e.type), " ", time(e.at)))) : h("p", { class: "muted" }, "None."))));
   };
   await draw();
-  let pending = false;
-  const soon = () => { if (!pending) { pending = true; setTimeout(() => { pending = false; draw().catch(() => {}); }, 300); } };
+  const soon = serialized(draw);
   live("server", soon);
   live("run", soon);
   live("event", soon);
-  setInterval(() => draw().catch(() => {}), 5000);
+  // The numbers and charts move with every call, which sends no event.
+  setInterval(soon, 5000);
 }
 
 async function serverPage(name) {
@@ -209,16 +209,29 @@ async function agentPage() {
   if (data.error) return setMain("Agent loop", errorBox(data.error));
   const parts = [];
   if (data.time) {
-    const modes = data.time.by_mode || data.time.modes || {};
-    const entries = Object.entries(modes).map(([mode, v]) => [mode, typeof v === "number" ? v : (v.minutes ?? v.total_minutes ?? v.seconds ?? 0)]);
-    const max = Math.max(1, ...entries.map(([, v]) => v));
+    const entries = (data.time.by_mode || []).map((m) => [m.name, Math.round((m.total_ms || 0) / 600) / 100, m.count, m.open]);
+    const max = Math.max(0.01, ...entries.map(([, minutes]) => minutes));
     parts.push(h("h2", {}, "Time by mode"), entries.length
-      ? h("div", { class: "chart", role: "img", "aria-label": entries.map(([m, v]) => `${m}: ${v}`).join(", ") },
-        entries.map(([mode, v]) => { const bar = h("div", { class: "bar" }); bar.style.height = `${Math.round((v / max) * 100)}px`; return h("figure", {}, bar, h("figcaption", {}, `${mode} ${v}`)); }))
-      : h("p", { class: "muted" }, "No time tracked yet."), h("details", {}, h("summary", {}, "All time tracking"), json(data.time)));
+      ? h("div", { class: "chart", role: "img", "aria-label": entries.map(([m, v]) => `${m}: ${v} min`).join(", ") },
+        entries.map(([mode, minutes, count, open]) => {
+          const bar = h("div", { class: "bar" });
+          bar.style.height = `${Math.max(2, Math.round((minutes / max) * 100))}px`;
+          return h("figure", {}, bar, h("figcaption", {}, `${mode}: ${minutes} min, ${count} tasks${open ? `, ${open} open` : ""}`));
+        }))
+      : h("p", { class: "muted" }, "No time tracked yet."),
+    h("details", {}, h("summary", {}, "All time tracking"), json(data.time)));
   }
-  if (data.todo) parts.push(h("h2", {}, "TODO progress"), json(data.todo));
-  if (data.memory) parts.push(h("h2", {}, "Persistent memory"), json(data.memory));
+  if (data.todo) {
+    const todo = data.todo;
+    const sections = todo.sections || [];
+    parts.push(h("h2", {}, "TODO progress"),
+      todo.error ? errorBox(todo.error) : [
+        h("p", {}, h("progress", { max: String(todo.total || 1), value: String(todo.done || 0), "aria-label": "Items done" }), ` ${todo.done || 0} of ${todo.total || 0} done, ${todo.in_progress || 0} in progress`),
+        sections.length ? table(["Section", "Done", "In progress", "Total"], sections.map((sec) => h("tr", {},
+          h("td", {}, sec.heading || "(top)"), h("td", {}, String(sec.done)), h("td", {}, String(sec.in_progress)), h("td", {}, String(sec.total)))), "TODO sections") : null,
+      ]);
+  }
+  if (data.memory) parts.push(h("h2", {}, "Persistent memory"), data.memory.error ? errorBox(data.memory.error) : json(data.memory));
   setMain("Agent loop", ...(parts.length ? parts : [h("p", { class: "muted" }, "Nothing to show for you.")]));
 }
 

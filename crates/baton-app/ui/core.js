@@ -67,21 +67,45 @@ export async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
-// One EventSource for the page; handlers by event type.
+// One EventSource for the page; handlers by event type. Each time the stream (re)connects
+// its `hello` reaches every handler as `{change: "hello"}` (and a `lagged` reaches the run
+// handlers as `{change: "lagged"}`): whatever happened before, or while disconnected, was
+// not seen, so a page reloads what it shows.
 const handlers = {};
 let source = null;
 export function live(type, handler) {
   (handlers[type] ||= []).push(handler);
   if (source) return;
   source = new EventSource("/api/stream");
+  const dispatch = (kind, data) => { for (const fn of handlers[kind] || []) fn(data); };
+  source.addEventListener("hello", () => {
+    for (const kind of Object.keys(handlers)) dispatch(kind, { change: "hello" });
+  });
   for (const kind of ["server", "run", "event", "lagged"]) {
     source.addEventListener(kind, (message) => {
       let data = {};
       try { data = JSON.parse(message.data); } catch { return; }
-      for (const fn of handlers[kind] || []) fn(data);
-      if (kind === "lagged") for (const fn of handlers.run || []) fn({ change: "lagged" });
+      dispatch(kind, data);
+      if (kind === "lagged") dispatch("run", { change: "lagged" });
     });
   }
+}
+
+// Calls `load` now, and again after whatever asked meanwhile: never two at once, so an
+// older answer never overwrites a newer one.
+export function serialized(load) {
+  let running = false;
+  let again = false;
+  const run = async () => {
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      do { again = false; await load().catch(() => {}); } while (again);
+    } finally {
+      running = false;
+    }
+  };
+  return run;
 }
 
 export function announce(text) {

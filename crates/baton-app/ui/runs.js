@@ -1,5 +1,5 @@
 // Runs (list, one run with its live graph), workflows (graph, start form).
-import { h, s, api, live, badge, time, duration, json, table, errorBox, actionButton, setMain, announce } from "./core.js";
+import { h, s, api, live, serialized, badge, time, duration, json, table, errorBox, actionButton, setMain, announce } from "./core.js";
 import { schemaForm, inputsSchema } from "./forms.js";
 
 // The workflow graph as SVG; `states` maps step id → state; `onSelect(id)` on click/Enter.
@@ -125,21 +125,17 @@ export async function runPage(id) {
     if (step.output !== null && step.output !== undefined) parts.push(h("h3", {}, "Output"), json(step.output));
     details.replaceChildren(...parts);
   };
-  const reload = async () => {
+  const load = async () => {
     run = await api("/api/runs/" + encodeURIComponent(id));
     render();
   };
-  try { await reload(); } catch (e) { return head.replaceChildren(errorBox(e)); }
-  let pending = false;
+  try { await load(); } catch (e) { return head.replaceChildren(errorBox(e)); }
+  const reload = serialized(async () => {
+    await load();
+    announce(`Run ${run.status}`);
+  });
   live("run", (event) => {
-    if (event.change !== "lagged" && event.run !== id) return;
-    if (pending) return;
-    pending = true;
-    setTimeout(async () => {
-      pending = false;
-      await reload().catch(() => {});
-      announce(`Run ${run.status}`);
-    }, 150);
+    if (event.change === "lagged" || event.change === "hello" || event.run === id) reload();
   });
 }
 

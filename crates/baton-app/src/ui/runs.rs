@@ -160,7 +160,8 @@ pub async fn show(
         let own = by_step.remove(step.id.as_str()).unwrap_or_default();
         let mut entry = step_json(&step.kind, &own, run.status);
         if matches!(step.kind, StepKind::Workflow { .. })
-            && let Ok(Some(child)) = store.child_run(&id, &step.id).await
+            // The engine names a sub-run's step `STEP#ITEM` (-1: not a `for_each` item).
+            && let Ok(Some(child)) = store.child_run(&id, &format!("{}#-1", step.id)).await
         {
             entry["child_run"] = json!(child);
         }

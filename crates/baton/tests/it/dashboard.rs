@@ -45,6 +45,14 @@ workflows:
       steps:
         - id: wait
           sleep: 10m
+    leaf:
+      steps:
+        - id: only
+          set: {leaf: true}
+    parent:
+      steps:
+        - id: child
+          workflow: leaf
 "#;
 
 fn config(dir: &TestDir) -> std::path::PathBuf {
@@ -167,6 +175,53 @@ async fn the_api_is_guarded_and_paged() {
         .unwrap();
     assert_eq!(rest["runs"].as_array().unwrap().len(), 1, "{rest}");
     assert!(rest["next"].is_null());
+
+    // A sub-workflow step links to its child run.
+    let parent: Value = http
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"workflow": "parent"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parent = parent["run"].as_str().expect("a run id").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let shown = loop {
+        let shown: Value = http
+            .get(format!("{base}/api/runs/{parent}"))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if shown["status"] == "succeeded" {
+            break shown;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the parent run did not finish: {shown}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let child = shown["steps"]["child"]["child_run"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no child_run: {shown}"));
+    let child: Value = http
+        .get(format!("{base}/api/runs/{child}"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(child["workflow"], "leaf");
+    assert_eq!(child["parent_run"], json!(parent));
 
     // The viewer: no everything, no gated runs, a 404 for what it may not see.
     let viewer = |path: &str| {
