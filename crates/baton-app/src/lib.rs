@@ -23,6 +23,7 @@
 
 pub mod audit;
 pub mod caller;
+pub mod derive;
 pub mod health;
 pub mod hooks;
 pub mod metrics;
@@ -216,6 +217,7 @@ impl App {
     ) {
         if let Some(bus) = &self.services.bus {
             hooks::forward_gateway_events(health, bus.clone());
+            derive::start(&self.gateway, bus.clone(), self.shutdown.clone());
         }
         metrics::follow(self.services.engine.as_ref(), self.services.bus.as_ref());
         if let Some(engine) = &self.services.engine {

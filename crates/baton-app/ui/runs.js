@@ -3,7 +3,7 @@ import { h, s, api, live, serialized, badge, time, duration, json, table, errorB
 import { schemaForm, inputsSchema } from "./forms.js";
 
 // The workflow graph as SVG; `states` maps step id → state; `onSelect(id)` on click/Enter.
-export function drawGraph(graph, states, onSelect) {
+export function drawGraph(graph, states, onSelect, items) {
   const byId = Object.fromEntries(graph.nodes.map((n) => [n.id, n]));
   const edges = graph.edges.map((e) => {
     const a = byId[e.from], b = byId[e.to];
@@ -21,7 +21,7 @@ export function drawGraph(graph, states, onSelect) {
     s("title", {}, label),
     s("rect", { width: n.w, height: n.h, rx: 6 }),
     s("text", { x: 8, y: 17 }, n.id.length > 22 ? n.id.slice(0, 21) + "…" : n.id),
-    s("text", { x: 8, y: 34, class: "sub" }, `${state}${n.for_each ? " · each" : ""}`));
+    s("text", { x: 8, y: 34, class: "sub" }, `${state}${n.for_each ? " · " + eachSummary(items && items[n.id]) : ""}`));
     if (onSelect) {
       g.addEventListener("click", () => onSelect(n.id));
       g.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); onSelect(n.id); } });
@@ -33,6 +33,14 @@ export function drawGraph(graph, states, onSelect) {
       s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto" },
         s("path", { d: "M0,0 L10,5 L0,10 z", fill: "#57606a" }))),
       edges, nodes));
+}
+
+// A for_each node's items: "3/5 done", or "each" before any item started.
+function eachSummary(items) {
+  if (!items || !items.total) return "each";
+  const done = (items.by_status.succeeded || 0) + (items.by_status.skipped || 0);
+  const failed = items.by_status.failed || 0;
+  return `${done}/${items.total} done${failed ? `, ${failed} failed` : ""}`;
 }
 
 export async function runsPage() {
@@ -87,7 +95,8 @@ export async function runPage(id) {
   setMain("Run " + id, head, actions, h("h2", {}, "Steps"), legend(), graphBox, details);
   const render = () => {
     const states = Object.fromEntries(Object.entries(run.steps).map(([k, v]) => [k, v.state]));
-    graphBox.replaceChildren(drawGraph(run.graph, states, (step) => { selected = step; showStep(); }));
+    const items = Object.fromEntries(Object.entries(run.steps).map(([k, v]) => [k, v.items]));
+    graphBox.replaceChildren(drawGraph(run.graph, states, (step) => { selected = step; showStep(); }, items));
     head.replaceChildren(h("p", {}, "Workflow ", h("a", { href: "/ui/workflows/" + encodeURIComponent(run.workflow) }, run.workflow), " · ",
       h("span", { id: "run-status" }, badge(run.status)), " · started ", time(run.created_at),
       run.parent_run ? [" · sub-run of ", h("a", { href: "/ui/runs/" + encodeURIComponent(run.parent_run) }, run.parent_run)] : null,

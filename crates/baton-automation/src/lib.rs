@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod derive;
 pub mod events;
 pub mod files;
 pub mod firing;

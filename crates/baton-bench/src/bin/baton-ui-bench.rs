@@ -68,14 +68,30 @@ fn quantiles(mut ms: Vec<f64>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
+/// The `noop` workflow of the bench's baton.yaml, compiled as `baton serve` pins it.
+const NOOP: &str = "name: noop\nsteps:\n  - id: only\n    set: {ok: true}\n";
+
 async fn fill(store: &Store, runs: u64) -> anyhow::Result<String> {
-    store.save_version("bench-hash", "noop", "{}").await?;
+    let workflow = baton_core::workflow::compile_workflow(
+        std::path::Path::new("noop.yaml"),
+        NOOP,
+        baton_core::workflow::WorkflowContext {
+            servers: None,
+            separator: "__",
+            env_allow: &[],
+        },
+    )
+    .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    store
+        .save_version(&workflow.hash, "noop", &serde_json::to_string(&workflow)?)
+        .await?;
+    let hash = workflow.hash.clone();
     let mut last = String::new();
     for i in 0..runs {
         let id = store
             .create_run(NewRun {
                 workflow: "noop".into(),
-                hash: "bench-hash".into(),
+                hash: hash.clone(),
                 inputs: json!({"i": i}),
                 parent: None,
                 origin: if i % 3 == 0 {

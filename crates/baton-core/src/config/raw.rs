@@ -390,6 +390,45 @@ pub struct RawEvents {
     pub keep: Option<Spanned<u32>>,
     /// Events older than this are deleted (default 7d).
     pub keep_for: Option<SpannedString>,
+    /// Events derived from the servers' numbers (`server_degraded`, `error_rate_exceeded`
+    /// and their recoveries).
+    pub derive: Option<RawDerive>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDerive {
+    /// On by default.
+    pub enabled: Option<Spanned<bool>>,
+    /// How often the numbers are looked at (default 5s).
+    pub every: Option<SpannedString>,
+    pub latency: Option<RawDeriveLatency>,
+    pub errors: Option<RawDeriveErrors>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeriveLatency {
+    /// Degraded when p95 is above this multiple of its own baseline (default 3).
+    pub factor: Option<Spanned<f64>>,
+    /// ... or above this bound (no default).
+    pub above: Option<SpannedString>,
+    /// ... for this long (default 30s); back under it this long to recover.
+    #[serde(rename = "for")]
+    pub sustained: Option<SpannedString>,
+    /// Calls seen before a baseline counts (default 20).
+    pub min_calls: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeriveErrors {
+    /// Exceeded when this share (0 to 1) of the calls in `window` failed (default 0.5).
+    pub rate: Option<Spanned<f64>>,
+    /// Default 60s.
+    pub window: Option<SpannedString>,
+    /// ... out of at least this many calls (default 10).
+    pub min_calls: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

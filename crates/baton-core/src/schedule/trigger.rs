@@ -34,10 +34,18 @@ pub enum EventKind {
     TriggerFired,
     /// A remote server had lost Baton's session (or its stream): Baton reconnected.
     SessionRecovered,
+    /// A server's (or tool's) p95 latency stayed above its bound (`events.derive.latency`).
+    ServerDegraded,
+    /// ... and is back under it.
+    ServerRecovered,
+    /// A server's (or tool's) failures over a window exceeded `events.derive.errors.rate`.
+    ErrorRateExceeded,
+    /// ... and are back under it.
+    ErrorRateRecovered,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::RunStarted,
         EventKind::RunCompleted,
         EventKind::RunFailed,
@@ -55,6 +63,10 @@ impl EventKind {
         EventKind::FileChanged,
         EventKind::TriggerFired,
         EventKind::SessionRecovered,
+        EventKind::ServerDegraded,
+        EventKind::ServerRecovered,
+        EventKind::ErrorRateExceeded,
+        EventKind::ErrorRateRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +88,10 @@ impl EventKind {
             EventKind::FileChanged => "file_changed",
             EventKind::TriggerFired => "trigger_fired",
             EventKind::SessionRecovered => "session_recovered",
+            EventKind::ServerDegraded => "server_degraded",
+            EventKind::ServerRecovered => "server_recovered",
+            EventKind::ErrorRateExceeded => "error_rate_exceeded",
+            EventKind::ErrorRateRecovered => "error_rate_recovered",
         }
     }
 

@@ -14,6 +14,7 @@ mod clients;
 mod conformance;
 mod core;
 mod dashboard;
+mod derived;
 mod faults;
 mod hangs;
 mod health;

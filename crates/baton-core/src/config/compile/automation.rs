@@ -58,6 +58,71 @@ impl Compiler<'_> {
             {
                 config.events.keep_for = duration;
             }
+            if let Some(derive) = &events.derive {
+                self.derive(derive, &mut config.events.derive);
+            }
+        }
+    }
+
+    /// `events.derive:`.
+    fn derive(
+        &mut self,
+        raw: &crate::config::raw::RawDerive,
+        settings: &mut crate::config::DeriveSettings,
+    ) {
+        if let Some(enabled) = &raw.enabled {
+            settings.enabled = enabled.value;
+        }
+        if let Some(every) = &raw.every
+            && let Some(duration) = self.duration(every, "events.derive.every")
+        {
+            settings.every = duration;
+        }
+        if let Some(latency) = &raw.latency {
+            if let Some(factor) = &latency.factor {
+                if factor.value > 1.0 && factor.value.is_finite() {
+                    settings.factor = factor.value;
+                } else {
+                    self.sink.push(
+                        factor.referenced,
+                        "events.derive.latency.factor",
+                        "must be a number above 1 (e.g. 3: three times its usual p95)",
+                    );
+                }
+            }
+            if let Some(above) = &latency.above {
+                settings.above = self.duration(above, "events.derive.latency.above");
+            }
+            if let Some(sustained) = &latency.sustained
+                && let Some(duration) =
+                    self.duration_or_zero(sustained, "events.derive.latency.for")
+            {
+                settings.sustained = duration;
+            }
+            if let Some(min) = &latency.min_calls {
+                settings.latency_min_calls = min.value.max(1);
+            }
+        }
+        if let Some(errors) = &raw.errors {
+            if let Some(rate) = &errors.rate {
+                if rate.value > 0.0 && rate.value <= 1.0 {
+                    settings.rate = rate.value;
+                } else {
+                    self.sink.push(
+                        rate.referenced,
+                        "events.derive.errors.rate",
+                        "must be a share between 0 and 1 (e.g. 0.5: half the calls failed)",
+                    );
+                }
+            }
+            if let Some(window) = &errors.window
+                && let Some(duration) = self.duration(window, "events.derive.errors.window")
+            {
+                settings.window = duration;
+            }
+            if let Some(min) = &errors.min_calls {
+                settings.errors_min_calls = min.value.max(1);
+            }
         }
     }
 
