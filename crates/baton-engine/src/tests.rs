@@ -110,6 +110,7 @@ fn workflow(text: &str) -> Workflow {
             servers: None,
             separator: "__",
             env_allow: &[],
+            modes: None,
         },
     )
     .unwrap_or_else(|errors| panic!("{errors}"))

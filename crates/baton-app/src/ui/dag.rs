@@ -123,6 +123,7 @@ mod tests {
                 servers: None,
                 separator: "__",
                 env_allow: &[],
+                modes: None,
             },
         )
         .unwrap_or_else(|errors| panic!("{errors}"))

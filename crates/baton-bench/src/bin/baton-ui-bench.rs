@@ -79,6 +79,7 @@ async fn fill(store: &Store, runs: u64) -> anyhow::Result<String> {
             servers: None,
             separator: "__",
             env_allow: &[],
+            modes: None,
         },
     )
     .map_err(|errors| anyhow::anyhow!("{errors}"))?;

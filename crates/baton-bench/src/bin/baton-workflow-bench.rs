@@ -52,6 +52,7 @@ fn compile(text: &str) -> Workflow {
             servers: None,
             separator: "__",
             env_allow: &[],
+            modes: None,
         },
     ) {
         Ok(workflow) => workflow,

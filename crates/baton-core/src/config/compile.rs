@@ -196,11 +196,7 @@ pub fn compile(
             ),
         }
     }
-    config.workflows.dir = compiler.base_dir.join("workflows");
-    if let Some(workflows) = &raw.workflows {
-        compiler.workflow_settings(workflows, &mut config);
-    }
-    compiler.automation(&raw.schedules, &raw.triggers, &raw.events, &mut config);
+    // The modes first: a workflow phase's `mode:` is checked against them.
     compiler.builtins(
         raw.project.as_ref(),
         raw.memory.as_ref(),
@@ -208,6 +204,11 @@ pub fn compile(
         raw.modes.as_ref(),
         &mut config,
     );
+    config.workflows.dir = compiler.base_dir.join("workflows");
+    if let Some(workflows) = &raw.workflows {
+        compiler.workflow_settings(workflows, &mut config);
+    }
+    compiler.automation(&raw.schedules, &raw.triggers, &raw.events, &mut config);
 
     sink.finish()?;
     Ok(config)

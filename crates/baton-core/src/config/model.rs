@@ -733,6 +733,7 @@ impl Config {
             servers: Some(servers),
             separator: &self.namespace.separator,
             env_allow: &self.workflows.env_allow,
+            modes: Some(&self.modes),
         }
     }
 

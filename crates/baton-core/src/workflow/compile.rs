@@ -33,6 +33,8 @@ pub struct WorkflowContext<'a> {
     pub separator: &'a str,
     /// Environment variables templates may read as `{{ env.X }}`.
     pub env_allow: &'a [String],
+    /// The configured modes: a phase's `mode:` must be one of them. `None` skips the check.
+    pub modes: Option<&'a [crate::modes::Mode]>,
 }
 
 /// Default `for_each` concurrency.

@@ -22,6 +22,7 @@ fn compile(text: &str) -> Result<Workflow, ConfigErrors> {
             servers: Some(&servers),
             separator: "__",
             env_allow: &env,
+            modes: None,
         },
     )
 }
@@ -170,13 +171,65 @@ phases:
 }
 
 #[test]
-fn a_mode_task_without_a_tool_says_how_to_run_it() {
-    let all = errors(
-        "name: p\nphases:\n  - name: Design\n    mode: architect\n    tasks: [\"Schema\"]\n",
+fn a_mode_task_is_delegated_with_the_outputs_it_builds_on() {
+    let workflow = compile(
+        "name: p\nphases:\n  - name: Research\n    mode: researcher\n    parallel: true\n    tasks: [\"Stack\", \"Costs\"]\n  - name: Design\n    mode: architect\n    dependencies: [Research]\n    tasks: [\"Schema\"]\n",
     )
-    .join("\n");
-    assert!(all.contains("needs a tool to run"), "{all}");
-    assert!(all.contains("mode \"architect\""), "{all}");
+    .unwrap_or_else(|errors| panic!("{errors}"));
+    let design = workflow.step("design_1").expect("the design task");
+    let StepKind::Tool { tool, args } = &design.kind else {
+        panic!("{:?}", design.kind)
+    };
+    assert_eq!(tool, "baton__delegate_task");
+    assert_eq!(args["mode"], "architect");
+    assert_eq!(args["instructions"], "{{ task }}");
+    let context = args["context"].as_str().unwrap();
+    assert!(
+        context.contains("{{ steps.research_1.output.output }}"),
+        "{context}"
+    );
+    assert!(context.contains("## research_2\n"), "{context}");
+    assert_eq!(design.needs, ["research_1", "research_2"]);
+    assert!(workflow.step("research_1").unwrap().kind != design.kind);
+}
+
+#[test]
+fn a_mode_that_is_not_configured_is_an_error_with_its_position() {
+    let servers = servers();
+    let modes = [crate::modes::Mode {
+        slug: "code".into(),
+        name: "Code".into(),
+        description: None,
+        role_definition: "You write code.".into(),
+        when_to_use: None,
+        custom_instructions: None,
+        groups: Vec::new(),
+        executor: crate::modes::Executor::Sampling { max_tokens: 100 },
+        origin: "baton.yaml".into(),
+    }];
+    let errors = compile_workflow(
+        Path::new("wf.yaml"),
+        "name: p\nphases:\n  - name: Design\n    mode: architect\n    tasks: [\"Schema\"]\n",
+        WorkflowContext {
+            servers: Some(&servers),
+            separator: "__",
+            env_allow: &[],
+            modes: Some(&modes),
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(errors.contains("wf.yaml:5:"), "{errors}");
+    assert!(
+        errors.contains("mode \"architect\" is not configured (modes: code)"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_task_with_neither_mode_nor_tool_says_how_to_run_it() {
+    let all = errors("name: p\nphases:\n  - name: Design\n    tasks: [\"Schema\"]\n").join("\n");
+    assert!(all.contains("needs a mode or a tool"), "{all}");
 }
 
 #[test]

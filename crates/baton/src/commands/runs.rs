@@ -127,9 +127,25 @@ pub(super) async fn start(
             .flat_map(|s| std::iter::once(s).chain(s.fallback.as_deref()))
         {
             match &step.kind {
-                StepKind::Tool { tool, .. } => {
+                StepKind::Tool { tool, args } => {
                     if let Some((server, _)) = tool.split_once(&config.namespace.separator) {
                         needed.insert(server.to_owned());
+                    }
+                    // A task delegated to a mode needs the server of the mode's agent tool
+                    // (every mode's, when the mode is a template).
+                    if tool.ends_with("delegate_task") {
+                        let named = args["mode"].as_str().and_then(|slug| config.mode(slug));
+                        let modes: Vec<_> = match named {
+                            Some(mode) => vec![mode],
+                            None => config.modes.iter().collect(),
+                        };
+                        for mode in modes {
+                            if let baton_core::modes::Executor::Mcp { tool, .. } = &mode.executor
+                                && let Some(server) = config.server_named_by(tool)
+                            {
+                                needed.insert(server.to_owned());
+                            }
+                        }
                     }
                 }
                 StepKind::Workflow { name, .. } => {

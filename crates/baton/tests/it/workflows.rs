@@ -510,18 +510,48 @@ fn the_example_workflows_run_for_real() {
         );
     }
 
-    let plan = run(&["run", "full-stack-development", "--input", &notes, "--json"]);
+    // The seed's phases of mode tasks, delegated: server-everything's echo stands in for
+    // the agent, so each answer is the prompt it received — the mode's role, the task, and
+    // the answers of the phase it builds on.
+    let plan = run(&["run", "full-stack-development", "--json"]);
     assert!(
         plan.status.success(),
         "{}",
         String::from_utf8_lossy(&plan.stderr)
     );
-    for note in [
-        "mcp-researcher-technology-stack-evaluation.md",
-        "code-database-setup.md",
-        "mcp-optimizer-resource-optimization.md",
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 18, "{plan}");
+    let answer = |step: &str| {
+        steps.iter().find(|s| s["step"] == step).unwrap()["output"]["output"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no answer for {step}: {plan}"))
+            .to_owned()
+    };
+    let design = answer("design_phase_1");
+    assert!(design.contains("You design systems"), "{design}");
+    assert!(
+        design.contains("Task:\nSystem architecture design"),
+        "{design}"
+    );
+    // The research phase runs in order: its last task's answer is the design's context.
+    assert!(design.contains("## research_phase_3"), "{design}");
+    assert!(design.contains("Performance benchmarking"), "{design}");
+    // The run's outputs are the last task's answer, whole (`--json` shortens long step
+    // outputs): its context holds the chain back to the research phase, and a parallel
+    // phase's three answers where the phase after it builds on them.
+    let last = plan["outputs"]["output"].as_str().unwrap_or_default();
+    assert!(last.contains("Task:\nResource optimization"), "{last}");
+    for earlier in [
+        "## review_phase_3",
+        "## testing_phase_1",
+        "## implementation_phase_1",
+        "## implementation_phase_2",
+        "## implementation_phase_3",
+        "## design_phase_3",
+        "## research_phase_3",
     ] {
-        assert!(dir.path().join(note).exists(), "{note} was not written");
+        assert!(last.contains(earlier), "{earlier} missing from the context");
     }
 }
 

@@ -89,10 +89,11 @@ impl WorkflowCompiler<'_, '_> {
                         .step_id(step.id.as_ref(), at, &task_path, Some(generated))
                         .and_then(|id| self.step(step, at, &task_path, id, serde_json::Map::new())),
                     (Some(RawTask::Text(text)), _) => {
-                        self.task_step(raw, at, &task_path, generated, Value::String(text.clone()))
+                        let task = Value::String(text.clone());
+                        self.task_step(raw, at, &task_path, generated, task, &after)
                     }
                     (None, Some(branch)) => {
-                        self.task_step(raw, at, &task_path, generated, branch.clone())
+                        self.task_step(raw, at, &task_path, generated, branch.clone(), &after)
                     }
                     (None, None) => None,
                 };
@@ -127,7 +128,8 @@ impl WorkflowCompiler<'_, '_> {
     }
 
     /// A phase task given as text (or a branch object): the phase's `tool` with its `args`,
-    /// the task visible as `{{ task }}`.
+    /// the task visible as `{{ task }}`; or, in a phase with a `mode:` and no tool, the task
+    /// delegated to the mode ([`Self::delegated`]).
     fn task_step(
         &mut self,
         phase: &RawPhase,
@@ -135,35 +137,101 @@ impl WorkflowCompiler<'_, '_> {
         path: &str,
         id: String,
         task: Value,
+        after: &[String],
     ) -> Option<Pending> {
-        let Some(tool) = &phase.tool else {
-            self.push(
-                at,
-                path,
-                format!(
-                    "task {task} needs a tool to run: give the phase `tool:` and `args:` (the task is {{{{ task }}}} in them), or write the task as a step{}",
-                    phase
-                        .mode
-                        .as_ref()
-                        .map(|mode| format!(" (mode \"{mode}\" tasks are delegated once modes exist)"))
-                        .unwrap_or_default()
-                ),
-            );
-            return None;
-        };
         let mut locals = serde_json::Map::new();
         locals.insert("task".to_owned(), task);
         if let Some(mode) = &phase.mode {
             locals.insert("mode".to_owned(), Value::String(mode.clone()));
         }
-        let raw = RawStep {
-            tool: Some(tool.clone()),
-            args: phase.args.clone(),
-            ..RawStep::default()
+        let raw = match (&phase.tool, &phase.mode) {
+            (Some(tool), _) => RawStep {
+                tool: Some(tool.clone()),
+                args: phase.args.clone(),
+                ..RawStep::default()
+            },
+            (None, Some(mode)) => self.delegated(mode, at, path, after)?,
+            (None, None) => {
+                self.push(
+                    at,
+                    path,
+                    format!(
+                        "task {} needs a mode or a tool: give the phase `mode:` (its tasks are delegated to the mode) or `tool:` and `args:` (the task is {{{{ task }}}} in them), or write the task as a step",
+                        locals["task"]
+                    ),
+                );
+                return None;
+            }
         };
         self.tool_checked = true;
         let step = self.step(&raw, at, path, id, locals);
         self.tool_checked = false;
         step
+    }
+
+    /// A task for `mode`: a call of Baton's `delegate_task` (the mode's executor runs it),
+    /// with the outputs of the phases it depends on (`after`) as its context.
+    fn delegated(
+        &mut self,
+        mode: &str,
+        at: Location,
+        path: &str,
+        after: &[String],
+    ) -> Option<RawStep> {
+        if let Some(modes) = self.context.modes
+            && !modes.iter().any(|known| known.slug == mode)
+        {
+            let known: Vec<&str> = modes.iter().map(|m| m.slug.as_str()).collect();
+            self.push(
+                at,
+                path,
+                format!(
+                    "mode \"{mode}\" is not configured ({}): define it under modes.definitions (role_definition, groups, executor) or in .roomodes",
+                    if known.is_empty() {
+                        "no mode is".to_owned()
+                    } else {
+                        format!("modes: {}", known.join(", "))
+                    }
+                ),
+            );
+            return None;
+        }
+        // Each earlier result as text: a delegated task's answer, a tool's text, or JSON.
+        let context: String = after
+            .iter()
+            .map(|step| {
+                let out = format!("steps.{step}.output");
+                format!(
+                    "## {step}\n{{% if {out}.output is defined %}}{{{{ {out}.output }}}}{{% elif {out} is string %}}{{{{ {out} }}}}{{% else %}}{{{{ {out} | tojson }}}}{{% endif %}}\n\n"
+                )
+            })
+            .collect();
+        let mut args = serde_json::Map::new();
+        args.insert("mode".to_owned(), Value::String(mode.to_owned()));
+        args.insert(
+            "instructions".to_owned(),
+            Value::String("{{ task }}".to_owned()),
+        );
+        if !context.is_empty() {
+            args.insert(
+                "context".to_owned(),
+                Value::String(format!(
+                    "Results of the phases this task builds on:\n\n{context}"
+                )),
+            );
+        }
+        Some(RawStep {
+            tool: Some(serde_saphyr::Spanned {
+                value: format!(
+                    "{}{}delegate_task",
+                    crate::config::BUILTIN_SERVER,
+                    self.context.separator
+                ),
+                referenced: at,
+                defined: at,
+            }),
+            args: Some(Value::Object(args)),
+            ..RawStep::default()
+        })
     }
 }
