@@ -59,6 +59,8 @@ pub struct RawStep {
     pub sleep: Option<SpannedString>,
     /// A human approves or rejects before the run goes on.
     pub approval: Option<Spanned<RawApproval>>,
+    /// Hand a task to a mode (`baton__delegate_task`): its executor answers.
+    pub delegate: Option<Spanned<RawDelegate>>,
     #[serde(default)]
     pub needs: Vec<SpannedString>,
     /// A condition (template expression); false skips the step.
@@ -75,6 +77,17 @@ pub struct RawStep {
     pub on_error: Option<SpannedString>,
     /// Another step definition run in this one's place when it fails.
     pub fallback: Option<Box<Spanned<RawStep>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelegate {
+    /// The mode (its slug in `modes:` or `.roomodes`).
+    pub mode: SpannedString,
+    /// The instructions (a template).
+    pub task: String,
+    /// What the task builds on (a template, e.g. `{{ steps.design.output }}`).
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

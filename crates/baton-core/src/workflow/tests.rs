@@ -227,6 +227,45 @@ fn a_mode_that_is_not_configured_is_an_error_with_its_position() {
 }
 
 #[test]
+fn a_delegate_step_calls_delegate_task_for_a_configured_mode() {
+    let servers = servers();
+    let modes = [crate::modes::Mode {
+        slug: "code".into(),
+        name: "Code".into(),
+        description: None,
+        role_definition: "You write code.".into(),
+        when_to_use: None,
+        custom_instructions: None,
+        groups: Vec::new(),
+        executor: crate::modes::Executor::Sampling { max_tokens: 100 },
+        origin: "baton.yaml".into(),
+    }];
+    let context = |modes| WorkflowContext {
+        servers: Some(&servers),
+        separator: "__",
+        env_allow: &[],
+        modes: Some(modes),
+    };
+    let text = "name: d\nsteps:\n  - id: plan\n    set: {x: 1}\n  - id: build\n    delegate: {mode: code, task: \"Build it\", context: \"{{ steps.plan.output }}\"}\n";
+    let workflow = compile_workflow(Path::new("wf.yaml"), text, context(&modes))
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    let build = workflow.step("build").unwrap();
+    let StepKind::Tool { tool, args } = &build.kind else {
+        panic!("{:?}", build.kind)
+    };
+    assert_eq!(tool, "baton__delegate_task");
+    assert_eq!(args["mode"], "code");
+    assert_eq!(args["instructions"], "Build it");
+    assert_eq!(build.needs, ["plan"], "the context's reads are needs");
+    let errors = compile_workflow(Path::new("wf.yaml"), text, context(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("wf.yaml:6:"), "{errors}");
+    assert!(errors.contains("steps[1].delegate.mode"), "{errors}");
+    assert!(errors.contains("no mode is"), "{errors}");
+}
+
+#[test]
 fn a_task_with_neither_mode_nor_tool_says_how_to_run_it() {
     let all = errors("name: p\nphases:\n  - name: Design\n    tasks: [\"Schema\"]\n").join("\n");
     assert!(all.contains("needs a mode or a tool"), "{all}");

@@ -178,22 +178,7 @@ impl WorkflowCompiler<'_, '_> {
         path: &str,
         after: &[String],
     ) -> Option<RawStep> {
-        if let Some(modes) = self.context.modes
-            && !modes.iter().any(|known| known.slug == mode)
-        {
-            let known: Vec<&str> = modes.iter().map(|m| m.slug.as_str()).collect();
-            self.push(
-                at,
-                path,
-                format!(
-                    "mode \"{mode}\" is not configured ({}): define it under modes.definitions (role_definition, groups, executor) or in .roomodes",
-                    if known.is_empty() {
-                        "no mode is".to_owned()
-                    } else {
-                        format!("modes: {}", known.join(", "))
-                    }
-                ),
-            );
+        if !self.check_mode(mode, at, path) {
             return None;
         }
         // Each earlier result as text: a delegated task's answer, a tool's text, or JSON.
@@ -233,5 +218,30 @@ impl WorkflowCompiler<'_, '_> {
             args: Some(Value::Object(args)),
             ..RawStep::default()
         })
+    }
+
+    /// Whether `mode` is configured (always, without a list to check against); reports it
+    /// at `at` otherwise.
+    pub(super) fn check_mode(&mut self, mode: &str, at: Location, path: &str) -> bool {
+        let Some(modes) = self.context.modes else {
+            return true;
+        };
+        if modes.iter().any(|known| known.slug == mode) {
+            return true;
+        }
+        let known: Vec<&str> = modes.iter().map(|m| m.slug.as_str()).collect();
+        self.push(
+            at,
+            path,
+            format!(
+                "mode \"{mode}\" is not configured ({}): define it under modes.definitions (role_definition, groups, executor) or in .roomodes",
+                if known.is_empty() {
+                    "no mode is".to_owned()
+                } else {
+                    format!("modes: {}", known.join(", "))
+                }
+            ),
+        );
+        false
     }
 }

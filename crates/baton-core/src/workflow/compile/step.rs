@@ -22,6 +22,7 @@ impl WorkflowCompiler<'_, '_> {
             ("set", raw.set.is_some()),
             ("sleep", raw.sleep.is_some()),
             ("approval", raw.approval.is_some()),
+            ("delegate", raw.delegate.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, present)| present.then_some(name))
@@ -31,7 +32,8 @@ impl WorkflowCompiler<'_, '_> {
                 at,
                 path,
                 if kinds.is_empty() {
-                    "a step needs one of tool, workflow, set, sleep or approval".to_owned()
+                    "a step needs one of tool, workflow, set, sleep, approval or delegate"
+                        .to_owned()
                 } else {
                     format!("a step does one thing: it has {}", kinds.join(" and "))
                 },
@@ -152,6 +154,27 @@ impl WorkflowCompiler<'_, '_> {
             }
             StepKind::Sleep {
                 duration: sleep.value.clone(),
+            }
+        } else if let Some(delegate) = &raw.delegate {
+            let delegate = &delegate.value;
+            self.check_mode(
+                &delegate.mode.value,
+                delegate.mode.referenced,
+                &format!("{path}.delegate.mode"),
+            );
+            let mut args = serde_json::Map::new();
+            args.insert("mode".into(), Value::String(delegate.mode.value.clone()));
+            args.insert("instructions".into(), Value::String(delegate.task.clone()));
+            if let Some(context) = &delegate.context {
+                args.insert("context".into(), Value::String(context.clone()));
+            }
+            StepKind::Tool {
+                tool: format!(
+                    "{}{}delegate_task",
+                    crate::config::BUILTIN_SERVER,
+                    self.context.separator
+                ),
+                args: Value::Object(args),
             }
         } else if let Some(approval) = &raw.approval {
             let timeout =
