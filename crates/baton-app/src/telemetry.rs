@@ -69,6 +69,7 @@ pub fn tracer(settings: &TraceSettings) -> Result<Tracer, String> {
         .clone()
         .or_else(|| std::env::var("OTEL_SERVICE_NAME").ok())
         .unwrap_or_else(|| "baton".to_owned());
+    baton_mcp::trace::set_sample_ratio(settings.sample_ratio);
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(

@@ -9,7 +9,11 @@
 //! CLIENT span (retries and fallbacks are siblings), and its context goes to the server as
 //! `_meta.traceparent` (stdio and HTTP alike).
 
-use std::collections::HashMap;
+use std::{
+    cell::Cell,
+    collections::HashMap,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use opentelemetry::{
     propagation::{Extractor, Injector, TextMapPropagator},
@@ -45,6 +49,56 @@ impl Injector for Sink {
     }
 }
 
+/// The share of requests without a parent that are traced (`telemetry.sample_ratio`), as
+/// `f64` bits. Decided before any span is built: an unsampled request costs a lookup and a
+/// random draw, not a span.
+static SAMPLE_RATIO: AtomicU64 = AtomicU64::new(0x3FF0_0000_0000_0000); // 1.0
+
+/// Sets the share of parentless requests traced (the SDK's sampler keeps the same ratio).
+pub fn set_sample_ratio(ratio: f64) {
+    SAMPLE_RATIO.store(ratio.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+}
+
+thread_local! {
+    /// xorshift64* state: the head-sampling draw needs speed, not cryptography.
+    static DRAW: Cell<u64> = Cell::new({
+        let here = &DRAW as *const _ as u64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        (here ^ now) | 1
+    });
+}
+
+/// Whether a request is traced: by its parent's sampled flag when it carries a
+/// `traceparent`, else with probability `sample_ratio`.
+fn head_sampled(traceparent: Option<&str>) -> bool {
+    if let Some(parent) = traceparent {
+        // version-traceid-spanid-flags; bit 0 of the flags is "sampled".
+        return parent
+            .rsplit('-')
+            .next()
+            .and_then(|flags| u8::from_str_radix(flags, 16).ok())
+            .is_some_and(|flags| flags & 1 == 1);
+    }
+    let ratio = f64::from_bits(SAMPLE_RATIO.load(Ordering::Relaxed));
+    if ratio >= 1.0 {
+        return true;
+    }
+    if ratio <= 0.0 {
+        return false;
+    }
+    let draw = DRAW.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    });
+    ((draw >> 11) as f64 / (1u64 << 53) as f64) < ratio
+}
+
 /// What a downstream request says about itself, for its SERVER span.
 pub struct Incoming<'a> {
     pub method: &'static str,
@@ -64,6 +118,25 @@ pub struct Incoming<'a> {
 /// The SERVER span of a downstream request, its parent taken from the request's trace
 /// context. Disabled (free) when no trace exporter is installed.
 pub fn server_span(incoming: &Incoming<'_>) -> Span {
+    if !tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO) {
+        return Span::none();
+    }
+    let carried = |key: &str| {
+        incoming
+            .meta
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| {
+                incoming
+                    .headers
+                    .and_then(|headers| headers.get(key))
+                    .and_then(|value| value.to_str().ok())
+            })
+    };
+    if !head_sampled(carried("traceparent")) {
+        // Not traced: no span, so no CLIENT span under it and no context sent upstream.
+        return Span::none();
+    }
     let span = tracing::info_span!(
         target: baton_core::TRACE_TARGET,
         "mcp.server",
@@ -88,27 +161,25 @@ pub fn server_span(incoming: &Incoming<'_>) -> Span {
         "prompts/get" => span.record("gen_ai.prompt.name", incoming.target),
         _ => span.record("mcp.resource.uri", incoming.target),
     };
-    let mut carried: HashMap<&'static str, String> = HashMap::new();
-    for key in KEYS {
-        let from_meta = incoming.meta.get(key).and_then(serde_json::Value::as_str);
-        let from_header = || {
-            incoming
-                .headers
-                .and_then(|headers| headers.get(key))
-                .and_then(|value| value.to_str().ok())
-        };
-        if let Some(value) = from_meta.or_else(from_header) {
-            carried.insert(key, value.to_owned());
-        }
-    }
-    if carried.contains_key("traceparent") {
-        let parent = TraceContextPropagator::new().extract(&Carrier(&carried));
+    let found: HashMap<&'static str, String> = KEYS
+        .into_iter()
+        .filter_map(|key| Some((key, carried(key)?.to_owned())))
+        .collect();
+    if found.contains_key("traceparent") {
+        let parent = TraceContextPropagator::new().extract(&Carrier(&found));
         let _ = span.set_parent(parent);
     }
     // The trace id, for the log lines written inside the request.
     let trace_id = span.context().span().span_context().trace_id();
     span.record("trace_id", trace_id.to_string());
     span
+}
+
+/// Whether a call made now is traced: inside a traced request or run (a request that was
+/// not sampled has no span, and neither have its calls).
+pub fn tracing_here() -> bool {
+    tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO)
+        && !Span::current().is_none()
 }
 
 /// The CLIENT span of one attempt sent to `server` (`name`: the server's own name for the
@@ -162,5 +233,28 @@ pub fn method_of(request: &rmcp::model::ClientRequest) -> &'static str {
         ClientRequest::SubscribeRequest(_) => "resources/subscribe",
         ClientRequest::UnsubscribeRequest(_) => "resources/unsubscribe",
         _ => "request",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parent_decides_by_its_flag_and_the_ratio_decides_the_rest() {
+        assert!(head_sampled(Some(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        )));
+        assert!(!head_sampled(Some(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+        )));
+        assert!(!head_sampled(Some("garbage")));
+        set_sample_ratio(0.0);
+        assert!((0..1000).all(|_| !head_sampled(None)));
+        set_sample_ratio(0.25);
+        let kept = (0..20_000).filter(|_| head_sampled(None)).count();
+        assert!((4_000..6_000).contains(&kept), "{kept} of 20000 at 0.25");
+        set_sample_ratio(1.0);
+        assert!((0..1000).all(|_| head_sampled(None)));
     }
 }

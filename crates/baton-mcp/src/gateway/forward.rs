@@ -135,7 +135,7 @@ impl Gateway {
             None => None,
         };
         let started = std::time::Instant::now();
-        let span = if tracing::enabled!(target: crate::trace::TARGET, tracing::Level::INFO) {
+        let span = if crate::trace::tracing_here() {
             let method = crate::trace::method_of(&(out.build)(params.clone()));
             crate::trace::client_span(method, server, label, number)
         } else {

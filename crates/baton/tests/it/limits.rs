@@ -324,6 +324,20 @@ async fn an_oversized_answer_from_an_http_upstream_fails_at_once_naming_the_limi
     );
     let baton = BatonHttp::start(&outer);
     let client = big_client(&baton.mcp_url()).await;
+    // The inner Baton lists the counter's tools once its Python server is up; the outer
+    // follows its list_changed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !tool_names(&client)
+        .await
+        .iter()
+        .any(|name| name == "remote__counter__big_text")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the counter's tools never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut params = CallToolRequestParams::new("remote__counter__big_text");
     params.arguments = serde_json::json!({"size": SIZE}).as_object().cloned();
     let started = Instant::now();
