@@ -100,6 +100,7 @@ struct ServerTotals {
     retries: u64,
     restarts: u64,
     in_flight: u64,
+    queued: u64,
     /// 0 closed, 1 half-open, 2 open (the worst replica's).
     breaker: u64,
     retries_by_tool: HashMap<String, u64>,
@@ -123,6 +124,7 @@ fn refresh(scrape: &Scrape) {
         totals.retries += total.retries;
         totals.restarts += upstream.restarts();
         totals.in_flight += upstream.in_flight() as u64;
+        totals.queued += upstream.queued() as u64;
         let breaker = match upstream.breaker_state() {
             Some(baton_resilience::BreakerState::Open { .. }) => 2,
             Some(baton_resilience::BreakerState::HalfOpen { .. }) => 1,
@@ -143,6 +145,7 @@ fn refresh(scrape: &Scrape) {
         }
         gauge!("baton_upstream_replicas", "server" => server.clone()).set(totals.replicas as f64);
         gauge!("baton_upstream_in_flight", "server" => server.clone()).set(totals.in_flight as f64);
+        gauge!("baton_upstream_queued", "server" => server.clone()).set(totals.queued as f64);
         gauge!("baton_breaker_state", "server" => server.clone()).set(totals.breaker as f64);
         counter!("baton_upstream_attempts_total", "server" => server.clone())
             .absolute(totals.attempts);
@@ -167,6 +170,7 @@ fn refresh(scrape: &Scrape) {
     gauge!("baton_sessions_open", "transport" => "sse").set(f64::from(sse));
     if let Some(engine) = &scrape.engine {
         gauge!("baton_runs_executing").set(engine.executing() as f64);
+        counter!("baton_run_takeovers_total").absolute(engine.takeovers());
     }
     process(scrape.started);
 }
@@ -195,12 +199,15 @@ pub fn follow(engine: Option<&Arc<Engine>>, bus: Option<&Arc<EventBus>>) {
         tokio::spawn(async move {
             // Run id → workflow, while the run is in progress here.
             let mut workflows: HashMap<String, String> = HashMap::new();
+            // Steps waiting now (a durable sleep or an approval), by run.
+            let mut waiting: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
             loop {
                 let event = match runs.recv().await {
                     Ok(event) => event,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
                 };
+                track_waiting(&mut waiting, &event);
                 run_event(&mut workflows, event);
             }
         });
@@ -218,6 +225,32 @@ pub fn follow(engine: Option<&Arc<Engine>>, bus: Option<&Arc<EventBus>>) {
             }
         });
     }
+}
+
+/// `baton_steps_waiting`: steps of runs executing here that wait (a sleep or an approval).
+fn track_waiting(
+    waiting: &mut HashMap<String, std::collections::HashSet<String>>,
+    event: &RunEvent,
+) {
+    match event {
+        RunEvent::Waiting { run, step, .. } => {
+            waiting.entry(run.clone()).or_default().insert(step.clone());
+        }
+        RunEvent::StepFinished { run, step, .. } => {
+            if let Some(steps) = waiting.get_mut(run) {
+                steps.remove(step);
+                if steps.is_empty() {
+                    waiting.remove(run);
+                }
+            }
+        }
+        RunEvent::Finished { run, .. } => {
+            waiting.remove(run);
+        }
+        _ => return,
+    }
+    gauge!("baton_steps_waiting")
+        .set(waiting.values().map(|steps| steps.len()).sum::<usize>() as f64);
 }
 
 fn run_event(workflows: &mut HashMap<String, String>, event: RunEvent) {

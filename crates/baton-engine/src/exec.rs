@@ -136,9 +136,16 @@ impl Engine {
     /// Claims `run`'s lease, or takes it from a holder on this machine whose process is
     /// gone; [`EngineError::Busy`] when a live worker holds it.
     async fn claim_or_take_over(&self, run: &str) -> Result<Lease, EngineError> {
+        let before = self.store.run(run).await?.lease_owner;
         Ok(
             match self.store.claim(run, &self.owner, self.lease_ttl).await? {
-                Some(lease) => lease,
+                Some(lease) => {
+                    // Claimed while another worker's name was on it: its lease had run out.
+                    if before.as_ref().is_some_and(|holder| *holder != self.owner) {
+                        self.count_takeover();
+                    }
+                    lease
+                }
                 None => {
                     let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
                     // A holder on this machine whose process is gone (killed, crashed) is taken
@@ -156,12 +163,20 @@ impl Engine {
                         None
                     };
                     match taken {
-                        Some(lease) => lease,
+                        Some(lease) => {
+                            self.count_takeover();
+                            lease
+                        }
                         None => return Err(EngineError::Busy(run.to_owned(), holder)),
                     }
                 }
             },
         )
+    }
+
+    fn count_takeover(&self) {
+        self.takeovers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Renews the lease until aborted; cancels the run here when the lease is lost or the

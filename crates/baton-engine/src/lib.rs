@@ -184,6 +184,8 @@ pub struct Engine {
     slots: Option<Arc<Semaphore>>,
     /// Told when a run executing here in a place of `slots` ends.
     slot_freed: Notify,
+    /// Runs this process took from another holder (its lease expired, or its process died).
+    takeovers: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -243,6 +245,7 @@ impl Engine {
                 .max_runs
                 .map(|max| Arc::new(Semaphore::new(max as usize))),
             slot_freed: Notify::new(),
+            takeovers: Default::default(),
         });
         engine.set_workflows(workflows);
         engine
@@ -274,6 +277,11 @@ impl Engine {
     }
 
     /// Top-level and sub-runs executing in this process now.
+    /// How many runs this process took over from another holder since it started.
+    pub fn takeovers(&self) -> u64 {
+        self.takeovers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn executing(&self) -> usize {
         self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
     }

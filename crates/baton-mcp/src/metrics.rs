@@ -60,6 +60,20 @@ pub fn tool_call(server: String, tool: String, outcome: &'static str, took: Dura
         .increment(1);
 }
 
+/// A call answered by one of its tool's `fallback:` candidates (both names from the
+/// catalog: bounded).
+pub fn fallback_used(catalog: &Catalog, tool: &str, fallback: &str) {
+    let label = |name: &str| {
+        if catalog.tool_routes.contains_key(name) {
+            name.to_owned()
+        } else {
+            "unknown".to_owned()
+        }
+    };
+    metrics::counter!("baton_tool_call_fallbacks_total", "tool" => label(tool), "fallback" => label(fallback))
+        .increment(1);
+}
+
 /// One prompt get or resource read, by the owning server.
 pub fn other_use(kind: crate::audit::AuditKind, server: String, outcome: &'static str) {
     let name = match kind {

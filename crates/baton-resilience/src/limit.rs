@@ -56,6 +56,11 @@ impl ConcurrencyLimit {
         })
     }
 
+    /// Calls waiting for a slot now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
     pub fn in_flight(&self) -> usize {
         self.max_in_flight - self.permits.available_permits()
     }

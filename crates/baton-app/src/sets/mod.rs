@@ -164,6 +164,7 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> V
             stats["restarts"] = json!(upstream.restarts());
             stats["session_recoveries"] = json!(upstream.session_recoveries());
             stats["in_flight"] = json!(upstream.in_flight());
+            stats["queued"] = json!(upstream.queued());
             if per_tool {
                 stats["by_name"] = by_name
                     .iter()

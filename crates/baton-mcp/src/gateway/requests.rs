@@ -56,6 +56,7 @@ impl Gateway {
                 Ok(result) => {
                     if index > 0 {
                         tracing::info!(tool = %params.name, fallback = %name, "answered by a fallback");
+                        crate::metrics::fallback_used(&self.catalog(), &params.name, &name);
                     }
                     return Ok(result);
                 }

@@ -428,6 +428,11 @@ impl Upstream {
         self.limit.in_flight()
     }
 
+    /// Calls waiting for a place under its `concurrency` limit now.
+    pub fn queued(&self) -> usize {
+        self.limit.queued()
+    }
+
     pub fn restarts(&self) -> u64 {
         self.restarts.load(Ordering::Relaxed)
     }

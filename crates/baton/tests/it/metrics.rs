@@ -229,3 +229,91 @@ async fn with_auth_metrics_need_credentials_unless_on_their_own_address() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// The scrape's value of `metric` with these labels (exact text), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// Calls queued under a `concurrency:` limit, a fallback answering for a timed-out tool,
+/// and a step waiting for approval show in `/metrics` (and the queue in the status tool).
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_calls_fallbacks_and_waiting_steps_are_counted() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\n    resilience:\n      concurrency: {{ max: 1, queue: 8 }}\n      tools:\n        hang: {{ timeout: 200ms, retry: never, fallback: [fault__echo] }}\n\
+             workflows:\n  definitions:\n    gated:\n      steps:\n        - id: ask\n          approval: {{ prompt: \"ok?\" }}\n",
+            fault_server(&[])
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    let scrape = || async {
+        reqwest::get(format!("{}/metrics", baton.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // One slow call holds the only place; two more wait for it.
+    let slow = futures::future::join_all(
+        (0..3).map(|_| call(&client, "fault__delay", json!({"ms": 1500}))),
+    );
+    let watch = async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = scrape().await;
+            if sample(&text, "baton_upstream_queued{server=\"fault\"}") == Some(2.0) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no queued calls seen:\n{text}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let status = status(&client).await;
+        assert_eq!(status["fault"]["stats"]["queued"], 2, "{status}");
+    };
+    tokio::join!(slow, watch);
+
+    let answered = call(
+        &client,
+        "fault__hang",
+        json!({"message": "from the fallback"}),
+    )
+    .await;
+    assert!(text_of(&answered).contains("from the fallback"));
+    let text = scrape().await;
+    assert_eq!(
+        sample(
+            &text,
+            "baton_tool_call_fallbacks_total{tool=\"fault__hang\",fallback=\"fault__echo\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+
+    call(
+        &client,
+        "baton__run_workflow",
+        json!({"workflow": "gated", "wait": false}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape().await;
+        if sample(&text, "baton_steps_waiting") == Some(1.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no waiting step:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = scrape().await;
+    assert_eq!(
+        sample(&text, "baton_run_takeovers_total"),
+        Some(0.0),
+        "{text}"
+    );
+}
