@@ -66,6 +66,17 @@ impl Engine {
                 baton.run.id = %run,
                 baton.workflow = %record.workflow,
             );
+            // A run executed again (resumed, taken over) links to its first trace.
+            if !record.status.is_finished() {
+                match engine.store.trace_parent(&run, None).await? {
+                    Some(first) => crate::trace_link::link(&span, &first),
+                    None => {
+                        if let Some(ours) = crate::trace_link::traceparent(&span) {
+                            engine.store.trace_parent(&run, Some(&ours)).await?;
+                        }
+                    }
+                }
+            }
             tracing::Instrument::instrument(engine.execute_inner(&run), span).await
         })
     }

@@ -11,6 +11,7 @@
 
 mod exec;
 mod steps;
+mod trace_link;
 mod workers;
 
 pub use workers::WorkerSettings;

@@ -482,10 +482,12 @@ async fn sleep(
         reason: format!("sleeping {text}"),
     });
     let left = Duration::from_millis((wake_at - now_ms()).max(0) as u64);
-    Ok(tokio::select! {
-        _ = tokio::time::sleep(left) => Ok(json!({ "slept_ms": length.as_millis() as u64 })),
-        _ = context.cancel.cancelled() => Err("cancelled".to_owned()),
-    })
+    tokio::select! {
+        _ = tokio::time::sleep(left) => Ok(Ok(json!({ "slept_ms": length.as_millis() as u64 }))),
+        // Cancelled or Baton stopping: nothing is written, the sleep stays in the store
+        // (with its wake-up time) for whoever executes the run next.
+        _ = context.cancel.cancelled() => Err(EngineError::Cancelled(context.run.clone())),
+    }
 }
 
 /// Waits for a decision (from this process or another: the store is looked at every
@@ -548,7 +550,8 @@ async fn approval(
         tokio::select! {
             _ = context.engine.decided.notified() => {}
             _ = tokio::time::sleep(APPROVAL_POLL) => {}
-            _ = context.cancel.cancelled() => return Ok(Err("cancelled".to_owned())),
+            // As for a sleep: the approval still waits when the run is executed next.
+            _ = context.cancel.cancelled() => return Err(EngineError::Cancelled(context.run.clone())),
         }
     }
 }

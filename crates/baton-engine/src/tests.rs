@@ -470,7 +470,11 @@ async fn a_run_is_taken_over_without_repeating_completed_steps_on(backend: TestB
     };
     assert_eq!(record.status, RunStatus::Succeeded, "{:?}", record.error);
     assert_eq!(record.outputs, Some(json!({"resumed": true})));
-    assert_eq!(second_engine.takeovers(), 1, "counted (baton_run_takeovers_total)");
+    assert_eq!(
+        second_engine.takeovers(),
+        1,
+        "counted (baton_run_takeovers_total)"
+    );
     assert_eq!(first_engine.takeovers(), 0);
     let echo_calls = calls_of(&tools, "t__echo");
     assert_eq!(

@@ -77,6 +77,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("parent_run", Text),
             ("parent_step", Text),
             ("origin", Text),
+            ("trace_parent", Text),
         ],
         generated_id: false,
     },

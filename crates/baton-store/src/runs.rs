@@ -54,6 +54,9 @@ feature! {
         /// A filtered page of runs, newest first (continue with the last one's
         /// `created_at` and id as `before`).
         fn run_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>>;
+        /// The traceparent of `run`'s first execution; with `keep`, that one is recorded
+        /// when none was (a later call changes nothing).
+        fn trace_parent(&self, run: &str, keep: Option<&str>) -> Result<Option<String>>;
         /// Every step record of `run` (outputs stored out of line are read back).
         fn steps(&self, run: &str) -> Result<Vec<StepRecord>>;
         /// Starts the next attempt of a step (item -1 for the step as a whole): counts it,

@@ -451,6 +451,13 @@ async fn runs_are_paged_and_filtered(place: &TestPlace) {
         ids.push(id);
     }
     store.cancel(&ids[24]).await.unwrap();
+    // The first execution's traceparent is kept; a later one does not replace it.
+    assert_eq!(store.trace_parent(&ids[0], None).await.unwrap(), None);
+    let first = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let kept = store.trace_parent(&ids[0], Some(first)).await.unwrap();
+    assert_eq!(kept.as_deref(), Some(first));
+    let again = store.trace_parent(&ids[0], Some("00-other-01")).await.unwrap();
+    assert_eq!(again.as_deref(), Some(first));
     let page = |before: Option<(i64, String)>| RunQuery {
         workflows: Some(vec!["wf".into()]),
         before,

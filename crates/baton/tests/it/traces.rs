@@ -181,3 +181,92 @@ async fn a_call_is_one_trace_from_the_client_through_baton_to_the_server() {
         assert_eq!(calls[0]["name"], "tools/call echo");
     }
 }
+
+/// A run resumed by another `baton serve` (after a stop in the middle of a durable sleep)
+/// is a new trace whose run span links to the first execution's trace.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_run_links_to_its_first_trace() {
+    let (_receiver, receiver_url) = receiver();
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "telemetry:\n  otlp:\n    endpoint: {receiver_url}\n    protocol: http/protobuf\n\
+             workflows:\n  definitions:\n    nap:\n      steps:\n        - id: first\n          set: {{ a: 1 }}\n        - id: pause\n          needs: [first]\n          sleep: 3s\n        - id: last\n          needs: [pause]\n          set: {{ b: 2 }}\n"
+        ),
+    );
+    let mut first = BatonHttp::start(&config);
+    let http = reqwest::Client::new();
+    let started: Value = http
+        .post(format!("{}/api/runs", first.base))
+        .json(&json!({"workflow": "nap"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = started["run"].as_str().expect("a run id").to_owned();
+    let state = |base: String, run: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}/api/runs/{run}"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while state(first.base.clone(), run.clone()).await["steps"]["pause"]["state"] != "sleeping" {
+        assert!(Instant::now() < deadline, "the run never slept");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A clean stop in the middle of the sleep: the run is left for the next Baton.
+    assert!(first.terminate(Duration::from_secs(20)).success());
+    let second = BatonHttp::start(&config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while state(second.base.clone(), run.clone()).await["status"] != "succeeded" {
+        assert!(
+            Instant::now() < deadline,
+            "the run was not resumed: {}",
+            second.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The second execution's run span links to the first execution's trace, which holds
+    // the step finished before the stop. (The first run span itself ends as the process
+    // stops, and may miss the exporter's last flush.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (resumed, earlier_step) = loop {
+        let all = spans(&receiver_url).await;
+        let resumed = all
+            .iter()
+            .find(|span| span["name"] == "workflow nap" && !span["links"][0].is_null())
+            .cloned();
+        let earlier_step = all
+            .iter()
+            .find(|span| span["name"] == "step first")
+            .cloned();
+        if let (Some(resumed), Some(earlier_step)) = (resumed, earlier_step) {
+            break (resumed, earlier_step);
+        }
+        assert!(Instant::now() < deadline, "spans: {all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(resumed["attributes"]["baton.run.id"], json!(run));
+    assert_ne!(resumed["trace_id"], earlier_step["trace_id"], "a new trace");
+    assert_eq!(
+        resumed["links"][0]["trace_id"], earlier_step["trace_id"],
+        "{resumed}\n{earlier_step}"
+    );
+    // The resumed execution's own steps are in its trace.
+    let all = spans(&receiver_url).await;
+    assert!(
+        all.iter()
+            .any(|span| span["name"] == "step last" && span["trace_id"] == resumed["trace_id"]),
+        "{all:?}"
+    );
+}
