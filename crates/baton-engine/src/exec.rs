@@ -113,9 +113,12 @@ impl Engine {
         };
         // Stops renewing when this execution ends or is dropped (its process is going).
         let keeper = AbortOnDrop(self.keep_lease(run, &lease, cancel.clone()));
-        let result = self
-            .drive(&record, workflow, lease.clone(), cancel.clone())
-            .await;
+        let limit = workflow.timeout;
+        let drive = self.drive(&record, workflow, lease.clone(), cancel.clone());
+        let result = match limit {
+            None => drive.await,
+            Some(limit) => self.within(run, limit, drive, &cancel).await,
+        };
         drop(keeper);
         // Stopped without an end (Baton is stopping): the lease goes now, so another
         // process resumes the run at once instead of after the lease time.
@@ -188,6 +191,32 @@ impl Engine {
     fn count_takeover(&self) {
         self.takeovers
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `drive`, cancelling the run once it has executed for `limit` (counted from when it
+    /// first began executing, so a resumed run keeps its deadline).
+    async fn within(
+        &self,
+        run: &str,
+        limit: std::time::Duration,
+        drive: impl std::future::Future<Output = Result<(), EngineError>>,
+        cancel: &CancellationToken,
+    ) -> Result<(), EngineError> {
+        let now = baton_store::now_ms();
+        let began = self.store.run(run).await?.started_at.unwrap_or(now);
+        let left = std::time::Duration::from_millis(
+            (began + limit.as_millis() as i64 - now).max(0) as u64,
+        );
+        tokio::pin!(drive);
+        tokio::select! {
+            result = &mut drive => result,
+            _ = tokio::time::sleep(left) => {
+                tracing::warn!(run, ?limit, "the run exceeded its workflow's timeout: cancelling it");
+                self.store.cancel(run).await?;
+                cancel.cancel();
+                drive.await
+            }
+        }
     }
 
     /// Renews the lease until aborted; cancels the run here when the lease is lost or the

@@ -182,6 +182,33 @@ steps:
     );
 }
 
+/// A workflow's `timeout:` cancels a run that runs longer (a durable sleep here), and a
+/// workflow without one is untouched (its definition's hash does not move either).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_timeout_cancels_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = Arc::new(Tools::default());
+    let slow = workflow("name: slow\ntimeout: 300ms\nsteps:\n  - { id: wait, sleep: 30s }\n");
+    assert_eq!(slow.timeout, Some(Duration::from_millis(300)));
+    let plain = workflow("name: plain\nsteps:\n  - { id: wait, sleep: 30s }\n");
+    let stored = serde_json::to_value(&plain).unwrap();
+    assert!(
+        stored.get("timeout").is_none(),
+        "left out when unset: {stored}"
+    );
+    let engine = engine(&dir, tools, vec![slow]).await;
+    let started = Instant::now();
+    let record = tokio::time::timeout(
+        Duration::from_secs(20),
+        engine.run("slow", &Default::default(), "test"),
+    )
+    .await
+    .expect("the timeout did not end the run")
+    .unwrap();
+    assert_eq!(record.status, RunStatus::Cancelled, "{record:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn for_each_keeps_order_and_respects_its_concurrency() {
     let dir = tempfile::tempdir().unwrap();

@@ -309,6 +309,10 @@ impl WorkflowCompiler<'_, '_> {
                 self.push(Location::UNKNOWN, "outputs", problem);
             }
         }
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .and_then(|timeout| self.duration(timeout, "timeout"));
         let mut workflow = Workflow {
             name,
             description: raw.description.clone().unwrap_or_default(),
@@ -317,6 +321,7 @@ impl WorkflowCompiler<'_, '_> {
             inputs,
             outputs: raw.outputs.clone(),
             steps,
+            timeout,
         };
         workflow.hash = hash(&workflow);
         Some(workflow)

@@ -36,6 +36,11 @@ pub struct Workflow {
     pub outputs: IndexMap<String, Value>,
     /// In dependency order: every step comes after the steps it needs.
     pub steps: Vec<Step>,
+    /// A run still unfinished this long after it began executing is cancelled (`timeout:`,
+    /// the seed's `default_timeout`). Left out of the stored form when unset, so the hash of
+    /// a workflow without one does not change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,6 +227,7 @@ impl Workflow {
                 line: 0,
                 column: 0,
             }],
+            timeout: None,
         };
         workflow.hash = compile::hash(&workflow);
         workflow

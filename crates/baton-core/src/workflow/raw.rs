@@ -25,6 +25,9 @@ pub struct RawWorkflow {
     /// The phase style (`phases:` with `dependencies:` and `parallel:`), compiled into steps.
     #[serde(default)]
     pub phases: Vec<Spanned<RawPhase>>,
+    /// A run unfinished this long after it began executing is cancelled (e.g. `2h`).
+    #[serde(default, alias = "default_timeout")]
+    pub timeout: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]
