@@ -327,6 +327,8 @@ pub struct Resilience {
     pub tool_retry_on_error: BTreeMap<String, bool>,
     /// How long a call waits for the server while it is connecting or restarting.
     pub connect_wait: Duration,
+    /// How often an idle remote server is pinged (`resilience.ping_every`, default 30 s).
+    pub ping_every: Duration,
     /// How long the MCP handshake may take.
     pub connect_timeout: Duration,
     /// The largest JSON-RPC message accepted from or sent to the server.
@@ -471,6 +473,7 @@ impl Default for Resilience {
             tool_breakers: BTreeMap::new(),
             tool_retry_on_error: BTreeMap::new(),
             connect_wait: Duration::from_secs(5),
+            ping_every: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(60),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }

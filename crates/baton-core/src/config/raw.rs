@@ -217,6 +217,9 @@ pub struct RawResilience {
     pub connect_wait: Option<SpannedString>,
     /// How long the server may take to answer the MCP handshake.
     pub connect_timeout: Option<SpannedString>,
+    /// How often an idle remote (http, sse) server is sent an MCP `ping`, so that one
+    /// that went away is noticed (and `/readyz` says so) without traffic.
+    pub ping_every: Option<SpannedString>,
     /// The largest message accepted from or sent to the server, e.g. `64MiB`.
     pub max_message_bytes: Option<SpannedString>,
     /// Per-tool overrides (server level only), by the server's own tool name.

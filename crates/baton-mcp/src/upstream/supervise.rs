@@ -7,6 +7,7 @@ use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use baton_core::config::{RestartSettings, TransportConfig};
 use baton_resilience::{Decision, RestartPolicy, Supervisor};
+use rmcp::model::{ClientRequest, PingRequest};
 
 use super::{Upstream, UpstreamEvent, UpstreamState};
 
@@ -137,8 +138,21 @@ impl Upstream {
         let connection = self.shared_connection().await?;
         let peer = connection.session.peer().clone();
         let exit = connection.exit.clone();
+        let modern = connection.is_modern();
         drop(connection);
+        // A remote server is pinged when idle, so one that went away without closing the
+        // connection (or between requests of a stateless transport) is noticed.
+        let remote = !matches!(self.config.transport, TransportConfig::Stdio(_));
+        let ping_every = self.config.resilience.ping_every;
+        let mut next_ping = tokio::time::Instant::now() + ping_every;
         while !peer.is_transport_closed() && !self.is_stopping() {
+            if remote && !ping_every.is_zero() && tokio::time::Instant::now() >= next_ping {
+                next_ping = tokio::time::Instant::now() + ping_every;
+                if self.in_flight() == 0 && !ping(&peer, modern, ping_every).await {
+                    tracing::warn!(server = %self.name(), "upstream did not answer a ping");
+                    return exit;
+                }
+            }
             // A stdio process that exits wakes this at once; the poll covers the rest.
             let mut exited = exit.clone();
             tokio::select! {
@@ -155,6 +169,30 @@ impl Upstream {
         }
         exit
     }
+}
+
+/// How long an idle ping may take at most.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether the server answered an MCP `ping` (`tools/list` for a 2026-07-28 server, which
+/// has no ping) within `every` (at most [`PING_TIMEOUT`]).
+async fn ping(peer: &rmcp::Peer<rmcp::RoleClient>, modern: bool, every: Duration) -> bool {
+    let request = async {
+        if modern {
+            peer.list_tools(None).await.map(drop)
+        } else {
+            peer.send_request(ClientRequest::PingRequest(PingRequest {
+                method: Default::default(),
+                extensions: Default::default(),
+            }))
+            .await
+            .map(drop)
+        }
+    };
+    matches!(
+        tokio::time::timeout(every.min(PING_TIMEOUT), request).await,
+        Ok(Ok(()))
+    )
 }
 
 fn policy(settings: &RestartSettings) -> RestartPolicy {

@@ -216,3 +216,30 @@ async fn probes_over_the_rate_limit_get_429() {
     assert_eq!(body["status"], "rate_limited", "{body}");
     readyz_until(&baton.base, 200, Duration::from_secs(5), || async {}).await;
 }
+
+/// An idle remote server is pinged (`resilience.ping_every`): `/readyz` turns 503 when it
+/// goes away and 200 when it is back, with no call made.
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_follows_an_idle_remote_server_through_pings() {
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let upstream = fault_http_on(&address, &[]);
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "resilience:\n  ping_every: 200ms\n  restart: {{ initial_delay: 100ms, max_delay: 300ms }}\nservers:\n  remote:\n    url: http://{address}/mcp\n"
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let ready = readyz_until(&baton.base, 200, Duration::from_secs(30), || async {}).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+
+    drop(upstream);
+    let down = readyz_until(&baton.base, 503, Duration::from_secs(20), || async {}).await;
+    assert_eq!(names(&down["not_ready"]), ["remote"], "{down}");
+
+    let _upstream = fault_http_on(&address, &[]);
+    let back = readyz_until(&baton.base, 200, Duration::from_secs(20), || async {}).await;
+    assert_eq!(names(&back["not_ready"]), Vec::<String>::new(), "{back}");
+}

@@ -134,6 +134,7 @@ impl Compiler<'_> {
                 &raw.connect_timeout,
                 &mut resilience.connect_timeout,
             ),
+            ("ping_every", &raw.ping_every, &mut resilience.ping_every),
         ] {
             if let Some(value) = value
                 && let Some(duration) = self.duration(value, &format!("{path}.{name}"))
