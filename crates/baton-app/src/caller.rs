@@ -142,6 +142,7 @@ async fn call_through(
         single_attempt: options.step_retries,
         // The engine's steps: whoever started the run was checked when it started.
         principal: None,
+        trace_passthrough: Vec::new(),
     };
     match gateway
         .call_tool_typed(&SessionScope::default(), params, call)

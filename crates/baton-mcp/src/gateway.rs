@@ -149,6 +149,9 @@ pub struct CallContext {
     /// Who is calling, when `serve.auth` authenticated it (`None`: a trusted caller — stdio,
     /// unauthenticated HTTP, or Baton's own engine).
     pub principal: Option<crate::downstream::auth::Principal>,
+    /// The client's trace context (`traceparent`, `tracestate`) to pass upstream as it came
+    /// when Baton does not trace the request (its parent was not sampled).
+    pub trace_passthrough: Vec<(String, String)>,
 }
 
 impl CallContext {

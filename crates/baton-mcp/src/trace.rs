@@ -175,11 +175,46 @@ pub fn server_span(incoming: &Incoming<'_>) -> Span {
     span
 }
 
+/// The client's trace context to pass upstream unchanged: only when Baton traces (an
+/// exporter is installed) but not this request, whose `traceparent` is not sampled — a
+/// sampled one is replaced by Baton's CLIENT span's context.
+pub fn passthrough(
+    meta: &serde_json::Map<String, serde_json::Value>,
+    headers: Option<&http::HeaderMap>,
+) -> Vec<(String, String)> {
+    if !tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO) {
+        return Vec::new();
+    }
+    let carried = |key: &str| {
+        meta.get(key)
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| {
+                headers
+                    .and_then(|headers| headers.get(key))
+                    .and_then(|value| value.to_str().ok())
+            })
+            .map(str::to_owned)
+    };
+    match carried("traceparent") {
+        Some(parent) if !head_sampled(Some(&parent)) => {
+            std::iter::once(("traceparent".to_owned(), parent))
+                .chain(carried("tracestate").map(|state| ("tracestate".to_owned(), state)))
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Whether a call made now is traced: inside a traced request or run (a request that was
 /// not sampled has no span, and neither have its calls).
 pub fn tracing_here() -> bool {
-    tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO)
-        && !Span::current().is_none()
+    if !tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO) {
+        return false;
+    }
+    // The current span may be another library's (rmcp's request span): only one of ours
+    // carries an OpenTelemetry context.
+    let current = Span::current();
+    !current.is_none() && current.context().span().span_context().is_valid()
 }
 
 /// The CLIENT span of one attempt sent to `server` (`name`: the server's own name for the

@@ -102,6 +102,13 @@ impl DownstreamSession {
                 .and_then(|parts| parts.extensions.get::<super::auth::Principal>())
                 .or(self.principal.as_ref())
                 .cloned(),
+            trace_passthrough: crate::trace::passthrough(
+                &context.meta.0,
+                context
+                    .extensions
+                    .get::<http::request::Parts>()
+                    .map(|parts| &parts.headers),
+            ),
         }
     }
 

@@ -62,6 +62,7 @@ impl Gateway {
             mode: None,
             single_attempt: false,
             principal,
+            trace_passthrough: Vec::new(),
         };
         let (result, outcome) = if call.may_use(&self.config(), name) {
             let params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);

@@ -261,7 +261,10 @@ impl Gateway {
             ));
         }
         // The attempt's trace context travels to the server in `_meta` (W3C keys).
-        let context = crate::trace::current_context();
+        let mut context = crate::trace::current_context();
+        if context.is_empty() {
+            context = call.trace_passthrough.clone();
+        }
         if !context.is_empty() {
             let meta = options.meta.get_or_insert_with(Default::default);
             for (key, value) in context {

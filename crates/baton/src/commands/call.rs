@@ -41,6 +41,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
         log_level: None,
         mode: None,
         single_attempt: false,
+        trace_passthrough: Vec::new(),
     };
     let result = gateway.call_tool(&scope, params, call).await;
     drop(scope);

@@ -270,3 +270,83 @@ async fn a_resumed_run_links_to_its_first_trace() {
         "{all:?}"
     );
 }
+
+/// What the server receives in `_meta` for a call carrying `entries` in its own `_meta`.
+async fn meta_seen(client: &Client, entries: &[(&str, String)]) -> Value {
+    let mut params = baton_mcp::rmcp::model::CallToolRequestParams::new("fault__meta");
+    params.arguments = json!({}).as_object().cloned();
+    let mut meta = baton_mcp::rmcp::model::RequestMetaObject::default();
+    for (key, value) in entries {
+        meta.0.0.insert((*key).to_owned(), json!(value));
+    }
+    params.meta = Some(meta);
+    let answer = client.peer().call_tool(params).await.expect("fault__meta");
+    serde_json::from_str(&text_of(&answer)).expect("the server's _meta")
+}
+
+/// At `sample_ratio: 0.0` Baton starts no trace of its own, follows a client's sampled
+/// parent (the server gets Baton's CLIENT span as parent), and passes an unsampled client's
+/// trace context upstream as it came; only the sampled call's spans are exported.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_ratio_zero_a_sampled_parent_is_followed_and_an_unsampled_one_passes_through() {
+    let (_receiver, receiver_url) = receiver();
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\ntelemetry:\n  sample_ratio: 0.0\n  otlp:\n    endpoint: {receiver_url}\n",
+            fault_server(&[])
+        ),
+    );
+    let mut baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+
+    let seen = meta_seen(
+        &client,
+        &[("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))],
+    )
+    .await;
+    let upstream = seen["traceparent"].as_str().unwrap_or_default().to_owned();
+    let parts: Vec<&str> = upstream.split('-').collect();
+    assert_eq!(parts.len(), 4, "{seen}");
+    assert_eq!(parts[1], TRACE_ID, "{seen}");
+    assert_ne!(parts[2], PARENT_ID, "under Baton's CLIENT span: {seen}");
+
+    let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".to_owned();
+    let seen = meta_seen(
+        &client,
+        &[
+            ("traceparent", unsampled.clone()),
+            ("tracestate", "vendor=value".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(seen["traceparent"], unsampled.as_str(), "{seen}");
+    assert_eq!(seen["tracestate"], "vendor=value", "{seen}");
+
+    let seen = meta_seen(&client, &[]).await;
+    assert!(
+        seen.get("traceparent").is_none(),
+        "no trace started: {seen}"
+    );
+    client.cancel().await.ok();
+    assert!(baton.terminate(Duration::from_secs(20)).success());
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let all = loop {
+        let all = spans(&receiver_url).await;
+        if all.len() >= 2 || Instant::now() > deadline {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        all.len(),
+        2,
+        "the sampled call's SERVER and CLIENT spans: {all:?}"
+    );
+    assert!(
+        all.iter().all(|span| span["trace_id"] == TRACE_ID),
+        "{all:?}"
+    );
+}
