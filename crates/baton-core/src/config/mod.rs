@@ -5,6 +5,7 @@
 mod compile;
 mod diagnose;
 pub(crate) mod error;
+mod events;
 pub mod interpolate;
 mod model;
 pub mod raw;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use compile::{STORE_URL_ENV, check_store_url, compile, parse_duration, sha256_hex};
 pub use error::{ConfigError, ConfigErrors};
+pub use events::{DeriveSettings, EventSettings};
 pub use model::*;
 
 /// The file Baton reads when `--config` is not given.

@@ -5,6 +5,8 @@ use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use globset::GlobSet;
 
+use super::events::{DeriveSettings, EventSettings};
+
 /// Default streamable-HTTP listen address for `baton serve --http` when none is given.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8931";
 /// Default request-body limit for the HTTP and SSE endpoints (4 MiB).
@@ -129,48 +131,6 @@ pub struct TraceSettings {
 
 /// How long audit records are kept by default.
 pub const DEFAULT_AUDIT_KEEP_FOR: Duration = Duration::from_secs(30 * 86_400);
-
-/// `events:` — retention of the recorded event stream.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventSettings {
-    pub keep: u32,
-    pub keep_for: Duration,
-    pub derive: DeriveSettings,
-}
-
-/// `events.derive:` — events derived from the servers' numbers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeriveSettings {
-    pub enabled: bool,
-    pub every: Duration,
-    /// `server_degraded`: p95 above `factor` × its baseline, or above `above`, for
-    /// `sustained`; the baseline counts after `latency_min_calls` calls.
-    pub factor: f64,
-    pub above: Option<Duration>,
-    pub sustained: Duration,
-    pub latency_min_calls: u64,
-    /// `error_rate_exceeded`: at least `rate` of at least `errors_min_calls` calls in
-    /// `window` failed.
-    pub rate: f64,
-    pub window: Duration,
-    pub errors_min_calls: u64,
-}
-
-impl Default for DeriveSettings {
-    fn default() -> Self {
-        DeriveSettings {
-            enabled: true,
-            every: Duration::from_secs(5),
-            factor: 3.0,
-            above: None,
-            sustained: Duration::from_secs(30),
-            latency_min_calls: 20,
-            rate: 0.5,
-            window: Duration::from_secs(60),
-            errors_min_calls: 10,
-        }
-    }
-}
 
 /// `workflows:` — where definitions come from and how runs are kept.
 #[derive(Debug, Clone)]

@@ -193,10 +193,9 @@ fn a_mode_task_is_delegated_with_the_outputs_it_builds_on() {
     assert!(workflow.step("research_1").unwrap().kind != design.kind);
 }
 
-#[test]
-fn a_mode_that_is_not_configured_is_an_error_with_its_position() {
-    let servers = servers();
-    let modes = [crate::modes::Mode {
+/// A configured mode `code`.
+fn code_mode() -> crate::modes::Mode {
+    crate::modes::Mode {
         slug: "code".into(),
         name: "Code".into(),
         description: None,
@@ -206,7 +205,13 @@ fn a_mode_that_is_not_configured_is_an_error_with_its_position() {
         groups: Vec::new(),
         executor: crate::modes::Executor::Sampling { max_tokens: 100 },
         origin: "baton.yaml".into(),
-    }];
+    }
+}
+
+#[test]
+fn a_mode_that_is_not_configured_is_an_error_with_its_position() {
+    let servers = servers();
+    let modes = [code_mode()];
     let errors = compile_workflow(
         Path::new("wf.yaml"),
         "name: p\nphases:\n  - name: Design\n    mode: architect\n    tasks: [\"Schema\"]\n",
@@ -229,17 +234,7 @@ fn a_mode_that_is_not_configured_is_an_error_with_its_position() {
 #[test]
 fn a_delegate_step_calls_delegate_task_for_a_configured_mode() {
     let servers = servers();
-    let modes = [crate::modes::Mode {
-        slug: "code".into(),
-        name: "Code".into(),
-        description: None,
-        role_definition: "You write code.".into(),
-        when_to_use: None,
-        custom_instructions: None,
-        groups: Vec::new(),
-        executor: crate::modes::Executor::Sampling { max_tokens: 100 },
-        origin: "baton.yaml".into(),
-    }];
+    let modes = [code_mode()];
     let context = |modes| WorkflowContext {
         servers: Some(&servers),
         separator: "__",

@@ -146,23 +146,12 @@ impl Upstream {
 
     /// A cheap request that says whether the server answers at all.
     pub async fn probe(&self, connection: &Connection) -> bool {
-        let peer = connection.session.peer();
-        let request = async {
-            if connection.is_modern() {
-                peer.list_tools(None).await.map(drop)
-            } else {
-                peer.send_request(ClientRequest::PingRequest(PingRequest {
-                    method: Default::default(),
-                    extensions: Default::default(),
-                }))
-                .await
-                .map(drop)
-            }
-        };
-        matches!(
-            tokio::time::timeout(PROBE_TIMEOUT, request).await,
-            Ok(Ok(()))
+        answers(
+            connection.session.peer(),
+            connection.is_modern(),
+            PROBE_TIMEOUT,
         )
+        .await
     }
 
     fn announce_breaker(&self, tool: Option<&str>, transition: Option<Transition>) {
@@ -184,4 +173,26 @@ impl Upstream {
             transition,
         });
     }
+}
+
+/// Whether the server answers an MCP `ping` (`tools/list` for a 2026-07-28 server, which has
+/// no ping) within `limit`: the breaker's probe and the idle ping.
+pub(super) async fn answers(
+    peer: &rmcp::Peer<rmcp::RoleClient>,
+    modern: bool,
+    limit: std::time::Duration,
+) -> bool {
+    let request = async {
+        if modern {
+            peer.list_tools(None).await.map(drop)
+        } else {
+            peer.send_request(ClientRequest::PingRequest(PingRequest {
+                method: Default::default(),
+                extensions: Default::default(),
+            }))
+            .await
+            .map(drop)
+        }
+    };
+    matches!(tokio::time::timeout(limit, request).await, Ok(Ok(())))
 }

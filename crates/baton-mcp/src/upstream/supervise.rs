@@ -7,7 +7,6 @@ use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use baton_core::config::{RestartSettings, TransportConfig};
 use baton_resilience::{Decision, RestartPolicy, Supervisor};
-use rmcp::model::{ClientRequest, PingRequest};
 
 use super::{Upstream, UpstreamEvent, UpstreamState};
 
@@ -148,7 +147,9 @@ impl Upstream {
         while !peer.is_transport_closed() && !self.is_stopping() {
             if remote && !ping_every.is_zero() && tokio::time::Instant::now() >= next_ping {
                 next_ping = tokio::time::Instant::now() + ping_every;
-                if self.in_flight() == 0 && !ping(&peer, modern, ping_every).await {
+                if self.in_flight() == 0
+                    && !super::breaker::answers(&peer, modern, ping_every.min(PING_TIMEOUT)).await
+                {
                     tracing::warn!(server = %self.name(), "upstream did not answer a ping");
                     return exit;
                 }
@@ -173,27 +174,6 @@ impl Upstream {
 
 /// How long an idle ping may take at most.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Whether the server answered an MCP `ping` (`tools/list` for a 2026-07-28 server, which
-/// has no ping) within `every` (at most [`PING_TIMEOUT`]).
-async fn ping(peer: &rmcp::Peer<rmcp::RoleClient>, modern: bool, every: Duration) -> bool {
-    let request = async {
-        if modern {
-            peer.list_tools(None).await.map(drop)
-        } else {
-            peer.send_request(ClientRequest::PingRequest(PingRequest {
-                method: Default::default(),
-                extensions: Default::default(),
-            }))
-            .await
-            .map(drop)
-        }
-    };
-    matches!(
-        tokio::time::timeout(every.min(PING_TIMEOUT), request).await,
-        Ok(Ok(()))
-    )
-}
 
 fn policy(settings: &RestartSettings) -> RestartPolicy {
     RestartPolicy {

@@ -65,6 +65,18 @@ fn config(dir: &TestDir) -> std::path::PathBuf {
     )
 }
 
+/// `GET base+path` with the admin's key, as JSON.
+async fn admin_get(http: &reqwest::Client, url: String) -> Value {
+    http.get(url)
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn python() -> std::path::PathBuf {
     let python = peer("python");
     assert!(
@@ -151,28 +163,14 @@ async fn the_api_is_guarded_and_paged() {
         assert!(body["run"].is_string(), "{body}");
     }
     // Paging with a bearer key (a script): two pages of two and one.
-    let page: Value = http
-        .get(format!("{base}/api/runs?workflow=gated&limit=2"))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = admin_get(&http, format!("{base}/api/runs?workflow=gated&limit=2")).await;
     assert_eq!(page["runs"].as_array().unwrap().len(), 2, "{page}");
     let next = page["next"].as_str().expect("a next cursor");
-    let rest: Value = http
-        .get(format!(
-            "{base}/api/runs?workflow=gated&limit=2&before={next}"
-        ))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest: Value = admin_get(
+        &http,
+        format!("{base}/api/runs?workflow=gated&limit=2&before={next}"),
+    )
+    .await;
     assert_eq!(rest["runs"].as_array().unwrap().len(), 1, "{rest}");
     assert!(rest["next"].is_null());
 
@@ -190,15 +188,7 @@ async fn the_api_is_guarded_and_paged() {
     let parent = parent["run"].as_str().expect("a run id").to_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let shown = loop {
-        let shown: Value = http
-            .get(format!("{base}/api/runs/{parent}"))
-            .bearer_auth(ADMIN_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let shown: Value = admin_get(&http, format!("{base}/api/runs/{parent}")).await;
         if shown["status"] == "succeeded" {
             break shown;
         }
@@ -211,15 +201,7 @@ async fn the_api_is_guarded_and_paged() {
     let child = shown["steps"]["child"]["child_run"]
         .as_str()
         .unwrap_or_else(|| panic!("no child_run: {shown}"));
-    let child: Value = http
-        .get(format!("{base}/api/runs/{child}"))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let child: Value = admin_get(&http, format!("{base}/api/runs/{child}")).await;
     assert_eq!(child["workflow"], "leaf");
     assert_eq!(child["parent_run"], json!(parent));
 
