@@ -125,7 +125,7 @@ impl App {
                 &config.workflows.env_allow,
                 WorkerSettings {
                     lease: config.workers.lease,
-                    max_runs: config.workers.max_runs,
+                    max_runs: config.run_limit(),
                     poll: config.workers.poll,
                 },
             )

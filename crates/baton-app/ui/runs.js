@@ -48,7 +48,7 @@ export async function runsPage() {
   const workflows = await api("/api/workflows").catch(() => ({ workflows: [] }));
   const wf = h("select", { id: "f-workflow" }, h("option", { value: "" }, "any"),
     workflows.workflows.map((w) => h("option", { value: w.name, selected: params.get("workflow") === w.name || undefined }, w.name)));
-  const status = h("select", { id: "f-status" }, ["", "pending", "running", "succeeded", "failed", "cancelled"].map((v) =>
+  const status = h("select", { id: "f-status" }, ["", "queued", "running", "succeeded", "failed", "cancelled"].map((v) =>
     h("option", { value: v, selected: params.get("status") === v || undefined }, v || "any")));
   const origin = h("input", { type: "text", id: "f-origin", value: params.get("origin") || "", placeholder: "e.g. schedule:" });
   const since = h("select", { id: "f-since" }, [["", "any time"], ["3600000", "last hour"], ["86400000", "last day"], ["604800000", "last week"]].map(([v, t]) =>

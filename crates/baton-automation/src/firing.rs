@@ -198,6 +198,7 @@ impl Firing {
             &origin,
             &self.separator,
             None,
+            schedule.spec.priority,
         )
         .await
         {

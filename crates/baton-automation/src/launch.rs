@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 /// Creates the run (pinned, so a crash after this resumes it) and executes it in the
 /// background. `name` is the schedule or trigger (`schedule:NAME` is the definition of
 /// a tool target), `origin` what `baton runs` shows as its origin, `event` the event
-/// that started a trigger (given to a workflow that declares an `event` input).
+/// that started a trigger (given to a workflow that declares an `event` input), `priority`
+/// the run's place in the queue (`None`: the workflow's own).
+#[allow(clippy::too_many_arguments)] // each is one fact about the launch, named at the call
 pub async fn launch(
     engine: &Arc<Engine>,
     target: &Target,
@@ -20,6 +22,7 @@ pub async fn launch(
     origin: &str,
     separator: &str,
     event: Option<Value>,
+    priority: Option<i64>,
 ) -> Result<String, String> {
     let id = match target {
         Target::Workflow {
@@ -34,7 +37,7 @@ pub async fn launch(
             {
                 inputs.insert("event".to_owned(), event);
             }
-            engine.start(workflow, &inputs, origin).await
+            engine.start_with(workflow, &inputs, origin, priority).await
         }
         Target::Tool { tool, args } => {
             let definition = Workflow::single_call(
@@ -44,7 +47,7 @@ pub async fn launch(
                 Value::Object(args.clone()),
             );
             engine
-                .start_definition(&definition, &Map::new(), origin)
+                .start_definition(&definition, &Map::new(), origin, priority)
                 .await
         }
         Target::Mode { mode, task } => {
@@ -55,7 +58,7 @@ pub async fn launch(
                 serde_json::json!({ "mode": mode, "instructions": task }),
             );
             engine
-                .start_definition(&definition, &Map::new(), origin)
+                .start_definition(&definition, &Map::new(), origin, priority)
                 .await
         }
     }

@@ -153,7 +153,7 @@ pub fn forward_run_events(engine: &Arc<Engine>, bus: Arc<EventBus>) {
                         RunStatus::Succeeded => EventKind::RunCompleted,
                         RunStatus::Failed => EventKind::RunFailed,
                         RunStatus::Cancelled => EventKind::RunCancelled,
-                        RunStatus::Pending | RunStatus::Running => continue,
+                        RunStatus::Queued | RunStatus::Running => continue,
                     };
                     let (workflow, origin) = about(&run).await;
                     bus.emit(

@@ -213,6 +213,7 @@ impl Triggers {
                 &origin,
                 &self.separator,
                 Some(event.to_json()),
+                trigger.spec.priority,
             )
             .await
             {

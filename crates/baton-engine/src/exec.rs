@@ -161,7 +161,13 @@ impl Engine {
                     lease
                 }
                 None => {
-                    let holder = self.store.run(run).await?.lease_owner.unwrap_or_default();
+                    let record = self.store.run(run).await?;
+                    // A run waiting for room under its concurrency key starts only
+                    // through the queue (`claim_ready`), where the key's count is exact.
+                    if record.status == RunStatus::Queued && record.concurrency_key.is_some() {
+                        return Err(EngineError::Queued(run.to_owned()));
+                    }
+                    let holder = record.lease_owner.unwrap_or_default();
                     // A holder on this machine whose process is gone (killed, crashed) is taken
                     // over at once rather than after its lease time.
                     let taken = if crate::holder_is_dead(&holder) {

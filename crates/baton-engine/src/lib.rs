@@ -107,6 +107,10 @@ pub enum EngineError {
     Definition(String, String),
     #[error("run {0} was cancelled")]
     Cancelled(String),
+    /// The run waits in the queue for its concurrency key to have room; a worker's
+    /// dispatcher starts it then.
+    #[error("run {0} is queued until a run with its concurrency key ends")]
+    Queued(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -187,6 +191,9 @@ pub struct Engine {
     slot_freed: Notify,
     /// Runs this process took from another holder (its lease expired, or its process died).
     takeovers: std::sync::atomic::AtomicU64,
+    /// Runs this worker left in the queue for want of a place may still wait there: a new
+    /// run then queues behind them instead of taking a freed place first.
+    queue_waiting: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -247,6 +254,7 @@ impl Engine {
                 .map(|max| Arc::new(Semaphore::new(max as usize))),
             slot_freed: Notify::new(),
             takeovers: Default::default(),
+            queue_waiting: Default::default(),
         });
         engine.set_workflows(workflows);
         engine
@@ -332,7 +340,23 @@ impl Engine {
         inputs: &serde_json::Map<String, Value>,
         origin: &str,
     ) -> Result<String, EngineError> {
-        self.start_child(name, inputs, origin, None).await
+        self.start_with(name, inputs, origin, None).await
+    }
+
+    /// [`Engine::start`] with the run's place in the queue: `priority` (higher first;
+    /// `None`: the workflow's own `priority:`, 0 by default).
+    pub async fn start_with(
+        &self,
+        name: &str,
+        inputs: &serde_json::Map<String, Value>,
+        origin: &str,
+        priority: Option<i64>,
+    ) -> Result<String, EngineError> {
+        let workflow = self
+            .workflow(name)
+            .ok_or_else(|| EngineError::UnknownWorkflow(name.to_owned()))?;
+        self.start_pinned(&workflow, inputs, origin, None, priority)
+            .await
     }
 
     async fn start_child(
@@ -345,7 +369,8 @@ impl Engine {
         let workflow = self
             .workflow(name)
             .ok_or_else(|| EngineError::UnknownWorkflow(name.to_owned()))?;
-        self.start_pinned(&workflow, inputs, origin, parent).await
+        self.start_pinned(&workflow, inputs, origin, parent, None)
+            .await
     }
 
     /// Creates a run of a definition that need not be registered (a schedule's single
@@ -355,8 +380,10 @@ impl Engine {
         workflow: &Workflow,
         inputs: &serde_json::Map<String, Value>,
         origin: &str,
+        priority: Option<i64>,
     ) -> Result<String, EngineError> {
-        self.start_pinned(workflow, inputs, origin, None).await
+        self.start_pinned(workflow, inputs, origin, None, priority)
+            .await
     }
 
     async fn start_pinned(
@@ -365,6 +392,7 @@ impl Engine {
         inputs: &serde_json::Map<String, Value>,
         origin: &str,
         parent: Option<(String, String)>,
+        priority: Option<i64>,
     ) -> Result<String, EngineError> {
         let name = workflow.name.as_str();
         let inputs = workflow
@@ -373,6 +401,16 @@ impl Engine {
                 workflow: name.to_owned(),
                 problems,
             })?;
+        // A sub-run executes inside its parent's place: it never waits in the queue.
+        let concurrency = match parent {
+            Some(_) => None,
+            None => workflow
+                .concurrency_group(&inputs, &self.env)
+                .map_err(|problem| EngineError::Inputs {
+                    workflow: name.to_owned(),
+                    problems: vec![problem],
+                })?,
+        };
         let definition = serde_json::to_string(workflow)
             .map_err(|error| EngineError::Definition(name.to_owned(), error.to_string()))?;
         self.store
@@ -389,6 +427,8 @@ impl Engine {
                 // Held by this worker until it executes the run or gives it away
                 // (`submit`, `execute_anywhere`, `leave`): no other worker takes it meanwhile.
                 held_by: Some((self.owner.clone(), self.lease_ttl)),
+                priority: priority.unwrap_or(workflow.priority),
+                concurrency,
             })
             .await?)
     }

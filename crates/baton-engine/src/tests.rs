@@ -691,4 +691,5 @@ async fn a_run_keeps_the_definition_it_started_with() {
     assert_ne!(old.hash, new.hash);
 }
 
+mod queue;
 mod workers;

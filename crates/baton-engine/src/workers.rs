@@ -4,12 +4,16 @@
 //! wants a run's result gets it whoever executes the run.
 //!
 //! Work is found by [`Engine::dispatch`]: it claims ready runs from the store
-//! (`claim_ready`: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers never get the
-//! same run) whenever the store says work may have appeared (`work_signal`: `LISTEN/NOTIFY`
+//! (`claim_ready`: one claimer at a time on PostgreSQL, so two workers never get the
+//! same run; higher `priority` first, then the oldest; a run whose concurrency key has no
+//! room stays queued) whenever the store says work may have appeared (`work_signal`: `LISTEN/NOTIFY`
 //! on PostgreSQL), a run executing here ends, or the slow poll comes round. A worker at
 //! capacity (`workers.max_runs`) claims nothing and leaves new runs for the others.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use baton_store::{RunRecord, StoreError};
 use tokio::sync::OwnedSemaphorePermit;
@@ -61,17 +65,36 @@ impl Engine {
         }
     }
 
-    /// Executes the created run `id` in the background here when this worker has room;
-    /// otherwise leaves it in the store for whichever worker has (this one included, once
-    /// a run ends).
-    pub fn submit(self: &Arc<Self>, id: &str) {
-        match self.slot() {
-            Some(permit) => self.spawn_execution(id.to_owned(), permit),
+    /// Executes the created run `id` in the background here when this worker has room
+    /// and no run it left waits in the queue before it; otherwise leaves it `queued` in the
+    /// store for whichever worker has room (this one included, once a run ends), in
+    /// priority order.
+    /// `true` when it executes here now (it may still wait for its concurrency key).
+    pub fn submit(self: &Arc<Self>, id: &str) -> bool {
+        match self.place() {
+            Some(permit) => {
+                self.spawn_execution(id.to_owned(), permit);
+                true
+            }
             None => {
-                tracing::debug!(run = id, "at capacity; the run is left for any worker");
+                tracing::debug!(run = id, "at capacity; the run waits in the queue");
                 self.leave(id);
+                false
             }
         }
+    }
+
+    /// A place for a new run, unless the queue this worker fills is not empty (then the
+    /// new run queues behind the others).
+    fn place(&self) -> Option<Option<OwnedSemaphorePermit>> {
+        if self.queue_waiting.load(Ordering::Acquire) {
+            return None;
+        }
+        let place = self.slot();
+        if place.is_none() {
+            self.queue_waiting.store(true, Ordering::Release);
+        }
+        place
     }
 
     /// Gives a run this worker created (and so holds) to whichever worker takes it first.
@@ -81,6 +104,7 @@ impl Engine {
             if let Err(error) = engine.store.release_owned(&id, &engine.owner).await {
                 tracing::warn!(run = %id, %error, "could not leave the run to other workers");
             }
+            engine.slot_freed.notify_one();
         });
     }
 
@@ -92,6 +116,8 @@ impl Engine {
             engine.slot_freed.notify_one();
             match result {
                 Ok(_) | Err(EngineError::Busy(..)) => {}
+                // Its concurrency key is full: it waits in the queue for the dispatcher.
+                Err(EngineError::Queued(..)) => engine.leave(&id),
                 Err(error) => tracing::warn!(run = %id, %error, "run stopped"),
             }
         });
@@ -100,18 +126,33 @@ impl Engine {
     /// The run's end, whoever executes it: here when this worker has room and nobody
     /// else holds it, else the worker that does (the store is watched until the run ends).
     pub async fn execute_anywhere(self: &Arc<Self>, id: &str) -> Result<RunRecord, EngineError> {
-        if let Some(permit) = self.slot() {
+        if let Some(permit) = self.place() {
             let result = self.execute(id).await;
             drop(permit);
             self.slot_freed.notify_one();
             match result {
                 Err(EngineError::Busy(..)) => {}
+                Err(EngineError::Queued(..)) => {
+                    self.store.release_owned(id, &self.owner).await?;
+                }
                 other => return other,
             }
         } else {
             self.store.release_owned(id, &self.owner).await?;
+            self.slot_freed.notify_one();
         }
         self.await_run(id).await
+    }
+
+    /// Where run `id` stands in the queue (1: next to start), if it waits there.
+    pub async fn queue_position(&self, id: &str) -> Result<Option<usize>, EngineError> {
+        Ok(self
+            .store
+            .queue()
+            .await?
+            .iter()
+            .position(|queued| queued.id == id)
+            .map(|index| index + 1))
     }
 
     /// Waits until run `id` (executed anywhere) has finished, and returns its record.
@@ -181,6 +222,10 @@ impl Engine {
             .claim_ready(&self.owner, self.settings.lease, room)
             .await?;
         let full = claimed.len() as u32 == room;
+        if !full {
+            // Everything the queue could give is claimed: a new run may take a place at once.
+            self.queue_waiting.store(false, Ordering::Release);
+        }
         for (id, _lease) in claimed {
             let Some(permit) = self.slot() else {
                 // Claimed but no room after all (a caller took the place meanwhile):

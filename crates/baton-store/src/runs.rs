@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{Approval, Finish, Lease, NewRun, Result, RunQuery, RunRecord, RunStatus, StepRecord};
+use crate::{
+    Approval, Finish, Lease, NewRun, QueuedRun, Result, RunQuery, RunRecord, RunStatus, StepRecord,
+};
 
 feature! {
     /// Runs and their steps, as every backend keeps them.
@@ -23,10 +25,12 @@ feature! {
         fn version(&self, hash: &str) -> Result<Option<String>>;
         fn create_run(&self, new: NewRun) -> Result<String>;
         /// Takes `run` for `owner` when it is unowned, its lease expired, or `owner` already
-        /// holds it; the epoch moves on so that the previous holder is fenced out.
+        /// holds it; the epoch moves on so that the previous holder is fenced out. A queued
+        /// run with a concurrency key is never taken here (`None`): only
+        /// [`crate::WorkerStore::claim_ready`] starts one, when its key has room.
         fn claim(&self, run: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>>;
         /// Takes `run` from `from`, a holder known to be gone (its process died), at once
-        /// instead of after its lease time.
+        /// instead of after its lease time (a queued run with a concurrency key: never).
         fn take_over(
             &self,
             run: &str,
@@ -47,6 +51,9 @@ feature! {
         /// Unfinished top-level runs with a live lease, and their holders.
         fn held(&self) -> Result<Vec<(String, String)>>;
         fn run(&self, run: &str) -> Result<RunRecord>;
+        /// Top-level runs waiting to execute, in the order they leave the queue (higher
+        /// priority first, then the oldest).
+        fn queue(&self) -> Result<Vec<QueuedRun>>;
         /// The sub-run a step of `parent` started, if it has.
         fn child_run(&self, parent: &str, step: &str) -> Result<Option<String>>;
         /// The most recent runs first.

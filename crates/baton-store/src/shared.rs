@@ -108,7 +108,7 @@ macro_rules! same_automation_methods {
         async fn active_schedule_runs(&self, schedule: &str) -> Result<Vec<String>> {
             Ok(sqlx::query_scalar(
                 "SELECT s.run FROM schedule_slots s JOIN runs r ON r.id = s.run \
-                 WHERE s.schedule = $1 AND s.state = 'fired' AND r.status IN ('pending', 'running') \
+                 WHERE s.schedule = $1 AND s.state = 'fired' AND r.status IN ('queued', 'running') \
                  ORDER BY s.slot",
             )
             .bind(schedule)
@@ -195,7 +195,7 @@ macro_rules! same_automation_methods {
     };
 }
 
-/// [`crate::RunStore`] methods: `version`, `run`, `child_run`.
+/// [`crate::RunStore`] methods: `version`, `run`, `child_run`, `queue`.
 macro_rules! same_runs_methods {
     () => {
         async fn version(&self, hash: &str) -> Result<Option<String>> {
@@ -224,6 +224,25 @@ macro_rules! same_runs_methods {
             .bind(step)
             .fetch_optional(&self.pool)
             .await?)
+        }
+
+        async fn queue(&self) -> Result<Vec<crate::QueuedRun>> {
+            let rows: Vec<(String, String, i64, i64, Option<String>)> = sqlx::query_as(
+                "SELECT id, workflow, priority, created_at, concurrency_key FROM runs \
+                 WHERE status = 'queued' AND parent_run IS NULL ORDER BY priority DESC, created_at, id",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, workflow, priority, created_at, concurrency_key)| crate::QueuedRun {
+                    id,
+                    workflow,
+                    priority,
+                    created_at,
+                    concurrency_key,
+                })
+                .collect())
         }
     };
 }

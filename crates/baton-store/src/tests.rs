@@ -55,6 +55,8 @@ async fn run(store: &Store) -> String {
             parent: None,
             origin: "test".into(),
             held_by: None,
+            priority: 0,
+            concurrency: None,
         })
         .await
         .unwrap()
@@ -235,7 +237,7 @@ async fn cancel_reopen_approvals_and_pruning(place: &TestPlace) {
     assert_eq!(approval.by, "ana");
 
     store.reopen(&id, &["gate".to_owned()]).await.unwrap();
-    assert_eq!(store.run(&id).await.unwrap().status, RunStatus::Pending);
+    assert_eq!(store.run(&id).await.unwrap().status, RunStatus::Queued);
     assert!(store.approval(&id, "gate").await.unwrap().is_none());
 
     let second = run(&store).await;
@@ -445,6 +447,8 @@ async fn runs_are_paged_and_filtered(place: &TestPlace) {
                 parent: None,
                 origin: if i % 2 == 0 { "schedule:nightly".into() } else { "cli".into() },
                 held_by: None,
+                priority: 0,
+                concurrency: None,
             })
             .await
             .unwrap();

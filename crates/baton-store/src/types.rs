@@ -77,7 +77,8 @@ pub fn now_ms() -> i64 {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {
-    Pending,
+    /// Created, waiting for a place to execute (the run queue).
+    Queued,
     Running,
     Succeeded,
     Failed,
@@ -87,7 +88,7 @@ pub enum RunStatus {
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            RunStatus::Pending => "pending",
+            RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
@@ -107,7 +108,8 @@ impl FromStr for RunStatus {
     type Err = StoreError;
     fn from_str(text: &str) -> Result<Self> {
         Ok(match text {
-            "pending" => RunStatus::Pending,
+            // "pending" is how stores before schema 8 (SQLite) / 4 (PostgreSQL) named it.
+            "queued" | "pending" => RunStatus::Queued,
             "running" => RunStatus::Running,
             "succeeded" => RunStatus::Succeeded,
             "failed" => RunStatus::Failed,
@@ -178,6 +180,10 @@ pub struct NewRun {
     /// Created already held by this owner for this long (the creator executes it next,
     /// and no other worker takes it meanwhile); `None`: ready for any worker.
     pub held_by: Option<(String, std::time::Duration)>,
+    /// Higher runs leave the queue first; ties by age.
+    pub priority: i64,
+    /// Runs sharing a key execute at most `limit` at a time: (key, limit).
+    pub concurrency: Option<(String, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +201,19 @@ pub struct RunRecord {
     pub lease_owner: Option<String>,
     pub origin: Option<String>,
     pub parent_run: Option<String>,
+    pub priority: i64,
+    pub concurrency_key: Option<String>,
+}
+
+/// A top-level run waiting in the queue ([`crate::RunStore::queue`]), in the order runs
+/// leave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRun {
+    pub id: String,
+    pub workflow: String,
+    pub priority: i64,
+    pub created_at: i64,
+    pub concurrency_key: Option<String>,
 }
 
 /// A page of runs, newest first ([`crate::RunStore::run_page`]).

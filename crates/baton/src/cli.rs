@@ -282,6 +282,9 @@ pub struct ScheduleAddArgs {
     pub catch_up_window: Option<String>,
     #[arg(long)]
     pub pause_on_failure: bool,
+    /// The runs' place in the run queue (higher first).
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i64>,
     #[arg(long)]
     pub paused: bool,
     #[arg(long)]
@@ -334,6 +337,10 @@ pub struct RunArgs {
     /// Print the run (status, outputs, steps) as JSON instead of the live display.
     #[arg(long)]
     pub json: bool,
+    /// The run's place in the run queue when it has to wait (higher first; default: the
+    /// workflow's `priority:`, else 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i64>,
 }
 
 #[derive(Debug, Args)]

@@ -263,7 +263,7 @@ async fn delegate(
                 Value::Object(args),
             );
             let run = engine
-                .start_definition(&definition, &Map::new(), &origin)
+                .start_definition(&definition, &Map::new(), &origin, None)
                 .await
                 .map_err(|error| error.to_string())?;
             let record = engine
@@ -375,7 +375,7 @@ async fn record_run(
     error: Option<&str>,
 ) -> Result<String, String> {
     let run = engine
-        .start_definition(definition, &Map::new(), origin)
+        .start_definition(definition, &Map::new(), origin, None)
         .await
         .map_err(|error| error.to_string())?;
     let store = engine.store();

@@ -209,7 +209,7 @@ async fn system_status(services: &Services, gateway: &Gateway, mode: Option<Stri
     let (runs, store) = match &services.engine {
         Some(engine) => {
             let store = engine.store();
-            let runs: Vec<Value> = store
+            let mut runs: Vec<Value> = store
                 .runs(500, None)
                 .await
                 .unwrap_or_default()
@@ -217,6 +217,8 @@ async fn system_status(services: &Services, gateway: &Gateway, mode: Option<Stri
                 .filter(|run| !run.status.is_finished())
                 .map(|run| super::workflows::run_json(run, None))
                 .collect();
+            super::workflows::place_in_queue(store, &mut runs).await;
+            let queued = runs.iter().filter(|run| run["status"] == "queued").count();
             let workers: Vec<Value> = store
                 .workers()
                 .await
@@ -239,6 +241,8 @@ async fn system_status(services: &Services, gateway: &Gateway, mode: Option<Stri
                     "path": store.path(),
                     "size_bytes": store.database_size().await.unwrap_or(0),
                     "this_worker": engine.owner(),
+                    "max_concurrent": engine.settings().max_runs,
+                    "queued": queued,
                     "workers": workers,
                 }),
             )

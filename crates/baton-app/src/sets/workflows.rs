@@ -60,7 +60,7 @@ impl ToolSet for WorkflowSet {
     ) -> BoxFuture<'a, Result<CallToolResult, ErrorData>> {
         Box::pin(async move {
             let engine = self.0.engine().map_err(|error| invalid(&error))?;
-            run(engine, name, &arguments, context.call, true).await
+            run(engine, name, &arguments, context.call, true, None).await
         })
     }
 }
@@ -180,7 +180,8 @@ fn run_tools(separator: &str) -> Vec<Tool> {
             "properties": {
                 "workflow": { "type": "string", "description": "The workflow's name." },
                 "inputs": { "type": "object", "description": "Its inputs." },
-                "wait": { "type": "boolean", "default": true }
+                "wait": { "type": "boolean", "default": true },
+                "priority": { "type": "integer", "description": "The run's place in the run queue when it has to wait (workflows.max_concurrent, a concurrency key): higher first, then the oldest. Default: the workflow's priority, else 0." }
             },
             "required": ["workflow"],
             "additionalProperties": false
@@ -277,13 +278,21 @@ async fn call(
                 .get("wait")
                 .and_then(Value::as_bool)
                 .unwrap_or(true);
-            run(engine, &workflow, &inputs, call, wait).await
+            let priority = match arguments.get("priority") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(value.as_i64().ok_or_else(|| {
+                    invalid(&format!("`priority` must be an integer, got {value}"))
+                })?),
+            };
+            run(engine, &workflow, &inputs, call, wait, priority).await
         }
         GET_RUN => {
             let run = text("run").ok_or_else(|| invalid("`run` is required"))?;
             let record = engine.store().run(&run).await.map_err(engine_error)?;
             let steps = engine.store().steps(&run).await.map_err(engine_error)?;
-            Ok(result(run_json(&record, Some(&steps))))
+            let mut value = run_json(&record, Some(&steps));
+            place_in_queue(engine.store(), std::slice::from_mut(&mut value)).await;
+            Ok(result(value))
         }
         LIST_RUNS => {
             let limit = arguments
@@ -296,9 +305,9 @@ async fn call(
                 .runs(limit, text("workflow").as_deref())
                 .await
                 .map_err(engine_error)?;
-            Ok(result(
-                json!({ "runs": runs.iter().map(|r| run_json(r, None)).collect::<Vec<_>>() }),
-            ))
+            let mut runs: Vec<Value> = runs.iter().map(|r| run_json(r, None)).collect();
+            place_in_queue(engine.store(), &mut runs).await;
+            Ok(result(json!({ "runs": runs })))
         }
         CANCEL_RUN => {
             let run = text("run").ok_or_else(|| invalid("`run` is required"))?;
@@ -332,15 +341,20 @@ async fn run(
     inputs: &JsonObject,
     call: &CallContext,
     wait: bool,
+    priority: Option<i64>,
 ) -> Result<CallToolResult, ErrorData> {
     let id = engine
-        .start(workflow, inputs, "mcp")
+        .start_with(workflow, inputs, "mcp", priority)
         .await
         .map_err(engine_error)?;
     if !wait {
-        // Here when this worker has room, else by whichever worker has.
-        engine.submit(&id);
-        return Ok(result(json!({ "run": id, "status": "running" })));
+        // Here when this worker has room, else by whichever worker has, in queue order.
+        let status = if engine.submit(&id) {
+            "running"
+        } else {
+            "queued"
+        };
+        return Ok(result(json!({ "run": id, "status": status })));
     }
     let relay = relay_progress(engine, &id, call);
     let cancel = call.cancel.clone();
@@ -506,6 +520,29 @@ fn result(value: Value) -> CallToolResult {
 /// How long an output may be in run summaries.
 const OUTPUT_PREVIEW: usize = 2000;
 
+/// Adds `queue_position` (1: next to start) to the queued runs among `runs` (`run_json`
+/// values).
+pub async fn place_in_queue(store: &baton_store::Store, runs: &mut [Value]) {
+    if !runs.iter().any(|run| run["status"] == "queued") {
+        return;
+    }
+    let queue = match store.queue().await {
+        Ok(queue) => queue,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the run queue");
+            return;
+        }
+    };
+    for run in runs.iter_mut() {
+        if let Some(index) = queue
+            .iter()
+            .position(|queued| run["run"] == queued.id.as_str())
+        {
+            run["queue_position"] = json!(index + 1);
+        }
+    }
+}
+
 pub fn run_json(record: &RunRecord, steps: Option<&[StepRecord]>) -> Value {
     let mut value = json!({
         "run": record.id,
@@ -519,7 +556,11 @@ pub fn run_json(record: &RunRecord, steps: Option<&[StepRecord]>) -> Value {
         "finished_at": record.finished_at,
         "duration_ms": record.finished_at.zip(record.started_at).map(|(end, start)| end - start),
         "origin": record.origin,
+        "priority": record.priority,
     });
+    if let Some(key) = &record.concurrency_key {
+        value["concurrency_key"] = json!(key);
+    }
     if !record.status.is_finished() {
         // The process executing it, if any (`null`: waiting to be resumed).
         value["held_by"] = json!(record.lease_owner);

@@ -44,6 +44,7 @@ pub fn summary(run: &RunRecord) -> Value {
         "finished_at": run.finished_at,
         "error": run.error,
         "parent_run": run.parent_run,
+        "priority": run.priority,
     })
 }
 
@@ -72,7 +73,7 @@ pub async fn list(
         None => None,
         Some(text) => Some(text.parse::<RunStatus>().map_err(|_| {
             ApiError::bad_request(format!(
-                "unknown status \"{text}\": use pending, running, succeeded, failed or cancelled"
+                "unknown status \"{text}\": use queued, running, succeeded, failed or cancelled"
             ))
         })?),
     };

@@ -101,6 +101,8 @@ async fn fill(store: &Store, runs: u64) -> anyhow::Result<String> {
                     "cli".into()
                 },
                 held_by: None,
+                priority: 0,
+                concurrency: None,
             })
             .await?;
         store.cancel(&id).await?;

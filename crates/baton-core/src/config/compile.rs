@@ -245,6 +245,17 @@ impl Compiler<'_> {
         if let Some(keep_runs) = &raw.keep_runs {
             settings.keep_runs = keep_runs.value;
         }
+        if let Some(max) = &raw.max_concurrent {
+            if max.value == 0 {
+                self.sink.push(
+                    max.referenced,
+                    "workflows.max_concurrent",
+                    "must be at least 1 (leave it out for no limit)",
+                );
+            } else {
+                settings.max_concurrent = Some(max.value);
+            }
+        }
         let servers = config.server_names();
         let context = config.workflow_context(&servers);
         let file = self.sink.file().to_owned();

@@ -144,6 +144,9 @@ pub struct WorkflowSettings {
     pub inline_output_limit: usize,
     pub keep_for: Duration,
     pub keep_runs: u32,
+    /// Top-level runs executing at once in this process (`max_concurrent`); the rest are
+    /// `queued`. With `workers.max_runs` too, the smaller applies ([`Config::run_limit`]).
+    pub max_concurrent: Option<u32>,
 }
 
 /// `store:` — the durable state.
@@ -628,6 +631,7 @@ impl Config {
                 inline_output_limit: DEFAULT_INLINE_OUTPUT_LIMIT,
                 keep_for: Duration::from_secs(30 * 24 * 3600),
                 keep_runs: 1000,
+                max_concurrent: None,
             },
             store: StoreConfig {
                 path: PathBuf::from(".baton/baton.db"),
@@ -668,6 +672,15 @@ impl Config {
             },
             validation: Vec::new(),
             modes: Vec::new(),
+        }
+    }
+
+    /// Top-level runs executing at once in this process: the smaller of
+    /// `workflows.max_concurrent` and `workers.max_runs` (`None`: no limit).
+    pub fn run_limit(&self) -> Option<u32> {
+        match (self.workflows.max_concurrent, self.workers.max_runs) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

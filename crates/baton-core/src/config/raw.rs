@@ -308,6 +308,10 @@ pub struct RawWorkflows {
     pub keep_for: Option<SpannedString>,
     /// At most this many finished runs are kept.
     pub keep_runs: Option<Spanned<u32>>,
+    /// Top-level runs executing at once in this process (the seed's
+    /// `max_concurrent_workflows`); the rest wait in the queue.
+    #[serde(alias = "max_concurrent_workflows")]
+    pub max_concurrent: Option<Spanned<u32>>,
     /// Workflows defined here, by name.
     #[serde(default)]
     pub definitions: IndexMap<String, Spanned<crate::workflow::raw::RawWorkflow>>,

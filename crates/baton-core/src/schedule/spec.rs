@@ -63,6 +63,9 @@ pub struct ScheduleSpec {
     /// Declared paused (config) / created paused (CLI, MCP, import).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
+    /// The runs' place in the run queue (higher first; default: the workflow's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
 }
 
 /// What a schedule or trigger starts.

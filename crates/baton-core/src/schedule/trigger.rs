@@ -152,6 +152,9 @@ pub struct TriggerSpec {
     pub task: Option<String>,
     #[serde(default)]
     pub disabled: Option<bool>,
+    /// The runs' place in the run queue (higher first; default: the workflow's own).
+    #[serde(default)]
+    pub priority: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ use super::{
 };
 mod link;
 mod phases;
+mod queue;
 mod step;
 
 use crate::config::{
@@ -313,6 +314,7 @@ impl WorkflowCompiler<'_, '_> {
             .timeout
             .as_ref()
             .and_then(|timeout| self.duration(timeout, "timeout"));
+        let concurrency = self.concurrency(raw, &inputs);
         let mut workflow = Workflow {
             name,
             description: raw.description.clone().unwrap_or_default(),
@@ -322,6 +324,8 @@ impl WorkflowCompiler<'_, '_> {
             outputs: raw.outputs.clone(),
             steps,
             timeout,
+            priority: raw.priority.as_ref().map_or(0, |priority| priority.value),
+            concurrency,
         };
         workflow.hash = hash(&workflow);
         Some(workflow)

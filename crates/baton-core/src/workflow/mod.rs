@@ -41,6 +41,27 @@ pub struct Workflow {
     /// a workflow without one does not change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<std::time::Duration>,
+    /// The run queue's order for this workflow's runs (`priority:`; a run's own wins).
+    /// Stored only when set, like `timeout`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i64,
+    /// `concurrency:`: runs per key executing at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+/// At most `limit` runs of a workflow execute at once for one value of `key` (Hatchet's
+/// group keys): runs with other values overlap, runs with the same value wait in the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Concurrency {
+    pub limit: u32,
+    /// A template over the run's `inputs` and `env`; `None`: one group for the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,9 +249,38 @@ impl Workflow {
                 column: 0,
             }],
             timeout: None,
+            priority: 0,
+            concurrency: None,
         };
         workflow.hash = compile::hash(&workflow);
         workflow
+    }
+
+    /// The concurrency group of a run with `inputs` (already resolved) and its limit:
+    /// `NAME` or `NAME:KEY` with the key rendered; `None` without `concurrency:`.
+    pub fn concurrency_group(
+        &self,
+        inputs: &serde_json::Map<String, Value>,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<(String, u32)>, String> {
+        let Some(concurrency) = &self.concurrency else {
+            return Ok(None);
+        };
+        let Some(key) = &concurrency.key else {
+            return Ok(Some((self.name.clone(), concurrency.limit)));
+        };
+        let context = minijinja::Value::from_serialize(serde_json::json!({
+            "inputs": inputs,
+            "env": env,
+        }));
+        let env = template::environment();
+        let rendered = template::render(&env, &Value::String(key.clone()), &context)
+            .map_err(|error| format!("concurrency.key: {error}"))?;
+        let text = match rendered {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        Ok(Some((format!("{}:{text}", self.name), concurrency.limit)))
     }
 
     pub fn step(&self, id: &str) -> Option<&Step> {

@@ -28,6 +28,23 @@ pub struct RawWorkflow {
     /// A run unfinished this long after it began executing is cancelled (e.g. `2h`).
     #[serde(default, alias = "default_timeout")]
     pub timeout: Option<SpannedString>,
+    /// Runs of this workflow leave the run queue before runs of lower priority (default 0;
+    /// a run's own `priority` wins).
+    #[serde(default)]
+    pub priority: Option<Spanned<i64>>,
+    /// At most `limit` runs executing at once per value of `key`.
+    #[serde(default)]
+    pub concurrency: Option<Spanned<RawConcurrency>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConcurrency {
+    /// Runs per key at once (default 1).
+    pub limit: Option<Spanned<u32>>,
+    /// A template over `inputs` (and `env`), e.g. `"{{ inputs.repo }}"`; without one, the
+    /// limit holds for the workflow as a whole.
+    pub key: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -109,7 +109,7 @@ async fn begin_all(pool: &PgPool, ops: Vec<Op>) {
         "INSERT INTO steps (run_id, step_id, item, status, attempts, started_at, attempt_started_at) \
          SELECT v.column1, v.column2, v.column3, 'running', 1, t.now, t.now FROM (VALUES {}) AS v, (SELECT baton_now_ms() AS now) AS t \
          WHERE EXISTS (SELECT 1 FROM runs r WHERE r.id = v.column1 AND r.lease_owner = v.column4 AND r.lease_epoch = v.column5 \
-         AND r.status IN ('pending', 'running') FOR SHARE) \
+         AND r.status IN ('queued', 'running') FOR SHARE) \
          ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running', attempts = steps.attempts + 1, error = NULL, \
          started_at = COALESCE(steps.started_at, excluded.started_at), attempt_started_at = excluded.attempt_started_at \
          RETURNING run_id, step_id, item, attempts",

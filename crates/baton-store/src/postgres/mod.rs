@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("schema_1.sql")),
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
+    (4, include_str!("schema_4.sql")),
 ];
 
 /// The advisory lock key migrations take (any fixed number; "baton" in ASCII).

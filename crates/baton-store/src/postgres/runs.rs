@@ -40,13 +40,15 @@ impl RunStore for PgStore {
     async fn create_run(&self, new: NewRun) -> Result<String> {
         let id = new_id();
         let (parent_run, parent_step) = new.parent.unzip();
+        let (key, limit) = new.concurrency.unzip();
         let (owner, ttl) = new
             .held_by
             .map(|(owner, ttl)| (owner, ttl.as_millis() as i64))
             .unzip();
         sqlx::query(
-            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin, lease_owner, lease_until) \
-             VALUES ($1, $2, $3, 'pending', $4::json, baton_now_ms(), $5, $6, $7, $8, baton_now_ms() + $9)",
+            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin, lease_owner, lease_until, \
+             priority, concurrency_key, concurrency_limit) \
+             VALUES ($1, $2, $3, 'queued', $4::json, baton_now_ms(), $5, $6, $7, $8, baton_now_ms() + $9, $10, $11, $12)",
         )
         .bind(&id)
         .bind(&new.workflow)
@@ -57,6 +59,9 @@ impl RunStore for PgStore {
         .bind(&new.origin)
         .bind(&owner)
         .bind(ttl)
+        .bind(new.priority)
+        .bind(key)
+        .bind(limit.map(i64::from))
         .execute(&self.pool)
         .await?;
         Ok(id)
@@ -65,8 +70,9 @@ impl RunStore for PgStore {
     async fn claim(&self, run: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>> {
         let epoch: Option<i64> = sqlx::query_scalar(
             "UPDATE runs SET lease_owner = $1, lease_until = baton_now_ms() + $2, lease_epoch = lease_epoch + 1, \
-             status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, started_at = COALESCE(started_at, baton_now_ms()) \
-             WHERE id = $3 AND status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_until < baton_now_ms() OR lease_owner = $1) \
+             status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, started_at = COALESCE(started_at, baton_now_ms()) \
+             WHERE id = $3 AND status IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < baton_now_ms() OR lease_owner = $1) \
+             AND (status = 'running' OR concurrency_key IS NULL) \
              RETURNING lease_epoch",
         )
         .bind(owner)
@@ -89,7 +95,8 @@ impl RunStore for PgStore {
     ) -> Result<Option<Lease>> {
         let epoch: Option<i64> = sqlx::query_scalar(
             "UPDATE runs SET lease_owner = $1, lease_until = baton_now_ms() + $2, lease_epoch = lease_epoch + 1 \
-             WHERE id = $3 AND lease_owner = $4 AND status IN ('pending', 'running') RETURNING lease_epoch",
+             WHERE id = $3 AND lease_owner = $4 AND status IN ('queued', 'running') \
+             AND (status = 'running' OR concurrency_key IS NULL) RETURNING lease_epoch",
         )
         .bind(owner)
         .bind(ttl_ms(ttl))
@@ -105,7 +112,7 @@ impl RunStore for PgStore {
 
     async fn renew(&self, run: &str, lease: &Lease, ttl: Duration) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE runs SET lease_until = baton_now_ms() + $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4 AND status IN ('pending', 'running')",
+            "UPDATE runs SET lease_until = baton_now_ms() + $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4 AND status IN ('queued', 'running')",
         )
         .bind(ttl_ms(ttl))
         .bind(run)
@@ -139,7 +146,7 @@ impl RunStore for PgStore {
 
     async fn resumable(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT id FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL \
+            "SELECT id FROM runs WHERE status IN ('queued', 'running') AND parent_run IS NULL \
              AND (lease_owner IS NULL OR lease_until < baton_now_ms()) ORDER BY created_at",
         )
         .fetch_all(&self.pool)
@@ -148,7 +155,7 @@ impl RunStore for PgStore {
 
     async fn held(&self) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
-            "SELECT id, lease_owner FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL \
+            "SELECT id, lease_owner FROM runs WHERE status IN ('queued', 'running') AND parent_run IS NULL \
              AND lease_owner IS NOT NULL AND lease_until >= baton_now_ms()",
         )
         .fetch_all(&self.pool)
@@ -393,7 +400,7 @@ impl RunStore for PgStore {
     ) -> Result<()> {
         let updated = sqlx::query(
             "UPDATE runs SET status = $1, outputs = $2::json, error = $3, finished_at = baton_now_ms(), lease_owner = NULL, lease_until = NULL \
-             WHERE id = $4 AND lease_owner = $5 AND lease_epoch = $6 AND status IN ('pending', 'running')",
+             WHERE id = $4 AND lease_owner = $5 AND lease_epoch = $6 AND status IN ('queued', 'running')",
         )
         .bind(status.as_str())
         .bind(outputs.map(Value::to_string))
@@ -417,7 +424,7 @@ impl RunStore for PgStore {
         self.run(run).await?;
         let updated = sqlx::query(
             "UPDATE runs SET status = 'cancelled', finished_at = baton_now_ms(), error = COALESCE(error, 'cancelled') \
-             WHERE (id = $1 OR parent_run = $1) AND status IN ('pending', 'running')",
+             WHERE (id = $1 OR parent_run = $1) AND status IN ('queued', 'running')",
         )
         .bind(run)
         .execute(&self.pool)
@@ -438,7 +445,7 @@ impl RunStore for PgStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE runs SET status = 'pending', error = NULL, outputs = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+            "UPDATE runs SET status = 'queued', error = NULL, outputs = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = $1",
         )
         .bind(run)
         .execute(&mut *tx)
@@ -506,7 +513,7 @@ impl RunStore for PgStore {
     }
 }
 
-const RUN_COLUMNS: &str = "SELECT id, workflow, hash, status, inputs::text AS inputs, outputs::text AS outputs, error, created_at, started_at, finished_at, lease_owner, origin, parent_run FROM runs";
+const RUN_COLUMNS: &str = "SELECT id, workflow, hash, status, inputs::text AS inputs, outputs::text AS outputs, error, created_at, started_at, finished_at, lease_owner, origin, parent_run, priority, concurrency_key FROM runs";
 
 fn run_record(row: &PgRow) -> Result<RunRecord> {
     let inputs: String = row.try_get("inputs")?;
@@ -525,5 +532,7 @@ fn run_record(row: &PgRow) -> Result<RunRecord> {
         lease_owner: row.try_get("lease_owner")?,
         origin: row.try_get("origin")?,
         parent_run: row.try_get("parent_run")?,
+        priority: row.try_get("priority")?,
+        concurrency_key: row.try_get("concurrency_key")?,
     })
 }

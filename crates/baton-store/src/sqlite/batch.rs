@@ -79,7 +79,7 @@ async fn begin_all(pool: &SqlitePool, ops: Vec<Op>) {
     let sql = format!(
         "INSERT INTO steps (run_id, step_id, item, status, attempts, started_at, attempt_started_at) \
          SELECT v.column1, v.column2, v.column3, 'running', 1, v.column4, v.column4 FROM (VALUES {}) AS v \
-         WHERE EXISTS (SELECT 1 FROM runs r WHERE r.id = v.column1 AND r.lease_owner = v.column5 AND r.lease_epoch = v.column6 AND r.status IN ('pending', 'running')) \
+         WHERE EXISTS (SELECT 1 FROM runs r WHERE r.id = v.column1 AND r.lease_owner = v.column5 AND r.lease_epoch = v.column6 AND r.status IN ('queued', 'running')) \
          ON CONFLICT (run_id, step_id, item) DO UPDATE SET status = 'running', attempts = steps.attempts + 1, error = NULL, \
          started_at = COALESCE(steps.started_at, excluded.started_at), attempt_started_at = excluded.attempt_started_at \
          RETURNING run_id, step_id, item, attempts",

@@ -30,14 +30,15 @@ impl RunStore for SqliteStore {
     async fn create_run(&self, new: NewRun) -> Result<String> {
         let id = new_id();
         let (parent_run, parent_step) = new.parent.unzip();
+        let (key, limit) = new.concurrency.unzip();
         let now = now_ms();
         let (owner, until) = new
             .held_by
             .map(|(owner, ttl)| (owner, now + ttl.as_millis() as i64))
             .unzip();
         sqlx::query(
-            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin, lease_owner, lease_until) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO runs (id, workflow, hash, status, inputs, created_at, parent_run, parent_step, origin, lease_owner, lease_until, \
+             priority, concurrency_key, concurrency_limit) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&id)
         .bind(&new.workflow)
@@ -49,6 +50,9 @@ impl RunStore for SqliteStore {
         .bind(&new.origin)
         .bind(&owner)
         .bind(until)
+        .bind(new.priority)
+        .bind(key)
+        .bind(limit.map(i64::from))
         .execute(&self.pool)
         .await?;
         if owner.is_none() {
@@ -60,8 +64,9 @@ impl RunStore for SqliteStore {
     async fn claim(&self, run: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>> {
         let now = now_ms();
         let epoch: Option<i64> = sqlx::query_scalar(
-            "UPDATE runs SET lease_owner = $1, lease_until = $2, lease_epoch = lease_epoch + 1, status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, started_at = COALESCE(started_at, $3) \
-             WHERE id = $4 AND status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_until < $3 OR lease_owner = $1) RETURNING lease_epoch",
+            "UPDATE runs SET lease_owner = $1, lease_until = $2, lease_epoch = lease_epoch + 1, status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, started_at = COALESCE(started_at, $3) \
+             WHERE id = $4 AND status IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < $3 OR lease_owner = $1) \
+             AND (status = 'running' OR concurrency_key IS NULL) RETURNING lease_epoch",
         )
         .bind(owner)
         .bind(now + ttl.as_millis() as i64)
@@ -84,7 +89,8 @@ impl RunStore for SqliteStore {
     ) -> Result<Option<Lease>> {
         let epoch: Option<i64> = sqlx::query_scalar(
             "UPDATE runs SET lease_owner = $1, lease_until = $2, lease_epoch = lease_epoch + 1 \
-             WHERE id = $3 AND lease_owner = $4 AND status IN ('pending', 'running') RETURNING lease_epoch",
+             WHERE id = $3 AND lease_owner = $4 AND status IN ('queued', 'running') \
+             AND (status = 'running' OR concurrency_key IS NULL) RETURNING lease_epoch",
         )
         .bind(owner)
         .bind(now_ms() + ttl.as_millis() as i64)
@@ -100,7 +106,7 @@ impl RunStore for SqliteStore {
 
     async fn renew(&self, run: &str, lease: &Lease, ttl: Duration) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE runs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4 AND status IN ('pending', 'running')",
+            "UPDATE runs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND lease_epoch = $4 AND status IN ('queued', 'running')",
         )
         .bind(now_ms() + ttl.as_millis() as i64)
         .bind(run)
@@ -136,7 +142,7 @@ impl RunStore for SqliteStore {
 
     async fn resumable(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT id FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL AND (lease_owner IS NULL OR lease_until < $1) ORDER BY created_at",
+            "SELECT id FROM runs WHERE status IN ('queued', 'running') AND parent_run IS NULL AND (lease_owner IS NULL OR lease_until < $1) ORDER BY created_at",
         )
         .bind(now_ms())
         .fetch_all(&self.pool)
@@ -145,7 +151,7 @@ impl RunStore for SqliteStore {
 
     async fn held(&self) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query(
-            "SELECT id, lease_owner FROM runs WHERE status IN ('pending', 'running') AND parent_run IS NULL AND lease_owner IS NOT NULL AND lease_until >= $1",
+            "SELECT id, lease_owner FROM runs WHERE status IN ('queued', 'running') AND parent_run IS NULL AND lease_owner IS NOT NULL AND lease_until >= $1",
         )
         .bind(now_ms())
         .fetch_all(&self.pool)
@@ -413,7 +419,7 @@ impl RunStore for SqliteStore {
     ) -> Result<()> {
         let updated = sqlx::query(
             "UPDATE runs SET status = $1, outputs = $2, error = $3, finished_at = $4, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $5 AND lease_owner = $6 AND lease_epoch = $7 AND status IN ('pending', 'running')",
+             WHERE id = $5 AND lease_owner = $6 AND lease_epoch = $7 AND status IN ('queued', 'running')",
         )
         .bind(status.as_str())
         .bind(outputs.map(Value::to_string))
@@ -438,7 +444,7 @@ impl RunStore for SqliteStore {
         self.run(run).await?;
         let updated = sqlx::query(
             "UPDATE runs SET status = 'cancelled', finished_at = $1, error = COALESCE(error, 'cancelled') \
-             WHERE (id = $2 OR parent_run = $2) AND status IN ('pending', 'running')",
+             WHERE (id = $2 OR parent_run = $2) AND status IN ('queued', 'running')",
         )
         .bind(now_ms())
         .bind(run)
@@ -462,7 +468,7 @@ impl RunStore for SqliteStore {
                 .await?;
         }
         sqlx::query(
-            "UPDATE runs SET status = 'pending', error = NULL, outputs = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+            "UPDATE runs SET status = 'queued', error = NULL, outputs = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = $1",
         )
         .bind(run)
         .execute(&mut *tx)
@@ -535,7 +541,7 @@ impl RunStore for SqliteStore {
     }
 }
 
-const RUN_COLUMNS: &str = "SELECT id, workflow, hash, status, inputs, outputs, error, created_at, started_at, finished_at, lease_owner, origin, parent_run FROM runs";
+const RUN_COLUMNS: &str = "SELECT id, workflow, hash, status, inputs, outputs, error, created_at, started_at, finished_at, lease_owner, origin, parent_run, priority, concurrency_key FROM runs";
 
 fn run_record(row: &SqliteRow) -> Result<RunRecord> {
     let inputs: String = row.try_get("inputs")?;
@@ -554,5 +560,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         lease_owner: row.try_get("lease_owner")?,
         origin: row.try_get("origin")?,
         parent_run: row.try_get("parent_run")?,
+        priority: row.try_get("priority")?,
+        concurrency_key: row.try_get("concurrency_key")?,
     })
 }

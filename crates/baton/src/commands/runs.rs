@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use baton_app::sets::workflows::{preview, run_json};
+use baton_app::sets::workflows::{place_in_queue, preview, run_json};
 use baton_core::{
     config::Config,
     workflow::{StepKind, Workflow},
@@ -54,7 +54,10 @@ pub async fn run(config_flag: Option<PathBuf>, args: RunArgs) -> ExitCode {
     let Some((engine, app)) = start(&config, &workflow).await else {
         return ExitCode::FAILURE;
     };
-    let id = match engine.start(&workflow.name, &inputs, "cli").await {
+    let id = match engine
+        .start_with(&workflow.name, &inputs, "cli", args.priority)
+        .await
+    {
         Ok(id) => id,
         Err(error) => {
             eprintln!("error: {error}");
@@ -182,8 +185,12 @@ pub(super) async fn follow(
 ) -> ExitCode {
     let display = (!json).then(|| Display::new(workflow.steps.len()));
     let mut events = engine.subscribe();
-    // Boxed (so Unpin); dropping it stops the run here (its step tasks end with it).
-    let mut execution = engine.execute(id);
+    // Boxed (so Unpin); dropping it stops the run here (its step tasks end with it). A run
+    // whose concurrency key (or this process's `max_concurrent`) has no room waits queued.
+    let mut execution = {
+        let (engine, id) = (engine.clone(), id.to_owned());
+        Box::pin(async move { engine.execute_anywhere(&id).await })
+    };
     let result = loop {
         tokio::select! {
             result = &mut execution => break result,
@@ -428,16 +435,22 @@ pub async fn list(config_flag: Option<PathBuf>, args: RunsArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut all: Vec<Value> = runs.iter().map(|r| run_json(r, None)).collect();
+    place_in_queue(&store, &mut all).await;
     if args.json {
-        let all: Vec<Value> = runs.iter().map(|r| run_json(r, None)).collect();
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:16} {:24} {:10} {:>10}  {:28} ERROR",
+        "{:16} {:24} {:11} {:>10}  {:28} ERROR",
         "RUN", "WORKFLOW", "STATUS", "MS", "WORKER"
     );
-    for run in &runs {
+    for (run, value) in runs.iter().zip(&all) {
+        // A queued run shows its place: `queued #1` starts next.
+        let status = match value["queue_position"].as_u64() {
+            Some(position) => format!("queued #{position}"),
+            None => run.status.as_str().to_owned(),
+        };
         let millis = run
             .finished_at
             .zip(run.started_at)
@@ -449,10 +462,10 @@ pub async fn list(config_flag: Option<PathBuf>, args: RunsArgs) -> ExitCode {
             _ => "-",
         };
         println!(
-            "{:16} {:24} {:10} {:>10}  {:28} {}",
+            "{:16} {:24} {:11} {:>10}  {:28} {}",
             run.id,
             run.workflow,
-            run.status.as_str(),
+            status,
             millis,
             worker,
             truncate(run.error.as_deref().unwrap_or(""), 60)

@@ -114,6 +114,7 @@ fn spec_of(config: &Config, args: &ScheduleAddArgs) -> Result<ScheduleSpec, Stri
         pause_on_failure: args.pause_on_failure.then_some(true),
         paused: args.paused.then_some(true),
         description: None,
+        priority: args.priority,
     })
 }
 

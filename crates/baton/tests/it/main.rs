@@ -22,6 +22,7 @@ mod isolation;
 mod limits;
 mod logs;
 mod metrics;
+mod queue;
 mod relay;
 mod reload;
 mod resilience;
