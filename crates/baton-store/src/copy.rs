@@ -238,6 +238,11 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         generated_id: true,
     },
+    Table {
+        name: "oauth_credentials",
+        columns: &[("server", Text), ("credentials", Text), ("updated_at", Int)],
+        generated_id: false,
+    },
 ];
 
 /// What [`Store::copy_into`] copied: rows per table, in copy order.

@@ -57,6 +57,7 @@ macro_rules! feature {
 mod audit;
 mod automation;
 mod copy;
+mod oauth;
 mod postgres;
 mod runs;
 mod shared;
@@ -71,6 +72,7 @@ mod workers;
 pub use audit::*;
 pub use automation::*;
 pub use copy::CopyReport;
+pub use oauth::{OAuthRow, OAuthStore};
 pub use runs::RunStore;
 pub use state::*;
 pub use types::*;

@@ -447,3 +447,60 @@ macro_rules! same_audit_methods {
     };
 }
 pub(crate) use same_audit_methods;
+
+/// [`crate::OAuthStore`] methods: the same SQL on both backends.
+macro_rules! same_oauth_methods {
+    () => {
+        async fn oauth_credentials(&self, server: &str) -> Result<Option<crate::OAuthRow>> {
+            let row: Option<(String, String, i64)> = sqlx::query_as(
+                "SELECT server, credentials, updated_at FROM oauth_credentials WHERE server = $1",
+            )
+            .bind(server)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.map(|(server, credentials, updated_at)| crate::OAuthRow {
+                server,
+                credentials,
+                updated_at,
+            }))
+        }
+
+        async fn save_oauth_credentials(&self, server: &str, credentials: &str) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO oauth_credentials (server, credentials, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (server) DO UPDATE SET credentials = excluded.credentials, updated_at = excluded.updated_at",
+            )
+            .bind(server)
+            .bind(credentials)
+            .bind(crate::now_ms())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn delete_oauth_credentials(&self, server: &str) -> Result<bool> {
+            let deleted = sqlx::query("DELETE FROM oauth_credentials WHERE server = $1")
+                .bind(server)
+                .execute(&self.pool)
+                .await?;
+            Ok(deleted.rows_affected() > 0)
+        }
+
+        async fn oauth_servers(&self) -> Result<Vec<crate::OAuthRow>> {
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT server, credentials, updated_at FROM oauth_credentials ORDER BY server",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(server, credentials, updated_at)| crate::OAuthRow {
+                    server,
+                    credentials,
+                    updated_at,
+                })
+                .collect())
+        }
+    };
+}
+pub(crate) use same_oauth_methods;

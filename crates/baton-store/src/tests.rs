@@ -509,6 +509,34 @@ async fn runs_are_paged_and_filtered(place: &TestPlace) {
     };
     assert!(store.run_page(&future).await.unwrap().is_empty());
 }
+
+    async fn oauth_credentials_are_kept_per_server_and_the_file_is_private(place: &TestPlace) {
+        let store = place.store().await;
+        assert_eq!(store.oauth_credentials("a").await.unwrap(), None);
+        store.save_oauth_credentials("a", "{\"v\":1}").await.unwrap();
+        store.save_oauth_credentials("b", "{\"v\":2}").await.unwrap();
+        store.save_oauth_credentials("a", "{\"v\":3}").await.unwrap();
+        let a = store.oauth_credentials("a").await.unwrap().unwrap();
+        assert_eq!(a.credentials, "{\"v\":3}");
+        assert!(!format!("{a:?}").contains("v\\\":3"), "Debug hides the document: {a:?}");
+        let servers: Vec<String> = store
+            .oauth_servers()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.server)
+            .collect();
+        assert_eq!(servers, ["a", "b"]);
+        assert!(store.delete_oauth_credentials("a").await.unwrap());
+        assert!(!store.delete_oauth_credentials("a").await.unwrap());
+        assert_eq!(store.oauth_credentials("a").await.unwrap(), None);
+        // SQLite: the database (it holds tokens) is readable by its owner only.
+        if let Some(path) = store.path() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+    }
 }
 
 mod copy;

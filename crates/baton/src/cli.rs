@@ -108,9 +108,16 @@ pub enum Command {
     /// store into PostgreSQL (copy).
     #[command(subcommand)]
     Store(StoreCommand),
-    /// Authentication: `auth key new NAME` makes an API key for serve.auth.api_keys.
+    /// Authentication: API keys for serve.auth.api_keys (`auth key new NAME`), and signing
+    /// in to remote servers that require OAuth (`auth login|status|logout`).
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Connects to an MCP server through Baton's upstream client (with its OAuth client)
+    /// the way the official conformance suite's client scenarios expect
+    /// (`conformance client --command "baton conformance-client"`): the server URL is the
+    /// argument, MCP_CONFORMANCE_SCENARIO and MCP_CONFORMANCE_CONTEXT come from the suite.
+    #[command(hide = true)]
+    ConformanceClient { url: String },
     /// The audit trail: who called which tool, prompt or resource, and the outcome.
     Audit(AuditArgs),
     /// The workers sharing this store: last heartbeat, runs held, capacity.
@@ -125,6 +132,29 @@ pub enum AuthCommand {
     /// API keys of serve.auth.api_keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Signs in to remote server SERVER (OAuth: a browser sign-in with PKCE, the code
+    /// received on a loopback redirect; or the client credentials grant) and keeps its
+    /// tokens in the store, where `baton serve` finds them.
+    Login(LoginArgs),
+    /// Which servers need or have OAuth credentials: client, scopes, expiry (never a token).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forgets SERVER's OAuth tokens.
+    Logout { server: String },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    pub server: String,
+    /// Follow the authorization server's redirects without a browser (for one that
+    /// approves at once, e.g. a test or machine setup); prints nothing to open.
+    #[arg(long)]
+    pub headless: bool,
+    /// A scope to ask for instead of the configured ones (repeat for several).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

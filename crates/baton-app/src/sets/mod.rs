@@ -208,6 +208,12 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> V
                     entry["crashes"] = json!(crashes);
                     entry["retry_in_ms"] = json!(retry_in.as_millis());
                 }
+                UpstreamState::NeedsLogin { .. } => {
+                    entry["login"] = json!(format!(
+                        "baton auth login {}",
+                        entry["name"].as_str().unwrap_or_default()
+                    ));
+                }
                 UpstreamState::Failed { .. }
                 | UpstreamState::Connecting
                 | UpstreamState::Disabled => {}

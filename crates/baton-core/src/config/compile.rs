@@ -13,6 +13,7 @@ use serde_saphyr::{Location, Spanned};
 
 mod auth;
 mod automation;
+mod oauth;
 mod resilience;
 mod store;
 
@@ -481,6 +482,13 @@ impl Compiler<'_> {
                         "`headers` apply to `url` servers, not to stdio servers",
                     );
                 }
+                if let Some(auth) = &raw.auth {
+                    self.sink.push(
+                        auth.referenced,
+                        format!("{path}.auth"),
+                        "`auth` applies to `url` servers (Baton signs in to them); a stdio server gets its secrets through `env`",
+                    );
+                }
                 let command_value = self.string(command, &format!("{path}.command"))?;
                 if command_value.trim().is_empty() {
                     self.sink.push(
@@ -568,10 +576,15 @@ impl Compiler<'_> {
                             .map(|value| (key.clone(), value))
                     })
                     .collect();
+                let oauth = raw
+                    .auth
+                    .as_ref()
+                    .and_then(|auth| self.server_auth(path, at, auth));
                 Some(TransportConfig::Http(HttpConfig {
                     url: url_value,
                     headers,
                     protocol,
+                    oauth,
                 }))
             }
         }

@@ -8,6 +8,7 @@ pub(crate) mod error;
 mod events;
 pub mod interpolate;
 mod model;
+pub(crate) mod oauth;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ pub use compile::{STORE_URL_ENV, check_store_url, compile, parse_duration, sha25
 pub use error::{ConfigError, ConfigErrors};
 pub use events::{DeriveSettings, EventSettings};
 pub use model::*;
+pub use oauth::{OAuthConfig, OAuthGrant, loopback_redirect};
 
 /// The file Baton reads when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "baton.yaml";

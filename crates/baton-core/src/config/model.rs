@@ -491,6 +491,8 @@ pub struct HttpConfig {
     pub url: String,
     pub headers: BTreeMap<String, String>,
     pub protocol: HttpProtocol,
+    /// `auth: oauth`: Baton signs in to the server as an OAuth client.
+    pub oauth: Option<super::OAuthConfig>,
 }
 
 /// Which HTTP transport to speak to a remote server.

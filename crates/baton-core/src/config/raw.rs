@@ -155,6 +155,8 @@ pub struct RawServer {
     pub urls: Vec<SpannedString>,
     #[serde(default)]
     pub headers: IndexMap<String, SpannedString>,
+    /// `auth: oauth` (or `auth: { oauth: { … } }`) for a `url` server.
+    pub auth: Option<Spanned<super::oauth::RawServerAuth>>,
     /// Baton's spelling.
     pub transport: Option<SpannedString>,
     /// Claude Desktop / VS Code spelling of the transport: `stdio`, `http`, `sse`.

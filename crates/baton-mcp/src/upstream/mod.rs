@@ -4,9 +4,11 @@
 //! stateless 2026-07-28 `server/discover`) is detected per connection by rmcp.
 
 mod breaker;
+mod oauth;
 mod readiness;
 pub mod relay;
 pub mod sse;
+mod state;
 pub mod stdio;
 pub mod streamable;
 mod supervise;
@@ -46,79 +48,12 @@ pub enum UpstreamError {
     Timeout(Duration, String),
     #[error("the server supports only protocol revisions with `initialize`: {0:?}")]
     LegacyOnly(Vec<ProtocolVersion>),
+    /// The server wants an OAuth token Baton does not have (see [`crate::oauth`]).
+    #[error("{0}")]
+    NeedsLogin(String),
 }
 
-/// What `baton servers` and `baton__status` show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamState {
-    Connecting,
-    Ready {
-        protocol: String,
-        transport: String,
-    },
-    Failed {
-        error: String,
-    },
-    /// A stdio server that stopped, waiting `next_in` before restart number `attempt`.
-    Restarting {
-        error: String,
-        attempt: u32,
-        next_in: Duration,
-    },
-    /// A stdio server that kept crashing: left down, tried again after `retry_in` or when
-    /// asked (`baton__status` with `restart`).
-    Quarantined {
-        error: String,
-        crashes: u32,
-        retry_in: Duration,
-    },
-    Disabled,
-}
-
-impl UpstreamState {
-    pub fn label(&self) -> &'static str {
-        match self {
-            UpstreamState::Connecting => "connecting",
-            UpstreamState::Ready { .. } => "ready",
-            UpstreamState::Failed { .. } => "failed",
-            UpstreamState::Restarting { .. } => "restarting",
-            UpstreamState::Quarantined { .. } => "quarantined",
-            UpstreamState::Disabled => "disabled",
-        }
-    }
-
-    /// Why requests cannot reach the server, in words for an error message.
-    pub fn unavailable_reason(&self) -> String {
-        match self {
-            UpstreamState::Connecting => "it is still starting".to_owned(),
-            UpstreamState::Ready { .. } => "its connection is gone".to_owned(),
-            UpstreamState::Failed { error } => error.clone(),
-            UpstreamState::Restarting {
-                error,
-                attempt,
-                next_in,
-            } => format!("{error}; restart {attempt} in {next_in:.1?}"),
-            UpstreamState::Quarantined {
-                error,
-                crashes,
-                retry_in,
-            } => format!(
-                "quarantined after {crashes} crashes ({error}); next try in {retry_in:?}, or now with baton__status {{\"restart\": \"<server>\"}}"
-            ),
-            UpstreamState::Disabled => "it is disabled in the configuration".to_owned(),
-        }
-    }
-
-    /// Why the server is not serving, when it is not.
-    pub fn error(&self) -> Option<&str> {
-        match self {
-            UpstreamState::Failed { error }
-            | UpstreamState::Restarting { error, .. }
-            | UpstreamState::Quarantined { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-}
+pub use state::UpstreamState;
 
 /// One server's lists, after its allow/deny filter.
 #[derive(Debug, Clone, Default)]
@@ -366,6 +301,11 @@ impl Upstream {
                 }
                 true
             }
+            Err(UpstreamError::NeedsLogin(error)) => {
+                tracing::warn!(server = %self.name(), %error, "upstream needs an OAuth sign-in");
+                self.set_state(UpstreamState::NeedsLogin { error });
+                false
+            }
             Err(error) => {
                 tracing::error!(server = %self.name(), %error, "upstream failed to start");
                 self.set_state(UpstreamState::Failed {
@@ -545,19 +485,38 @@ impl Upstream {
                             counter: self.recoveries.clone(),
                             events: self.events.clone(),
                         };
-                        let transport = streamable::transport(
-                            self.http.clone(),
-                            &http.url,
-                            &http.headers,
-                            self.config.resilience.max_message_bytes,
-                            recovery,
-                        );
-                        match handler
-                            .clone()
-                            .serve_with_lifecycle(transport, lifecycle.clone())
-                            .await
-                        {
+                        let client = streamable::session_aware(self.http.clone(), recovery);
+                        let max = self.config.resilience.max_message_bytes;
+                        let served = match oauth::settings_for(self.name(), http).await {
+                            None => {
+                                let transport =
+                                    streamable::transport(client, &http.url, &http.headers, max);
+                                handler
+                                    .clone()
+                                    .serve_with_lifecycle(transport, lifecycle.clone())
+                                    .await
+                            }
+                            Some(settings) => {
+                                let client =
+                                    oauth::signed_in(self.name(), http, &settings, client).await?;
+                                let transport =
+                                    streamable::transport(client, &http.url, &http.headers, max);
+                                handler
+                                    .clone()
+                                    .serve_with_lifecycle(transport, lifecycle.clone())
+                                    .await
+                            }
+                        };
+                        match served {
                             Ok(session) => return Ok((session, "streamable-http", None, None)),
+                            Err(ref error) if let Some(challenge) = error.auth_challenge() => {
+                                return Err(UpstreamError::NeedsLogin(
+                                    crate::oauth::needs_login_message(
+                                        self.name(),
+                                        &oauth::challenge_reason(challenge),
+                                    ),
+                                ));
+                            }
                             Err(error) if let Some(legacy) = legacy_only(&error) => {
                                 tracing::debug!(server = %self.label(), %error, "discover found only legacy revisions");
                                 return Err(legacy);

@@ -35,6 +35,9 @@ pub struct SessionAwareClient {
     server: Arc<str>,
     recoveries: Arc<AtomicU64>,
     events: tokio::sync::mpsc::UnboundedSender<super::UpstreamEvent>,
+    /// The last `WWW-Authenticate` challenge a request was refused with (401, or 403 for a
+    /// missing scope): what a step-up sign-in asks for.
+    challenge: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// Where a lost session is reported: the upstream's counter and event channel.
@@ -44,13 +47,32 @@ pub struct Recovery {
     pub events: tokio::sync::mpsc::UnboundedSender<super::UpstreamEvent>,
 }
 
-pub fn transport(
-    client: reqwest::Client,
+/// Baton's client over `client`: a lost session is recognized and counted.
+pub fn session_aware(client: reqwest::Client, recovery: Recovery) -> SessionAwareClient {
+    SessionAwareClient {
+        inner: client,
+        server: recovery.server.into(),
+        recoveries: recovery.counter,
+        events: recovery.events,
+        challenge: Arc::default(),
+    }
+}
+
+impl SessionAwareClient {
+    /// Where the last authorization challenge is kept (taken by whoever reads it).
+    pub fn challenges(&self) -> Arc<std::sync::Mutex<Option<String>>> {
+        self.challenge.clone()
+    }
+}
+
+/// rmcp's streamable HTTP transport to `url` over `client` (Baton's client, or it
+/// wrapped with an OAuth token: [`crate::oauth::authorized`]).
+pub fn transport<C: StreamableHttpClient>(
+    client: C,
     url: &str,
     headers: &BTreeMap<String, String>,
     max_message_bytes: usize,
-    recovery: Recovery,
-) -> StreamableHttpClientTransport<SessionAwareClient> {
+) -> StreamableHttpClientTransport<C> {
     let header_map: HashMap<_, _> = super::header_map(headers)
         .into_iter()
         .filter_map(|(name, value)| Some((name?, value)))
@@ -61,17 +83,23 @@ pub fn transport(
         .reinit_on_expired_session(true)
         .max_json_response_size(max_message_bytes)
         .max_sse_event_size(max_message_bytes);
-    let client = SessionAwareClient {
-        inner: client,
-        server: recovery.server.into(),
-        recoveries: recovery.counter,
-        events: recovery.events,
-    };
     StreamableHttpClientTransport::with_client(client, config)
 }
 
 impl SessionAwareClient {
     fn classify(&self, session: bool, result: PostResult) -> PostResult {
+        let challenge = match &result {
+            Err(StreamableHttpError::AuthRequired(refused)) => {
+                Some(refused.www_authenticate_header.clone())
+            }
+            Err(StreamableHttpError::InsufficientScope(refused)) => {
+                Some(refused.www_authenticate_header.clone())
+            }
+            _ => None,
+        };
+        if challenge.is_some() {
+            *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = challenge;
+        }
         if !session {
             return result;
         }
@@ -111,11 +139,11 @@ impl SessionAwareClient {
                 server: self.server.to_string(),
                 max,
             };
-            tracing::warn!(server = %self.server, max, "an answer is over max_message_bytes; failing its request");
             ServerJsonRpcMessage::error(error.into(), Some(id.clone()))
         };
         match result {
             Err(StreamableHttpError::ResponseBodyTooLarge { .. }) => {
+                tracing::warn!(server = %self.server, max, "an answer is over max_message_bytes; failing its request");
                 Ok(StreamableHttpPostResponse::Json(error(), None))
             }
             Ok(StreamableHttpPostResponse::Sse(stream, session)) => {
@@ -147,10 +175,13 @@ fn instead_of_oversized(
                 return None;
             }
             match stream.next().await {
-                Some(Err(error)) if is_too_large(&error) => match answer {
-                    Some(answer) => Some((Ok(answer), (stream, None, true))),
-                    None => Some((Err(error), (stream, None, true))),
-                },
+                Some(Err(error)) if is_too_large(&error) => {
+                    tracing::warn!("an answer is over max_message_bytes; failing its request");
+                    match answer {
+                        Some(answer) => Some((Ok(answer), (stream, None, true))),
+                        None => Some((Err(error), (stream, None, true))),
+                    }
+                }
                 Some(item) => Some((item, (stream, answer, false))),
                 None => None,
             }

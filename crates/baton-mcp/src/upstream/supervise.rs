@@ -51,6 +51,21 @@ impl Upstream {
             if self.config.disabled || self.is_stopping() {
                 return;
             }
+            if matches!(self.state(), UpstreamState::NeedsLogin { .. }) {
+                // No reconnect loop: nothing changes until someone signs in.
+                self.wait_for_login().await;
+                if self.is_stopping() {
+                    return;
+                }
+                ready = self.start().await;
+                if ready {
+                    supervisor.reset();
+                    let _ = self.events.send(UpstreamEvent::Up {
+                        server: self.name().to_owned(),
+                    });
+                }
+                continue;
+            }
             let error = self.state().error().unwrap_or("stopped").to_owned();
             let up_since = *self.up_since.lock().unwrap_or_else(|p| p.into_inner());
             let (wait, quarantined) = match supervisor.on_exit(std::time::Instant::now(), up_since)
@@ -126,6 +141,22 @@ impl Upstream {
         }
     }
 
+    /// Returns once `baton auth login` stored new credentials for this server (another
+    /// process may have: the store is looked at every [`LOGIN_POLL`]), a restart is asked
+    /// for, or Baton stops.
+    async fn wait_for_login(&self) {
+        let before = super::oauth::credentials_stamp(self.name()).await;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(LOGIN_POLL) => {}
+                _ = self.restart_requested.notified() => return,
+            }
+            if self.is_stopping() || super::oauth::credentials_stamp(self.name()).await != before {
+                return;
+            }
+        }
+    }
+
     /// Shut down ([`Upstream::shutdown`]): Baton stops, or a reload removed or replaced it.
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
@@ -171,6 +202,9 @@ impl Upstream {
         exit
     }
 }
+
+/// How often a server that needs a sign-in looks for new credentials.
+const LOGIN_POLL: Duration = Duration::from_secs(2);
 
 /// How long an idle ping may take at most.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
     (4, include_str!("schema_4.sql")),
+    (5, include_str!("schema_5.sql")),
 ];
 
 /// The advisory lock key migrations take (any fixed number; "baton" in ASCII).

@@ -321,3 +321,8 @@ async fn memory_has(
 impl crate::AuditStore for PgStore {
     crate::shared::same_audit_methods!();
 }
+
+/// Remote servers' OAuth credentials: the same SQL on both backends.
+impl crate::OAuthStore for PgStore {
+    crate::shared::same_oauth_methods!();
+}

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../schema_6.sql")),
     (7, include_str!("../schema_7.sql")),
     (8, include_str!("../schema_8.sql")),
+    (9, include_str!("../schema_9.sql")),
 ];
 
 #[derive(Clone, Debug)]
@@ -45,6 +46,25 @@ pub(crate) struct SqliteStore {
     inline_limit: usize,
     /// Moved by this process's writes that may give an idle worker work.
     signal: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+/// Makes the database file (and its WAL and shared-memory files) readable by its owner
+/// only: it holds OAuth tokens of remote servers. Best effort (a file system without modes).
+fn owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -96,6 +116,7 @@ impl SqliteStore {
             signal: Arc::new(tokio::sync::watch::channel(0).0),
         };
         store.migrate().await?;
+        owner_only(path);
         Ok(store)
     }
 

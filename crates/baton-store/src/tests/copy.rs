@@ -61,6 +61,10 @@ async fn populate(store: &Store) -> (String, String) {
         .await
         .unwrap();
     let open = run(store).await;
+    store
+        .save_oauth_credentials("remote", r#"{"client_id":"c","token_response":null}"#)
+        .await
+        .unwrap();
     let spec = json!({"every": "1m", "tool": "x__y"});
     store
         .add_schedule("sched", &spec, false, 1_000)
@@ -166,6 +170,15 @@ async fn snapshot(store: &Store) -> Vec<String> {
         "{:?}",
         store.audit(&AuditFilter::default()).await.unwrap()
     ));
+    // (Debug hides the credentials document; compare it as text.)
+    said.extend(
+        store
+            .oauth_servers()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| format!("{} {} {}", row.server, row.credentials, row.updated_at)),
+    );
     said.push(format!(
         "{:?}",
         store
@@ -204,7 +217,8 @@ async fn copy_from_sqlite_into_postgres_keeps_every_record() {
     assert_eq!(rows("blobs"), 1);
     assert_eq!(rows("memory_archive"), 1);
     assert_eq!(rows("audit_log"), 2);
-    assert_eq!(report.tables.len(), 14);
+    assert_eq!(rows("oauth_credentials"), 1);
+    assert_eq!(report.tables.len(), 15);
     assert_eq!(snapshot(&target).await, snapshot(&source).await);
     let big = &target.steps(&done).await.unwrap()[1];
     assert_eq!(

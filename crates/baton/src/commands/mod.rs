@@ -1,6 +1,7 @@
 //! One file per subcommand. Each returns the process exit code.
 
 mod audit;
+mod auth;
 mod call;
 mod events;
 mod graph;
@@ -44,6 +45,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Auth(crate::cli::AuthCommand::Key(crate::cli::KeyCommand::New { name })) => {
             new_key(&name)
         }
+        Command::Auth(command) => auth::run(cli.config, command).await,
+        Command::ConformanceClient { url } => auth::conformance_client(&url).await,
     }
 }
 

@@ -197,3 +197,83 @@ fn conformance_pass_count_does_not_fall() {
     }
     let _ = fs::remove_dir_all(&out);
 }
+
+/// Checks the client authorization scenarios passed when measured (docs/CONFORMANCE.md).
+const MIN_CLIENT_PASSED_CHECKS: u64 = 288;
+/// The 2025-11-25 revision's 14 client `auth/*` scenarios and the client credentials
+/// extension: each passes fully through Baton's upstream OAuth client.
+const CLIENT_AUTH_SCENARIOS: [&str; 15] = [
+    "auth/metadata-default",
+    "auth/metadata-var1",
+    "auth/metadata-var2",
+    "auth/metadata-var3",
+    "auth/basic-cimd",
+    "auth/scope-from-www-authenticate",
+    "auth/scope-from-scopes-supported",
+    "auth/scope-omitted-when-undefined",
+    "auth/scope-step-up",
+    "auth/scope-retry-limit",
+    "auth/token-endpoint-auth-basic",
+    "auth/token-endpoint-auth-post",
+    "auth/token-endpoint-auth-none",
+    "auth/pre-registration",
+    "auth/client-credentials-basic",
+];
+
+#[test]
+fn conformance_client_authorization_scenarios_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for peer in ["conformance", "python"] {
+        let path = root.join(".peers/bin").join(peer);
+        assert!(
+            path.exists(),
+            "peer {peer} is missing at {}: run scripts/install-peers.sh (scripts/test.sh does)",
+            path.display()
+        );
+    }
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("conformance-client-{}", std::process::id()));
+    let output = Command::new("bash")
+        .arg(root.join("scripts/conformance-client.sh"))
+        .env("BATON_BIN", env!("CARGO_BIN_EXE_baton"))
+        .env("CONFORMANCE_OUT", &out)
+        .output()
+        .expect("could not start bash scripts/conformance-client.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "scripts/conformance-client.sh failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+    let path = out.join("client-summary.json");
+    let summary: Value = serde_json::from_str(
+        &fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display())),
+    )
+    .unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()));
+    let mut problems = Vec::new();
+    for scenario in CLIENT_AUTH_SCENARIOS {
+        let result = &summary["scenarios"][scenario];
+        if result.is_null() {
+            problems.push(format!("{scenario}: did not run"));
+        } else if count(result, "failed") > 0
+            || count(result, "warnings") > 0
+            || count(result, "passed") == 0
+        {
+            problems.push(format!("{scenario}: {result}"));
+        }
+    }
+    let passed = count(&summary["totals"], "passed");
+    if passed < MIN_CLIENT_PASSED_CHECKS {
+        problems.push(format!(
+            "{passed} client checks passed, fewer than the {MIN_CLIENT_PASSED_CHECKS} measured"
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "client conformance regressed (results in {}):\n  {}\n--- script output\n{stdout}",
+        out.display(),
+        problems.join("\n  ")
+    );
+    let _ = fs::remove_dir_all(&out);
+}

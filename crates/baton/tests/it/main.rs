@@ -22,6 +22,7 @@ mod isolation;
 mod limits;
 mod logs;
 mod metrics;
+mod oauth;
 mod queue;
 mod relay;
 mod reload;
