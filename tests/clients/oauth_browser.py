@@ -3,9 +3,12 @@ a client printed, fills oidc-provider's development sign-in page (any login) and
 consent page, and waits until the browser lands on the client's loopback redirect.
 
     python oauth_browser.py AUTHORIZATION_URL [LOGIN]
+    python oauth_browser.py --dashboard BATON_BASE [LOGIN]
 
 The redirect is the URL's own `redirect_uri`. Exits 0 once the browser reached it
-(printing the page's text), 1 otherwise.
+(printing the page's text), 1 otherwise. With --dashboard, the browser starts at Baton's
+/ui/login, clicks "Sign in with the authorization server", signs in, and once back on the
+dashboard prints what /api/session says.
 """
 
 import sys
@@ -16,6 +19,7 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def browser():
@@ -27,15 +31,27 @@ def browser():
 
 
 def main():
-    url, login = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "alice")
-    redirect = parse_qs(urlparse(url).query)["redirect_uri"][0]
+    dashboard = sys.argv[1] == "--dashboard"
+    args = sys.argv[2:] if dashboard else sys.argv[1:]
+    url, login = args[0], (args[1] if len(args) > 1 else "alice")
     driver = browser()
     try:
-        driver.get(url)
+        if dashboard:
+            base = url.rstrip("/")
+            driver.get(base + "/ui/login")
+            WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "sign-in-oauth"))
+            driver.find_element(By.ID, "sign-in-oauth").click()
+        else:
+            redirect = parse_qs(urlparse(url).query)["redirect_uri"][0]
+            driver.get(url)
         deadline = time.time() + 60
         while time.time() < deadline:
             current = driver.current_url
-            if current.startswith(redirect):
+            if dashboard and current.startswith(base + "/ui") and "/ui/login" not in current:
+                driver.get(base + "/api/session")
+                print(driver.find_element(By.TAG_NAME, "body").text)
+                return 0
+            if not dashboard and current.startswith(redirect):
                 print(driver.find_element(By.TAG_NAME, "body").text)
                 return 0
             try:

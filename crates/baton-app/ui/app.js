@@ -252,7 +252,13 @@ async function loginPage() {
       message.replaceChildren(errorBox(e));
     }
   });
-  setMain("Sign in", h("p", {}, "Paste an API key from serve.auth.api_keys (or an access token)."), form);
+  const next = new URLSearchParams(location.search).get("next");
+  const sso = session.oauth
+    ? h("p", {}, h("a", { class: "button", id: "sign-in-oauth",
+        href: "/api/session/oauth" + (next && next.startsWith("/ui") ? "?next=" + encodeURIComponent(next) : "") },
+        "Sign in with the authorization server"))
+    : null;
+  setMain("Sign in", sso, h("p", {}, "Or paste an API key from serve.auth.api_keys (or an access token)."), form);
   key.focus();
 }
 

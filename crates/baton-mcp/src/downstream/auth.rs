@@ -12,6 +12,8 @@
 //! Protected Resource Metadata (RFC 9728) is served at
 //! `/.well-known/oauth-protected-resource` and `…/mcp`.
 
+mod sso;
+
 use std::{
     collections::HashMap,
     sync::Arc,
@@ -61,6 +63,8 @@ pub struct Authenticator {
     jwks: Option<Jwks>,
     /// Browsers signed in to the dashboard ([`super::browser`]).
     browser: super::browser::BrowserSessions,
+    /// Dashboard sign-ins through the authorization server under way ([`sso`]).
+    sign_ins: sso::SignIns,
 }
 
 /// The signing keys by `kid`, and when they were last loaded.
@@ -101,6 +105,7 @@ impl Authenticator {
             keys,
             jwks,
             browser: Default::default(),
+            sign_ins: Default::default(),
         })
     }
 
@@ -436,41 +441,60 @@ fn refusal_parts(refusal: Refusal) -> (StatusCode, Option<&'static str>, String)
 pub fn session_routes(auth: Arc<Authenticator>) -> Router {
     let sign_in = auth.clone();
     let sign_out = auth.clone();
-    Router::new().route(
-        "/api/session",
-        get(move |headers: HeaderMap| {
-            let auth = auth.clone();
-            async move {
-                match auth.browser.find(&headers) {
-                    Some((who, _)) => {
-                        Json(json!({ "auth": true, "principal": who.name })).into_response()
+    let (start, back) = (auth.clone(), auth.clone());
+    Router::new()
+        .route(
+            "/api/session/oauth",
+            get(
+                move |headers: HeaderMap, query: axum::extract::Query<sso::Start>| {
+                    let auth = start.clone();
+                    async move { sso::start(&auth, &headers, query.0).await }
+                },
+            ),
+        )
+        .route(
+            "/api/session/oauth/callback",
+            get(
+                move |headers: HeaderMap, query: axum::extract::Query<sso::Callback>| {
+                    let auth = back.clone();
+                    async move { sso::callback(&auth, &headers, query.0).await }
+                },
+            ),
+        )
+        .route(
+            "/api/session",
+            get(move |headers: HeaderMap| {
+                let auth = auth.clone();
+                async move {
+                    // Whether the login page offers "sign in with the authorization server".
+                    let oauth = !auth.config.authorization_servers.is_empty();
+                    match auth.browser.find(&headers) {
+                        Some((who, _)) => {
+                            Json(json!({ "auth": true, "principal": who.name, "oauth": oauth }))
+                                .into_response()
+                        }
+                        None => (
+                            StatusCode::UNAUTHORIZED,
+                            Json(json!({ "auth": true, "principal": null, "oauth": oauth })),
+                        )
+                            .into_response(),
                     }
-                    None => (
-                        StatusCode::UNAUTHORIZED,
-                        Json(json!({ "auth": true, "principal": null })),
-                    )
-                        .into_response(),
                 }
-            }
-        })
-        .post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let auth = sign_in.clone();
-            async move { open_session(&auth, &headers, &body).await }
-        })
-        .delete(move |headers: HeaderMap| {
-            let auth = sign_out.clone();
-            async move {
-                auth.browser.close(&headers);
-                let mut response = Json(json!({ "signed_out": true })).into_response();
-                for cookie in super::browser::clear_cookies() {
-                    if let Ok(value) = HeaderValue::from_str(&cookie) {
-                        response.headers_mut().append(header::SET_COOKIE, value);
-                    }
+            })
+            .post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let auth = sign_in.clone();
+                async move { open_session(&auth, &headers, &body).await }
+            })
+            .delete(move |headers: HeaderMap| {
+                let auth = sign_out.clone();
+                async move {
+                    auth.browser.close(&headers);
+                    let mut response = Json(json!({ "signed_out": true })).into_response();
+                    append_cookies(&mut response, super::browser::clear_cookies());
+                    response
                 }
-                response
-            }
-        }),
-    )
+            }),
+        )
 }
 
 async fn open_session(auth: &Authenticator, headers: &HeaderMap, body: &[u8]) -> Response {
@@ -493,17 +517,9 @@ async fn open_session(auth: &Authenticator, headers: &HeaderMap, body: &[u8]) ->
         Ok(principal) => {
             let name = principal.name.clone();
             tracing::info!(principal = %name, "a browser signed in");
-            let opened = auth.browser.open(principal);
-            let secure = headers
-                .get("x-forwarded-proto")
-                .is_some_and(|proto| proto.as_bytes() == b"https");
-            let mut response =
-                Json(json!({ "principal": name, "csrf": opened.csrf })).into_response();
-            for cookie in super::browser::set_cookies(&opened, secure) {
-                if let Ok(value) = HeaderValue::from_str(&cookie) {
-                    response.headers_mut().append(header::SET_COOKIE, value);
-                }
-            }
+            let (csrf, cookies) = open_browser_session(auth, principal, headers);
+            let mut response = Json(json!({ "principal": name, "csrf": csrf })).into_response();
+            append_cookies(&mut response, cookies);
             response
         }
         Err(refusal) => {
@@ -512,6 +528,28 @@ async fn open_session(auth: &Authenticator, headers: &HeaderMap, body: &[u8]) ->
             crate::metrics::auth_refused(error.unwrap_or("missing"));
             let body = json!({ "error": error.unwrap_or("unauthorized"), "error_description": "that key or token is not accepted" });
             (status, Json(body)).into_response()
+        }
+    }
+}
+
+/// Opens a browser session for `principal`: its CSRF token and the cookies to set.
+fn open_browser_session(
+    auth: &Authenticator,
+    principal: Principal,
+    headers: &HeaderMap,
+) -> (String, [String; 2]) {
+    let opened = auth.browser.open(principal);
+    let secure = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes() == b"https");
+    let cookies = super::browser::set_cookies(&opened, secure);
+    (opened.csrf, cookies)
+}
+
+fn append_cookies(response: &mut Response, cookies: impl IntoIterator<Item = String>) {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
 }

@@ -356,3 +356,49 @@ async fn mcp_remote_signs_in_to_baton_serve_through_a_real_provider() {
     );
     let _ = client.cancel().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_signs_in_through_the_authorization_server() {
+    let (_provider, issuer) = provider(3600);
+    let dir = TestDir::new();
+    let baton = protected_baton(&dir, &issuer);
+    let base = baton.base.clone();
+    // A browser at /ui/login: "Sign in with the authorization server", the provider's
+    // pages, and back on the dashboard with a session for the provider's user.
+    let browser = tokio::task::spawn_blocking(move || {
+        Command::new(peer("python"))
+            .arg(repo_root().join("tests/clients/oauth_browser.py"))
+            .args(["--dashboard", &base, "carol"])
+            .output()
+            .expect("run the browser")
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&browser.stdout).into_owned();
+    assert!(
+        browser.status.success(),
+        "{said}\n{}\n{}",
+        String::from_utf8_lossy(&browser.stderr),
+        baton.logs()
+    );
+    let session: Value = serde_json::from_str(said.trim())
+        .unwrap_or_else(|error| panic!("/api/session said {said:?}: {error}"));
+    assert_eq!(session["principal"], "carol", "{session}");
+    assert!(
+        baton.wait_for_log("signed in through the authorization server"),
+        "{}",
+        baton.logs()
+    );
+    // A callback nobody started is refused.
+    let forged = reqwest::get(format!(
+        "{}/api/session/oauth/callback?code=x&state=nobody",
+        baton.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert!(
+        !baton.logs().contains("eyJ"),
+        "a JWT appears in Baton's log"
+    );
+}
