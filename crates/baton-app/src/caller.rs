@@ -7,7 +7,10 @@
 //! serves the queue with the gateway once it is built ([`Calls::serve`]). A run resumed at
 //! start-up simply waits in the queue until then: nothing is bound late.
 
-use std::sync::{Arc, Weak};
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex, Weak},
+};
 
 use baton_engine::{CallOptions, ToolCaller, ToolFailure, ToolOutput};
 use baton_mcp::{
@@ -16,13 +19,72 @@ use baton_mcp::{
     gateway::IDEMPOTENCY_KEY,
 };
 use futures::future::BoxFuture;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, JsonObject, MetaObject, RequestMetaObject,
+use rmcp::{
+    Peer, RoleServer,
+    model::{
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, JsonObject, MetaObject,
+        RequestMetaObject,
+    },
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sets::workflows::output_of;
+
+/// The clients waiting for runs they started (a workflow tool, `baton__run_workflow` with
+/// `wait`), by run id: their runs' steps reach them for what only a client can answer — a
+/// mode whose executor is `sampling` asks that client. Runs nobody waits for (schedules,
+/// triggers, `wait: false`) have none.
+static WAITING_CLIENTS: LazyLock<Mutex<HashMap<String, WaitingClient>>> =
+    LazyLock::new(Default::default);
+
+#[derive(Clone)]
+struct WaitingClient {
+    peer: Peer<RoleServer>,
+    capabilities: Option<ClientCapabilities>,
+    legacy: bool,
+}
+
+/// While this lives, run `run`'s steps can reach the client of `call` (see
+/// [`WAITING_CLIENTS`]); `None` when the call has no client session.
+pub fn attach_waiting_client(run: &str, call: &CallContext) -> Option<WaitingClientGuard> {
+    let peer = call.peer.clone()?;
+    WAITING_CLIENTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            run.to_owned(),
+            WaitingClient {
+                peer,
+                capabilities: call.capabilities.clone(),
+                legacy: call.legacy,
+            },
+        );
+    Some(WaitingClientGuard(run.to_owned()))
+}
+
+/// Detaches the waiting client when dropped.
+#[derive(Debug)]
+pub struct WaitingClientGuard(String);
+
+impl Drop for WaitingClientGuard {
+    fn drop(&mut self) {
+        WAITING_CLIENTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// The client waiting for the run a step's idempotency key (`RUN/STEP/ITEM`) belongs to.
+fn waiting_client(key: &str) -> Option<WaitingClient> {
+    let run = key.split('/').next()?;
+    WAITING_CLIENTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(run)
+        .cloned()
+}
 
 /// How long a workflow step waits for the servers to finish connecting.
 pub const SETTLE_FOR_STEPS: std::time::Duration = std::time::Duration::from_secs(75);
@@ -125,18 +187,24 @@ async fn call_through(
             )));
         }
     };
+    let client = waiting_client(&options.idempotency_key);
     let mut meta = JsonObject::new();
     meta.insert(
         IDEMPOTENCY_KEY.to_owned(),
         Value::String(options.idempotency_key),
     );
     params.meta = Some(RequestMetaObject(MetaObject(meta)));
+    let (peer, capabilities, legacy) = match client {
+        Some(client) => (Some(client.peer), client.capabilities, client.legacy),
+        None => (None, None, false),
+    };
     let call = CallContext {
-        peer: None,
+        // The client waiting for this run, if any: a mode delegating by sampling asks it.
+        peer,
         progress: None,
         cancel: options.cancel,
-        legacy: false,
-        capabilities: None,
+        legacy,
+        capabilities,
         log_level: None,
         mode: None,
         single_attempt: options.step_retries,

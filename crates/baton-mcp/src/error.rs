@@ -200,6 +200,14 @@ impl GatewayError {
                 server: server.to_owned(),
                 after: timeout,
             },
+            rmcp::ServiceError::TransportSend(_)
+                if let Some(reason) = auth_refusal(server, &error) =>
+            {
+                GatewayError::Unavailable {
+                    server: server.to_owned(),
+                    reason,
+                }
+            }
             rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_) => {
                 GatewayError::Unavailable {
                     server: server.to_owned(),
@@ -213,6 +221,31 @@ impl GatewayError {
         };
         CallError::Gateway(error)
     }
+}
+
+/// A request the server refused for Baton's OAuth token (401, or 403 for a missing scope),
+/// in words with the command that fixes it.
+fn auth_refusal(server: &str, error: &rmcp::ServiceError) -> Option<String> {
+    use rmcp::transport::streamable_http_client::{AuthRequiredError, InsufficientScopeError};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(refused) = current.downcast_ref::<InsufficientScopeError>() {
+            let scope = refused
+                .get_required_scope()
+                .unwrap_or("a scope it did not name");
+            return Some(format!(
+                "it refused Baton's token for this: it wants the scope \"{scope}\"; sign in for it with `baton auth login {server} --scope {scope}`"
+            ));
+        }
+        if current.downcast_ref::<AuthRequiredError>().is_some() {
+            return Some(crate::oauth::needs_login_message(
+                server,
+                "it no longer accepts Baton's token",
+            ));
+        }
+        source = current.source();
+    }
+    None
 }
 
 impl From<GatewayError> for ErrorData {
@@ -263,5 +296,52 @@ fn too_large_message(peer: Option<&str>, size: usize, max: usize) -> String {
         None => format!(
             "the answer is {size} bytes, over max_message_bytes ({max} bytes); raise max_message_bytes to receive it"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::transport::{
+        DynamicTransportError,
+        streamable_http_client::{AuthRequiredError, InsufficientScopeError, StreamableHttpError},
+    };
+
+    use super::*;
+
+    fn refused(error: StreamableHttpError<std::io::Error>) -> rmcp::ServiceError {
+        rmcp::ServiceError::TransportSend(DynamicTransportError::from_parts(
+            "streamable-http",
+            std::any::TypeId::of::<()>(),
+            Box::new(error),
+        ))
+    }
+
+    #[test]
+    fn a_refused_token_says_which_sign_in_fixes_it() {
+        let scope = refused(StreamableHttpError::InsufficientScope(
+            InsufficientScopeError::new(
+                "Bearer error=\"insufficient_scope\", scope=\"issues:write\"".into(),
+                Some("issues:write".into()),
+            ),
+        ));
+        let message = GatewayError::from_service("tracker", scope).message();
+        assert!(
+            message.contains("baton auth login tracker --scope issues:write"),
+            "{message}"
+        );
+        let expired = refused(StreamableHttpError::AuthRequired(AuthRequiredError::new(
+            "Bearer".into(),
+        )));
+        let message = GatewayError::from_service("tracker", expired).message();
+        assert!(
+            message.contains("run `baton auth login tracker`"),
+            "{message}"
+        );
+        let closed = GatewayError::from_service("tracker", rmcp::ServiceError::TransportClosed);
+        assert!(
+            closed.message().contains("connection closed"),
+            "{}",
+            closed.message()
+        );
     }
 }

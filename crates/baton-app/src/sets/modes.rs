@@ -303,9 +303,20 @@ async fn delegate(
             );
             let outcome = peer.create_message(request).await;
             let (status, output, error) = match outcome {
+                // The answer is the model's text (or the whole result when it is not text).
                 Ok(result) => (
                     baton_engine::baton_store::RunStatus::Succeeded,
-                    serde_json::to_value(&result).unwrap_or(Value::Null),
+                    match serde_json::to_value(&result).unwrap_or(Value::Null) {
+                        Value::Object(mut whole) => match whole
+                            .get_mut("content")
+                            .and_then(|content| content.get_mut("text"))
+                            .map(Value::take)
+                        {
+                            Some(Value::String(text)) => Value::String(text),
+                            _ => Value::Object(whole),
+                        },
+                        other => other,
+                    },
                     None,
                 ),
                 Err(error) => (

@@ -357,6 +357,8 @@ async fn run(
         return Ok(result(json!({ "run": id, "status": status })));
     }
     let relay = relay_progress(engine, &id, call);
+    // The run's steps may need this client (a mode that delegates by sampling).
+    let _client = crate::caller::attach_waiting_client(&id, call);
     let cancel = call.cancel.clone();
     let record = tokio::select! {
         record = engine.execute_anywhere(&id) => record.map_err(engine_error)?,

@@ -23,6 +23,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod oauth;
+mod orchestration;
 mod queue;
 mod relay;
 mod reload;

@@ -17,6 +17,9 @@ impl WorkflowCompiler<'_, '_> {
         pending: &mut Vec<Pending>,
     ) {
         let mut tails: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Every task of each phase: what a later phase's tasks get as context (`tails` are
+        // only what they wait for: a sequential phase's last task implies the others).
+        let mut results: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let names: BTreeSet<String> = phases
             .iter()
             .filter_map(|phase| phase.value.name.as_ref().map(|name| name.value.clone()))
@@ -41,7 +44,11 @@ impl WorkflowCompiler<'_, '_> {
                 continue;
             }
             let mut after = Vec::new();
+            let mut context = Vec::new();
             for dependency in &raw.dependencies {
+                if let Some(steps) = results.get(&dependency.value) {
+                    context.extend(steps.iter().cloned());
+                }
                 match tails.get(&dependency.value) {
                     Some(steps) => after.extend(steps.iter().cloned()),
                     None if names.contains(&dependency.value) => self.push(
@@ -90,10 +97,10 @@ impl WorkflowCompiler<'_, '_> {
                         .and_then(|id| self.step(step, at, &task_path, id, serde_json::Map::new())),
                     (Some(RawTask::Text(text)), _) => {
                         let task = Value::String(text.clone());
-                        self.task_step(raw, at, &task_path, generated, task, &after)
+                        self.task_step(raw, at, &task_path, generated, task, &context)
                     }
                     (None, Some(branch)) => {
-                        self.task_step(raw, at, &task_path, generated, branch.clone(), &after)
+                        self.task_step(raw, at, &task_path, generated, branch.clone(), &context)
                     }
                     (None, None) => None,
                 };
@@ -119,11 +126,12 @@ impl WorkflowCompiler<'_, '_> {
                 );
             }
             let tail = if raw.parallel {
-                ids
+                ids.clone()
             } else {
                 ids.last().cloned().into_iter().collect()
             };
             tails.insert(name.value.clone(), tail);
+            results.insert(name.value.clone(), ids);
         }
     }
 
