@@ -112,6 +112,10 @@ pub enum Command {
     /// in to remote servers that require OAuth (`auth login|status|logout`).
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Writes a starter baton.yaml, importing the servers of a Claude Desktop, VS Code or
+    /// Cursor MCP config (found in the usual places, or --from), and the .roomodes and
+    /// .roo/schedules.json next to it. Never overwrites an existing file.
+    Init(InitArgs),
     /// Connects to an MCP server through Baton's upstream client (with its OAuth client)
     /// the way the official conformance suite's client scenarios expect
     /// (`conformance client --command "baton conformance-client"`): the server URL is the
@@ -143,6 +147,17 @@ pub enum AuthCommand {
     },
     /// Forgets SERVER's OAuth tokens.
     Logout { server: String },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The client config to import (default: .vscode/mcp.json, .cursor/mcp.json, .mcp.json,
+    /// ~/.cursor/mcp.json, then Claude Desktop's, whichever exists first).
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Where to write (default: ./baton.yaml).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

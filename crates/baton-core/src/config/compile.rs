@@ -23,7 +23,7 @@ pub use store::{STORE_URL_ENV, check_store_url};
 
 use super::{
     error::{ConfigErrors, ErrorSink},
-    interpolate::interpolate,
+    interpolate::{InterpolationError, WORKSPACE_FOLDER, interpolate},
     model::*,
     raw::{
         RawBreaker, RawConfig, RawResilience, RawServer, RawStore, RawToolFilter, RawWorkers,
@@ -32,6 +32,21 @@ use super::{
 };
 use crate::names::is_valid_tool_name;
 
+/// `${workspaceFolder}`: the config's folder, or the workspace root of a `.vscode/mcp.json`
+/// (or `.cursor/mcp.json`).
+fn workspace_folder(base_dir: &Path) -> String {
+    let root = match base_dir.file_name().and_then(|name| name.to_str()) {
+        Some(".vscode" | ".cursor") => base_dir.parent().unwrap_or(base_dir),
+        _ => base_dir,
+    };
+    let root = if root.as_os_str().is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        root.to_path_buf()
+    };
+    root.display().to_string()
+}
+
 /// Validates `raw` (read from `file`) into a [`Config`].
 pub fn compile(
     file: &Path,
@@ -39,10 +54,19 @@ pub fn compile(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let mut sink = ErrorSink::new(file.to_owned());
+    let inputs = raw
+        .inputs
+        .iter()
+        .filter_map(|input| {
+            let id = input.id.clone()?;
+            Some((id, input.description.clone().unwrap_or_default()))
+        })
+        .collect();
     let mut compiler = Compiler {
         sink: &mut sink,
         lookup,
         base_dir: file.parent().map(Path::to_owned).unwrap_or_default(),
+        inputs,
     };
     let mut config = Config::empty();
     config.source = Some(file.to_owned());
@@ -219,6 +243,8 @@ struct Compiler<'a> {
     sink: &'a mut ErrorSink,
     lookup: &'a dyn Fn(&str) -> Option<String>,
     base_dir: PathBuf,
+    /// VS Code `inputs` by id: their descriptions, for the error of one without a value.
+    inputs: std::collections::HashMap<String, String>,
 }
 
 impl Compiler<'_> {
@@ -279,8 +305,28 @@ impl Compiler<'_> {
 
     /// Interpolates one string, reporting failure at its position.
     pub(super) fn string(&mut self, value: &SpannedString, path: &str) -> Option<String> {
-        match interpolate(&value.value, self.lookup) {
+        let workspace = workspace_folder(&self.base_dir);
+        let lookup = |name: &str| match name {
+            WORKSPACE_FOLDER => Some(workspace.clone()),
+            _ => (self.lookup)(name),
+        };
+        match interpolate(&value.value, &lookup) {
             Ok(text) => Some(text),
+            Err(InterpolationError::MissingInput(id, variable)) => {
+                let message = match self.inputs.get(&id) {
+                    Some(description) if !description.is_empty() => format!(
+                        "input \"{id}\" ({description}) has no value: set {variable} (Baton does not prompt)"
+                    ),
+                    Some(_) => format!(
+                        "input \"{id}\" has no value: set {variable} (Baton does not prompt)"
+                    ),
+                    None => format!(
+                        "input \"{id}\" is not declared in `inputs` and has no value: set {variable}"
+                    ),
+                };
+                self.sink.push(value.referenced, path, message);
+                None
+            }
             Err(error) => {
                 self.sink.push(value.referenced, path, error.to_string());
                 None

@@ -1,4 +1,10 @@
 //! `${VAR}` and `${VAR:-default}` in configuration strings. `$$` is a literal `$`.
+//!
+//! The client dialects too, so a pasted VS Code or Cursor config works as it is:
+//! `${env:VAR}` (the same as `${VAR}`), `${userHome}` (`HOME`), `${workspaceFolder}` (the
+//! config's folder, or the workspace root of a `.vscode/mcp.json`; looked up as
+//! [`WORKSPACE_FOLDER`]) and `${input:ID}` (VS Code's prompted inputs: Baton takes the value
+//! from `BATON_INPUT_<ID>`, see [`input_variable`]).
 
 /// Why a string could not be interpolated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -6,6 +12,27 @@ pub enum InterpolationError {
     Missing(String),
     Unterminated,
     BadName(String),
+    /// `${input:ID}` without a value: (ID, the variable that gives it).
+    MissingInput(String, String),
+}
+
+/// The name `${workspaceFolder}` is looked up under (no environment variable can have it).
+pub const WORKSPACE_FOLDER: &str = ":workspaceFolder";
+
+/// The environment variable that gives VS Code input `id` its value:
+/// `BATON_INPUT_<ID>`, upper case, `-` and `.` as `_`.
+pub fn input_variable(id: &str) -> String {
+    let id: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("BATON_INPUT_{id}")
 }
 
 impl std::fmt::Display for InterpolationError {
@@ -23,7 +50,11 @@ impl std::fmt::Display for InterpolationError {
             }
             InterpolationError::BadName(name) => write!(
                 f,
-                "\"{name}\" is not a variable name (letters, digits and _ only)"
+                "\"{name}\" is not a variable name (letters, digits and _ only; or env:NAME, input:ID, userHome, workspaceFolder)"
+            ),
+            InterpolationError::MissingInput(id, variable) => write!(
+                f,
+                "input \"{id}\" has no value: set {variable} (Baton does not prompt)"
             ),
         }
     }
@@ -57,16 +88,33 @@ pub fn interpolate(
             Some((name, default)) => (name, Some(default)),
             None => (body, None),
         };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        // The client dialects: what to look up for this name.
+        let (key, input) = match name {
+            "userHome" => ("HOME".to_owned(), None),
+            "workspaceFolder" => (WORKSPACE_FOLDER.to_owned(), None),
+            _ => match name.split_once(':') {
+                Some(("env", variable)) => (variable.to_owned(), None),
+                Some(("input", id)) if !id.is_empty() => (input_variable(id), Some(id)),
+                _ => (name.to_owned(), None),
+            },
+        };
+        let plain = key == WORKSPACE_FOLDER
+            || (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if !plain {
             return Err(InterpolationError::BadName(name.to_owned()));
         }
         match (
-            lookup(name).filter(|value| !value.is_empty() || default.is_none()),
+            lookup(&key).filter(|value| !value.is_empty() || default.is_none()),
             default,
         ) {
             (Some(value), _) => output.push_str(&value),
             (None, Some(default)) => output.push_str(default),
-            (None, None) => return Err(InterpolationError::Missing(name.to_owned())),
+            (None, None) => {
+                return Err(match input {
+                    Some(id) => InterpolationError::MissingInput(id.to_owned(), key),
+                    None => InterpolationError::Missing(key),
+                });
+            }
         }
         rest = &body_start[end + 1..];
     }
@@ -111,6 +159,39 @@ mod tests {
         assert_eq!(
             interpolate("${A-B}", &env),
             Err(InterpolationError::BadName("A-B".into()))
+        );
+    }
+
+    #[test]
+    fn the_client_dialects_resolve_as_the_clients_do() {
+        let lookup = |name: &str| match name {
+            "HOME" => Some("/home/u".to_owned()),
+            WORKSPACE_FOLDER => Some("/work/project".to_owned()),
+            "BATON_INPUT_API_KEY" => Some("k3y".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            interpolate(
+                "${env:HOME}|${userHome}|${workspaceFolder}/x|${input:api-key}",
+                &lookup
+            )
+            .unwrap(),
+            "/home/u|/home/u|/work/project/x|k3y"
+        );
+        assert_eq!(
+            interpolate("${input:db.password}", &lookup),
+            Err(InterpolationError::MissingInput(
+                "db.password".into(),
+                "BATON_INPUT_DB_PASSWORD".into()
+            ))
+        );
+        assert_eq!(
+            interpolate("${env:NOPE}", &lookup),
+            Err(InterpolationError::Missing("NOPE".into()))
+        );
+        assert_eq!(
+            interpolate("${config:x}", &lookup),
+            Err(InterpolationError::BadName("config:x".into()))
         );
     }
 }

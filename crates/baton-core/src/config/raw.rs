@@ -69,10 +69,10 @@ pub struct RawConfig {
     /// Modes (roles with tool groups) and how tasks are delegated to them.
     #[serde(default)]
     pub modes: Option<RawModes>,
-    /// VS Code's `inputs` block (prompted secrets). Accepted so the file loads; Baton reads
-    /// secrets from the environment instead (`${VAR}`).
+    /// VS Code's `inputs` (values it prompts for): Baton reads each from
+    /// `BATON_INPUT_<ID>` for `${input:ID}`; their descriptions go into its errors.
     #[serde(default)]
-    pub inputs: Option<serde::de::IgnoredAny>,
+    pub inputs: Vec<RawClientInput>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -502,4 +502,19 @@ pub struct RawModes {
     /// Modes defined here, by slug (they replace imported ones of the same slug).
     #[serde(default)]
     pub definitions: IndexMap<String, Spanned<crate::modes::ModeSpec>>,
+}
+
+/// One of VS Code's `inputs` (`{type: promptString, id, description, password}`).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawClientInput {
+    pub id: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub password: bool,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub options: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub default: Option<serde::de::IgnoredAny>,
 }

@@ -5,6 +5,7 @@ mod auth;
 mod call;
 mod events;
 mod graph;
+mod init;
 mod runs;
 mod schedule;
 mod serve;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             new_key(&name)
         }
         Command::Auth(command) => auth::run(cli.config, command).await,
+        Command::Init(args) => init::run(args),
         Command::ConformanceClient { url } => auth::conformance_client(&url).await,
     }
 }

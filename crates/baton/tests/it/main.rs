@@ -15,6 +15,7 @@ mod conformance;
 mod core;
 mod dashboard;
 mod derived;
+mod dialects;
 mod faults;
 mod hangs;
 mod health;
