@@ -116,6 +116,13 @@ pub enum Command {
     /// Cursor MCP config (found in the usual places, or --from), and the .roomodes and
     /// .roo/schedules.json next to it. Never overwrites an existing file.
     Init(InitArgs),
+    /// Checks what would fail — the config, each server's command, runtime and handshake
+    /// (a remote one's reachability and protocol era), the store, the port serve would
+    /// bind, the clock — and prints a fix for each problem; exit 1 when something would fail.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Connects to an MCP server through Baton's upstream client (with its OAuth client)
     /// the way the official conformance suite's client scenarios expect
     /// (`conformance client --command "baton conformance-client"`): the server URL is the

@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod call;
+mod doctor;
 mod events;
 mod graph;
 mod init;
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Auth(command) => auth::run(cli.config, command).await,
         Command::Init(args) => init::run(args),
+        Command::Doctor { json } => doctor::run(cli.config, json).await,
         Command::ConformanceClient { url } => auth::conformance_client(&url).await,
     }
 }

@@ -16,6 +16,7 @@ mod core;
 mod dashboard;
 mod derived;
 mod dialects;
+mod doctor;
 mod faults;
 mod hangs;
 mod health;
