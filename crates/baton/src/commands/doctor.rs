@@ -258,7 +258,7 @@ async fn store(config: &Config, checks: &mut Vec<Check>) {
     if let Some(path) = store.path() {
         let folder = path.parent().unwrap_or(path);
         if let Ok(stats) = nix::sys::statvfs::statvfs(folder) {
-            let free = stats.blocks_available() as u64 * stats.fragment_size() as u64;
+            let free = stats.blocks_available() * stats.fragment_size();
             let status = if free < LOW_DISK {
                 Status::Warn
             } else {
