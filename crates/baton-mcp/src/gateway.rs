@@ -470,7 +470,7 @@ impl Gateway {
             RetryMode::Auto => annotated_safe || explicit,
         };
         Plan {
-            timeouts: resilience.timeouts_for(name),
+            timeouts: learned_timeouts(topology, server, name, resilience),
             retry: safe.then_some(resilience.retry),
             retry_tool_errors,
         }
@@ -619,5 +619,59 @@ impl SessionScope {
         let (owner, connection) = connections.get(server)?;
         // A replica a reload replaced or removed holds nothing any more.
         (!connection.session.is_transport_closed() && !owner.is_stopping()).then(|| owner.clone())
+    }
+}
+
+/// `tool`'s timeouts, with a `timeout: auto` budget learned from the latency its server's
+/// replicas saw (the slowest replica's p99 × factor, within `min` and `max_timeout`; the
+/// configured timeout until enough calls were seen).
+pub(crate) fn learned_timeouts(
+    topology: &Topology,
+    server: &str,
+    tool: &str,
+    resilience: &baton_core::config::Resilience,
+) -> baton_core::config::Timeouts {
+    let mut timeouts = resilience.timeouts_for(tool);
+    if !timeouts.auto {
+        return timeouts;
+    }
+    let (calls, p99) = topology
+        .replicas(server)
+        .map(|upstream| upstream.latency_of(tool))
+        .fold((0, None::<f64>), |(calls, worst), (more, p99)| {
+            (
+                calls + more,
+                match (worst, p99) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                },
+            )
+        });
+    if let Some(budget) = resilience.auto_timeout.budget(calls, p99, timeouts.total) {
+        timeouts.idle = budget;
+    }
+    timeouts
+}
+
+impl Gateway {
+    /// The `timeout: auto` budgets of `server`'s tools now: (tool, budget, learned yet).
+    pub fn auto_timeouts(&self, server: &str) -> Vec<(String, std::time::Duration, bool)> {
+        let topology = self.topology();
+        let Some(upstream) = topology.upstream(server) else {
+            return Vec::new();
+        };
+        let resilience = &upstream.config.resilience;
+        upstream
+            .catalog()
+            .tools
+            .iter()
+            .map(|tool| tool.name.to_string())
+            .filter(|tool| resilience.timeouts_for(tool).auto)
+            .map(|tool| {
+                let timeouts = learned_timeouts(&topology, server, &tool, resilience);
+                let learned = timeouts.idle != resilience.timeouts_for(&tool).idle;
+                (tool, timeouts.idle, learned)
+            })
+            .collect()
     }
 }

@@ -173,6 +173,20 @@ pub fn status_report(gateway: &Gateway, only: Option<&str>, per_tool: bool) -> V
                     .into();
             }
             entry["stats"] = stats;
+            // `timeout: auto` tools: the budget in force, and whether it is learned yet.
+            let auto: serde_json::Map<String, Value> = gateway
+                .auto_timeouts(upstream.name())
+                .into_iter()
+                .map(|(tool, budget, learned)| {
+                    (
+                        tool,
+                        json!({ "timeout_ms": budget.as_millis() as u64, "learned": learned }),
+                    )
+                })
+                .collect();
+            if !auto.is_empty() {
+                entry["auto_timeouts"] = Value::Object(auto);
+            }
             if let Some(breaker) = upstream.breaker_state() {
                 entry["breaker"] = breaker_json(breaker);
             }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub use compile::{STORE_URL_ENV, check_store_url, compile, parse_duration, sha256_hex};
 pub use error::{ConfigError, ConfigErrors};
-pub use events::{DeriveSettings, EventSettings};
+pub use events::{AutoTimeout, DeriveSettings, EventSettings};
 pub use model::*;
 pub use oauth::{OAuthConfig, OAuthGrant, loopback_redirect};
 

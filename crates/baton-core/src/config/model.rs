@@ -267,6 +267,8 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resilience {
     pub timeouts: Timeouts,
+    /// How `timeout: auto` budgets are learned.
+    pub auto_timeout: super::AutoTimeout,
     /// Upstream tool name → its own timeouts.
     pub tool_timeouts: BTreeMap<String, Timeouts>,
     /// Upstream tool name → its retry choice (default [`RetryMode::Auto`]).
@@ -422,7 +424,9 @@ impl Default for Resilience {
             timeouts: Timeouts {
                 idle: Duration::from_secs(60),
                 total: Duration::from_secs(600),
+                auto: false,
             },
+            auto_timeout: super::AutoTimeout::default(),
             tool_timeouts: BTreeMap::new(),
             tool_retry: BTreeMap::new(),
             restart: RestartSettings::default(),
@@ -448,6 +452,8 @@ impl Default for Resilience {
 pub struct Timeouts {
     pub idle: Duration,
     pub total: Duration,
+    /// `timeout: auto`: `idle` is learned from the tool's latency ([`AutoTimeout`]).
+    pub auto: bool,
 }
 
 /// How a crashed stdio server is restarted (see baton-resilience's `RestartPolicy`).

@@ -227,6 +227,19 @@ pub struct RawResilience {
     /// Per-tool overrides (server level only), by the server's own tool name.
     #[serde(default)]
     pub tools: IndexMap<String, RawToolResilience>,
+    /// How `timeout: auto` budgets follow the latency seen.
+    pub auto_timeout: Option<RawAutoTimeout>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoTimeout {
+    /// The budget is the p99 latency times this (default 3).
+    pub factor: Option<Spanned<f64>>,
+    /// Never less than this (default 1s).
+    pub min: Option<SpannedString>,
+    /// Calls seen before the budget follows them (default 20).
+    pub min_calls: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -341,6 +341,18 @@ impl Upstream {
         }
     }
 
+    /// Calls of `name` seen and their p99 latency (ms): what `timeout: auto` learns from.
+    pub fn latency_of(&self, name: &str) -> (u64, Option<f64>) {
+        let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        match stats.by_name.get(name) {
+            Some(entry) => {
+                let summary = entry.summary();
+                (summary.calls, summary.p99_ms)
+            }
+            None => (0, None),
+        }
+    }
+
     /// Totals and per-name statistics.
     pub fn stats(
         &self,

@@ -110,6 +110,20 @@ fn print_table(report: &Value, stats: bool) {
                 ms("p99"),
                 server["breaker"]["state"].as_str().unwrap_or("-"),
             );
+            if let Some(Value::Object(tools)) = server.get("auto_timeouts") {
+                for (tool, budget) in tools {
+                    println!(
+                        "{:20} tool {tool}: timeout auto → {} ms ({})",
+                        "",
+                        budget["timeout_ms"],
+                        if budget["learned"] == true {
+                            "learned from its latency"
+                        } else {
+                            "the configured timeout until enough calls"
+                        }
+                    );
+                }
+            }
             if let Some(Value::Object(tools)) = server.get("tool_breakers") {
                 for (tool, breaker) in tools {
                     println!(

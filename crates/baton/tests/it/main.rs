@@ -2,6 +2,7 @@
 
 mod common;
 
+mod adaptive;
 mod aggregation;
 mod audit;
 mod auth;

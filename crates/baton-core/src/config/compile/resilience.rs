@@ -1,6 +1,7 @@
 //! The `resilience:` sections (top level, per server, per tool).
 
 use super::*;
+use crate::config::{AutoTimeout, raw::RawAutoTimeout};
 
 impl Compiler<'_> {
     /// `base` with the overrides in `raw` applied.
@@ -21,6 +22,9 @@ impl Compiler<'_> {
             raw.max_timeout.as_ref(),
             path,
         );
+        if let Some(auto) = &raw.auto_timeout {
+            self.auto_timeout(auto, &mut resilience.auto_timeout, path);
+        }
         if let Some(restart) = &raw.restart {
             let settings = &mut resilience.restart;
             let field = |name: &str| format!("{path}.restart.{name}");
@@ -273,6 +277,28 @@ impl Compiler<'_> {
         Some(settings)
     }
 
+    fn auto_timeout(&mut self, raw: &RawAutoTimeout, into: &mut AutoTimeout, path: &str) {
+        if let Some(factor) = &raw.factor {
+            if factor.value >= 1.0 && factor.value.is_finite() {
+                into.factor = factor.value;
+            } else {
+                self.sink.push(
+                    factor.referenced,
+                    format!("{path}.auto_timeout.factor"),
+                    "must be at least 1 (the budget is the p99 latency times it)",
+                );
+            }
+        }
+        if let Some(min) = &raw.min
+            && let Some(duration) = self.duration(min, &format!("{path}.auto_timeout.min"))
+        {
+            into.min = duration;
+        }
+        if let Some(calls) = &raw.min_calls {
+            into.min_calls = calls.value;
+        }
+    }
+
     fn timeouts(
         &mut self,
         base: Timeouts,
@@ -282,8 +308,14 @@ impl Compiler<'_> {
     ) -> Timeouts {
         let mut timeouts = base;
         if let Some(idle) = idle
+            && idle.value == "auto"
+        {
+            // Learned from the latency seen; the inherited timeout until then.
+            timeouts.auto = true;
+        } else if let Some(idle) = idle
             && let Some(duration) = self.duration(idle, &format!("{path}.timeout"))
         {
+            timeouts.auto = false;
             timeouts.idle = duration;
             timeouts.total = timeouts.total.max(duration);
         }
