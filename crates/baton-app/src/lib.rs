@@ -26,6 +26,7 @@ pub mod caller;
 pub mod derive;
 pub mod health;
 pub mod hooks;
+pub mod learned;
 pub mod metrics;
 pub mod oauth;
 pub mod reload;
@@ -106,6 +107,8 @@ pub struct App {
     /// The audit trail's writer (`baton serve` with `audit:` on and a store).
     audit: Option<Arc<audit::StoreAudit>>,
     started: std::time::Instant,
+    /// `baton serve` keeps what it learned of call latencies in the store ([`learned`]).
+    saves_learned: bool,
 }
 
 impl App {
@@ -174,6 +177,9 @@ impl App {
             _ => None,
         };
         let gateway = Gateway::start(config, sets::all(&services));
+        if let Ok(store) = &services.store {
+            learned::load(&gateway, store).await;
+        }
         if let Some(audit) = &audit {
             gateway.set_audit(audit.clone());
         }
@@ -186,6 +192,7 @@ impl App {
             shutdown,
             audit,
             started: std::time::Instant::now(),
+            saves_learned: role == Role::Serve,
         };
         if role == Role::Serve {
             app.background(health, source, reload_requests).await;
@@ -230,6 +237,11 @@ impl App {
             // worker's after its lease ran out) are found and executed from here on.
             engine.dispatch(self.shutdown.clone());
             workers::heartbeat(engine.clone(), self.shutdown.clone());
+            learned::keep(
+                self.gateway.clone(),
+                engine.store().clone(),
+                self.shutdown.clone(),
+            );
             let config = self.gateway.config();
             prune(
                 engine.store().clone(),
@@ -350,6 +362,11 @@ impl App {
     /// once) and every upstream with its process group.
     pub async fn stop(&self) {
         self.shutdown.cancel();
+        if self.saves_learned
+            && let Ok(store) = &self.services.store
+        {
+            learned::save(&self.gateway, store).await;
+        }
         if let Some(engine) = &self.services.engine {
             engine.stop().await;
         }

@@ -62,6 +62,37 @@ impl CallStats {
         self.recent.push_back(latency);
     }
 
+    /// The most recent `n` latencies (oldest first), in milliseconds: what is kept.
+    pub fn samples_ms(&self, n: usize) -> Vec<f64> {
+        let skip = self.recent.len().saturating_sub(n);
+        self.recent
+            .iter()
+            .skip(skip)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect()
+    }
+
+    /// Starts from what an earlier process learned: counts and latencies (oldest first)
+    /// come before anything recorded here.
+    pub fn seed(&mut self, calls: u64, errors: u64, timeouts: u64, samples_ms: &[f64]) {
+        self.calls += calls;
+        self.errors += errors;
+        self.timeouts += timeouts;
+        let mut seeded: VecDeque<Duration> = samples_ms
+            .iter()
+            .filter(|ms| ms.is_finite() && **ms >= 0.0)
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            .collect();
+        seeded.extend(self.recent.drain(..));
+        while seeded.len() > WINDOW {
+            seeded.pop_front();
+        }
+        self.recent = seeded;
+        if self.ewma_ms.is_none() {
+            self.ewma_ms = samples_ms.last().copied();
+        }
+    }
+
     /// The latency EWMA in milliseconds, without computing percentiles.
     pub fn ewma_ms(&self) -> Option<f64> {
         self.ewma_ms
@@ -136,5 +167,19 @@ mod tests {
     fn empty_stats_have_no_percentiles() {
         let summary = CallStats::default().summary();
         assert_eq!((summary.p50_ms, summary.ewma_ms), (None, None));
+    }
+
+    #[test]
+    fn seeded_statistics_come_before_new_ones() {
+        let mut stats = CallStats::default();
+        stats.record(Duration::from_millis(7), Outcome::Success, false);
+        stats.seed(40, 2, 1, &[100.0, 200.0, 300.0]);
+        let summary = stats.summary();
+        assert_eq!(
+            (summary.calls, summary.errors, summary.timeouts),
+            (41, 2, 1)
+        );
+        assert_eq!(summary.p99_ms, Some(300.0));
+        assert_eq!(stats.samples_ms(2), vec![300.0, 7.0]);
     }
 }

@@ -243,6 +243,19 @@ pub(crate) const TABLES: &[Table] = &[
         columns: &[("server", Text), ("credentials", Text), ("updated_at", Int)],
         generated_id: false,
     },
+    Table {
+        name: "learned_stats",
+        columns: &[
+            ("server", Text),
+            ("name", Text),
+            ("calls", Int),
+            ("errors", Int),
+            ("timeouts", Int),
+            ("samples", Text),
+            ("updated_at", Int),
+        ],
+        generated_id: false,
+    },
 ];
 
 /// What [`Store::copy_into`] copied: rows per table, in copy order.

@@ -57,6 +57,7 @@ macro_rules! feature {
 mod audit;
 mod automation;
 mod copy;
+mod learned;
 mod oauth;
 mod postgres;
 mod runs;
@@ -72,6 +73,7 @@ mod workers;
 pub use audit::*;
 pub use automation::*;
 pub use copy::CopyReport;
+pub use learned::{LearnedStats, LearnedStore, MAX_SAMPLES};
 pub use oauth::{OAuthRow, OAuthStore};
 pub use runs::RunStore;
 pub use state::*;

@@ -504,3 +504,52 @@ macro_rules! same_oauth_methods {
     };
 }
 pub(crate) use same_oauth_methods;
+
+/// [`crate::LearnedStore`] methods: the same SQL on both backends.
+macro_rules! same_learned_methods {
+    () => {
+        async fn save_learned(&self, rows: &[crate::LearnedStats]) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            for row in rows {
+                let samples = serde_json::to_string(&row.samples_ms).unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO learned_stats (server, name, calls, errors, timeouts, samples, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (server, name) DO UPDATE SET \
+                     calls = excluded.calls, errors = excluded.errors, timeouts = excluded.timeouts, \
+                     samples = excluded.samples, updated_at = excluded.updated_at",
+                )
+                .bind(&row.server)
+                .bind(&row.name)
+                .bind(row.calls)
+                .bind(row.errors)
+                .bind(row.timeouts)
+                .bind(samples)
+                .bind(crate::now_ms())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn learned(&self) -> Result<Vec<crate::LearnedStats>> {
+            let rows: Vec<(String, String, i64, i64, i64, String)> = sqlx::query_as(
+                "SELECT server, name, calls, errors, timeouts, samples FROM learned_stats ORDER BY server, name",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(server, name, calls, errors, timeouts, samples)| crate::LearnedStats {
+                    server,
+                    name,
+                    calls,
+                    errors,
+                    timeouts,
+                    samples_ms: serde_json::from_str(&samples).unwrap_or_default(),
+                })
+                .collect())
+        }
+    };
+}
+pub(crate) use same_learned_methods;

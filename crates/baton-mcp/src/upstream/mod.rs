@@ -341,6 +341,43 @@ impl Upstream {
         }
     }
 
+    /// What this replica learned per name: (name, calls, errors, timeouts, the most recent
+    /// `samples` latencies in ms) — what the store keeps across restarts.
+    pub fn learned(&self, samples: usize) -> Vec<(String, u64, u64, u64, Vec<f64>)> {
+        let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats
+            .by_name
+            .iter()
+            .map(|(name, entry)| {
+                let summary = entry.summary();
+                (
+                    name.clone(),
+                    summary.calls,
+                    summary.errors,
+                    summary.timeouts,
+                    entry.samples_ms(samples),
+                )
+            })
+            .collect()
+    }
+
+    /// Starts `name`'s statistics from what an earlier process learned.
+    pub fn seed_learned(
+        &self,
+        name: &str,
+        calls: u64,
+        errors: u64,
+        timeouts: u64,
+        samples: &[f64],
+    ) {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats
+            .by_name
+            .entry(name.to_owned())
+            .or_default()
+            .seed(calls, errors, timeouts, samples);
+    }
+
     /// Calls of `name` seen and their p99 latency (ms): what `timeout: auto` learns from.
     pub fn latency_of(&self, name: &str) -> (u64, Option<f64>) {
         let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());

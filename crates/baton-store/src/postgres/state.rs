@@ -326,3 +326,8 @@ impl crate::AuditStore for PgStore {
 impl crate::OAuthStore for PgStore {
     crate::shared::same_oauth_methods!();
 }
+
+/// Learned call statistics: the same SQL on both backends.
+impl crate::LearnedStore for PgStore {
+    crate::shared::same_learned_methods!();
+}

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../schema_7.sql")),
     (8, include_str!("../schema_8.sql")),
     (9, include_str!("../schema_9.sql")),
+    (10, include_str!("../schema_10.sql")),
 ];
 
 #[derive(Clone, Debug)]

@@ -313,3 +313,8 @@ impl crate::AuditStore for SqliteStore {
 impl crate::OAuthStore for SqliteStore {
     crate::shared::same_oauth_methods!();
 }
+
+/// Learned call statistics: the same SQL on both backends.
+impl crate::LearnedStore for SqliteStore {
+    crate::shared::same_learned_methods!();
+}

@@ -65,6 +65,17 @@ async fn populate(store: &Store) -> (String, String) {
         .save_oauth_credentials("remote", r#"{"client_id":"c","token_response":null}"#)
         .await
         .unwrap();
+    store
+        .save_learned(&[LearnedStats {
+            server: "fault".into(),
+            name: "delay".into(),
+            calls: 12,
+            errors: 1,
+            timeouts: 0,
+            samples_ms: vec![60.5, 61.0],
+        }])
+        .await
+        .unwrap();
     let spec = json!({"every": "1m", "tool": "x__y"});
     store
         .add_schedule("sched", &spec, false, 1_000)
@@ -170,6 +181,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
         "{:?}",
         store.audit(&AuditFilter::default()).await.unwrap()
     ));
+    said.push(format!("{:?}", store.learned().await.unwrap()));
     // (Debug hides the credentials document; compare it as text.)
     said.extend(
         store
@@ -218,7 +230,8 @@ async fn copy_from_sqlite_into_postgres_keeps_every_record() {
     assert_eq!(rows("memory_archive"), 1);
     assert_eq!(rows("audit_log"), 2);
     assert_eq!(rows("oauth_credentials"), 1);
-    assert_eq!(report.tables.len(), 15);
+    assert_eq!(rows("learned_stats"), 1);
+    assert_eq!(report.tables.len(), 16);
     assert_eq!(snapshot(&target).await, snapshot(&source).await);
     let big = &target.steps(&done).await.unwrap()[1];
     assert_eq!(

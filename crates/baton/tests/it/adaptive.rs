@@ -1,6 +1,7 @@
 //! `timeout: auto`: a tool's budget follows its own latency (p99 × factor, at least `min`),
 //! starting from the configured timeout until enough calls were seen; the budget in force
-//! is shown in `baton__status`, and a call slower than it is cut off at it.
+//! is shown in `baton__status`, a call slower than it is cut off at it, and what was learned
+//! is kept in the store: a restarted Baton starts from it.
 
 use std::time::{Duration, Instant};
 
@@ -62,4 +63,32 @@ async fn an_auto_timeout_follows_the_tools_latency() {
         elapsed < Duration::from_secs(6),
         "cut off at the learned budget ({budget} ms), took {elapsed:?}"
     );
+
+    // Baton stops (and saves what it learned); a new one starts from it, before any call.
+    client.cancel().await.unwrap();
+    let store = baton_store::Store::open(&dir.path().join(".baton/baton.db"), 1024)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let saved = loop {
+        let rows = store.learned().await.unwrap();
+        if let Some(row) = rows
+            .into_iter()
+            .find(|r| r.server == "fault" && r.name == "delay")
+        {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "the statistics were never saved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(saved.calls >= 12, "{saved:?}");
+    assert!(!saved.samples_ms.is_empty() && saved.samples_ms.len() <= baton_store::MAX_SAMPLES);
+    let (client, _) = connect_stdio(&config).await;
+    let (again, learned) = auto_budget(&status(&client).await);
+    assert!(
+        learned,
+        "the restarted Baton starts from the saved statistics"
+    );
+    assert!((200..2_000).contains(&again), "{again} ms");
+    let _ = client.cancel().await;
 }
