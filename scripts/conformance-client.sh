@@ -6,9 +6,9 @@
 #
 #   scripts/conformance-client.sh          # uses $BATON_BIN, else $CARGO_TARGET_DIR/debug/baton
 #
-# Scenarios: the 14 `auth/*` client scenarios the 2025-11-25 revision requires, plus the
-# `auth/client-credentials-basic` extension (Baton's `grant: client_credentials`); each at
-# its own wire (2025-11-25 for all of these).
+# Scenarios: the 14 `auth/*` client scenarios the 2025-11-25 revision requires, the
+# `auth/client-credentials-basic` extension (Baton's `grant: client_credentials`), and the
+# 11 `auth/*` scenarios 2026-07-28 added; each at its own wire.
 # Output ($CONFORMANCE_OUT, default docs/conformance-runs/, git-ignored): client/<scenario>-<time>/
 # checks.json and client-summary.json; on stdout `conformance client: N passed, M failed,
 # W warnings` and one line per scenario. Exit 0 when every scenario ran (whatever its
@@ -26,6 +26,10 @@ SCENARIOS=(
   auth/scope-omitted-when-undefined auth/scope-step-up auth/scope-retry-limit
   auth/token-endpoint-auth-basic auth/token-endpoint-auth-post auth/token-endpoint-auth-none
   auth/pre-registration auth/client-credentials-basic
+  auth/resource-mismatch auth/offline-access-scope auth/offline-access-not-supported
+  auth/authorization-server-migration auth/iss-supported auth/iss-not-advertised
+  auth/iss-supported-missing auth/iss-wrong-issuer auth/iss-unexpected auth/iss-normalized
+  auth/metadata-issuer-mismatch
 )
 
 die() { printf 'conformance-client.sh: %s\n' "$*" >&2; exit 2; }
@@ -44,7 +48,7 @@ for scenario in "${SCENARIOS[@]}"; do
   code=$?
   set -e
   [[ $code -eq 0 || $code -eq 1 ]] || { tail -n 20 "$OUT/$name.log" >&2; die "the suite exited with $code for $scenario"; }
-  compgen -G "$OUT/$scenario-*/checks.json" >/dev/null || die "no results for $scenario (log: $OUT/$name.log)"
+  compgen -G "$OUT/$scenario-[0-9][0-9][0-9][0-9]-*/checks.json" >/dev/null || die "no results for $scenario (log: $OUT/$name.log)"
 done
 
 "$PEERS/python" - "$OUT" "${SCENARIOS[@]}" <<'PY'
@@ -53,7 +57,7 @@ out, scenarios = sys.argv[1], sys.argv[2:]
 summary, totals = {}, {"passed": 0, "failed": 0, "warnings": 0}
 for scenario in scenarios:
     name = scenario.replace("/", "-")
-    path = sorted(glob.glob(os.path.join(out, scenario + "-*", "checks.json")))[-1]
+    path = sorted(glob.glob(os.path.join(out, scenario + "-[0-9][0-9][0-9][0-9]-*", "checks.json")))[-1]
     counts = {"passed": 0, "failed": 0, "warnings": 0}
     problems = []
     for check in json.load(open(path)):

@@ -199,10 +199,11 @@ fn conformance_pass_count_does_not_fall() {
 }
 
 /// Checks the client authorization scenarios passed when measured (docs/CONFORMANCE.md).
-const MIN_CLIENT_PASSED_CHECKS: u64 = 288;
-/// The 2025-11-25 revision's 14 client `auth/*` scenarios and the client credentials
-/// extension: each passes fully through Baton's upstream OAuth client.
-const CLIENT_AUTH_SCENARIOS: [&str; 15] = [
+const MIN_CLIENT_PASSED_CHECKS: u64 = 447;
+/// The 2025-11-25 revision's 14 client `auth/*` scenarios, the client credentials
+/// extension and the 11 `auth/*` scenarios of 2026-07-28: each passes fully through
+/// Baton's upstream OAuth client.
+const CLIENT_AUTH_SCENARIOS: [&str; 26] = [
     "auth/metadata-default",
     "auth/metadata-var1",
     "auth/metadata-var2",
@@ -218,6 +219,17 @@ const CLIENT_AUTH_SCENARIOS: [&str; 15] = [
     "auth/token-endpoint-auth-none",
     "auth/pre-registration",
     "auth/client-credentials-basic",
+    "auth/resource-mismatch",
+    "auth/offline-access-scope",
+    "auth/offline-access-not-supported",
+    "auth/authorization-server-migration",
+    "auth/iss-supported",
+    "auth/iss-not-advertised",
+    "auth/iss-supported-missing",
+    "auth/iss-wrong-issuer",
+    "auth/iss-unexpected",
+    "auth/iss-normalized",
+    "auth/metadata-issuer-mismatch",
 ];
 
 #[test]

@@ -15,9 +15,8 @@ use baton_core::config::OAuthConfig;
 use baton_mcp::{
     oauth::{Browser, SignInError, login},
     rmcp::{
-        ServiceExt,
-        model::{CallToolRequestParams, Tool},
-        service::{RoleClient, RunningService},
+        model::{CallToolRequestParams, ProtocolVersion, Tool},
+        service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService},
     },
     upstream::streamable,
 };
@@ -237,25 +236,21 @@ async fn connect(
     );
     let challenges = client.challenges();
     let headers = BTreeMap::new();
+    // The lifecycle Baton's upstreams use: `server/discover` first (2026-07-28), else
+    // `initialize` (2025-11-25).
+    let lifecycle = ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    };
     let served = match baton_mcp::oauth::authorized(SERVER, url, oauth, client.clone()).await {
         Ok(authorized) => {
-            ().serve(streamable::transport(
-                authorized,
-                url,
-                &headers,
-                MAX_MESSAGE_BYTES,
-            ))
-            .await
+            let transport = streamable::transport(authorized, url, &headers, MAX_MESSAGE_BYTES);
+            ().serve_with_lifecycle(transport, lifecycle).await
         }
         // Nothing stored yet: try without a token; the server's answer says what it wants.
         Err(SignInError::NeedsLogin(_)) => {
-            ().serve(streamable::transport(
-                client,
-                url,
-                &headers,
-                MAX_MESSAGE_BYTES,
-            ))
-            .await
+            let transport = streamable::transport(client, url, &headers, MAX_MESSAGE_BYTES);
+            ().serve_with_lifecycle(transport, lifecycle).await
         }
         Err(SignInError::Failed(reason)) => return Err(Refused::Other(reason)),
     };
