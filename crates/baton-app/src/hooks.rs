@@ -73,6 +73,20 @@ pub fn forward_gateway_events(
                     EventKind::SessionRecovered,
                     fields([("server", server.into())]),
                 ),
+                GatewayEvent::PoolScaled {
+                    server,
+                    replica,
+                    replicas,
+                    added,
+                } => (
+                    EventKind::PoolScaled,
+                    fields([
+                        ("server", server.into()),
+                        ("replica", replica.into()),
+                        ("replicas", replicas.into()),
+                        ("direction", if added { "out" } else { "in" }.into()),
+                    ]),
+                ),
                 GatewayEvent::Restarting { .. } | GatewayEvent::BreakerHalfOpen { .. } => continue,
             };
             bus.emit(kind, data);

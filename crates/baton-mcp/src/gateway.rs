@@ -27,6 +27,7 @@ mod direct;
 mod events;
 mod forward;
 pub mod guard;
+mod pool;
 mod readiness;
 mod reload;
 mod requests;
@@ -98,6 +99,13 @@ pub struct Gateway {
 pub enum GatewayEvent {
     ServerUp {
         server: String,
+    },
+    /// An autoscaling pool added (`added`) or removed a replica; `replicas` is its size now.
+    PoolScaled {
+        server: String,
+        replica: String,
+        replicas: usize,
+        added: bool,
     },
     ServerDown {
         server: String,
@@ -209,6 +217,7 @@ impl Gateway {
         for upstream in gateway.upstreams() {
             gateway.launch(upstream, None);
         }
+        Gateway::watch_pools(Arc::downgrade(&gateway));
         let weak = Arc::downgrade(&gateway);
         tokio::spawn(async move {
             while let Some(event) = event_rx.recv().await {

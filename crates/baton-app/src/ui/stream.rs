@@ -107,6 +107,12 @@ fn server_event(dashboard: &Dashboard, viewer: &Viewer, event: &GatewayEvent) ->
         GatewayEvent::SessionRecovered { server } => {
             (server, json!({ "change": "session_recovered" }))
         }
+        GatewayEvent::PoolScaled {
+            server, replicas, ..
+        } => (
+            server,
+            json!({ "change": "pool_scaled", "replicas": replicas }),
+        ),
         GatewayEvent::BreakerOpened { server, tool, .. } => {
             (server, json!({ "change": "breaker_opened", "tool": tool }))
         }

@@ -14,6 +14,7 @@ use serde_saphyr::{Location, Spanned};
 mod auth;
 mod automation;
 mod oauth;
+mod pool;
 mod resilience;
 mod store;
 
@@ -409,27 +410,7 @@ impl Compiler<'_> {
             );
         }
 
-        let replicas = match &raw.replicas {
-            None => 1,
-            Some(replicas) if replicas.value == 0 => {
-                self.sink.push(
-                    replicas.referenced,
-                    format!("{path}.replicas"),
-                    "must be at least 1",
-                );
-                1
-            }
-            Some(replicas) if raw.command.is_none() => {
-                // `urls:` sets the replicas of a remote server.
-                self.sink.push(
-                    replicas.referenced,
-                    format!("{path}.replicas"),
-                    "replicas apply to stdio servers (with `command`)",
-                );
-                1
-            }
-            Some(replicas) => replicas.value,
-        };
+        let (replicas, autoscale) = self.replicas(&path, &raw);
         let mut replica_urls = Vec::new();
         if raw.urls.len() > 1 {
             for (index, url) in raw.urls.iter().enumerate() {
@@ -472,6 +453,7 @@ impl Compiler<'_> {
             transport: transport?,
             replicas,
             replica_urls,
+            autoscale,
             isolation,
             tools,
             rename,

@@ -9,6 +9,7 @@ mod events;
 pub mod interpolate;
 mod model;
 pub(crate) mod oauth;
+pub(crate) mod pool;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use events::{AutoTimeout, DeriveSettings, EventSettings};
 pub use model::*;
 pub use oauth::{OAuthConfig, OAuthGrant, loopback_redirect};
+pub use pool::Autoscale;
 
 /// The file Baton reads when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "baton.yaml";

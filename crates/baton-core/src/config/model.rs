@@ -252,6 +252,8 @@ pub struct ServerConfig {
     pub replicas: u32,
     /// With `urls:`, the URL of each replica (empty otherwise).
     pub replica_urls: Vec<String>,
+    /// `replicas: {min, max, …}`: the pool grows and shrinks with the load (`replicas` is its min).
+    pub autoscale: Option<super::Autoscale>,
     pub tools: ToolFilter,
     /// Upstream tool name → new local name (still namespaced).
     pub rename: BTreeMap<String, String>,

@@ -164,7 +164,7 @@ pub struct RawServer {
     pub kind: Option<SpannedString>,
     pub isolation: Option<SpannedString>,
     /// stdio servers: run this many processes and balance calls across them.
-    pub replicas: Option<Spanned<u32>>,
+    pub replicas: Option<super::pool::SpannedReplicas>,
     pub tools: Option<RawToolFilter>,
     #[serde(default)]
     pub rename: IndexMap<String, SpannedString>,

@@ -42,10 +42,12 @@ pub enum EventKind {
     ErrorRateExceeded,
     /// ... and are back under it.
     ErrorRateRecovered,
+    /// An autoscaling pool added or removed a replica.
+    PoolScaled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::RunStarted,
         EventKind::RunCompleted,
         EventKind::RunFailed,
@@ -67,6 +69,7 @@ impl EventKind {
         EventKind::ServerRecovered,
         EventKind::ErrorRateExceeded,
         EventKind::ErrorRateRecovered,
+        EventKind::PoolScaled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl EventKind {
             EventKind::ServerRecovered => "server_recovered",
             EventKind::ErrorRateExceeded => "error_rate_exceeded",
             EventKind::ErrorRateRecovered => "error_rate_recovered",
+            EventKind::PoolScaled => "pool_scaled",
         }
     }
 

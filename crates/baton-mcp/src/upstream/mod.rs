@@ -96,7 +96,7 @@ impl Connection {
 pub struct Upstream {
     pub config: ServerConfig,
     /// Which of the server's `replicas` this is (0-based).
-    replica: u32,
+    pub(crate) replica: u32,
     /// Watched by calls waiting for the server to come up ([`Upstream::wait_ready`]).
     state: tokio::sync::watch::Sender<UpstreamState>,
     shared: tokio::sync::RwLock<Option<Arc<Connection>>>,
@@ -127,12 +127,25 @@ pub struct Upstream {
     generation: std::sync::atomic::AtomicU64,
     /// The per-client sessions opened on this upstream, closed by [`Upstream::shutdown`].
     private: Mutex<Vec<std::sync::Weak<Connection>>>,
+    /// Calls in flight on this replica (the limit may be the server's, shared by all).
+    here: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Held while a call is in flight (see [`Upstream::acquire_slot`]).
 pub struct Slot {
     _server: tokio::sync::OwnedSemaphorePermit,
     _replica: Option<tokio::sync::OwnedSemaphorePermit>,
+    _here: InFlight,
+}
+
+/// One call in flight on this replica, counted while it lives.
+#[derive(Debug)]
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Debug)]
@@ -192,6 +205,7 @@ impl Upstream {
             restart_requested: tokio::sync::Notify::new(),
             reconnect_now: tokio::sync::Notify::new(),
             private: Mutex::new(Vec::new()),
+            here: Arc::default(),
         })
     }
 
@@ -216,7 +230,9 @@ impl Upstream {
         } else {
             Some(self.limit.acquire().await?)
         };
+        self.here.fetch_add(1, Ordering::AcqRel);
         Ok(Slot {
+            _here: InFlight(self.here.clone()),
             _server: server,
             _replica: replica,
         })
@@ -224,7 +240,7 @@ impl Upstream {
 
     /// The server's name, with `#N` for the second and later replicas of a pool.
     pub fn label(&self) -> String {
-        if self.config.replicas > 1 {
+        if self.config.replicas > 1 || self.config.autoscale.is_some() {
             format!("{}#{}", self.config.name, self.replica + 1)
         } else {
             self.config.name.clone()
@@ -233,7 +249,7 @@ impl Upstream {
 
     /// The load estimate the balancer compares: peak-EWMA latency × (calls in flight + 1).
     pub fn load(&self) -> f64 {
-        let in_flight = self.limit.in_flight();
+        let in_flight = self.in_flight();
         self.stats
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -413,8 +429,9 @@ impl Upstream {
     }
 
     /// Calls in flight on this replica now.
+    /// Calls in flight on this replica.
     pub fn in_flight(&self) -> usize {
-        self.limit.in_flight()
+        self.here.load(Ordering::Acquire)
     }
 
     /// Calls waiting for a place under its `concurrency` limit now.

@@ -27,6 +27,7 @@ mod logs;
 mod metrics;
 mod oauth;
 mod orchestration;
+mod pool;
 mod queue;
 mod relay;
 mod reload;
