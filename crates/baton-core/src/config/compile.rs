@@ -161,6 +161,14 @@ pub fn compile(
         if let Some(max) = serve.sessions.as_ref().and_then(|s| s.max.as_ref()) {
             config.serve.max_sessions = compiler.at_least_one(max, "serve.sessions.max");
         }
+        if let Some(idle) = serve
+            .sessions
+            .as_ref()
+            .and_then(|s| s.idle_timeout.as_ref())
+            && let Some(duration) = compiler.duration(idle, "serve.sessions.idle_timeout")
+        {
+            config.serve.session_idle_timeout = duration;
+        }
     }
 
     config.resilience = compiler.resilience(

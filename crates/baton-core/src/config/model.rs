@@ -195,6 +195,8 @@ pub struct ServeConfig {
     pub auth: Option<AuthConfig>,
     /// `serve.sessions.max`: open MCP sessions at most, all callers together.
     pub max_sessions: Option<u32>,
+    /// `serve.sessions.idle_timeout`: a streamable HTTP session idle this long is closed.
+    pub session_idle_timeout: Duration,
     /// `serve.metrics`: an address serving `/metrics` alone, without `serve.auth`.
     pub metrics: Option<String>,
 }
@@ -631,6 +633,7 @@ impl Config {
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 auth: None,
                 max_sessions: None,
+                session_idle_timeout: Duration::from_secs(300),
                 metrics: None,
             },
             resilience: Resilience::default(),

@@ -51,7 +51,10 @@ pub struct OAuthConfig {
 
 /// `auth: oauth`, or `auth: { oauth: { … } }`.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected `oauth`, or { oauth: { grant, client_id, client_secret, scopes, client_metadata_url, redirect_uri } }"
+)]
 pub enum RawServerAuth {
     Kind(SpannedString),
     Detailed(RawServerAuthMap),

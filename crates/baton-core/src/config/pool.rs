@@ -21,7 +21,10 @@ pub struct Autoscale {
 
 /// `replicas: 3` or `replicas: { min: 1, max: 4, target_in_flight: 4, scale_in_after: 60s }`.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a number, or an autoscaling pool { min, max, target_in_flight, scale_in_after }"
+)]
 pub enum RawReplicas {
     Count(u32),
     Pool(RawPool),

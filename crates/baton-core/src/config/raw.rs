@@ -102,6 +102,8 @@ pub struct RawServe {
 pub struct RawSessions {
     /// Open MCP sessions (streamable HTTP and SSE) at most, all callers together.
     pub max: Option<Spanned<u32>>,
+    /// A streamable HTTP session with no request for this long is closed (default 5m).
+    pub idle_timeout: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

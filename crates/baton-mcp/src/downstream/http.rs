@@ -123,9 +123,13 @@ pub fn router(
         .disable_allowed_origins();
 
     let factory_gateway = gateway.clone();
+    // An idle session is closed after `serve.sessions.idle_timeout`; its next request gets
+    // 404 and the client initializes again.
+    let mut manager = LocalSessionManager::default();
+    manager.session_config.keep_alive = Some(gateway.config().serve.session_idle_timeout);
     let streamable = StreamableHttpService::new(
         move || Ok(DownstreamSession::new(factory_gateway.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(manager),
         config,
     );
     let auth = gateway

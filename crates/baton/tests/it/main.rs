@@ -21,6 +21,7 @@ mod doctor;
 mod faults;
 mod hangs;
 mod health;
+mod idle_sessions;
 mod isolation;
 mod limits;
 mod logs;

@@ -83,7 +83,7 @@ fn numbers_booleans_and_unknown_sections_are_named_plainly() {
         "{text}"
     );
     assert!(
-        text.contains("servers.a.replicas: expected a number, not many"),
+        text.contains("servers.a.replicas: expected a number, or an autoscaling pool"),
         "{text}"
     );
     assert!(

@@ -1,0 +1,80 @@
+//! `serve.sessions.idle_timeout`: a streamable HTTP session with no request for that long is
+//! closed (its place freed, `baton_sessions_open` back down), and a request on it gets 404,
+//! so the client initializes again.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const ACCEPT: &str = "application/json, text/event-stream";
+
+fn sessions_open(metrics: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|line| line.starts_with("baton_sessions_open{transport=\"streamable_http\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_session_is_closed_after_idle_timeout() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "serve:\n  sessions:\n    idle_timeout: 1s\n");
+    let baton = BatonHttp::start(&config);
+    let http = reqwest::Client::new();
+    let initialize = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "idle", "version": "1"}}
+    });
+    let opened = http
+        .post(baton.mcp_url())
+        .header("Accept", ACCEPT)
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert!(opened.status().is_success(), "{opened:?}");
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = opened.text().await;
+    let initialized = http
+        .post(baton.mcp_url())
+        .header("Accept", ACCEPT)
+        .header("Mcp-Session-Id", &session)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(initialized.status().is_success(), "{initialized:?}");
+    let metrics = || async {
+        reqwest::get(format!("{}/metrics", baton.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(sessions_open(&metrics().await), Some(1.0));
+    // Left alone, the session closes after about a second (looked at, never touched).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sessions_open(&metrics().await) != Some(0.0) {
+        assert!(
+            Instant::now() < deadline,
+            "the idle session was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let late = http
+        .post(baton.mcp_url())
+        .header("Accept", ACCEPT)
+        .header("Mcp-Session-Id", &session)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 404, "a request on a closed session gets 404");
+}
