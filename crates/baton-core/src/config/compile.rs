@@ -161,6 +161,10 @@ pub fn compile(
         if let Some(max) = serve.sessions.as_ref().and_then(|s| s.max.as_ref()) {
             config.serve.max_sessions = compiler.at_least_one(max, "serve.sessions.max");
         }
+        if let Some(cap) = serve.sessions.as_ref().and_then(|s| s.per_client.as_ref()) {
+            config.serve.sessions_per_client =
+                compiler.at_least_one(cap, "serve.sessions.per_client");
+        }
         if let Some(idle) = serve
             .sessions
             .as_ref()

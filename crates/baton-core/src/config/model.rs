@@ -197,6 +197,8 @@ pub struct ServeConfig {
     pub max_sessions: Option<u32>,
     /// `serve.sessions.idle_timeout`: a streamable HTTP session idle this long is closed.
     pub session_idle_timeout: Duration,
+    /// `serve.sessions.per_client`: open sessions per client address at most.
+    pub sessions_per_client: Option<u32>,
     /// `serve.metrics`: an address serving `/metrics` alone, without `serve.auth`.
     pub metrics: Option<String>,
 }
@@ -634,6 +636,7 @@ impl Config {
                 auth: None,
                 max_sessions: None,
                 session_idle_timeout: Duration::from_secs(300),
+                sessions_per_client: None,
                 metrics: None,
             },
             resilience: Resilience::default(),

@@ -104,6 +104,8 @@ pub struct RawSessions {
     pub max: Option<Spanned<u32>>,
     /// A streamable HTTP session with no request for this long is closed (default 5m).
     pub idle_timeout: Option<SpannedString>,
+    /// Open sessions per client address at most.
+    pub per_client: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -103,6 +103,7 @@ pub fn sessions_for(gateway: &Gateway) -> Arc<super::sessions::Sessions> {
             .auth
             .as_ref()
             .and_then(|a| a.sessions_per_principal),
+        config.serve.sessions_per_client,
     )
 }
 
@@ -305,7 +306,11 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
     crate::metrics::request(method.as_deref().unwrap_or("other"), "streamable_http");
     if !parts.headers.contains_key("mcp-session-id") && method.as_deref() == Some("initialize") {
         let who = principal.map(|p| p.name.as_str());
-        match sessions.admit(who, super::sessions::Transport::StreamableHttp) {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        match sessions.admit(who, address, super::sessions::Transport::StreamableHttp) {
             Ok(slot) => {
                 parts
                     .extensions
@@ -422,6 +427,8 @@ pub async fn serve(
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    // Each request knows its client's address (`serve.sessions.per_client`).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
         .await

@@ -1,6 +1,6 @@
 //! Open MCP sessions over HTTP, counted (for `baton_sessions_open`) and capped:
-//! `serve.sessions.max` (all callers together) and `serve.auth.limits.sessions` (per
-//! principal).
+//! `serve.sessions.max` (all callers together), `serve.sessions.per_client` (per client
+//! address) and `serve.auth.limits.sessions` (per principal).
 //!
 //! A session holds a [`SessionSlot`] for as long as it lives; dropping the slot frees it.
 //! Legacy SSE takes its slot when `GET /sse` opens the stream. Streamable HTTP takes one
@@ -11,6 +11,7 @@
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{Arc, Mutex},
 };
 
@@ -19,6 +20,7 @@ use std::{
 pub struct Sessions {
     max: Option<u32>,
     per_principal: Option<u32>,
+    per_address: Option<u32>,
     open: Mutex<Counts>,
 }
 
@@ -28,6 +30,7 @@ struct Counts {
     /// Open sessions by transport: streamable HTTP, legacy SSE.
     by_transport: [u32; 2],
     by_principal: HashMap<String, u32>,
+    by_address: HashMap<IpAddr, u32>,
 }
 
 /// The transport a session uses.
@@ -46,6 +49,7 @@ pub struct Refused(pub String);
 pub struct SessionSlot {
     sessions: Arc<Sessions>,
     principal: Option<String>,
+    address: Option<IpAddr>,
     transport: Transport,
 }
 
@@ -54,18 +58,24 @@ pub struct SessionSlot {
 pub struct SessionTicket(Arc<Mutex<Option<SessionSlot>>>);
 
 impl Sessions {
-    pub fn new(max: Option<u32>, per_principal: Option<u32>) -> Arc<Sessions> {
+    pub fn new(
+        max: Option<u32>,
+        per_principal: Option<u32>,
+        per_address: Option<u32>,
+    ) -> Arc<Sessions> {
         Arc::new(Sessions {
             max,
             per_principal,
+            per_address,
             open: Mutex::new(Counts::default()),
         })
     }
 
-    /// A slot for a new session of `principal` over `transport`, or why not.
+    /// A slot for a new session of `principal` from `address` over `transport`, or why not.
     pub fn admit(
         self: &Arc<Self>,
         principal: Option<&str>,
+        address: Option<IpAddr>,
         transport: Transport,
     ) -> Result<SessionSlot, Refused> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -84,14 +94,26 @@ impl Sessions {
                 )));
             }
         }
+        if let (Some(cap), Some(address)) = (self.per_address, address) {
+            let held = open.by_address.get(&address).copied().unwrap_or(0);
+            if held >= cap {
+                return Err(Refused(format!(
+                    "{address} holds {held} open sessions, the limit per client address (serve.sessions.per_client): close one (DELETE it) or retry later"
+                )));
+            }
+        }
         open.all += 1;
         open.by_transport[transport as usize] += 1;
         if let Some(name) = principal {
             *open.by_principal.entry(name.to_owned()).or_default() += 1;
         }
+        if let Some(address) = address {
+            *open.by_address.entry(address).or_default() += 1;
+        }
         Ok(SessionSlot {
             sessions: self.clone(),
             principal: principal.map(str::to_owned),
+            address,
             transport,
         })
     }
@@ -126,6 +148,14 @@ impl Drop for SessionSlot {
                 open.by_principal.remove(name);
             }
         }
+        if let Some(address) = &self.address
+            && let Some(held) = open.by_address.get_mut(address)
+        {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                open.by_address.remove(address);
+            }
+        }
     }
 }
 
@@ -146,13 +176,13 @@ mod tests {
 
     impl Sessions {
         fn admit_test(self: &Arc<Self>, principal: Option<&str>) -> Result<SessionSlot, Refused> {
-            self.admit(principal, Transport::StreamableHttp)
+            self.admit(principal, None, Transport::StreamableHttp)
         }
     }
 
     #[test]
     fn the_global_cap_and_the_per_principal_cap_free_on_drop() {
-        let sessions = Sessions::new(Some(3), Some(2));
+        let sessions = Sessions::new(Some(3), Some(2), None);
         let a1 = sessions.admit_test(Some("alice")).unwrap();
         let a2 = sessions.admit_test(Some("alice")).unwrap();
         let refused = sessions.admit_test(Some("alice")).unwrap_err();
@@ -174,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_ticket_gives_its_slot_once_and_an_untaken_one_frees_it() {
-        let sessions = Sessions::new(Some(1), None);
+        let sessions = Sessions::new(Some(1), None, None);
         let ticket = SessionTicket::new(sessions.admit_test(None).unwrap());
         assert!(sessions.admit_test(None).is_err());
         let copy = ticket.clone();
@@ -189,5 +219,28 @@ mod tests {
         let untaken = SessionTicket::new(sessions.admit_test(None).unwrap());
         drop(untaken);
         assert!(sessions.admit_test(None).is_ok());
+    }
+
+    #[test]
+    fn the_per_address_cap_counts_each_address_alone() {
+        let sessions = Sessions::new(None, None, Some(1));
+        let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let first = sessions
+            .admit(None, Some(a), Transport::StreamableHttp)
+            .unwrap();
+        let refused = sessions.admit(None, Some(a), Transport::Sse).unwrap_err();
+        assert!(
+            refused.0.contains("serve.sessions.per_client"),
+            "{refused:?}"
+        );
+        let other = sessions
+            .admit(None, Some(b), Transport::StreamableHttp)
+            .unwrap();
+        drop(first);
+        let again = sessions
+            .admit(None, Some(a), Transport::StreamableHttp)
+            .unwrap();
+        drop((other, again));
+        assert!(sessions.open.lock().unwrap().by_address.is_empty());
     }
 }

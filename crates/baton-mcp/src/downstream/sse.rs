@@ -101,10 +101,15 @@ impl Drop for SessionGuard {
 async fn open_stream(
     State(state): State<SseState>,
     principal: Option<axum::Extension<super::auth::Principal>>,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
 ) -> Response {
     let principal = principal.map(|axum::Extension(principal)| principal);
     let who = principal.as_ref().map(|p| p.name.as_str());
-    let slot = match state.caps.admit(who, super::sessions::Transport::Sse) {
+    let address = client.map(|axum::Extension(info)| info.0.ip());
+    let slot = match state
+        .caps
+        .admit(who, address, super::sessions::Transport::Sse)
+    {
         Ok(slot) => Some(slot),
         Err(refused) => return super::http::too_many_sessions(who, refused),
     };

@@ -78,3 +78,60 @@ async fn an_idle_session_is_closed_after_idle_timeout() {
         .unwrap();
     assert_eq!(late.status(), 404, "a request on a closed session gets 404");
 }
+
+/// `serve.sessions.per_client`: one client address holds at most that many sessions; the
+/// next `initialize` gets 429 naming the setting, and closing one makes room again.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_address_holds_at_most_per_client_sessions() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "serve:\n  sessions:\n    per_client: 2\n");
+    let baton = BatonHttp::start(&config);
+    let http = reqwest::Client::new();
+    let open = || async {
+        let initialize = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "cap", "version": "1"}}
+        });
+        let response = http
+            .post(baton.mcp_url())
+            .header("Accept", ACCEPT)
+            .json(&initialize)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .map(|id| id.to_str().unwrap().to_owned());
+        let body = response.text().await.unwrap();
+        (status, session, body)
+    };
+    let (first, kept, _) = open().await;
+    let (second, _, _) = open().await;
+    assert!(first.is_success() && second.is_success());
+    let (third, none, body) = open().await;
+    assert_eq!(third, 429, "{body}");
+    assert!(none.is_none());
+    assert!(body.contains("serve.sessions.per_client"), "{body}");
+    // Closing one makes room.
+    let closed = http
+        .delete(baton.mcp_url())
+        .header("Mcp-Session-Id", kept.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(closed.status().is_success(), "{closed:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, body) = open().await;
+        if status.is_success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no room after closing a session: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
