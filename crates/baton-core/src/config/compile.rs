@@ -165,6 +165,14 @@ pub fn compile(
             config.serve.sessions_per_client =
                 compiler.at_least_one(cap, "serve.sessions.per_client");
         }
+        if let Some(init) = serve
+            .sessions
+            .as_ref()
+            .and_then(|s| s.init_timeout.as_ref())
+            && let Some(duration) = compiler.duration(init, "serve.sessions.init_timeout")
+        {
+            config.serve.session_init_timeout = duration;
+        }
         if let Some(idle) = serve
             .sessions
             .as_ref()

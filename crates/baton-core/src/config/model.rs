@@ -199,6 +199,8 @@ pub struct ServeConfig {
     pub session_idle_timeout: Duration,
     /// `serve.sessions.per_client`: open sessions per client address at most.
     pub sessions_per_client: Option<u32>,
+    /// `serve.sessions.init_timeout`: a session not initialized this long is closed.
+    pub session_init_timeout: Duration,
     /// `serve.metrics`: an address serving `/metrics` alone, without `serve.auth`.
     pub metrics: Option<String>,
 }
@@ -637,6 +639,7 @@ impl Config {
                 max_sessions: None,
                 session_idle_timeout: Duration::from_secs(300),
                 sessions_per_client: None,
+                session_init_timeout: Duration::from_secs(30),
                 metrics: None,
             },
             resilience: Resilience::default(),

@@ -106,6 +106,9 @@ pub struct RawSessions {
     pub idle_timeout: Option<SpannedString>,
     /// Open sessions per client address at most.
     pub per_client: Option<Spanned<u32>>,
+    /// A session whose client has not sent `notifications/initialized` this long after
+    /// `initialize` is closed (default 30s).
+    pub init_timeout: Option<SpannedString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

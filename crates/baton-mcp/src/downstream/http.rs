@@ -128,9 +128,15 @@ pub fn router(
     // 404 and the client initializes again.
     let mut manager = LocalSessionManager::default();
     manager.session_config.keep_alive = Some(gateway.config().serve.session_idle_timeout);
+    let manager = Arc::new(manager);
+    // A session whose client never finishes the handshake is closed sooner.
+    let handshakes = super::handshake::Handshakes::new(
+        manager.clone(),
+        gateway.config().serve.session_init_timeout,
+    );
     let streamable = StreamableHttpService::new(
         move || Ok(DownstreamSession::new(factory_gateway.clone())),
-        Arc::new(manager),
+        manager,
         config,
     );
     let auth = gateway
@@ -157,6 +163,7 @@ pub fn router(
                 auth: budget.clone(),
                 sessions: capped.clone(),
                 gateway: audited.clone(),
+                handshakes: handshakes.clone(),
             };
             check_json_body(request, next, limits)
         }))
@@ -257,6 +264,7 @@ async fn session_deleted_ok(request: Request, next: Next) -> Response {
 
 /// What [`check_json_body`] holds requests to.
 struct Limits {
+    handshakes: Arc<super::handshake::Handshakes>,
     body: usize,
     auth: Option<Arc<super::auth::Authenticator>>,
     sessions: Arc<super::sessions::Sessions>,
@@ -273,6 +281,7 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
         auth,
         sessions,
         gateway,
+        handshakes,
     } = limits;
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
@@ -304,7 +313,18 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
     }
     let method = method_of(&bytes);
     crate::metrics::request(method.as_deref().unwrap_or("other"), "streamable_http");
-    if !parts.headers.contains_key("mcp-session-id") && method.as_deref() == Some("initialize") {
+    let session = parts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|id| id.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &session
+        && method.as_deref() == Some("notifications/initialized")
+    {
+        handshakes.initialized(id);
+    }
+    let opens = session.is_none() && method.as_deref() == Some("initialize");
+    if opens {
         let who = principal.map(|p| p.name.as_str());
         let address = parts
             .extensions
@@ -319,8 +339,18 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
             Err(refused) => return too_many_sessions(who, refused),
         }
     }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await;
+    if opens
+        && let Some(id) = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|id| id.to_str().ok())
+    {
+        handshakes.opened(id.to_owned());
+    }
+    response
 }
 
 /// The method of a single JSON-RPC message (`None` for a response or a batch).

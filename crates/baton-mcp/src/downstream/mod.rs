@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod browser;
 pub mod handler;
+pub mod handshake;
 pub mod http;
 pub mod sessions;
 pub mod sse;

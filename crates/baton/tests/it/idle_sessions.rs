@@ -135,3 +135,78 @@ async fn one_client_address_holds_at_most_per_client_sessions() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `serve.sessions.init_timeout`: a session whose client sent `initialize` but never
+/// `notifications/initialized` is closed after it; one that finished its handshake stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_that_never_finishes_its_handshake_is_closed() {
+    let dir = TestDir::new();
+    let config = dir.write("baton.yaml", "serve:\n  sessions:\n    init_timeout: 1s\n");
+    let baton = BatonHttp::start(&config);
+    let http = reqwest::Client::new();
+    let open = || async {
+        let initialize = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "half", "version": "1"}}
+        });
+        let response = http
+            .post(baton.mcp_url())
+            .header("Accept", ACCEPT)
+            .json(&initialize)
+            .send()
+            .await
+            .unwrap();
+        let id = response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let _ = response.text().await;
+        id
+    };
+    let post = |id: String, body: serde_json::Value| {
+        let http = http.clone();
+        let url = baton.mcp_url();
+        async move {
+            http.post(url)
+                .header("Accept", ACCEPT)
+                .header("Mcp-Session-Id", id)
+                .header("MCP-Protocol-Version", "2025-11-25")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let half = open().await;
+    let whole = open().await;
+    let done = post(
+        whole.clone(),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert!(done.status().is_success(), "{done:?}");
+    let metrics = || async {
+        reqwest::get(format!("{}/metrics", baton.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(sessions_open(&metrics().await), Some(2.0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sessions_open(&metrics().await) != Some(1.0) {
+        assert!(
+            Instant::now() < deadline,
+            "the half-open session was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    assert_eq!(post(half, list.clone()).await.status(), 404);
+    let kept = post(whole, list).await;
+    assert!(
+        kept.status().is_success(),
+        "the initialized session stays: {kept:?}"
+    );
+}
