@@ -74,14 +74,30 @@ pub async fn save(gateway: &Gateway, store: &Store) {
     }
 }
 
-/// Saves every [`SAVE_EVERY`] until `stop`.
+/// Saves every [`SAVE_EVERY`] until `stop`, when calls were made since the last save.
 pub fn keep(gateway: Arc<Gateway>, store: Store, stop: CancellationToken) {
     tokio::spawn(async move {
+        let mut saved_at = calls_so_far(&gateway);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(SAVE_EVERY) => save(&gateway, &store).await,
+                _ = tokio::time::sleep(SAVE_EVERY) => {
+                    let calls = calls_so_far(&gateway);
+                    if calls != saved_at {
+                        save(&gateway, &store).await;
+                        saved_at = calls;
+                    }
+                }
             }
         }
     });
+}
+
+/// Every replica's call count: it moves whenever there is something new to save.
+fn calls_so_far(gateway: &Gateway) -> u64 {
+    gateway
+        .upstreams()
+        .iter()
+        .map(|upstream| upstream.stats().0.calls)
+        .sum()
 }

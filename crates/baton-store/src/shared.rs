@@ -195,7 +195,7 @@ macro_rules! same_automation_methods {
     };
 }
 
-/// [`crate::RunStore`] methods: `version`, `run`, `child_run`, `queue`.
+/// [`crate::RunStore`] methods: `version`, `run`, `child_run`, `queue`, `trace_parent`.
 macro_rules! same_runs_methods {
     () => {
         async fn version(&self, hash: &str) -> Result<Option<String>> {
@@ -224,6 +224,22 @@ macro_rules! same_runs_methods {
             .bind(step)
             .fetch_optional(&self.pool)
             .await?)
+        }
+
+        async fn trace_parent(&self, run: &str, keep: Option<&str>) -> Result<Option<String>> {
+            if let Some(traceparent) = keep {
+                sqlx::query("UPDATE runs SET trace_parent = $2 WHERE id = $1 AND trace_parent IS NULL")
+                    .bind(run)
+                    .bind(traceparent)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            let kept: Option<Option<String>> =
+                sqlx::query_scalar("SELECT trace_parent FROM runs WHERE id = $1")
+                    .bind(run)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(kept.flatten())
         }
 
         async fn queue(&self) -> Result<Vec<crate::QueuedRun>> {

@@ -30,6 +30,7 @@ use super::{
         RawBreaker, RawConfig, RawResilience, RawServer, RawStore, RawToolFilter, RawWorkers,
         RawWorkflows, SpannedString,
     },
+    resilience::*,
 };
 use crate::names::is_valid_tool_name;
 

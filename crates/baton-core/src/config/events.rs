@@ -44,36 +44,3 @@ impl Default for DeriveSettings {
         }
     }
 }
-
-/// `resilience.auto_timeout`: how a `timeout: auto` budget follows the tool's latency —
-/// its p99 × `factor`, at least `min`, at most the call's `max_timeout`, once `min_calls`
-/// calls were seen (the configured `timeout` until then).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AutoTimeout {
-    pub factor: f64,
-    pub min: Duration,
-    pub min_calls: u64,
-}
-
-impl Eq for AutoTimeout {}
-
-impl Default for AutoTimeout {
-    fn default() -> Self {
-        AutoTimeout {
-            factor: 3.0,
-            min: Duration::from_secs(1),
-            min_calls: 20,
-        }
-    }
-}
-
-impl AutoTimeout {
-    /// The budget for a tool whose last calls had this p99 (`None` until `min_calls`).
-    pub fn budget(&self, calls: u64, p99_ms: Option<f64>, total: Duration) -> Option<Duration> {
-        if calls < self.min_calls {
-            return None;
-        }
-        let learned = Duration::from_secs_f64(p99_ms? * self.factor / 1000.0);
-        Some(learned.clamp(self.min.min(total), total))
-    }
-}

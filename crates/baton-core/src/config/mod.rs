@@ -11,15 +11,17 @@ mod model;
 pub(crate) mod oauth;
 pub(crate) mod pool;
 pub mod raw;
+mod resilience;
 
 use std::path::{Path, PathBuf};
 
 pub use compile::{STORE_URL_ENV, check_store_url, compile, parse_duration, sha256_hex};
 pub use error::{ConfigError, ConfigErrors};
-pub use events::{AutoTimeout, DeriveSettings, EventSettings};
+pub use events::{DeriveSettings, EventSettings};
 pub use model::*;
 pub use oauth::{OAuthConfig, OAuthGrant, loopback_redirect};
 pub use pool::Autoscale;
+pub use resilience::*;
 
 /// The file Baton reads when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "baton.yaml";

@@ -35,25 +35,7 @@ pub use relay::{CallGuard, ListChanged, Relay, UpstreamClient, UpstreamEvent};
 
 pub type Session = RunningService<RoleClient, UpstreamClient>;
 
-/// Why an upstream could not be used.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("cannot start `{command}`: {reason} (is it installed and on PATH?)")]
-    Spawn { command: String, reason: String },
-    #[error("cannot connect to {url}: {reason}")]
-    Connect { url: String, reason: String },
-    #[error("the MCP handshake failed: {reason}{stderr}")]
-    Handshake { reason: String, stderr: String },
-    #[error("no answer to the MCP handshake within {0:?}{1}")]
-    Timeout(Duration, String),
-    #[error("the server supports only protocol revisions with `initialize`: {0:?}")]
-    LegacyOnly(Vec<ProtocolVersion>),
-    /// The server wants an OAuth token Baton does not have (see [`crate::oauth`]).
-    #[error("{0}")]
-    NeedsLogin(String),
-}
-
-pub use state::UpstreamState;
+pub use state::{UpstreamError, UpstreamState};
 
 /// One server's lists, after its allow/deny filter.
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,27 @@
 //! An upstream's state: what `baton servers`, `baton__status`, `/readyz` and the dashboard
-//! show of it, and the words for a call that cannot reach it.
+//! show of it, the words for a call that cannot reach it, and why connecting failed.
 
 use std::time::Duration;
+
+use rmcp::model::ProtocolVersion;
+
+/// Why an upstream could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot start `{command}`: {reason} (is it installed and on PATH?)")]
+    Spawn { command: String, reason: String },
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the MCP handshake failed: {reason}{stderr}")]
+    Handshake { reason: String, stderr: String },
+    #[error("no answer to the MCP handshake within {0:?}{1}")]
+    Timeout(Duration, String),
+    #[error("the server supports only protocol revisions with `initialize`: {0:?}")]
+    LegacyOnly(Vec<ProtocolVersion>),
+    /// The server wants an OAuth token Baton does not have (see [`crate::oauth`]).
+    #[error("{0}")]
+    NeedsLogin(String),
+}
 
 /// What `baton servers` and `baton__status` show.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -197,22 +197,6 @@ impl RunStore for SqliteStore {
         rows.iter().map(run_record).collect()
     }
 
-    async fn trace_parent(&self, run: &str, keep: Option<&str>) -> Result<Option<String>> {
-        if let Some(traceparent) = keep {
-            sqlx::query("UPDATE runs SET trace_parent = $2 WHERE id = $1 AND trace_parent IS NULL")
-                .bind(run)
-                .bind(traceparent)
-                .execute(&self.pool)
-                .await?;
-        }
-        let kept: Option<Option<String>> =
-            sqlx::query_scalar("SELECT trace_parent FROM runs WHERE id = $1")
-                .bind(run)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(kept.flatten())
-    }
-
     async fn steps(&self, run: &str) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(
             "SELECT s.step_id, s.item, s.status, s.attempts, COALESCE(s.output, b.data) AS output, s.error, s.started_at, s.finished_at, s.wake_at \

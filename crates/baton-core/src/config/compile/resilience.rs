@@ -1,7 +1,7 @@
 //! The `resilience:` sections (top level, per server, per tool).
 
 use super::*;
-use crate::config::{AutoTimeout, raw::RawAutoTimeout};
+use crate::config::raw::RawAutoTimeout;
 
 impl Compiler<'_> {
     /// `base` with the overrides in `raw` applied.
