@@ -15,6 +15,7 @@ suite against this fixture alone (that is how a fixture bug is told from a Baton
 
     .peers/bin/python scripts/conformance-fixture.py                 # stdio, names unprefixed
     .peers/bin/python scripts/conformance-fixture.py --only json     # stdio, the JSON Schema tool only
+    .peers/bin/python scripts/conformance-fixture.py --only tasks    # stdio, the tasks scenarios' tools
     .peers/bin/python scripts/conformance-fixture.py --prefix test_ --http 3001
 """
 
@@ -522,6 +523,55 @@ def add_json_schema_tool(mcp: MCPServer, name: str) -> None:
     mcp._tool_manager._tools[name].parameters = JSON_SCHEMA_2020_12  # noqa: SLF001 - no public override
 
 
+def build_tasks(prefix: str = "") -> MCPServer:
+    """The tools the suite's tasks-* scenarios call, as plain tools: Baton (server `tasks`,
+    `namespace: false`, `task_support` per tool) is what runs them as tasks."""
+    mcp = MCPServer(name="baton-conformance-fixture-tasks", version="1.0.0")
+
+    def tool(name: str):
+        return mcp.tool(name=prefix + name)
+
+    @tool("greet")
+    def greet(name: str = "World") -> str:
+        """Sync-only: says hello."""
+        return f"Hello, {name}!"
+
+    @tool("slow_compute")
+    async def slow_compute(seconds: float = 1, label: str = "") -> str:
+        """Sleeps `seconds`, then answers (cancelled with the call)."""
+        await asyncio.sleep(seconds)
+        return f"computed {label} after {seconds}s"
+
+    @tool("failing_job")
+    async def failing_job() -> str:
+        """Fails as a tool (isError) after about a second."""
+        await asyncio.sleep(1)
+        raise ValueError("failing_job always fails")
+
+    @tool("protocol_error_job")
+    async def protocol_error_job() -> str:
+        """Fails with a JSON-RPC error (a protocol error, not a tool error)."""
+        raise MCPError(code=-32603, message="protocol_error_job broke")
+
+    @tool("confirm_delete")
+    async def confirm_delete(ctx: Context, path: str = "/tmp/x") -> str | InputRequiredResult:
+        """Asks for a confirmation before answering."""
+        responses = ctx.input_responses
+        if responses and "confirm" in responses:
+            return f"deleted {path}" if elicited(responses["confirm"], "confirm") else "kept"
+        return InputRequiredResult(input_requests={"confirm": ask(f"Delete {path}?", "confirm", "boolean")})
+
+    @tool("test_tool_with_task")
+    async def test_tool_with_task(ctx: Context) -> str | InputRequiredResult:
+        """One elicitation round, then the answer."""
+        responses = ctx.input_responses
+        if responses and "user_name" in responses:
+            return f"Hello, {elicited(responses['user_name'], 'name') or 'stranger'}!"
+        return InputRequiredResult(input_requests={"user_name": ask("What is your name?")})
+
+    return mcp
+
+
 def build_json() -> MCPServer:
     """Only the JSON Schema 2020-12 tool (behind Baton: server `json`, tool `schema_2020_12_tool`)."""
     mcp = MCPServer(name="baton-conformance-fixture-json", version="1.0.0")
@@ -532,11 +582,13 @@ def build_json() -> MCPServer:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prefix", default="", help="prefix for tool and prompt names (direct runs: test_)")
-    parser.add_argument("--only", choices=["json"], help="serve only the JSON Schema 2020-12 tool")
+    parser.add_argument("--only", choices=["json", "tasks"], help="serve only the JSON Schema 2020-12 tool, or only the tasks scenarios' tools")
     parser.add_argument("--http", type=int, metavar="PORT", help="serve streamable HTTP on 127.0.0.1:PORT/mcp")
     args = parser.parse_args()
     if args.only == "json":
         mcp = build_json()
+    elif args.only == "tasks":
+        mcp = build_tasks()
     else:
         mcp = build(args.prefix)
         if args.prefix:  # a direct run: one server has every name the suite calls

@@ -76,6 +76,16 @@ servers:
   json:
     command: $(q "$PEERS/python")
     args: [$(q "$FIXTURE"), "--only", "json"]
+  tasks:
+    command: $(q "$PEERS/python")
+    args: [$(q "$FIXTURE"), "--only", "tasks"]
+    namespace: false
+    task_support:
+      slow_compute: optional
+      failing_job: required
+      protocol_error_job: optional
+      confirm_delete: optional
+      test_tool_with_task: required
 EOF
 
 # ---- start Baton ------------------------------------------------------------------------
@@ -93,6 +103,14 @@ for _ in $(seq $((START_TIMEOUT_S * 10))); do
 done
 [[ -n "$PORT" ]] || die "baton did not print its listening line within ${START_TIMEOUT_S}s (log: $OUT/baton.log)"
 URL="http://127.0.0.1:$PORT/mcp"
+# The suite's first scenarios must not race the upstreams' start (four processes start at
+# once; on a loaded machine the Python ones take seconds): wait until each is ready.
+for server in everything test json tasks; do
+  for _ in $(seq $((START_TIMEOUT_S * 10))); do
+    grep -q "upstream ready server=$server " "$OUT/baton.log" && break
+    sleep 0.1
+  done
+done
 
 # ---- run the suite ----------------------------------------------------------------------
 declare -A EXIT_CODES=()
@@ -121,7 +139,7 @@ BATON_PID=""
 
 # An upstream that never came up makes its scenarios fail for a reason that is not Baton's
 # relaying: say so loudly (the counts in summary.json are then not comparable).
-for server in everything test json; do
+for server in everything test json tasks; do
   grep -q "upstream ready server=$server " "$OUT/baton.log" \
     || printf 'conformance.sh: warning: upstream "%s" never became ready (see %s)\n' "$server" "$OUT/baton.log" >&2
 done

@@ -187,6 +187,7 @@ async fn call_through(
             )));
         }
     };
+    let whole = options.whole;
     let client = waiting_client(&options.idempotency_key);
     let mut meta = JsonObject::new();
     meta.insert(
@@ -216,6 +217,10 @@ async fn call_through(
         .call_tool_typed(&SessionScope::default(), params, call)
         .await
     {
+        Ok(CallToolResponse::Complete(result)) if whole => Ok(ToolOutput {
+            is_error: result.is_error == Some(true),
+            value: serde_json::to_value(&result).unwrap_or(Value::Null),
+        }),
         Ok(CallToolResponse::Complete(result)) => Ok(output_of(&result)),
         Ok(_) => Err(ToolFailure::Permanent(format!(
             "{tool} did not complete (it asked for input or started a task)"

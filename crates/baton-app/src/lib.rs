@@ -33,6 +33,7 @@ pub mod reload;
 pub mod run_times;
 pub mod sets;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 pub mod ui;
 pub mod workers;
@@ -182,6 +183,11 @@ impl App {
         }
         if let Some(audit) = &audit {
             gateway.set_audit(audit.clone());
+        }
+        // MCP tasks are engine runs: `serve` keeps them (a one-shot command has no client
+        // to come back for one).
+        if role == Role::Serve && services.engine.is_some() {
+            gateway.set_tasks(Arc::new(tasks::StoreTasks::new(services.clone(), &gateway)));
         }
         // Taken at once: a server that fails at start-up is a `server_down` event too.
         let health = gateway.subscribe_events();
@@ -397,6 +403,12 @@ fn prune(
                 .await
             {
                 tracing::warn!(%error, "could not prune old events");
+            }
+            if let Err(error) = store
+                .prune_tasks(chrono::Utc::now().timestamp_millis())
+                .await
+            {
+                tracing::warn!(%error, "could not prune expired tasks");
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

@@ -38,7 +38,8 @@ pub const STOP_WITHIN: Duration = Duration::from_secs(5);
 /// How often the lease is renewed (and the run's status checked for a cancel).
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
 
-/// What a tool call gave back: `structuredContent` when the tool sent it, else its text.
+/// What a tool call gave back: `structuredContent` when the tool sent it, else its text
+/// (the whole answer for a call made with [`CallOptions::whole`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutput {
     pub value: Value,
@@ -79,6 +80,9 @@ pub struct CallOptions {
     /// exactly one attempt. Without one the caller's own policy (the gateway's, for tools
     /// safe to repeat) is the only one. Either way one layer retries.
     pub step_retries: bool,
+    /// The step keeps the tool's whole answer (its `whole` flag): the caller gives it
+    /// verbatim as [`ToolOutput::value`].
+    pub whole: bool,
 }
 
 /// How the engine calls tools (the application routes them through the gateway).

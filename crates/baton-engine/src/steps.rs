@@ -369,10 +369,16 @@ async fn act(
     data: &Value,
     key: &str,
 ) -> Result<Result<Value, Failed>, EngineError> {
-    if let StepKind::Tool { tool, args } = kind {
+    if let StepKind::Tool { tool, args, whole } = kind {
         // The engine retries the step itself only with a `retry:` policy (not its fallback).
         let step_retries = std::ptr::eq(kind, &step.kind) && step.retry.is_some();
-        return call_tool(context, step_retries, tool, args, data, key).await;
+        let call = ToolStep {
+            tool,
+            args,
+            step_retries,
+            whole: *whole,
+        };
+        return call_tool(context, call, data, key).await;
     }
     act_other(context, step, kind, item, data)
         .await
@@ -381,14 +387,26 @@ async fn act(
 
 /// A tool step's call: the tool's own error answer may be retried, a permanent failure
 /// (unknown tool, invalid arguments) is not, a cancelled call stops the run here.
+/// A tool step's call as written.
+struct ToolStep<'a> {
+    tool: &'a str,
+    args: &'a Value,
+    step_retries: bool,
+    whole: bool,
+}
+
 async fn call_tool(
     context: &Arc<RunContext>,
-    step_retries: bool,
-    tool: &str,
-    args: &Value,
+    call: ToolStep<'_>,
     data: &Value,
     key: &str,
 ) -> Result<Result<Value, Failed>, EngineError> {
+    let ToolStep {
+        tool,
+        args,
+        step_retries,
+        whole,
+    } = call;
     let env = template::environment();
     let args = match template::render(&env, args, &minijinja::Value::from_serialize(data)) {
         Ok(args) => args,
@@ -398,9 +416,10 @@ async fn call_tool(
         idempotency_key: key.to_owned(),
         cancel: context.cancel.child_token(),
         step_retries,
+        whole,
     };
     Ok(match context.engine.tools.call(tool, args, options).await {
-        Ok(output) if output.is_error => Err(Failed::retryable(format!(
+        Ok(output) if output.is_error && !whole => Err(Failed::retryable(format!(
             "tool {tool} answered with an error: {}",
             match &output.value {
                 Value::String(text) => text.clone(),

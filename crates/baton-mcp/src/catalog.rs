@@ -47,6 +47,8 @@ pub struct Catalog {
 pub struct Source<'a> {
     pub server: &'a str,
     pub rename: &'a std::collections::BTreeMap<String, String>,
+    /// `false` (`namespace: false`): names without the server's prefix.
+    pub namespaced: bool,
     pub catalog: ServerCatalog,
 }
 
@@ -75,7 +77,11 @@ impl Catalog {
             for mut tool in source.catalog.tools {
                 let original = tool.name.to_string();
                 let local = source.rename.get(&original).unwrap_or(&original);
-                let wanted = fit_tool_name(&format!("{prefix}{separator}{local}"));
+                let wanted = if source.namespaced {
+                    fit_tool_name(&format!("{prefix}{separator}{local}"))
+                } else {
+                    fit_tool_name(local)
+                };
                 let exposed = catalog.unique_tool_name(wanted, source.server, &original);
                 tool.name = exposed.clone().into();
                 catalog.tool_routes.insert(
@@ -90,7 +96,11 @@ impl Catalog {
             }
             for mut prompt in source.catalog.prompts {
                 let original = prompt.name.clone();
-                let mut exposed = namespaced_prompt_name(&prefix, separator, &original);
+                let mut exposed = if source.namespaced {
+                    namespaced_prompt_name(&prefix, separator, &original)
+                } else {
+                    original.clone()
+                };
                 if catalog.prompt_routes.contains_key(&exposed) {
                     let resolved =
                         with_hash_suffix(&exposed, &format!("{}\0{original}", source.server));

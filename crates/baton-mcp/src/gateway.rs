@@ -91,6 +91,8 @@ pub struct Gateway {
     calls_done: Notify,
     /// Where downstream clients' uses are recorded (set once by the application).
     audit: std::sync::OnceLock<Arc<dyn crate::audit::AuditSink>>,
+    /// Where MCP tasks are kept (set once by the application; without it, no tasks).
+    tasks: std::sync::OnceLock<Arc<dyn crate::tasks::TaskBackend>>,
 }
 
 /// A change in a server's health, for anything in the process that reacts to it (the
@@ -212,6 +214,7 @@ impl Gateway {
             calls_in_flight: std::sync::atomic::AtomicUsize::new(0),
             calls_done: Notify::new(),
             audit: std::sync::OnceLock::new(),
+            tasks: std::sync::OnceLock::new(),
         });
         gateway.rebuild_catalog();
         for upstream in gateway.upstreams() {
@@ -283,6 +286,39 @@ impl Gateway {
         let _ = self.audit.set(sink);
     }
 
+    /// Installs where MCP tasks are kept (once; later calls are ignored).
+    pub fn set_tasks(&self, backend: Arc<dyn crate::tasks::TaskBackend>) {
+        let _ = self.tasks.set(backend);
+    }
+
+    /// Where MCP tasks are kept, when the application keeps them.
+    pub fn tasks(&self) -> Option<&Arc<dyn crate::tasks::TaskBackend>> {
+        self.tasks.get()
+    }
+
+    /// Whether the exposed tool `name` runs as a task for a client that can take one: its
+    /// tool set's answer, or its server's `task_support` (for a server still coming up,
+    /// once it has listed the name, within its `connect_wait`).
+    pub async fn task_support(&self, name: &str) -> Option<baton_core::config::TaskSupport> {
+        let mut catalog = self.catalog();
+        if !catalog.tool_routes.contains_key(name) {
+            catalog = self
+                .wait_for_name(Some(name), |catalog| catalog.tool_routes.contains_key(name))
+                .await?;
+        }
+        let route = catalog.tool_routes.get(name)?;
+        match route.set {
+            Some(set) => self.sets.get(set)?.task_support(&route.original),
+            None => self
+                .config()
+                .servers
+                .iter()
+                .find(|server| server.name == route.server)?
+                .task_support
+                .of(&route.original),
+        }
+    }
+
     /// The audit trail's sink, when one is installed.
     pub fn audit(&self) -> Option<&Arc<dyn crate::audit::AuditSink>> {
         self.audit.get()
@@ -331,6 +367,7 @@ impl Gateway {
             .map(|(upstream, catalog)| Source {
                 server: upstream.name(),
                 rename: &upstream.config.rename,
+                namespaced: upstream.config.namespaced,
                 catalog,
             })
             .collect();

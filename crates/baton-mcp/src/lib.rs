@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod lines;
 pub mod metrics;
 pub mod oauth;
+pub mod tasks;
 pub mod toolset;
 pub mod trace;
 pub mod upstream;

@@ -31,6 +31,12 @@ pub trait ToolSet: Send + Sync + 'static {
     /// A reload put `config` in force; called before the catalog is rebuilt.
     fn reconfigure(&self, _config: &baton_core::Config) {}
 
+    /// Whether the tool `name` (without namespace) runs as an MCP task for a client that
+    /// can take one (`None`: never).
+    fn task_support(&self, _name: &str) -> Option<baton_core::config::TaskSupport> {
+        None
+    }
+
     /// Calls the tool `name` (without namespace).
     fn call<'a>(
         &'a self,

@@ -256,6 +256,20 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         generated_id: false,
     },
+    Table {
+        name: "tasks",
+        columns: &[
+            ("id", Text),
+            ("run_id", Text),
+            ("owner", Text),
+            ("tool", Text),
+            ("kind", Text),
+            ("created_at", Int),
+            ("ttl_ms", Int),
+            ("poll_interval_ms", Int),
+        ],
+        generated_id: false,
+    },
 ];
 
 /// What [`Store::copy_into`] copied: rows per table, in copy order.

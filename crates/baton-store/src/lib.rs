@@ -64,6 +64,7 @@ mod runs;
 mod shared;
 mod sqlite;
 mod state;
+mod tasks;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod types;
@@ -77,6 +78,7 @@ pub use learned::{LearnedStats, LearnedStore, MAX_SAMPLES};
 pub use oauth::{OAuthRow, OAuthStore};
 pub use runs::RunStore;
 pub use state::*;
+pub use tasks::{TaskRecord, TaskStore};
 pub use types::*;
 pub use url::mask_url;
 pub use workers::*;

@@ -63,6 +63,36 @@ async fn run(store: &Store) -> String {
 }
 
 backend_tests! {
+async fn a_task_is_found_by_its_id_run_and_owner_and_pruned_after_its_ttl(place: &TestPlace) {
+    let store = place.store().await;
+    let run_id = run(&store).await;
+    let task = |id: &str, owner: &str, created_at: i64, ttl_ms: Option<i64>| TaskRecord {
+        id: id.into(),
+        run_id: run_id.clone(),
+        owner: owner.into(),
+        tool: "echo__echo".into(),
+        kind: "tool".into(),
+        created_at,
+        ttl_ms,
+        poll_interval_ms: 500,
+    };
+    store.create_task(&task("t1", "principal:ana", 1_000, Some(60_000))).await.unwrap();
+    store.create_task(&task("t2", "principal:ana", 2_000, None)).await.unwrap();
+    store.create_task(&task("t3", "principal:bo", 3_000, Some(1_000))).await.unwrap();
+    assert_eq!(store.task("t1").await.unwrap(), Some(task("t1", "principal:ana", 1_000, Some(60_000))));
+    assert_eq!(store.task("nope").await.unwrap(), None);
+    let ana: Vec<String> = store.tasks_of("principal:ana", 10).await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(ana, ["t2", "t1"], "newest first, only ana's");
+    assert_eq!(store.task_of_run(&run_id).await.unwrap().map(|t| t.owner).as_deref().map(|o| o.starts_with("principal:")), Some(true));
+    assert!(task("t3", "x", 3_000, Some(1_000)).expired(4_000));
+    assert!(!task("t3", "x", 3_000, Some(1_000)).expired(3_999));
+    assert_eq!(store.prune_tasks(4_000).await.unwrap(), 1, "only t3's ttl has passed");
+    assert_eq!(store.task("t3").await.unwrap(), None);
+    assert!(store.task("t1").await.unwrap().is_some());
+    assert_eq!(store.prune_tasks(61_000).await.unwrap(), 1, "t1 next; t2 has no ttl");
+    assert!(store.task("t2").await.unwrap().is_some());
+}
+
 async fn a_step_result_is_committed_with_its_attempt(place: &TestPlace) {
     let store = place.store().await;
     let id = run(&store).await;

@@ -52,6 +52,10 @@ impl ToolSet for WorkflowSet {
         }
     }
 
+    fn task_support(&self, _name: &str) -> Option<baton_core::config::TaskSupport> {
+        Some(crate::tasks::WORKFLOW_TASK_SUPPORT)
+    }
+
     fn call<'a>(
         &'a self,
         name: &'a str,
@@ -375,11 +379,17 @@ async fn run(
     {
         tracing::debug!(run = %id, "progress relay did not finish in time");
     }
-    let mut answer = result(run_json(&record, None));
+    Ok(run_answer(&record))
+}
+
+/// What a workflow tool answers for its finished run: the run, flagged as an error unless
+/// it succeeded (the synchronous answer and a task's result alike).
+pub fn run_answer(record: &RunRecord) -> CallToolResult {
+    let mut answer = result(run_json(record, None));
     if record.status != baton_engine::baton_store::RunStatus::Succeeded {
         answer.is_error = Some(true);
     }
-    Ok(answer)
+    answer
 }
 
 /// Progress notifications to the caller (when it asked for them) as steps finish, and

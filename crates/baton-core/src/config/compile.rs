@@ -17,6 +17,7 @@ mod oauth;
 mod pool;
 mod resilience;
 mod store;
+mod tasks;
 
 pub use auth::sha256_hex;
 
@@ -217,6 +218,9 @@ pub fn compile(
     }
 
     compiler.store(raw.store.as_ref(), raw.workers.as_ref(), &mut config);
+    if let Some(tasks) = &raw.tasks {
+        compiler.tasks(tasks, &mut config.tasks);
+    }
     if let Some(rules) = &raw.access {
         config.access = Some(compiler.access(rules));
     }
@@ -406,6 +410,7 @@ impl Compiler<'_> {
             },
         };
         let tools = self.tool_filter(&path, raw.tools.as_ref());
+        let task_support = self.task_support(&path, raw.task_support.as_ref());
         let mut rename = BTreeMap::new();
         for (from, to) in &raw.rename {
             let field = format!("{path}.rename.{from}");
@@ -478,6 +483,8 @@ impl Compiler<'_> {
             isolation,
             tools,
             rename,
+            namespaced: raw.namespace.unwrap_or(true),
+            task_support,
             disabled: raw.disabled,
             required: !raw.disabled && raw.required.unwrap_or(true),
             resilience,

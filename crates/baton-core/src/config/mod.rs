@@ -12,6 +12,7 @@ pub(crate) mod oauth;
 pub(crate) mod pool;
 pub mod raw;
 mod resilience;
+pub(crate) mod tasks;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,7 @@ pub use model::*;
 pub use oauth::{OAuthConfig, OAuthGrant, loopback_redirect};
 pub use pool::Autoscale;
 pub use resilience::*;
+pub use tasks::{TaskSettings, TaskSupport, TaskSupportRules};
 
 /// The file Baton reads when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "baton.yaml";

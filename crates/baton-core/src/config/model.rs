@@ -48,6 +48,8 @@ pub struct Config {
     pub memory: MemorySettings,
     pub validation: Vec<ValidationCommand>,
     pub modes: Vec<crate::modes::Mode>,
+    /// `tasks:` — retention and polling of MCP tasks.
+    pub tasks: super::TaskSettings,
 }
 
 /// `project:` — the folder the file tools are confined to.
@@ -264,6 +266,11 @@ pub struct ServerConfig {
     pub tools: ToolFilter,
     /// Upstream tool name → new local name (still namespaced).
     pub rename: BTreeMap<String, String>,
+    /// `namespace: false`: the server's tools and prompts are exposed under their own
+    /// (renamed) names, without `NAME<separator>`.
+    pub namespaced: bool,
+    /// `task_support`: which of its tools Baton runs as MCP tasks.
+    pub task_support: super::TaskSupportRules,
     pub disabled: bool,
     /// Whether `/readyz` waits for this server (`required:`, default true; never for a
     /// disabled server).
@@ -477,6 +484,7 @@ impl Config {
             },
             validation: Vec::new(),
             modes: Vec::new(),
+            tasks: super::TaskSettings::default(),
         }
     }
 

@@ -42,6 +42,9 @@ pub struct RawConfig {
     /// The audit trail of downstream clients' calls.
     #[serde(default)]
     pub audit: Option<RawAudit>,
+    /// MCP tasks: retention and polling.
+    #[serde(default)]
+    pub tasks: Option<super::tasks::RawTasks>,
     /// Metrics (and, later, traces).
     #[serde(default)]
     pub telemetry: Option<RawTelemetry>,
@@ -175,6 +178,10 @@ pub struct RawServer {
     pub tools: Option<RawToolFilter>,
     #[serde(default)]
     pub rename: IndexMap<String, SpannedString>,
+    /// `false`: expose the tools and prompts without the `NAME<separator>` prefix.
+    pub namespace: Option<bool>,
+    /// Which tools Baton runs as MCP tasks: `optional`, `required`, `forbidden`, or per tool.
+    pub task_support: Option<super::tasks::SpannedTaskSupport>,
     #[serde(default)]
     pub disabled: bool,
     /// Whether `/readyz` waits for this server (default true).

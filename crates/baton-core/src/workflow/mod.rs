@@ -157,7 +157,14 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StepKind {
     /// Call `tool` (an exposed name, `server__tool`) with `args` (templates inside).
-    Tool { tool: String, args: Value },
+    /// `whole`: the step's output is the tool's whole answer (an MCP task's result), and
+    /// an answer flagged as an error is that output rather than a failed step.
+    Tool {
+        tool: String,
+        args: Value,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        whole: bool,
+    },
     /// Run workflow `name` with `inputs` (templates inside).
     Workflow { name: String, inputs: Value },
     /// Compute `values` (templates inside); they are the step's output.
@@ -236,6 +243,7 @@ impl Workflow {
                 kind: StepKind::Tool {
                     tool: tool.to_owned(),
                     args,
+                    whole: false,
                 },
                 needs: Vec::new(),
                 condition: None,
@@ -252,6 +260,19 @@ impl Workflow {
             priority: 0,
             concurrency: None,
         };
+        workflow.hash = compile::hash(&workflow);
+        workflow
+    }
+
+    /// A one-step definition like [`Workflow::single_call`] whose output is the tool's
+    /// whole answer, an error answer included: the work of an MCP task.
+    pub fn whole_call(name: &str, description: &str, tool: &str, args: Value) -> Workflow {
+        let mut workflow = Workflow::single_call(name, description, tool, args);
+        for step in &mut workflow.steps {
+            if let StepKind::Tool { whole, .. } = &mut step.kind {
+                *whole = true;
+            }
+        }
         workflow.hash = compile::hash(&workflow);
         workflow
     }

@@ -177,7 +177,7 @@ fn a_mode_task_is_delegated_with_the_outputs_it_builds_on() {
     )
     .unwrap_or_else(|errors| panic!("{errors}"));
     let design = workflow.step("design_1").expect("the design task");
-    let StepKind::Tool { tool, args } = &design.kind else {
+    let StepKind::Tool { tool, args, .. } = &design.kind else {
         panic!("{:?}", design.kind)
     };
     assert_eq!(tool, "baton__delegate_task");
@@ -245,7 +245,7 @@ fn a_delegate_step_calls_delegate_task_for_a_configured_mode() {
     let workflow = compile_workflow(Path::new("wf.yaml"), text, context(&modes))
         .unwrap_or_else(|errors| panic!("{errors}"));
     let build = workflow.step("build").unwrap();
-    let StepKind::Tool { tool, args } = &build.kind else {
+    let StepKind::Tool { tool, args, .. } = &build.kind else {
         panic!("{:?}", build.kind)
     };
     assert_eq!(tool, "baton__delegate_task");

@@ -12,6 +12,7 @@ fn source<'a>(server: &'a str, rename: &'a BTreeMap<String, String>, tools: &[&s
     Source {
         server,
         rename,
+        namespaced: true,
         catalog: ServerCatalog {
             tools: tools.iter().map(|name| tool(name)).collect(),
             ..Default::default()
@@ -85,4 +86,20 @@ fn resources_route_by_uri_and_template_prefix() {
     assert_eq!(catalog.resource_owner("file:///a.txt"), Some("docs"));
     assert_eq!(catalog.resource_owner("demo://item/7"), Some("docs"));
     assert_eq!(catalog.resource_owner("other://x"), None);
+}
+
+#[test]
+fn a_server_without_namespace_keeps_its_own_names() {
+    let none = BTreeMap::new();
+    let mut plain = source("test", &none, &["greet", "status"]);
+    plain.namespaced = false;
+    let catalog = Catalog::build(
+        "__",
+        vec![(0, tool("baton__status"))],
+        vec![plain, source("git", &none, &["greet"])],
+    );
+    assert_eq!(catalog.tool_routes["greet"].server, "test");
+    assert_eq!(catalog.tool_routes["greet"].original, "greet");
+    assert_eq!(catalog.tool_routes["status"].server, "test");
+    assert_eq!(catalog.tool_routes["git__greet"].server, "git");
 }

@@ -28,7 +28,9 @@ use crate::{
 };
 
 pub struct DownstreamSession {
-    gateway: Arc<Gateway>,
+    pub(super) gateway: Arc<Gateway>,
+    /// This session's own id: the owner of its tasks when the caller has no principal.
+    pub(super) id: String,
     scope: SessionScope,
     registration: std::sync::Mutex<Option<u64>>,
     /// What a legacy client asked for with `logging/setLevel`, relayed to modern upstreams.
@@ -44,6 +46,7 @@ impl DownstreamSession {
     pub fn new(gateway: Arc<Gateway>) -> Self {
         DownstreamSession {
             gateway,
+            id: uuid::Uuid::new_v4().simple().to_string(),
             scope: SessionScope::default(),
             registration: std::sync::Mutex::new(None),
             log_level: std::sync::Mutex::new(None),
@@ -74,7 +77,7 @@ impl DownstreamSession {
         move |name| call.may_use(&config, name)
     }
 
-    fn call_context(&self, context: &RequestContext<RoleServer>) -> CallContext {
+    pub(super) fn call_context(&self, context: &RequestContext<RoleServer>) -> CallContext {
         let legacy = context
             .protocol_version()
             .is_none_or(|version| version.has_initialize());
@@ -240,6 +243,14 @@ impl ServerHandler for DownstreamSession {
         capabilities.resources = Some(resources);
         capabilities.completions = Some(Default::default());
         capabilities.logging = Some(Default::default());
+        if self.gateway.tasks().is_some() {
+            let mut extensions = capabilities.extensions.take().unwrap_or_default();
+            extensions.insert(
+                rmcp::model::TASKS_EXTENSION_ID.to_owned(),
+                Default::default(),
+            );
+            capabilities.extensions = Some(extensions);
+        }
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("baton", env!("CARGO_PKG_VERSION")))
             .with_instructions(
@@ -365,6 +376,25 @@ impl ServerHandler for DownstreamSession {
             // The same answer as for a tool that does not exist: nothing is revealed.
             return Err(crate::error::GatewayError::UnknownTool(name).into());
         }
+        if let Some(backend) = self.gateway.tasks() {
+            let declared = context
+                .client_capabilities()
+                .is_some_and(|capabilities| capabilities.supports_tasks());
+            let support = self.gateway.task_support(&name).await;
+            match crate::tasks::dispatch(support, declared) {
+                crate::tasks::Dispatch::Sync => {}
+                crate::tasks::Dispatch::MissingCapability => {
+                    let error = crate::tasks::missing_capability(&name);
+                    self.end(used, &name, crate::audit::outcome_of_error(&error));
+                    return Err(error);
+                }
+                crate::tasks::Dispatch::Task => {
+                    let result = self.start_task(backend, request, &context).await;
+                    self.end(used, &name, outcome(&result));
+                    return result.map(CallToolResponse::Task);
+                }
+            }
+        }
         let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
         let result = Box::pin(self.gateway.call_tool(&self.scope, request, call))
@@ -464,6 +494,30 @@ impl ServerHandler for DownstreamSession {
             .await;
         self.end(used, &uri, outcome(&result));
         result
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        self.task_get(request, context).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.task_cancel(request, context).await
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.task_update(request, context).await
     }
 
     async fn complete(

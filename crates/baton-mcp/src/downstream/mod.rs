@@ -9,5 +9,6 @@ pub mod http;
 pub mod sessions;
 pub mod sse;
 pub mod stdio;
+mod tasks;
 
 pub use handler::DownstreamSession;

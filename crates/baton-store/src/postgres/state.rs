@@ -331,3 +331,7 @@ impl crate::OAuthStore for PgStore {
 impl crate::LearnedStore for PgStore {
     crate::shared::same_learned_methods!();
 }
+
+impl crate::TaskStore for PgStore {
+    crate::tasks::same_task_methods!();
+}

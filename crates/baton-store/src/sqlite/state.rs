@@ -318,3 +318,7 @@ impl crate::OAuthStore for SqliteStore {
 impl crate::LearnedStore for SqliteStore {
     crate::shared::same_learned_methods!();
 }
+
+impl crate::TaskStore for SqliteStore {
+    crate::tasks::same_task_methods!();
+}

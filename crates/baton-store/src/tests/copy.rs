@@ -76,6 +76,19 @@ async fn populate(store: &Store) -> (String, String) {
         }])
         .await
         .unwrap();
+    store
+        .create_task(&TaskRecord {
+            id: "task-1".into(),
+            run_id: open.clone(),
+            owner: "principal:ana".into(),
+            tool: "x__y".into(),
+            kind: "tool".into(),
+            created_at: 1_000,
+            ttl_ms: None,
+            poll_interval_ms: 500,
+        })
+        .await
+        .unwrap();
     let spec = json!({"every": "1m", "tool": "x__y"});
     store
         .add_schedule("sched", &spec, false, 1_000)
@@ -182,6 +195,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
         store.audit(&AuditFilter::default()).await.unwrap()
     ));
     said.push(format!("{:?}", store.learned().await.unwrap()));
+    said.push(format!("{:?}", store.task("task-1").await.unwrap()));
     // (Debug hides the credentials document; compare it as text.)
     said.extend(
         store
@@ -231,7 +245,8 @@ async fn copy_from_sqlite_into_postgres_keeps_every_record() {
     assert_eq!(rows("audit_log"), 2);
     assert_eq!(rows("oauth_credentials"), 1);
     assert_eq!(rows("learned_stats"), 1);
-    assert_eq!(report.tables.len(), 16);
+    assert_eq!(rows("tasks"), 1);
+    assert_eq!(report.tables.len(), 17);
     assert_eq!(snapshot(&target).await, snapshot(&source).await);
     let big = &target.steps(&done).await.unwrap()[1];
     assert_eq!(

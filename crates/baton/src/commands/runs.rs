@@ -130,7 +130,7 @@ pub(super) async fn start(
             .flat_map(|s| std::iter::once(s).chain(s.fallback.as_deref()))
         {
             match &step.kind {
-                StepKind::Tool { tool, args } => {
+                StepKind::Tool { tool, args, .. } => {
                     if let Some((server, _)) = tool.split_once(&config.namespace.separator) {
                         needed.insert(server.to_owned());
                     }
@@ -442,8 +442,8 @@ pub async fn list(config_flag: Option<PathBuf>, args: RunsArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:16} {:24} {:11} {:>10}  {:28} ERROR",
-        "RUN", "WORKFLOW", "STATUS", "MS", "WORKER"
+        "{:16} {:24} {:11} {:>10}  {:28} {:16} ERROR",
+        "RUN", "WORKFLOW", "STATUS", "MS", "WORKER", "ORIGIN"
     );
     for (run, value) in runs.iter().zip(&all) {
         // A queued run shows its place: `queued #1` starts next.
@@ -461,13 +461,15 @@ pub async fn list(config_flag: Option<PathBuf>, args: RunsArgs) -> ExitCode {
             (Some(owner), false) => owner.as_str(),
             _ => "-",
         };
+        // Where it came from: `cli`, `mcp`, `schedule:NAME`, `task:PRINCIPAL` (an MCP task)…
         println!(
-            "{:16} {:24} {:11} {:>10}  {:28} {}",
+            "{:16} {:24} {:11} {:>10}  {:28} {:16} {}",
             run.id,
             run.workflow,
             status,
             millis,
             worker,
+            run.origin.as_deref().unwrap_or("-"),
             truncate(run.error.as_deref().unwrap_or(""), 60)
         );
     }

@@ -35,6 +35,7 @@ mod reload;
 mod resilience;
 mod schedules;
 mod store;
+mod tasks;
 mod traces;
 mod triggers;
 mod workers;

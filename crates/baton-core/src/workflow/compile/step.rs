@@ -127,6 +127,7 @@ impl WorkflowCompiler<'_, '_> {
                     .args
                     .clone()
                     .unwrap_or(Value::Object(Default::default())),
+                whole: false,
             }
         } else if let Some(workflow) = &raw.workflow {
             StepKind::Workflow {
@@ -175,6 +176,7 @@ impl WorkflowCompiler<'_, '_> {
                     self.context.separator
                 ),
                 args: Value::Object(args),
+                whole: false,
             }
         } else if let Some(approval) = &raw.approval {
             let timeout =

@@ -1,0 +1,237 @@
+//! MCP tasks kept by the durable engine ([`baton_mcp::tasks::TaskBackend`]): a task is a
+//! run — a workflow tool's own run, or a one-step run whose output is the tool's whole
+//! answer — plus a `tasks` row (owner, tool, TTL). So a task keeps running when its client
+//! leaves, survives a restart (the run resumes, its finished step is not repeated) and is
+//! answered from the store by whichever process the client reaches.
+
+use std::sync::Arc;
+
+use baton_core::{config::TaskSupport, workflow::Workflow};
+use baton_engine::{
+    Engine,
+    baton_store::{RunRecord, RunStatus, Store, TaskRecord},
+};
+use baton_mcp::tasks::{NewTask, TaskBackend, unknown_task};
+use futures::future::BoxFuture;
+use rmcp::{
+    ErrorData,
+    model::{DetailedTask, JsonObject, Task, TaskPayload, TaskStatus},
+};
+use serde_json::Value;
+
+use baton_core::config::WORKFLOW_SERVER;
+
+use crate::{Services, sets::workflows::run_answer};
+
+/// The tasks of one Baton process, in its store.
+pub struct StoreTasks {
+    services: Arc<Services>,
+    gateway: std::sync::Weak<baton_mcp::gateway::Gateway>,
+}
+
+impl StoreTasks {
+    pub fn new(services: Arc<Services>, gateway: &Arc<baton_mcp::gateway::Gateway>) -> Self {
+        StoreTasks {
+            services,
+            gateway: Arc::downgrade(gateway),
+        }
+    }
+
+    fn parts(&self) -> Result<(&Store, &Arc<Engine>), ErrorData> {
+        let unavailable =
+            |why: String| ErrorData::internal_error(format!("tasks are unavailable: {why}"), None);
+        Ok((
+            self.services.store().map_err(unavailable)?,
+            self.services.engine().map_err(unavailable)?,
+        ))
+    }
+
+    fn settings(&self) -> baton_core::config::TaskSettings {
+        self.gateway
+            .upgrade()
+            .map(|gateway| gateway.config().tasks.clone())
+            .unwrap_or_default()
+    }
+
+    /// The workflow a `workflow__NAME` tool runs (`None`: another tool).
+    fn workflow_of<'a>(&self, tool: &'a str) -> Option<&'a str> {
+        let gateway = self.gateway.upgrade()?;
+        let separator = gateway.config().namespace.separator.clone();
+        tool.strip_prefix(WORKFLOW_SERVER)?
+            .strip_prefix(separator.as_str())
+    }
+
+    /// `owner`'s task `id`, if it exists and has not expired.
+    async fn find(&self, store: &Store, owner: &str, id: &str) -> Result<TaskRecord, ErrorData> {
+        let record = store
+            .task(id)
+            .await
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        match record {
+            Some(task) if task.owner == owner && !task.expired(baton_store_now()) => Ok(task),
+            _ => Err(unknown_task(id)),
+        }
+    }
+
+    async fn create_task(&self, new: NewTask) -> Result<Task, ErrorData> {
+        let (store, engine) = self.parts()?;
+        let settings = self.settings();
+        let arguments = new.arguments.unwrap_or_default();
+        let (run, kind) = match self.workflow_of(&new.tool) {
+            Some(workflow) => (
+                engine
+                    .start_with(workflow, &arguments, &new.origin, None)
+                    .await,
+                "workflow",
+            ),
+            None => {
+                let definition = Workflow::whole_call(
+                    &format!("task:{}", new.tool),
+                    &format!("a task calling {}", new.tool),
+                    &new.tool,
+                    Value::Object(arguments),
+                );
+                let run = engine
+                    .start_definition(&definition, &JsonObject::new(), &new.origin, None)
+                    .await;
+                (run, "tool")
+            }
+        };
+        let run = run.map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
+        let now = baton_store_now();
+        let record = TaskRecord {
+            id: new_task_id(),
+            run_id: run.clone(),
+            owner: new.owner,
+            tool: new.tool,
+            kind: kind.to_owned(),
+            created_at: now,
+            ttl_ms: Some(millis(settings.ttl)),
+            poll_interval_ms: millis(settings.poll_interval),
+        };
+        if let Err(error) = store.create_task(&record).await {
+            let _ = engine.cancel(&run).await;
+            return Err(ErrorData::internal_error(
+                format!("the task could not be recorded: {error}"),
+                None,
+            ));
+        }
+        // Here when this worker has room, else by whichever worker has.
+        engine.submit(&run);
+        Ok(base(&record, None))
+    }
+
+    async fn get_task(&self, owner: &str, id: &str) -> Result<DetailedTask, ErrorData> {
+        let (store, _) = self.parts()?;
+        let task = self.find(store, owner, id).await?;
+        let run = store
+            .run(&task.run_id)
+            .await
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        Ok(detailed(&task, &run))
+    }
+
+    async fn cancel_task(&self, owner: &str, id: &str) -> Result<(), ErrorData> {
+        let (store, engine) = self.parts()?;
+        let task = self.find(store, owner, id).await?;
+        engine
+            .cancel(&task.run_id)
+            .await
+            .map(|_| ())
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))
+    }
+}
+
+impl TaskBackend for StoreTasks {
+    fn create(&self, task: NewTask) -> BoxFuture<'_, Result<Task, ErrorData>> {
+        Box::pin(self.create_task(task))
+    }
+
+    fn get<'a>(
+        &'a self,
+        owner: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<DetailedTask, ErrorData>> {
+        Box::pin(self.get_task(owner, id))
+    }
+
+    fn cancel<'a>(&'a self, owner: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ErrorData>> {
+        Box::pin(self.cancel_task(owner, id))
+    }
+}
+
+/// A workflow tool runs as a task for a client that can take one.
+pub const WORKFLOW_TASK_SUPPORT: TaskSupport = TaskSupport::Optional;
+
+/// The task's base fields, `updated` being when its run last changed (ms).
+fn base(task: &TaskRecord, updated: Option<i64>) -> Task {
+    let mut base = Task::new(
+        task.id.clone(),
+        TaskStatus::Working,
+        iso(task.created_at),
+        iso(updated.unwrap_or(task.created_at)),
+    )
+    .with_poll_interval_ms(u64::try_from(task.poll_interval_ms).unwrap_or(1000));
+    if let Some(ttl) = task.ttl_ms {
+        base = base.with_ttl_ms(u64::try_from(ttl).unwrap_or(u64::MAX));
+    }
+    base
+}
+
+/// The task as `tasks/get` shows it, from its run.
+fn detailed(task: &TaskRecord, run: &RunRecord) -> DetailedTask {
+    let updated = run.finished_at.or(run.started_at).unwrap_or(run.created_at);
+    let mut base = base(task, Some(updated));
+    if !run.status.is_finished() {
+        base = base.with_status_message(run.status.as_str());
+    }
+    let payload = match run.status {
+        RunStatus::Queued | RunStatus::Running => TaskPayload::Working,
+        RunStatus::Cancelled => TaskPayload::Cancelled,
+        // A workflow answers as its tool does: the run, flagged as an error if it failed.
+        _ if task.kind == "workflow" => TaskPayload::Completed {
+            result: object(run_answer(run)),
+        },
+        RunStatus::Succeeded => match run.outputs.clone() {
+            Some(Value::Object(result)) => TaskPayload::Completed { result },
+            other => failed(&format!("the tool's answer was not kept: {other:?}")),
+        },
+        RunStatus::Failed => failed(run.error.as_deref().unwrap_or("the call failed")),
+    };
+    DetailedTask::new(base, payload)
+}
+
+/// A protocol-level failure: the call got no answer (the server's JSON-RPC error, an
+/// unreachable server, a timeout).
+fn failed(message: &str) -> TaskPayload {
+    let mut error = JsonObject::new();
+    error.insert("code".into(), Value::from(-32603));
+    error.insert("message".into(), Value::from(message));
+    TaskPayload::Failed { error }
+}
+
+fn object<T: serde::Serialize>(value: T) -> JsonObject {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => JsonObject::new(),
+    }
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn baton_store_now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A task id: 122 random bits (a v4 UUID), never repeated, not guessable.
+fn new_task_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -1,0 +1,100 @@
+//! MCP tasks: `tasks:` (how long a task is kept, the poll interval Baton suggests) and
+//! `servers.NAME.task_support` (which tools Baton runs as tasks for clients that can take
+//! one). Compiled in `compile/tasks.rs`.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use serde_saphyr::Spanned;
+
+use super::raw::SpannedString;
+
+/// A tool's `execution.taskSupport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSupport {
+    /// Never a task.
+    Forbidden,
+    /// A task when the client can take one (server-directed for 2026-07-28 clients).
+    Optional,
+    /// Only as a task: a client without the tasks extension gets an error naming it.
+    Required,
+}
+
+impl TaskSupport {
+    pub const NAMES: [&'static str; 3] = ["optional", "required", "forbidden"];
+
+    pub fn parse(text: &str) -> Option<TaskSupport> {
+        match text {
+            "optional" => Some(TaskSupport::Optional),
+            "required" => Some(TaskSupport::Required),
+            "forbidden" => Some(TaskSupport::Forbidden),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSupport::Forbidden => "forbidden",
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        }
+    }
+}
+
+/// A server's `task_support`: one value for all its tools, per-tool values, or both
+/// (`"*"` for the rest). Unset: the server's tools are not run as tasks by Baton's choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskSupportRules {
+    pub all: Option<TaskSupport>,
+    /// Upstream (original) tool name → its support.
+    pub tools: BTreeMap<String, TaskSupport>,
+}
+
+impl TaskSupportRules {
+    /// The support of the upstream tool `original` (`None`: not configured).
+    pub fn of(&self, original: &str) -> Option<TaskSupport> {
+        self.tools.get(original).copied().or(self.all)
+    }
+}
+
+/// `tasks:` — retention and polling of MCP tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSettings {
+    /// How long a task is kept when the client asks for no TTL (`tasks.ttl`, default 1h).
+    pub ttl: Duration,
+    /// The longest TTL a client may ask for (`tasks.max_ttl`, default 24h).
+    pub max_ttl: Duration,
+    /// The polling interval Baton suggests (`tasks.poll_interval`, default 1s).
+    pub poll_interval: Duration,
+}
+
+impl Default for TaskSettings {
+    fn default() -> Self {
+        TaskSettings {
+            ttl: Duration::from_secs(3600),
+            max_ttl: Duration::from_secs(24 * 3600),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `tasks:` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTasks {
+    pub ttl: Option<SpannedString>,
+    pub max_ttl: Option<SpannedString>,
+    pub poll_interval: Option<SpannedString>,
+}
+
+/// `servers.NAME.task_support` as written: `optional` or `{TOOL: optional, "*": forbidden}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawTaskSupport {
+    All(String),
+    Tools(IndexMap<String, String>),
+}
+
+pub type SpannedTaskSupport = Spanned<RawTaskSupport>;

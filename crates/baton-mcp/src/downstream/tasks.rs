@@ -1,0 +1,102 @@
+//! The task side of [`DownstreamSession`]: a call Baton runs as a task, and `tasks/get`,
+//! `tasks/cancel`, `tasks/update` answered through the gateway's [`TaskBackend`].
+
+use rmcp::{
+    ErrorData, RoleServer,
+    model::{
+        CallToolRequestParams, CancelTaskParams, CreateTaskResult, GetTaskParams, GetTaskResult,
+        UpdateTaskParams,
+    },
+    service::RequestContext,
+};
+
+use super::DownstreamSession;
+use crate::tasks::{NewTask, TaskBackend, owner, unknown_task};
+
+impl DownstreamSession {
+    /// Who owns the tasks this request creates or may see (see [`owner`]): a stateless
+    /// HTTP request (no session id) without credentials is `anonymous`.
+    pub(super) fn task_owner(&self, context: &RequestContext<RoleServer>) -> String {
+        let call = self.call_context(context);
+        let parts = context.extensions.get::<http::request::Parts>();
+        let session = match parts {
+            Some(parts) => parts
+                .headers
+                .get("mcp-session-id")
+                .and_then(|value| value.to_str().ok())
+                .map(|_| self.id.as_str()),
+            // stdio and legacy SSE: this handler is the session.
+            None => Some(self.id.as_str()),
+        };
+        owner(
+            call.principal
+                .as_ref()
+                .map(|principal| principal.name.as_str()),
+            session,
+        )
+    }
+
+    pub(super) fn backend(&self) -> Result<&std::sync::Arc<dyn TaskBackend>, ErrorData> {
+        self.gateway
+            .tasks()
+            .ok_or_else(ErrorData::method_not_found::<rmcp::model::GetTaskMethod>)
+    }
+
+    /// Starts `request` as a task owned by this request's caller.
+    pub(super) async fn start_task(
+        &self,
+        backend: &std::sync::Arc<dyn TaskBackend>,
+        request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CreateTaskResult, ErrorData> {
+        let owner = self.task_owner(context);
+        let origin = match owner.strip_prefix("principal:") {
+            Some(principal) => format!("task:{principal}"),
+            None => "task".to_owned(),
+        };
+        let task = backend
+            .create(NewTask {
+                tool: request.name.to_string(),
+                arguments: request.arguments,
+                owner,
+                origin,
+            })
+            .await?;
+        Ok(CreateTaskResult::new(task))
+    }
+
+    pub(super) async fn task_get(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let owner = self.task_owner(&context);
+        let task = self.backend()?.get(&owner, &request.task_id).await?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    pub(super) async fn task_cancel(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = self.task_owner(&context);
+        self.backend()?.cancel(&owner, &request.task_id).await
+    }
+
+    /// `tasks/update`: Baton's tasks never wait for input (a tool that asks for some
+    /// runs synchronously), so responses for keys no request is outstanding under are
+    /// ignored, as the extension says; the task must exist and be the caller's.
+    pub(super) async fn task_update(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = self.task_owner(&context);
+        self.backend()?
+            .get(&owner, &request.task_id)
+            .await
+            .map(|_| ())
+            .map_err(|_| unknown_task(&request.task_id))
+    }
+}

@@ -1,0 +1,114 @@
+//! The seam for MCP tasks (the `io.modelcontextprotocol/tasks` extension, SEP-2663).
+//!
+//! This crate decides *when* a call becomes a task — the client declared the extension
+//! (for its session, or in the request's `_meta`) and the tool's support says so — and
+//! *who* owns it ([`owner`]); the application's [`TaskBackend`] makes it durable (a run of
+//! the engine) and answers for it from the store. Without a backend Baton advertises no
+//! tasks and every call is synchronous.
+
+use baton_core::config::TaskSupport;
+use futures::future::BoxFuture;
+use rmcp::{
+    ErrorData,
+    model::{ClientCapabilities, DetailedTask, JsonObject, Task},
+};
+
+/// A call to run as a task.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// The exposed tool name.
+    pub tool: String,
+    pub arguments: Option<JsonObject>,
+    /// Who may see it ([`owner`]).
+    pub owner: String,
+    /// Where it came from, for `baton runs` (`task`, `task:PRINCIPAL`).
+    pub origin: String,
+}
+
+/// What keeps tasks (the application installs one with [`crate::gateway::Gateway::set_tasks`]).
+pub trait TaskBackend: Send + Sync {
+    /// Starts the work and records the task; returns once `tasks/get` would find it.
+    fn create(&self, task: NewTask) -> BoxFuture<'_, Result<Task, ErrorData>>;
+    /// The task `id` as `owner` sees it; an unknown, expired or foreign id is the same
+    /// `-32602` error.
+    fn get<'a>(
+        &'a self,
+        owner: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<DetailedTask, ErrorData>>;
+    /// Asks the work to stop (idempotent on a finished task).
+    fn cancel<'a>(&'a self, owner: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ErrorData>>;
+}
+
+/// The owner of the tasks a caller creates: its principal when it authenticated, else its
+/// session, else (a stateless client without credentials) `anonymous` — whose tasks are
+/// found by their random id alone.
+pub fn owner(principal: Option<&str>, session: Option<&str>) -> String {
+    match (principal, session) {
+        (Some(principal), _) => format!("principal:{principal}"),
+        (None, Some(session)) => format!("session:{session}"),
+        (None, None) => "anonymous".to_owned(),
+    }
+}
+
+/// What a call to a tool with `support` becomes for a client that did (`declared`) or did
+/// not declare the extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    Sync,
+    Task,
+    /// The tool runs only as a task and the client cannot take one: `-32021`.
+    MissingCapability,
+}
+
+pub fn dispatch(support: Option<TaskSupport>, declared: bool) -> Dispatch {
+    match (support, declared) {
+        (Some(TaskSupport::Required), false) => Dispatch::MissingCapability,
+        (Some(TaskSupport::Optional | TaskSupport::Required), true) => Dispatch::Task,
+        _ => Dispatch::Sync,
+    }
+}
+
+/// The `-32021` error naming the tasks extension.
+pub fn missing_capability(tool: &str) -> ErrorData {
+    let mut error = ErrorData::missing_required_client_capability(
+        ClientCapabilities::builder().enable_tasks().build(),
+    );
+    error.message = format!(
+        "tool \"{tool}\" runs only as a task: declare the io.modelcontextprotocol/tasks extension in the client's capabilities"
+    )
+    .into();
+    error
+}
+
+/// The `-32602` answer for a task id that is unknown, expired or someone else's.
+pub fn unknown_task(id: &str) -> ErrorData {
+    ErrorData::invalid_params(
+        format!("no task \"{id}\" (unknown, expired, or created by another client)"),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_declaring_client_gets_a_task_and_required_tools_refuse_the_others() {
+        use TaskSupport::*;
+        assert_eq!(dispatch(None, true), Dispatch::Sync);
+        assert_eq!(dispatch(Some(Forbidden), true), Dispatch::Sync);
+        assert_eq!(dispatch(Some(Optional), true), Dispatch::Task);
+        assert_eq!(dispatch(Some(Optional), false), Dispatch::Sync);
+        assert_eq!(dispatch(Some(Required), true), Dispatch::Task);
+        assert_eq!(dispatch(Some(Required), false), Dispatch::MissingCapability);
+        assert_eq!(missing_capability("x").code.0, -32021);
+    }
+
+    #[test]
+    fn a_principal_owns_before_a_session() {
+        assert_eq!(owner(Some("ana"), Some("s1")), "principal:ana");
+        assert_eq!(owner(None, Some("s1")), "session:s1");
+        assert_eq!(owner(None, None), "anonymous");
+    }
+}

@@ -1,0 +1,143 @@
+//! MCP tasks (SQLite migration 11, PostgreSQL 7): a tool call a client asked to run as a
+//! task is a run of the engine, so its status and result live with the run; this record
+//! adds what the protocol needs around it — the task's own id (what the client holds),
+//! who may see it, the tool it calls and how long it is kept.
+
+use crate::Result;
+
+/// One task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    /// The id the client holds (random, not guessable).
+    pub id: String,
+    /// The engine run that does the work.
+    pub run_id: String,
+    /// Who may see it: `principal:NAME`, `session:ID`, or `anonymous` (see docs/TASKS.md).
+    pub owner: String,
+    /// The exposed tool name the client called.
+    pub tool: String,
+    /// `tool` (a one-step run whose output is the tool's whole answer) or `workflow`.
+    pub kind: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// How long after `created_at` the task is kept; `None`: until pruned by age.
+    pub ttl_ms: Option<i64>,
+    pub poll_interval_ms: i64,
+}
+
+impl TaskRecord {
+    /// Whether the task's time to live has passed at `now` (ms).
+    pub fn expired(&self, now: i64) -> bool {
+        self.ttl_ms
+            .is_some_and(|ttl| self.created_at.saturating_add(ttl) <= now)
+    }
+}
+
+feature! {
+    /// Tasks, as every backend keeps them.
+    TaskStore {
+        /// Records a task (its run exists already).
+        fn create_task(&self, task: &TaskRecord) -> Result<()>;
+        /// The task with this id.
+        fn task(&self, id: &str) -> Result<Option<TaskRecord>>;
+        /// The task whose work is this run.
+        fn task_of_run(&self, run: &str) -> Result<Option<TaskRecord>>;
+        /// `owner`'s tasks, newest first, at most `limit`.
+        fn tasks_of(&self, owner: &str, limit: i64) -> Result<Vec<TaskRecord>>;
+        /// Deletes the tasks whose time to live has passed at `now` (ms); their runs stay
+        /// (pruned with the other runs). Returns how many were deleted.
+        fn prune_tasks(&self, now: i64) -> Result<u64>;
+    }
+}
+
+/// [`TaskStore`] methods: the same SQL on both backends.
+macro_rules! same_task_methods {
+    () => {
+        async fn create_task(&self, task: &crate::TaskRecord) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO tasks (id, run_id, owner, tool, kind, created_at, ttl_ms, poll_interval_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&task.id)
+            .bind(&task.run_id)
+            .bind(&task.owner)
+            .bind(&task.tool)
+            .bind(&task.kind)
+            .bind(task.created_at)
+            .bind(task.ttl_ms)
+            .bind(task.poll_interval_ms)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn task(&self, id: &str) -> Result<Option<crate::TaskRecord>> {
+            let row: Option<crate::tasks::TaskRow> = sqlx::query_as(crate::tasks::TASK_BY_ID)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(crate::tasks::record))
+        }
+
+        async fn task_of_run(&self, run: &str) -> Result<Option<crate::TaskRecord>> {
+            let row: Option<crate::tasks::TaskRow> = sqlx::query_as(crate::tasks::TASK_BY_RUN)
+                .bind(run)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(crate::tasks::record))
+        }
+
+        async fn tasks_of(&self, owner: &str, limit: i64) -> Result<Vec<crate::TaskRecord>> {
+            let rows: Vec<crate::tasks::TaskRow> = sqlx::query_as(crate::tasks::TASKS_OF)
+                .bind(owner)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.into_iter().map(crate::tasks::record).collect())
+        }
+
+        async fn prune_tasks(&self, now: i64) -> Result<u64> {
+            let deleted = sqlx::query(
+                "DELETE FROM tasks WHERE ttl_ms IS NOT NULL AND created_at + ttl_ms <= $1",
+            )
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            Ok(deleted.rows_affected())
+        }
+    };
+}
+pub(crate) use same_task_methods;
+
+pub(crate) const TASK_BY_ID: &str = "SELECT id, run_id, owner, tool, kind, created_at, ttl_ms, \
+     poll_interval_ms FROM tasks WHERE id = $1";
+pub(crate) const TASK_BY_RUN: &str = "SELECT id, run_id, owner, tool, kind, created_at, ttl_ms, \
+     poll_interval_ms FROM tasks WHERE run_id = $1";
+pub(crate) const TASKS_OF: &str = "SELECT id, run_id, owner, tool, kind, created_at, ttl_ms, \
+     poll_interval_ms FROM tasks WHERE owner = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+
+/// A row as both backends decode it.
+pub(crate) type TaskRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    i64,
+);
+
+pub(crate) fn record(row: TaskRow) -> TaskRecord {
+    let (id, run_id, owner, tool, kind, created_at, ttl_ms, poll_interval_ms) = row;
+    TaskRecord {
+        id,
+        run_id,
+        owner,
+        tool,
+        kind,
+        created_at,
+        ttl_ms,
+        poll_interval_ms,
+    }
+}
