@@ -11,7 +11,10 @@ use baton_engine::{
     Engine,
     baton_store::{RunRecord, RunStatus, Store, TaskRecord},
 };
-use baton_mcp::tasks::{NewTask, TaskBackend, unknown_task};
+use baton_mcp::{
+    error::GatewayError,
+    tasks::{NewTask, TaskBackend, unknown_task},
+};
 use futures::future::BoxFuture;
 use rmcp::{
     ErrorData,
@@ -38,8 +41,7 @@ impl StoreTasks {
     }
 
     fn parts(&self) -> Result<(&Store, &Arc<Engine>), ErrorData> {
-        let unavailable =
-            |why: String| ErrorData::internal_error(format!("tasks are unavailable: {why}"), None);
+        let unavailable = |why: String| internal(format!("tasks are unavailable: {why}"));
         Ok((
             self.services.store().map_err(unavailable)?,
             self.services.engine().map_err(unavailable)?,
@@ -63,10 +65,7 @@ impl StoreTasks {
 
     /// `owner`'s task `id`, if it exists and has not expired.
     async fn find(&self, store: &Store, owner: &str, id: &str) -> Result<TaskRecord, ErrorData> {
-        let record = store
-            .task(id)
-            .await
-            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        let record = store.task(id).await.map_err(internal)?;
         match record {
             Some(task) if task.owner == owner && !task.expired(baton_store_now()) => Ok(task),
             _ => Err(unknown_task(id)),
@@ -97,7 +96,8 @@ impl StoreTasks {
                 (run, "tool")
             }
         };
-        let run = run.map_err(|error| ErrorData::invalid_params(error.to_string(), None))?;
+        let run =
+            run.map_err(|error| ErrorData::from(GatewayError::InvalidParams(error.to_string())))?;
         let now = baton_store_now();
         let record = TaskRecord {
             id: new_task_id(),
@@ -111,10 +111,7 @@ impl StoreTasks {
         };
         if let Err(error) = store.create_task(&record).await {
             let _ = engine.cancel(&run).await;
-            return Err(ErrorData::internal_error(
-                format!("the task could not be recorded: {error}"),
-                None,
-            ));
+            return Err(internal(format!("the task could not be recorded: {error}")));
         }
         // Here when this worker has room, else by whichever worker has.
         engine.submit(&run);
@@ -124,10 +121,7 @@ impl StoreTasks {
     async fn get_task(&self, owner: &str, id: &str) -> Result<DetailedTask, ErrorData> {
         let (store, _) = self.parts()?;
         let task = self.find(store, owner, id).await?;
-        let run = store
-            .run(&task.run_id)
-            .await
-            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        let run = store.run(&task.run_id).await.map_err(internal)?;
         Ok(detailed(&task, &run))
     }
 
@@ -138,7 +132,7 @@ impl StoreTasks {
             .cancel(&task.run_id)
             .await
             .map(|_| ())
-            .map_err(|error| ErrorData::internal_error(error.to_string(), None))
+            .map_err(internal)
     }
 }
 
@@ -234,4 +228,9 @@ fn baton_store_now() -> i64 {
 /// A task id: 122 random bits (a v4 UUID), never repeated, not guessable.
 fn new_task_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Baton's own failure, as a JSON-RPC error.
+fn internal(error: impl std::fmt::Display) -> ErrorData {
+    GatewayError::Internal(error.to_string()).into()
 }

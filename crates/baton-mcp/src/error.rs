@@ -99,6 +99,17 @@ pub enum GatewayError {
         server: String,
         after: std::time::Duration,
     },
+    /// A task id that is unknown, expired or someone else's (one answer for all three).
+    #[error("no task \"{0}\" (unknown, expired, or created by another client)")]
+    UnknownTask(String),
+    /// A tool that runs only as a task, called by a client without the tasks extension.
+    #[error(
+        "tool \"{0}\" runs only as a task: declare the io.modelcontextprotocol/tasks extension in the client's capabilities"
+    )]
+    TaskRequired(String),
+    /// Baton keeps no tasks here (a one-shot command, or no store).
+    #[error("tasks are not served here")]
+    NoTasks,
 }
 
 /// A failed request: the server's own answer (never retried), or Baton's (retried when
@@ -284,6 +295,19 @@ impl From<GatewayError> for ErrorData {
                 message,
                 Some(json!({ "server": server, "max_message_bytes": max })),
             ),
+            GatewayError::UnknownTask(id) => {
+                ErrorData::invalid_params(message, Some(json!({ "taskId": id })))
+            }
+            GatewayError::TaskRequired(_) => {
+                let mut error = ErrorData::missing_required_client_capability(
+                    rmcp::model::ClientCapabilities::builder()
+                        .enable_tasks()
+                        .build(),
+                );
+                error.message = message.into();
+                error
+            }
+            GatewayError::NoTasks => ErrorData::method_not_found::<rmcp::model::GetTaskMethod>(),
         }
     }
 }

@@ -10,8 +10,10 @@ use baton_core::config::TaskSupport;
 use futures::future::BoxFuture;
 use rmcp::{
     ErrorData,
-    model::{ClientCapabilities, DetailedTask, JsonObject, Task},
+    model::{DetailedTask, JsonObject, Task},
 };
+
+use crate::error::GatewayError;
 
 /// A call to run as a task.
 #[derive(Debug, Clone)]
@@ -71,22 +73,12 @@ pub fn dispatch(support: Option<TaskSupport>, declared: bool) -> Dispatch {
 
 /// The `-32021` error naming the tasks extension.
 pub fn missing_capability(tool: &str) -> ErrorData {
-    let mut error = ErrorData::missing_required_client_capability(
-        ClientCapabilities::builder().enable_tasks().build(),
-    );
-    error.message = format!(
-        "tool \"{tool}\" runs only as a task: declare the io.modelcontextprotocol/tasks extension in the client's capabilities"
-    )
-    .into();
-    error
+    GatewayError::TaskRequired(tool.to_owned()).into()
 }
 
 /// The `-32602` answer for a task id that is unknown, expired or someone else's.
 pub fn unknown_task(id: &str) -> ErrorData {
-    ErrorData::invalid_params(
-        format!("no task \"{id}\" (unknown, expired, or created by another client)"),
-        None,
-    )
+    GatewayError::UnknownTask(id.to_owned()).into()
 }
 
 #[cfg(test)]

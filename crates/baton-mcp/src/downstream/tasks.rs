@@ -20,11 +20,12 @@ impl DownstreamSession {
         let call = self.call_context(context);
         let parts = context.extensions.get::<http::request::Parts>();
         let session = match parts {
+            // The session id the client holds (stable for the session's life, whichever
+            // handler serves it).
             Some(parts) => parts
                 .headers
                 .get("mcp-session-id")
-                .and_then(|value| value.to_str().ok())
-                .map(|_| self.id.as_str()),
+                .and_then(|value| value.to_str().ok()),
             // stdio and legacy SSE: this handler is the session.
             None => Some(self.id.as_str()),
         };
@@ -39,7 +40,7 @@ impl DownstreamSession {
     pub(super) fn backend(&self) -> Result<&std::sync::Arc<dyn TaskBackend>, ErrorData> {
         self.gateway
             .tasks()
-            .ok_or_else(ErrorData::method_not_found::<rmcp::model::GetTaskMethod>)
+            .ok_or_else(|| crate::error::GatewayError::NoTasks.into())
     }
 
     /// Starts `request` as a task owned by this request's caller.
