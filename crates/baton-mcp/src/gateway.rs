@@ -297,11 +297,16 @@ impl Gateway {
     }
 
     /// Whether the exposed tool `name` runs as a task for a client that can take one: its
-    /// tool set's answer, or its server's `task_support` (for a server still coming up,
-    /// once it has listed the name, within its `connect_wait`).
-    pub async fn task_support(&self, name: &str) -> Option<baton_core::config::TaskSupport> {
+    /// tool set's answer, or its server's `task_support`. With `wait`, a name not listed
+    /// yet (its server still coming up) is waited for, within the server's `connect_wait`;
+    /// without, it is `None` (the call's own routing waits for it, once).
+    pub async fn task_support(
+        &self,
+        name: &str,
+        wait: bool,
+    ) -> Option<baton_core::config::TaskSupport> {
         let mut catalog = self.catalog();
-        if !catalog.tool_routes.contains_key(name) {
+        if wait && !catalog.tool_routes.contains_key(name) {
             catalog = self
                 .wait_for_name(Some(name), |catalog| catalog.tool_routes.contains_key(name))
                 .await?;

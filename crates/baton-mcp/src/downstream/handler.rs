@@ -380,7 +380,10 @@ impl ServerHandler for DownstreamSession {
             let declared = context
                 .client_capabilities()
                 .is_some_and(|capabilities| capabilities.supports_tasks());
-            let support = self.gateway.task_support(&name).await;
+            // Only a client that can take a task waits here for a name still coming up;
+            // for the others the call's routing waits (a `required` tool of a server still
+            // starting is then called synchronously).
+            let support = self.gateway.task_support(&name, declared).await;
             match crate::tasks::dispatch(support, declared) {
                 crate::tasks::Dispatch::Sync => {}
                 crate::tasks::Dispatch::MissingCapability => {
