@@ -81,6 +81,8 @@ pub struct Gateway {
     catalog_build: Mutex<()>,
     downstreams: Mutex<Vec<DownstreamEntry>>,
     next_downstream: AtomicU64,
+    /// Bumped by each list change announced to the clients: tools, prompts, resources.
+    list_generations: [AtomicU64; 3],
     settled: Notify,
     /// Bumped whenever the catalog is rebuilt (requests waiting for a name watch it).
     catalog_changes: tokio::sync::watch::Sender<u64>,
@@ -209,6 +211,7 @@ impl Gateway {
             catalog_build: Mutex::new(()),
             downstreams: Mutex::new(Vec::new()),
             next_downstream: AtomicU64::new(1),
+            list_generations: Default::default(),
             settled: Notify::new(),
             catalog_changes: tokio::sync::watch::Sender::new(0),
             calls_in_flight: std::sync::atomic::AtomicUsize::new(0),

@@ -20,6 +20,7 @@ pub const REQUESTS: &str = "baton_requests_total";
 pub const HTTP_RESPONSES: &str = "baton_http_responses_total";
 pub const AUTH_REFUSALS: &str = "baton_auth_refusals_total";
 pub const SESSIONS_REFUSED: &str = "baton_sessions_refused_total";
+pub const SESSIONS_PARKED: &str = "baton_sessions_parked";
 
 /// The MCP methods counted by name; any other is `other`.
 const METHODS: &[&str] = &[
@@ -103,6 +104,11 @@ pub fn http_response(status: u16) {
 /// `rate_limited`).
 pub fn auth_refused(reason: &'static str) {
     metrics::counter!(AUTH_REFUSALS, "reason" => reason).increment(1);
+}
+
+/// Streamable HTTP sessions parked now (idle, their worker and service closed).
+pub fn sessions_parked(parked: usize) {
+    metrics::gauge!(SESSIONS_PARKED).set(parked as f64);
 }
 
 /// A new session refused by a session cap (`global`, `principal`).

@@ -38,8 +38,6 @@ pub struct DownstreamSession {
     /// Who opened the session, when a transport authenticates per session (legacy SSE);
     /// streamable HTTP carries the principal on each request.
     principal: Option<super::auth::Principal>,
-    /// This session's place under the session caps (streamable HTTP; freed on drop).
-    slot: std::sync::Mutex<Option<super::sessions::SessionSlot>>,
 }
 
 impl DownstreamSession {
@@ -51,7 +49,6 @@ impl DownstreamSession {
             registration: std::sync::Mutex::new(None),
             log_level: std::sync::Mutex::new(None),
             principal: None,
-            slot: std::sync::Mutex::new(None),
         }
     }
 
@@ -263,15 +260,6 @@ impl ServerHandler for DownstreamSession {
         request: rmcp::model::InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::InitializeResult, ErrorData> {
-        // The session cap's slot the HTTP layer took for this request stays with the session.
-        if let Some(slot) = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<super::sessions::SessionTicket>())
-            .and_then(super::sessions::SessionTicket::take)
-        {
-            *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(slot);
-        }
         context.peer.set_peer_info(request.clone());
         self.negotiate_initialize(&request)
     }

@@ -12,10 +12,7 @@ use axum::{
     middleware::{self, Next},
     response::Response,
 };
-use rmcp::transport::{
-    StreamableHttpServerConfig, StreamableHttpService,
-    streamable_http_server::session::local::LocalSessionManager,
-};
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::{DownstreamSession, sse};
@@ -117,7 +114,7 @@ pub fn router(
 ) -> Router {
     // Host and Origin are checked once, for every route, by `guard` below; rmcp's own
     // copy of the check is turned off (axum clones the service, lists and all, per request).
-    let config = StreamableHttpServerConfig::default()
+    let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(shutdown.child_token())
         .with_max_request_body_bytes(access.max_body_bytes)
         .disable_allowed_hosts()
@@ -125,18 +122,19 @@ pub fn router(
 
     let factory_gateway = gateway.clone();
     // An idle session is closed after `serve.sessions.idle_timeout`; its next request gets
-    // 404 and the client initializes again.
-    let mut manager = LocalSessionManager::default();
-    manager.session_config.keep_alive = Some(gateway.config().serve.session_idle_timeout);
-    let manager = Arc::new(manager);
+    // 404 and the client initializes again. Before that, an idle session that holds no
+    // state is parked (its worker and service closed) and brought back by its next request.
     // A session whose client never finishes the handshake is closed sooner.
-    let handshakes = super::handshake::Handshakes::new(
-        manager.clone(),
+    let manager = super::parking::Parking::new(
+        gateway.clone(),
+        gateway.config().serve.session_idle_timeout,
         gateway.config().serve.session_init_timeout,
     );
+    config.session_store = Some(manager.clone());
+    tokio::spawn(manager.clone().run(shutdown.clone()));
     let streamable = StreamableHttpService::new(
         move || Ok(DownstreamSession::new(factory_gateway.clone())),
-        manager,
+        manager.clone(),
         config,
     );
     let auth = gateway
@@ -152,6 +150,7 @@ pub fn router(
     let budget = auth.clone();
     let capped = sessions.clone();
     let audited = gateway.clone();
+    let parked = manager.clone();
     let mcp = Router::new()
         .fallback_service(streamable)
         .layer(middleware::from_fn(move |request: Request, next: Next| {
@@ -163,7 +162,7 @@ pub fn router(
                 auth: budget.clone(),
                 sessions: capped.clone(),
                 gateway: audited.clone(),
-                handshakes: handshakes.clone(),
+                parking: parked.clone(),
             };
             check_json_body(request, next, limits)
         }))
@@ -264,7 +263,8 @@ async fn session_deleted_ok(request: Request, next: Next) -> Response {
 
 /// What [`check_json_body`] holds requests to.
 struct Limits {
-    handshakes: Arc<super::handshake::Handshakes>,
+    /// The session manager, which keeps each session's place under the caps.
+    parking: Arc<super::parking::Parking>,
     body: usize,
     auth: Option<Arc<super::auth::Authenticator>>,
     sessions: Arc<super::sessions::Sessions>,
@@ -281,7 +281,7 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
         auth,
         sessions,
         gateway,
-        handshakes,
+        parking,
     } = limits;
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
@@ -304,7 +304,6 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
             format!("Parse error: the request body is not valid JSON ({error})"),
         );
     }
-    let mut parts = parts;
     let principal = parts.extensions.get::<super::auth::Principal>();
     if let (Some(auth), Some(principal)) = (auth, principal)
         && let Some(refused) = over_budget(&auth, &principal.name, &bytes, &gateway)
@@ -313,42 +312,30 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
     }
     let method = method_of(&bytes);
     crate::metrics::request(method.as_deref().unwrap_or("other"), "streamable_http");
-    let session = parts
-        .headers
-        .get("mcp-session-id")
-        .and_then(|id| id.to_str().ok())
-        .map(str::to_owned);
-    if let Some(id) = &session
-        && method.as_deref() == Some("notifications/initialized")
-    {
-        handshakes.initialized(id);
-    }
-    let opens = session.is_none() && method.as_deref() == Some("initialize");
-    if opens {
+    // An `initialize` without a session opens one: it takes a place under the caps first,
+    // which the session keeps once it exists (dropped here if none was created).
+    let mut slot = None;
+    if !parts.headers.contains_key("mcp-session-id") && method.as_deref() == Some("initialize") {
         let who = principal.map(|p| p.name.as_str());
         let address = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
         match sessions.admit(who, address, super::sessions::Transport::StreamableHttp) {
-            Ok(slot) => {
-                parts
-                    .extensions
-                    .insert(super::sessions::SessionTicket::new(slot));
-            }
+            Ok(admitted) => slot = Some(admitted),
             Err(refused) => return too_many_sessions(who, refused),
         }
     }
     let response = next
         .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await;
-    if opens
+    if let Some(slot) = slot
         && let Some(id) = response
             .headers()
             .get("mcp-session-id")
             .and_then(|id| id.to_str().ok())
     {
-        handshakes.opened(id.to_owned());
+        parking.adopt(id, slot);
     }
     response
 }

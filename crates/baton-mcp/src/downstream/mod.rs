@@ -4,8 +4,8 @@
 pub mod auth;
 pub mod browser;
 pub mod handler;
-pub mod handshake;
 pub mod http;
+pub mod parking;
 pub mod sessions;
 pub mod sse;
 pub mod stdio;

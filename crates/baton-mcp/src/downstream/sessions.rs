@@ -4,10 +4,10 @@
 //!
 //! A session holds a [`SessionSlot`] for as long as it lives; dropping the slot frees it.
 //! Legacy SSE takes its slot when `GET /sse` opens the stream. Streamable HTTP takes one
-//! when an `initialize` arrives without a session id: the slot travels in the request's
-//! extensions ([`SessionTicket`]) and the session created for that request keeps it
-//! (`DownstreamSession::initialize`); a request that creates no session drops it with
-//! the request. Stateless (2026-07-28) requests open no session and take no slot.
+//! when an `initialize` arrives without a session id, and hands it to the session manager
+//! ([`super::parking::Parking::adopt`]) once the answer names the new session (parked or
+//! not, the session keeps it until it ends); a request that creates no session drops it.
+//! Stateless (2026-07-28) requests open no session and take no slot.
 
 use std::{
     collections::HashMap,
@@ -52,10 +52,6 @@ pub struct SessionSlot {
     address: Option<IpAddr>,
     transport: Transport,
 }
-
-/// A slot handed from the HTTP layer to the session that a request creates.
-#[derive(Debug, Clone)]
-pub struct SessionTicket(Arc<Mutex<Option<SessionSlot>>>);
 
 impl Sessions {
     pub fn new(
@@ -159,17 +155,6 @@ impl Drop for SessionSlot {
     }
 }
 
-impl SessionTicket {
-    pub fn new(slot: SessionSlot) -> Self {
-        SessionTicket(Arc::new(Mutex::new(Some(slot))))
-    }
-
-    /// The slot, for the session that keeps it (once).
-    pub fn take(&self) -> Option<SessionSlot> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,25 +185,6 @@ mod tests {
         drop((a2, a3, b1));
         assert_eq!(sessions.open("alice"), (0, 0));
         assert!(sessions.open.lock().unwrap().by_principal.is_empty());
-    }
-
-    #[test]
-    fn a_ticket_gives_its_slot_once_and_an_untaken_one_frees_it() {
-        let sessions = Sessions::new(Some(1), None, None);
-        let ticket = SessionTicket::new(sessions.admit_test(None).unwrap());
-        assert!(sessions.admit_test(None).is_err());
-        let copy = ticket.clone();
-        let slot = copy.take().expect("the slot");
-        assert!(ticket.take().is_none());
-        drop((ticket, copy));
-        assert!(
-            sessions.admit_test(None).is_err(),
-            "the taken slot is still held"
-        );
-        drop(slot);
-        let untaken = SessionTicket::new(sessions.admit_test(None).unwrap());
-        drop(untaken);
-        assert!(sessions.admit_test(None).is_ok());
     }
 
     #[test]

@@ -175,7 +175,13 @@ impl Gateway {
         }
     }
 
+    /// How many changes of each list (tools, prompts, resources) were announced so far.
+    pub fn list_generations(&self) -> [u64; 3] {
+        [0, 1, 2].map(|list| self.list_generations[list].load(Ordering::SeqCst))
+    }
+
     pub(super) async fn broadcast(&self, list: ListChanged) {
+        self.list_generations[list as usize].fetch_add(1, Ordering::SeqCst);
         let targets: Vec<_> = {
             let mut downstreams = self.downstreams.lock().unwrap_or_else(|p| p.into_inner());
             downstreams.retain(|entry| match &entry.target {

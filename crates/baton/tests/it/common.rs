@@ -251,11 +251,17 @@ impl BatonHttp {
     /// With `extra` arguments after the config (e.g. `--log-format json`); the listening
     /// line is found in text and in JSON logs.
     pub fn start_with(config: &Path, extra: &[&str]) -> Self {
+        Self::start_logging(config, extra, "info")
+    }
+
+    /// With `RUST_LOG=<filter>` (`warn` for a load of thousands of sessions: rmcp logs
+    /// each at info).
+    pub fn start_logging(config: &Path, extra: &[&str], filter: &str) -> Self {
         let mut child = Command::new(baton_bin())
             .args(["serve", "--http", "127.0.0.1:0", "--config"])
             .arg(config)
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -311,6 +317,38 @@ impl BatonHttp {
 
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base)
+    }
+
+    /// The value of the `/metrics` line that starts with `series` (name and labels).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let metrics = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        metrics
+            .lines()
+            .find(|line| line.starts_with(series))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+    }
+
+    /// `baton_sessions_open` for streamable HTTP.
+    pub async fn sessions_open(&self) -> Option<f64> {
+        self.metric("baton_sessions_open{transport=\"streamable_http\"}")
+            .await
+    }
+
+    /// Baton's resident memory now, in kB.
+    pub fn rss_kb(&self) -> u64 {
+        let pid = self.proc.child.id();
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("baton's /proc status")
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok())
+            .expect("VmRSS")
     }
 
     pub fn logs(&self) -> String {
@@ -568,4 +606,61 @@ pub fn each_backend() -> Vec<(String, Option<Pg>)> {
         (String::new(), None),
         (format!("store:\n  url: \"{}\"\n", pg.url()), Some(pg)),
     ]
+}
+
+/// What a streamable HTTP client sends and accepts.
+pub const MCP_ACCEPT: &str = "application/json, text/event-stream";
+
+/// An `initialize` without a session (protocol 2025-11-25): (status, the new session's id,
+/// the body).
+pub async fn mcp_initialize(
+    http: &reqwest::Client,
+    url: &str,
+) -> (reqwest::StatusCode, Option<String>, String) {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "left", "version": "1"}}
+    });
+    let response = http
+        .post(url)
+        .header("Accept", MCP_ACCEPT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .map(|id| id.to_str().unwrap().to_owned());
+    (status, session, response.text().await.unwrap())
+}
+
+/// `body` posted on session `id`.
+pub async fn mcp_post(
+    http: &reqwest::Client,
+    url: &str,
+    id: &str,
+    body: Value,
+) -> reqwest::Response {
+    http.post(url)
+        .header("Accept", MCP_ACCEPT)
+        .header("Mcp-Session-Id", id)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The JSON-RPC messages of a streamable HTTP answer, whether it came as one JSON body or
+/// as an SSE stream (`data:` lines).
+pub fn mcp_messages(body: &str) -> Vec<Value> {
+    if let Ok(message) = serde_json::from_str::<Value>(body) {
+        return vec![message];
+    }
+    body.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str(data.trim()).ok())
+        .collect()
 }

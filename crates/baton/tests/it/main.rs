@@ -34,6 +34,7 @@ mod relay;
 mod reload;
 mod resilience;
 mod schedules;
+mod soak;
 mod store;
 mod tasks;
 mod traces;
