@@ -251,17 +251,18 @@ impl BatonHttp {
     /// With `extra` arguments after the config (e.g. `--log-format json`); the listening
     /// line is found in text and in JSON logs.
     pub fn start_with(config: &Path, extra: &[&str]) -> Self {
-        Self::start_logging(config, extra, "info")
+        Self::start_env(config, extra, &[])
     }
 
-    /// With `RUST_LOG=<filter>` (`warn` for a load of thousands of sessions: rmcp logs
-    /// each at info).
-    pub fn start_logging(config: &Path, extra: &[&str], filter: &str) -> Self {
+    /// With these environment variables (after `RUST_LOG=info`, which they may replace:
+    /// `warn` for a load of thousands of sessions, as rmcp logs each at info).
+    pub fn start_env(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(baton_bin())
             .args(["serve", "--http", "127.0.0.1:0", "--config"])
             .arg(config)
             .args(extra)
-            .env("RUST_LOG", filter)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

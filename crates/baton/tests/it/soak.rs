@@ -25,10 +25,12 @@ const CAP: usize = 200;
 /// Tasks opening sessions at once.
 const OPENERS: usize = 8;
 /// How far above its resting size Baton may stay once the load is gone. Measured (debug
-/// build, this test, a loaded 2-core machine): resting 108.8 MB, peak 116.3 MB under the
-/// load, 97.5 MB once every session expired (the allocator gives pages back). The bound
-/// leaves room for the allocator's retained pages while catching any per-session leak
-/// (10,000 sessions × even 1 kB = 10 MB; a live rmcp session is ~100 kB).
+/// build, this test, a loaded 2-core machine): with mimalloc's defaults, resting 105–109 MB,
+/// peaks of 116–121 MB, and after expiry anywhere from 97.5 MB to above resting + 8 MB, as
+/// the allocator kept freed pages; hence the test's allocator settings, under which RSS
+/// follows the heap: resting 66.8 MB, peak 85.9 MB, 66.1 MB after expiry. The bound
+/// catches any per-session leak (10,000 sessions × even 1 kB = 10 MB; a live rmcp session
+/// is ~100 kB).
 const RSS_SLACK_KB: u64 = 8 * 1024;
 
 /// What the openers saw.
@@ -41,51 +43,36 @@ struct Tally {
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_abandoned_sessions_expire_the_cap_holds_and_a_good_client_works() {
     let dir = TestDir::new();
-    // Sessions that never finish their handshake live 30 s (the default init_timeout):
-    // long enough to hold the cap reached while it is looked at.
+    // 8 openers at a few hundred sessions a second, each session living 2 s: the cap of
+    // 200 is reached again and again (measured: 3,620 and 12,577 refusals in two runs).
     let config = dir.write(
         "baton.yaml",
         &format!("serve:\n  sessions:\n    max: {CAP}\n    idle_timeout: 2s\n"),
     );
-    let baton = BatonHttp::start_logging(&config, &[], "warn");
+    // The allocator is told to give freed pages back at once, so RSS follows what Baton
+    // holds: with mimalloc's defaults on Linux (an eagerly committed arena, purged
+    // lazily), freed memory may stay resident up to the peak, for reuse.
+    let allocator = [
+        ("RUST_LOG", "warn"),
+        ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+        ("MIMALLOC_PURGE_DELAY", "0"),
+    ];
+    let baton = BatonHttp::start_env(&config, &[], &allocator);
     let url = baton.mcp_url();
     let http = reqwest::Client::new();
     let (good, _) = connect_http(&url).await;
     let done = Arc::new(AtomicBool::new(false));
-    let well_behaved = tokio::spawn({
-        let done = done.clone();
-        async move {
-            let mut answered = 0usize;
-            while !done.load(Ordering::SeqCst) {
-                let tools = good.peer().list_all_tools().await;
-                let tools = tools.unwrap_or_else(|error| {
-                    panic!("the well-behaved client failed after {answered} answers: {error}")
-                });
-                assert!(tools.iter().any(|tool| tool.name == "baton__status"));
-                answered += 1;
-            }
-            good.cancel().await.ok();
-            answered
-        }
-    });
+    let well_behaved = tokio::spawn(keep_listing(good, done.clone()));
 
-    // The cap reached: the next session is refused, naming the setting; the places come
-    // back when sessions end. (These sessions also bring the allocator and the runtime to
-    // their working size before the resting size is taken.)
-    let mut held = Vec::new();
-    for _ in 1..CAP {
+    // A first wave brings the allocator and the runtime to their working size before the
+    // resting size is taken; it stays under the cap and is closed.
+    let mut warm_up = Vec::new();
+    for _ in 0..CAP / 2 {
         let (status, session, body) = mcp_initialize(&http, &url).await;
         assert!(status.is_success(), "{status} {body}");
-        held.push(session.expect("a session id"));
+        warm_up.push(session.expect("a session id"));
     }
-    let (status, none, body) = mcp_initialize(&http, &url).await;
-    assert_eq!(status, 429, "{body}");
-    assert!(
-        none.is_none() && body.contains("serve.sessions.max"),
-        "{body}"
-    );
-    let answered_at_cap = well_behaved_answers(&baton).await;
-    for session in held {
+    for session in warm_up {
         let closed = http
             .delete(&url)
             .header("Mcp-Session-Id", &session)
@@ -114,16 +101,16 @@ async fn ten_thousand_abandoned_sessions_expire_the_cap_holds_and_a_good_client_
     let refused = tally.refused.load(Ordering::SeqCst);
     eprintln!(
         "soak: {SESSIONS} sessions in {:?}, {refused} refused at the cap, {answered} answers to \
-         the well-behaved client ({answered_at_cap} requests while the cap was reached); RSS \
-         resting {resting} kB, peak {peak} kB",
+         the well-behaved client; RSS resting {resting} kB, peak {peak} kB",
         started.elapsed()
     );
     assert_eq!(tally.opened.load(Ordering::SeqCst), SESSIONS);
+    assert!(refused > 0, "the cap of {CAP} was never reached");
     assert!(answered > 0, "the well-behaved client was never answered");
     let refusals = baton
         .metric("baton_sessions_refused_total{cap=\"global\"}")
         .await;
-    assert_eq!(refusals, Some(1.0 + refused as f64));
+    assert_eq!(refusals, Some(refused as f64));
 
     // Everything expires; the memory goes back to near its resting size.
     wait_until_open(&baton, 0.0).await;
@@ -143,23 +130,20 @@ async fn ten_thousand_abandoned_sessions_expire_the_cap_holds_and_a_good_client_
     }
 }
 
-/// The well-behaved client is answered while the cap is reached: waits (bounded) until the
-/// requests counted by Baton grow by a few, and returns how many it saw grow.
-async fn well_behaved_answers(baton: &BatonHttp) -> f64 {
-    let series = "baton_requests_total{method=\"tools/list\",transport=\"streamable_http\"}";
-    let before = baton.metric(series).await.unwrap_or(0.0);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = baton.metric(series).await.unwrap_or(0.0);
-        if now >= before + 3.0 {
-            return now - before;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the well-behaved client got no answer while the cap was reached"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// The well-behaved client: lists the tools on its own session, one request after another,
+/// until `done`; every answer must come. Returns how many came.
+async fn keep_listing(good: Client, done: Arc<AtomicBool>) -> usize {
+    let mut answered = 0usize;
+    while !done.load(Ordering::SeqCst) {
+        let tools = good.peer().list_all_tools().await;
+        let tools = tools.unwrap_or_else(|error| {
+            panic!("the well-behaved client failed after {answered} answers: {error}")
+        });
+        assert!(tools.iter().any(|tool| tool.name == "baton__status"));
+        answered += 1;
     }
+    good.cancel().await.ok();
+    answered
 }
 
 /// Opens sessions until [`SESSIONS`] were opened by all openers together, each finishing
