@@ -7,12 +7,15 @@
 //! Concurrency C is C tasks sharing one client session. Reported per cell: latency
 //! p50/p90/p99, throughput, CPU per call of each process, and Baton-vs-direct ratios.
 //!
-//! See BENCHMARKS.md at the repository root for the method and recorded figures.
+//! With `--gateway NAME=COMMAND` it instead measures Baton side by side with other gateways
+//! over streamable HTTP (`gateways.rs`). See BENCHMARKS.md at the repository root for the
+//! method and recorded figures.
 
 #![forbid(unsafe_code)]
 
 mod configs;
 use configs::yaml_string;
+mod gateways;
 mod procs;
 mod report;
 mod stats;
@@ -131,6 +134,19 @@ struct Args {
     /// RUST_LOG for the baton process (default: unset, i.e. baton's own default level).
     #[arg(long, value_name = "FILTER")]
     baton_log: Option<String>,
+    /// Measure Baton side by side with this gateway instead (repeat for several): NAME=COMMAND,
+    /// the command's words split at whitespace, with {port} (a free loopback port it must
+    /// serve `/mcp` on), {upstream} (the echo upstream's path) and {upstream_cmd} (the
+    /// upstream as one shell command line). It must expose the upstream's `echo` tool.
+    #[arg(long, value_name = "NAME=COMMAND")]
+    gateway: Vec<String>,
+    /// With --gateway: seconds a gateway idles after its first `tools/list` before its RSS is read.
+    #[arg(long, default_value_t = 2.0)]
+    idle_secs: f64,
+    /// With --gateway: append the pid of every process started to this file, for a
+    /// wrapper's cleanup (emptied once all were stopped).
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
     /// Also write every figure as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -643,6 +659,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let path = temp.path().to_path_buf();
         (Some(temp), path)
     };
+    if !args.gateway.is_empty() {
+        gateways::run(&args, &paths, &temp_path).await?;
+        return Ok(true);
+    }
     let machine = machine();
     let load_before = loadavg();
     eprintln!(

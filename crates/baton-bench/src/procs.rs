@@ -1,5 +1,5 @@
-//! Child processes for the benchmark (echo upstream, `baton serve --http`) and CPU-time
-//! accounting read from `/proc` (Linux only; elsewhere CPU figures are absent).
+//! Child processes for the benchmark (echo upstream, `baton serve --http`), and CPU time and
+//! memory read from `/proc` (Linux only; elsewhere those figures are absent).
 
 use std::{
     path::{Path, PathBuf},
@@ -113,6 +113,33 @@ pub fn children(pid: u32) -> Vec<u32> {
     found.sort_unstable();
     found.dedup();
     found
+}
+
+/// `pid` and all its descendants (children of every thread, recursively), `pid` first.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        for child in children(found[next]) {
+            if !found.contains(&child) {
+                found.push(child);
+            }
+        }
+        next += 1;
+    }
+    found
+}
+
+/// The executable a process runs (`/proc/PID/exe`), when readable.
+pub fn exe(pid: u32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// Resident set size (`VmRSS`) of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// What a process has used so far: CPU nanoseconds and context switches.
