@@ -98,3 +98,42 @@ pub enum RawTaskSupport {
 }
 
 pub type SpannedTaskSupport = Spanned<RawTaskSupport>;
+
+#[cfg(test)]
+mod tests {
+    use super::TaskSupport;
+    use crate::config::tests::{parse_err, parse_ok};
+
+    #[test]
+    fn task_support_namespace_and_task_settings_compile_with_errors_named() {
+        let config = parse_ok(
+            "servers:\n  a:\n    command: x\n    task_support: optional\n  b:\n    command: y\n    namespace: false\n    task_support: { slow: required, \"*\": forbidden }\ntasks:\n  ttl: 10m\n  poll_interval: 250ms\n",
+        );
+        let a = &config.servers[0];
+        assert_eq!(a.task_support.of("anything"), Some(TaskSupport::Optional));
+        assert!(a.namespaced);
+        let b = &config.servers[1];
+        assert!(!b.namespaced);
+        assert_eq!(b.task_support.of("slow"), Some(TaskSupport::Required));
+        assert_eq!(b.task_support.of("other"), Some(TaskSupport::Forbidden));
+        assert_eq!(config.tasks.ttl, std::time::Duration::from_secs(600));
+        assert_eq!(
+            config.tasks.poll_interval,
+            std::time::Duration::from_millis(250)
+        );
+        let errors = parse_err(
+            "servers:\n  a:\n    command: x\n    task_support: sometimes\ntasks:\n  ttl: 48h\n",
+        );
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter().any(|e| e.contains("servers.a.task_support")
+                && e.contains("optional, required, forbidden")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.contains("tasks.ttl") && e.contains("max_ttl")),
+            "{text:?}"
+        );
+    }
+}

@@ -10,14 +10,14 @@ fn env(name: &str) -> Option<String> {
     }
 }
 
-fn parse_ok(text: &str) -> Config {
+pub(crate) fn parse_ok(text: &str) -> Config {
     match parse(Path::new("baton.yaml"), text, &env) {
         Ok(config) => config,
         Err(errors) => panic!("expected a valid config, got:\n{errors}"),
     }
 }
 
-fn parse_err(text: &str) -> Vec<ConfigError> {
+pub(crate) fn parse_err(text: &str) -> Vec<ConfigError> {
     match parse(Path::new("baton.yaml"), text, &env) {
         Ok(config) => panic!("expected errors, got {config:?}"),
         Err(errors) => errors.0,
@@ -766,39 +766,5 @@ fn servers_are_required_unless_said_or_disabled_and_logging_format_is_checked() 
     assert_eq!(
         (errors[0].line, errors[0].path.as_str()),
         (2, "logging.format")
-    );
-}
-
-#[test]
-fn task_support_namespace_and_task_settings_compile_with_errors_named() {
-    let config = parse_ok(
-        "servers:\n  a:\n    command: x\n    task_support: optional\n  b:\n    command: y\n    namespace: false\n    task_support: { slow: required, \"*\": forbidden }\ntasks:\n  ttl: 10m\n  poll_interval: 250ms\n",
-    );
-    let a = &config.servers[0];
-    assert_eq!(a.task_support.of("anything"), Some(TaskSupport::Optional));
-    assert!(a.namespaced);
-    let b = &config.servers[1];
-    assert!(!b.namespaced);
-    assert_eq!(b.task_support.of("slow"), Some(TaskSupport::Required));
-    assert_eq!(b.task_support.of("other"), Some(TaskSupport::Forbidden));
-    assert_eq!(config.tasks.ttl, std::time::Duration::from_secs(600));
-    assert_eq!(
-        config.tasks.poll_interval,
-        std::time::Duration::from_millis(250)
-    );
-    let errors = parse_err(
-        "servers:\n  a:\n    command: x\n    task_support: sometimes\ntasks:\n  ttl: 48h\n",
-    );
-    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    assert!(
-        text.iter()
-            .any(|e| e.contains("servers.a.task_support")
-                && e.contains("optional, required, forbidden")),
-        "{text:?}"
-    );
-    assert!(
-        text.iter()
-            .any(|e| e.contains("tasks.ttl") && e.contains("max_ttl")),
-        "{text:?}"
     );
 }
