@@ -307,7 +307,13 @@ async fn connect_http(
     if let Some(token) = bearer {
         config = config.auth_header(token);
     }
-    let transport = StreamableHttpClientTransport::from_config(config);
+    // Connections kept and reused, as the official TypeScript and Python clients do (rmcp's
+    // default client opens a new TCP connection for every request, which would make every
+    // gateway measured here pay a connection set-up per call).
+    let pooled = reqwest::Client::builder()
+        .build()
+        .context("building the HTTP client")?;
+    let transport = StreamableHttpClientTransport::with_client(pooled, config);
     Ok(match protocol {
         Protocol::Legacy => ().serve(transport).await?,
         Protocol::Modern => ().serve_with_lifecycle(transport, lifecycle(protocol)).await?,

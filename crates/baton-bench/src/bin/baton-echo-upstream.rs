@@ -158,6 +158,11 @@ async fn serve_http(address: &str) -> anyhow::Result<()> {
     );
     let app = axum::Router::new().nest_service("/mcp", service);
     eprintln!("listening on http://{local}");
+    // An SSE answer is several small writes: without TCP_NODELAY a client that keeps its
+    // connection waits for its own delayed ACK (~40 ms) before the later ones arrive.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
