@@ -61,6 +61,20 @@ pub fn upstream_meta(
     meta
 }
 
+/// Adds the tasks extension (SEP-2663) to the client capabilities in `meta`: Baton itself
+/// takes a task for this request (it polls it; the downstream caller sees the result).
+pub fn declare_tasks(meta: &mut RequestMetaObject) {
+    let mut capabilities = meta.client_capabilities().unwrap_or_default();
+    capabilities
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert(
+            rmcp::model::TASKS_EXTENSION_ID.to_owned(),
+            Default::default(),
+        );
+    meta.set_client_capabilities(capabilities);
+}
+
 /// Fulfils an upstream's `input_required` result by asking the legacy downstream client
 /// (sampling, elicitation, roots), returning the responses and state for the retry.
 pub async fn fulfil_input(

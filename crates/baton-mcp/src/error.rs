@@ -107,6 +107,15 @@ pub enum GatewayError {
         "tool \"{0}\" runs only as a task: declare the io.modelcontextprotocol/tasks extension in the client's capabilities"
     )]
     TaskRequired(String),
+    /// A call Baton ran as an upstream task that ended without a result (cancelled there,
+    /// or answered in a shape Baton cannot read).
+    #[error("server \"{server}\" ran tool \"{tool}\" as task {task}, and {reason}")]
+    UpstreamTask {
+        server: String,
+        tool: String,
+        task: String,
+        reason: String,
+    },
     /// Baton keeps no tasks here (a one-shot command, or no store).
     #[error("tasks are not served here")]
     NoTasks,
@@ -202,6 +211,17 @@ impl From<CallError> for ErrorData {
 }
 
 impl GatewayError {
+    /// The error an upstream task of `tool` ended with (its code and data kept), its
+    /// message saying where it came from.
+    pub fn task_failed(server: &str, tool: &str, task: &str, mut error: ErrorData) -> ErrorData {
+        error.message = format!(
+            "server \"{server}\" ran tool \"{tool}\" as task {task}, which failed: {}",
+            error.message
+        )
+        .into();
+        error
+    }
+
     /// Classifies a failed upstream call, keeping the server's own JSON-RPC errors.
     pub fn from_service(server: &str, error: rmcp::ServiceError) -> CallError {
         let error = match error {
@@ -298,6 +318,12 @@ impl From<GatewayError> for ErrorData {
             GatewayError::UnknownTask(id) => {
                 ErrorData::invalid_params(message, Some(json!({ "taskId": id })))
             }
+            GatewayError::UpstreamTask {
+                server, tool, task, ..
+            } => ErrorData::internal_error(
+                message,
+                Some(json!({ "server": server, "tool": tool, "taskId": task })),
+            ),
             GatewayError::TaskRequired(_) => {
                 let mut error = ErrorData::missing_required_client_capability(
                     rmcp::model::ClientCapabilities::builder()

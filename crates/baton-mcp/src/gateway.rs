@@ -33,6 +33,7 @@ mod reload;
 mod requests;
 mod services;
 mod topology;
+mod upstream_task;
 
 pub use forward::Plan;
 pub use reload::ReloadReport;
@@ -300,7 +301,9 @@ impl Gateway {
     }
 
     /// Whether the exposed tool `name` runs as a task for a client that can take one: its
-    /// tool set's answer, or its server's `task_support`. With `wait`, a name not listed
+    /// tool set's answer, or its server's `task_support` — unset there, `optional` for a
+    /// tool the upstream runs as a task (`upstream_task_support`: Baton polls it, so a
+    /// client without the extension still gets its answer). With `wait`, a name not listed
     /// yet (its server still coming up) is waited for, within the server's `connect_wait`;
     /// without, it is `None` (the call's own routing waits for it, once).
     pub async fn task_support(
@@ -315,16 +318,20 @@ impl Gateway {
                 .await?;
         }
         let route = catalog.tool_routes.get(name)?;
-        match route.set {
-            Some(set) => self.sets.get(set)?.task_support(&route.original),
-            None => self
-                .config()
-                .servers
-                .iter()
-                .find(|server| server.name == route.server)?
-                .task_support
-                .of(&route.original),
+        if let Some(set) = route.set {
+            return self.sets.get(set)?.task_support(&route.original);
         }
+        let config = self.config();
+        let server = config
+            .servers
+            .iter()
+            .find(|server| server.name == route.server)?;
+        server.task_support.of(&route.original).or_else(|| {
+            server
+                .upstream_task_support
+                .takes_tasks(&route.original)
+                .then_some(baton_core::config::TaskSupport::Optional)
+        })
     }
 
     /// The audit trail's sink, when one is installed.
@@ -508,6 +515,7 @@ impl Gateway {
                 timeouts: resilience.timeouts,
                 retry: Some(resilience.retry),
                 retry_tool_errors: false,
+                upstream_task: false,
             };
         };
         let annotated_safe = definition
@@ -523,10 +531,14 @@ impl Gateway {
             RetryMode::Never => false,
             RetryMode::Auto => annotated_safe || explicit,
         };
+        let upstream_task = topology
+            .upstream(server)
+            .is_some_and(|upstream| upstream.config.upstream_task_support.takes_tasks(name));
         Plan {
             timeouts: learned_timeouts(topology, server, name, resilience),
             retry: safe.then_some(resilience.retry),
             retry_tool_errors,
+            upstream_task,
         }
     }
 

@@ -410,7 +410,12 @@ impl Compiler<'_> {
             },
         };
         let tools = self.tool_filter(&path, raw.tools.as_ref());
-        let task_support = self.task_support(&path, raw.task_support.as_ref());
+        let task_support = self.task_support(&path, "task_support", raw.task_support.as_ref());
+        let upstream_task_support = self.task_support(
+            &path,
+            "upstream_task_support",
+            raw.upstream_task_support.as_ref(),
+        );
         let mut rename = BTreeMap::new();
         for (from, to) in &raw.rename {
             let field = format!("{path}.rename.{from}");
@@ -485,6 +490,7 @@ impl Compiler<'_> {
             rename,
             namespaced: raw.namespace.unwrap_or(true),
             task_support,
+            upstream_task_support,
             disabled: raw.disabled,
             required: !raw.disabled && raw.required.unwrap_or(true),
             resilience,

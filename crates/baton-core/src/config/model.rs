@@ -271,6 +271,9 @@ pub struct ServerConfig {
     pub namespaced: bool,
     /// `task_support`: which of its tools Baton runs as MCP tasks.
     pub task_support: super::TaskSupportRules,
+    /// `upstream_task_support`: which of its tools the upstream runs as tasks (its tools'
+    /// `execution.taskSupport`): Baton calls those as upstream tasks and polls them.
+    pub upstream_task_support: super::TaskSupportRules,
     pub disabled: bool,
     /// Whether `/readyz` waits for this server (`required:`, default true; never for a
     /// disabled server).

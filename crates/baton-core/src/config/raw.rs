@@ -182,6 +182,9 @@ pub struct RawServer {
     pub namespace: Option<bool>,
     /// Which tools Baton runs as MCP tasks: `optional`, `required`, `forbidden`, or per tool.
     pub task_support: Option<super::tasks::SpannedTaskSupport>,
+    /// Which tools the upstream itself runs as tasks (its tools' `execution.taskSupport`,
+    /// which does not reach Baton): Baton calls them as upstream tasks and polls them.
+    pub upstream_task_support: Option<super::tasks::SpannedTaskSupport>,
     #[serde(default)]
     pub disabled: bool,
     /// Whether `/readyz` waits for this server (default true).

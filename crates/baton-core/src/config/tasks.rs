@@ -1,6 +1,7 @@
-//! MCP tasks: `tasks:` (how long a task is kept, the poll interval Baton suggests) and
+//! MCP tasks: `tasks:` (how long a task is kept, the poll interval Baton suggests),
 //! `servers.NAME.task_support` (which tools Baton runs as tasks for clients that can take
-//! one). Compiled in `compile/tasks.rs`.
+//! one) and `servers.NAME.upstream_task_support` (which tools the upstream runs as tasks,
+//! so Baton calls them as upstream tasks). Compiled in `compile/tasks.rs`.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -57,6 +58,14 @@ impl TaskSupportRules {
     pub fn of(&self, original: &str) -> Option<TaskSupport> {
         self.tools.get(original).copied().or(self.all)
     }
+
+    /// Whether `original` runs as a task there (`optional` or `required`).
+    pub fn takes_tasks(&self, original: &str) -> bool {
+        matches!(
+            self.of(original),
+            Some(TaskSupport::Optional | TaskSupport::Required)
+        )
+    }
 }
 
 /// `tasks:` — retention and polling of MCP tasks.
@@ -107,10 +116,12 @@ mod tests {
     #[test]
     fn task_support_namespace_and_task_settings_compile_with_errors_named() {
         let config = parse_ok(
-            "servers:\n  a:\n    command: x\n    task_support: optional\n  b:\n    command: y\n    namespace: false\n    task_support: { slow: required, \"*\": forbidden }\ntasks:\n  ttl: 10m\n  poll_interval: 250ms\n",
+            "servers:\n  a:\n    command: x\n    task_support: optional\n    upstream_task_support: { research: required }\n  b:\n    command: y\n    namespace: false\n    task_support: { slow: required, \"*\": forbidden }\ntasks:\n  ttl: 10m\n  poll_interval: 250ms\n",
         );
         let a = &config.servers[0];
         assert_eq!(a.task_support.of("anything"), Some(TaskSupport::Optional));
+        assert!(a.upstream_task_support.takes_tasks("research"));
+        assert!(!a.upstream_task_support.takes_tasks("anything"));
         assert!(a.namespaced);
         let b = &config.servers[1];
         assert!(!b.namespaced);
@@ -122,12 +133,18 @@ mod tests {
             std::time::Duration::from_millis(250)
         );
         let errors = parse_err(
-            "servers:\n  a:\n    command: x\n    task_support: sometimes\ntasks:\n  ttl: 48h\n",
+            "servers:\n  a:\n    command: x\n    task_support: sometimes\n    upstream_task_support: { r: always }\ntasks:\n  ttl: 48h\n",
         );
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(
             text.iter().any(|e| e.contains("servers.a.task_support")
                 && e.contains("optional, required, forbidden")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(
+                |e| e.contains("servers.a.upstream_task_support.r") && e.contains("\"always\"")
+            ),
             "{text:?}"
         );
         assert!(

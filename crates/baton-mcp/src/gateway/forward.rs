@@ -29,18 +29,21 @@ pub struct Plan {
     pub retry: Option<RetrySettings>,
     /// Results with `isError: true` are retried too (`retry_on_error`).
     pub retry_tool_errors: bool,
+    /// A `tools/call` the upstream runs as a task (`upstream_task_support`): sent as an
+    /// upstream task and polled to its end (`upstream_task.rs`).
+    pub upstream_task: bool,
 }
 
 /// One request on its way: where it goes and how it is built, for each attempt.
-struct Outgoing<'r, B, A> {
-    topology: &'r Topology,
-    plan: Plan,
-    label: &'r str,
-    server: &'r str,
-    scope: &'r SessionScope,
-    call: &'r CallContext,
-    build: &'r B,
-    answer: &'r A,
+pub(super) struct Outgoing<'r, B, A> {
+    pub(super) topology: &'r Topology,
+    pub(super) plan: Plan,
+    pub(super) label: &'r str,
+    pub(super) server: &'r str,
+    pub(super) scope: &'r SessionScope,
+    pub(super) call: &'r CallContext,
+    pub(super) build: &'r B,
+    pub(super) answer: &'r A,
 }
 
 impl Gateway {
@@ -142,17 +145,7 @@ impl Gateway {
             tracing::Span::none()
         };
         let outcome = self
-            .forward_rounds(
-                out.plan.timeouts,
-                server,
-                upstream,
-                out.scope,
-                out.call,
-                params,
-                out.build,
-                out.answer,
-                permit.unwrap_or(Permit::Normal),
-            )
+            .forward_rounds(out, upstream, params, permit.unwrap_or(Permit::Normal))
             .instrument(span.clone())
             .await;
         match &outcome {
@@ -180,21 +173,20 @@ impl Gateway {
     /// [`Self::forward`], after a cheap probe when `permit` is a half-open breaker trial,
     /// driving `input_required` rounds itself when the client is legacy (modern clients get
     /// the `input_required` result and drive the rounds themselves).
-    #[allow(clippy::too_many_arguments)] // as above
-    async fn forward_rounds<P: Clone>(
+    async fn forward_rounds<P: Clone, B, A>(
         &self,
-        timeouts: Timeouts,
-        server: &str,
+        out: &Outgoing<'_, B, A>,
         upstream: Option<&Arc<Upstream>>,
-        scope: &SessionScope,
-        call: &CallContext,
         mut params: P,
-        build: &impl Fn(P) -> ClientRequest,
-        answer: &impl Fn(&mut P, Option<InputResponses>, Option<String>),
         permit: Permit,
-    ) -> Result<ServerResult, CallError> {
+    ) -> Result<ServerResult, CallError>
+    where
+        B: Fn(P) -> ClientRequest,
+        A: Fn(&mut P, Option<InputResponses>, Option<String>),
+    {
+        let (server, call) = (out.server, out.call);
         let connection = self
-            .connection_via(server, upstream, scope)
+            .connection_via(server, upstream, out.scope)
             .await
             .map_err(CallError::Gateway)?;
         if permit == Permit::Trial
@@ -210,12 +202,12 @@ impl Gateway {
         // answer it: everything else is one round.
         if !(call.legacy && connection.is_modern()) {
             return self
-                .forward(server, &connection, build(params), call, timeouts)
+                .forward_call(out, &connection, (out.build)(params))
                 .await;
         }
         for _ in 0..bridge::MAX_INPUT_ROUNDS {
             match self
-                .forward(server, &connection, build(params.clone()), call, timeouts)
+                .forward_call(out, &connection, (out.build)(params.clone()))
                 .await?
             {
                 ServerResult::InputRequiredResult(input) => {
@@ -223,7 +215,7 @@ impl Gateway {
                         bridge::fulfil_input(server, call.peer.as_ref(), input)
                             .await
                             .map_err(CallError::Server)?;
-                    answer(&mut params, responses, state);
+                    (out.answer)(&mut params, responses, state);
                 }
                 other => return Ok(other),
             }
@@ -243,22 +235,26 @@ impl Gateway {
     /// Sends one request to `server` on behalf of a downstream caller: relays the caller's
     /// progress, makes the caller the target of server-initiated requests meanwhile, and
     /// cancels the upstream request (`notifications/cancelled`) when the caller cancels.
-    async fn forward(
+    /// `tasks`: a 2026-07-28 server is told Baton takes a task for it (the extension is
+    /// declared in the request's client capabilities).
+    pub(super) async fn forward(
         &self,
         server: &str,
         connection: &Connection,
         request: ClientRequest,
         call: &CallContext,
         timeouts: Timeouts,
+        tasks: bool,
     ) -> Result<ServerResult, CallError> {
         let mut guard = connection.relay.begin_call(call.peer.clone());
         let peer = connection.session.peer();
         let mut options = PeerRequestOptions::no_options();
         if connection.is_modern() {
-            options.meta = Some(bridge::upstream_meta(
-                call.capabilities.as_ref(),
-                call.log_level,
-            ));
+            let mut meta = bridge::upstream_meta(call.capabilities.as_ref(), call.log_level);
+            if tasks {
+                bridge::declare_tasks(&mut meta);
+            }
+            options.meta = Some(meta);
         }
         // The attempt's trace context travels to the server in `_meta` (W3C keys).
         let mut context = crate::trace::current_context();

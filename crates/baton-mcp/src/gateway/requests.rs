@@ -284,7 +284,6 @@ impl Gateway {
             ServerResult::InputRequiredResult(result) => {
                 Ok(CallToolResponse::InputRequired(result))
             }
-            ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
             other => Err(CallError::Server(unexpected(
                 &route.server,
                 "tools/call",

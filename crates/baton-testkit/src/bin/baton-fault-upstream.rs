@@ -27,11 +27,16 @@
 //! - `calls {tool}` (read-only): how often `tool` ran in this process.
 //! - `expire_sessions`: every HTTP session open now answers 404 from the next request on.
 //! - `initializations` (read-only): how many `initialize` requests this process answered.
+//! - `task_job {ms}`: a 2026-07-28 task when the request declares the tasks extension
+//!   ("slept MS as a task"; `tasks/get`, `tasks/cancel`), else answered inline (`tasks.rs`).
 //!
 //! Prompts: `greet {name}` answers a greeting; `completion/complete` for its argument never
 //! answers (until cancelled): a hung completion.
 
 #![forbid(unsafe_code)]
+
+#[path = "baton-fault-upstream/tasks.rs"]
+mod tasks;
 
 use std::{
     borrow::Cow,
@@ -84,6 +89,8 @@ struct Shared {
     generation: AtomicU64,
     /// HTTP session id → the generation it was born in.
     sessions: Mutex<HashMap<String, u64>>,
+    /// The tasks `task_job` started.
+    tasks: Arc<tasks::Tasks>,
 }
 
 /// One MCP session's handler.
@@ -200,6 +207,12 @@ fn tools() -> Vec<Tool> {
             json!({}),
             read_only(),
         ),
+        tool(
+            "task_job",
+            "Sleeps `ms`: as a task when the request declares the tasks extension.",
+            json!({"ms": {"type": "integer"}}),
+            plain(),
+        ),
     ]
 }
 
@@ -213,6 +226,13 @@ impl ServerHandler for Fault {
         capabilities.tools = Some(ToolsCapability::default());
         capabilities.prompts = Some(Default::default());
         capabilities.completions = Some(Default::default());
+        capabilities
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert(
+                rmcp::model::TASKS_EXTENSION_ID.to_owned(),
+                Default::default(),
+            );
         ServerConfig::new(capabilities).with_server_info(Implementation::new(
             "baton-fault-upstream",
             env!("CARGO_PKG_VERSION"),
@@ -288,6 +308,22 @@ impl ServerHandler for Fault {
         context.ct.cancelled().await;
         eprintln!("complete: cancelled by the client");
         Err(ErrorData::internal_error("cancelled", None))
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        self.shared.tasks.get(&request.task_id)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.shared.tasks.cancel(&request.task_id)
     }
 
     async fn call_tool(
@@ -422,6 +458,17 @@ impl ServerHandler for Fault {
             "initializations" => Ok(text(
                 shared.initializations.load(Ordering::SeqCst).to_string(),
             )),
+            "task_job" => {
+                let ms = number("ms").unwrap_or(0);
+                let declared = context
+                    .client_capabilities()
+                    .is_some_and(|capabilities| capabilities.supports_tasks());
+                if declared {
+                    return Ok(CallToolResponse::Task(shared.tasks.start(ms)));
+                }
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(text(format!("slept {ms} inline")))
+            }
             other => Err(ErrorData::invalid_params(
                 format!("unknown tool `{other}`"),
                 None,

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-const ANA: &str = "ana-key-0123456789abcdef";
+pub(crate) const ANA: &str = "ana-key-0123456789abcdef";
 const BO: &str = "bo-key-0123456789abcdef01";
 
 /// A streamable HTTP session (2025-11-25 handshake) that declared the tasks extension,
 /// with `key` as its bearer credential.
-struct Session {
+pub(crate) struct Session {
     http: reqwest::Client,
     url: String,
     key: String,
@@ -23,7 +23,7 @@ struct Session {
 }
 
 impl Session {
-    async fn open(url: &str, key: &str, tasks: bool) -> Session {
+    pub(crate) async fn open(url: &str, key: &str, tasks: bool) -> Session {
         let http = reqwest::Client::new();
         let capabilities = if tasks {
             json!({"extensions": {"io.modelcontextprotocol/tasks": {}}})
@@ -81,7 +81,7 @@ impl Session {
     }
 
     /// The JSON-RPC answer (`result` or `error`) to `method` with `params`.
-    async fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) async fn request(&mut self, method: &str, params: Value) -> Value {
         self.next += 1;
         let id = self.next;
         let body = self
@@ -104,7 +104,7 @@ fn answer(body: &str, id: u64) -> Option<Value> {
 }
 
 /// Polls `tasks/get` (bounded) until the task is in a terminal status.
-async fn until_terminal(session: &mut Session, task: &str) -> Value {
+pub(crate) async fn until_terminal(session: &mut Session, task: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let got = session.request("tasks/get", json!({"taskId": task})).await;

@@ -1,4 +1,4 @@
-//! `tasks:` and `servers.NAME.task_support`.
+//! `tasks:` and `servers.NAME.task_support` / `upstream_task_support`.
 
 use super::*;
 use crate::config::tasks::{
@@ -36,13 +36,14 @@ impl Compiler<'_> {
     pub(super) fn task_support(
         &mut self,
         path: &str,
+        name: &str,
         raw: Option<&SpannedTaskSupport>,
     ) -> TaskSupportRules {
         let mut rules = TaskSupportRules::default();
         let Some(raw) = raw else {
             return rules;
         };
-        let field = format!("{path}.task_support");
+        let field = format!("{path}.{name}");
         let parse = |text: &str, field: &str, sink: &mut ErrorSink| {
             let support = TaskSupport::parse(text);
             if support.is_none() {
