@@ -222,6 +222,15 @@ impl GatewayError {
         error
     }
 
+    /// A JSON-RPC error object as a server sent it (a failed task's `error`), or an
+    /// internal error quoting it when it is not one.
+    pub fn readable_error(error: serde_json::Map<String, serde_json::Value>) -> ErrorData {
+        let error = serde_json::Value::Object(error);
+        serde_json::from_value(error.clone()).unwrap_or_else(|_| {
+            ErrorData::internal_error(format!("an error Baton cannot read: {error}"), None)
+        })
+    }
+
     /// Classifies a failed upstream call, keeping the server's own JSON-RPC errors.
     pub fn from_service(server: &str, error: rmcp::ServiceError) -> CallError {
         let error = match error {

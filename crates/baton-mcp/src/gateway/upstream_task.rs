@@ -295,13 +295,7 @@ impl Follow<'_> {
                 }
                 TaskPayload::Failed { error } => {
                     cancel.disarm();
-                    let error = serde_json::from_value(Value::Object(error.clone()))
-                        .unwrap_or_else(|_| {
-                            rmcp::ErrorData::internal_error(
-                                format!("an error Baton cannot read: {}", Value::Object(error)),
-                                None,
-                            )
-                        });
+                    let error = GatewayError::readable_error(error);
                     return Err(CallError::Server(GatewayError::task_failed(
                         self.server,
                         self.tool,
