@@ -665,3 +665,22 @@ pub fn mcp_messages(body: &str) -> Vec<Value> {
         .filter_map(|data| serde_json::from_str(data.trim()).ok())
         .collect()
 }
+
+/// The message of a form elicitation a test client receives ("" for another kind).
+pub fn elicitation_message(request: baton_mcp::rmcp::model::ElicitRequestParams) -> String {
+    match request {
+        baton_mcp::rmcp::model::ElicitRequestParams::FormElicitationParams { message, .. } => {
+            message
+        }
+        _ => String::new(),
+    }
+}
+
+/// A test client's elicitation answer: accepted, with `content`.
+pub fn accepted(content: serde_json::Value) -> baton_mcp::rmcp::model::ElicitResult {
+    let mut result = baton_mcp::rmcp::model::ElicitResult::new(
+        baton_mcp::rmcp::model::ElicitationAction::Accept,
+    );
+    result.content = Some(content);
+    result
+}

@@ -574,18 +574,11 @@ impl baton_mcp::rmcp::ClientHandler for ApprovingHost {
         request: baton_mcp::rmcp::model::ElicitRequestParams,
         _context: baton_mcp::rmcp::service::RequestContext<baton_mcp::rmcp::RoleClient>,
     ) -> Result<baton_mcp::rmcp::model::ElicitResult, baton_mcp::rmcp::ErrorData> {
-        let message = match request {
-            baton_mcp::rmcp::model::ElicitRequestParams::FormElicitationParams {
-                message, ..
-            } => message,
-            _ => String::new(),
-        };
+        let message = elicitation_message(request);
         assert!(message.contains("Deploy?"), "{message}");
-        let mut result = baton_mcp::rmcp::model::ElicitResult::new(
-            baton_mcp::rmcp::model::ElicitationAction::Accept,
-        );
-        result.content = Some(serde_json::json!({"approve": true, "comment": "lgtm"}));
-        Ok(result)
+        Ok(accepted(
+            serde_json::json!({"approve": true, "comment": "lgtm"}),
+        ))
     }
 }
 
