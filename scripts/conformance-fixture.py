@@ -561,6 +561,15 @@ def build_tasks(prefix: str = "") -> MCPServer:
             return f"deleted {path}" if elicited(responses["confirm"], "confirm") else "kept"
         return InputRequiredResult(input_requests={"confirm": ask(f"Delete {path}?", "confirm", "boolean")})
 
+    @tool("multi_input")
+    async def multi_input(ctx: Context) -> str | InputRequiredResult:
+        """Asks two questions at once; answers when both are answered."""
+        responses = ctx.input_responses or {}
+        if "first" in responses and "second" in responses:
+            names = [elicited(responses[key], "name") for key in ("first", "second")]
+            return f"got {names[0]} and {names[1]}"
+        return InputRequiredResult(input_requests={"first": ask("First name?"), "second": ask("Second name?")})
+
     @tool("test_tool_with_task")
     async def test_tool_with_task(ctx: Context) -> str | InputRequiredResult:
         """One elicitation round, then the answer."""

@@ -85,6 +85,7 @@ servers:
       failing_job: required
       protocol_error_job: optional
       confirm_delete: optional
+      multi_input: optional
       test_tool_with_task: required
 EOF
 

@@ -29,7 +29,9 @@ use rmcp::{
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sets::workflows::output_of;
+use baton_engine::baton_store::Store;
+
+use crate::{sets::workflows::output_of, task_input::StepInput};
 
 /// The clients waiting for runs they started (a workflow tool, `baton__run_workflow` with
 /// `wait`), by run id: their runs' steps reach them for what only a client can answer — a
@@ -144,8 +146,10 @@ impl ToolCaller for QueuedTools {
 }
 
 impl Calls {
-    /// Answers queued calls through `gateway` for as long as it lives.
-    pub fn serve(mut self, gateway: Weak<Gateway>) {
+    /// Answers queued calls through `gateway` for as long as it lives; with `store`, a
+    /// step of an MCP task whose server asks for input waits for it in the store
+    /// ([`crate::task_input`]).
+    pub fn serve(mut self, gateway: Weak<Gateway>, store: Option<Store>) {
         tokio::spawn(async move {
             while let Some(call) = self.0.recv().await {
                 let Some(gateway) = gateway.upgrade() else {
@@ -153,10 +157,12 @@ impl Calls {
                     continue;
                 };
                 let span = call.span.clone();
+                let store = store.clone();
                 tokio::spawn(tracing::Instrument::instrument(
                     async move {
                         let result =
-                            call_through(&gateway, &call.tool, call.args, call.options).await;
+                            call_through(&gateway, store, &call.tool, call.args, call.options)
+                                .await;
                         let _ = call.reply.send(result);
                     },
                     span,
@@ -168,6 +174,7 @@ impl Calls {
 
 async fn call_through(
     gateway: &Arc<Gateway>,
+    store: Option<Store>,
     tool: &str,
     args: Value,
     options: CallOptions,
@@ -189,16 +196,26 @@ async fn call_through(
     };
     let whole = options.whole;
     let client = waiting_client(&options.idempotency_key);
+    let (peer, capabilities, legacy) = match client {
+        Some(client) => (Some(client.peer), client.capabilities, client.legacy),
+        None => (None, None, false),
+    };
+    // A task's step parks the input its server asks for; other runs ask their waiting
+    // legacy client, if any.
+    let input = store.map(|store| {
+        Arc::new(StepInput {
+            store,
+            key: options.idempotency_key.clone(),
+            cancel: options.cancel.clone(),
+            client: peer.clone().filter(|_| legacy),
+        }) as Arc<dyn baton_mcp::tasks::InputSource>
+    });
     let mut meta = JsonObject::new();
     meta.insert(
         IDEMPOTENCY_KEY.to_owned(),
         Value::String(options.idempotency_key),
     );
     params.meta = Some(RequestMetaObject(MetaObject(meta)));
-    let (peer, capabilities, legacy) = match client {
-        Some(client) => (Some(client.peer), client.capabilities, client.legacy),
-        None => (None, None, false),
-    };
     let call = CallContext {
         // The client waiting for this run, if any: a mode delegating by sampling asks it.
         peer,
@@ -212,6 +229,7 @@ async fn call_through(
         // The engine's steps: whoever started the run was checked when it started.
         principal: None,
         trace_passthrough: Vec::new(),
+        input,
     };
     match gateway
         .call_tool_typed(&SessionScope::default(), params, call)

@@ -33,6 +33,7 @@ pub mod reload;
 pub mod run_times;
 pub mod sets;
 pub mod store;
+pub mod task_input;
 pub mod tasks;
 pub mod telemetry;
 pub mod ui;
@@ -186,12 +187,19 @@ impl App {
         }
         // MCP tasks are engine runs: `serve` keeps them (a one-shot command has no client
         // to come back for one).
-        if role == Role::Serve && services.engine.is_some() {
+        let task_store = match (
+            &services.store,
+            role == Role::Serve && services.engine.is_some(),
+        ) {
+            (Ok(store), true) => Some(store.clone()),
+            _ => None,
+        };
+        if task_store.is_some() {
             gateway.set_tasks(Arc::new(tasks::StoreTasks::new(services.clone(), &gateway)));
         }
         // Taken at once: a server that fails at start-up is a `server_down` event too.
         let health = gateway.subscribe_events();
-        calls.serve(Arc::downgrade(&gateway));
+        calls.serve(Arc::downgrade(&gateway), task_store);
         let app = App {
             gateway,
             services,

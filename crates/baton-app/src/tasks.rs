@@ -18,7 +18,7 @@ use baton_mcp::{
 use futures::future::BoxFuture;
 use rmcp::{
     ErrorData,
-    model::{DetailedTask, JsonObject, Task, TaskPayload, TaskStatus},
+    model::{DetailedTask, InputRequests, JsonObject, Task, TaskPayload, TaskStatus},
 };
 use serde_json::Value;
 
@@ -122,7 +122,23 @@ impl StoreTasks {
         let (store, _) = self.parts()?;
         let task = self.find(store, owner, id).await?;
         let run = store.run(&task.run_id).await.map_err(internal)?;
-        Ok(detailed(&task, &run))
+        let waiting = if run.status.is_finished() {
+            Default::default()
+        } else {
+            crate::task_input::pending(store, &task.id).await?
+        };
+        Ok(detailed(&task, &run, waiting))
+    }
+
+    async fn update_task(
+        &self,
+        owner: &str,
+        id: &str,
+        responses: rmcp::model::InputResponses,
+    ) -> Result<(), ErrorData> {
+        let (store, _) = self.parts()?;
+        let task = self.find(store, owner, id).await?;
+        crate::task_input::answer(store, &task.id, responses).await
     }
 
     async fn cancel_task(&self, owner: &str, id: &str) -> Result<(), ErrorData> {
@@ -152,6 +168,15 @@ impl TaskBackend for StoreTasks {
     fn cancel<'a>(&'a self, owner: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ErrorData>> {
         Box::pin(self.cancel_task(owner, id))
     }
+
+    fn update<'a>(
+        &'a self,
+        owner: &'a str,
+        id: &'a str,
+        responses: rmcp::model::InputResponses,
+    ) -> BoxFuture<'a, Result<(), ErrorData>> {
+        Box::pin(self.update_task(owner, id, responses))
+    }
 }
 
 /// A workflow tool runs as a task for a client that can take one.
@@ -172,14 +197,19 @@ fn base(task: &TaskRecord, updated: Option<i64>) -> Task {
     base
 }
 
-/// The task as `tasks/get` shows it, from its run.
-fn detailed(task: &TaskRecord, run: &RunRecord) -> DetailedTask {
+/// The task as `tasks/get` shows it, from its run and the input it `waits` for.
+fn detailed(task: &TaskRecord, run: &RunRecord, waits: InputRequests) -> DetailedTask {
     let updated = run.finished_at.or(run.started_at).unwrap_or(run.created_at);
     let mut base = base(task, Some(updated));
-    if !run.status.is_finished() {
+    if !waits.is_empty() {
+        base = base.with_status_message("waiting for the client's input (tasks/update)");
+    } else if !run.status.is_finished() {
         base = base.with_status_message(run.status.as_str());
     }
     let payload = match run.status {
+        RunStatus::Running if !waits.is_empty() => TaskPayload::InputRequired {
+            input_requests: waits,
+        },
         RunStatus::Queued | RunStatus::Running => TaskPayload::Working,
         RunStatus::Cancelled => TaskPayload::Cancelled,
         // A workflow answers as its tool does: the run, flagged as an error if it failed.

@@ -165,6 +165,9 @@ pub struct CallContext {
     /// The client's trace context (`traceparent`, `tracestate`) to pass upstream as it came
     /// when Baton does not trace the request (its parent was not sampled).
     pub trace_passthrough: Vec<(String, String)>,
+    /// Who answers an upstream's `input_required` rounds when no client is on the line
+    /// (a step of a Baton task: the input waits in the store for `tasks/update`).
+    pub input: Option<Arc<dyn crate::tasks::InputSource>>,
 }
 
 impl CallContext {

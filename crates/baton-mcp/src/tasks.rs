@@ -10,7 +10,7 @@ use baton_core::config::TaskSupport;
 use futures::future::BoxFuture;
 use rmcp::{
     ErrorData,
-    model::{DetailedTask, JsonObject, Task},
+    model::{DetailedTask, InputRequiredResult, InputResponses, JsonObject, Task},
 };
 
 use crate::error::GatewayError;
@@ -40,6 +40,32 @@ pub trait TaskBackend: Send + Sync {
     ) -> BoxFuture<'a, Result<DetailedTask, ErrorData>>;
     /// Asks the work to stop (idempotent on a finished task).
     fn cancel<'a>(&'a self, owner: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ErrorData>>;
+    /// Delivers `responses` to the input the task `id` waits for (`tasks/update`):
+    /// responses under keys nothing waits for are ignored, as the extension says.
+    fn update<'a>(
+        &'a self,
+        owner: &'a str,
+        id: &'a str,
+        responses: InputResponses,
+    ) -> BoxFuture<'a, Result<(), ErrorData>>;
+}
+
+/// The answers to one `input_required` round: the responses and the server's request
+/// state, for the retry.
+pub type InputAnswer = (Option<InputResponses>, Option<String>);
+
+/// Who answers an upstream's `input_required` rounds for a call with no client on the
+/// line: a step of a Baton task parks the requests in the store (`tasks/get` shows them,
+/// status `input_required`) until the client answers them with `tasks/update`.
+pub trait InputSource: Send + Sync {
+    /// Answers round `round` (0 for the first) of a call to `server`; a call cancelled
+    /// meanwhile is `CallError::Gateway(GatewayError::Cancelled)`.
+    fn fulfil<'a>(
+        &'a self,
+        server: &'a str,
+        round: usize,
+        input: InputRequiredResult,
+    ) -> BoxFuture<'a, Result<InputAnswer, crate::error::CallError>>;
 }
 
 /// The owner of the tasks a caller creates: its principal when it authenticated, else its

@@ -270,6 +270,17 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         generated_id: false,
     },
+    Table {
+        name: "task_inputs",
+        columns: &[
+            ("task_id", Text),
+            ("key", Text),
+            ("request", Text),
+            ("response", Text),
+            ("created_at", Int),
+        ],
+        generated_id: false,
+    },
 ];
 
 /// What [`Store::copy_into`] copied: rows per table, in copy order.

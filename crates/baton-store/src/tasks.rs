@@ -33,6 +33,17 @@ impl TaskRecord {
     }
 }
 
+/// A request for input a task waits for (SQLite migration 12, PostgreSQL 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInput {
+    /// The key the client answers under (unique over the task's life).
+    pub key: String,
+    /// The request (`elicitation/create`, …) as JSON text.
+    pub request: String,
+    /// The client's response as JSON text, once it gave one.
+    pub response: Option<String>,
+}
+
 feature! {
     /// Tasks, as every backend keeps them.
     TaskStore {
@@ -47,6 +58,17 @@ feature! {
         /// Deletes the tasks whose time to live has passed at `now` (ms); their runs stay
         /// (pruned with the other runs). Returns how many were deleted.
         fn prune_tasks(&self, now: i64) -> Result<u64>;
+        /// Parks `request` (JSON) under `key` for task `task`; returns the response already
+        /// given to the same request under that key (a step repeated after a restart), if
+        /// any. A different request under the key replaces it, unanswered.
+        fn ask_task_input(&self, task: &str, key: &str, request: &str, now: i64) -> Result<Option<String>>;
+        /// Every input of task `task` (answered or not), by key.
+        fn task_inputs(&self, task: &str) -> Result<Vec<TaskInput>>;
+        /// Records the client's `response` (JSON) under `key`, if a request waits under it
+        /// unanswered; returns whether one did.
+        fn answer_task_input(&self, task: &str, key: &str, response: &str) -> Result<bool>;
+        /// Forgets the input under `key` (a request no step waits for any more).
+        fn forget_task_input(&self, task: &str, key: &str) -> Result<()>;
     }
 }
 
@@ -103,7 +125,74 @@ macro_rules! same_task_methods {
             .bind(now)
             .execute(&self.pool)
             .await?;
+            sqlx::query("DELETE FROM task_inputs WHERE task_id NOT IN (SELECT id FROM tasks)")
+                .execute(&self.pool)
+                .await?;
             Ok(deleted.rows_affected())
+        }
+
+        async fn ask_task_input(
+            &self,
+            task: &str,
+            key: &str,
+            request: &str,
+            now: i64,
+        ) -> Result<Option<String>> {
+            let response: Option<(Option<String>,)> = sqlx::query_as(
+                "INSERT INTO task_inputs (task_id, key, request, response, created_at) \
+                 VALUES ($1, $2, $3, NULL, $4) \
+                 ON CONFLICT (task_id, key) DO UPDATE SET \
+                   response = CASE WHEN task_inputs.request = excluded.request \
+                                   THEN task_inputs.response ELSE NULL END, \
+                   request = excluded.request \
+                 RETURNING response",
+            )
+            .bind(task)
+            .bind(key)
+            .bind(request)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(response.and_then(|(response,)| response))
+        }
+
+        async fn task_inputs(&self, task: &str) -> Result<Vec<crate::TaskInput>> {
+            let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT key, request, response FROM task_inputs WHERE task_id = $1 ORDER BY key",
+            )
+            .bind(task)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(key, request, response)| crate::TaskInput {
+                    key,
+                    request,
+                    response,
+                })
+                .collect())
+        }
+
+        async fn answer_task_input(&self, task: &str, key: &str, response: &str) -> Result<bool> {
+            let updated = sqlx::query(
+                "UPDATE task_inputs SET response = $3 \
+                 WHERE task_id = $1 AND key = $2 AND response IS NULL",
+            )
+            .bind(task)
+            .bind(key)
+            .bind(response)
+            .execute(&self.pool)
+            .await?;
+            Ok(updated.rows_affected() > 0)
+        }
+
+        async fn forget_task_input(&self, task: &str, key: &str) -> Result<()> {
+            sqlx::query("DELETE FROM task_inputs WHERE task_id = $1 AND key = $2")
+                .bind(task)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
         }
     };
 }

@@ -93,6 +93,41 @@ async fn a_task_is_found_by_its_id_run_and_owner_and_pruned_after_its_ttl(place:
     assert!(store.task("t2").await.unwrap().is_some());
 }
 
+async fn a_task_input_waits_for_its_answer_and_a_repeated_request_finds_it(place: &TestPlace) {
+    let store = place.store().await;
+    let run_id = run(&store).await;
+    let record = |id: &str| TaskRecord {
+        id: id.into(),
+        run_id: run_id.clone(),
+        owner: "session:s".into(),
+        tool: "t".into(),
+        kind: "tool".into(),
+        created_at: 1_000,
+        ttl_ms: Some(1_000),
+        poll_interval_ms: 500,
+    };
+    store.create_task(&record("t1")).await.unwrap();
+    assert_eq!(store.ask_task_input("t1", "k1", r#"{"q":1}"#, 10).await.unwrap(), None);
+    assert_eq!(store.ask_task_input("t1", "k2", r#"{"q":2}"#, 10).await.unwrap(), None);
+    assert!(!store.answer_task_input("t1", "nope", "1").await.unwrap(), "no request under that key");
+    assert!(store.answer_task_input("t1", "k1", r#"{"a":1}"#).await.unwrap());
+    assert!(!store.answer_task_input("t1", "k1", r#"{"a":9}"#).await.unwrap(), "answered once");
+    let inputs = store.task_inputs("t1").await.unwrap();
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(inputs[0].response.as_deref(), Some(r#"{"a":1}"#));
+    assert_eq!(inputs[1].response, None);
+    // The same request again (a step repeated after a restart) finds its answer; another
+    // request under the key waits anew.
+    assert_eq!(store.ask_task_input("t1", "k1", r#"{"q":1}"#, 20).await.unwrap().as_deref(), Some(r#"{"a":1}"#));
+    assert_eq!(store.ask_task_input("t1", "k1", r#"{"q":3}"#, 20).await.unwrap(), None);
+    assert_eq!(store.task_inputs("t1").await.unwrap()[0].response, None);
+    store.forget_task_input("t1", "k2").await.unwrap();
+    assert_eq!(store.task_inputs("t1").await.unwrap().len(), 1);
+    // Pruned with their task.
+    assert_eq!(store.prune_tasks(3_000).await.unwrap(), 1);
+    assert!(store.task_inputs("t1").await.unwrap().is_empty());
+}
+
 async fn a_step_result_is_committed_with_its_attempt(place: &TestPlace) {
     let store = place.store().await;
     let id = run(&store).await;

@@ -109,6 +109,7 @@ impl DownstreamSession {
                     .get::<http::request::Parts>()
                     .map(|parts| &parts.headers),
             ),
+            input: None,
         }
     }
 

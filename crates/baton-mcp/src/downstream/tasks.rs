@@ -11,7 +11,7 @@ use rmcp::{
 };
 
 use super::DownstreamSession;
-use crate::tasks::{NewTask, TaskBackend, owner, unknown_task};
+use crate::tasks::{NewTask, TaskBackend, owner};
 
 impl DownstreamSession {
     /// Who owns the tasks this request creates or may see (see [`owner`]): a stateless
@@ -85,9 +85,9 @@ impl DownstreamSession {
         self.backend()?.cancel(&owner, &request.task_id).await
     }
 
-    /// `tasks/update`: Baton's tasks never wait for input (a tool that asks for some
-    /// runs synchronously), so responses for keys no request is outstanding under are
-    /// ignored, as the extension says; the task must exist and be the caller's.
+    /// `tasks/update`: delivers the client's answers to the input the task waits for
+    /// (responses for keys nothing waits under are ignored, as the extension says); the
+    /// task must exist and be the caller's.
     pub(super) async fn task_update(
         &self,
         request: UpdateTaskParams,
@@ -95,9 +95,7 @@ impl DownstreamSession {
     ) -> Result<(), ErrorData> {
         let owner = self.task_owner(&context);
         self.backend()?
-            .get(&owner, &request.task_id)
+            .update(&owner, &request.task_id, request.input_responses)
             .await
-            .map(|_| ())
-            .map_err(|_| unknown_task(&request.task_id))
     }
 }

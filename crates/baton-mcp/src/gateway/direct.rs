@@ -63,6 +63,7 @@ impl Gateway {
             single_attempt: false,
             principal,
             trace_passthrough: Vec::new(),
+            input: None,
         };
         let (result, outcome) = if call.may_use(&self.config(), name) {
             let params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);

@@ -198,23 +198,21 @@ impl Gateway {
                 reason: "it did not answer the circuit breaker's probe".to_owned(),
             }));
         }
-        // Only a modern server asks for input, and only for a legacy client does Baton
-        // answer it: everything else is one round.
-        if !(call.legacy && connection.is_modern()) {
+        // Only a modern server asks for input, and Baton answers it for a legacy client
+        // and for a call with an input source (a task's step): everything else is one
+        // round (a modern client gets the `input_required` result and drives the rounds).
+        if !((call.legacy || call.input.is_some()) && connection.is_modern()) {
             return self
                 .forward_call(out, &connection, (out.build)(params))
                 .await;
         }
-        for _ in 0..bridge::MAX_INPUT_ROUNDS {
+        for round in 0..bridge::MAX_INPUT_ROUNDS {
             match self
                 .forward_call(out, &connection, (out.build)(params.clone()))
                 .await?
             {
                 ServerResult::InputRequiredResult(input) => {
-                    let (responses, state) =
-                        bridge::fulfil_input(server, call.peer.as_ref(), input)
-                            .await
-                            .map_err(CallError::Server)?;
+                    let (responses, state) = answer_input(server, call, round, input).await?;
                     (out.answer)(&mut params, responses, state);
                 }
                 other => return Ok(other),
@@ -378,4 +376,20 @@ fn gave_up(
             exhausted.errors.len()
         ),
     }))
+}
+
+/// Answers an upstream's `input_required` round for `call`: through its input source (a
+/// task's step) when it has one, else by asking its (legacy) client.
+pub(super) async fn answer_input(
+    server: &str,
+    call: &CallContext,
+    round: usize,
+    input: rmcp::model::InputRequiredResult,
+) -> Result<crate::tasks::InputAnswer, CallError> {
+    match &call.input {
+        Some(source) => source.fulfil(server, round, input).await,
+        None => bridge::fulfil_input(server, call.peer.as_ref(), input)
+            .await
+            .map_err(CallError::Server),
+    }
 }

@@ -321,10 +321,14 @@ impl Follow<'_> {
         requests: rmcp::model::InputRequests,
     ) -> Result<(), CallError> {
         let input = InputRequiredResult::from_input_requests(requests);
-        let (responses, _) = bridge::fulfil_input(self.server, self.call.peer.as_ref(), input)
+        // The upstream's keys are unique over its task's life: one numbering will do.
+        let (responses, _) = super::forward::answer_input(self.server, self.call, 0, input)
             .await
-            .map_err(|error| {
-                CallError::Server(GatewayError::task_failed(self.server, self.tool, id, error))
+            .map_err(|error| match error {
+                CallError::Server(error) => {
+                    CallError::Server(GatewayError::task_failed(self.server, self.tool, id, error))
+                }
+                other => other,
             })?;
         let update = UpdateTaskParams::new(id, responses.unwrap_or_default());
         self.ask(

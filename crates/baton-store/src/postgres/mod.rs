@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("schema_5.sql")),
     (6, include_str!("schema_6.sql")),
     (7, include_str!("schema_7.sql")),
+    (8, include_str!("schema_8.sql")),
 ];
 
 /// The advisory lock key migrations take (any fixed number; "baton" in ASCII).

@@ -89,6 +89,15 @@ async fn populate(store: &Store) -> (String, String) {
         })
         .await
         .unwrap();
+    store
+        .ask_task_input(
+            "task-1",
+            "call/0/0/confirm",
+            r#"{"method":"elicitation/create"}"#,
+            1_000,
+        )
+        .await
+        .unwrap();
     let spec = json!({"every": "1m", "tool": "x__y"});
     store
         .add_schedule("sched", &spec, false, 1_000)
@@ -196,6 +205,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
     ));
     said.push(format!("{:?}", store.learned().await.unwrap()));
     said.push(format!("{:?}", store.task("task-1").await.unwrap()));
+    said.push(format!("{:?}", store.task_inputs("task-1").await.unwrap()));
     // (Debug hides the credentials document; compare it as text.)
     said.extend(
         store
@@ -246,7 +256,8 @@ async fn copy_from_sqlite_into_postgres_keeps_every_record() {
     assert_eq!(rows("oauth_credentials"), 1);
     assert_eq!(rows("learned_stats"), 1);
     assert_eq!(rows("tasks"), 1);
-    assert_eq!(report.tables.len(), 17);
+    assert_eq!(rows("task_inputs"), 1);
+    assert_eq!(report.tables.len(), 18);
     assert_eq!(snapshot(&target).await, snapshot(&source).await);
     let big = &target.steps(&done).await.unwrap()[1];
     assert_eq!(

@@ -42,6 +42,7 @@ pub async fn run(config_flag: Option<PathBuf>, args: CallArgs) -> ExitCode {
         mode: None,
         single_attempt: false,
         trace_passthrough: Vec::new(),
+        input: None,
     };
     let result = gateway.call_tool(&scope, params, call).await;
     drop(scope);

@@ -37,6 +37,7 @@ mod schedules;
 mod soak;
 mod store;
 mod tasks;
+mod tasks_input;
 mod tasks_upstream;
 mod traces;
 mod triggers;
