@@ -71,7 +71,7 @@ pub struct Gateway {
     /// by index.
     sets: Vec<Arc<dyn ToolSet>>,
     /// What new upstreams (at start and on reload) are built with.
-    http: reqwest::Client,
+    http: crate::upstream::SharedHttp,
     events: mpsc::UnboundedSender<UpstreamEvent>,
     balancer_seed: AtomicU64,
     health: tokio::sync::broadcast::Sender<GatewayEvent>,
@@ -190,10 +190,7 @@ impl Gateway {
     /// tool sets Baton answers itself (their tools join the catalog before the upstreams').
     pub fn start(config: Config, sets: Vec<Arc<dyn ToolSet>>) -> Arc<Gateway> {
         let (events, mut event_rx) = mpsc::unbounded_channel();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        let http = crate::upstream::SharedHttp::default();
         let upstreams: Vec<_> = config
             .servers
             .iter()

@@ -60,7 +60,7 @@ impl Topology {
 /// One new [`Upstream`] per replica of `server` (not started).
 pub(crate) fn new_replicas(
     server: &ServerConfig,
-    http: &reqwest::Client,
+    http: &crate::upstream::SharedHttp,
     events: &mpsc::UnboundedSender<UpstreamEvent>,
 ) -> Vec<Arc<Upstream>> {
     let server_limit = Upstream::server_limit_for(server);

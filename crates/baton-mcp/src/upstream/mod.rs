@@ -13,6 +13,25 @@ pub mod stdio;
 pub mod streamable;
 mod supervise;
 
+/// The HTTP client every upstream shares (one connection pool), built when the first
+/// remote server connects: building it loads the system's root certificates (a file per
+/// authority), which a Baton fronting only stdio servers never needs at start-up.
+#[derive(Clone, Default)]
+pub struct SharedHttp(Arc<std::sync::OnceLock<reqwest::Client>>);
+
+impl SharedHttp {
+    pub fn client(&self) -> reqwest::Client {
+        self.0
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(std::time::Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+}
+
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::{
@@ -84,7 +103,7 @@ pub struct Upstream {
     shared: tokio::sync::RwLock<Option<Arc<Connection>>>,
     catalog: RwLock<ServerCatalog>,
     stderr_tail: stdio::StderrTail,
-    http: reqwest::Client,
+    http: SharedHttp,
     events: mpsc::UnboundedSender<UpstreamEvent>,
     stopping: AtomicBool,
     /// When the shared session last came up.
@@ -145,7 +164,7 @@ impl Upstream {
         config: ServerConfig,
         replica: u32,
         server_limit: Arc<baton_resilience::ConcurrencyLimit>,
-        http: reqwest::Client,
+        http: SharedHttp,
         events: mpsc::UnboundedSender<UpstreamEvent>,
     ) -> Arc<Self> {
         let state = if config.disabled {
@@ -533,7 +552,7 @@ impl Upstream {
                             counter: self.recoveries.clone(),
                             events: self.events.clone(),
                         };
-                        let client = streamable::session_aware(self.http.clone(), recovery);
+                        let client = streamable::session_aware(self.http.client(), recovery);
                         let max = self.config.resilience.max_message_bytes;
                         let served = match oauth::settings_for(self.name(), http).await {
                             None => {
@@ -581,7 +600,7 @@ impl Upstream {
                         }
                     }
                     let transport = sse::SseClientTransport::connect(
-                        self.http.clone(),
+                        self.http.client(),
                         &http.url,
                         &http.headers,
                         self.name(),

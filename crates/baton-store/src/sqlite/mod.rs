@@ -159,10 +159,15 @@ impl SqliteStore {
                 known: latest_version(),
             });
         }
+        if newest == Some(latest_version()) {
+            // Up to date (every start but the first after an upgrade): no lock to take.
+            return Ok(());
+        }
+        // The pending migrations in one transaction: a new file is created in one commit.
+        // IMMEDIATE: two processes opening a new file at once take turns instead of one
+        // failing to upgrade its read lock; the second then finds every version applied.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (version, sql) in MIGRATIONS {
-            // IMMEDIATE: two processes opening a new file at once take turns instead of
-            // one failing to upgrade its read lock.
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let applied: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(version)
@@ -176,8 +181,8 @@ impl SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 

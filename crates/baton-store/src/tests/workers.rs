@@ -127,6 +127,34 @@ backend_tests! {
         assert!(text.contains(&format!("knows up to {known}: upgrade Baton")), "{text}");
     }
 
+    async fn stores_opened_at_once_on_a_new_database_apply_the_schema_once_and_upgrade_an_old_one(place: &TestPlace) {
+        // Three processes starting together on a database nobody created yet.
+        let (a, b, c) = tokio::join!(place.try_store(), place.try_store(), place.try_store());
+        for store in [a, b, c] {
+            let store = store.unwrap_or_else(|error| panic!("{error}"));
+            let (applied, known) = store.schema_version().await.unwrap();
+            assert_eq!(applied, known);
+        }
+        // A store one version behind (its newest migration made `task_inputs`) is upgraded.
+        let store = place.store().await;
+        let (_, known) = store.schema_version().await.unwrap();
+        let forget = "DELETE FROM schema_migrations WHERE version = $1";
+        match &store.backend {
+            Backend::Sqlite(sqlite) => {
+                sqlx::query(forget).bind(known).execute(sqlite.pool()).await.unwrap();
+                sqlx::query("DROP TABLE task_inputs").execute(sqlite.pool()).await.unwrap();
+            }
+            Backend::Postgres(pg) => {
+                sqlx::query(forget).bind(known).execute(pg.pool()).await.unwrap();
+                sqlx::query("DROP TABLE task_inputs").execute(pg.pool()).await.unwrap();
+            }
+        }
+        assert_eq!(store.schema_version().await.unwrap(), (known - 1, known));
+        let upgraded = place.store().await;
+        assert_eq!(upgraded.schema_version().await.unwrap(), (known, known));
+        assert!(upgraded.task_inputs("none").await.unwrap().is_empty(), "the table is back");
+    }
+
     async fn the_work_signal_moves_when_a_run_is_created(place: &TestPlace) {
         let store = place.store().await;
         // PostgreSQL: another store (another process) hears it through NOTIFY.
