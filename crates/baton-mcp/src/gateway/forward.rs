@@ -244,7 +244,9 @@ impl Gateway {
         timeouts: Timeouts,
         tasks: bool,
     ) -> Result<ServerResult, CallError> {
-        let mut guard = connection.relay.begin_call(call.peer.clone());
+        let mut guard = connection
+            .relay
+            .begin_call(call.peer.clone(), call.input.clone());
         let peer = connection.session.peer();
         let mut options = PeerRequestOptions::no_options();
         if connection.is_modern() {

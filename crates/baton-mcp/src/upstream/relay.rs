@@ -14,7 +14,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -22,13 +22,16 @@ use rmcp::{
     ClientHandler, ErrorData, RoleClient, RoleServer,
     model::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
-        ElicitRequestParams, ElicitResult, Implementation, ListRootsResult,
-        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, ProtocolVersion,
+        ElicitRequestParams, ElicitResult, Implementation, InputRequest, InputRequests,
+        InputRequiredResult, ListRootsResult, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ProgressToken, ProtocolVersion, Request, RequestNoParam,
         ResourceUpdatedNotificationParam,
     },
     service::{NotificationContext, Peer, RequestContext},
 };
 use tokio::sync::mpsc;
+
+use crate::tasks::InputSource;
 
 /// A catalog change announced by an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,10 +85,24 @@ pub enum UpstreamEvent {
     },
 }
 
+/// Who answers the server-initiated requests of a call in flight.
+#[derive(Clone)]
+enum Caller {
+    /// The downstream client waiting on the call.
+    Client(Peer<RoleServer>),
+    /// No client on the line (a step of a Baton task): each request becomes an
+    /// `input_required` round of its own for the call's input source, which parks it until
+    /// the task's client answers (`tasks/update`).
+    Input {
+        source: Arc<dyn InputSource>,
+        rounds: Arc<AtomicUsize>,
+    },
+}
+
 #[derive(Default)]
 struct Callers {
-    /// In-flight calls, oldest first: (call id, the downstream peer waiting on it).
-    calls: Vec<(u64, Peer<RoleServer>)>,
+    /// In-flight calls, oldest first: (call id, who answers for it).
+    calls: Vec<(u64, Caller)>,
     /// Upstream progress token → the call's progress watch.
     progress: HashMap<ProgressToken, ProgressWatch>,
     /// Resource URI → clients subscribed to its updates.
@@ -113,12 +130,25 @@ impl Relay {
     }
 
     /// Registers a call from `peer` (the caller of sampling/elicitation/roots requests the
-    /// server may send meanwhile). The registration ends when the guard drops.
-    pub fn begin_call(self: &Arc<Self>, peer: Option<Peer<RoleServer>>) -> CallGuard {
+    /// server may send meanwhile), or, without a peer, its `input` source. The registration
+    /// ends when the guard drops.
+    pub fn begin_call(
+        self: &Arc<Self>,
+        peer: Option<Peer<RoleServer>>,
+        input: Option<Arc<dyn InputSource>>,
+    ) -> CallGuard {
         let id = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let has_peer = peer.is_some();
-        if let Some(peer) = peer {
-            self.lock().calls.push((id, peer));
+        let caller = match (peer, input) {
+            (Some(peer), _) => Some(Caller::Client(peer)),
+            (None, Some(source)) => Some(Caller::Input {
+                source,
+                rounds: Default::default(),
+            }),
+            (None, None) => None,
+        };
+        let has_peer = caller.is_some();
+        if let Some(caller) = caller {
+            self.lock().calls.push((id, caller));
         }
         CallGuard {
             relay: self.clone(),
@@ -202,8 +232,35 @@ impl Relay {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn current_caller(&self) -> Option<Peer<RoleServer>> {
-        self.lock().calls.last().map(|(_, peer)| peer.clone())
+    fn current_caller(&self) -> Option<Caller> {
+        self.lock().calls.last().map(|(_, caller)| caller.clone())
+    }
+
+    /// Puts one server-initiated request (`key`: what it is) to a call's input source and
+    /// reads the answer as the result the server expects.
+    async fn ask_input<T: serde::de::DeserializeOwned>(
+        &self,
+        source: &Arc<dyn InputSource>,
+        rounds: &AtomicUsize,
+        key: &str,
+        request: InputRequest,
+    ) -> Result<T, ErrorData> {
+        let round = rounds.fetch_add(1, Ordering::Relaxed);
+        let requests = InputRequests::from([(key.to_owned(), request)]);
+        let input = InputRequiredResult::from_input_requests(requests);
+        let (responses, _) = source.fulfil(&self.server, round, input).await?;
+        let answer = responses
+            .and_then(|mut responses| responses.remove(key))
+            .ok_or_else(|| self.unanswered(key, "no answer"))?;
+        serde_json::from_value(answer).map_err(|error| self.unanswered(key, &error.to_string()))
+    }
+
+    fn unanswered(&self, key: &str, why: &str) -> ErrorData {
+        crate::error::GatewayError::Relay(format!(
+            "the {key} request of server \"{}\" got no usable answer from the task's client: {why}",
+            self.server
+        ))
+        .into()
     }
 
     fn no_caller(&self, what: &str) -> ErrorData {
@@ -248,7 +305,10 @@ impl CallGuard {
                 .calls
                 .iter()
                 .find(|(id, _)| *id == self.id)
-                .map(|(_, peer)| (peer.clone(), token))
+                .and_then(|(_, caller)| match caller {
+                    Caller::Client(peer) => Some((peer.clone(), token)),
+                    Caller::Input { .. } => None,
+                })
         });
         callers.progress.insert(
             upstream.clone(),
@@ -318,13 +378,19 @@ impl ClientHandler for UpstreamClient {
         params: CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        let peer = self
-            .relay
-            .current_caller()
-            .ok_or_else(|| self.relay.no_caller("sampling"))?;
-        peer.create_message(params)
-            .await
-            .map_err(|error| forwarded(&self.relay.server, "sampling/createMessage", error))
+        match self.relay.current_caller() {
+            Some(Caller::Client(peer)) => peer
+                .create_message(params)
+                .await
+                .map_err(|error| forwarded(&self.relay.server, "sampling/createMessage", error)),
+            Some(Caller::Input { source, rounds }) => {
+                let request = InputRequest::CreateMessage(Request::new(params));
+                self.relay
+                    .ask_input(&source, &rounds, "sampling", request)
+                    .await
+            }
+            None => Err(self.relay.no_caller("sampling")),
+        }
     }
 
     async fn create_elicitation(
@@ -332,13 +398,19 @@ impl ClientHandler for UpstreamClient {
         params: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        let peer = self
-            .relay
-            .current_caller()
-            .ok_or_else(|| self.relay.no_caller("elicitation"))?;
-        peer.create_elicitation(params)
-            .await
-            .map_err(|error| forwarded(&self.relay.server, "elicitation/create", error))
+        match self.relay.current_caller() {
+            Some(Caller::Client(peer)) => peer
+                .create_elicitation(params)
+                .await
+                .map_err(|error| forwarded(&self.relay.server, "elicitation/create", error)),
+            Some(Caller::Input { source, rounds }) => {
+                let request = InputRequest::Elicitation(Request::new(params));
+                self.relay
+                    .ask_input(&source, &rounds, "elicitation", request)
+                    .await
+            }
+            None => Err(self.relay.no_caller("elicitation")),
+        }
     }
 
     async fn list_roots(
@@ -346,10 +418,26 @@ impl ClientHandler for UpstreamClient {
         _context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
         match self.relay.current_caller() {
-            Some(peer) => peer
+            Some(Caller::Client(peer)) => peer
                 .list_roots()
                 .await
                 .map_err(|error| forwarded(&self.relay.server, "roots/list", error)),
+            // A task's client is asked; a run with nobody to ask has no roots, as a call
+            // without a client.
+            Some(Caller::Input { source, rounds }) => {
+                let request = InputRequest::ListRoots(RequestNoParam::default());
+                match self
+                    .relay
+                    .ask_input(&source, &rounds, "roots", request)
+                    .await
+                {
+                    Ok(roots) => Ok(roots),
+                    Err(error) => {
+                        tracing::debug!(server = %self.relay.server, %error, "no roots for the call");
+                        Ok(ListRootsResult::default())
+                    }
+                }
+            }
             None => Ok(ListRootsResult::default()),
         }
     }
@@ -383,10 +471,11 @@ impl ClientHandler for UpstreamClient {
     ) {
         tracing::debug!(server = %self.relay.server, level = ?params.level, data = %params.data, "upstream log message");
         match self.relay.current_caller() {
-            Some(peer) => {
+            Some(Caller::Client(peer)) => {
                 let _ = peer.notify_logging_message(params).await;
             }
-            None => {
+            // Nobody on the line (a task's step): as when no call is in flight.
+            Some(Caller::Input { .. }) | None => {
                 let _ = self.relay.events.send(UpstreamEvent::Log {
                     server: self.relay.server.clone(),
                     message: params,

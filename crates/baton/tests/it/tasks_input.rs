@@ -1,5 +1,6 @@
 //! Input during a task: a Baton task whose upstream tool asks for input (a 2026-07-28
-//! `input_required` result, from the Python SDK's server) shows `input_required` with the
+//! `input_required` result, from the Python SDK's server; or a 2025-11-25 server's
+//! `elicitation/create` request, from server-everything) shows `input_required` with the
 //! requests on `tasks/get`, takes the answers by `tasks/update` (all at once or one at a
 //! time), keeps waiting across a Baton restart, and only its owner may answer it.
 
@@ -19,10 +20,12 @@ fn config(dir: &TestDir) -> std::path::PathBuf {
         &format!(
             "servers:\n  tasks:\n    command: {}\n    args: [{}, --only, tasks]\n\
              \x20   namespace: false\n    task_support: {{ confirm_delete: optional, multi_input: optional }}\n\
+             \x20 everything:\n    command: {}\n    task_support: optional\n\
              serve:\n  auth:\n    api_keys:\n      ana: \"{ANA}\"\n      bo: \"{BO}\"\n\
              tasks:\n  poll_interval: 200ms\n",
             peer("python").display(),
             fixture.display(),
+            peer("mcp-server-everything").display(),
         ),
     )
 }
@@ -56,6 +59,14 @@ async fn start_task(session: &mut Session, tool: &str, arguments: Value) -> Stri
     created["result"]["taskId"].as_str().unwrap().to_owned()
 }
 
+/// The one request a waiting task shows, and its key.
+fn only_request(waiting: &Value) -> (String, Value) {
+    let requests = waiting["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1, "{waiting}");
+    let (key, request) = requests.iter().next().unwrap();
+    (key.clone(), request.clone())
+}
+
 fn accept(field: &str, value: Value) -> Value {
     json!({"action": "accept", "content": {field: value}})
 }
@@ -69,13 +80,7 @@ async fn a_task_waits_for_input_across_a_restart_and_only_its_owner_answers() {
     let task = start_task(&mut ana, "confirm_delete", json!({"path": "/srv/old"})).await;
 
     let waiting = until_input(&mut ana, &task, 1).await;
-    let (key, request) = waiting["inputRequests"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .next()
-        .unwrap();
-    let key = key.clone();
+    let (key, request) = only_request(&waiting);
     assert_eq!(request["method"], "elicitation/create", "{waiting}");
     assert_eq!(
         request["params"]["message"], "Delete /srv/old?",
@@ -193,4 +198,37 @@ async fn a_task_waiting_for_input_is_cancelled() {
     };
     assert_eq!(done["status"], "cancelled", "{done}");
     assert!(done.get("inputRequests").is_none(), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_servers_elicitation_request_waits_for_the_tasks_client() {
+    let dir = TestDir::new();
+    let baton = BatonHttp::start(&config(&dir));
+    let mut ana = Session::open(&baton.mcp_url(), ANA, true).await;
+    let task = start_task(
+        &mut ana,
+        "everything__trigger-elicitation-request",
+        json!({}),
+    )
+    .await;
+
+    let waiting = until_input(&mut ana, &task, 1).await;
+    let (key, request) = only_request(&waiting);
+    assert_eq!(request["method"], "elicitation/create", "{waiting}");
+    assert_eq!(
+        request["params"]["message"], "Please provide inputs for the following fields:",
+        "server-everything's own request, relayed from its connection: {waiting}"
+    );
+    ana.request(
+        "tasks/update",
+        json!({"taskId": task, "inputResponses": {key: accept("name", json!("Ada Lovelace"))}}),
+    )
+    .await;
+    let done = until_terminal(&mut ana, &task).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let text = done["result"]["content"].to_string();
+    assert!(
+        text.contains("User provided the requested information") && text.contains("Ada Lovelace"),
+        "the server got the answer: {done}"
+    );
 }
