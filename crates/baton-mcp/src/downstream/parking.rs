@@ -78,6 +78,22 @@ pub struct Parking {
     park_after: Duration,
     /// Told when a session finishes parking (a restore waits for it).
     parked: tokio::sync::Notify,
+    /// When sessions were last parked or ended (their memory freed), until the allocator
+    /// was nudged to give it back ([`nudge_allocator`]); and how many records there were.
+    freed: Mutex<(Option<Instant>, usize)>,
+}
+
+/// How long after sessions were freed the allocator is nudged: mimalloc gives freed memory
+/// back to the system (purges it) only once it has been free for its purge delay (1 s).
+const PURGE_AFTER: Duration = Duration::from_millis(1500);
+
+/// Makes mimalloc purge what has been free for its purge delay: it looks for such memory
+/// only when it frees a whole page, so a process that went quiet right after closing many
+/// sessions would keep their memory committed (~95 KB each; BENCHMARKS.md, "Start-up and
+/// idle memory"). Freeing one large block is such a page free.
+fn nudge_allocator() {
+    let block: Vec<u8> = Vec::with_capacity(4 << 20);
+    drop(std::hint::black_box(block));
 }
 
 /// What is kept of a session while it lives, and all that is kept while it is parked.
@@ -152,6 +168,7 @@ impl Parking {
             init_timeout,
             park_after: PARK_AFTER,
             parked: tokio::sync::Notify::new(),
+            freed: Mutex::new((None, 0)),
         })
     }
 
@@ -196,6 +213,16 @@ impl Parking {
 
     async fn sweep(&self) {
         let now = Instant::now();
+        {
+            let mut freed = self.freed.lock().unwrap_or_else(|p| p.into_inner());
+            if freed
+                .0
+                .is_some_and(|at| now.duration_since(at) >= PURGE_AFTER)
+            {
+                nudge_allocator();
+                freed.0 = None;
+            }
+        }
         let (to_park, unfinished) = {
             let mut records = self.records();
             records.retain(|_, record| {
@@ -225,6 +252,7 @@ impl Parking {
                 .collect();
             (to_park, unfinished)
         };
+        let any_freed = !to_park.is_empty() || !unfinished.is_empty();
         for id in unfinished {
             tracing::info!(session = %id, "closing a session that never sent notifications/initialized");
             self.end(&id).await;
@@ -238,7 +266,14 @@ impl Parking {
             }
             self.parked.notify_waiters();
         }
-        crate::metrics::sessions_parked(self.counts().1);
+        let (count, parked) = self.counts();
+        let mut freed = self.freed.lock().unwrap_or_else(|p| p.into_inner());
+        if any_freed || count < freed.1 {
+            freed.0 = Some(Instant::now());
+        }
+        freed.1 = count;
+        drop(freed);
+        crate::metrics::sessions_parked(parked);
     }
 
     /// Notes a client message on `id`: activity, the handshake's end, state it may leave.

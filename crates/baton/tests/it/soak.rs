@@ -25,12 +25,13 @@ const CAP: usize = 200;
 /// Tasks opening sessions at once.
 const OPENERS: usize = 8;
 /// How far above its resting size Baton may stay once the load is gone. Measured (debug
-/// build, this test, a loaded 2-core machine): with mimalloc's defaults, resting 105–109 MB,
-/// peaks of 116–121 MB, and after expiry anywhere from 97.5 MB to above resting + 8 MB, as
-/// the allocator kept freed pages; hence the test's allocator settings, under which RSS
-/// follows the heap: resting 66.8 MB, peak 85.9 MB, 66.1 MB after expiry. The bound
-/// catches any per-session leak (10,000 sessions × even 1 kB = 10 MB; a live rmcp session
-/// is ~100 kB).
+/// build, this test, a loaded 2-core machine): with mimalloc's run-time defaults, resting
+/// 105–109 MB, peaks of 116–121 MB, and after expiry anywhere from 97.5 MB to 8 MB above
+/// resting, as the allocator kept freed pages. Baton's own settings (arena memory committed
+/// on demand, `.cargo/config.toml`; the allocator nudged to purge after sessions close,
+/// `downstream/parking.rs`) make RSS follow what Baton holds without any environment
+/// variable. The bound catches any per-session leak (10,000 sessions × even 1 kB = 10 MB; a
+/// live rmcp session is ~100 kB).
 const RSS_SLACK_KB: u64 = 8 * 1024;
 
 /// What the openers saw.
@@ -49,15 +50,8 @@ async fn ten_thousand_abandoned_sessions_expire_the_cap_holds_and_a_good_client_
         "baton.yaml",
         &format!("serve:\n  sessions:\n    max: {CAP}\n    idle_timeout: 2s\n"),
     );
-    // The allocator is told to give freed pages back at once, so RSS follows what Baton
-    // holds: with mimalloc's defaults on Linux (an eagerly committed arena, purged
-    // lazily), freed memory may stay resident up to the peak, for reuse.
-    let allocator = [
-        ("RUST_LOG", "warn"),
-        ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
-        ("MIMALLOC_PURGE_DELAY", "0"),
-    ];
-    let baton = BatonHttp::start_env(&config, &[], &allocator);
+    // No allocator settings from the environment: Baton's own must give memory back.
+    let baton = BatonHttp::start_env(&config, &[], &[("RUST_LOG", "warn")]);
     let url = baton.mcp_url();
     let http = reqwest::Client::new();
     let (good, _) = connect_http(&url).await;
