@@ -24,7 +24,7 @@ use rmcp::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
         ElicitRequestParams, ElicitResult, Implementation, InputRequest, InputRequests,
         InputRequiredResult, ListRootsResult, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ProgressToken, ProtocolVersion, Request, RequestNoParam,
+        ProgressNotificationParam, ProgressToken, ProtocolVersion, Request,
         ResourceUpdatedNotificationParam,
     },
     service::{NotificationContext, Peer, RequestContext},
@@ -422,22 +422,11 @@ impl ClientHandler for UpstreamClient {
                 .list_roots()
                 .await
                 .map_err(|error| forwarded(&self.relay.server, "roots/list", error)),
-            // A task's client is asked; a run with nobody to ask has no roots, as a call
-            // without a client.
-            Some(Caller::Input { source, rounds }) => {
-                let request = InputRequest::ListRoots(RequestNoParam::default());
-                match self
-                    .relay
-                    .ask_input(&source, &rounds, "roots", request)
-                    .await
-                {
-                    Ok(roots) => Ok(roots),
-                    Err(error) => {
-                        tracing::debug!(server = %self.relay.server, %error, "no roots for the call");
-                        Ok(ListRootsResult::default())
-                    }
-                }
-            }
+            // Not put to a task's client: a 2025-11-25 server asks for roots on its own
+            // (server-everything does around every call), and a task would wait for an
+            // answer its client never thinks to give. No roots, as for a call without a
+            // client.
+            Some(Caller::Input { .. }) => Ok(ListRootsResult::default()),
             None => Ok(ListRootsResult::default()),
         }
     }
