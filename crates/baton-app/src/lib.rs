@@ -187,13 +187,9 @@ impl App {
         }
         // MCP tasks are engine runs: `serve` keeps them (a one-shot command has no client
         // to come back for one).
-        let task_store = match (
-            &services.store,
-            role == Role::Serve && services.engine.is_some(),
-        ) {
-            (Ok(store), true) => Some(store.clone()),
-            _ => None,
-        };
+        let task_store = (role == Role::Serve && services.engine.is_some())
+            .then(|| services.store.clone().ok())
+            .flatten();
         if task_store.is_some() {
             gateway.set_tasks(Arc::new(tasks::StoreTasks::new(services.clone(), &gateway)));
         }

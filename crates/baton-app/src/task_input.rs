@@ -100,35 +100,42 @@ impl StepInput {
     ) -> Result<InputResponses, Stop> {
         let prefix = format!("{}/{round}/", self.prefix());
         let now = chrono::Utc::now().timestamp_millis();
-        let mut answers = InputResponses::new();
         for (key, request) in requests {
             let text = serde_json::to_string(request).map_err(internal)?;
-            let given = self
-                .store
+            self.store
                 .ask_task_input(&task.id, &format!("{prefix}{key}"), &text, now)
                 .await
                 .map_err(internal)?;
-            if let Some(given) = given.and_then(|given| serde_json::from_str(&given).ok()) {
-                answers.insert(key.clone(), given);
-            }
         }
-        self.forget_stale(task, &prefix, requests).await?;
         tracing::info!(task = %task.id, tool = %task.tool, keys = requests.len(),
             "the task waits for input");
+        let step = format!("{}/", self.prefix());
         loop {
             // Armed before the store is read, so a response recorded meanwhile wakes us.
             let answered = ANSWERED.notified();
             tokio::pin!(answered);
             answered.as_mut().enable();
+            let mut answers = InputResponses::new();
             for input in self.store.task_inputs(&task.id).await.map_err(internal)? {
-                let (Some(key), Some(response)) = (input.key.strip_prefix(&prefix), input.response)
-                else {
-                    continue;
-                };
-                if requests.contains_key(key)
-                    && let Ok(value) = serde_json::from_str(&response)
-                {
-                    answers.insert(key.to_owned(), value);
+                let asked = input
+                    .key
+                    .strip_prefix(&prefix)
+                    .filter(|key| requests.contains_key(*key));
+                match (asked, input.response) {
+                    (Some(key), Some(response)) => {
+                        if let Ok(value) = serde_json::from_str(&response) {
+                            answers.insert(key.to_owned(), value);
+                        }
+                    }
+                    // This step's request that is not asked any more (a step repeated after
+                    // a restart whose server asked otherwise): `tasks/get` must not show it.
+                    (None, None) if input.key.starts_with(&step) => {
+                        self.store
+                            .forget_task_input(&task.id, &input.key)
+                            .await
+                            .map_err(internal)?;
+                    }
+                    _ => {}
                 }
             }
             if answers.len() == requests.len() {
@@ -147,30 +154,6 @@ impl StepInput {
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
-    }
-
-    /// Forgets this step's unanswered requests that are not asked any more (a step repeated
-    /// after a restart whose server asked otherwise), so `tasks/get` does not show them.
-    async fn forget_stale(
-        &self,
-        task: &TaskRecord,
-        current: &str,
-        requests: &InputRequests,
-    ) -> Result<(), ErrorData> {
-        let step = format!("{}/", self.prefix());
-        for input in self.store.task_inputs(&task.id).await.map_err(internal)? {
-            let asked_now = input
-                .key
-                .strip_prefix(current)
-                .is_some_and(|key| requests.contains_key(key));
-            if input.response.is_none() && input.key.starts_with(&step) && !asked_now {
-                self.store
-                    .forget_task_input(&task.id, &input.key)
-                    .await
-                    .map_err(internal)?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -58,10 +58,10 @@ feature! {
         /// Deletes the tasks whose time to live has passed at `now` (ms); their runs stay
         /// (pruned with the other runs). Returns how many were deleted.
         fn prune_tasks(&self, now: i64) -> Result<u64>;
-        /// Parks `request` (JSON) under `key` for task `task`; returns the response already
-        /// given to the same request under that key (a step repeated after a restart), if
-        /// any. A different request under the key replaces it, unanswered.
-        fn ask_task_input(&self, task: &str, key: &str, request: &str, now: i64) -> Result<Option<String>>;
+        /// Parks `request` (JSON) under `key` for task `task`. A response already given to
+        /// the same request under that key (a step repeated after a restart) is kept; a
+        /// different request under the key replaces it, unanswered.
+        fn ask_task_input(&self, task: &str, key: &str, request: &str, now: i64) -> Result<()>;
         /// Every input of task `task` (answered or not), by key.
         fn task_inputs(&self, task: &str) -> Result<Vec<TaskInput>>;
         /// Records the client's `response` (JSON) under `key`, if a request waits under it
@@ -131,29 +131,22 @@ macro_rules! same_task_methods {
             Ok(deleted.rows_affected())
         }
 
-        async fn ask_task_input(
-            &self,
-            task: &str,
-            key: &str,
-            request: &str,
-            now: i64,
-        ) -> Result<Option<String>> {
-            let response: Option<(Option<String>,)> = sqlx::query_as(
+        async fn ask_task_input(&self, task: &str, key: &str, request: &str, now: i64) -> Result<()> {
+            sqlx::query(
                 "INSERT INTO task_inputs (task_id, key, request, response, created_at) \
                  VALUES ($1, $2, $3, NULL, $4) \
                  ON CONFLICT (task_id, key) DO UPDATE SET \
                    response = CASE WHEN task_inputs.request = excluded.request \
                                    THEN task_inputs.response ELSE NULL END, \
-                   request = excluded.request \
-                 RETURNING response",
+                   request = excluded.request",
             )
             .bind(task)
             .bind(key)
             .bind(request)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .execute(&self.pool)
             .await?;
-            Ok(response.and_then(|(response,)| response))
+            Ok(())
         }
 
         async fn task_inputs(&self, task: &str) -> Result<Vec<crate::TaskInput>> {

@@ -146,14 +146,14 @@ impl Relay {
             }),
             (None, None) => None,
         };
-        let has_peer = caller.is_some();
+        let registered = caller.is_some();
         if let Some(caller) = caller {
             self.lock().calls.push((id, caller));
         }
         CallGuard {
             relay: self.clone(),
             id,
-            has_peer,
+            registered,
             upstream_progress: None,
         }
     }
@@ -285,7 +285,7 @@ struct ProgressWatch {
 pub struct CallGuard {
     relay: Arc<Relay>,
     id: u64,
-    has_peer: bool,
+    registered: bool,
     upstream_progress: Option<ProgressToken>,
 }
 
@@ -324,7 +324,7 @@ impl CallGuard {
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        if !self.has_peer && self.upstream_progress.is_none() {
+        if !self.registered && self.upstream_progress.is_none() {
             return;
         }
         let mut callers = self.relay.lock();
