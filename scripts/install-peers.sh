@@ -31,6 +31,7 @@ PY_PKGS=(
 AXE_VERSION="4.14.1"                     # axe-core: accessibility checks in the dashboard tests
 OIDC_PROVIDER_VERSION="9.13.3"           # oidc-provider: the real OAuth server of the OAuth tests
 MCP_REMOTE_VERSION="0.15.1"              # mcp-remote: the stdio bridge desktop hosts sign in with
+TS_SDK_VERSION="1.32.2"                  # @modelcontextprotocol/sdk 1.x: a 2025-11-25 client with tasks
 
 FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
@@ -142,6 +143,16 @@ else
   # shellcheck disable=SC2086 # two packages
   with_node22 npm install --prefix "$PEERS/oauth" "${NPM_FLAGS[@]}" --save-exact $spec >/dev/null
   stamp oauth "$spec"
+fi
+
+# ---- 5d. TypeScript SDK 1.x (the 2025-11-25 task client of the legacy-tasks tests) -----
+spec="@modelcontextprotocol/sdk@$TS_SDK_VERSION"
+if up_to_date tssdk "$spec" "$PEERS/tssdk/node_modules/@modelcontextprotocol/sdk/package.json"; then
+  log "ts sdk: ok ($TS_SDK_VERSION)"
+else
+  log "ts sdk: installing $spec"
+  with_node22 npm install --prefix "$PEERS/tssdk" "${NPM_FLAGS[@]}" --save-exact "$spec" >/dev/null
+  stamp tssdk "$spec"
 fi
 
 # ---- 6. Wrappers in .peers/bin ------------------------------------------------------

@@ -27,6 +27,10 @@ use tokio_util::sync::CancellationToken;
 /// a response recorded by another process is seen at the next poll.
 static ANSWERED: LazyLock<Notify> = LazyLock::new(Notify::new);
 
+/// Woken whenever a step here parks a request for input, so those following its task
+/// (`tasks/result`, status notifications) see `input_required` at once.
+pub static ASKED: LazyLock<Notify> = LazyLock::new(Notify::new);
+
 /// How often a waiting step looks for responses another process recorded.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -107,6 +111,7 @@ impl StepInput {
                 .await
                 .map_err(internal)?;
         }
+        ASKED.notify_waiters();
         tracing::info!(task = %task.id, tool = %task.tool, keys = requests.len(),
             "the task waits for input");
         let step = format!("{}/", self.prefix());

@@ -106,7 +106,10 @@ impl StoreTasks {
             tool: new.tool,
             kind: kind.to_owned(),
             created_at: now,
-            ttl_ms: Some(millis(settings.ttl)),
+            ttl_ms: Some(millis(
+                new.ttl
+                    .map_or(settings.ttl, |asked| asked.min(settings.max_ttl)),
+            )),
             poll_interval_ms: millis(settings.poll_interval),
         };
         if let Err(error) = store.create_task(&record).await {
@@ -139,6 +142,63 @@ impl StoreTasks {
         let (store, _) = self.parts()?;
         let task = self.find(store, owner, id).await?;
         crate::task_input::answer(store, &task.id, responses).await
+    }
+
+    /// `owner`'s live tasks, newest first, `limit` after the first `skip`.
+    async fn list_tasks(
+        &self,
+        owner: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<Task>, ErrorData> {
+        let (store, _) = self.parts()?;
+        let wanted = i64::try_from(skip.saturating_add(limit)).unwrap_or(i64::MAX);
+        let now = baton_store_now();
+        let records = store.tasks_of(owner, wanted).await.map_err(internal)?;
+        let mut tasks = Vec::new();
+        for task in records.iter().filter(|task| !task.expired(now)).skip(skip) {
+            let run = store.run(&task.run_id).await.map_err(internal)?;
+            let waiting = if run.status.is_finished() {
+                Default::default()
+            } else {
+                crate::task_input::pending(store, &task.id).await?
+            };
+            tasks.push(detailed(task, &run, waiting).task);
+        }
+        Ok(tasks)
+    }
+
+    /// Waits until task `id`'s run emits an event here, a step here asks for input, or
+    /// `within` passes (a change made by another process is seen then).
+    async fn task_changed(&self, id: &str, within: std::time::Duration) {
+        let Ok((store, engine)) = self.parts() else {
+            return tokio::time::sleep(within).await;
+        };
+        // Armed before the store is read, so nothing that happens meanwhile is missed.
+        let mut events = engine.subscribe();
+        let asked = crate::task_input::ASKED.notified();
+        let run = match store.task(id).await {
+            Ok(Some(task)) => task.run_id,
+            _ => return tokio::time::sleep(within).await,
+        };
+        let of_run = async {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.run() == run => return,
+                    Ok(_) => {}
+                    // Missed events may include this run's.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        return std::future::pending().await;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            () = of_run => {}
+            () = asked => {}
+            () = tokio::time::sleep(within) => {}
+        }
     }
 
     async fn cancel_task(&self, owner: &str, id: &str) -> Result<(), ErrorData> {
@@ -176,6 +236,19 @@ impl TaskBackend for StoreTasks {
         responses: rmcp::model::InputResponses,
     ) -> BoxFuture<'a, Result<(), ErrorData>> {
         Box::pin(self.update_task(owner, id, responses))
+    }
+
+    fn list<'a>(
+        &'a self,
+        owner: &'a str,
+        skip: usize,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Task>, ErrorData>> {
+        Box::pin(self.list_tasks(owner, skip, limit))
+    }
+
+    fn changed<'a>(&'a self, id: &'a str, within: std::time::Duration) -> BoxFuture<'a, ()> {
+        Box::pin(self.task_changed(id, within))
     }
 }
 

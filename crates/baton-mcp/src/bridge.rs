@@ -95,36 +95,46 @@ pub async fn fulfil_input(
         ))
         .into());
     };
+    let who = format!("server \"{server}\"");
     let mut responses = InputResponses::new();
     for (key, request) in requests {
-        let answer = match request {
-            InputRequest::CreateMessage(request) => {
-                to_json(client.create_message(request.params).await)
-            }
-            InputRequest::Elicitation(request) => {
-                to_json(client.create_elicitation(request.params).await)
-            }
-            InputRequest::ListRoots(_) => to_json(client.list_roots().await),
-            _ => Err(rmcp::ServiceError::McpError(
-                GatewayError::InvalidParams(format!(
-                    "server \"{server}\" asked for a kind of input Baton cannot relay"
-                ))
-                .into(),
-            )),
-        };
-        let answer = answer.map_err(|error| match error {
-            rmcp::ServiceError::McpError(error) => error,
-            other => GatewayError::Relay(format!(
-                "asking the client for input that server \"{server}\" needs failed: {other}"
-            ))
-            .into(),
-        })?;
-        responses.insert(key, answer);
+        responses.insert(key, ask_client(&who, client, request).await?);
     }
     Ok((
         (!responses.is_empty()).then_some(responses),
         result.request_state,
     ))
+}
+
+/// Puts one input `request` a server (`who`: `server "git"`, `task 1f…`) needs to the
+/// legacy `client`, returning its answer as JSON.
+pub async fn ask_client(
+    who: &str,
+    client: &Peer<RoleServer>,
+    request: InputRequest,
+) -> Result<serde_json::Value, ErrorData> {
+    let answer = match request {
+        InputRequest::CreateMessage(request) => {
+            to_json(client.create_message(request.params).await)
+        }
+        InputRequest::Elicitation(request) => {
+            to_json(client.create_elicitation(request.params).await)
+        }
+        InputRequest::ListRoots(_) => to_json(client.list_roots().await),
+        _ => Err(rmcp::ServiceError::McpError(
+            GatewayError::InvalidParams(format!(
+                "{who} asked for a kind of input Baton cannot relay"
+            ))
+            .into(),
+        )),
+    };
+    answer.map_err(|error| match error {
+        rmcp::ServiceError::McpError(error) => error,
+        other => GatewayError::Relay(format!(
+            "asking the client for input that {who} needs failed: {other}"
+        ))
+        .into(),
+    })
 }
 
 fn to_json<T: serde::Serialize>(

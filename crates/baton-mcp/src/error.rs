@@ -104,9 +104,25 @@ pub enum GatewayError {
     UnknownTask(String),
     /// A tool that runs only as a task, called by a client without the tasks extension.
     #[error(
-        "tool \"{0}\" runs only as a task: declare the io.modelcontextprotocol/tasks extension in the client's capabilities"
+        "tool \"{0}\" runs only as a task: declare the io.modelcontextprotocol/tasks extension in the client's capabilities (2026-07-28), or call it with params.task (2025-11-25)"
     )]
     TaskRequired(String),
+    /// A 2025-11-25 task-augmented call of a tool that does not run as a task.
+    #[error(
+        "tool \"{0}\" does not run as a task (its execution.taskSupport is neither optional nor required): call it without params.task, or set task_support for it in baton.yaml"
+    )]
+    NotATaskTool(String),
+    /// `tasks/cancel` of a task that already ended.
+    #[error(
+        "task \"{id}\" is already {status}: only a task still working or waiting for input can be cancelled"
+    )]
+    TaskFinished { id: String, status: String },
+    /// A method Baton does not serve.
+    #[error("method \"{0}\" is not served")]
+    UnknownMethod(String),
+    /// `tasks/result` of a cancelled task.
+    #[error("task \"{0}\" was cancelled and has no result")]
+    TaskCancelled(String),
     /// A call Baton ran as an upstream task that ended without a result (cancelled there,
     /// or answered in a shape Baton cannot read).
     #[error("server \"{server}\" ran tool \"{tool}\" as task {task}, and {reason}")]
@@ -343,6 +359,22 @@ impl From<GatewayError> for ErrorData {
                 error
             }
             GatewayError::NoTasks => ErrorData::method_not_found::<rmcp::model::GetTaskMethod>(),
+            GatewayError::UnknownMethod(method) => ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                message,
+                Some(json!({ "method": method })),
+            ),
+            GatewayError::NotATaskTool(tool) => ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                message,
+                Some(json!({ "tool": tool })),
+            ),
+            GatewayError::TaskFinished { id, status } => {
+                ErrorData::invalid_params(message, Some(json!({ "taskId": id, "status": status })))
+            }
+            GatewayError::TaskCancelled(id) => {
+                ErrorData::internal_error(message, Some(json!({ "taskId": id })))
+            }
         }
     }
 }

@@ -27,7 +27,18 @@ pub struct LineTransport<Role, R, W> {
     /// Who is at the other end, for messages: `server "git"`, `the client`.
     peer: Arc<str>,
     write: Arc<tokio::sync::Mutex<Option<W>>>,
+    /// What rewrites messages between the wire and rmcp, when anything does.
+    adapter: Option<Arc<dyn WireAdapter<Role>>>,
     _role: PhantomData<fn() -> Role>,
+}
+
+/// Rewrites what rmcp cannot parse or say: the 2025-11-25 task methods a legacy client
+/// sends, and the parts of Baton's answers they need (see `downstream::legacy_tasks`).
+pub trait WireAdapter<Role: ServiceRole>: Send + Sync {
+    /// The message to parse instead of `message`, if it must change.
+    fn inbound(&self, message: &[u8]) -> Option<Vec<u8>>;
+    /// Adjusts a message before it is written.
+    fn outbound(&self, message: &mut TxJsonRpcMessage<Role>);
 }
 
 /// What is known of a message over the limit: its size, beginning and end.
@@ -72,8 +83,15 @@ where
             max,
             peer: peer.into(),
             write: Arc::new(tokio::sync::Mutex::new(Some(write))),
+            adapter: None,
             _role: PhantomData,
         }
+    }
+
+    /// Messages go through `adapter` both ways.
+    pub fn with_adapter(mut self, adapter: Arc<dyn WireAdapter<Role>>) -> Self {
+        self.adapter = Some(adapter);
+        self
     }
 
     /// Reads one line into `self.line`, never holding more than `max` bytes of it.
@@ -153,8 +171,11 @@ where
 
     fn send(
         &mut self,
-        item: TxJsonRpcMessage<Role>,
+        mut item: TxJsonRpcMessage<Role>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        if let Some(adapter) = &self.adapter {
+            adapter.outbound(&mut item);
+        }
         let write = self.write.clone();
         let (max, peer) = (self.max, self.peer.clone());
         async move {
@@ -225,7 +246,10 @@ where
                 self.line.clear();
                 continue;
             }
-            let parsed = serde_json::from_slice::<RxJsonRpcMessage<Role>>(line);
+            let rewritten = self.adapter.as_ref().and_then(|a| a.inbound(line));
+            let parsed = serde_json::from_slice::<RxJsonRpcMessage<Role>>(
+                rewritten.as_deref().unwrap_or(line),
+            );
             match parsed {
                 Ok(message) => {
                     self.line.clear();

@@ -25,6 +25,9 @@ pub struct NewTask {
     pub owner: String,
     /// Where it came from, for `baton runs` (`task`, `task:PRINCIPAL`).
     pub origin: String,
+    /// How long the client asked the task to be kept (a 2025-11-25 `params.task.ttl`);
+    /// `None`: `tasks.ttl`. Never more than `tasks.max_ttl`.
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// What keeps tasks (the application installs one with [`crate::gateway::Gateway::set_tasks`]).
@@ -48,6 +51,21 @@ pub trait TaskBackend: Send + Sync {
         id: &'a str,
         responses: InputResponses,
     ) -> BoxFuture<'a, Result<(), ErrorData>>;
+    /// `owner`'s tasks, newest first: at most `limit` of them after the first `skip`
+    /// (the 2025-11-25 `tasks/list`), each with its status.
+    fn list<'a>(
+        &'a self,
+        owner: &'a str,
+        skip: usize,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Task>, ErrorData>>;
+    /// Resolves when the task `id` may have changed (its run moved on, or it asked for
+    /// input), or after `within` at the latest — for those who follow a task
+    /// (`tasks/result`, status notifications) without polling the store in a tight loop.
+    fn changed<'a>(&'a self, id: &'a str, within: std::time::Duration) -> BoxFuture<'a, ()> {
+        let _ = id;
+        Box::pin(tokio::time::sleep(within))
+    }
 }
 
 /// The answers to one `input_required` round: the responses and the server's request

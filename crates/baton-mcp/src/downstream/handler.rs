@@ -63,7 +63,7 @@ impl DownstreamSession {
     /// an `access:` section or an authenticated caller: stdio and unauthenticated HTTP are
     /// trusted).
     /// Whether this request's caller may use `name` (see [`CallContext::may_use`]).
-    fn may_use(&self, context: &RequestContext<RoleServer>, name: &str) -> bool {
+    pub(super) fn may_use(&self, context: &RequestContext<RoleServer>, name: &str) -> bool {
         self.visible(context)(name)
     }
 
@@ -129,7 +129,7 @@ impl DownstreamSession {
 
     /// The start of a use of a tool, prompt or resource: timed for the metrics, and
     /// described for the audit trail when the application keeps one.
-    fn begin(
+    pub(super) fn begin(
         &self,
         context: &RequestContext<RoleServer>,
         kind: AuditKind,
@@ -173,7 +173,7 @@ impl DownstreamSession {
     }
 
     /// The end of a use: its metrics, and its audit record.
-    fn end(&self, used: Use, name: &str, outcome: &'static str) {
+    pub(super) fn end(&self, used: Use, name: &str, outcome: &'static str) {
         if outcome != "ok" {
             crate::trace::record_error(&used.span, outcome);
         }
@@ -202,12 +202,12 @@ impl DownstreamSession {
 }
 
 /// A use of a tool, prompt or resource in progress.
-struct Use {
+pub(super) struct Use {
     kind: AuditKind,
     started: std::time::Instant,
     audit: Option<AuditStart>,
     /// Its SERVER span (disabled without a trace exporter).
-    span: tracing::Span,
+    pub(super) span: tracing::Span,
 }
 
 /// The audit outcome of a prompt get or resource read.
@@ -381,7 +381,7 @@ impl ServerHandler for DownstreamSession {
                     return Err(error);
                 }
                 crate::tasks::Dispatch::Task => {
-                    let result = self.start_task(backend, request, &context).await;
+                    let result = self.start_task(backend, request, None, &context).await;
                     self.end(used, &name, outcome(&result));
                     return result.map(CallToolResponse::Task);
                 }
@@ -510,6 +510,17 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.task_update(request, context).await
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        if request.method.starts_with(super::legacy_tasks::PREFIX) {
+            return self.legacy_request(request, context).await;
+        }
+        Err(crate::error::GatewayError::UnknownMethod(request.method).into())
     }
 
     async fn complete(

@@ -326,6 +326,11 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
             Err(refused) => return too_many_sessions(who, refused),
         }
     }
+    // A 2025-11-25 task request rmcp cannot parse is renamed for the handler.
+    let bytes = match parking.legacy_tasks().inbound(&bytes) {
+        Some(renamed) => bytes::Bytes::from(renamed),
+        None => bytes,
+    };
     let response = next
         .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod browser;
 pub mod handler;
 pub mod http;
+pub mod legacy_tasks;
 pub mod parking;
 pub mod sessions;
 pub mod sse;

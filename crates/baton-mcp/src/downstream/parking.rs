@@ -81,6 +81,8 @@ pub struct Parking {
     /// When sessions were last parked or ended (their memory freed), until the allocator
     /// was nudged to give it back ([`nudge_allocator`]); and how many records there were.
     freed: Mutex<(Option<Instant>, usize)>,
+    /// The 2025-11-25 tasks shim's outbound half (its inbound half is in `http.rs`).
+    legacy_tasks: Arc<super::legacy_tasks::LegacyTasks>,
 }
 
 /// How long after sessions were freed the allocator is nudged: mimalloc gives freed memory
@@ -159,6 +161,7 @@ impl Parking {
     ) -> Arc<Parking> {
         let mut inner = LocalSessionManager::default();
         inner.session_config.keep_alive = Some(idle_timeout);
+        let legacy_tasks = super::legacy_tasks::LegacyTasks::new(&gateway);
         Arc::new_cyclic(|this| Parking {
             inner,
             this: this.clone(),
@@ -169,7 +172,13 @@ impl Parking {
             park_after: PARK_AFTER,
             parked: tokio::sync::Notify::new(),
             freed: Mutex::new((None, 0)),
+            legacy_tasks,
         })
+    }
+
+    /// The 2025-11-25 tasks shim of `/mcp`.
+    pub fn legacy_tasks(&self) -> &super::legacy_tasks::LegacyTasks {
+        &self.legacy_tasks
     }
 
     fn records(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Record>> {
@@ -288,14 +297,18 @@ impl Parking {
                     _ => record.pinned = true,
                 },
                 JsonRpcMessage::Request(request) => {
-                    record.pinned |= !matches!(
-                        request.request,
+                    record.pinned |= !match &request.request {
                         ClientRequest::PingRequest(_)
-                            | ClientRequest::ListToolsRequest(_)
-                            | ClientRequest::ListPromptsRequest(_)
-                            | ClientRequest::ListResourcesRequest(_)
-                            | ClientRequest::ListResourceTemplatesRequest(_)
-                    );
+                        | ClientRequest::ListToolsRequest(_)
+                        | ClientRequest::ListPromptsRequest(_)
+                        | ClientRequest::ListResourcesRequest(_)
+                        | ClientRequest::ListResourceTemplatesRequest(_) => true,
+                        // A legacy client's tools/list, renamed by the tasks shim.
+                        ClientRequest::CustomRequest(custom) => {
+                            custom.method == super::legacy_tasks::TOOLS_LIST
+                        }
+                        _ => false,
+                    };
                 }
                 _ => record.pinned = true,
             }
@@ -430,9 +443,10 @@ impl Transport<RoleServer> for Watched {
 
     fn send(
         &mut self,
-        item: ServerJsonRpcMessage,
+        mut item: ServerJsonRpcMessage,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         self.parking.note_sent(&self.id, &item);
+        self.parking.legacy_tasks.outbound(&mut item);
         self.inner.send(item)
     }
 

@@ -57,6 +57,8 @@ struct SseState {
     caps: Arc<super::sessions::Sessions>,
     /// For the callers' call budgets.
     auth: Option<Arc<super::auth::Authenticator>>,
+    /// The 2025-11-25 tasks shim, both ways.
+    legacy_tasks: Arc<super::legacy_tasks::LegacyTasks>,
 }
 
 pub fn router(
@@ -66,6 +68,7 @@ pub fn router(
     auth: Option<Arc<super::auth::Authenticator>>,
 ) -> Router {
     let state = SseState {
+        legacy_tasks: super::legacy_tasks::LegacyTasks::new(&gateway),
         gateway,
         sessions: Arc::default(),
         shutdown,
@@ -157,8 +160,10 @@ async fn open_stream(
                 .data(format!("/message?sessionId={id}")),
         )
     });
-    let messages = ReceiverStream::new(from_server).map(move |message| {
+    let shim = state.legacy_tasks.clone();
+    let messages = ReceiverStream::new(from_server).map(move |mut message| {
         let _keep = &guard;
+        shim.outbound(&mut message);
         let data = serde_json::to_string(&message).unwrap_or_default();
         Ok(Event::default().event("message").data(data))
     });
@@ -220,10 +225,13 @@ async fn post_message(
         super::http::method_of(&body).as_deref().unwrap_or("other"),
         "sse",
     );
-    let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+    // A 2025-11-25 task request rmcp cannot parse is renamed for the handler.
+    let renamed = state.legacy_tasks.inbound(&body);
+    let body = renamed.as_deref().unwrap_or(&body);
+    let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(body) {
         Ok(message) => message,
         Err(error) => {
-            let code = if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+            let code = if serde_json::from_slice::<serde_json::Value>(body).is_ok() {
                 crate::error::INVALID_REQUEST
             } else {
                 crate::error::PARSE_ERROR

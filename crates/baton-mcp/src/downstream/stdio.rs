@@ -16,15 +16,18 @@ use crate::{gateway::Gateway, lines::LineTransport};
 /// Serves one client on stdin/stdout until it disconnects.
 pub async fn serve(gateway: Arc<Gateway>) -> Result<(), std::io::Error> {
     let max = gateway.topology().config.resilience.max_message_bytes;
+    let shim = super::legacy_tasks::LegacyTasks::new(&gateway);
     let session = DownstreamSession::new(gateway);
     let service = match pipe_stdio() {
         Ok((read, write)) => {
-            let transport = LineTransport::<RoleServer, _, _>::new(read, write, max, "the client");
+            let transport = LineTransport::<RoleServer, _, _>::new(read, write, max, "the client")
+                .with_adapter(shim);
             session.serve(transport).await
         }
         Err(_) => {
             let (read, write) = rmcp::transport::stdio();
-            let transport = LineTransport::<RoleServer, _, _>::new(read, write, max, "the client");
+            let transport = LineTransport::<RoleServer, _, _>::new(read, write, max, "the client")
+                .with_adapter(shim);
             session.serve(transport).await
         }
     }

@@ -43,11 +43,13 @@ impl DownstreamSession {
             .ok_or_else(|| crate::error::GatewayError::NoTasks.into())
     }
 
-    /// Starts `request` as a task owned by this request's caller.
+    /// Starts `request` as a task owned by this request's caller, kept for `ttl` when the
+    /// client asked (else `tasks.ttl`).
     pub(super) async fn start_task(
         &self,
         backend: &std::sync::Arc<dyn TaskBackend>,
         request: CallToolRequestParams,
+        ttl: Option<std::time::Duration>,
         context: &RequestContext<RoleServer>,
     ) -> Result<CreateTaskResult, ErrorData> {
         let owner = self.task_owner(context);
@@ -61,6 +63,7 @@ impl DownstreamSession {
                 arguments: request.arguments,
                 owner,
                 origin,
+                ttl,
             })
             .await?;
         Ok(CreateTaskResult::new(task))

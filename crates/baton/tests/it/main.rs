@@ -38,6 +38,7 @@ mod soak;
 mod store;
 mod tasks;
 mod tasks_input;
+mod tasks_legacy;
 mod tasks_upstream;
 mod traces;
 mod triggers;

@@ -196,8 +196,8 @@ async fn a_workflow_task_survives_its_client_leaving_and_a_restart_and_only_its_
     let unknown = ana.request("tasks/get", json!({"taskId": "nope"})).await;
     assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
 
-    // A client that did not declare the extension gets the ordinary synchronous answer,
-    // and may not use the task methods.
+    // A client that did not declare the extension gets the ordinary synchronous answer;
+    // being a 2025-11-25 client, it gets that revision's task methods (docs/TASKS.md).
     let mut plain = Session::open(&baton.mcp_url(), ANA, false).await;
     let sync = plain
         .request(
@@ -210,8 +210,11 @@ async fn a_workflow_task_survives_its_client_leaving_and_a_restart_and_only_its_
         "{sync}"
     );
     assert!(sync["result"].get("taskId").is_none(), "{sync}");
-    let refused = plain.request("tasks/get", json!({"taskId": task})).await;
-    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+    let legacy = plain.request("tasks/get", json!({"taskId": task})).await;
+    assert_eq!(legacy["result"]["status"], "completed", "{legacy}");
+    assert!(legacy["result"]["ttl"].is_u64(), "2025-11-25 shape: {legacy}");
+    assert!(legacy["result"].get("ttlMs").is_none(), "{legacy}");
+    assert!(legacy["result"].get("result").is_none(), "{legacy}");
 
     // `baton runs` shows where the run came from.
     let runs = run_baton(&["runs", "--config", config.to_str().unwrap()]);

@@ -1,0 +1,206 @@
+//! The 2025-11-25 task methods (SEP-1686) for legacy clients, served from the same store as
+//! the 2026-07-28 extension. rmcp 3.11 speaks only the extension: it drops a `tools/call`'s
+//! `params.task`, knows no `tasks/result` or `tasks/list`, refuses `tasks/get` and
+//! `tasks/cancel` to a client that did not declare the extension, and its types have no
+//! `capabilities.tasks` and no tool `execution`. So every downstream transport passes its
+//! messages through this shim ([`LegacyTasks`]):
+//! - **inbound**, a request of the legacy era (no 2026-07-28 `protocolVersion` in its
+//!   `_meta`) that is a task-augmented `tools/call`, one of the four `tasks/*` methods, or
+//!   `tools/list` is renamed `baton/legacy/<method>`, which rmcp hands to the session's
+//!   handler as a custom request; the handler answers it in the legacy shapes
+//!   ([`methods`]);
+//! - **outbound**, the `initialize` answer of a 2025-11-25 (or later) session gains
+//!   `capabilities.tasks` (list, cancel, task-augmented `tools/call`).
+//!
+//! Only when the gateway keeps tasks: without a backend nothing is rewritten. The check of a
+//! message that is none of these is two substring searches.
+
+pub(super) mod methods;
+
+use std::sync::{Arc, Weak};
+
+use rmcp::{
+    RoleServer,
+    model::{CustomResult, JsonRpcMessage, ServerJsonRpcMessage, ServerResult},
+};
+use serde_json::{Value, json};
+
+use crate::{gateway::Gateway, lines::WireAdapter};
+
+/// The prefix of the methods a legacy task request is renamed to.
+pub(crate) const PREFIX: &str = "baton/legacy/";
+
+/// A legacy client's `tools/list`, renamed.
+pub(crate) const TOOLS_LIST: &str = "baton/legacy/tools/list";
+
+/// The first protocol version with tasks.
+const TASKS_SINCE: &str = "2025-11-25";
+
+/// The request `_meta` key a 2026-07-28 request names its version under.
+const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// The shim of one downstream transport (see the module's documentation).
+pub struct LegacyTasks {
+    gateway: Weak<Gateway>,
+}
+
+impl LegacyTasks {
+    pub fn new(gateway: &Arc<Gateway>) -> Arc<LegacyTasks> {
+        Arc::new(LegacyTasks {
+            gateway: Arc::downgrade(gateway),
+        })
+    }
+
+    fn serving(&self) -> bool {
+        self.gateway
+            .upgrade()
+            .is_some_and(|gateway| gateway.tasks().is_some())
+    }
+
+    /// The request to hand to rmcp instead of `message`, if it is a legacy task request.
+    pub fn inbound(&self, message: &[u8]) -> Option<Vec<u8>> {
+        if !self.serving() {
+            return None;
+        }
+        rename(message)
+    }
+
+    /// Adds `capabilities.tasks` to a 2025-11-25 session's `initialize` answer.
+    pub fn outbound(&self, message: &mut ServerJsonRpcMessage) {
+        if self.serving() {
+            advertise(message);
+        }
+    }
+}
+
+impl WireAdapter<RoleServer> for LegacyTasks {
+    fn inbound(&self, message: &[u8]) -> Option<Vec<u8>> {
+        LegacyTasks::inbound(self, message)
+    }
+
+    fn outbound(&self, message: &mut ServerJsonRpcMessage) {
+        LegacyTasks::outbound(self, message);
+    }
+}
+
+/// `message` with its method renamed `baton/legacy/<method>` when it is a legacy-era
+/// task-augmented `tools/call`, `tasks/get|result|list|cancel` or `tools/list`.
+fn rename(message: &[u8]) -> Option<Vec<u8>> {
+    use memchr::memmem::find;
+    if find(message, b"\"task").is_none() && find(message, b"tools/list").is_none() {
+        return None;
+    }
+    let mut value: Value = serde_json::from_slice(message).ok()?;
+    let object = value.as_object_mut()?;
+    let method = object.get("method")?.as_str()?;
+    let params = object.get("params");
+    let modern = params
+        .and_then(|params| params.get("_meta"))
+        .and_then(|meta| meta.get(PROTOCOL_VERSION_META))
+        .and_then(Value::as_str)
+        .is_some_and(|version| version >= "2026-07-28");
+    let legacy_task = match method {
+        "tools/call" => params
+            .and_then(|params| params.get("task"))
+            .is_some_and(Value::is_object),
+        "tools/list" | "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" => true,
+        _ => false,
+    };
+    if modern || !legacy_task {
+        return None;
+    }
+    let renamed = format!("{PREFIX}{method}");
+    object.insert("method".to_owned(), Value::String(renamed));
+    serde_json::to_vec(&value).ok()
+}
+
+/// Adds the 2025-11-25 `capabilities.tasks` to an `initialize` answer of that version or
+/// later (rmcp's `ServerCapabilities` cannot hold it, so the answer goes out as JSON).
+fn advertise(message: &mut ServerJsonRpcMessage) {
+    let JsonRpcMessage::Response(response) = message else {
+        return;
+    };
+    let ServerResult::InitializeResult(result) = &response.result else {
+        return;
+    };
+    if result.protocol_version.as_str() < TASKS_SINCE {
+        return;
+    }
+    let Ok(mut value) = serde_json::to_value(result) else {
+        return;
+    };
+    let Some(capabilities) = value.get_mut("capabilities").and_then(Value::as_object_mut) else {
+        return;
+    };
+    capabilities.insert(
+        "tasks".to_owned(),
+        json!({ "list": {}, "cancel": {}, "requests": { "tools": { "call": {} } } }),
+    );
+    response.result = ServerResult::CustomResult(CustomResult::new(value));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renamed(message: Value) -> Option<Value> {
+        rename(&serde_json::to_vec(&message).unwrap())
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn legacy_task_requests_are_renamed_and_nothing_else_is() {
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "slow", "arguments": {"task": 1}, "task": {"ttl": 60000}}});
+        let out = renamed(call).expect("a task-augmented call is renamed");
+        assert_eq!(out["method"], "baton/legacy/tools/call");
+        assert_eq!(out["params"]["task"]["ttl"], 60000);
+        for method in [
+            "tasks/get",
+            "tasks/result",
+            "tasks/list",
+            "tasks/cancel",
+            "tools/list",
+        ] {
+            let out = renamed(json!({"jsonrpc": "2.0", "id": 2, "method": method,
+                "params": {"taskId": "t"}}))
+            .unwrap_or_else(|| panic!("{method} is renamed"));
+            assert_eq!(out["method"], format!("baton/legacy/{method}"));
+        }
+        // A plain call (a "task" only among its arguments), a 2026-07-28 request, an answer.
+        let plain = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "slow", "arguments": {"task": {"ttl": 1}}}});
+        assert_eq!(renamed(plain), None);
+        let modern = json!({"jsonrpc": "2.0", "id": 4, "method": "tasks/get", "params": {
+            "taskId": "t", "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}});
+        assert_eq!(renamed(modern), None);
+        let answer = json!({"jsonrpc": "2.0", "id": 5, "result": {"task": {"taskId": "t"}}});
+        assert_eq!(renamed(answer), None);
+        assert_eq!(rename(b"not json \"task"), None);
+    }
+
+    fn initialize_answer(version: rmcp::model::ProtocolVersion) -> ServerJsonRpcMessage {
+        let result =
+            rmcp::model::InitializeResult::new(Default::default()).with_protocol_version(version);
+        ServerJsonRpcMessage::response(
+            ServerResult::InitializeResult(result),
+            rmcp::model::RequestId::Number(0),
+        )
+    }
+
+    #[test]
+    fn a_2025_11_25_initialize_answer_advertises_tasks_and_older_ones_do_not() {
+        let mut answer = initialize_answer(rmcp::model::ProtocolVersion::V_2025_11_25);
+        advertise(&mut answer);
+        let json = serde_json::to_value(&answer).unwrap();
+        assert_eq!(
+            json["result"]["capabilities"]["tasks"]["requests"]["tools"]["call"],
+            json!({})
+        );
+        assert_eq!(json["result"]["protocolVersion"], "2025-11-25");
+        let mut older = initialize_answer(rmcp::model::ProtocolVersion::V_2025_06_18);
+        advertise(&mut older);
+        let json = serde_json::to_value(&older).unwrap();
+        assert!(json["result"]["capabilities"].get("tasks").is_none());
+    }
+}
