@@ -50,12 +50,13 @@ async function errorOf(promise) {
 }
 
 // Runs a tool as a task through the SDK's own loop (create, poll, tasks/result).
-async function stream(name, args) {
+async function stream(name, args, options = undefined) {
   const seen = [];
   let result = null;
   let error = null;
   let taskId = null;
-  for await (const message of client.experimental.tasks.callToolStream({ name, arguments: args })) {
+  const stream = client.experimental.tasks.callToolStream({ name, arguments: args }, undefined, options);
+  for await (const message of stream) {
     seen.push(message.type === 'taskStatus' ? `status:${message.task.status}` : message.type);
     if (message.type === 'taskCreated') taskId = message.task.taskId;
     if (message.type === 'result') result = message.result;
@@ -104,8 +105,22 @@ const scenarios = {
     const done = await stream(options.tool, options.arguments);
     return { done, elicitations };
   },
+  async progress() {
+    await client.listTools();
+    const progress = [];
+    const done = await stream(options.tool, options.arguments, {
+      onprogress: (note) => progress.push({ progress: note.progress, total: note.total }),
+    });
+    return { done, progress };
+  },
   async create() {
     return { task: await createTask(options.tool, options.arguments, 600000) };
+  },
+  async peek() {
+    return {
+      get: await errorOf(client.experimental.tasks.getTask(options.task)),
+      listed: (await client.experimental.tasks.listTasks()).tasks.map((task) => task.taskId),
+    };
   },
   async result() {
     const got = await client.experimental.tasks.getTask(options.task);

@@ -61,6 +61,10 @@ impl InputSource for StepInput {
                 })
         })
     }
+
+    fn progress(&self) -> Option<baton_mcp::tasks::ProgressSink> {
+        crate::tasks::progress_of(self.key.split('/').next().unwrap_or_default())
+    }
 }
 
 impl StepInput {

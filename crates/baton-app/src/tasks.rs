@@ -4,7 +4,10 @@
 //! leaves, survives a restart (the run resumes, its finished step is not repeated) and is
 //! answered from the store by whichever process the client reaches.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex},
+};
 
 use baton_core::{config::TaskSupport, workflow::Workflow};
 use baton_engine::{
@@ -13,7 +16,7 @@ use baton_engine::{
 };
 use baton_mcp::{
     error::GatewayError,
-    tasks::{NewTask, TaskBackend, unknown_task},
+    tasks::{NewTask, ProgressSink, TaskBackend, unknown_task},
 };
 use futures::future::BoxFuture;
 use rmcp::{
@@ -25,6 +28,26 @@ use serde_json::Value;
 use baton_core::config::WORKFLOW_SERVER;
 
 use crate::{Services, sets::workflows::run_answer};
+
+/// Where the progress of each task's run goes while its client is connected (a 2025-11-25
+/// client's progress token; this process's runs only), by run id.
+static PROGRESS: LazyLock<Mutex<HashMap<String, ProgressSink>>> = LazyLock::new(Default::default);
+
+fn progress_sinks() -> std::sync::MutexGuard<'static, HashMap<String, ProgressSink>> {
+    PROGRESS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Where the progress of `run`'s calls goes, if its task's client asked for progress and
+/// is still connected.
+pub(crate) fn progress_of(run: &str) -> Option<ProgressSink> {
+    let mut sinks = progress_sinks();
+    let closed = sinks.get(run)?.0.is_transport_closed();
+    if closed {
+        sinks.remove(run);
+        return None;
+    }
+    sinks.get(run).cloned()
+}
 
 /// The tasks of one Baton process, in its store.
 pub struct StoreTasks {
@@ -112,7 +135,13 @@ impl StoreTasks {
             )),
             poll_interval_ms: millis(settings.poll_interval),
         };
+        if let Some(sink) = new.progress {
+            let mut sinks = progress_sinks();
+            sinks.retain(|_, (peer, _)| !peer.is_transport_closed());
+            sinks.insert(run.clone(), sink);
+        }
         if let Err(error) = store.create_task(&record).await {
+            progress_sinks().remove(&run);
             let _ = engine.cancel(&run).await;
             return Err(internal(format!("the task could not be recorded: {error}")));
         }
@@ -126,6 +155,7 @@ impl StoreTasks {
         let task = self.find(store, owner, id).await?;
         let run = store.run(&task.run_id).await.map_err(internal)?;
         let waiting = if run.status.is_finished() {
+            progress_sinks().remove(&run.id);
             Default::default()
         } else {
             crate::task_input::pending(store, &task.id).await?

@@ -9,8 +9,9 @@
 use baton_core::config::TaskSupport;
 use futures::future::BoxFuture;
 use rmcp::{
-    ErrorData,
-    model::{DetailedTask, InputRequiredResult, InputResponses, JsonObject, Task},
+    ErrorData, RoleServer,
+    model::{DetailedTask, InputRequiredResult, InputResponses, JsonObject, ProgressToken, Task},
+    service::Peer,
 };
 
 use crate::error::GatewayError;
@@ -28,7 +29,13 @@ pub struct NewTask {
     /// How long the client asked the task to be kept (a 2025-11-25 `params.task.ttl`);
     /// `None`: `tasks.ttl`. Never more than `tasks.max_ttl`.
     pub ttl: Option<std::time::Duration>,
+    /// Where the task's progress goes while its client stays connected: a 2025-11-25
+    /// client's `progressToken` stays valid for the task's life.
+    pub progress: Option<ProgressSink>,
 }
+
+/// A client and the progress token it gave: where a task's progress notifications go.
+pub type ProgressSink = (Peer<RoleServer>, ProgressToken);
 
 /// What keeps tasks (the application installs one with [`crate::gateway::Gateway::set_tasks`]).
 pub trait TaskBackend: Send + Sync {
@@ -84,6 +91,11 @@ pub trait InputSource: Send + Sync {
         round: usize,
         input: InputRequiredResult,
     ) -> BoxFuture<'a, Result<InputAnswer, crate::error::CallError>>;
+    /// Where the call's progress notifications go, if anywhere (the task's client, while
+    /// it is connected and asked for progress).
+    fn progress(&self) -> Option<ProgressSink> {
+        None
+    }
 }
 
 /// The owner of the tasks a caller creates: its principal when it authenticated, else its

@@ -381,7 +381,9 @@ impl ServerHandler for DownstreamSession {
                     return Err(error);
                 }
                 crate::tasks::Dispatch::Task => {
-                    let result = self.start_task(backend, request, None, &context).await;
+                    let result = self
+                        .start_task(backend, request, (None, None), &context)
+                        .await;
                     self.end(used, &name, outcome(&result));
                     return result.map(CallToolResponse::Task);
                 }

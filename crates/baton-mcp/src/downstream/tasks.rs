@@ -11,7 +11,7 @@ use rmcp::{
 };
 
 use super::DownstreamSession;
-use crate::tasks::{NewTask, TaskBackend, owner};
+use crate::tasks::{NewTask, ProgressSink, TaskBackend, owner};
 
 impl DownstreamSession {
     /// Who owns the tasks this request creates or may see (see [`owner`]): a stateless
@@ -44,12 +44,12 @@ impl DownstreamSession {
     }
 
     /// Starts `request` as a task owned by this request's caller, kept for `ttl` when the
-    /// client asked (else `tasks.ttl`).
+    /// client asked (else `tasks.ttl`), its progress sent to `progress` if given.
     pub(super) async fn start_task(
         &self,
         backend: &std::sync::Arc<dyn TaskBackend>,
         request: CallToolRequestParams,
-        ttl: Option<std::time::Duration>,
+        (ttl, progress): (Option<std::time::Duration>, Option<ProgressSink>),
         context: &RequestContext<RoleServer>,
     ) -> Result<CreateTaskResult, ErrorData> {
         let owner = self.task_owner(context);
@@ -64,6 +64,7 @@ impl DownstreamSession {
                 owner,
                 origin,
                 ttl,
+                progress,
             })
             .await?;
         Ok(CreateTaskResult::new(task))

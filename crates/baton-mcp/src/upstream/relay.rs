@@ -310,6 +310,17 @@ impl CallGuard {
                     Caller::Input { .. } => None,
                 })
         });
+        // A task's step: its client's own token, while that client is connected.
+        let forward = forward.or_else(|| {
+            callers
+                .calls
+                .iter()
+                .find(|(id, _)| *id == self.id)
+                .and_then(|(_, caller)| match caller {
+                    Caller::Input { source, .. } => source.progress(),
+                    Caller::Client(_) => None,
+                })
+        });
         callers.progress.insert(
             upstream.clone(),
             ProgressWatch {

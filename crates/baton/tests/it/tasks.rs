@@ -212,7 +212,10 @@ async fn a_workflow_task_survives_its_client_leaving_and_a_restart_and_only_its_
     assert!(sync["result"].get("taskId").is_none(), "{sync}");
     let legacy = plain.request("tasks/get", json!({"taskId": task})).await;
     assert_eq!(legacy["result"]["status"], "completed", "{legacy}");
-    assert!(legacy["result"]["ttl"].is_u64(), "2025-11-25 shape: {legacy}");
+    assert!(
+        legacy["result"]["ttl"].is_u64(),
+        "2025-11-25 shape: {legacy}"
+    );
     assert!(legacy["result"].get("ttlMs").is_none(), "{legacy}");
     assert!(legacy["result"].get("result").is_none(), "{legacy}");
 

@@ -2,8 +2,9 @@
 //! (`@modelcontextprotocol/sdk` 1.32.2, its experimental tasks API), over stdio,
 //! streamable HTTP and legacy SSE: the `tasks` capability and each tool's `execution.taskSupport`,
 //! `params.task` answered with a task, `tasks/get`, `tasks/list`, `tasks/result` (with the
-//! task's input asked on it), `tasks/cancel`, `notifications/tasks/status`; and a task that
-//! outlives a Baton restart, found by its owner's next client.
+//! task's input asked on it), `tasks/cancel`, `notifications/tasks/status`, progress under
+//! the client's token; and a task that outlives a Baton restart, found by its owner's next
+//! client.
 
 use std::process::Command;
 
@@ -11,6 +12,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::tasks::ANA;
+
+const BO: &str = "bo-key-0123456789abcdef01";
 
 fn sdk_dir() -> std::path::PathBuf {
     let dir = repo_root().join(".peers/tssdk/node_modules/@modelcontextprotocol/sdk");
@@ -46,13 +49,16 @@ fn config(dir: &TestDir) -> std::path::PathBuf {
         "baton.yaml",
         &format!(
             "servers:\n  everything:\n    command: {}\n\
-             \x20   task_support: {{ trigger-elicitation-request: optional }}\n\
-             serve:\n  auth:\n    api_keys:\n      ana: \"{ANA}\"\n\
+             \x20   task_support: {{ trigger-elicitation-request: optional, trigger-long-running-operation: optional }}\n\
+             serve:\n  auth:\n    api_keys:\n      ana: \"{ANA}\"\n      bo: \"{BO}\"\n\
              tasks:\n  poll_interval: 200ms\n\
              workflows:\n  definitions:\n    slow:\n      inputs:\n        word: {{ type: string }}\n\
              \x20     steps:\n        - {{ id: wait, sleep: 1s }}\n        - {{ id: say, set: {{ said: \"{{{{ inputs.word }}}}\" }} }}\n\
              \x20     outputs:\n        said: \"{{{{ steps.say.output.said }}}}\"\n\
-             \x20   long:\n      steps:\n        - {{ id: wait, sleep: 10m }}\n",
+             \x20   long:\n      steps:\n        - {{ id: wait, sleep: 10m }}\n\
+             \x20   durable:\n      inputs:\n        word: {{ type: string }}\n\
+             \x20     steps:\n        - {{ id: wait, sleep: 5s }}\n        - {{ id: say, set: {{ said: \"{{{{ inputs.word }}}}\" }} }}\n\
+             \x20     outputs:\n        said: \"{{{{ steps.say.output.said }}}}\"\n",
             peer("mcp-server-everything").display()
         ),
     )
@@ -88,6 +94,7 @@ fn assert_flow(report: &Value) {
     assert!(seen.contains(&"status:completed"), "{done}");
     let text = done["result"]["content"].to_string();
     assert!(text.contains("hello"), "the workflow's answer: {done}");
+    assert!(done["result"].get("resultType").is_none(), "{done}");
     assert_eq!(
         done["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"], done["taskId"],
         "{done}"
@@ -206,13 +213,51 @@ fn the_typescript_sdk_runs_legacy_tasks_over_http_and_sse_and_answers_their_inpu
 }
 
 #[test]
+fn a_legacy_tasks_progress_reaches_its_client_under_its_own_token() {
+    let dir = TestDir::new();
+    let config = config(&dir);
+    let report = ts_client(json!({
+        "scenario": "progress", "command": baton_bin(), "args": ["serve", "--config", config],
+        "tool": "everything__trigger-long-running-operation",
+        "arguments": {"duration": 1, "steps": 3},
+    }));
+    let done = &report["done"];
+    assert_eq!(done["seen"][0], "taskCreated", "a task: {report}");
+    assert!(
+        done["result"]["content"]
+            .to_string()
+            .contains("Long running operation completed"),
+        "{report}"
+    );
+    assert!(
+        done["result"].get("resultType").is_none(),
+        "a 2025-11-25 result: {report}"
+    );
+    // The SDK calls onprogress only for the token it put on the tools/call, and only until
+    // it saw the task end (so the last step's notification may come too late for it).
+    let progress: Vec<u64> = report["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["total"], 3, "{report}");
+            p["progress"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(
+        progress.len() >= 2 && progress.windows(2).all(|w| w[0] < w[1]) && progress[0] == 1,
+        "the server's progress, step by step: {report}"
+    );
+}
+
+#[test]
 fn a_legacy_task_outlives_a_restart_and_its_owner_gets_the_result() {
     let dir = TestDir::new();
     let config = config(&dir);
     let mut baton = BatonHttp::start(&config);
     let created = ts_client(json!({
         "scenario": "create", "url": baton.mcp_url(), "key": ANA,
-        "tool": "workflow__slow", "arguments": {"word": "durable"},
+        "tool": "workflow__durable", "arguments": {"word": "durable"},
     }));
     let task = created["task"]["taskId"].as_str().unwrap().to_owned();
     assert_eq!(created["task"]["ttl"], 600000, "{created}");
@@ -229,4 +274,15 @@ fn a_legacy_task_outlives_a_restart_and_its_owner_gets_the_result() {
     let text = report["result"]["content"].to_string();
     assert!(text.contains("durable"), "{report}");
     assert_eq!(report["got"]["taskId"], json!(task), "{report}");
+    assert_eq!(
+        report["got"]["status"], "working",
+        "the run (a 5 s sleep) was still going across the restart: {report}"
+    );
+
+    // Another principal neither finds nor lists it.
+    let foreign = ts_client(json!({
+        "scenario": "peek", "url": baton.mcp_url(), "key": BO, "task": task,
+    }));
+    assert_eq!(foreign["get"]["code"], -32602, "{foreign}");
+    assert_eq!(foreign["listed"], json!([]), "{foreign}");
 }

@@ -175,7 +175,15 @@ impl DownstreamSession {
         if dispatch(self.gateway.task_support(&name, true).await, true) != Dispatch::Task {
             return Err(GatewayError::NotATaskTool(name).into());
         }
-        let task = self.start_task(&backend, request, ttl, context).await?.task;
+        // The call's progress token stays valid for the task's life (2025-11-25).
+        let progress = context
+            .meta
+            .get_progress_token()
+            .map(|token| (context.peer.clone(), token));
+        let task = self
+            .start_task(&backend, request, (ttl, progress), context)
+            .await?
+            .task;
         follow(
             backend,
             self.task_owner(context),
@@ -293,6 +301,10 @@ async fn result(
         let task = backend.get(owner, id).await?;
         match task.payload {
             TaskPayload::Completed { mut result } => {
+                // Kept as a 2026-07-28 result; a legacy client gets the older shape.
+                if result.get("resultType").and_then(Value::as_str) == Some("complete") {
+                    result.remove("resultType");
+                }
                 let meta = result
                     .entry("_meta")
                     .or_insert_with(|| Value::Object(Default::default()));
