@@ -63,11 +63,59 @@ impl InputSource for StepInput {
     }
 
     fn progress(&self) -> Option<baton_mcp::tasks::ProgressSink> {
-        crate::tasks::progress_of(self.key.split('/').next().unwrap_or_default())
+        crate::tasks::progress_of(self.run())
+    }
+
+    fn recall_upstream_task<'a>(&'a self, server: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            self.store
+                .upstream_task(&self.key, server)
+                .await
+                .inspect_err(|error| tracing::warn!(step = %self.key, %server, %error, "could not read the step's upstream task"))
+                .ok()
+                .flatten()
+        })
+    }
+
+    fn remember_upstream_task<'a>(&'a self, server: &'a str, task: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let now = chrono::Utc::now().timestamp_millis();
+            if let Err(error) = self
+                .store
+                .remember_upstream_task(&self.key, server, task, now)
+                .await
+            {
+                tracing::warn!(step = %self.key, %server, %task, %error,
+                    "could not record the step's upstream task (a restart would call the tool again)");
+            }
+        })
+    }
+
+    fn forget_upstream_task<'a>(&'a self, server: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.store.forget_upstream_task(&self.key, server).await {
+                tracing::warn!(step = %self.key, %server, %error, "could not forget the step's upstream task");
+            }
+        })
+    }
+
+    fn resumes(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            use baton_engine::baton_store::RunStatus;
+            match self.store.run(self.run()).await {
+                Ok(run) => matches!(run.status, RunStatus::Running | RunStatus::Queued),
+                Err(_) => false,
+            }
+        })
     }
 }
 
 impl StepInput {
+    /// The run this step belongs to.
+    fn run(&self) -> &str {
+        self.key.split('/').next().unwrap_or_default()
+    }
+
     async fn answer(
         &self,
         server: &str,

@@ -96,6 +96,28 @@ pub trait InputSource: Send + Sync {
     fn progress(&self) -> Option<ProgressSink> {
         None
     }
+    /// The task this step made at `server` earlier and has not seen end (the step runs
+    /// again after Baton stopped): the call follows it instead of calling the tool again.
+    fn recall_upstream_task<'a>(&'a self, server: &'a str) -> BoxFuture<'a, Option<String>> {
+        let _ = server;
+        Box::pin(async { None })
+    }
+    /// Records that this step's call made task `task` at `server`.
+    fn remember_upstream_task<'a>(&'a self, server: &'a str, task: &'a str) -> BoxFuture<'a, ()> {
+        let _ = (server, task);
+        Box::pin(async {})
+    }
+    /// Forgets this step's task at `server` (it ended, was cancelled, or is unknown there).
+    fn forget_upstream_task<'a>(&'a self, server: &'a str) -> BoxFuture<'a, ()> {
+        let _ = server;
+        Box::pin(async {})
+    }
+    /// Whether a call cancelled under this step will run again (Baton is stopping and the
+    /// run resumes later) rather than end (its run was cancelled): an upstream task it made
+    /// is then left running, for the step to follow when it runs again.
+    fn resumes(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { false })
+    }
 }
 
 /// The owner of the tasks a caller creates: its principal when it authenticated, else its

@@ -281,6 +281,17 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         generated_id: false,
     },
+    Table {
+        name: "upstream_tasks",
+        columns: &[
+            ("step_key", Text),
+            ("server", Text),
+            ("task_id", Text),
+            ("run_id", Text),
+            ("created_at", Int),
+        ],
+        generated_id: false,
+    },
 ];
 
 /// What [`Store::copy_into`] copied: rows per table, in copy order.

@@ -69,6 +69,13 @@ feature! {
         fn answer_task_input(&self, task: &str, key: &str, response: &str) -> Result<bool>;
         /// Forgets the input under `key` (a request no step waits for any more).
         fn forget_task_input(&self, task: &str, key: &str) -> Result<()>;
+        /// Records that the step `step_key` (`RUN/STEP/ITEM`) made upstream task `task` at
+        /// `server` (SQLite migration 13, PostgreSQL 9).
+        fn remember_upstream_task(&self, step_key: &str, server: &str, task: &str, now: i64) -> Result<()>;
+        /// The upstream task the step `step_key` made at `server` and has not seen end.
+        fn upstream_task(&self, step_key: &str, server: &str) -> Result<Option<String>>;
+        /// Forgets the step's upstream task at `server` (it ended, or is not known there).
+        fn forget_upstream_task(&self, step_key: &str, server: &str) -> Result<()>;
     }
 }
 
@@ -128,6 +135,9 @@ macro_rules! same_task_methods {
             sqlx::query("DELETE FROM task_inputs WHERE task_id NOT IN (SELECT id FROM tasks)")
                 .execute(&self.pool)
                 .await?;
+            sqlx::query("DELETE FROM upstream_tasks WHERE run_id NOT IN (SELECT id FROM runs)")
+                .execute(&self.pool)
+                .await?;
             Ok(deleted.rows_affected())
         }
 
@@ -183,6 +193,44 @@ macro_rules! same_task_methods {
             sqlx::query("DELETE FROM task_inputs WHERE task_id = $1 AND key = $2")
                 .bind(task)
                 .bind(key)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn remember_upstream_task(&self, step_key: &str, server: &str, task: &str, now: i64) -> Result<()> {
+            let run = step_key.split('/').next().unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO upstream_tasks (step_key, server, task_id, run_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (step_key, server) DO UPDATE SET \
+                   task_id = excluded.task_id, created_at = excluded.created_at",
+            )
+            .bind(step_key)
+            .bind(server)
+            .bind(task)
+            .bind(run)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn upstream_task(&self, step_key: &str, server: &str) -> Result<Option<String>> {
+            let row: Option<(String,)> = sqlx::query_as(
+                "SELECT task_id FROM upstream_tasks WHERE step_key = $1 AND server = $2",
+            )
+            .bind(step_key)
+            .bind(server)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.map(|(task,)| task))
+        }
+
+        async fn forget_upstream_task(&self, step_key: &str, server: &str) -> Result<()> {
+            sqlx::query("DELETE FROM upstream_tasks WHERE step_key = $1 AND server = $2")
+                .bind(step_key)
+                .bind(server)
                 .execute(&self.pool)
                 .await?;
             Ok(())

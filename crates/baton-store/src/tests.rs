@@ -129,6 +129,27 @@ async fn a_task_input_waits_for_its_answer_and_a_repeated_request_finds_it(place
     assert!(store.task_inputs("t1").await.unwrap().is_empty());
 }
 
+async fn a_steps_upstream_task_is_remembered_until_forgotten_or_its_run_is_gone(place: &TestPlace) {
+    let store = place.store().await;
+    let run_id = run(&store).await;
+    let key = format!("{run_id}/call/0");
+    assert_eq!(store.upstream_task(&key, "jobs").await.unwrap(), None);
+    store.remember_upstream_task(&key, "jobs", "up-1", 10).await.unwrap();
+    store.remember_upstream_task(&key, "other", "up-9", 10).await.unwrap();
+    assert_eq!(store.upstream_task(&key, "jobs").await.unwrap().as_deref(), Some("up-1"));
+    // A new task of the same step (after the first was refused) replaces it.
+    store.remember_upstream_task(&key, "jobs", "up-2", 20).await.unwrap();
+    assert_eq!(store.upstream_task(&key, "jobs").await.unwrap().as_deref(), Some("up-2"));
+    store.forget_upstream_task(&key, "jobs").await.unwrap();
+    assert_eq!(store.upstream_task(&key, "jobs").await.unwrap(), None);
+    assert_eq!(store.upstream_task(&key, "other").await.unwrap().as_deref(), Some("up-9"));
+    // A step of a run that no longer exists is pruned with the tasks.
+    store.remember_upstream_task("gone-run/call/0", "jobs", "up-3", 10).await.unwrap();
+    store.prune_tasks(0).await.unwrap();
+    assert_eq!(store.upstream_task("gone-run/call/0", "jobs").await.unwrap(), None);
+    assert_eq!(store.upstream_task(&key, "other").await.unwrap().as_deref(), Some("up-9"));
+}
+
 async fn a_step_result_is_committed_with_its_attempt(place: &TestPlace) {
     let store = place.store().await;
     let id = run(&store).await;

@@ -41,6 +41,7 @@ use super::{CallContext, Gateway, forward::Outgoing};
 use crate::{
     bridge,
     error::{CallError, GatewayError},
+    tasks::InputSource,
     upstream::Connection,
 };
 
@@ -172,6 +173,14 @@ impl Gateway {
             total: timeouts.total,
             deadline: Instant::now() + timeouts.total,
         };
+        // A step run again (Baton stopped meanwhile) follows the task it made before.
+        if as_task
+            && let Some(source) = &out.call.input
+            && let Some(id) = source.recall_upstream_task(out.server).await
+            && let Some(answer) = follow.reattach(&id).await?
+        {
+            return Ok(answer);
+        }
         let request = if as_task && !modern {
             legacy_task_call(request, timeouts.total)
         } else {
@@ -181,10 +190,16 @@ impl Gateway {
             .forward(out.server, connection, request, out.call, timeouts, as_task)
             .await?;
         match answer {
-            ServerResult::CreateTaskResult(created) => follow.modern(created.task).await,
+            ServerResult::CreateTaskResult(created) => {
+                follow.created(&created.task.task_id);
+                follow.track(Tracked::Modern(created.task)).await
+            }
             ServerResult::CustomResult(custom) if as_task && !modern => {
                 match LegacyTask::created(&custom.0) {
-                    Some(Ok(task)) => follow.legacy(task).await,
+                    Some(Ok(task)) => {
+                        follow.created(&task.id);
+                        follow.track(Tracked::Legacy(task)).await
+                    }
                     Some(Err(reason)) => Err(follow.unreadable("tools/call", "(no id)", &reason)),
                     None => Ok(ServerResult::CustomResult(custom)),
                 }
@@ -209,12 +224,88 @@ struct Follow<'a> {
     deadline: Instant,
 }
 
+/// An upstream task to follow, as its server's revision reports it.
+enum Tracked {
+    Legacy(LegacyTask),
+    Modern(Task),
+}
+
 impl Follow<'_> {
-    /// Follows a 2025-11-25 task: `tasks/get` while it works, then `tasks/result`.
-    async fn legacy(&self, task: LegacyTask) -> Result<ServerResult, CallError> {
-        let id = task.id;
+    /// Follows a task the upstream made of this call to its end, kept in mind (by the
+    /// step's input source) meanwhile so that a step run again after Baton stopped follows
+    /// it rather than calling again.
+    async fn track(&self, task: Tracked) -> Result<ServerResult, CallError> {
+        let id = match &task {
+            Tracked::Legacy(task) => task.id.clone(),
+            Tracked::Modern(task) => task.task_id.clone(),
+        };
+        let source = self.call.input.as_ref();
+        if let Some(source) = source {
+            source.remember_upstream_task(self.server, &id).await;
+        }
         let mut cancel = self.cancel_on_drop(&id);
+        let result = match task {
+            Tracked::Legacy(task) => self.legacy(task, &mut cancel).await,
+            Tracked::Modern(task) => self.modern(task, &mut cancel).await,
+        };
+        // Ended (or cancelled there): nothing to follow again. Otherwise the guard decides.
+        if !cancel.armed()
+            && let Some(source) = source
+        {
+            source.forget_upstream_task(self.server).await;
+        }
+        result
+    }
+
+    fn created(&self, id: &str) {
         tracing::info!(server = %self.server, tool = %self.tool, task = %id, "the upstream runs the call as a task");
+    }
+
+    /// Follows task `id`, which this step made at the server before Baton stopped; `None`
+    /// when the server no longer knows it (it restarted, or the task expired), after which
+    /// the tool is called again.
+    async fn reattach(&self, id: &str) -> Result<Option<ServerResult>, CallError> {
+        let request = if self.modern {
+            ClientRequest::GetTaskRequest(Request::new(GetTaskParams::new(id)))
+        } else {
+            legacy_request("tasks/get", id)
+        };
+        let answer = match self.ask(request, self.idle).await {
+            Err(CallError::Server(error))
+                if error.code == rmcp::model::ErrorCode::INVALID_PARAMS =>
+            {
+                tracing::info!(server = %self.server, tool = %self.tool, task = %id, error = %error.message,
+                    "the upstream no longer knows the task this step made; calling the tool again");
+                if let Some(source) = &self.call.input {
+                    source.forget_upstream_task(self.server).await;
+                }
+                return Ok(None);
+            }
+            answer => answer?,
+        };
+        tracing::info!(server = %self.server, tool = %self.tool, task = %id,
+            "re-attached to the upstream task this step made before Baton stopped");
+        let task = if self.modern {
+            match answer {
+                ServerResult::GetTaskResult(got) => Tracked::Modern(got.task.task),
+                other => return Err(self.unreadable("tasks/get", id, &format!("{other:?}"))),
+            }
+        } else {
+            Tracked::Legacy(
+                LegacyTask::answered(&answer)
+                    .map_err(|reason| self.unreadable("tasks/get", id, &reason))?,
+            )
+        };
+        self.track(task).await.map(Some)
+    }
+
+    /// Follows a 2025-11-25 task: `tasks/get` while it works, then `tasks/result`.
+    async fn legacy(
+        &self,
+        task: LegacyTask,
+        cancel: &mut CancelOnDrop,
+    ) -> Result<ServerResult, CallError> {
+        let id = task.id;
         let mut poll = clamp_poll(task.poll_ms);
         let mut status = task.status;
         while status == TaskStatus::Working {
@@ -262,10 +353,12 @@ impl Follow<'_> {
     }
 
     /// Follows a 2026-07-28 task: `tasks/get` until terminal, input through the caller.
-    async fn modern(&self, created: Task) -> Result<ServerResult, CallError> {
+    async fn modern(
+        &self,
+        created: Task,
+        cancel: &mut CancelOnDrop,
+    ) -> Result<ServerResult, CallError> {
         let id = created.task_id;
-        let mut cancel = self.cancel_on_drop(&id);
-        tracing::info!(server = %self.server, tool = %self.tool, task = %id, "the upstream runs the call as a task");
         let mut poll = clamp_poll(created.poll_interval_ms);
         // A task created in another status is asked about at once.
         let mut wait = created.status == TaskStatus::Working;
@@ -422,6 +515,8 @@ impl Follow<'_> {
             server: self.server.to_owned(),
             tool: self.tool.to_owned(),
             task: id.to_owned(),
+            cancelled: self.call.cancel.clone(),
+            source: self.call.input.clone(),
         }
     }
 }
@@ -436,11 +531,20 @@ struct CancelOnDrop {
     server: String,
     tool: String,
     task: String,
+    /// The call's cancellation: a step cancelled because Baton is stopping leaves the task
+    /// running for the step to follow again ([`InputSource::resumes`]).
+    cancelled: tokio_util::sync::CancellationToken,
+    /// The step's input source, which remembers the task.
+    source: Option<std::sync::Arc<dyn InputSource>>,
 }
 
 impl CancelOnDrop {
     fn disarm(&mut self) {
         self.peer = None;
+    }
+
+    fn armed(&self) -> bool {
+        self.peer.is_some()
     }
 }
 
@@ -459,7 +563,22 @@ impl Drop for CancelOnDrop {
             return;
         };
         let modern = self.modern;
-        runtime.spawn(async move { cancel_upstream(peer, modern, &server, &tool, &task).await });
+        let source = self.source.take();
+        let stopping = self.cancelled.is_cancelled();
+        runtime.spawn(async move {
+            if stopping
+                && let Some(source) = &source
+                && source.resumes().await
+            {
+                tracing::info!(%server, %tool, %task,
+                    "left the upstream task running: the step follows it again when its run resumes");
+                return;
+            }
+            cancel_upstream(peer, modern, &server, &tool, &task).await;
+            if let Some(source) = source {
+                source.forget_upstream_task(&server).await;
+            }
+        });
     }
 }
 

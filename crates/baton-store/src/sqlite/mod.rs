@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../schema_10.sql")),
     (11, include_str!("../schema_11.sql")),
     (12, include_str!("../schema_12.sql")),
+    (13, include_str!("../schema_13.sql")),
 ];
 
 #[derive(Clone, Debug)]

@@ -90,6 +90,10 @@ async fn populate(store: &Store) -> (String, String) {
         .await
         .unwrap();
     store
+        .remember_upstream_task(&format!("{done}/call/0"), "jobs", "up-1", 1_000)
+        .await
+        .unwrap();
+    store
         .ask_task_input(
             "task-1",
             "call/0/0/confirm",
@@ -206,6 +210,16 @@ async fn snapshot(store: &Store) -> Vec<String> {
     said.push(format!("{:?}", store.learned().await.unwrap()));
     said.push(format!("{:?}", store.task("task-1").await.unwrap()));
     said.push(format!("{:?}", store.task_inputs("task-1").await.unwrap()));
+    let steps = store.runs(10, None).await.unwrap();
+    for run in steps {
+        said.push(format!(
+            "{:?}",
+            store
+                .upstream_task(&format!("{}/call/0", run.id), "jobs")
+                .await
+                .unwrap()
+        ));
+    }
     // (Debug hides the credentials document; compare it as text.)
     said.extend(
         store
@@ -257,7 +271,8 @@ async fn copy_from_sqlite_into_postgres_keeps_every_record() {
     assert_eq!(rows("learned_stats"), 1);
     assert_eq!(rows("tasks"), 1);
     assert_eq!(rows("task_inputs"), 1);
-    assert_eq!(report.tables.len(), 18);
+    assert_eq!(rows("upstream_tasks"), 1);
+    assert_eq!(report.tables.len(), 19);
     assert_eq!(snapshot(&target).await, snapshot(&source).await);
     let big = &target.steps(&done).await.unwrap()[1];
     assert_eq!(

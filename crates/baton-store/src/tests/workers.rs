@@ -135,24 +135,24 @@ backend_tests! {
             let (applied, known) = store.schema_version().await.unwrap();
             assert_eq!(applied, known);
         }
-        // A store one version behind (its newest migration made `task_inputs`) is upgraded.
+        // A store one version behind (its newest migration made `upstream_tasks`) is upgraded.
         let store = place.store().await;
         let (_, known) = store.schema_version().await.unwrap();
         let forget = "DELETE FROM schema_migrations WHERE version = $1";
         match &store.backend {
             Backend::Sqlite(sqlite) => {
                 sqlx::query(forget).bind(known).execute(sqlite.pool()).await.unwrap();
-                sqlx::query("DROP TABLE task_inputs").execute(sqlite.pool()).await.unwrap();
+                sqlx::query("DROP TABLE upstream_tasks").execute(sqlite.pool()).await.unwrap();
             }
             Backend::Postgres(pg) => {
                 sqlx::query(forget).bind(known).execute(pg.pool()).await.unwrap();
-                sqlx::query("DROP TABLE task_inputs").execute(pg.pool()).await.unwrap();
+                sqlx::query("DROP TABLE upstream_tasks").execute(pg.pool()).await.unwrap();
             }
         }
         assert_eq!(store.schema_version().await.unwrap(), (known - 1, known));
         let upgraded = place.store().await;
         assert_eq!(upgraded.schema_version().await.unwrap(), (known, known));
-        assert!(upgraded.task_inputs("none").await.unwrap().is_empty(), "the table is back");
+        assert_eq!(upgraded.upstream_task("none", "s").await.unwrap(), None, "the table is back");
     }
 
     async fn the_work_signal_moves_when_a_run_is_created(place: &TestPlace) {

@@ -39,6 +39,7 @@ mod store;
 mod tasks;
 mod tasks_input;
 mod tasks_legacy;
+mod tasks_resume;
 mod tasks_upstream;
 mod traces;
 mod triggers;
