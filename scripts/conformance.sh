@@ -86,7 +86,7 @@ servers:
       protocol_error_job: optional
       confirm_delete: optional
       multi_input: optional
-      test_tool_with_task: required
+      test_tool_with_task: after_input
 EOF
 
 # ---- start Baton ------------------------------------------------------------------------

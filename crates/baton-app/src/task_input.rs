@@ -230,6 +230,33 @@ pub async fn pending(store: &Store, task: &str) -> Result<InputRequests, ErrorDa
 
 /// Records the client's `responses` for task `task` (keys nothing waits under are
 /// ignored) and wakes the steps waiting here.
+/// Records `answers` a client gave to a tool's first input round before its task existed
+/// (`after_input`), for the task's one-step run: its call asks again under the same keys
+/// (the step `call`, not a `for_each` item: `-1`, round 0) and finds them.
+pub async fn answer_ahead(
+    store: &Store,
+    task: &str,
+    answers: InputResponses,
+    now: i64,
+) -> Result<(), ErrorData> {
+    for (key, response) in answers {
+        let key = format!("{WHOLE_CALL_STEP}/-1/0/{key}");
+        let response = serde_json::to_string(&response).map_err(internal)?;
+        store
+            .ask_task_input(task, &key, baton_engine::baton_store::ANY_REQUEST, now)
+            .await
+            .map_err(internal)?;
+        store
+            .answer_task_input(task, &key, &response)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// The step of a one-step run calling a tool ([`baton_core::workflow::Workflow::whole_call`]).
+const WHOLE_CALL_STEP: &str = "call";
+
 pub async fn answer(store: &Store, task: &str, responses: InputResponses) -> Result<(), ErrorData> {
     for (key, response) in responses {
         let text = serde_json::to_string(&response).map_err(internal)?;

@@ -145,6 +145,11 @@ impl StoreTasks {
             let _ = engine.cancel(&run).await;
             return Err(internal(format!("the task could not be recorded: {error}")));
         }
+        if let (Some(answers), "tool") = (new.answers, kind) {
+            // Answers gathered before the task (an `after_input` tool's first round): the
+            // task's call asks again, and finds them.
+            crate::task_input::answer_ahead(store, &record.id, answers, now).await?;
+        }
         // Here when this worker has room, else by whichever worker has.
         engine.submit(&run);
         Ok(base(&record, None))

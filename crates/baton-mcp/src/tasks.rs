@@ -32,6 +32,9 @@ pub struct NewTask {
     /// Where the task's progress goes while its client stays connected: a 2025-11-25
     /// client's `progressToken` stays valid for the task's life.
     pub progress: Option<ProgressSink>,
+    /// The client's answers to the tool's first input round, gathered before the task was
+    /// made (`after_input`): the task's call is answered with them when the tool asks again.
+    pub answers: Option<InputResponses>,
 }
 
 /// A client and the progress token it gave: where a task's progress notifications go.
@@ -137,6 +140,9 @@ pub fn owner(principal: Option<&str>, session: Option<&str>) -> String {
 pub enum Dispatch {
     Sync,
     Task,
+    /// A task once the call carries the client's input responses; before, synchronous
+    /// (its `input_required` rounds go to the client).
+    TaskAfterInput,
     /// The tool runs only as a task and the client cannot take one: `-32021`.
     MissingCapability,
 }
@@ -145,6 +151,7 @@ pub fn dispatch(support: Option<TaskSupport>, declared: bool) -> Dispatch {
     match (support, declared) {
         (Some(TaskSupport::Required), false) => Dispatch::MissingCapability,
         (Some(TaskSupport::Optional | TaskSupport::Required), true) => Dispatch::Task,
+        (Some(TaskSupport::AfterInput), true) => Dispatch::TaskAfterInput,
         _ => Dispatch::Sync,
     }
 }
@@ -172,6 +179,8 @@ mod tests {
         assert_eq!(dispatch(Some(Optional), false), Dispatch::Sync);
         assert_eq!(dispatch(Some(Required), true), Dispatch::Task);
         assert_eq!(dispatch(Some(Required), false), Dispatch::MissingCapability);
+        assert_eq!(dispatch(Some(AfterInput), true), Dispatch::TaskAfterInput);
+        assert_eq!(dispatch(Some(AfterInput), false), Dispatch::Sync);
         assert_eq!(missing_capability("x").code.0, -32021);
     }
 

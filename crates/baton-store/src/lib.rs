@@ -78,7 +78,7 @@ pub use learned::{LearnedStats, LearnedStore, MAX_SAMPLES};
 pub use oauth::{OAuthRow, OAuthStore};
 pub use runs::RunStore;
 pub use state::*;
-pub use tasks::{TaskInput, TaskRecord, TaskStore};
+pub use tasks::{ANY_REQUEST, TaskInput, TaskRecord, TaskStore};
 pub use types::*;
 pub use url::mask_url;
 pub use workers::*;

@@ -33,6 +33,11 @@ impl TaskRecord {
     }
 }
 
+/// The request a response given ahead of it is parked under: the client's answer to a
+/// tool's input round gathered before the task was made, kept for whatever request the task's
+/// step then asks under that key.
+pub const ANY_REQUEST: &str = "*";
+
 /// A request for input a task waits for (SQLite migration 12, PostgreSQL 8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskInput {
@@ -59,8 +64,9 @@ feature! {
         /// (pruned with the other runs). Returns how many were deleted.
         fn prune_tasks(&self, now: i64) -> Result<u64>;
         /// Parks `request` (JSON) under `key` for task `task`. A response already given to
-        /// the same request under that key (a step repeated after a restart) is kept; a
-        /// different request under the key replaces it, unanswered.
+        /// the same request under that key (a step repeated after a restart), or given
+        /// before any request was seen (parked as [`ANY_REQUEST`]), is kept; a different
+        /// request under the key replaces it, unanswered.
         fn ask_task_input(&self, task: &str, key: &str, request: &str, now: i64) -> Result<()>;
         /// Every input of task `task` (answered or not), by key.
         fn task_inputs(&self, task: &str) -> Result<Vec<TaskInput>>;
@@ -147,6 +153,7 @@ macro_rules! same_task_methods {
                  VALUES ($1, $2, $3, NULL, $4) \
                  ON CONFLICT (task_id, key) DO UPDATE SET \
                    response = CASE WHEN task_inputs.request = excluded.request \
+                                     OR task_inputs.request = '*' \
                                    THEN task_inputs.response ELSE NULL END, \
                    request = excluded.request",
             )

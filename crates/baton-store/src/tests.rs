@@ -122,6 +122,13 @@ async fn a_task_input_waits_for_its_answer_and_a_repeated_request_finds_it(place
     assert_eq!(store.task_inputs("t1").await.unwrap()[0].response.as_deref(), Some(r#"{"a":1}"#));
     store.ask_task_input("t1", "k1", r#"{"q":3}"#, 20).await.unwrap();
     assert_eq!(store.task_inputs("t1").await.unwrap()[0].response, None);
+    // An answer given before its request (parked as ANY_REQUEST) is kept for the request.
+    store.ask_task_input("t1", "k3", crate::ANY_REQUEST, 20).await.unwrap();
+    assert!(store.answer_task_input("t1", "k3", r#"{"a":3}"#).await.unwrap());
+    store.ask_task_input("t1", "k3", r#"{"q":3}"#, 30).await.unwrap();
+    let k3 = store.task_inputs("t1").await.unwrap().into_iter().find(|i| i.key == "k3").unwrap();
+    assert_eq!((k3.request.as_str(), k3.response.as_deref()), (r#"{"q":3}"#, Some(r#"{"a":3}"#)));
+    store.forget_task_input("t1", "k3").await.unwrap();
     store.forget_task_input("t1", "k2").await.unwrap();
     assert_eq!(store.task_inputs("t1").await.unwrap().len(), 1);
     // Pruned with their task.

@@ -21,16 +21,22 @@ pub enum TaskSupport {
     Optional,
     /// Only as a task: a client without the tasks extension gets an error naming it.
     Required,
+    /// A task once the client answered the tool's first input rounds (SEP-2663's MRTR →
+    /// task composition): a call without input responses is forwarded as it is, so its
+    /// `input_required` rounds reach the client; the call that carries the answers becomes
+    /// the task. A client without the extension gets synchronous answers.
+    AfterInput,
 }
 
 impl TaskSupport {
-    pub const NAMES: [&'static str; 3] = ["optional", "required", "forbidden"];
+    pub const NAMES: [&'static str; 4] = ["optional", "required", "forbidden", "after_input"];
 
     pub fn parse(text: &str) -> Option<TaskSupport> {
         match text {
             "optional" => Some(TaskSupport::Optional),
             "required" => Some(TaskSupport::Required),
             "forbidden" => Some(TaskSupport::Forbidden),
+            "after_input" => Some(TaskSupport::AfterInput),
             _ => None,
         }
     }
@@ -40,6 +46,16 @@ impl TaskSupport {
             TaskSupport::Forbidden => "forbidden",
             TaskSupport::Optional => "optional",
             TaskSupport::Required => "required",
+            TaskSupport::AfterInput => "after_input",
+        }
+    }
+
+    /// The tool's `execution.taskSupport` as the 2025-11-25 revision names it (which has
+    /// no input-first tasks: such a tool is `optional` there).
+    pub fn execution(self) -> &'static str {
+        match self {
+            TaskSupport::AfterInput => "optional",
+            other => other.as_str(),
         }
     }
 }
@@ -150,6 +166,34 @@ mod tests {
         assert!(
             text.iter()
                 .any(|e| e.contains("tasks.ttl") && e.contains("max_ttl")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn after_input_is_offered_to_clients_and_refused_as_an_upstream_declaration() {
+        let config = parse_ok(
+            "servers:
+  a:
+    command: x
+    task_support: { ask_first: after_input }
+",
+        );
+        let support = config.servers[0].task_support.of("ask_first");
+        assert_eq!(support, Some(TaskSupport::AfterInput));
+        assert_eq!(TaskSupport::AfterInput.execution(), "optional");
+        let errors = parse_err(
+            "servers:
+  a:
+    command: x
+    upstream_task_support: { r: after_input }
+",
+        );
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|e| e.contains("servers.a.upstream_task_support.r")
+                    && e.contains("write optional or required")),
             "{text:?}"
         );
     }

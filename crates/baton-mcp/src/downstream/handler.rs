@@ -373,14 +373,18 @@ impl ServerHandler for DownstreamSession {
             // for the others the call's routing waits (a `required` tool of a server still
             // starting is then called synchronously).
             let support = self.gateway.task_support(&name, declared).await;
+            use crate::tasks::Dispatch;
             match crate::tasks::dispatch(support, declared) {
-                crate::tasks::Dispatch::Sync => {}
-                crate::tasks::Dispatch::MissingCapability => {
+                Dispatch::Sync => {}
+                // The first rounds go to the client as they come (MRTR); the call that
+                // carries its answers becomes the task.
+                Dispatch::TaskAfterInput if request.input_responses.is_none() => {}
+                Dispatch::MissingCapability => {
                     let error = crate::tasks::missing_capability(&name);
                     self.end(used, &name, crate::audit::outcome_of_error(&error));
                     return Err(error);
                 }
-                crate::tasks::Dispatch::Task => {
+                Dispatch::Task | Dispatch::TaskAfterInput => {
                     let result = self
                         .start_task(backend, request, (None, None), &context)
                         .await;

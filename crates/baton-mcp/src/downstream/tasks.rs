@@ -65,6 +65,7 @@ impl DownstreamSession {
                 origin,
                 ttl,
                 progress,
+                answers: request.input_responses,
             })
             .await?;
         Ok(CreateTaskResult::new(task))

@@ -44,6 +44,7 @@ impl Compiler<'_> {
             return rules;
         };
         let field = format!("{path}.{name}");
+        let upstream = name == "upstream_task_support";
         let parse = |text: &str, field: &str, sink: &mut ErrorSink| {
             let support = TaskSupport::parse(text);
             if support.is_none() {
@@ -55,6 +56,14 @@ impl Compiler<'_> {
                         TaskSupport::NAMES.join(", ")
                     ),
                 );
+            }
+            if upstream && support == Some(TaskSupport::AfterInput) {
+                sink.push(
+                    raw.referenced,
+                    field,
+                    "after_input is what Baton offers its clients (task_support), not how the upstream runs a tool: write optional or required",
+                );
+                return None;
             }
             support
         };

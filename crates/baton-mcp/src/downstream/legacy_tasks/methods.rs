@@ -125,7 +125,7 @@ impl DownstreamSession {
         if let Some(listed) = value.get_mut("tools").and_then(Value::as_array_mut) {
             for (tool, support) in listed.iter_mut().zip(supports) {
                 if let Some(support) = support {
-                    tool["execution"] = json!({ "taskSupport": support.as_str() });
+                    tool["execution"] = json!({ "taskSupport": support.execution() });
                 }
             }
         }
@@ -172,7 +172,11 @@ impl DownstreamSession {
     ) -> Result<Value, ErrorData> {
         let backend = self.backend()?.clone();
         let name = request.name.to_string();
-        if dispatch(self.gateway.task_support(&name, true).await, true) != Dispatch::Task {
+        let support = self.gateway.task_support(&name, true).await;
+        if !matches!(
+            dispatch(support, true),
+            Dispatch::Task | Dispatch::TaskAfterInput
+        ) {
             return Err(GatewayError::NotATaskTool(name).into());
         }
         // The call's progress token stays valid for the task's life (2025-11-25).
