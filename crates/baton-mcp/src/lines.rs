@@ -4,7 +4,11 @@
 //! naming the peer, the size and the setting); an incoming request is answered with that
 //! error; an outgoing answer is replaced by it; an outgoing request fails to send.
 
+mod decode;
+
 use std::{marker::PhantomData, sync::Arc};
+
+pub use decode::Decode;
 
 use crate::error::GatewayError;
 use rmcp::{
@@ -71,7 +75,7 @@ enum Read {
 
 impl<Role, R, W> LineTransport<Role, R, W>
 where
-    Role: ServiceRole,
+    Role: Decode,
     R: AsyncRead + Send + Unpin,
     W: AsyncWrite + Send + Unpin + 'static,
 {
@@ -163,7 +167,7 @@ pub(crate) fn answer_for_oversized<Role: ServiceRole>(
 
 impl<Role, R, W> Transport<Role> for LineTransport<Role, R, W>
 where
-    Role: ServiceRole,
+    Role: Decode,
     R: AsyncRead + Send + Unpin,
     W: AsyncWrite + Send + Unpin + 'static,
 {
@@ -247,9 +251,7 @@ where
                 continue;
             }
             let rewritten = self.adapter.as_ref().and_then(|a| a.inbound(line));
-            let parsed = serde_json::from_slice::<RxJsonRpcMessage<Role>>(
-                rewritten.as_deref().unwrap_or(line),
-            );
+            let parsed = Role::decode(rewritten.as_deref().unwrap_or(line));
             match parsed {
                 Ok(message) => {
                     self.line.clear();

@@ -537,26 +537,31 @@ pub fn init_logging(cli: &Cli) {
         }
     }
     let announcement = filter_fn(|metadata| metadata.target() == baton_app::ANNOUNCE);
-    let registry = tracing_subscriber::registry().with(traces);
+    // Layers in a list, each with its own filter. (Not `Option` for the traces: a `None`
+    // layer declares an interest in everything, so every span and event would be built —
+    // spans allocated in the registry for every request — only for each filter to drop it.)
+    type Boxed = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
+    let mut layers: Vec<Boxed> = Vec::new();
+    if let Some(traces) = traces {
+        layers.push(Box::new(traces));
+    }
     match log_format(cli) {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(true)
-                    .with_writer(std::io::stderr)
-                    .with_filter(filter.or(announcement)),
-            )
-            .init(),
-        LogFormat::Text => registry
-            .with(
+        LogFormat::Json => layers.push(Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_writer(std::io::stderr)
+                .with_filter(filter.or(announcement)),
+        )),
+        LogFormat::Text => {
+            layers.push(Box::new(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
                     .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_filter(filter.and(announcement.clone().not())),
-            )
-            .with(
+            ));
+            layers.push(Box::new(
                 tracing_subscriber::fmt::layer()
                     .without_time()
                     .with_level(false)
@@ -564,9 +569,10 @@ pub fn init_logging(cli: &Cli) {
                     .with_ansi(false)
                     .with_writer(std::io::stderr)
                     .with_filter(announcement),
-            )
-            .init(),
+            ));
+        }
     }
+    tracing_subscriber::registry().with(layers).init();
     if let Some(error) = trouble {
         tracing::warn!("traces are off: {error}");
     }

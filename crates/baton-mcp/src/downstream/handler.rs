@@ -310,15 +310,14 @@ impl ServerHandler for DownstreamSession {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.gateway
-            .subscribe(
-                &self.scope,
-                request.uri,
-                context.peer.clone(),
-                true,
-                self.call_context(&context),
-            )
-            .await
+        Box::pin(self.gateway.subscribe(
+            &self.scope,
+            request.uri,
+            context.peer.clone(),
+            true,
+            self.call_context(&context),
+        ))
+        .await
     }
 
     async fn unsubscribe(
@@ -326,15 +325,14 @@ impl ServerHandler for DownstreamSession {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.gateway
-            .subscribe(
-                &self.scope,
-                request.uri,
-                context.peer.clone(),
-                false,
-                self.call_context(&context),
-            )
-            .await
+        Box::pin(self.gateway.subscribe(
+            &self.scope,
+            request.uri,
+            context.peer.clone(),
+            false,
+            self.call_context(&context),
+        ))
+        .await
     }
 
     async fn list_tools(
@@ -372,7 +370,7 @@ impl ServerHandler for DownstreamSession {
             // Only a client that can take a task waits here for a name still coming up;
             // for the others the call's routing waits (a `required` tool of a server still
             // starting is then called synchronously).
-            let support = self.gateway.task_support(&name, declared).await;
+            let support = Box::pin(self.gateway.task_support(&name, declared)).await;
             use crate::tasks::Dispatch;
             match crate::tasks::dispatch(support, declared) {
                 Dispatch::Sync => {}
@@ -385,9 +383,8 @@ impl ServerHandler for DownstreamSession {
                     return Err(error);
                 }
                 Dispatch::Task | Dispatch::TaskAfterInput => {
-                    let result = self
-                        .start_task(backend, request, (None, None), &context)
-                        .await;
+                    let result =
+                        Box::pin(self.start_task(backend, request, (None, None), &context)).await;
                     self.end(used, &name, outcome(&result));
                     return result.map(CallToolResponse::Task);
                 }
@@ -499,7 +496,7 @@ impl ServerHandler for DownstreamSession {
         request: rmcp::model::GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
-        self.task_get(request, context).await
+        Box::pin(self.task_get(request, context)).await
     }
 
     async fn cancel_task(
@@ -507,7 +504,7 @@ impl ServerHandler for DownstreamSession {
         request: rmcp::model::CancelTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.task_cancel(request, context).await
+        Box::pin(self.task_cancel(request, context)).await
     }
 
     async fn update_task(
@@ -515,7 +512,7 @@ impl ServerHandler for DownstreamSession {
         request: rmcp::model::UpdateTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.task_update(request, context).await
+        Box::pin(self.task_update(request, context)).await
     }
 
     async fn on_custom_request(
@@ -524,7 +521,9 @@ impl ServerHandler for DownstreamSession {
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CustomResult, ErrorData> {
         if request.method.starts_with(super::legacy_tasks::PREFIX) {
-            return self.legacy_request(request, context).await;
+            // Boxed, as every handler's large future: rmcp spawns each request's future,
+            // which is as large as the largest of them.
+            return Box::pin(self.legacy_request(request, context)).await;
         }
         Err(crate::error::GatewayError::UnknownMethod(request.method).into())
     }

@@ -76,7 +76,9 @@ impl Gateway {
             .retry
             .filter(|settings| settings.attempts > 1 && !call.single_attempt)
         else {
-            return self.attempt(&out, 1, params).await;
+            // Boxed (here and below): the attempt's future is large, and every level that
+            // holds it inline is copied whole as the call moves through the layers.
+            return Box::pin(self.attempt(&out, 1, params)).await;
         };
         let policy = RetryPolicy {
             max_attempts: settings.attempts,
@@ -88,7 +90,7 @@ impl Gateway {
             if number > 1 {
                 tracing::info!(server, attempt = number, "retrying a request");
             }
-            let attempt = self.attempt(&out, number, params.clone());
+            let attempt = Box::pin(self.attempt(&out, number, params.clone()));
             async move {
                 match attempt.await {
                     Ok(ServerResult::CallToolResult(result))
@@ -144,10 +146,10 @@ impl Gateway {
         } else {
             tracing::Span::none()
         };
-        let outcome = self
-            .forward_rounds(out, upstream, params, permit.unwrap_or(Permit::Normal))
-            .instrument(span.clone())
-            .await;
+        let outcome =
+            Box::pin(self.forward_rounds(out, upstream, params, permit.unwrap_or(Permit::Normal)))
+                .instrument(span.clone())
+                .await;
         match &outcome {
             Err(error) => crate::trace::record_error(&span, error.kind()),
             Ok(ServerResult::CallToolResult(result)) if result.is_error == Some(true) => {
@@ -212,7 +214,8 @@ impl Gateway {
                 .await?
             {
                 ServerResult::InputRequiredResult(input) => {
-                    let (responses, state) = answer_input(server, call, round, input).await?;
+                    let (responses, state) =
+                        Box::pin(answer_input(server, call, round, input)).await?;
                     (out.answer)(&mut params, responses, state);
                 }
                 other => return Ok(other),

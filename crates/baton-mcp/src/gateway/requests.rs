@@ -144,9 +144,8 @@ impl Gateway {
         let name = params.name.as_ref();
         let mut catalog = self.catalog();
         if !catalog.tool_routes.contains_key(name)
-            && let Some(grown) = self
-                .wait_for_name(Some(name), |c| c.tool_routes.contains_key(name))
-                .await
+            && let Some(grown) =
+                Box::pin(self.wait_for_name(Some(name), |c| c.tool_routes.contains_key(name))).await
         {
             catalog = grown;
         }
@@ -185,12 +184,10 @@ impl Gateway {
             }
         }
         if let Some(set) = set {
-            return self
-                .call_set(set.as_ref(), &route, params, scope, call, mode)
-                .await;
+            // Boxed: Baton's own tools' future would otherwise enlarge every proxied call's.
+            return Box::pin(self.call_set(set.as_ref(), &route, params, scope, call, mode)).await;
         }
-        self.call_upstream(topology, &catalog, route, params, scope, call)
-            .await
+        Box::pin(self.call_upstream(topology, &catalog, route, params, scope, call)).await
     }
 
     /// A tool of one of Baton's own sets.

@@ -177,7 +177,7 @@ impl Gateway {
         if as_task
             && let Some(source) = &out.call.input
             && let Some(id) = source.recall_upstream_task(out.server).await
-            && let Some(answer) = follow.reattach(&id).await?
+            && let Some(answer) = Box::pin(follow.reattach(&id)).await?
         {
             return Ok(answer);
         }
@@ -192,13 +192,14 @@ impl Gateway {
         match answer {
             ServerResult::CreateTaskResult(created) => {
                 follow.created(&created.task.task_id);
-                follow.track(Tracked::Modern(created.task)).await
+                // Boxed: a rare path, whose future would otherwise enlarge every call's.
+                Box::pin(follow.track(Tracked::Modern(created.task))).await
             }
             ServerResult::CustomResult(custom) if as_task && !modern => {
                 match LegacyTask::created(&custom.0) {
                     Some(Ok(task)) => {
                         follow.created(&task.id);
-                        follow.track(Tracked::Legacy(task)).await
+                        Box::pin(follow.track(Tracked::Legacy(task))).await
                     }
                     Some(Err(reason)) => Err(follow.unreadable("tools/call", "(no id)", &reason)),
                     None => Ok(ServerResult::CustomResult(custom)),
@@ -296,7 +297,7 @@ impl Follow<'_> {
                     .map_err(|reason| self.unreadable("tasks/get", id, &reason))?,
             )
         };
-        self.track(task).await.map(Some)
+        Box::pin(self.track(task)).await.map(Some)
     }
 
     /// Follows a 2025-11-25 task: `tasks/get` while it works, then `tasks/result`.

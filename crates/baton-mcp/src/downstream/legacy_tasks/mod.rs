@@ -86,8 +86,12 @@ impl WireAdapter<RoleServer> for LegacyTasks {
 /// `message` with its method renamed `baton/legacy/<method>` when it is a legacy-era
 /// task-augmented `tools/call`, `tasks/get|result|list|cancel` or `tools/list`.
 fn rename(message: &[u8]) -> Option<Vec<u8>> {
-    use memchr::memmem::find;
-    if find(message, b"\"task").is_none() && find(message, b"tools/list").is_none() {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Built once: building a searcher costs more than searching a small message.
+    static TASK: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"task"));
+    static LIST: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"tools/list"));
+    if TASK.find(message).is_none() && LIST.find(message).is_none() {
         return None;
     }
     let mut value: Value = serde_json::from_slice(message).ok()?;
