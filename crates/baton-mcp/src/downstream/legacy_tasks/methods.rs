@@ -5,7 +5,8 @@
 //!
 //! - `tools/call` with `params.task`: a task at once (`{"task": {…}}`), kept for the `ttl`
 //!   asked (at most `tasks.max_ttl`); a tool that does not run as a task is `-32601`.
-//!   While the session lasts, each status change is sent as `notifications/tasks/status`.
+//!   While the session lasts, each status change is sent as `notifications/tasks/status`
+//!   (at once for this process's own changes, within 5 s for another process's).
 //! - `tasks/get`: the task (`ttl`, `pollInterval` in ms); `tasks/list`: the caller's tasks,
 //!   newest first, 50 a page (`nextCursor`).
 //! - `tasks/result`: waits for the end and answers the tool's result (with the
@@ -44,9 +45,13 @@ const PAGE: usize = 50;
 /// The `_meta` key naming the task a result belongs to.
 const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
-/// The longest wait between two looks at a task being followed, for changes another
-/// process made (this process's own changes wake the follower at once).
+/// The longest wait between two looks at a task `tasks/result` waits for, for changes
+/// another process made (this process's own changes wake it at once).
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// The same for the status notifications' follower, of which there is one per task a
+/// connected client created (so a client with many long tasks costs few store reads).
+const FOLLOW_EVERY: Duration = Duration::from_secs(5);
 
 impl DownstreamSession {
     /// Answers a request the shim renamed.
@@ -350,7 +355,7 @@ fn follow(backend: Arc<dyn TaskBackend>, owner: String, task: Task, peer: Peer<R
     tokio::spawn(async move {
         let mut last = task.status;
         while !terminal(last) {
-            backend.changed(&task.task_id, LOOK_EVERY).await;
+            backend.changed(&task.task_id, FOLLOW_EVERY).await;
             if peer.is_transport_closed() {
                 return;
             }
