@@ -6,7 +6,7 @@
 //! order the server lists them. A name that is already taken gets a hash suffix of its
 //! `(server, original name)` identity and the conflict is reported.
 
-use std::collections::HashMap;
+use crate::FastMap as HashMap;
 
 use baton_core::names::{fit_tool_name, namespaced_prompt_name, server_prefix, with_hash_suffix};
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};

@@ -107,7 +107,7 @@ where
             if available.is_empty() {
                 return Ok(Read::Eof);
             }
-            let newline = available.iter().position(|b| *b == b'\n');
+            let newline = memchr::memchr(b'\n', available);
             let take = newline.map_or(available.len(), |at| at + 1);
             let chunk = &available[..take];
             if let Some(skipping) = &mut self.skipping {

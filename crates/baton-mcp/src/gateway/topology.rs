@@ -2,10 +2,7 @@
 //! it. A [`Topology`] is immutable; a hot reload ([`super::reload`]) builds a new one and
 //! swaps it whole. Requests take one snapshot ([`Gateway::topology`]) and route with it.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, atomic::Ordering},
-};
+use std::sync::{Arc, atomic::Ordering};
 
 use baton_core::config::{Config, ServerConfig};
 use tokio::sync::mpsc;
@@ -18,12 +15,12 @@ pub struct Topology {
     pub config: Arc<Config>,
     upstreams: Vec<Arc<Upstream>>,
     /// Server name → indexes of its replicas in `upstreams`.
-    replica_sets: HashMap<String, Vec<usize>>,
+    replica_sets: crate::FastMap<String, Vec<usize>>,
 }
 
 impl Topology {
     pub(crate) fn new(config: Arc<Config>, upstreams: Vec<Arc<Upstream>>) -> Topology {
-        let mut replica_sets: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut replica_sets: crate::FastMap<String, Vec<usize>> = Default::default();
         for (index, upstream) in upstreams.iter().enumerate() {
             replica_sets
                 .entry(upstream.name().to_owned())

@@ -104,7 +104,7 @@ struct Callers {
     /// In-flight calls, oldest first: (call id, who answers for it).
     calls: Vec<(u64, Caller)>,
     /// Upstream progress token → the call's progress watch.
-    progress: HashMap<ProgressToken, ProgressWatch>,
+    progress: crate::FastMap<ProgressToken, ProgressWatch>,
     /// Resource URI → clients subscribed to its updates.
     subscribers: HashMap<String, Vec<Peer<RoleServer>>>,
     /// Resource URI → the `subscriptions/listen` stream watching it on a 2026-07-28 server.
