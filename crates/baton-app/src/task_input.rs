@@ -228,8 +228,6 @@ pub async fn pending(store: &Store, task: &str) -> Result<InputRequests, ErrorDa
     Ok(pending)
 }
 
-/// Records the client's `responses` for task `task` (keys nothing waits under are
-/// ignored) and wakes the steps waiting here.
 /// Records `answers` a client gave to a tool's first input round before its task existed
 /// (`after_input`), for the task's one-step run: its call asks again under the same keys
 /// (the step `call`, not a `for_each` item: `-1`, round 0) and finds them.
@@ -257,6 +255,8 @@ pub async fn answer_ahead(
 /// The step of a one-step run calling a tool ([`baton_core::workflow::Workflow::whole_call`]).
 const WHOLE_CALL_STEP: &str = "call";
 
+/// Records the client's `responses` for task `task` (keys nothing waits under are
+/// ignored) and wakes the steps waiting here.
 pub async fn answer(store: &Store, task: &str, responses: InputResponses) -> Result<(), ErrorData> {
     for (key, response) in responses {
         let text = serde_json::to_string(&response).map_err(internal)?;

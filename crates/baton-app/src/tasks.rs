@@ -158,14 +158,7 @@ impl StoreTasks {
     async fn get_task(&self, owner: &str, id: &str) -> Result<DetailedTask, ErrorData> {
         let (store, _) = self.parts()?;
         let task = self.find(store, owner, id).await?;
-        let run = store.run(&task.run_id).await.map_err(internal)?;
-        let waiting = if run.status.is_finished() {
-            progress_sinks().remove(&run.id);
-            Default::default()
-        } else {
-            crate::task_input::pending(store, &task.id).await?
-        };
-        Ok(detailed(&task, &run, waiting))
+        view(store, &task).await
     }
 
     async fn update_task(
@@ -192,13 +185,7 @@ impl StoreTasks {
         let records = store.tasks_of(owner, wanted).await.map_err(internal)?;
         let mut tasks = Vec::new();
         for task in records.iter().filter(|task| !task.expired(now)).skip(skip) {
-            let run = store.run(&task.run_id).await.map_err(internal)?;
-            let waiting = if run.status.is_finished() {
-                Default::default()
-            } else {
-                crate::task_input::pending(store, &task.id).await?
-            };
-            tasks.push(detailed(task, &run, waiting).task);
+            tasks.push(view(store, task).await?.task);
         }
         Ok(tasks)
     }
@@ -303,6 +290,19 @@ fn base(task: &TaskRecord, updated: Option<i64>) -> Task {
         base = base.with_ttl_ms(u64::try_from(ttl).unwrap_or(u64::MAX));
     }
     base
+}
+
+/// The task as `tasks/get` shows it now: its run's status, and the input it waits for.
+/// A finished run's progress sink is dropped.
+async fn view(store: &Store, task: &TaskRecord) -> Result<DetailedTask, ErrorData> {
+    let run = store.run(&task.run_id).await.map_err(internal)?;
+    let waiting = if run.status.is_finished() {
+        progress_sinks().remove(&run.id);
+        Default::default()
+    } else {
+        crate::task_input::pending(store, &task.id).await?
+    };
+    Ok(detailed(task, &run, waiting))
 }
 
 /// The task as `tasks/get` shows it, from its run and the input it `waits` for.

@@ -211,7 +211,7 @@ pub(super) struct Use {
 }
 
 /// The audit outcome of a prompt get or resource read.
-fn outcome<T>(result: &Result<T, ErrorData>) -> &'static str {
+pub(super) fn outcome<T>(result: &Result<T, ErrorData>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(error) => crate::audit::outcome_of_error(error),

@@ -300,27 +300,16 @@ impl CallGuard {
     ) -> Arc<AtomicU64> {
         let seen = Arc::new(AtomicU64::new(0));
         let mut callers = self.relay.lock();
-        let forward = downstream.and_then(|token| {
-            callers
-                .calls
-                .iter()
-                .find(|(id, _)| *id == self.id)
-                .and_then(|(_, caller)| match caller {
-                    Caller::Client(peer) => Some((peer.clone(), token)),
-                    Caller::Input { .. } => None,
-                })
-        });
-        // A task's step: its client's own token, while that client is connected.
-        let forward = forward.or_else(|| {
-            callers
-                .calls
-                .iter()
-                .find(|(id, _)| *id == self.id)
-                .and_then(|(_, caller)| match caller {
-                    Caller::Input { source, .. } => source.progress(),
-                    Caller::Client(_) => None,
-                })
-        });
+        // The caller's own token; for a task's step (no client on the line), the task's
+        // client's token, while that client is connected.
+        let forward = callers
+            .calls
+            .iter()
+            .find(|(id, _)| *id == self.id)
+            .and_then(|(_, caller)| match caller {
+                Caller::Client(peer) => downstream.map(|token| (peer.clone(), token)),
+                Caller::Input { source, .. } => source.progress(),
+            });
         callers.progress.insert(
             upstream.clone(),
             ProgressWatch {

@@ -161,11 +161,7 @@ impl DownstreamSession {
             return Err(GatewayError::UnknownTool(name).into());
         }
         let started = self.legacy_start(request, ttl, &context).await;
-        let outcome = match &started {
-            Ok(_) => "ok",
-            Err(error) => crate::audit::outcome_of_error(error),
-        };
-        self.end(used, &name, outcome);
+        self.end(used, &name, crate::downstream::handler::outcome(&started));
         started
     }
 
