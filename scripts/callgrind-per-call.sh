@@ -4,7 +4,8 @@
 # does, so an A/B needs no quiet machine). Each binary serves `baton-bench`'s load twice,
 # with N1 and N2 measured calls; (Ir(N2) − Ir(N1)) / (N2 − N1) leaves out start-up.
 #
-#   scripts/callgrind-per-call.sh [--transport stdio|http] [--concurrency C] BATON [BATON ...]
+#   scripts/callgrind-per-call.sh [--transport stdio|http] [--http-upstream http|stdio]
+#                                 [--concurrency C] BATON [BATON ...]
 #
 # Prints Ir per call for each binary and its ratio to the first. Needs valgrind (on every
 # machine of this kind) and a release build of baton-bench (its default location, or
@@ -13,16 +14,18 @@ set -euo pipefail
 
 TRANSPORT=stdio
 CONCURRENCY=8
+HTTP_UPSTREAM=http
 N1=300
 N2=900
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --transport) TRANSPORT="$2"; shift 2 ;;
     --concurrency) CONCURRENCY="$2"; shift 2 ;;
+    --http-upstream) HTTP_UPSTREAM="$2"; shift 2 ;;
     *) break ;;
   esac
 done
-[[ $# -ge 1 ]] || { echo "usage: $0 [--transport stdio|http] [--concurrency C] BATON [BATON ...]" >&2; exit 2; }
+[[ $# -ge 1 ]] || { echo "usage: $0 [--transport stdio|http] [--http-upstream http|stdio] [--concurrency C] BATON [BATON ...]" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/baton/target}"
 BENCH="${BATON_BENCH:-$TARGET/release/baton-bench}"
@@ -52,7 +55,7 @@ for baton in "$@"; do
     for attempt in 1 2 3; do
       rm -f "$dir"/*.out
       if CG_DIR="$dir" CG_TAG=run BATON_REAL="$(realpath "$baton")" "$BENCH" --baton "$WORK/wrap.sh" \
-          --transport "$TRANSPORT" --concurrency "$CONCURRENCY" --calls "$calls" --warmup 20 \
+          --transport "$TRANSPORT" --http-upstream "$HTTP_UPSTREAM" --concurrency "$CONCURRENCY" --calls "$calls" --warmup 20 \
           --rounds 1 --max-secs 900 >"$dir/bench.log" 2>&1; then
         break
       fi
@@ -63,5 +66,6 @@ for baton in "$@"; do
   per_call=$(( (per_run[1] - per_run[0]) / (N2 - N1) ))
   [[ -n "$first" ]] || first="$per_call"
   ratio=$(awk -v a="$per_call" -v b="$first" 'BEGIN { printf "%.2f", a / b }')
-  printf '%s\t%s c=%s\tIr/call %d\t× first %s\n' "$baton" "$TRANSPORT" "$CONCURRENCY" "$per_call" "$ratio"
+  [[ $TRANSPORT == http ]] && label="http (upstream $HTTP_UPSTREAM)" || label="$TRANSPORT"
+  printf '%s\t%s c=%s\tIr/call %d\t× first %s\n' "$baton" "$label" "$CONCURRENCY" "$per_call" "$ratio"
 done

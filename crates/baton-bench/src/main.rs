@@ -120,6 +120,11 @@ struct Args {
     /// An argument for --upstream-command (repeat for several).
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     upstream_arg: Vec<String>,
+    /// Over --transport http, how Baton reaches the echo upstream: `http` (streamable HTTP,
+    /// both of Baton's sides HTTP) or `stdio` (Baton spawns it: the HTTP serving path alone,
+    /// as a host in front of local servers uses it). The direct baseline stays HTTP.
+    #[arg(long, value_enum, default_value_t = HttpUpstream::Http)]
+    http_upstream: HttpUpstream,
     /// Over stdio, run this many replicas of the upstream behind Baton (`replicas:`).
     #[arg(long, default_value_t = 1)]
     replicas: u32,
@@ -159,6 +164,12 @@ struct Args {
     /// Target: Baton's throughput as a fraction of direct.
     #[arg(long, default_value_t = 0.8)]
     target_throughput_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HttpUpstream {
+    Http,
+    Stdio,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -426,10 +437,20 @@ async fn setup(
                 process: None,
             };
             let config = temp.join(format!("baton-{tag}.yaml"));
+            let server = match args.http_upstream {
+                HttpUpstream::Http => format!(
+                    "url: {}\n    transport: streamable-http",
+                    yaml_string(&format!("{}/mcp", echo.base))
+                ),
+                HttpUpstream::Stdio => format!(
+                    "command: {}\n    args: [--stdio]",
+                    yaml_string(&paths.echo.to_string_lossy())
+                ),
+            };
             std::fs::write(
                 &config,
                 format!(
-                    "{}{}{}servers:\n  echo:\n    url: {}\n    transport: streamable-http\n",
+                    "{}{}{}servers:\n  echo:\n    {server}\n",
                     args.resilience.yaml(),
                     configs::telemetry_yaml(
                         args.no_metrics,
@@ -441,7 +462,6 @@ async fn setup(
                     } else {
                         String::new()
                     },
-                    yaml_string(&format!("{}/mcp", echo.base))
                 ),
             )?;
             let process = procs::spawn_http(
@@ -456,12 +476,24 @@ async fn setup(
             let client = connect_http(&process.base, protocol, bearer)
                 .await
                 .context("connecting to `baton serve --http`")?;
-            let baton = Target {
+            let mut baton = Target {
                 tool: "echo__echo",
                 client,
-                cpu_pids: vec![("client", me), ("baton", baton_pid), ("upstream", echo_pid)],
+                cpu_pids: vec![("client", me), ("baton", baton_pid)],
                 process: Some(process),
             };
+            match args.http_upstream {
+                HttpUpstream::Http => baton.cpu_pids.push(("upstream", echo_pid)),
+                HttpUpstream::Stdio => {
+                    // Wait for the upstream Baton spawns, then find it.
+                    check_target(&baton)
+                        .await
+                        .context("calling through baton (HTTP, stdio upstream)")?;
+                    if let Some(&upstream) = procs::children(baton_pid).first() {
+                        baton.cpu_pids.push(("upstream", upstream));
+                    }
+                }
+            }
             Ok((direct, baton, Some(echo)))
         }
     }

@@ -4,7 +4,7 @@
 //! naming the peer, the size and the setting); an incoming request is answered with that
 //! error; an outgoing answer is replaced by it; an outgoing request fails to send.
 
-mod decode;
+pub(crate) mod decode;
 
 use std::{marker::PhantomData, sync::Arc};
 

@@ -27,7 +27,12 @@ use crate::{
     gateway::{CallContext, Gateway, ListTarget, SessionScope},
 };
 
-pub struct DownstreamSession {
+/// A session's handler: a cheap handle (one `Arc`) on its state, so that the direct path of
+/// streamable HTTP ([`super::direct`]) can call it beside rmcp's service.
+#[derive(Clone)]
+pub struct DownstreamSession(Arc<SessionState>);
+
+pub struct SessionState {
     pub(super) gateway: Arc<Gateway>,
     /// This session's own id: the owner of its tasks when the caller has no principal.
     pub(super) id: String,
@@ -38,25 +43,74 @@ pub struct DownstreamSession {
     /// Who opened the session, when a transport authenticates per session (legacy SSE);
     /// streamable HTTP carries the principal on each request.
     principal: Option<super::auth::Principal>,
+    /// Streamable HTTP's session manager, told of this handler and its peer once the
+    /// session is initialized, for calls served beside rmcp's service.
+    direct: Option<std::sync::Weak<super::parking::Parking>>,
+    directed: std::sync::atomic::AtomicBool,
+}
+
+impl std::ops::Deref for DownstreamSession {
+    type Target = SessionState;
+
+    fn deref(&self) -> &SessionState {
+        &self.0
+    }
 }
 
 impl DownstreamSession {
     pub fn new(gateway: Arc<Gateway>) -> Self {
-        DownstreamSession {
+        DownstreamSession::with(gateway, None, None)
+    }
+
+    fn with(
+        gateway: Arc<Gateway>,
+        principal: Option<super::auth::Principal>,
+        direct: Option<std::sync::Weak<super::parking::Parking>>,
+    ) -> Self {
+        DownstreamSession(Arc::new(SessionState {
             gateway,
             id: uuid::Uuid::new_v4().simple().to_string(),
             scope: SessionScope::default(),
             registration: std::sync::Mutex::new(None),
             log_level: std::sync::Mutex::new(None),
-            principal: None,
-        }
+            principal,
+            direct,
+            directed: std::sync::atomic::AtomicBool::new(false),
+        }))
     }
 
     /// A session opened by `principal` (legacy SSE).
     pub fn for_principal(gateway: Arc<Gateway>, principal: Option<super::auth::Principal>) -> Self {
-        let mut session = DownstreamSession::new(gateway);
-        session.principal = principal;
-        session
+        DownstreamSession::with(gateway, principal, None)
+    }
+
+    /// A streamable HTTP session of `parking`.
+    pub(super) fn for_http(gateway: Arc<Gateway>, parking: &Arc<super::parking::Parking>) -> Self {
+        DownstreamSession::with(gateway, None, Some(Arc::downgrade(parking)))
+    }
+
+    /// Tells the session manager this handler and `peer` serve the session whose id the
+    /// request's HTTP parts carry (once per handler).
+    fn offer_direct(&self, extensions: &rmcp::model::Extensions, peer: &rmcp::Peer<RoleServer>) {
+        use std::sync::atomic::Ordering;
+        let Some(parking) = self.direct.as_ref() else {
+            return;
+        };
+        if self.directed.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(id) = extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|value| value.to_str().ok())
+        else {
+            return;
+        };
+        if let Some(parking) = parking.upgrade()
+            && parking.offer_direct(id, self.clone(), peer.clone())
+        {
+            self.directed.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Whether the caller of this request may use `name` under `access:` (always, without
@@ -218,7 +272,7 @@ pub(super) fn outcome<T>(result: &Result<T, ErrorData>) -> &'static str {
     }
 }
 
-impl Drop for DownstreamSession {
+impl Drop for SessionState {
     fn drop(&mut self) {
         if let Some(id) = *self.registration.lock().unwrap_or_else(|p| p.into_inner()) {
             self.gateway.unregister_downstream(id);
@@ -267,6 +321,7 @@ impl ServerHandler for DownstreamSession {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         self.register(&context.peer);
+        self.offer_direct(&context.extensions, &context.peer);
     }
 
     async fn set_level(
@@ -356,6 +411,8 @@ impl ServerHandler for DownstreamSession {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        // A session back from parking is offered on its first call.
+        self.offer_direct(&context.extensions, &context.peer);
         let name = request.name.to_string();
         let used = self.begin(&context, AuditKind::Tool, &name, request.arguments.as_ref());
         if !self.may_use(&context, &name) {

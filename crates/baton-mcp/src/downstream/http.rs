@@ -132,8 +132,14 @@ pub fn router(
     );
     config.session_store = Some(manager.clone());
     tokio::spawn(manager.clone().run(shutdown.clone()));
+    let factory_manager = manager.clone();
     let streamable = StreamableHttpService::new(
-        move || Ok(DownstreamSession::new(factory_gateway.clone())),
+        move || {
+            Ok(DownstreamSession::for_http(
+                factory_gateway.clone(),
+                &factory_manager,
+            ))
+        },
         manager.clone(),
         config,
     );
@@ -145,28 +151,20 @@ pub fn router(
         .map(super::auth::Authenticator::new);
     let access = Arc::new(access);
     let guard_access = access.clone();
-    let limit = access.max_body_bytes;
-    let counted = gateway.clone();
-    let budget = auth.clone();
-    let capped = sessions.clone();
-    let audited = gateway.clone();
-    let parked = manager.clone();
-    let mcp = Router::new()
-        .fallback_service(streamable)
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            count_until_answered(counted.clone(), request, next)
-        }))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            let limits = Limits {
-                body: limit,
-                auth: budget.clone(),
-                sessions: capped.clone(),
-                gateway: audited.clone(),
-                parking: parked.clone(),
-            };
-            check_json_body(request, next, limits)
-        }))
-        .layer(middleware::from_fn(session_deleted_ok));
+    // One handler over shared state: axum clones a route's service for every request, and
+    // a stack of middleware layers over rmcp's service was a deep clone each time.
+    let endpoint = Arc::new(Endpoint {
+        streamable,
+        limits: Limits {
+            body: access.max_body_bytes,
+            auth: auth.clone(),
+            sessions: sessions.clone(),
+            gateway: gateway.clone(),
+            parking: manager,
+            shutdown: shutdown.clone(),
+        },
+    });
+    let mcp = Router::new().fallback(mcp_endpoint).with_state(endpoint);
     let mut app = Router::new()
         .nest("/mcp", mcp)
         .merge(sse::router(gateway, shutdown, sessions, auth.clone()))
@@ -228,14 +226,38 @@ fn forbidden(message: String) -> Response {
     http_error(StatusCode::FORBIDDEN, INVALID_REQUEST, message)
 }
 
+/// `/mcp`: rmcp's streamable HTTP service, with Baton's checks and limits before it.
+struct Endpoint {
+    streamable: StreamableHttpService<DownstreamSession, super::parking::Parking>,
+    limits: Limits,
+}
+
+impl Endpoint {
+    /// rmcp's answer to `request`.
+    async fn rmcp(&self, request: Request) -> Response {
+        self.streamable
+            .handle(request)
+            .await
+            .map(axum::body::Body::new)
+    }
+}
+
+async fn mcp_endpoint(
+    axum::extract::State(endpoint): axum::extract::State<Arc<Endpoint>>,
+    request: Request,
+) -> Response {
+    match *request.method() {
+        axum::http::Method::POST => check_json_body(request, &endpoint).await,
+        axum::http::Method::DELETE => session_deleted_ok(endpoint.rmcp(request).await),
+        _ => endpoint.rmcp(request).await,
+    }
+}
+
 /// A POST (a client's request) counts as in flight until its answer has been sent, so a
 /// shutdown lets it finish ([`Gateway::drain`]).
-async fn count_until_answered(gateway: Arc<Gateway>, request: Request, next: Next) -> Response {
-    if request.method() != axum::http::Method::POST {
-        return next.run(request).await;
-    }
-    let guard = gateway.request_started();
-    let (parts, body) = next.run(request).await.into_parts();
+async fn count_until_answered(endpoint: &Endpoint, request: Request) -> Response {
+    let guard = endpoint.limits.gateway.request_started();
+    let (parts, body) = endpoint.rmcp(request).await.into_parts();
     let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
         let _answering = &guard;
         chunk
@@ -252,10 +274,8 @@ async fn count_responses(request: Request, next: Next) -> Response {
 
 /// A session ended by `DELETE /mcp` is answered 200 rather than rmcp's 202: the official
 /// Python SDK takes anything but 200/204 (or 405) as a failed termination and warns.
-async fn session_deleted_ok(request: Request, next: Next) -> Response {
-    let delete = request.method() == axum::http::Method::DELETE;
-    let mut response = next.run(request).await;
-    if delete && response.status() == StatusCode::ACCEPTED {
+fn session_deleted_ok(mut response: Response) -> Response {
+    if response.status() == StatusCode::ACCEPTED {
         *response.status_mut() = StatusCode::OK;
     }
     response
@@ -270,22 +290,23 @@ struct Limits {
     sessions: Arc<super::sessions::Sessions>,
     /// For the audit records of refused calls.
     gateway: Arc<Gateway>,
+    /// Ends the sessions' streams (direct calls' answers too).
+    shutdown: CancellationToken,
 }
 
 /// A POST whose body is not JSON gets a JSON-RPC parse error (-32700, HTTP 400) and an
 /// oversized one HTTP 413, before rmcp sees either. Then the limits: the caller's call
 /// budget, and the session caps for an `initialize` that opens a session.
-async fn check_json_body(request: Request, next: Next, limits: Limits) -> Response {
+async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
     let Limits {
         body: limit,
         auth,
         sessions,
         gateway,
         parking,
-    } = limits;
-    if request.method() != axum::http::Method::POST {
-        return next.run(request).await;
-    }
+        shutdown,
+    } = &endpoint.limits;
+    let limit = *limit;
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
@@ -297,20 +318,27 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
             );
         }
     };
-    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        return http_error(
-            StatusCode::BAD_REQUEST,
-            PARSE_ERROR,
-            format!("Parse error: the request body is not valid JSON ({error})"),
-        );
-    }
+    // One parse reads the method and checks the whole body is JSON; a batch (not an
+    // object) is checked on its own.
+    let method = match serde_json::from_slice::<Method>(&bytes) {
+        Ok(message) => message.method,
+        Err(_) => match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            Ok(_) => None,
+            Err(error) => {
+                return http_error(
+                    StatusCode::BAD_REQUEST,
+                    PARSE_ERROR,
+                    format!("Parse error: the request body is not valid JSON ({error})"),
+                );
+            }
+        },
+    };
     let principal = parts.extensions.get::<super::auth::Principal>();
     if let (Some(auth), Some(principal)) = (auth, principal)
-        && let Some(refused) = over_budget(&auth, &principal.name, &bytes, &gateway)
+        && let Some(refused) = over_budget(auth, &principal.name, &bytes, gateway)
     {
         return refused;
     }
-    let method = method_of(&bytes);
     crate::metrics::request(method.as_deref().unwrap_or("other"), "streamable_http");
     // An `initialize` without a session opens one: it takes a place under the caps first,
     // which the session keeps once it exists (dropped here if none was created).
@@ -327,13 +355,29 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
         }
     }
     // A 2025-11-25 task request rmcp cannot parse is renamed for the handler.
-    let bytes = match parking.legacy_tasks().inbound(&bytes) {
-        Some(renamed) => bytes::Bytes::from(renamed),
-        None => bytes,
+    let (parts, bytes) = match parking.legacy_tasks().inbound(&bytes) {
+        Some(renamed) => (parts, bytes::Bytes::from(renamed)),
+        // A plain tools/call on a live session is served beside rmcp (`super::direct`).
+        None if slot.is_none() => {
+            let mut parts = Some(parts);
+            if let Some(response) =
+                parking.direct_call(&mut parts, &bytes, shutdown, gateway.request_started())
+            {
+                return response;
+            }
+            match parts {
+                Some(parts) => (parts, bytes),
+                None => {
+                    return axum::response::IntoResponse::into_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                    );
+                }
+            }
+        }
+        None => (parts, bytes),
     };
-    let response = next
-        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await;
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let response = count_until_answered(endpoint, request).await;
     if let Some(slot) = slot
         && let Some(id) = response
             .headers()
@@ -347,12 +391,14 @@ async fn check_json_body(request: Request, next: Next, limits: Limits) -> Respon
 
 /// The method of a single JSON-RPC message (`None` for a response or a batch).
 pub(super) fn method_of(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    #[derive(serde::Deserialize)]
-    struct Method<'a> {
-        #[serde(borrow)]
-        method: Option<std::borrow::Cow<'a, str>>,
-    }
     serde_json::from_slice::<Method>(body).ok()?.method
+}
+
+/// A JSON-RPC message's method (the rest skipped, but checked to be JSON).
+#[derive(serde::Deserialize)]
+struct Method<'a> {
+    #[serde(borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A session over a cap: HTTP 429 naming the limit (sessions free up as others close or

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod browser;
+mod direct;
 pub mod handler;
 pub mod http;
 pub mod legacy_tasks;

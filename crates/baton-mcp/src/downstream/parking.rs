@@ -60,7 +60,7 @@ pub const PARK_AFTER: Duration = Duration::from_secs(10);
 
 /// How long rmcp keeps a request stream the client dropped before its end, for a resume
 /// (`SessionConfig::completed_cache_ttl`): such a session is not parked before.
-const RESUMABLE_FOR: Duration =
+pub(super) const RESUMABLE_FOR: Duration =
     rmcp::transport::streamable_http_server::session::local::SessionConfig::DEFAULT_COMPLETED_CACHE_TTL;
 
 /// How often sessions are looked at for parking and parked ones for expiry.
@@ -124,6 +124,8 @@ struct Record {
     seen: [u64; 3],
     /// Closes of parked services still to come (each ends with one `close_session`).
     stale_closes: u32,
+    /// Its handler and calls for the direct path ([`super::direct`]).
+    direct: Arc<super::direct::DirectSession>,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq, Debug)]
@@ -160,7 +162,9 @@ impl Parking {
         init_timeout: Duration,
     ) -> Arc<Parking> {
         let mut inner = LocalSessionManager::default();
-        inner.session_config.keep_alive = Some(idle_timeout);
+        // Live sessions expire by the sweep too: calls on the direct path do not pass
+        // through rmcp's worker, whose own keep-alive would not see them.
+        inner.session_config.keep_alive = None;
         let legacy_tasks = super::legacy_tasks::LegacyTasks::new(&gateway);
         Arc::new_cyclic(|this| Parking {
             inner,
@@ -204,7 +208,9 @@ impl Parking {
 
     /// Ends session `id` for good: its record and place freed, its worker closed.
     pub async fn end(&self, id: &SessionId) {
-        self.records().remove(id);
+        if let Some(record) = self.records().remove(id) {
+            record.direct.withdraw(true);
+        }
         let _ = self.inner.close_session(id).await;
     }
 
@@ -232,7 +238,7 @@ impl Parking {
                 freed.0 = None;
             }
         }
-        let (to_park, unfinished) = {
+        let (to_park, unfinished, expired) = {
             let mut records = self.records();
             records.retain(|_, record| {
                 record.state != State::Parked
@@ -240,6 +246,19 @@ impl Parking {
                         .last_active
                         .is_none_or(|at| now.duration_since(at) < self.idle_timeout)
             });
+            // A live session idle for `idle_timeout` with no request in flight ends.
+            let expired: Vec<SessionId> = records
+                .iter()
+                .filter(|(_, record)| {
+                    record.direct.sweep(now);
+                    record.state == State::Live
+                        && record.streams == record.get_streams
+                        && record
+                            .last_active
+                            .is_some_and(|at| now.duration_since(at) >= self.idle_timeout)
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
             let unfinished: Vec<SessionId> = records
                 .iter()
                 .filter(|(_, record)| {
@@ -256,12 +275,17 @@ impl Parking {
                 .map(|(id, record)| {
                     record.state = State::Parking;
                     record.stale_closes += 1;
+                    record.direct.withdraw(false);
                     id.clone()
                 })
                 .collect();
-            (to_park, unfinished)
+            (to_park, unfinished, expired)
         };
-        let any_freed = !to_park.is_empty() || !unfinished.is_empty();
+        let any_freed = !to_park.is_empty() || !unfinished.is_empty() || !expired.is_empty();
+        for id in expired {
+            tracing::debug!(session = %id, "closing a session idle for serve.sessions.idle_timeout");
+            self.end(&id).await;
+        }
         for id in unfinished {
             tracing::info!(session = %id, "closing a session that never sent notifications/initialized");
             self.end(&id).await;
@@ -370,11 +394,12 @@ impl Parking {
             JsonRpcMessage::Request(_) => true,
             _ => false,
         };
-        if announcement
-            && let Some(record) = self.records().get_mut(id)
-            && record.get_streams == 0
-        {
-            record.undelivered = true;
+        if let Some(record) = self.records().get_mut(id) {
+            // What the session sends is activity, as it was for rmcp's keep-alive.
+            record.last_active = Some(Instant::now());
+            if announcement && record.get_streams == 0 {
+                record.undelivered = true;
+            }
         }
     }
 }
@@ -436,6 +461,8 @@ pub struct Watched {
     parking: Arc<Parking>,
     id: SessionId,
     missed: Vec<ServerNotification>,
+    /// What belongs to a direct call goes to it, not to rmcp's worker.
+    direct: Arc<super::direct::DirectSession>,
 }
 
 impl Transport<RoleServer> for Watched {
@@ -447,7 +474,10 @@ impl Transport<RoleServer> for Watched {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         self.parking.note_sent(&self.id, &item);
         self.parking.legacy_tasks.outbound(&mut item);
-        self.inner.send(item)
+        match self.direct.route(item) {
+            None => futures::future::Either::Left(std::future::ready(Ok(()))),
+            Some(item) => futures::future::Either::Right(self.inner.send(item)),
+        }
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
@@ -517,12 +547,14 @@ impl Parking {
         id: SessionId,
         inner: SessionTransport,
         missed: Vec<ServerNotification>,
+        direct: Arc<super::direct::DirectSession>,
     ) -> Watched {
         Watched {
             inner,
             parking: self.this(),
             id,
             missed,
+            direct,
         }
     }
 
@@ -562,8 +594,9 @@ impl SessionManager for Parking {
             last_active: Some(now),
             ..Record::default()
         };
+        let direct = record.direct.clone();
         self.records().insert(id.clone(), record);
-        Ok((id.clone(), self.watch(id, transport, Vec::new())))
+        Ok((id.clone(), self.watch(id, transport, Vec::new(), direct)))
     }
 
     async fn initialize_session(
@@ -596,7 +629,9 @@ impl SessionManager for Parking {
                 record.stale_closes -= 1;
                 return Ok(());
             }
-            records.remove(id);
+            if let Some(record) = records.remove(id) {
+                record.direct.withdraw(true);
+            }
         }
         self.inner.close_session(id).await
     }
@@ -627,6 +662,7 @@ impl SessionManager for Parking {
     ) -> Result<(), Self::Error> {
         self.live(id)?;
         self.note_message(id, &message);
+        self.direct_cancelled(id, &message);
         self.inner.accept_message(id, message).await
     }
 
@@ -654,8 +690,15 @@ impl SessionManager for Parking {
         } else {
             StreamKind::Get
         };
+        if let Some(stream) = self.direct_resume(id, &last_event_id) {
+            let guard = self.stream_opened(id, kind);
+            return Ok(futures::future::Either::Left(counted(stream, guard)));
+        }
         let guard = self.stream_opened(id, kind);
-        Ok(counted(self.inner.resume(id, last_event_id).await?, guard))
+        Ok(futures::future::Either::Right(counted(
+            self.inner.resume(id, last_event_id).await?,
+            guard,
+        )))
     }
 
     async fn restore_session(&self, id: SessionId) -> Result<RestoreOutcome<Watched>, Self::Error> {
@@ -668,18 +711,20 @@ impl SessionManager for Parking {
             _ => return Ok(RestoreOutcome::NotSupported),
         };
         let lists = self.gateway.list_generations();
-        let missed = match self.records().get_mut(&id) {
+        let (missed, direct) = match self.records().get_mut(&id) {
             Some(record) => {
                 record.state = State::Live;
                 record.last_active = Some(Instant::now());
                 let missed = missed_lists(record.seen, lists);
                 record.seen = lists;
-                missed
+                (missed, record.direct.clone())
             }
-            None => Vec::new(),
+            None => (Vec::new(), Arc::default()),
         };
         tracing::debug!(session = %id, "a parked session is back");
-        Ok(RestoreOutcome::Restored(self.watch(id, transport, missed)))
+        Ok(RestoreOutcome::Restored(
+            self.watch(id, transport, missed, direct),
+        ))
     }
 }
 
@@ -711,75 +756,6 @@ impl SessionStore for Parking {
     }
 }
 
+mod direct_calls;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn idle_for(seconds: u64) -> (Record, Instant) {
-        let now = Instant::now() + Duration::from_secs(3600);
-        let record = Record {
-            params: Some(b"{}".to_vec().into_boxed_slice()),
-            initialized: true,
-            last_active: Some(now - Duration::from_secs(seconds)),
-            ..Record::default()
-        };
-        (record, now)
-    }
-
-    #[test]
-    fn only_an_initialized_stateless_idle_session_without_streams_is_parkable() {
-        let park_after = Duration::from_secs(10);
-        let (record, now) = idle_for(11);
-        assert!(record.parkable(now, park_after));
-        let (record, now) = idle_for(9);
-        assert!(!record.parkable(now, park_after), "not idle long enough");
-        let cases: [fn(&mut Record); 6] = [
-            |r| r.initialized = false,
-            |r| r.pinned = true,
-            |r| r.undelivered = true,
-            |r| r.streams = 1,
-            |r| r.state = State::Parked,
-            |r| r.params = None,
-        ];
-        for (index, spoil) in cases.iter().enumerate() {
-            let (mut record, now) = idle_for(60);
-            spoil(&mut record);
-            assert!(!record.parkable(now, park_after), "case {index}");
-        }
-        let (mut record, now) = idle_for(60);
-        record.resumable_until = Some(now + Duration::from_secs(1));
-        assert!(
-            !record.parkable(now, park_after),
-            "a dropped stream may be resumed"
-        );
-        record.resumable_until = Some(now);
-        assert!(record.parkable(now, park_after));
-    }
-
-    #[test]
-    fn the_lists_that_moved_are_announced_once_each() {
-        let methods = |missed: Vec<ServerNotification>| -> Vec<String> {
-            missed
-                .iter()
-                .map(|n| {
-                    serde_json::to_value(n).unwrap()["method"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
-                })
-                .collect()
-        };
-        assert!(missed_lists([1, 2, 3], [1, 2, 3]).is_empty());
-        assert_eq!(
-            methods(missed_lists([1, 2, 3], [4, 2, 5])),
-            [
-                "notifications/tools/list_changed",
-                "notifications/resources/list_changed"
-            ]
-        );
-        assert_eq!(
-            methods(missed_lists([0, 0, 0], [0, 1, 0])),
-            ["notifications/prompts/list_changed"]
-        );
-    }
-}
+mod tests;

@@ -17,6 +17,7 @@ mod core;
 mod dashboard;
 mod derived;
 mod dialects;
+mod direct_http;
 mod doctor;
 mod faults;
 mod hangs;

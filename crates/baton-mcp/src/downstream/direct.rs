@@ -1,0 +1,467 @@
+//! The direct path of streamable HTTP: a legacy session's `tools/call` served beside rmcp's
+//! session worker and service instead of through them.
+//!
+//! Through rmcp, a request on a session crosses five tasks (the HTTP connection, the
+//! session worker, the service loop, a spawned handler, the worker again) over four
+//! channels, is parsed by rmcp's untagged unions, and answers on an SSE stream with its
+//! own keep-alive timer. On the direct path the HTTP task decodes the call
+//! ([`crate::lines::decode`]), spawns the session's own handler (the same
+//! [`DownstreamSession`], through the same `handle_request` dispatch, with the session's
+//! peer), and reads the answer from the call's [`Call`] log. What the handler sends the
+//! client meanwhile through the session's peer — progress under the call's token, requests
+//! issued for the call — is routed to the same log by the session's transport
+//! ([`super::parking::Watched`]), as rmcp's worker would route it to the request's stream.
+//!
+//! Nothing a client can see changes: the answer is the same SSE stream (a priming event
+//! with an event id and `retry`, then the messages, ids `<index>/<stream>`), a dropped
+//! stream is resumed with `Last-Event-ID` ([`DirectSession::resume`]), a
+//! `notifications/cancelled` cancels the call. Only the plainest requests take it: a
+//! session that is live and initialized, a legacy-era request (no 2026-07-28 `_meta`),
+//! no `MCP-Protocol-Version` header of 2026-07-28 or later (its standard headers are
+//! rmcp's to check), the usual `Accept` and `Content-Type`. Anything else goes to rmcp.
+
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures::Stream;
+use rmcp::{
+    Peer, RoleServer,
+    model::{
+        ClientJsonRpcMessage, ClientRequest, GetExtensions, GetMeta, JsonRpcMessage,
+        JsonRpcNotification, ProgressToken, RequestId, ServerJsonRpcMessage, ServerNotification,
+    },
+    service::{OriginatingRequestId, RequestContext},
+    transport::streamable_http_server::session::ServerSseMessage,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::DownstreamSession;
+
+/// Direct calls' stream numbers start here (rmcp numbers a session's request streams from
+/// 0), so a `Last-Event-ID` tells whose stream it resumes.
+pub(super) const FIRST_STREAM: u64 = 1 << 48;
+
+/// rmcp's `retry` hint on a request stream's priming event (`SessionConfig::sse_retry`).
+const RETRY: Duration =
+    rmcp::transport::streamable_http_server::session::local::SessionConfig::DEFAULT_SSE_RETRY;
+
+/// A comment sent on a quiet stream, as rmcp does (`sse_keep_alive`), so that proxies keep
+/// the connection of a long call open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The direct path's side of one live session: who serves it, and its calls in flight (or
+/// done, until their answer was read or the time to resume it passed).
+#[derive(Default)]
+pub(super) struct DirectSession {
+    served_by: Mutex<Option<(DownstreamSession, Peer<RoleServer>)>>,
+    calls: Mutex<Vec<Arc<Call>>>,
+}
+
+impl DirectSession {
+    /// The session's handler and peer, once it is initialized.
+    pub(super) fn offer(&self, handler: DownstreamSession, peer: Peer<RoleServer>) {
+        *lock(&self.served_by) = Some((handler, peer));
+    }
+
+    /// Forgets the handler (the session is parked or ends); ends the calls when `ending`.
+    pub(super) fn withdraw(&self, ending: bool) {
+        lock(&self.served_by).take();
+        if ending {
+            for call in lock(&self.calls).drain(..) {
+                call.cancel.cancel();
+            }
+        }
+    }
+
+    pub(super) fn served_by(&self) -> Option<(DownstreamSession, Peer<RoleServer>)> {
+        lock(&self.served_by).clone()
+    }
+
+    /// Takes `message` (the session's service sends it) when it belongs to a direct call;
+    /// else hands it back.
+    pub(super) fn route(&self, message: ServerJsonRpcMessage) -> Option<ServerJsonRpcMessage> {
+        let calls = lock(&self.calls);
+        if calls.is_empty() {
+            return Some(message);
+        }
+        let call = match &message {
+            JsonRpcMessage::Notification(JsonRpcNotification {
+                notification: ServerNotification::ProgressNotification(progress),
+                ..
+            }) => calls
+                .iter()
+                .find(|call| call.progress.as_ref() == Some(&progress.params.progress_token)),
+            JsonRpcMessage::Notification(JsonRpcNotification {
+                notification: ServerNotification::CancelledNotification(cancelled),
+                ..
+            }) => calls
+                .iter()
+                .find(|call| cancelled.params.request_id.as_ref() == Some(&call.id)),
+            JsonRpcMessage::Request(request) => request
+                .request
+                .extensions()
+                .get::<OriginatingRequestId>()
+                .and_then(|origin| calls.iter().find(|call| call.id == origin.0)),
+            _ => None,
+        };
+        match call {
+            Some(call) => call.push(message, false),
+            None => Some(message),
+        }
+    }
+
+    /// The client cancelled request `id`.
+    pub(super) fn cancelled(&self, id: &RequestId) {
+        if let Some(call) = lock(&self.calls).iter().find(|call| &call.id == id) {
+            call.cancel.cancel();
+        }
+    }
+
+    /// A direct call's stream `stream`, to resume after event `index`.
+    pub(super) fn resume(
+        &self,
+        stream: u64,
+        index: usize,
+    ) -> Option<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static + use<>> {
+        let call = lock(&self.calls)
+            .iter()
+            .find(|call| call.stream == stream)?
+            .clone();
+        lock(&call.log).keep_until = None;
+        Some(futures::StreamExt::filter_map(
+            events(call, index + 1, None, false),
+            std::future::ready,
+        ))
+    }
+
+    /// Forgets calls whose answer was read, or could have been resumed until before `now`.
+    pub(super) fn sweep(&self, now: Instant) {
+        lock(&self.calls).retain(|call| {
+            let log = lock(&call.log);
+            !(log.done && (log.read || log.keep_until.is_some_and(|until| now >= until)))
+        });
+    }
+
+    fn finished(&self, call: &Arc<Call>) {
+        lock(&self.calls).retain(|other| !Arc::ptr_eq(other, call));
+    }
+}
+
+/// One direct call: its messages as SSE events, kept until read.
+pub(super) struct Call {
+    id: RequestId,
+    stream: u64,
+    progress: Option<ProgressToken>,
+    cancel: CancellationToken,
+    log: Mutex<Log>,
+    changed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Log {
+    events: Vec<ServerSseMessage>,
+    /// The answer is in.
+    done: bool,
+    /// A reader reached the answer.
+    read: bool,
+    /// The reader left early: kept for a resume until then.
+    keep_until: Option<Instant>,
+    /// Events handed to a reader so far (those before are fixed: their ids are known).
+    taken: usize,
+}
+
+impl Call {
+    /// Adds `message` (the answer when `done`). The answer comes straight from the handler
+    /// while what the handler sent before it (progress) crosses the session's service, so a
+    /// message that arrives after the answer goes before it while no reader has taken the
+    /// answer yet; after that it is handed back (rmcp sends it on the GET stream).
+    fn push(&self, message: ServerJsonRpcMessage, done: bool) -> Option<ServerJsonRpcMessage> {
+        let mut log = lock(&self.log);
+        let at = log.events.len();
+        if log.done {
+            if log.taken >= at {
+                return Some(message);
+            }
+            let mut answer = log.events.pop()?;
+            log.events.push(ServerSseMessage::new(
+                format!("{}/{}", at - 1, self.stream),
+                message,
+            ));
+            answer.event_id = Some(format!("{at}/{}", self.stream));
+            log.events.push(answer);
+        } else {
+            let id = format!("{at}/{}", self.stream);
+            log.events.push(ServerSseMessage::new(id, message));
+            log.done = done;
+        }
+        drop(log);
+        self.changed.notify_waiters();
+        None
+    }
+}
+
+/// What a direct call needs from the session manager: the session, its stream number, the
+/// guard counting the stream open, and how to end the call's answer on shutdown.
+pub(super) struct Start {
+    pub session: Arc<DirectSession>,
+    pub handler: DownstreamSession,
+    pub peer: Peer<RoleServer>,
+    pub stream: u64,
+    pub on_end: Box<dyn FnOnce(bool) + Send + Sync>,
+    pub shutdown: CancellationToken,
+    pub answering: Box<dyn Send + Sync>,
+    pub outbound: Arc<super::legacy_tasks::LegacyTasks>,
+}
+
+/// The `tools/call` in `body`, when the direct path can take it (see the module's doc):
+/// its id and request.
+pub(super) fn plain_call(
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Option<(RequestId, ClientRequest)> {
+    let header = |name: http::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    // Media types with parameters (`q=`) are left to rmcp's full negotiation.
+    let accept = header(http::header::ACCEPT);
+    let types = accept.split(',').map(str::trim);
+    let accepted = |wanted: &str| types.clone().any(|t| t.eq_ignore_ascii_case(wanted));
+    if accept.contains(';')
+        || !accepted("application/json")
+        || !accepted("text/event-stream")
+        || !header(http::header::CONTENT_TYPE)
+            .split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+    {
+        return None;
+    }
+    if let Some(version) = headers.get("mcp-protocol-version") {
+        let legacy = ["2025-11-25", "2025-06-18", "2025-03-26"];
+        if !legacy
+            .iter()
+            .any(|known| version.as_bytes() == known.as_bytes())
+        {
+            return None;
+        }
+    }
+    let Some(ClientJsonRpcMessage::Request(request)) =
+        crate::lines::decode::call_tool_request(body)
+    else {
+        return None;
+    };
+    request
+        .request
+        .get_meta()
+        .protocol_version()
+        .is_none()
+        .then_some((request.id, request.request))
+}
+
+/// Serves the call `id` directly: spawns the session's handler and answers with the
+/// call's SSE stream.
+pub(super) fn serve(
+    (id, mut request): (RequestId, ClientRequest),
+    parts: http::request::Parts,
+    start: Start,
+) -> axum::response::Response {
+    // As rmcp's service loop does: the request's `_meta` and extensions become the context's.
+    let mut meta = std::mem::take(request.get_meta_mut());
+    let call = Arc::new(Call {
+        id: id.clone(),
+        stream: start.stream,
+        progress: meta.get_progress_token(),
+        cancel: CancellationToken::new(),
+        log: Mutex::default(),
+        changed: tokio::sync::Notify::new(),
+    });
+    lock(&call.log).events.push(ServerSseMessage::priming(
+        format!("0/{}", start.stream),
+        RETRY,
+    ));
+    lock(&start.session.calls).push(call.clone());
+
+    let mut context = RequestContext::new(id.clone(), start.peer);
+    context.ct = call.cancel.clone();
+    std::mem::swap(&mut context.meta, &mut meta);
+    std::mem::swap(&mut context.extensions, request.extensions_mut());
+    context.extensions.insert(parts);
+    let (handler, answered, outbound) = (start.handler, call.clone(), start.outbound);
+    // Run by the answer's body while the client reads it; spawned to finish on its own if
+    // the client goes away first (as rmcp's handler task would).
+    let work: Work = Box::pin(async move {
+        // rmcp's own dispatch (its checks, and the result shaped for the session's
+        // protocol revision); boxed, as it is as large as every method's future together.
+        let result = Box::pin(rmcp::Service::<RoleServer>::handle_request(
+            &handler, request, context,
+        ))
+        .await;
+        let mut message = match result {
+            Ok(result) => ServerJsonRpcMessage::response(result, id),
+            Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+        };
+        outbound.outbound(&mut message);
+        let _ = answered.push(message, true);
+    });
+
+    let events = events(call.clone(), 0, Some(start.shutdown), true);
+    let body = Answer {
+        work: Some(work),
+        events: Box::pin(events),
+        call,
+        session: start.session,
+        on_end: Some(start.on_end),
+        _answering: start.answering,
+    };
+    axum::response::Response::builder()
+        .status(http::StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "text/event-stream")
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .header("X-Accel-Buffering", "no")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap_or_default()
+}
+
+type Work = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A direct call's answer as an HTTP body: its events rendered; when it ends, the call is
+/// forgotten (read to its end) or kept for a resume (left early).
+struct Answer<S> {
+    /// The handler's call, until it is done.
+    work: Option<Work>,
+    events: std::pin::Pin<Box<S>>,
+    call: Arc<Call>,
+    session: Arc<DirectSession>,
+    on_end: Option<Box<dyn FnOnce(bool) + Send + Sync>>,
+    _answering: Box<dyn Send + Sync>,
+}
+
+impl<S: Stream<Item = Option<ServerSseMessage>>> Stream for Answer<S> {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if let Some(work) = self.work.as_mut()
+            && work.as_mut().poll(cx).is_ready()
+        {
+            self.work = None;
+        }
+        match self.events.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Some(event))) => Poll::Ready(Some(Ok(render(&event)))),
+            Poll::Ready(Some(None)) => Poll::Ready(Some(Ok(Bytes::from_static(b":\n\n")))),
+            Poll::Ready(None) => {
+                if lock(&self.call.log).read {
+                    self.session.finished(&self.call);
+                    if let Some(on_end) = self.on_end.take() {
+                        on_end(true);
+                    }
+                }
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S> Drop for Answer<S> {
+    fn drop(&mut self) {
+        if let Some(work) = self.work.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(work);
+        }
+        if let Some(on_end) = self.on_end.take() {
+            lock(&self.call.log).keep_until = Some(Instant::now() + super::parking::RESUMABLE_FOR);
+            on_end(false);
+        }
+    }
+}
+
+/// A stream of `call`'s events from `from` on, ending after the answer (or when `shutdown`
+/// is cancelled); with `keep_alive`, a `None` (a comment) every [`KEEP_ALIVE`] while it is
+/// quiet.
+fn events(
+    call: Arc<Call>,
+    from: usize,
+    shutdown: Option<CancellationToken>,
+    keep_alive: bool,
+) -> impl Stream<Item = Option<ServerSseMessage>> + Send + Sync + 'static {
+    futures::stream::unfold((call, from), move |(call, next)| {
+        let shutdown = shutdown.clone();
+        async move {
+            loop {
+                let changed = call.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                {
+                    let mut log = lock(&call.log);
+                    if let Some(event) = log.events.get(next) {
+                        let event = event.clone();
+                        log.taken = log.taken.max(next + 1);
+                        return Some((Some(event), (call.clone(), next + 1)));
+                    }
+                    if log.done {
+                        log.read = true;
+                        return None;
+                    }
+                }
+                let quiet = async {
+                    if keep_alive {
+                        tokio::time::sleep(KEEP_ALIVE).await
+                    } else {
+                        std::future::pending().await
+                    }
+                };
+                let stopped = async {
+                    match &shutdown {
+                        Some(token) => token.cancelled().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = changed => {}
+                    _ = stopped => return None,
+                    _ = quiet => {
+                        return Some((None, (call.clone(), next)));
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// An event as rmcp writes it: `data`, `id`, `retry` lines (a priming event's data empty).
+fn render(event: &ServerSseMessage) -> Bytes {
+    let mut bytes = Vec::with_capacity(128);
+    bytes.extend_from_slice(b"data: ");
+    if let Some(message) = &event.message
+        && serde_json::to_writer(&mut bytes, message.as_ref()).is_err()
+    {
+        bytes.truncate(6);
+    }
+    bytes.push(b'\n');
+    if let Some(id) = &event.event_id {
+        bytes.extend_from_slice(b"id: ");
+        bytes.extend_from_slice(id.as_bytes());
+        bytes.push(b'\n');
+    }
+    if let Some(retry) = event.retry {
+        bytes.extend_from_slice(format!("retry: {}\n", retry.as_millis()).as_bytes());
+    }
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
