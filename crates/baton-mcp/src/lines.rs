@@ -183,7 +183,7 @@ where
         let write = self.write.clone();
         let (max, peer) = (self.max, self.peer.clone());
         async move {
-            let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+            let mut bytes = Role::encode(&item).map_err(std::io::Error::other)?;
             if bytes.len() > max {
                 let size = bytes.len();
                 let id = match &item {

@@ -9,17 +9,22 @@
 use rmcp::{
     RoleClient, RoleServer,
     model::{
-        CallToolRequest, CallToolResult, ClientJsonRpcMessage, ClientRequest, JsonRpcRequest,
-        RequestId, ServerJsonRpcMessage, ServerResult,
+        CallToolRequest, CallToolRequestParams, CallToolResult, ClientJsonRpcMessage,
+        ClientRequest, InputResponses, JsonObject, JsonRpcMessage, JsonRpcRequest, MetaObject,
+        RequestId, RequestMetaObject, ServerJsonRpcMessage, ServerResult,
     },
-    service::{RxJsonRpcMessage, ServiceRole},
+    service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// How a side of a connection decodes the lines it reads.
+/// How a side of a connection decodes the lines it reads and encodes those it writes.
 pub trait Decode: ServiceRole {
     fn decode(line: &[u8]) -> serde_json::Result<RxJsonRpcMessage<Self>>;
+
+    fn encode(message: &TxJsonRpcMessage<Self>) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(message)
+    }
 }
 
 /// Baton as a server: a `tools/call` request directly (rmcp's request union is untagged
@@ -40,15 +45,67 @@ pub(crate) fn call_tool_request(line: &[u8]) -> Option<ClientJsonRpcMessage> {
     static METHOD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"tools/call\""));
     METHOD.find(line)?;
-    let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(line).ok()?;
-    Some(ClientJsonRpcMessage::Request(JsonRpcRequest {
-        jsonrpc: request.jsonrpc,
-        id: request.id,
-        request: ClientRequest::CallToolRequest(request.request),
-    }))
+    let (id, request) = match serde_json::from_slice::<CallLine>(line) {
+        Ok(call) if call.jsonrpc == "2.0" && call.method == "tools/call" => call.into_request(),
+        // Escaped strings (not borrowed) and anything unusual: rmcp's own type decides.
+        _ => {
+            let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(line).ok()?;
+            (request.id, request.request)
+        }
+    };
+    Some(ClientJsonRpcMessage::Request(JsonRpcRequest::new(
+        id,
+        ClientRequest::CallToolRequest(request),
+    )))
 }
 
-/// Baton as a client of an upstream: its `tools/call` answers directly.
+/// A `tools/call` request as written. rmcp's `Request` reads `params` through a flattened
+/// struct (buffered in serde's `Content`, field by field); this reads the same fields
+/// straight, and, as rmcp does, ignores unknown ones and keeps `_meta` in the extensions.
+#[derive(Deserialize)]
+struct CallLine<'a> {
+    #[serde(borrow)]
+    jsonrpc: &'a str,
+    id: RequestId,
+    #[serde(borrow)]
+    method: &'a str,
+    params: CallParams,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallParams {
+    #[serde(rename = "_meta")]
+    meta: Option<JsonObject>,
+    name: String,
+    arguments: Option<JsonObject>,
+    input_responses: Option<InputResponses>,
+    request_state: Option<String>,
+}
+
+impl CallLine<'_> {
+    fn into_request(self) -> (RequestId, CallToolRequest) {
+        let CallParams {
+            meta,
+            name,
+            arguments,
+            input_responses,
+            request_state,
+        } = self.params;
+        let mut params = CallToolRequestParams::new(name);
+        params.arguments = arguments;
+        params.input_responses = input_responses;
+        params.request_state = request_state;
+        let mut request = CallToolRequest::new(params);
+        if let Some(meta) = meta {
+            request.extensions.insert(RequestMetaObject::from(meta));
+        }
+        (self.id, request)
+    }
+}
+
+/// Baton as a client of an upstream: its `tools/call` answers decoded directly, its
+/// `tools/call` requests encoded directly.
 impl Decode for RoleClient {
     fn decode(line: &[u8]) -> serde_json::Result<RxJsonRpcMessage<Self>> {
         match call_tool_answer(line) {
@@ -56,6 +113,65 @@ impl Decode for RoleClient {
             None => serde_json::from_slice(line),
         }
     }
+
+    fn encode(message: &ClientJsonRpcMessage) -> serde_json::Result<Vec<u8>> {
+        match call_tool_line(message) {
+            Some(line) => line,
+            None => serde_json::to_vec(message),
+        }
+    }
+}
+
+/// A `tools/call` request as rmcp writes it, without rmcp's way there: its `Request`
+/// serialization turns the params (the arguments included) into a `serde_json::Value` to
+/// merge `_meta` into them. `None` when there is anything to merge (a `_meta` in the params,
+/// or rmcp's older meta type among the extensions): the general way then.
+fn call_tool_line(message: &ClientJsonRpcMessage) -> Option<serde_json::Result<Vec<u8>>> {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        jsonrpc: &'static str,
+        id: &'a RequestId,
+        method: &'static str,
+        params: Params<'a>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Params<'a> {
+        #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+        meta: Option<&'a JsonObject>,
+        name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arguments: Option<&'a JsonObject>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        input_responses: Option<&'a InputResponses>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_state: Option<&'a str>,
+    }
+    let JsonRpcMessage::Request(request) = message else {
+        return None;
+    };
+    let ClientRequest::CallToolRequest(call) = &request.request else {
+        return None;
+    };
+    if call.params.meta.is_some() || call.extensions.get::<MetaObject>().is_some() {
+        return None;
+    }
+    let params = &call.params;
+    Some(serde_json::to_vec(&Line {
+        jsonrpc: "2.0",
+        id: &request.id,
+        method: "tools/call",
+        params: Params {
+            meta: call
+                .extensions
+                .get::<RequestMetaObject>()
+                .map(|meta| &meta.0.0),
+            name: &params.name,
+            arguments: params.arguments.as_ref(),
+            input_responses: params.input_responses.as_ref(),
+            request_state: params.request_state.as_deref(),
+        },
+    }))
 }
 
 /// A JSON-RPC answer, its result left unparsed.
@@ -167,6 +283,8 @@ mod tests {
         for line in [
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo__echo","arguments":{"message":"hi"}}}"#,
             r#"{"method":"tools/call","params":{"name":"x","_meta":{"progressToken":"p"}},"jsonrpc":"2.0","id":"s"}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"y","requestState":"r","extra":1,"_meta":null}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"e\u0073c","arguments":{}}}"#,
         ] {
             let direct = call_tool_request(line.as_bytes()).expect("decoded directly");
             let general: ClientJsonRpcMessage = serde_json::from_str(line).unwrap();
@@ -184,6 +302,51 @@ mod tests {
         ] {
             assert!(call_tool_request(line.as_bytes()).is_none(), "{line}");
         }
+    }
+
+    #[test]
+    fn a_tool_call_request_encodes_directly_to_what_rmcp_writes() {
+        let mut meta = RequestMetaObject::default();
+        meta.set_progress_token(rmcp::model::ProgressToken(
+            rmcp::model::NumberOrString::Number(7),
+        ));
+        meta.0.0.insert("traceparent".into(), "00-a-b-01".into());
+        let mut with_meta = CallToolRequest::new(
+            rmcp::model::CallToolRequestParams::new("echo").with_arguments(
+                serde_json::json!({"message": "hi", "n": [1, 2]})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            ),
+        );
+        with_meta.extensions.insert(meta);
+        let plain = CallToolRequest::new(rmcp::model::CallToolRequestParams::new("bare"));
+        let mut state = rmcp::model::CallToolRequestParams::new("again");
+        state.request_state = Some("opaque".into());
+        for (id, call) in [
+            (RequestId::Number(3), with_meta),
+            (RequestId::String("s".into()), plain),
+            (RequestId::Number(4), CallToolRequest::new(state)),
+        ] {
+            let message = ClientJsonRpcMessage::request(ClientRequest::CallToolRequest(call), id);
+            let direct = call_tool_line(&message).expect("encoded directly").unwrap();
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&direct).unwrap(),
+                serde_json::to_value(&message).unwrap(),
+                "{}",
+                String::from_utf8_lossy(&direct)
+            );
+        }
+        let mut nested = rmcp::model::CallToolRequestParams::new("x");
+        nested.meta = Some(RequestMetaObject::default());
+        let merged = ClientJsonRpcMessage::request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(nested)),
+            RequestId::Number(1),
+        );
+        assert!(
+            call_tool_line(&merged).is_none(),
+            "a params-level _meta is merged by rmcp"
+        );
     }
 
     #[test]
