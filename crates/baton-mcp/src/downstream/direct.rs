@@ -243,11 +243,13 @@ pub(super) fn plain_call(
     {
         return None;
     }
+    // A known revision before 2026-07-28 (whose standard headers rmcp checks).
     if let Some(version) = headers.get("mcp-protocol-version") {
-        let legacy = ["2025-11-25", "2025-06-18", "2025-03-26"];
-        if !legacy
+        use rmcp::model::ProtocolVersion;
+        let modern = ProtocolVersion::V_2026_07_28;
+        if !ProtocolVersion::KNOWN_VERSIONS
             .iter()
-            .any(|known| version.as_bytes() == known.as_bytes())
+            .any(|known| known.as_str() < modern.as_str() && version == known.as_str())
         {
             return None;
         }
@@ -465,3 +467,6 @@ fn render(event: &ServerSseMessage) -> Bytes {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests;

@@ -287,8 +287,22 @@ fn a_killed_workers_run_is_finished_by_another_within_one_lease() {
     let dir = TestDir::new();
     let (config, journal_path) = project(&dir, &pg, "{ lease: 3s, poll: 500ms }", 5, 400);
     let mut workers = start_workers(&config, 2);
-    let run = start_slow_on(&workers[0], &config, &journal_path, 3);
-    let before = journal(&journal_path);
+    let run = start_slow_on(&workers[0], &config, &journal_path, 2);
+    // Killed right as a step starts, so that step is surely in flight (looking the run up
+    // took a while, during which the step seen last may have finished).
+    let seen = journal(&journal_path).len();
+    let waiting = Instant::now();
+    let before = loop {
+        let now = journal(&journal_path);
+        if now.len() > seen {
+            break now;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "no further step started"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
     let killed = Instant::now();
     workers[0].proc.child.kill().unwrap();
     workers[0].proc.child.wait().unwrap();
