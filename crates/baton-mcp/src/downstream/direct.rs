@@ -5,9 +5,10 @@
 //! session worker, the service loop, a spawned handler, the worker again) over four
 //! channels, is parsed by rmcp's untagged unions, and answers on an SSE stream with its
 //! own keep-alive timer. On the direct path the HTTP task decodes the call
-//! ([`crate::lines::decode`]), spawns the session's own handler (the same
+//! ([`crate::lines::decode`]), runs the session's own handler (the same
 //! [`DownstreamSession`], through the same `handle_request` dispatch, with the session's
-//! peer), and reads the answer from the call's [`Call`] log. What the handler sends the
+//! peer) inside the answer's body — spawned to finish on its own only if the client leaves
+//! first — and reads the answer from the call's [`Call`] log. What the handler sends the
 //! client meanwhile through the session's peer — progress under the call's token, requests
 //! issued for the call — is routed to the same log by the session's transport
 //! ([`super::parking::Watched`]), as rmcp's worker would route it to the request's stream.
@@ -267,8 +268,8 @@ pub(super) fn plain_call(
         .then_some((request.id, request.request))
 }
 
-/// Serves the call `id` directly: spawns the session's handler and answers with the
-/// call's SSE stream.
+/// Serves the call `id` directly: the answer is the call's SSE stream, whose body runs the
+/// session's handler.
 pub(super) fn serve(
     (id, mut request): (RequestId, ClientRequest),
     parts: http::request::Parts,
