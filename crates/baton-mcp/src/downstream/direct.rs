@@ -16,7 +16,10 @@
 //! Nothing a client can see changes: the answer is the same SSE stream (a priming event
 //! with an event id and `retry`, then the messages, ids `<index>/<stream>`), a dropped
 //! stream is resumed with `Last-Event-ID` ([`DirectSession::resume`]), a
-//! `notifications/cancelled` cancels the call. Only the plainest requests take it: a
+//! `notifications/cancelled` cancels the call. Only its timing does: an answer that comes
+//! first and within [`WHOLE_WITHIN`] is sent with the headers as one body (one write
+//! instead of two, with a length instead of chunks); the priming event of any other call
+//! goes out when its first message does, or when that time has passed. Only the plainest requests take it: a
 //! session that is live and initialized, a legacy-era request (no 2026-07-28 `_meta`),
 //! no `MCP-Protocol-Version` header of 2026-07-28 or later (its standard headers are
 //! rmcp's to check), the usual `Accept` and `Content-Type`. Anything else goes to rmcp.
@@ -268,9 +271,12 @@ pub(super) fn plain_call(
         .then_some((request.id, request.request))
 }
 
-/// Serves the call `id` directly: the answer is the call's SSE stream, whose body runs the
-/// session's handler.
-pub(super) fn serve(
+/// Serves the call `id` directly. The handler runs while this waits for the call's first
+/// message: when it is the answer and comes within [`WHOLE_WITHIN`], the whole SSE stream
+/// (priming event, answer) is the response's one body, written with the headers in one
+/// write; else — progress, a request to the client, a long call, shutdown — the response
+/// starts at once and its body runs the handler on, sending each event as it comes.
+pub(super) async fn serve(
     (id, mut request): (RequestId, ClientRequest),
     parts: http::request::Parts,
     start: Start,
@@ -297,8 +303,8 @@ pub(super) fn serve(
     std::mem::swap(&mut context.extensions, request.extensions_mut());
     context.extensions.insert(parts);
     let (handler, answered, outbound) = (start.handler, call.clone(), start.outbound);
-    // Run by the answer's body while the client reads it; spawned to finish on its own if
-    // the client goes away first (as rmcp's handler task would).
+    // Run here, then by the answer's body while the client reads it; spawned to finish on
+    // its own if the client goes away first (as rmcp's handler task would).
     let work: Work = Box::pin(async move {
         // rmcp's own dispatch (its checks, and the result shaped for the session's
         // protocol revision); boxed, as it is as large as every method's future together.
@@ -314,8 +320,9 @@ pub(super) fn serve(
         let _ = answered.push(message, true);
     });
 
+    let shutdown = start.shutdown.clone();
     let events = events(call.clone(), 0, Some(start.shutdown), true);
-    let body = Answer {
+    let mut body = Answer {
         work: Some(work),
         events: Box::pin(events),
         call,
@@ -323,14 +330,23 @@ pub(super) fn serve(
         on_end: Some(start.on_end),
         _answering: start.answering,
     };
+    let body = match body.answered_alone(&shutdown).await {
+        Some(whole) => axum::body::Body::from(whole),
+        None => axum::body::Body::from_stream(body),
+    };
     axum::response::Response::builder()
         .status(http::StatusCode::OK)
         .header(http::header::CONTENT_TYPE, "text/event-stream")
         .header(http::header::CACHE_CONTROL, "no-cache")
         .header("X-Accel-Buffering", "no")
-        .body(axum::body::Body::from_stream(body))
+        .body(body)
         .unwrap_or_default()
 }
+
+/// How long a direct call's answer may take to be sent with the response's headers, as one
+/// body; a call still running then gets its stream started (the priming event, then
+/// keep-alive comments), so that a client never waits long for the headers.
+pub(super) const WHOLE_WITHIN: Duration = Duration::from_secs(1);
 
 type Work = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -344,6 +360,66 @@ struct Answer<S> {
     session: Arc<DirectSession>,
     on_end: Option<Box<dyn FnOnce(bool) + Send + Sync>>,
     _answering: Box<dyn Send + Sync>,
+}
+
+impl<S> Answer<S> {
+    /// Runs the handler until the call's first message, for at most [`WHOLE_WITHIN`]: when
+    /// it is the answer, the call is done and read, and this is its whole stream rendered.
+    /// `None` (something came before the answer, the time passed, shutdown) leaves the call
+    /// to its stream, from its first event.
+    async fn answered_alone(&mut self, shutdown: &CancellationToken) -> Option<Bytes> {
+        enum Woken {
+            Worked,
+            Changed,
+            Stop,
+        }
+        let deadline = tokio::time::sleep(WHOLE_WITHIN);
+        tokio::pin!(deadline);
+        let call = self.call.clone();
+        loop {
+            let changed = call.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut log = lock(&call.log);
+                match log.events.as_slice() {
+                    [_priming] => {}
+                    [priming, answer] if log.done => {
+                        let mut whole = Vec::with_capacity(256);
+                        render_into(&mut whole, priming);
+                        render_into(&mut whole, answer);
+                        log.read = true;
+                        log.taken = 2;
+                        drop(log);
+                        self.session.finished(&call);
+                        if let Some(on_end) = self.on_end.take() {
+                            on_end(true);
+                        }
+                        return Some(Bytes::from(whole));
+                    }
+                    _ => return None,
+                }
+            }
+            let work = async {
+                match self.work.as_mut() {
+                    Some(work) => work.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let woken = tokio::select! {
+                biased;
+                () = work => Woken::Worked,
+                _ = changed => Woken::Changed,
+                _ = shutdown.cancelled() => Woken::Stop,
+                _ = &mut deadline => Woken::Stop,
+            };
+            match woken {
+                Woken::Worked => self.work = None,
+                Woken::Changed => {}
+                Woken::Stop => return None,
+            }
+        }
+    }
 }
 
 impl<S: Stream<Item = Option<ServerSseMessage>>> Stream for Answer<S> {
@@ -446,11 +522,17 @@ fn events(
 /// An event as rmcp writes it: `data`, `id`, `retry` lines (a priming event's data empty).
 fn render(event: &ServerSseMessage) -> Bytes {
     let mut bytes = Vec::with_capacity(128);
+    render_into(&mut bytes, event);
+    Bytes::from(bytes)
+}
+
+fn render_into(bytes: &mut Vec<u8>, event: &ServerSseMessage) {
+    let start = bytes.len();
     bytes.extend_from_slice(b"data: ");
     if let Some(message) = &event.message
-        && serde_json::to_writer(&mut bytes, message.as_ref()).is_err()
+        && serde_json::to_writer(&mut *bytes, message.as_ref()).is_err()
     {
-        bytes.truncate(6);
+        bytes.truncate(start + 6);
     }
     bytes.push(b'\n');
     if let Some(id) = &event.event_id {
@@ -462,7 +544,6 @@ fn render(event: &ServerSseMessage) -> Bytes {
         bytes.extend_from_slice(format!("retry: {}\n", retry.as_millis()).as_bytes());
     }
     bytes.push(b'\n');
-    Bytes::from(bytes)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,8 +1,9 @@
 //! A legacy session's `tools/call` over streamable HTTP takes Baton's direct path (beside
 //! rmcp's session worker): the answer keeps rmcp's shape (an SSE stream, a priming event
 //! with an id and `retry`), progress rides the call's own stream, a stream dropped
-//! mid-call is resumed with `Last-Event-ID`, and a session kept busy by such calls is not
-//! closed as idle (rmcp's worker never sees them).
+//! mid-call is resumed with `Last-Event-ID`, a quick answer is sent whole (headers, priming
+//! event and answer in one body) while a long call is streamed as it runs, and a session
+//! kept busy by such calls is not closed as idle (rmcp's worker never sees them).
 
 use std::time::{Duration, Instant};
 
@@ -203,6 +204,78 @@ async fn a_direct_call_streams_its_progress_and_resumes_after_a_dropped_stream()
     assert!(
         steps.len() >= 2 && steps.windows(2).all(|pair| pair[0] < pair[1]),
         "{first:?} {rest:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quick_answer_is_sent_whole_and_a_long_call_is_streamed() {
+    let dir = TestDir::new();
+    let baton = BatonHttp::start(&everything_config(&dir));
+    let (http, url) = (reqwest::Client::new(), baton.mcp_url());
+    let session = session(&http, &url).await;
+    let echo = |id: u64| call(id, "everything__echo", json!({"message": "quick"}), None);
+    // The first call may still go through rmcp (the handler is offered once initialized).
+    let warm = mcp_post(&http, &url, &session, echo(2)).await;
+    assert!(warm.status().is_success());
+    warm.text().await.unwrap();
+
+    let mut quick = mcp_post(&http, &url, &session, echo(3)).await;
+    assert_eq!(quick.status(), 200);
+    assert_eq!(quick.headers()["content-type"], "text/event-stream");
+    let length: usize = quick
+        .headers()
+        .get("content-length")
+        .unwrap_or_else(|| panic!("a quick answer is sent whole: {:?}", quick.headers()))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let events = read_events(&mut quick, Duration::from_secs(10), |_| false).await;
+    assert_eq!(
+        events.len(),
+        2,
+        "a priming event and the answer: {events:?}"
+    );
+    let (priming, answer) = (&events[0], &events[1]);
+    assert!(
+        priming.data.is_none() && priming.retry.is_some(),
+        "{events:?}"
+    );
+    let stream = stream_of(priming.id.as_deref().unwrap());
+    assert!(
+        stream >= FIRST_DIRECT_STREAM,
+        "not the direct path: {stream}"
+    );
+    assert_eq!(answer.id.as_deref(), Some(format!("1/{stream}").as_str()));
+    assert!(is_answer(answer, 3), "{events:?}");
+    assert!(length > 0);
+
+    // A call that runs longer than a quick answer may wait for is streamed as it runs: the
+    // response is streamed (no length) and its priming event comes before the answer.
+    let arguments = json!({"duration": 2, "steps": 2});
+    let operation = "everything__trigger-long-running-operation";
+    let mut long = mcp_post(&http, &url, &session, call(4, operation, arguments, None)).await;
+    assert_eq!(long.status(), 200);
+    assert!(
+        long.headers().get("content-length").is_none(),
+        "a long call's answer is a stream: {:?}",
+        long.headers()
+    );
+    let events = read_events(&mut long, Duration::from_secs(20), |event| {
+        is_answer(event, 4)
+    })
+    .await;
+    assert!(
+        events[0].data.is_none() && events[0].retry.is_some(),
+        "{events:?}"
+    );
+    assert!(stream_of(events[0].id.as_deref().unwrap()) >= FIRST_DIRECT_STREAM);
+    let result = events.last().and_then(|event| event.data.clone()).unwrap();
+    assert!(
+        result["result"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("Long running operation completed")),
+        "{events:?}"
     );
 }
 

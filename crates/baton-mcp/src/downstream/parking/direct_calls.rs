@@ -38,14 +38,15 @@ impl Parking {
     }
 
     /// Serves the POST (`parts`, `body`) on the direct path when it can take it (taking
-    /// `parts`); else `None`, for rmcp. `answering` is held until the answer has been sent.
+    /// `parts`): the answer to await; else `None`, for rmcp. `answering` is held until the
+    /// answer has been sent.
     pub(crate) fn direct_call(
         &self,
         parts: &mut Option<http::request::Parts>,
         body: &Bytes,
         shutdown: &CancellationToken,
-        answering: impl Send + Sync + 'static,
-    ) -> Option<axum::response::Response> {
+        answering: Box<dyn Send + Sync>,
+    ) -> Option<impl Future<Output = axum::response::Response> + Send + use<>> {
         let headers = &parts.as_ref()?.headers;
         let id = headers.get("mcp-session-id")?.to_str().ok()?;
         let request = direct::plain_call(headers, body)?;
@@ -78,7 +79,7 @@ impl Parking {
                 drop(guard);
             }),
             shutdown: shutdown.clone(),
-            answering: Box::new(answering),
+            answering,
             outbound: self.legacy_tasks.clone(),
         };
         Some(direct::serve(request, parts.take()?, start))
