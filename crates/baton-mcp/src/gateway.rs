@@ -38,6 +38,7 @@ mod upstream_task;
 pub use forward::Plan;
 pub use reload::ReloadReport;
 pub use requests::IDEMPOTENCY_KEY;
+pub use services::RequestInFlight;
 pub use topology::Topology;
 
 use crate::{

@@ -217,7 +217,7 @@ pub(super) struct Start {
     pub stream: u64,
     pub on_end: Box<dyn FnOnce(bool) + Send + Sync>,
     pub shutdown: CancellationToken,
-    pub answering: Box<dyn Send + Sync>,
+    pub answering: crate::gateway::RequestInFlight,
     pub outbound: Arc<super::legacy_tasks::LegacyTasks>,
 }
 
@@ -359,7 +359,7 @@ struct Answer<S> {
     call: Arc<Call>,
     session: Arc<DirectSession>,
     on_end: Option<Box<dyn FnOnce(bool) + Send + Sync>>,
-    _answering: Box<dyn Send + Sync>,
+    _answering: crate::gateway::RequestInFlight,
 }
 
 impl<S> Answer<S> {

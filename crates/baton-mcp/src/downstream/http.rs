@@ -360,12 +360,7 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
         // A plain tools/call on a live session is served beside rmcp (`super::direct`).
         None if slot.is_none() => {
             let mut parts = Some(parts);
-            if let Some(answer) = parking.direct_call(
-                &mut parts,
-                &bytes,
-                shutdown,
-                Box::new(gateway.request_started()),
-            ) {
+            if let Some(answer) = parking.direct_call(&mut parts, &bytes, shutdown, gateway) {
                 return answer.await;
             }
             match parts {

@@ -38,14 +38,14 @@ impl Parking {
     }
 
     /// Serves the POST (`parts`, `body`) on the direct path when it can take it (taking
-    /// `parts`): the answer to await; else `None`, for rmcp. `answering` is held until the
-    /// answer has been sent.
+    /// `parts`): the answer to await; else `None`, for rmcp. The call counts as one of
+    /// `gateway`'s requests in flight until its answer has been sent.
     pub(crate) fn direct_call(
         &self,
         parts: &mut Option<http::request::Parts>,
         body: &Bytes,
         shutdown: &CancellationToken,
-        answering: Box<dyn Send + Sync>,
+        gateway: &std::sync::Arc<crate::gateway::Gateway>,
     ) -> Option<impl Future<Output = axum::response::Response> + Send + use<>> {
         let headers = &parts.as_ref()?.headers;
         let id = headers.get("mcp-session-id")?.to_str().ok()?;
@@ -79,7 +79,7 @@ impl Parking {
                 drop(guard);
             }),
             shutdown: shutdown.clone(),
-            answering,
+            answering: gateway.request_started(),
             outbound: self.legacy_tasks.clone(),
         };
         Some(direct::serve(request, parts.take()?, start))
