@@ -19,10 +19,12 @@
 //! `notifications/cancelled` cancels the call. Only its timing does: an answer that comes
 //! first and within [`WHOLE_WITHIN`] is sent with the headers as one body (one write
 //! instead of two, with a length instead of chunks); the priming event of any other call
-//! goes out when its first message does, or when that time has passed. Only the plainest requests take it: a
-//! session that is live and initialized, a legacy-era request (no 2026-07-28 `_meta`),
-//! no `MCP-Protocol-Version` header of 2026-07-28 or later (its standard headers are
-//! rmcp's to check), the usual `Accept` and `Content-Type`. Anything else goes to rmcp.
+//! goes out when its first message does, or when that time has passed.
+//!
+//! Only the plainest requests take it: a session that is live and initialized, a
+//! legacy-era request (no 2026-07-28 `_meta`), no `MCP-Protocol-Version` header of
+//! 2026-07-28 or later (its standard headers are rmcp's to check), the usual `Accept` and
+//! `Content-Type`. Anything else goes to rmcp.
 
 use std::{
     convert::Infallible,
@@ -275,7 +277,7 @@ pub(super) fn plain_call(
 /// message: when it is the answer and comes within [`WHOLE_WITHIN`], the whole SSE stream
 /// (priming event, answer) is the response's one body, written with the headers in one
 /// write; else — progress, a request to the client, a long call, shutdown — the response
-/// starts at once and its body runs the handler on, sending each event as it comes.
+/// starts then, and its body runs the handler on, sending each event as it comes.
 pub(super) async fn serve(
     (id, mut request): (RequestId, ClientRequest),
     parts: http::request::Parts,
