@@ -92,6 +92,36 @@ fn stream_of(id: &str) -> u64 {
         .unwrap_or_else(|| panic!("not a request stream's event id: {id}"))
 }
 
+/// The stream number of a direct call's answer, from its events: the first is a priming
+/// event (no data, a `retry`) on a direct stream.
+fn direct_stream(events: &[Event]) -> u64 {
+    let priming = &events[0];
+    assert!(
+        priming.data.is_none() && priming.retry.is_some(),
+        "{events:?}"
+    );
+    let stream = stream_of(priming.id.as_deref().unwrap());
+    assert!(
+        stream >= FIRST_DIRECT_STREAM,
+        "the call was not served on the direct path: stream {stream}"
+    );
+    stream
+}
+
+/// The last event is server-everything's long running operation's answer.
+fn assert_operation_completed(events: &[Event]) {
+    let result = events
+        .last()
+        .and_then(|event| event.data.clone())
+        .unwrap_or_else(|| panic!("no answer: {events:?}"));
+    assert!(
+        result["result"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("Long running operation completed")),
+        "{events:?}"
+    );
+}
+
 fn is_answer(event: &Event, id: u64) -> bool {
     event
         .data
@@ -138,16 +168,7 @@ async fn a_direct_call_streams_its_progress_and_resumes_after_a_dropped_stream()
         })
     })
     .await;
-    let priming = &first[0];
-    assert!(
-        priming.data.is_none() && priming.retry.is_some(),
-        "{first:?}"
-    );
-    let stream = stream_of(priming.id.as_deref().unwrap());
-    assert!(
-        stream >= FIRST_DIRECT_STREAM,
-        "the call was not served on the direct path: stream {stream}"
-    );
+    let stream = direct_stream(&first);
     let last_seen = first
         .last()
         .unwrap()
@@ -171,16 +192,7 @@ async fn a_direct_call_streams_its_progress_and_resumes_after_a_dropped_stream()
         is_answer(event, 3)
     })
     .await;
-    let result = rest
-        .last()
-        .and_then(|event| event.data.clone())
-        .unwrap_or_else(|| panic!("no answer after the resume: {rest:?}"));
-    assert!(
-        result["result"]["content"][0]["text"]
-            .as_str()
-            .is_some_and(|text| text.contains("Long running operation completed")),
-        "{rest:?}"
-    );
+    assert_operation_completed(&rest);
     let before: usize = last_seen.split_once('/').unwrap().0.parse().unwrap();
     for event in &rest {
         let id = event.id.as_deref().unwrap();
@@ -236,16 +248,8 @@ async fn a_quick_answer_is_sent_whole_and_a_long_call_is_streamed() {
         2,
         "a priming event and the answer: {events:?}"
     );
-    let (priming, answer) = (&events[0], &events[1]);
-    assert!(
-        priming.data.is_none() && priming.retry.is_some(),
-        "{events:?}"
-    );
-    let stream = stream_of(priming.id.as_deref().unwrap());
-    assert!(
-        stream >= FIRST_DIRECT_STREAM,
-        "not the direct path: {stream}"
-    );
+    let stream = direct_stream(&events);
+    let answer = &events[1];
     assert_eq!(answer.id.as_deref(), Some(format!("1/{stream}").as_str()));
     assert!(is_answer(answer, 3), "{events:?}");
     assert!(length > 0);
@@ -265,18 +269,8 @@ async fn a_quick_answer_is_sent_whole_and_a_long_call_is_streamed() {
         is_answer(event, 4)
     })
     .await;
-    assert!(
-        events[0].data.is_none() && events[0].retry.is_some(),
-        "{events:?}"
-    );
-    assert!(stream_of(events[0].id.as_deref().unwrap()) >= FIRST_DIRECT_STREAM);
-    let result = events.last().and_then(|event| event.data.clone()).unwrap();
-    assert!(
-        result["result"]["content"][0]["text"]
-            .as_str()
-            .is_some_and(|text| text.contains("Long running operation completed")),
-        "{events:?}"
-    );
+    direct_stream(&events);
+    assert_operation_completed(&events);
 }
 
 #[tokio::test(flavor = "multi_thread")]
