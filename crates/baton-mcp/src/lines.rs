@@ -13,7 +13,7 @@ pub use decode::Decode;
 use crate::error::GatewayError;
 use rmcp::{
     ErrorData,
-    model::{JsonRpcMessage, RequestId},
+    model::{JsonRpcError, JsonRpcMessage, JsonRpcResponse, RequestId},
     service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage},
     transport::Transport,
 };
@@ -33,6 +33,13 @@ pub struct LineTransport<Role, R, W> {
     write: Arc<tokio::sync::Mutex<Option<W>>>,
     /// What rewrites messages between the wire and rmcp, when anything does.
     adapter: Option<Arc<dyn WireAdapter<Role>>>,
+    /// rmcp's `server/discover` probe while it is unanswered.
+    probe: Option<RequestId>,
+    /// A probe rmcp gave up on (it timed out and `initialize` followed): its late answer
+    /// is dropped, as rmcp would take it for the answer to `initialize` and fail the
+    /// handshake ("conflict initialized response id") — a server slower than rmcp's
+    /// ten-second probe could then never be started.
+    abandoned: Option<RequestId>,
     _role: PhantomData<fn() -> Role>,
 }
 
@@ -88,6 +95,8 @@ where
             peer: peer.into(),
             write: Arc::new(tokio::sync::Mutex::new(Some(write))),
             adapter: None,
+            probe: None,
+            abandoned: None,
             _role: PhantomData,
         }
     }
@@ -180,6 +189,11 @@ where
         if let Some(adapter) = &self.adapter {
             adapter.outbound(&mut item);
         }
+        match Role::handshake(&item) {
+            decode::Handshake::Probe(id) => self.probe = Some(id),
+            decode::Handshake::Initialize => self.abandoned = self.probe.take(),
+            decode::Handshake::Other => {}
+        }
         let write = self.write.clone();
         let (max, peer) = (self.max, self.peer.clone());
         async move {
@@ -255,6 +269,21 @@ where
             match parsed {
                 Ok(message) => {
                     self.line.clear();
+                    let answers = match &message {
+                        JsonRpcMessage::Response(JsonRpcResponse { id, .. }) => Some(id),
+                        JsonRpcMessage::Error(JsonRpcError { id, .. }) => id.as_ref(),
+                        _ => None,
+                    };
+                    if let Some(id) = answers {
+                        if self.abandoned.as_ref() == Some(id) {
+                            tracing::debug!(peer = %self.peer, "dropping the late answer to an abandoned server/discover probe");
+                            self.abandoned = None;
+                            continue;
+                        }
+                        if self.probe.as_ref() == Some(id) {
+                            self.probe = None;
+                        }
+                    }
                     return Some(message);
                 }
                 Err(error) => {

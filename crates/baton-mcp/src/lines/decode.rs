@@ -25,6 +25,21 @@ pub trait Decode: ServiceRole {
     fn encode(message: &TxJsonRpcMessage<Self>) -> serde_json::Result<Vec<u8>> {
         serde_json::to_vec(message)
     }
+
+    /// What `message`, about to be sent, is to the start-up handshake.
+    fn handshake(_message: &TxJsonRpcMessage<Self>) -> Handshake {
+        Handshake::Other
+    }
+}
+
+/// A message's part in the start-up of a session (Baton as a client).
+#[derive(Debug, PartialEq)]
+pub enum Handshake {
+    /// rmcp's `server/discover` probe, request `id`.
+    Probe(RequestId),
+    /// The `initialize` request.
+    Initialize,
+    Other,
 }
 
 /// Baton as a server: a `tools/call` request directly (rmcp's request union is untagged
@@ -118,6 +133,17 @@ impl Decode for RoleClient {
         match call_tool_line(message) {
             Some(line) => line,
             None => serde_json::to_vec(message),
+        }
+    }
+
+    fn handshake(message: &ClientJsonRpcMessage) -> Handshake {
+        match message {
+            JsonRpcMessage::Request(request) => match &request.request {
+                ClientRequest::DiscoverRequest(_) => Handshake::Probe(request.id.clone()),
+                ClientRequest::InitializeRequest(_) => Handshake::Initialize,
+                _ => Handshake::Other,
+            },
+            _ => Handshake::Other,
         }
     }
 }

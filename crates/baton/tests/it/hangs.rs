@@ -1,5 +1,6 @@
 //! No hang on the call path (issue 12): Baton serves at once while its servers connect; a
-//! server hung in its handshake holds no list and no call to another server.
+//! server hung in its handshake holds no list and no call to another server; a server slower
+//! than rmcp's discover probe still starts.
 
 use std::time::{Duration, Instant};
 
@@ -254,5 +255,48 @@ async fn a_server_that_closes_stdout_but_keeps_running_fails_its_call_at_once() 
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the silent process {pid} is still running"
     );
+    client.cancel().await.ok();
+}
+
+/// A server that takes longer than rmcp's ten-second `server/discover` probe to answer its
+/// first message (an `npx` download, a cold interpreter) is started all the same: rmcp falls
+/// back to `initialize`, and the server's late answer to the probe (server-everything, a
+/// 2025-11-25 server, refuses the method) no longer fails the handshake as the answer to
+/// `initialize`. The first start succeeds, with no restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_slower_than_the_discover_probe_starts_at_the_first_try() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  slow:\n    command: sh\n    args: [\"-c\", \"sleep 11; exec {}\"]\n",
+            peer("mcp-server-everything").display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http_now(&baton.mcp_url()).await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !baton.logs().contains("upstream ready server=slow") {
+        assert!(
+            !baton
+                .logs()
+                .contains("upstream failed to start server=slow"),
+            "{}",
+            baton.logs()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "slow never became ready: {}",
+            baton.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !baton.logs().contains("restarting upstream server=slow"),
+        "{}",
+        baton.logs()
+    );
+    let echoed = call(&client, "slow__echo", json!({"message": "late"})).await;
+    assert!(text_of(&echoed).contains("late"), "{echoed:?}");
     client.cancel().await.ok();
 }
