@@ -29,7 +29,7 @@ use baton_core::config::{HttpProtocol, ServerConfig, TransportConfig};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rmcp::{
     RoleClient,
-    model::{Prompt, ProtocolVersion, Resource, ResourceTemplate, Tool},
+    model::{ErrorCode, Prompt, ProtocolVersion, Resource, ResourceTemplate, Tool},
     service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, RunningService},
 };
 use tokio::sync::mpsc;
@@ -465,6 +465,15 @@ impl Upstream {
                 tracing::info!(server = %self.label(), ?versions, "the server supports only revisions with initialize; connecting with it");
                 self.open_with(ClientLifecycleMode::Initialize).await
             }
+            // Slower to start than the probe's ten seconds, then modern: a new process,
+            // asked with `server/discover` alone (bounded by `connect_timeout`).
+            Err(UpstreamError::ModernOnly(reason)) => {
+                tracing::info!(server = %self.label(), %reason, "the server answered server/discover late and refuses initialize; connecting with server/discover");
+                self.open_with(ClientLifecycleMode::Discover {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                })
+                .await
+            }
             other => other,
         }
     }
@@ -506,6 +515,7 @@ impl Upstream {
                         reason: error.to_string(),
                     })?;
                     let exit = process.exit.clone();
+                    let auto = matches!(lifecycle, ClientLifecycleMode::Auto { .. });
                     match handler
                         .serve_with_lifecycle(process.transport, lifecycle)
                         .await
@@ -514,6 +524,12 @@ impl Upstream {
                         Err(error) => {
                             if let Some(legacy) = legacy_only(&error) {
                                 return Err(legacy);
+                            }
+                            if let ClientInitializeError::JsonRpcError(refused) = &error
+                                && refused.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+                                && auto
+                            {
+                                return Err(UpstreamError::ModernOnly(refused.message.to_string()));
                             }
                             // The process is gone or going: let its exit status and last
                             // stderr lines in, they usually say why.

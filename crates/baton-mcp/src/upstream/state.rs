@@ -18,6 +18,10 @@ pub enum UpstreamError {
     Timeout(Duration, String),
     #[error("the server supports only protocol revisions with `initialize`: {0:?}")]
     LegacyOnly(Vec<ProtocolVersion>),
+    /// A stdio server that refused `initialize` as it serves 2026-07-28: it answered
+    /// rmcp's `server/discover` probe only after the probe's time ran out.
+    #[error("the server refused `initialize` (it serves 2026-07-28): {0}")]
+    ModernOnly(String),
     /// The server wants an OAuth token Baton does not have (see [`crate::oauth`]).
     #[error("{0}")]
     NeedsLogin(String),

@@ -300,3 +300,43 @@ async fn a_server_slower_than_the_discover_probe_starts_at_the_first_try() {
     assert!(text_of(&echoed).contains("late"), "{echoed:?}");
     client.cancel().await.ok();
 }
+
+/// The same for a 2026-07-28 server (the Python SDK's): having answered the probe late, it
+/// serves 2026-07-28 and refuses `initialize`; Baton then starts it again and asks with
+/// `server/discover` alone, and it is ready with that revision, never marked failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern_server_slower_than_the_discover_probe_is_started_with_discover() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  slow:\n    command: sh\n    args: [\"-c\", \"sleep 11; exec {} {}\"]\n",
+            peer("python").display(),
+            repo_root()
+                .join("tests/clients/counter_server.py")
+                .display()
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !baton.logs().contains("upstream ready server=slow") {
+        assert!(
+            !baton
+                .logs()
+                .contains("upstream failed to start server=slow"),
+            "{}",
+            baton.logs()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "slow never became ready: {}",
+            baton.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logs = baton.logs();
+    assert!(
+        logs.contains("connecting with server/discover") && logs.contains("\"2026-07-28\""),
+        "{logs}"
+    );
+}
