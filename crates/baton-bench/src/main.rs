@@ -112,6 +112,10 @@ struct Args {
     /// instead of non-blocking pipes.
     #[arg(long)]
     echo_blocking_stdio: bool,
+    /// The echo upstream behind Baton over stdio speaks only the revisions before
+    /// 2026-07-28 (`initialize`), as most published servers do (`--legacy`).
+    #[arg(long)]
+    echo_legacy: bool,
     /// Over stdio, benchmark this MCP server instead of the echo upstream (it must have a
     /// tool `echo` whose text result contains its `message` argument, e.g. the reference
     /// `mcp-server-everything`). Not for --transport http.
@@ -504,6 +508,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 "concurrency": args.concurrency,
                 "client_threads": args.client_threads,
                 "echo_blocking_stdio": args.echo_blocking_stdio,
+                "echo_legacy": args.echo_legacy,
                 "upstream_command": args.upstream_command,
                 "upstream_args": args.upstream_arg,
                 "baton_log": args.baton_log,

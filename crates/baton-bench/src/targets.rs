@@ -128,11 +128,16 @@ async fn setup_stdio(
     let me = std::process::id();
     let (program, echo_args): (&Path, Vec<String>) = match &args.upstream_command {
         Some(command) => (command, args.upstream_arg.clone()),
-        None if args.echo_blocking_stdio => (
-            &paths.echo,
-            vec!["--stdio".into(), "--blocking-stdio".into()],
-        ),
-        None => (&paths.echo, vec!["--stdio".into()]),
+        None => {
+            let mut echo_args = vec!["--stdio".to_owned()];
+            if args.echo_blocking_stdio {
+                echo_args.push("--blocking-stdio".into());
+            }
+            if args.echo_legacy {
+                echo_args.push("--legacy".into());
+            }
+            (&paths.echo, echo_args)
+        }
     };
     let mut echo = Command::new(program);
     echo.args(&echo_args);
@@ -212,8 +217,9 @@ async fn setup_http(
             yaml_string(&format!("{}/mcp", echo.base))
         ),
         HttpUpstream::Stdio => format!(
-            "command: {}\n    args: [--stdio]",
-            yaml_string(&paths.echo.to_string_lossy())
+            "command: {}\n    args: [--stdio{}]",
+            yaml_string(&paths.echo.to_string_lossy()),
+            if args.echo_legacy { ", --legacy" } else { "" }
         ),
     };
     std::fs::write(

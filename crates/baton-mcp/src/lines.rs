@@ -5,6 +5,7 @@
 //! error; an outgoing answer is replaced by it; an outgoing request fails to send.
 
 pub(crate) mod decode;
+pub mod direct;
 
 use std::{marker::PhantomData, sync::Arc};
 
@@ -12,8 +13,8 @@ pub use decode::Decode;
 
 use crate::error::GatewayError;
 use rmcp::{
-    ErrorData,
-    model::{JsonRpcError, JsonRpcMessage, JsonRpcResponse, RequestId},
+    ErrorData, RoleClient,
+    model::{JsonRpcError, JsonRpcMessage, JsonRpcResponse, RequestId, ServerJsonRpcMessage},
     service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage},
     transport::Transport,
 };
@@ -22,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 /// How much of an oversized message's beginning and end is kept to find its `id`.
 const KEEP: usize = 1024;
 
-pub struct LineTransport<Role, R, W> {
+pub struct LineTransport<Role: ServiceRole, R, W> {
     read: BufReader<R>,
     line: Vec<u8>,
     /// Set while skipping the rest of a message over the limit.
@@ -40,6 +41,8 @@ pub struct LineTransport<Role, R, W> {
     /// handshake ("conflict initialized response id") — a server slower than rmcp's
     /// ten-second probe could then never be started.
     abandoned: Option<RequestId>,
+    /// Requests written beside rmcp, whose answers go straight to their callers.
+    direct: Option<Arc<direct::DirectRequests<RxJsonRpcMessage<Role>>>>,
     _role: PhantomData<fn() -> Role>,
 }
 
@@ -97,6 +100,7 @@ where
             adapter: None,
             probe: None,
             abandoned: None,
+            direct: None,
             _role: PhantomData,
         }
     }
@@ -143,6 +147,58 @@ where
     fn too_large(&self, size: usize) -> ErrorData {
         too_large(&self.peer, size, self.max)
     }
+}
+
+impl<Role: ServiceRole, R, W> LineTransport<Role, R, W> {
+    fn close_direct(&self) {
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
+    }
+}
+
+impl<Role: ServiceRole, R, W> Drop for LineTransport<Role, R, W> {
+    fn drop(&mut self) {
+        self.close_direct();
+    }
+}
+
+impl<R, W> LineTransport<RoleClient, R, W>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    /// Requests to the server on the other end that skip rmcp's service loop
+    /// ([`direct`]); this transport hands their answers back.
+    pub fn direct_requests(&mut self) -> Arc<direct::DirectRequests<ServerJsonRpcMessage>> {
+        if let Some(direct) = &self.direct {
+            return direct.clone();
+        }
+        let write = self.write.clone();
+        let direct = Arc::new(direct::DirectRequests::new(
+            Box::new(move |bytes| {
+                let write = write.clone();
+                Box::pin(async move { write_line(&write, &bytes).await })
+            }),
+            |error| {
+                rmcp::ServiceError::TransportSend(rmcp::transport::DynamicTransportError::new::<
+                    Self,
+                    RoleClient,
+                >(error))
+            },
+            self.max,
+            self.peer.clone(),
+        ));
+        self.direct = Some(direct.clone());
+        direct
+    }
+}
+
+/// An outgoing request over `max`: it is not sent.
+fn request_too_large(size: usize, peer: &str, max: usize) -> std::io::Error {
+    std::io::Error::other(format!(
+        "a message of {size} bytes for {peer} is over max_message_bytes ({max} bytes)"
+    ))
 }
 
 fn too_large(peer: &str, size: usize, max: usize) -> ErrorData {
@@ -205,9 +261,7 @@ where
                     _ => None,
                 };
                 let Some(id) = id else {
-                    return Err(std::io::Error::other(format!(
-                        "a message of {size} bytes for {peer} is over max_message_bytes ({max} bytes)"
-                    )));
+                    return Err(request_too_large(size, &peer, max));
                 };
                 tracing::warn!(%peer, size, max, "an answer is over max_message_bytes; sending an error instead");
                 let error = GatewayError::MessageTooLarge {
@@ -229,9 +283,13 @@ where
             let oversized = match self.read_line().await {
                 Ok(Read::Line) => None,
                 Ok(Read::Oversized(oversized)) => Some(oversized),
-                Ok(Read::Eof) => return None,
+                Ok(Read::Eof) => {
+                    self.close_direct();
+                    return None;
+                }
                 Err(error) => {
                     tracing::warn!(peer = %self.peer, %error, "reading from the stream failed");
+                    self.close_direct();
                     return None;
                 }
             };
@@ -242,7 +300,14 @@ where
                 match shape {
                     // An answer: fails the request it answers, at once.
                     Shape::Answer(id) => {
-                        return Some(RxJsonRpcMessage::<Role>::error(error, Some(id)));
+                        let answer = RxJsonRpcMessage::<Role>::error(error, Some(id.clone()));
+                        let Some(direct) = &self.direct else {
+                            return Some(answer);
+                        };
+                        match direct.deliver(&id, answer) {
+                            Ok(()) => continue,
+                            Err(answer) => return Some(answer),
+                        }
                     }
                     // A request: answered with the error.
                     Shape::Request(id) => {
@@ -283,6 +348,13 @@ where
                         if self.probe.as_ref() == Some(id) {
                             self.probe = None;
                         }
+                        if let Some(direct) = &self.direct {
+                            let id = id.clone();
+                            match direct.deliver(&id, message) {
+                                Ok(()) => continue,
+                                Err(message) => return Some(message),
+                            }
+                        }
                     }
                     return Some(message);
                 }
@@ -297,6 +369,7 @@ where
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
+        self.close_direct();
         let mut write = self.write.lock().await;
         if let Some(mut write) = write.take() {
             let _ = write.shutdown().await;

@@ -5,6 +5,7 @@
 //!     baton-echo-upstream [--stdio]               # MCP on stdin/stdout (default)
 //!     baton-echo-upstream --stdio --blocking-stdio  # … through rmcp's `stdio()`
 //!     baton-echo-upstream --http 127.0.0.1:0      # streamable HTTP at /mcp
+//!     baton-echo-upstream --stdio --legacy        # revisions before 2026-07-28 only
 //!
 //! On stdio it reads and writes stdin/stdout as non-blocking pipes registered with the
 //! runtime's reactor when they are pipes (they are when a client spawns it). rmcp's
@@ -24,8 +25,8 @@ use rmcp::{
     ErrorData, RoleServer, ServerHandler, ServiceExt,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-        Tool, ToolAnnotations, ToolsCapability,
+        JsonObject, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+        ServerConfig, Tool, ToolAnnotations, ToolsCapability,
     },
     service::{NotificationContext, RequestContext},
     transport::{
@@ -34,7 +35,12 @@ use rmcp::{
     },
 };
 
-const USAGE: &str = "usage: baton-echo-upstream [--stdio [--blocking-stdio] | --http ADDR]";
+const USAGE: &str =
+    "usage: baton-echo-upstream [--stdio [--blocking-stdio] | --http ADDR] [--legacy]";
+
+/// `--legacy`: the server speaks only the revisions with `initialize` (before 2026-07-28),
+/// like most servers published today.
+static LEGACY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Clone, Copy)]
 struct Echo;
@@ -69,6 +75,16 @@ impl ServerHandler for Echo {
             "baton-echo-upstream",
             env!("CARGO_PKG_VERSION"),
         ))
+    }
+
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        if LEGACY.load(std::sync::atomic::Ordering::Relaxed) {
+            std::borrow::Cow::Borrowed(ProtocolVersion::known_up_to(
+                &ProtocolVersion::LATEST_WITH_INITIALIZE,
+            ))
+        } else {
+            std::borrow::Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+        }
     }
 
     async fn on_initialized(&self, _context: NotificationContext<RoleServer>) {}
@@ -117,6 +133,7 @@ fn parse_args() -> Result<Mode, String> {
         match arg.as_str() {
             "--stdio" => mode = Mode::Stdio { blocking: false },
             "--blocking-stdio" => blocking = true,
+            "--legacy" => LEGACY.store(true, std::sync::atomic::Ordering::Relaxed),
             "--http" => {
                 mode = Mode::Http(
                     args.next()

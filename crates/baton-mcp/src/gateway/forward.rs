@@ -6,8 +6,9 @@
 use baton_core::config::{RetrySettings, Timeouts};
 use baton_resilience::{GaveUp, Outcome, Permit, RetryPolicy, retry};
 use rmcp::{
+    RoleClient, ServiceError,
     model::{ClientRequest, InputResponses, ServerResult},
-    service::PeerRequestOptions,
+    service::{PeerRequestOptions, RequestHandle},
 };
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use super::{CallContext, Gateway, SessionScope, Topology};
 use crate::{
     bridge,
     error::{CallError, GatewayError},
+    lines::direct,
     upstream::{Connection, Upstream},
 };
 
@@ -251,8 +253,9 @@ impl Gateway {
             .relay
             .begin_call(call.peer.clone(), call.input.clone());
         let peer = connection.session.peer();
+        let modern = connection.is_modern();
         let mut options = PeerRequestOptions::no_options();
-        if connection.is_modern() {
+        if modern {
             let mut meta = bridge::upstream_meta(call.capabilities.as_ref(), call.log_level);
             if tasks {
                 bridge::declare_tasks(&mut meta);
@@ -270,12 +273,16 @@ impl Gateway {
                 meta.0.0.insert(key, serde_json::Value::String(value));
             }
         }
-        let handle = peer
-            .send_request_with_option(request, options)
-            .await
-            .map_err(|error| GatewayError::from_service(server, error))?;
-        let progress = guard.watch_progress(handle.progress_token.clone(), call.progress.clone());
-        let request_id = handle.id.clone();
+        // A legacy stdio server's request is written beside rmcp's service loop
+        // (`lines::direct`); a 2026-07-28 server's carries rmcp's per-request metadata.
+        let direct = connection.direct.as_ref().filter(|_| !modern);
+        let sent = match direct {
+            Some(direct) => Sent::Direct(direct.send(request, options.meta).await),
+            None => Sent::Rmcp(peer.send_request_with_option(request, options).await),
+        }
+        .map_err(|error| GatewayError::from_service(server, error))?;
+        let (request_id, progress_token) = sent.ids();
+        let progress = guard.watch_progress(progress_token, call.progress.clone());
         // The time budget: `idle` without a progress notification, `total` in all. One
         // timer; when it fires after progress was seen, the idle budget starts again.
         let started = tokio::time::Instant::now();
@@ -284,7 +291,7 @@ impl Gateway {
         let mut progress_seen = 0;
         let timer = tokio::time::sleep_until(idle_deadline.min(total_deadline));
         tokio::pin!(timer);
-        let response = handle.await_response();
+        let response = sent.response();
         tokio::pin!(response);
         let result = loop {
             tokio::select! {
@@ -324,6 +331,43 @@ impl Gateway {
         let mut result = result.map_err(|error| GatewayError::from_service(server, error))?;
         bridge::normalize_result(&mut result);
         Ok(result)
+    }
+}
+
+/// A request on its way to a server: through rmcp's peer, or written directly.
+enum Sent<A, D> {
+    Rmcp(A),
+    Direct(D),
+}
+
+impl Sent<Result<RequestHandle<RoleClient>, ServiceError>, Result<direct::Sent, ServiceError>> {
+    fn map_err<E>(
+        self,
+        map: impl FnOnce(ServiceError) -> E,
+    ) -> Result<Sent<RequestHandle<RoleClient>, direct::Sent>, E> {
+        match self {
+            Sent::Rmcp(sent) => sent.map(Sent::Rmcp).map_err(map),
+            Sent::Direct(sent) => sent.map(Sent::Direct).map_err(map),
+        }
+    }
+}
+
+impl Sent<RequestHandle<RoleClient>, direct::Sent> {
+    /// The request's id and progress token.
+    fn ids(&self) -> (rmcp::model::RequestId, rmcp::model::ProgressToken) {
+        match self {
+            Sent::Rmcp(handle) => (handle.id.clone(), handle.progress_token.clone()),
+            Sent::Direct(sent) => (sent.id.clone(), sent.progress_token.clone()),
+        }
+    }
+
+    /// The server's answer (for a direct request, its entry is forgotten when this ends
+    /// or is dropped).
+    async fn response(self) -> Result<ServerResult, ServiceError> {
+        match self {
+            Sent::Rmcp(handle) => handle.await_response().await,
+            Sent::Direct(mut sent) => sent.response().await,
+        }
     }
 }
 

@@ -135,3 +135,132 @@ async fn an_oversized_answer_to_send_is_replaced_by_an_error() {
         "{answer}"
     );
 }
+
+/// A `tools/call` of `echo` with `message`, as the gateway builds it.
+fn echo_call(message: &str) -> rmcp::model::ClientRequest {
+    let mut arguments = rmcp::model::JsonObject::new();
+    arguments.insert("message".into(), serde_json::json!(message));
+    rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(
+        rmcp::model::CallToolRequestParams::new("echo").with_arguments(arguments),
+    ))
+}
+
+async fn read_line(theirs: &mut tokio::io::DuplexStream) -> serde_json::Value {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while theirs.read_exact(&mut byte).await.is_ok() && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    serde_json::from_slice(&line).expect("a JSON line")
+}
+
+type ClientLines = LineTransport<
+    RoleClient,
+    tokio::io::ReadHalf<tokio::io::DuplexStream>,
+    tokio::io::WriteHalf<tokio::io::DuplexStream>,
+>;
+
+/// A client's line transport with its direct requests, and the server's end of the pipe.
+fn direct_transport(
+    max: usize,
+) -> (
+    ClientLines,
+    Arc<direct::DirectRequests<rmcp::model::ServerJsonRpcMessage>>,
+    tokio::io::DuplexStream,
+) {
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let (read, write) = tokio::io::split(ours);
+    let mut transport = LineTransport::new(read, write, max, "server \"s\"");
+    let direct = transport.direct_requests();
+    (transport, direct, theirs)
+}
+
+#[tokio::test]
+async fn a_direct_request_is_answered_beside_rmcp_and_other_answers_still_reach_rmcp() {
+    let (mut transport, direct, mut theirs) = direct_transport(4096);
+
+    let mut meta = rmcp::model::RequestMetaObject::new();
+    meta.0
+        .insert("traceparent".into(), serde_json::json!("00-ab-cd-01"));
+    let mut sent = direct.send(echo_call("hi"), Some(meta)).await.unwrap();
+    let written = read_line(&mut theirs).await;
+    let id = written["id"].as_i64().expect("a numeric id");
+    assert!(id >= direct::FIRST_ID, "{written}");
+    assert_eq!(sent.id, RequestId::Number(id));
+    assert_eq!(written["method"], "tools/call");
+    assert_eq!(written["params"]["arguments"]["message"], "hi");
+    // The same number as its progress token (the relay watches it), the caller's _meta kept.
+    assert_eq!(written["params"]["_meta"]["progressToken"], id);
+    assert_eq!(written["params"]["_meta"]["traceparent"], "00-ab-cd-01");
+
+    // An answer to rmcp's own request 0 goes to rmcp; the direct answer to the caller.
+    let answers = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"content\":[{{\"type\":\"text\",\"text\":\"hi\"}}]}}}}\n\
+         {{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{{}}}}\n"
+    );
+    theirs.write_all(answers.as_bytes()).await.unwrap();
+    let to_rmcp = transport.receive().await.expect("rmcp's answer");
+    assert!(matches!(to_rmcp, JsonRpcMessage::Response(r) if r.id == RequestId::Number(0)));
+    match sent.response().await.unwrap() {
+        rmcp::model::ServerResult::CallToolResult(result) => {
+            assert_eq!(result.content[0].as_text().unwrap().text, "hi");
+        }
+        other => panic!("expected a tool result, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends() {
+    let (mut transport, direct, mut theirs) = direct_transport(4096);
+
+    // The server's JSON-RPC error is the caller's, as rmcp gives it.
+    let mut refused = direct.send(echo_call("a"), None).await.unwrap();
+    let id = read_line(&mut theirs).await["id"].clone();
+    let error = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":-32602,\"message\":\"no such tool\"}}}}\n"
+    );
+    theirs.write_all(error.as_bytes()).await.unwrap();
+    // A late answer to a request no one waits for is dropped, not handed to rmcp.
+    let stale = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{{}}}}\n{{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{{}}}}\n",
+        direct::FIRST_ID + 1000
+    );
+    theirs.write_all(stale.as_bytes()).await.unwrap();
+    let next = transport
+        .receive()
+        .await
+        .expect("the answer to rmcp's request 5");
+    assert!(matches!(next, JsonRpcMessage::Response(r) if r.id == RequestId::Number(5)));
+    match refused.response().await {
+        Err(rmcp::ServiceError::McpError(error)) => {
+            assert_eq!(error.code.0, -32602);
+            assert_eq!(error.message, "no such tool");
+        }
+        other => panic!("expected the server's error, got {other:?}"),
+    }
+
+    // The server goes away: a call waiting fails, and so does the next one.
+    let mut waiting = direct.send(echo_call("b"), None).await.unwrap();
+    read_line(&mut theirs).await;
+    drop(theirs);
+    assert!(transport.receive().await.is_none());
+    assert!(matches!(
+        waiting.response().await,
+        Err(rmcp::ServiceError::TransportClosed)
+    ));
+    assert!(matches!(
+        direct.send(echo_call("c"), None).await,
+        Err(rmcp::ServiceError::TransportClosed)
+    ));
+}
+
+#[tokio::test]
+async fn an_oversized_direct_request_is_not_sent_and_names_the_limit() {
+    let (_transport, direct, _theirs) = direct_transport(256);
+    let error = match direct.send(echo_call(&big_text(1000)), None).await {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("an oversized request was sent"),
+    };
+    assert!(error.contains("server \"s\""), "{error}");
+    assert!(error.contains("max_message_bytes (256 bytes)"), "{error}");
+}

@@ -56,6 +56,9 @@ pub struct Connection {
     pub transport: &'static str,
     /// A stdio server's exit status, once it has ended.
     pub(crate) exit: Option<stdio::ExitWatch>,
+    /// A stdio server's requests sent beside rmcp's service loop (`lines::direct`).
+    pub(crate) direct:
+        Option<Arc<crate::lines::direct::DirectRequests<rmcp::model::ServerJsonRpcMessage>>>,
     /// Declared after `session` so the session closes first, then the group is signalled.
     _process_group: Option<stdio::ProcessGroupGuard>,
 }
@@ -515,12 +518,15 @@ impl Upstream {
                         reason: error.to_string(),
                     })?;
                     let exit = process.exit.clone();
+                    let direct = process.direct.clone();
                     let auto = matches!(lifecycle, ClientLifecycleMode::Auto { .. });
                     match handler
                         .serve_with_lifecycle(process.transport, lifecycle)
                         .await
                     {
-                        Ok(session) => Ok((session, "stdio", process.guard, Some(exit))),
+                        Ok(session) => {
+                            Ok((session, "stdio", process.guard, Some(exit), Some(direct)))
+                        }
                         Err(error) => {
                             if let Some(legacy) = legacy_only(&error) {
                                 return Err(legacy);
@@ -575,7 +581,9 @@ impl Upstream {
                             }
                         };
                         match served {
-                            Ok(session) => return Ok((session, "streamable-http", None, None)),
+                            Ok(session) => {
+                                return Ok((session, "streamable-http", None, None, None));
+                            }
                             Err(ref error) if let Some(challenge) = error.auth_challenge() => {
                                 return Err(UpstreamError::NeedsLogin(
                                     crate::oauth::needs_login_message(
@@ -615,17 +623,18 @@ impl Upstream {
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
                         .map_err(|error| handshake(error.to_string()))?;
-                    Ok((session, "sse", None, None))
+                    Ok((session, "sse", None, None, None))
                 }
             }
         };
         let limit = self.config.resilience.connect_timeout;
         match tokio::time::timeout(limit, connect).await {
-            Ok(Ok((session, transport, process_group, exit))) => Ok(Connection {
+            Ok(Ok((session, transport, process_group, exit, direct))) => Ok(Connection {
                 session,
                 relay,
                 transport,
                 exit,
+                direct,
                 _process_group: process_group,
             }),
             Ok(Err(error)) => Err(error),

@@ -45,6 +45,8 @@ impl Drop for ProcessGroupGuard {
 pub struct StdioProcess {
     /// Its stdout and stdin, framed for the MCP session.
     pub transport: crate::lines::LineTransport<rmcp::RoleClient, ChildStdout, ChildStdin>,
+    /// Requests written on `transport` beside rmcp's service loop.
+    pub direct: Arc<crate::lines::direct::DirectRequests<rmcp::model::ServerJsonRpcMessage>>,
     pub guard: Option<ProcessGroupGuard>,
     /// How it ended (`exit status: 3`, `signal: 9 (SIGKILL)`), once it has.
     pub exit: ExitWatch,
@@ -128,13 +130,15 @@ pub fn spawn(
             }
         })
     });
+    let mut transport = crate::lines::LineTransport::new(
+        stdout,
+        stdin,
+        max_message_bytes,
+        format!("server \"{server}\""),
+    );
     Ok(StdioProcess {
-        transport: crate::lines::LineTransport::new(
-            stdout,
-            stdin,
-            max_message_bytes,
-            format!("server \"{server}\""),
-        ),
+        direct: transport.direct_requests(),
+        transport,
         guard,
         exit,
         stderr_reader: reader,

@@ -84,12 +84,24 @@ async fn a_crash_mid_call_fails_promptly_and_the_server_comes_back() {
 /// told to cancel it; JSON-RPC errors from the server pass through and are not retried.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_call_times_out_and_is_cancelled_upstream() {
+    hung_call_times_out_and_is_cancelled_upstream(&[]).await;
+}
+
+/// The same with a server of the revisions before 2026-07-28, whose requests Baton writes
+/// beside rmcp's client loop (`lines::direct`): the cancellation names the request the
+/// server got, the server's error is the caller's, and the session goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_call_to_a_legacy_server_times_out_and_is_cancelled_upstream() {
+    hung_call_times_out_and_is_cancelled_upstream(&["--legacy"]).await;
+}
+
+async fn hung_call_times_out_and_is_cancelled_upstream(server_args: &[&str]) {
     let dir = TestDir::new();
     let config = dir.write(
         "baton.yaml",
         &format!(
             "servers:\n  fault:\n    {}\n    resilience:\n      retry: {{ attempts: 3, initial_delay: 10ms }}\n      tools:\n        hang: {{ timeout: 300ms, max_timeout: 300ms }}\n        rpc_error: {{ retry: always }}\n",
-            fault_server(&[]),
+            fault_server(server_args),
         ),
     );
     let baton = BatonHttp::start(&config);
@@ -109,6 +121,8 @@ async fn a_hung_call_times_out_and_is_cancelled_upstream() {
     assert!(error.contains("error on command"), "{error}");
     let calls = call(&client, "fault__calls", json!({"tool": "rpc_error"})).await;
     assert_eq!(text_of(&calls), "1", "the server's own error is an answer");
+    let echo = call(&client, "fault__echo", json!({"message": "still here"})).await;
+    assert_eq!(text_of(&echo), "still here");
 }
 
 /// `retry_on_error: true` retries `isError` results; without it they are answers. When
