@@ -185,12 +185,18 @@ pub fn router(
             }),
         );
     }
+    // The Host/Origin guard and the response count are one layer: each `from_fn` layer
+    // costs a boxed future and a service clone per request.
     app.merge(extra.public)
-        .layer(middleware::from_fn(count_responses))
         .layer(DefaultBodyLimit::max(access.max_body_bytes))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let access = guard_access.clone();
-            async move { guard(&access, request.headers()).unwrap_or(next.run(request).await) }
+            async move {
+                match guard(&access, request.headers()) {
+                    Some(refused) => refused,
+                    None => count_response(next.run(request).await),
+                }
+            }
         }))
         // Routes the application adds (webhooks) come from other machines under other host
         // names and prove themselves (a secret), so the Host/Origin guard (against DNS
@@ -265,9 +271,9 @@ async fn count_until_answered(endpoint: &Endpoint, request: Request) -> Response
     Response::from_parts(parts, axum::body::Body::from_stream(stream))
 }
 
-/// Counts the MCP endpoints' responses by status (`baton_http_responses_total`).
-async fn count_responses(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Counts the MCP endpoints' responses by status (`baton_http_responses_total`); those the
+/// guard refused are not counted.
+fn count_response(response: Response) -> Response {
     crate::metrics::http_response(response.status().as_u16());
     response
 }
