@@ -3,6 +3,8 @@
 //! answer becomes an error answer to the request it belongs to (the call fails at once,
 //! naming the peer, the size and the setting); an incoming request is answered with that
 //! error; an outgoing answer is replaced by it; an outgoing request fails to send.
+//! A client's transport also carries requests written beside rmcp's service loop, whose
+//! answers it hands straight to their callers ([`direct`]).
 
 pub(crate) mod decode;
 pub mod direct;
