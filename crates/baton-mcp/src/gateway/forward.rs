@@ -273,11 +273,14 @@ impl Gateway {
                 meta.0.0.insert(key, serde_json::Value::String(value));
             }
         }
-        // A legacy stdio server's request is written beside rmcp's service loop
-        // (`lines::direct`); a 2026-07-28 server's carries rmcp's per-request metadata.
-        let direct = connection.direct.as_ref().filter(|_| !modern);
-        let sent = match direct {
-            Some(direct) => Sent::Direct(direct.send(request, options.meta).await),
+        // A stdio server's request is written beside rmcp's service loop (`lines::direct`),
+        // with the client metadata rmcp would add for a 2026-07-28 server.
+        let sent = match &connection.direct {
+            Some(direct) => Sent::Direct(
+                direct
+                    .send(request, connection.client_context.as_ref(), options.meta)
+                    .await,
+            ),
             None => Sent::Rmcp(peer.send_request_with_option(request, options).await),
         }
         .map_err(|error| GatewayError::from_service(server, error))?;

@@ -9,9 +9,12 @@
 //!
 //! Everything else still goes through rmcp on the same transport: the handshake, the
 //! server's notifications (progress under the request's token reaches the relay as before)
-//! and its requests to Baton, and `notifications/cancelled` for a direct request. Direct
-//! requests are numbered from [`FIRST_ID`] and carry the same number as their progress
-//! token: rmcp numbers its own requests and tokens from 0 as `u32`s, so the two never meet.
+//! and its requests to Baton, and `notifications/cancelled` for a direct request. (rmcp
+//! takes a 2026-07-28 server's sampling, elicitation or roots request only while one of
+//! its own requests is in flight, SEP-2260; that revision has `input_required` instead.)
+//! Direct requests are numbered from [`FIRST_ID`] and carry the same number as their
+//! progress token: rmcp numbers its own requests and tokens from 0 as `u32`s, so the two
+//! never meet.
 
 use std::{
     collections::HashMap,
@@ -104,15 +107,20 @@ impl<M> DirectRequests<M> {
 }
 
 impl DirectRequests<ServerJsonRpcMessage> {
-    /// Sends `request` (with `meta` merged into its `_meta`, and a progress token), as
-    /// rmcp's `Peer::send_request_with_option` would; the answer is awaited on the result.
+    /// Sends `request` as rmcp's `Peer::send_request_with_option` would: `context` (a
+    /// 2026-07-28 server's client metadata), then `meta`, merged into its `_meta`, and a
+    /// progress token; the answer is awaited on the result.
     pub async fn send(
         self: &Arc<Self>,
         mut request: ClientRequest,
+        context: Option<&RequestMetaObject>,
         meta: Option<RequestMetaObject>,
     ) -> Result<Sent, ServiceError> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let progress_token = ProgressToken(NumberOrString::Number(number));
+        if let Some(context) = context {
+            request.get_meta_mut().extend(context.clone());
+        }
         if let Some(meta) = meta {
             request.get_meta_mut().extend(meta);
         }

@@ -182,7 +182,10 @@ async fn a_direct_request_is_answered_beside_rmcp_and_other_answers_still_reach_
     let mut meta = rmcp::model::RequestMetaObject::new();
     meta.0
         .insert("traceparent".into(), serde_json::json!("00-ab-cd-01"));
-    let mut sent = direct.send(echo_call("hi"), Some(meta)).await.unwrap();
+    let mut sent = direct
+        .send(echo_call("hi"), None, Some(meta))
+        .await
+        .unwrap();
     let written = read_line(&mut theirs).await;
     let id = written["id"].as_i64().expect("a numeric id");
     assert!(id >= direct::FIRST_ID, "{written}");
@@ -214,7 +217,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
     let (mut transport, direct, mut theirs) = direct_transport(4096);
 
     // The server's JSON-RPC error is the caller's, as rmcp gives it.
-    let mut refused = direct.send(echo_call("a"), None).await.unwrap();
+    let mut refused = direct.send(echo_call("a"), None, None).await.unwrap();
     let id = read_line(&mut theirs).await["id"].clone();
     let error = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":-32602,\"message\":\"no such tool\"}}}}\n"
@@ -240,7 +243,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
     }
 
     // The server goes away: a call waiting fails, and so does the next one.
-    let mut waiting = direct.send(echo_call("b"), None).await.unwrap();
+    let mut waiting = direct.send(echo_call("b"), None, None).await.unwrap();
     read_line(&mut theirs).await;
     drop(theirs);
     assert!(transport.receive().await.is_none());
@@ -249,7 +252,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
         Err(rmcp::ServiceError::TransportClosed)
     ));
     assert!(matches!(
-        direct.send(echo_call("c"), None).await,
+        direct.send(echo_call("c"), None, None).await,
         Err(rmcp::ServiceError::TransportClosed)
     ));
 }
@@ -257,7 +260,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
 #[tokio::test]
 async fn an_oversized_direct_request_is_not_sent_and_names_the_limit() {
     let (_transport, direct, _theirs) = direct_transport(256);
-    let error = match direct.send(echo_call(&big_text(1000)), None).await {
+    let error = match direct.send(echo_call(&big_text(1000)), None, None).await {
         Err(error) => error.to_string(),
         Ok(_) => panic!("an oversized request was sent"),
     };

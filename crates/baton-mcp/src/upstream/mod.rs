@@ -59,6 +59,9 @@ pub struct Connection {
     /// A stdio server's requests sent beside rmcp's service loop (`lines::direct`).
     pub(crate) direct:
         Option<Arc<crate::lines::direct::DirectRequests<rmcp::model::ServerJsonRpcMessage>>>,
+    /// For a 2026-07-28 server, the client metadata rmcp puts in every request's `_meta`
+    /// (revision, client info, capabilities), built once for the direct requests.
+    pub(crate) client_context: Option<rmcp::model::RequestMetaObject>,
     /// Declared after `session` so the session closes first, then the group is signalled.
     _process_group: Option<stdio::ProcessGroupGuard>,
 }
@@ -79,6 +82,21 @@ impl Connection {
             .map(|info| info.protocol_version.to_string())
             .unwrap_or_else(|| "unknown".to_owned())
     }
+}
+
+/// What rmcp adds to each request's `_meta` for a 2026-07-28 server (`None` for a server
+/// of the revisions with `initialize`): the revision, Baton's client info and capabilities.
+fn client_context(session: &Session) -> Option<rmcp::model::RequestMetaObject> {
+    let server = session.peer().peer_info()?;
+    if server.protocol_version.has_initialize() {
+        return None;
+    }
+    let info = rmcp::ClientHandler::get_info(session.service());
+    Some(rmcp::model::RequestMetaObject::with_client_context(
+        server.protocol_version.clone(),
+        info.client_info,
+        info.capabilities,
+    ))
 }
 
 pub struct Upstream {
@@ -630,6 +648,7 @@ impl Upstream {
         let limit = self.config.resilience.connect_timeout;
         match tokio::time::timeout(limit, connect).await {
             Ok(Ok((session, transport, process_group, exit, direct))) => Ok(Connection {
+                client_context: client_context(&session),
                 session,
                 relay,
                 transport,

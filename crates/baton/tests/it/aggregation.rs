@@ -235,3 +235,83 @@ async fn progress_is_relayed_to_the_caller() {
     );
     assert!(!tokens[0].starts_with("baton-"), "{tokens:?}");
 }
+
+/// A call reaches each stdio server in the shape its revision wants (captured on the wire
+/// between Baton and the real server): a 2026-07-28 server gets the client metadata in the
+/// request's `_meta` (revision, client info, capabilities), an older one none; both get a
+/// progress token to report under. Baton writes these requests beside rmcp's client loop
+/// (`lines::direct`), so this pins that it writes what rmcp would.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_stdio_server_gets_a_call_in_its_own_revisions_shape() {
+    let dir = TestDir::new();
+    let wire = |name: &str| dir.path().join(format!("{name}.in"));
+    let server = |name: &str, args: &str| {
+        format!(
+            "  {name}:\n    command: sh\n    args: [\"-c\", \"tee '{}' | '{}' {args}\"]\n",
+            wire(name).display(),
+            fault_upstream().display()
+        )
+    };
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n{}{}",
+            server("modern", ""),
+            server("legacy", "--legacy")
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let (client, _) = connect_http(&baton.mcp_url()).await;
+    for name in ["modern", "legacy"] {
+        let echoed = call(&client, &format!("{name}__echo"), json!({"message": name})).await;
+        assert_eq!(text_of(&echoed), name);
+    }
+    let call_on_the_wire = |name: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let wire = std::fs::read_to_string(wire(name)).unwrap_or_default();
+            let line = wire
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .find(|message| message["method"] == "tools/call");
+            if let Some(line) = line {
+                return line;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no tools/call reached {name}: {wire}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let modern = call_on_the_wire("modern");
+    let meta = &modern["params"]["_meta"];
+    assert_eq!(
+        meta["io.modelcontextprotocol/protocolVersion"], "2026-07-28",
+        "{modern}"
+    );
+    assert_eq!(
+        meta["io.modelcontextprotocol/clientInfo"]["name"], "baton",
+        "{modern}"
+    );
+    assert!(
+        meta["io.modelcontextprotocol/clientCapabilities"].is_object(),
+        "{modern}"
+    );
+    let token = &meta["progressToken"];
+    assert!(token.is_number() || token.is_string(), "{modern}");
+    assert_eq!(
+        modern["params"]["arguments"]["message"], "modern",
+        "{modern}"
+    );
+
+    let legacy = call_on_the_wire("legacy");
+    let meta = &legacy["params"]["_meta"];
+    assert_eq!(meta.as_object().map(|m| m.len()), Some(1), "{legacy}");
+    let token = &meta["progressToken"];
+    assert!(token.is_number() || token.is_string(), "{legacy}");
+    assert_eq!(
+        legacy["params"]["arguments"]["message"], "legacy",
+        "{legacy}"
+    );
+}

@@ -87,8 +87,8 @@ async fn a_hung_call_times_out_and_is_cancelled_upstream() {
     hung_call_times_out_and_is_cancelled_upstream(&[]).await;
 }
 
-/// The same with a server of the revisions before 2026-07-28, whose requests Baton writes
-/// beside rmcp's client loop (`lines::direct`): the cancellation names the request the
+/// The same with a server of the revisions before 2026-07-28 (requests to both are written
+/// beside rmcp's client loop, `lines::direct`): the cancellation names the request the
 /// server got, the server's error is the caller's, and the session goes on.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_call_to_a_legacy_server_times_out_and_is_cancelled_upstream() {
