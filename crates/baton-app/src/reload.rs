@@ -5,12 +5,13 @@
 //! configuration stays in force.
 //!
 //! Editors often save by writing a temporary file and renaming it over the original, so
-//! the folder holding the file is watched, not the file. Events are debounced
-//! ([`DEBOUNCE`]): one save that produces several events is one reload.
+//! the folder holding the file is watched, not the file; events about other files in it
+//! are dropped on the watcher's own thread, so they never wake the runtime. Events are
+//! debounced ([`DEBOUNCE`]): one save that produces several events is one reload.
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Weak},
+    sync::{Arc, RwLock, Weak},
     time::Duration,
 };
 
@@ -90,8 +91,16 @@ pub fn watch(
     // against file events as an absolute path.
     let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
     let (sender, mut events) = mpsc::unbounded_channel();
+    let mut watched = Watched::default();
+    let interest = watched.interest.clone();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let _ = sender.send(event);
+        if interest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .concerns(&event)
+        {
+            let _ = sender.send(event);
+        }
     });
     let mut watcher = match watcher {
         Ok(watcher) => Some(watcher),
@@ -100,7 +109,6 @@ pub fn watch(
             None
         }
     };
-    let mut watched = Watched::default();
     if let Some(watcher) = watcher.as_mut() {
         watched.update(watcher, &absolute, &gateway.config());
     }
@@ -108,7 +116,7 @@ pub fn watch(
     tokio::spawn(async move {
         loop {
             let cause = tokio::select! {
-                edit = next_edit(&mut events, &watched, watcher.is_some()) => match edit {
+                edit = next_edit(&mut events, watcher.is_some()) => match edit {
                     true => Cause::Edit,
                     false => return,
                 },
@@ -141,30 +149,22 @@ pub fn watch(
     });
 }
 
-/// Waits for an edit that concerns the configuration, then for quiet ([`DEBOUNCE`]);
-/// `false` when the watcher is gone.
+/// Waits for an edit that concerns the configuration (the only events the watcher passes
+/// on, [`Interest`]), then for quiet ([`DEBOUNCE`]); `false` when the watcher is gone.
 async fn next_edit(
     events: &mut mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
-    watched: &Watched,
     watching: bool,
 ) -> bool {
     if !watching {
         return std::future::pending().await;
     }
-    loop {
-        match events.recv().await {
-            Some(event) if watched.concerns(&event) => break,
-            Some(_) => {}
-            None => return false,
-        }
+    if events.recv().await.is_none() {
+        return false;
     }
     let mut deadline = tokio::time::Instant::now() + DEBOUNCE;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(event)) if watched.concerns(&event) => {
-                deadline = tokio::time::Instant::now() + DEBOUNCE;
-            }
-            Ok(Some(_)) => {}
+            Ok(Some(_)) => deadline = tokio::time::Instant::now() + DEBOUNCE,
             Ok(None) => return false,
             Err(_) => return true,
         }
@@ -219,9 +219,18 @@ pub async fn apply(path: &Path, gateway: &Arc<Gateway>) -> ReloadOutcome {
 /// The folders being watched: the configuration file's, and the workflows folder.
 #[derive(Default)]
 struct Watched {
-    file: PathBuf,
     config_dir: Option<PathBuf>,
     workflows: Option<PathBuf>,
+    /// What the watcher's own thread passes on (shared with its callback).
+    interest: Arc<RwLock<Interest>>,
+}
+
+/// The paths whose events may change the configuration. The watcher's callback checks each
+/// event against them on the watcher's own thread, so that changes to other files in the
+/// watched folders (a log written next to `baton.yaml`) never wake the runtime.
+#[derive(Default)]
+struct Interest {
+    file: PathBuf,
     /// The workflows folder as configured (it may not exist yet).
     workflows_dir: PathBuf,
 }
@@ -230,7 +239,13 @@ impl Watched {
     /// Watches the folders `config` needs that are not watched yet (a workflows folder
     /// that now exists, or another one after an edit).
     fn update(&mut self, watcher: &mut impl Watcher, file: &Path, config: &Config) {
-        self.file = file.to_owned();
+        let dir = std::path::absolute(&config.workflows.dir)
+            .unwrap_or_else(|_| config.workflows.dir.clone());
+        // Never held across a watcher call: the callback takes it on the watcher's thread.
+        *self.interest.write().unwrap_or_else(|p| p.into_inner()) = Interest {
+            file: file.to_owned(),
+            workflows_dir: dir.clone(),
+        };
         let parent = file
             .parent()
             .filter(|dir| !dir.as_os_str().is_empty())
@@ -244,9 +259,6 @@ impl Watched {
                 }
             }
         }
-        let dir = std::path::absolute(&config.workflows.dir)
-            .unwrap_or_else(|_| config.workflows.dir.clone());
-        self.workflows_dir = dir.clone();
         if self.workflows.as_ref() == Some(&dir) {
             return;
         }
@@ -262,7 +274,9 @@ impl Watched {
             }
         }
     }
+}
 
+impl Interest {
     /// Whether `event` may change the configuration: the file itself, the workflows
     /// folder, or a workflow file in it.
     fn concerns(&self, event: &notify::Result<notify::Event>) -> bool {
