@@ -300,3 +300,38 @@ impl Interest {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::{
+        Event, EventKind,
+        event::{AccessKind, CreateKind, ModifyKind},
+    };
+
+    fn event(kind: EventKind, path: &str) -> notify::Result<Event> {
+        Ok(Event::new(kind).add_path(PathBuf::from(path)))
+    }
+
+    /// Only events that may change the configuration are passed on by the watcher's thread:
+    /// the file, the workflows folder and the workflow files in it, never a mere read.
+    #[test]
+    fn only_the_configuration_and_its_workflows_concern_a_reload() {
+        let interest = Interest {
+            file: PathBuf::from("/p/baton.yaml"),
+            workflows_dir: PathBuf::from("/p/workflows"),
+        };
+        let modify = EventKind::Modify(ModifyKind::Any);
+        assert!(interest.concerns(&event(modify, "/p/baton.yaml")));
+        assert!(interest.concerns(&event(
+            EventKind::Create(CreateKind::Folder),
+            "/p/workflows"
+        )));
+        assert!(interest.concerns(&event(modify, "/p/workflows/deploy.yaml")));
+        assert!(interest.concerns(&event(modify, "/p/workflows/deploy.yml")));
+        assert!(!interest.concerns(&event(modify, "/p/baton.log")));
+        assert!(!interest.concerns(&event(modify, "/p/workflows/notes.txt")));
+        assert!(!interest.concerns(&event(EventKind::Access(AccessKind::Any), "/p/baton.yaml")));
+        assert!(!interest.concerns(&Err(notify::Error::generic("gone"))));
+    }
+}
