@@ -276,12 +276,14 @@ impl Gateway {
         // A stdio server's request is written beside rmcp's service loop (`lines::direct`),
         // with the client metadata rmcp would add for a 2026-07-28 server.
         let sent = match &connection.direct {
-            Some(direct) => Sent::Direct(
-                direct
-                    .send(request, connection.client_context.as_ref(), options.meta)
-                    .await,
-            ),
-            None => Sent::Rmcp(peer.send_request_with_option(request, options).await),
+            Some(direct) => direct
+                .send(request, connection.client_context.as_ref(), options.meta)
+                .await
+                .map(Sent::Direct),
+            None => peer
+                .send_request_with_option(request, options)
+                .await
+                .map(Sent::Rmcp),
         }
         .map_err(|error| GatewayError::from_service(server, error))?;
         let (request_id, progress_token) = sent.ids();
@@ -338,24 +340,12 @@ impl Gateway {
 }
 
 /// A request on its way to a server: through rmcp's peer, or written directly.
-enum Sent<A, D> {
-    Rmcp(A),
-    Direct(D),
+enum Sent {
+    Rmcp(RequestHandle<RoleClient>),
+    Direct(direct::Sent),
 }
 
-impl Sent<Result<RequestHandle<RoleClient>, ServiceError>, Result<direct::Sent, ServiceError>> {
-    fn map_err<E>(
-        self,
-        map: impl FnOnce(ServiceError) -> E,
-    ) -> Result<Sent<RequestHandle<RoleClient>, direct::Sent>, E> {
-        match self {
-            Sent::Rmcp(sent) => sent.map(Sent::Rmcp).map_err(map),
-            Sent::Direct(sent) => sent.map(Sent::Direct).map_err(map),
-        }
-    }
-}
-
-impl Sent<RequestHandle<RoleClient>, direct::Sent> {
+impl Sent {
     /// The request's id and progress token.
     fn ids(&self) -> (rmcp::model::RequestId, rmcp::model::ProgressToken) {
         match self {

@@ -4,6 +4,7 @@
 //! stateless 2026-07-28 `server/discover`) is detected per connection by rmcp.
 
 mod breaker;
+mod connect;
 mod oauth;
 mod readiness;
 pub mod relay;
@@ -14,6 +15,7 @@ pub mod stdio;
 pub mod streamable;
 mod supervise;
 
+pub use connect::Connection;
 pub use shared_http::SharedHttp;
 
 use std::{
@@ -25,12 +27,12 @@ use std::{
     time::Duration,
 };
 
-use baton_core::config::{HttpProtocol, ServerConfig, TransportConfig};
+use baton_core::config::ServerConfig;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rmcp::{
     RoleClient,
-    model::{ErrorCode, Prompt, ProtocolVersion, Resource, ResourceTemplate, Tool},
-    service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, RunningService},
+    model::{Prompt, Resource, ResourceTemplate, Tool},
+    service::RunningService,
 };
 use tokio::sync::mpsc;
 
@@ -47,56 +49,6 @@ pub struct ServerCatalog {
     pub prompts: Vec<Prompt>,
     pub resources: Vec<Resource>,
     pub templates: Vec<ResourceTemplate>,
-}
-
-/// A connected session plus the relay its handler uses.
-pub struct Connection {
-    pub session: Session,
-    pub relay: Arc<Relay>,
-    pub transport: &'static str,
-    /// A stdio server's exit status, once it has ended.
-    pub(crate) exit: Option<stdio::ExitWatch>,
-    /// A stdio server's requests sent beside rmcp's service loop (`lines::direct`).
-    pub(crate) direct:
-        Option<Arc<crate::lines::direct::DirectRequests<rmcp::model::ServerJsonRpcMessage>>>,
-    /// For a 2026-07-28 server, the client metadata rmcp puts in every request's `_meta`
-    /// (revision, client info, capabilities), built once for the direct requests.
-    pub(crate) client_context: Option<rmcp::model::RequestMetaObject>,
-    /// Declared after `session` so the session closes first, then the group is signalled.
-    _process_group: Option<stdio::ProcessGroupGuard>,
-}
-
-impl Connection {
-    /// Whether the server speaks 2026-07-28 or later (no `initialize`, per-request metadata).
-    pub fn is_modern(&self) -> bool {
-        self.session
-            .peer()
-            .peer_info()
-            .is_some_and(|info| !info.protocol_version.has_initialize())
-    }
-
-    pub fn protocol(&self) -> String {
-        self.session
-            .peer()
-            .peer_info()
-            .map(|info| info.protocol_version.to_string())
-            .unwrap_or_else(|| "unknown".to_owned())
-    }
-}
-
-/// What rmcp adds to each request's `_meta` for a 2026-07-28 server (`None` for a server
-/// of the revisions with `initialize`): the revision, Baton's client info and capabilities.
-fn client_context(session: &Session) -> Option<rmcp::model::RequestMetaObject> {
-    let server = session.peer().peer_info()?;
-    if server.protocol_version.has_initialize() {
-        return None;
-    }
-    let info = rmcp::ClientHandler::get_info(session.service());
-    Some(rmcp::model::RequestMetaObject::with_client_context(
-        server.protocol_version.clone(),
-        info.client_info,
-        info.capabilities,
-    ))
 }
 
 pub struct Upstream {
@@ -471,194 +423,6 @@ impl Upstream {
     /// The shared session, when the server is ready.
     pub async fn shared_connection(&self) -> Option<Arc<Connection>> {
         self.shared.read().await.clone()
-    }
-
-    /// Opens a new session to this server (the shared one, or a per-client one).
-    pub async fn open_session(&self) -> Result<Connection, UpstreamError> {
-        let auto = ClientLifecycleMode::Auto {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            legacy_version: Some(ProtocolVersion::V_2025_11_25),
-        };
-        match self.open_with(auto).await {
-            // It answered `server/discover` but lists only revisions with `initialize`
-            // (e.g. an SDK server narrowed to them): speak the newest of those.
-            Err(UpstreamError::LegacyOnly(versions)) => {
-                tracing::info!(server = %self.label(), ?versions, "the server supports only revisions with initialize; connecting with it");
-                self.open_with(ClientLifecycleMode::Initialize).await
-            }
-            // Slower to start than the probe's ten seconds, then modern: a new process,
-            // asked with `server/discover` alone (bounded by `connect_timeout`).
-            Err(UpstreamError::ModernOnly(reason)) => {
-                tracing::info!(server = %self.label(), %reason, "the server answered server/discover late and refuses initialize; connecting with server/discover");
-                self.open_with(ClientLifecycleMode::Discover {
-                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                })
-                .await
-            }
-            other => other,
-        }
-    }
-
-    async fn open_with(&self, lifecycle: ClientLifecycleMode) -> Result<Connection, UpstreamError> {
-        let relay = Relay::new(self.name(), self.events.clone());
-        let handler = UpstreamClient::new(relay.clone());
-        let stderr_hint = || {
-            let tail = self.stderr_tail();
-            if tail.is_empty() {
-                String::new()
-            } else {
-                format!("; stderr: {}", tail.join(" | "))
-            }
-        };
-        let handshake = |reason: String| UpstreamError::Handshake {
-            reason,
-            stderr: stderr_hint(),
-        };
-        let legacy_only = |error: &ClientInitializeError| match error {
-            ClientInitializeError::NoCompatibleProtocolVersion {
-                server_supported, ..
-            } if server_supported.iter().any(ProtocolVersion::has_initialize) => {
-                Some(UpstreamError::LegacyOnly(server_supported.clone()))
-            }
-            _ => None,
-        };
-        let connect = async {
-            match &self.config.transport {
-                TransportConfig::Stdio(stdio) => {
-                    let process = stdio::spawn(
-                        &self.label(),
-                        stdio,
-                        self.stderr_tail.clone(),
-                        self.config.resilience.max_message_bytes,
-                    )
-                    .map_err(|error| UpstreamError::Spawn {
-                        command: stdio.command.clone(),
-                        reason: error.to_string(),
-                    })?;
-                    let exit = process.exit.clone();
-                    let direct = process.direct.clone();
-                    let auto = matches!(lifecycle, ClientLifecycleMode::Auto { .. });
-                    match handler
-                        .serve_with_lifecycle(process.transport, lifecycle)
-                        .await
-                    {
-                        Ok(session) => {
-                            Ok((session, "stdio", process.guard, Some(exit), Some(direct)))
-                        }
-                        Err(error) => {
-                            if let Some(legacy) = legacy_only(&error) {
-                                return Err(legacy);
-                            }
-                            if let ClientInitializeError::JsonRpcError(refused) = &error
-                                && refused.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
-                                && auto
-                            {
-                                return Err(UpstreamError::ModernOnly(refused.message.to_string()));
-                            }
-                            // The process is gone or going: let its exit status and last
-                            // stderr lines in, they usually say why.
-                            let status = stdio::exit_status(&exit, Duration::from_secs(2)).await;
-                            if let Some(reader) = process.stderr_reader {
-                                let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
-                            }
-                            let reason = match status {
-                                Some(status) => format!("{error} (the process ended: {status})"),
-                                None => error.to_string(),
-                            };
-                            Err(handshake(reason))
-                        }
-                    }
-                }
-                TransportConfig::Http(http) => {
-                    if http.protocol != HttpProtocol::Sse {
-                        let recovery = streamable::Recovery {
-                            server: self.label(),
-                            counter: self.recoveries.clone(),
-                            events: self.events.clone(),
-                        };
-                        let client = streamable::session_aware(self.http.client(), recovery);
-                        let max = self.config.resilience.max_message_bytes;
-                        let served = match oauth::settings_for(self.name(), http).await {
-                            None => {
-                                let transport =
-                                    streamable::transport(client, &http.url, &http.headers, max);
-                                handler
-                                    .clone()
-                                    .serve_with_lifecycle(transport, lifecycle.clone())
-                                    .await
-                            }
-                            Some(settings) => {
-                                let client =
-                                    oauth::signed_in(self.name(), http, &settings, client).await?;
-                                let transport =
-                                    streamable::transport(client, &http.url, &http.headers, max);
-                                handler
-                                    .clone()
-                                    .serve_with_lifecycle(transport, lifecycle.clone())
-                                    .await
-                            }
-                        };
-                        match served {
-                            Ok(session) => {
-                                return Ok((session, "streamable-http", None, None, None));
-                            }
-                            Err(ref error) if let Some(challenge) = error.auth_challenge() => {
-                                return Err(UpstreamError::NeedsLogin(
-                                    crate::oauth::needs_login_message(
-                                        self.name(),
-                                        &oauth::challenge_reason(challenge),
-                                    ),
-                                ));
-                            }
-                            Err(error) if let Some(legacy) = legacy_only(&error) => {
-                                tracing::debug!(server = %self.label(), %error, "discover found only legacy revisions");
-                                return Err(legacy);
-                            }
-                            Err(error) if http.protocol == HttpProtocol::StreamableHttp => {
-                                return Err(UpstreamError::Connect {
-                                    url: http.url.clone(),
-                                    reason: error.to_string(),
-                                });
-                            }
-                            Err(error) => {
-                                tracing::info!(server = %self.name(), %error, "streamable HTTP failed; trying the legacy SSE transport");
-                            }
-                        }
-                    }
-                    let transport = sse::SseClientTransport::connect(
-                        self.http.client(),
-                        &http.url,
-                        &http.headers,
-                        self.name(),
-                        self.config.resilience.max_message_bytes,
-                    )
-                    .await
-                    .map_err(|error| UpstreamError::Connect {
-                        url: http.url.clone(),
-                        reason: error.to_string(),
-                    })?;
-                    let session = handler
-                        .serve_with_lifecycle(transport, lifecycle)
-                        .await
-                        .map_err(|error| handshake(error.to_string()))?;
-                    Ok((session, "sse", None, None, None))
-                }
-            }
-        };
-        let limit = self.config.resilience.connect_timeout;
-        match tokio::time::timeout(limit, connect).await {
-            Ok(Ok((session, transport, process_group, exit, direct))) => Ok(Connection {
-                client_context: client_context(&session),
-                session,
-                relay,
-                transport,
-                exit,
-                direct,
-                _process_group: process_group,
-            }),
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(UpstreamError::Timeout(limit, stderr_hint())),
-        }
     }
 
     /// Re-reads one list from the server after it announced a change.

@@ -258,6 +258,20 @@ async fn a_server_that_closes_stdout_but_keeps_running_fails_its_call_at_once() 
     client.cancel().await.ok();
 }
 
+/// Waits (at most `limit`) for server `slow` to be ready; fails if it was ever marked failed.
+async fn ready_without_a_failed_start(baton: &BatonHttp, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !baton.logs().contains("upstream ready server=slow") {
+        let logs = baton.logs();
+        assert!(
+            !logs.contains("upstream failed to start server=slow"),
+            "{logs}"
+        );
+        assert!(Instant::now() < deadline, "slow never became ready: {logs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A server that takes longer than rmcp's ten-second `server/discover` probe to answer its
 /// first message (an `npx` download, a cold interpreter) is started all the same: rmcp falls
 /// back to `initialize`, and the server's late answer to the probe (server-everything, a
@@ -275,22 +289,7 @@ async fn a_server_slower_than_the_discover_probe_starts_at_the_first_try() {
     );
     let baton = BatonHttp::start(&config);
     let (client, _) = connect_http_now(&baton.mcp_url()).await;
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while !baton.logs().contains("upstream ready server=slow") {
-        assert!(
-            !baton
-                .logs()
-                .contains("upstream failed to start server=slow"),
-            "{}",
-            baton.logs()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "slow never became ready: {}",
-            baton.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    ready_without_a_failed_start(&baton, Duration::from_secs(40)).await;
     assert!(
         !baton.logs().contains("restarting upstream server=slow"),
         "{}",
@@ -318,22 +317,7 @@ async fn a_modern_server_slower_than_the_discover_probe_is_started_with_discover
         ),
     );
     let baton = BatonHttp::start(&config);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !baton.logs().contains("upstream ready server=slow") {
-        assert!(
-            !baton
-                .logs()
-                .contains("upstream failed to start server=slow"),
-            "{}",
-            baton.logs()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "slow never became ready: {}",
-            baton.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    ready_without_a_failed_start(&baton, Duration::from_secs(60)).await;
     let logs = baton.logs();
     assert!(
         logs.contains("connecting with server/discover") && logs.contains("\"2026-07-28\""),
