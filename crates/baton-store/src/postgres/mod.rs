@@ -9,7 +9,7 @@ mod batch;
 pub(crate) mod copy;
 mod runs;
 mod state;
-mod workers;
+pub(crate) mod workers;
 
 use std::{
     sync::{Arc, Weak},
@@ -40,6 +40,14 @@ const MIGRATION_LOCK: i64 = 0x0062_6174_6f6e;
 /// Connections in the pool.
 const POOL_SIZE: u32 = 10;
 
+/// How long PostgreSQL lets one of Baton's sessions sit idle inside a transaction before it
+/// ends the session and frees its locks. Baton's transactions only talk to the database and
+/// last milliseconds; a worker frozen inside one (stopped, a paused VM, a partition) would
+/// otherwise hold its locks — the claim lock every worker takes turns on included — for as
+/// long as it is frozen. A non-zero value the user chose (server, database, role or the
+/// URL's `options`) is kept.
+pub(crate) const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
 #[derive(Clone, Debug)]
 pub(crate) struct PgStore {
     pool: PgPool,
@@ -64,6 +72,18 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "SELECT set_config('idle_in_transaction_session_timeout', $1, false) \
+                         WHERE current_setting('idle_in_transaction_session_timeout') = '0'",
+                    )
+                    .bind(IDLE_IN_TRANSACTION_TIMEOUT)
+                    .execute(connection)
+                    .await
+                    .map(|_| ())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|error| connect_error(&location, url, error))?;

@@ -10,7 +10,7 @@ use super::PgStore;
 use crate::{Lease, Result, WorkerRow, WorkerStore, sqlite::parse_json};
 
 /// The advisory lock claimers take turns on.
-const CLAIM_LOCK: i64 = 0x6261_746f_6e01;
+pub(crate) const CLAIM_LOCK: i64 = 0x6261_746f_6e01;
 
 /// The runs a worker may start now (`$3`: how many): unfinished top-level runs nobody
 /// holds — runs that had begun (their worker is gone) first, then the queue by priority and

@@ -352,3 +352,65 @@ async fn a_missing_database_says_how_to_create_it() {
         "{error}"
     );
 }
+
+/// A worker frozen inside its claim transaction (stopped, a paused VM) holds the claim
+/// lock; PostgreSQL ends that session after the idle-in-transaction timeout Baton sets, and
+/// the other workers claim again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_frozen_inside_a_transaction_does_not_stop_the_others_claiming() {
+    let db = crate::testing::TestDb::new().await;
+    let (frozen, survivor) = (db.store(64).await, db.store(64).await);
+    let Backend::Postgres(pg) = &frozen.backend else {
+        unreachable!()
+    };
+    let setting: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(setting, crate::postgres::IDLE_IN_TRANSACTION_TIMEOUT);
+    let id = run(&survivor).await;
+    // What `claim_ready` does first, then nothing more: the frozen claimer.
+    let mut held = pg.pool().begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(crate::postgres::workers::CLAIM_LOCK)
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let claimed = tokio::time::timeout(
+        Duration::from_secs(60),
+        survivor.claim_ready("survivor", Duration::from_secs(60), 5),
+    )
+    .await
+    .expect("the frozen session's claim lock was never freed")
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].0, id);
+    // The frozen worker, resumed, finds its session ended and carries on with a new one.
+    let late = sqlx::query("SELECT 1").execute(&mut *held).await;
+    assert!(late.is_err(), "the frozen session was not ended: {late:?}");
+    drop(held);
+    let after = frozen
+        .claim_ready("frozen", Duration::from_secs(60), 5)
+        .await;
+    assert!(after.unwrap().is_empty(), "the run stays the survivor's");
+}
+
+/// A timeout the user set (here in the URL's `options`) is kept.
+#[tokio::test]
+async fn a_users_own_idle_in_transaction_timeout_is_kept() {
+    let db = crate::testing::TestDb::new().await;
+    let separator = if db.url().contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{}{separator}options=-c%20idle_in_transaction_session_timeout%3D42s",
+        db.url()
+    );
+    let store = Store::connect_postgres(&url, 64).await.unwrap();
+    let Backend::Postgres(pg) = &store.backend else {
+        unreachable!()
+    };
+    let setting: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert_eq!(setting, "42s");
+}

@@ -334,7 +334,9 @@ async fn an_oversized_answer_from_an_http_upstream_fails_at_once_naming_the_limi
     {
         assert!(
             Instant::now() < deadline,
-            "the counter's tools never appeared"
+            "the counter's tools never appeared\n--- inner Baton:\n{}\n--- outer Baton:\n{}",
+            upstream.logs(),
+            baton.logs()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
