@@ -229,24 +229,7 @@ pub(super) fn plain_call(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Option<(RequestId, ClientRequest)> {
-    let header = |name: http::header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-    };
-    // Media types with parameters (`q=`) are left to rmcp's full negotiation.
-    let accept = header(http::header::ACCEPT);
-    let types = accept.split(',').map(str::trim);
-    let accepted = |wanted: &str| types.clone().any(|t| t.eq_ignore_ascii_case(wanted));
-    if accept.contains(';')
-        || !accepted("application/json")
-        || !accepted("text/event-stream")
-        || !header(http::header::CONTENT_TYPE)
-            .split(';')
-            .next()
-            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
-    {
+    if !usual_media(headers) {
         return None;
     }
     // A known revision before 2026-07-28 (whose standard headers rmcp checks).
@@ -271,6 +254,27 @@ pub(super) fn plain_call(
         .protocol_version()
         .is_none()
         .then_some((request.id, request.request))
+}
+
+/// Whether the request's `Accept` names JSON and SSE plainly and its body is JSON: media
+/// types with parameters (`q=`) are left to rmcp's full negotiation.
+pub(super) fn usual_media(headers: &http::HeaderMap) -> bool {
+    let header = |name: http::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    let accept = header(http::header::ACCEPT);
+    let types = accept.split(',').map(str::trim);
+    let accepted = |wanted: &str| types.clone().any(|t| t.eq_ignore_ascii_case(wanted));
+    !accept.contains(';')
+        && accepted("application/json")
+        && accepted("text/event-stream")
+        && header(http::header::CONTENT_TYPE)
+            .split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Serves the call `id` directly. The handler runs while this waits for the call's first
@@ -336,6 +340,11 @@ pub(super) async fn serve(
         Some(whole) => axum::body::Body::from(whole),
         None => axum::body::Body::from_stream(body),
     };
+    sse_response(body)
+}
+
+/// An SSE answer with the headers rmcp sends with one.
+pub(super) fn sse_response(body: axum::body::Body) -> axum::response::Response {
     axum::response::Response::builder()
         .status(http::StatusCode::OK)
         .header(http::header::CONTENT_TYPE, "text/event-stream")
@@ -528,7 +537,7 @@ fn render(event: &ServerSseMessage) -> Bytes {
     Bytes::from(bytes)
 }
 
-fn render_into(bytes: &mut Vec<u8>, event: &ServerSseMessage) {
+pub(super) fn render_into(bytes: &mut Vec<u8>, event: &ServerSseMessage) {
     let start = bytes.len();
     bytes.extend_from_slice(b"data: ");
     if let Some(message) = &event.message

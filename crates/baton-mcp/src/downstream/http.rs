@@ -160,6 +160,7 @@ pub fn router(
             auth: auth.clone(),
             sessions: sessions.clone(),
             gateway: gateway.clone(),
+            stateless: super::stateless::Stateless::new(gateway.clone(), manager.clone()),
             parking: manager,
             shutdown: shutdown.clone(),
         },
@@ -298,6 +299,8 @@ struct Limits {
     gateway: Arc<Gateway>,
     /// Ends the sessions' streams (direct calls' answers too).
     shutdown: CancellationToken,
+    /// The direct path of stateless 2026-07-28 calls.
+    stateless: super::stateless::Stateless,
 }
 
 /// A POST whose body is not JSON gets a JSON-RPC parse error (-32700, HTTP 400) and an
@@ -311,6 +314,7 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
         gateway,
         parking,
         shutdown,
+        stateless,
     } = &endpoint.limits;
     let limit = *limit;
     let (parts, body) = request.into_parts();
@@ -367,6 +371,10 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
         None if slot.is_none() => {
             let mut parts = Some(parts);
             if let Some(answer) = parking.direct_call(&mut parts, &bytes, shutdown, gateway) {
+                return answer.await;
+            }
+            // A plain stateless 2026-07-28 call is served beside rmcp too (`super::stateless`).
+            if let Some(answer) = stateless.call(&mut parts, &bytes) {
                 return answer.await;
             }
             match parts {

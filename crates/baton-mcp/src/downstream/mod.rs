@@ -10,6 +10,7 @@ pub mod legacy_tasks;
 pub mod parking;
 pub mod sessions;
 pub mod sse;
+mod stateless;
 pub mod stdio;
 mod tasks;
 

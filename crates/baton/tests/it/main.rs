@@ -36,6 +36,7 @@ mod reload;
 mod resilience;
 mod schedules;
 mod soak;
+mod stateless_http;
 mod store;
 mod tasks;
 mod tasks_input;
