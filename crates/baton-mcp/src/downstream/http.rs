@@ -254,9 +254,11 @@ async fn mcp_endpoint(
     request: Request,
 ) -> Response {
     match *request.method() {
-        axum::http::Method::POST => check_json_body(request, &endpoint).await,
-        axum::http::Method::DELETE => session_deleted_ok(endpoint.rmcp(request).await),
-        _ => endpoint.rmcp(request).await,
+        // Boxed: axum's layers move the handler's future several times per request, and
+        // inline these futures (rmcp's, a direct call's) would make it several kilobytes.
+        axum::http::Method::POST => Box::pin(check_json_body(request, &endpoint)).await,
+        axum::http::Method::DELETE => session_deleted_ok(Box::pin(endpoint.rmcp(request)).await),
+        _ => Box::pin(endpoint.rmcp(request)).await,
     }
 }
 
@@ -264,7 +266,7 @@ async fn mcp_endpoint(
 /// shutdown lets it finish ([`Gateway::drain`]).
 async fn count_until_answered(endpoint: &Endpoint, request: Request) -> Response {
     let guard = endpoint.limits.gateway.request_started();
-    let (parts, body) = endpoint.rmcp(request).await.into_parts();
+    let (parts, body) = Box::pin(endpoint.rmcp(request)).await.into_parts();
     let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
         let _answering = &guard;
         chunk
@@ -371,11 +373,11 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
         None if slot.is_none() => {
             let mut parts = Some(parts);
             if let Some(answer) = parking.direct_call(&mut parts, &bytes, shutdown, gateway) {
-                return answer.await;
+                return Box::pin(answer).await;
             }
             // A plain stateless 2026-07-28 call is served beside rmcp too (`super::stateless`).
             if let Some(answer) = stateless.call(&mut parts, &bytes) {
-                return answer.await;
+                return Box::pin(answer).await;
             }
             match parts {
                 Some(parts) => (parts, bytes),
