@@ -15,8 +15,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # line, so a run that executed no test cannot look like a pass.
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked --all-targets 2>&1 | tee "$log"
+# Every test binary runs even after one failed (a failure must not hide the others'
+# results); the tally is printed either way and the run fails if cargo did.
+status=0
+cargo test --workspace --locked --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { passed += $4; failed += $6 } END {
   if (passed == 0) { print "no test ran"; exit 1 }
   printf "tests: %d passed, %d failed\n", passed, failed
 }' "$log"
+if [ "$status" -ne 0 ]; then
+  grep -E '^    [a-z_:0-9]+$' "$log" | sort -u | sed 's/^ */failed: /' || true
+  exit "$status"
+fi
