@@ -2,7 +2,8 @@
 //! (beside rmcp, no service built for the request): its answer is the one SSE event rmcp
 //! sends, the same result and the same error as rmcp's path gives; progress reaches each
 //! call's own stream under the client's token, also when two clients chose the same token;
-//! and a client that leaves mid-call cancels the call upstream.
+//! a client that leaves mid-call cancels the call upstream; and `serve.auth` and `access:`
+//! rules hold on it.
 
 use std::time::{Duration, Instant};
 
@@ -219,4 +220,59 @@ async fn two_clients_with_the_same_progress_token_each_get_their_own_progress() 
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_direct_path_keeps_serve_auth_and_access_rules() {
+    const EVE: &str = "eve-key-0123456789abcdef";
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!(
+            "servers:\n  fault:\n    {}\nserve:\n  auth:\n    api_keys:\n      eve: \"{EVE}\"\naccess:\n  - who: [eve]\n    allow: [\"fault__echo\"]\n",
+            fault_server(&[])
+        ),
+    );
+    let baton = BatonHttp::start(&config);
+    let url = baton.mcp_url();
+    let http = reqwest::Client::new();
+    let echo = || {
+        post(
+            &http,
+            &url,
+            1,
+            "fault__echo",
+            json!({"message": "hi"}),
+            Via::Plain,
+        )
+    };
+    // No credential: refused before any path.
+    let response = echo().send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    // Eve may call what her rule allows, on the direct path.
+    let (status, _, sized, messages) = answer(echo().bearer_auth(EVE)).await;
+    assert_eq!(status, 200);
+    assert!(sized, "not the direct path");
+    assert_eq!(
+        messages[0]["result"]["content"][0]["text"], "hi",
+        "{messages:?}"
+    );
+    // And nothing else: the same answer as for a tool that does not exist.
+    let delay = post(&http, &url, 2, "fault__delay", json!({"ms": 1}), Via::Plain);
+    let (status, _, sized, denied) = answer(delay.bearer_auth(EVE)).await;
+    let missing = post(&http, &url, 3, "fault__nope", json!({}), Via::Plain);
+    let (_, _, _, unknown) = answer(missing.bearer_auth(EVE)).await;
+    assert_eq!(status, 200);
+    assert!(sized, "not the direct path");
+    assert!(
+        denied[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fault__delay"),
+        "{denied:?}"
+    );
+    assert_eq!(
+        denied[0]["error"]["code"], unknown[0]["error"]["code"],
+        "{denied:?}"
+    );
 }
