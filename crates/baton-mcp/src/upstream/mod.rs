@@ -259,6 +259,11 @@ impl Upstream {
                     self.shared.write().await.take();
                     return false;
                 }
+                // A 2026-07-28 server's list changes come on a listen stream: opened before
+                // the lists are read, so that a change between the two is not missed.
+                if connection.is_modern() {
+                    listen_for_changes(&connection).await;
+                }
                 for list in [
                     ListChanged::Tools,
                     ListChanged::Prompts,
@@ -270,9 +275,6 @@ impl Upstream {
                 self.set_state(state);
                 *self.up_since.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(std::time::Instant::now());
-                if connection.is_modern() {
-                    listen_for_changes(&connection);
-                }
                 true
             }
             Err(UpstreamError::NeedsLogin(error)) => {
@@ -525,9 +527,18 @@ fn next_generation() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// How long opening the lists waits for a 2026-07-28 server to acknowledge the listen
+/// stream (a server that never does is listed anyway, its changes seen once it does).
+const LISTEN_ACKNOWLEDGED_WITHIN: Duration = Duration::from_secs(5);
+
 /// 2026-07-28 servers announce list changes only on a `subscriptions/listen` stream: open
 /// one for the lists the server says can change, and turn its notifications into events.
-fn listen_for_changes(connection: &Connection) {
+/// Returns once the server acknowledged it (or refused it, or after
+/// [`LISTEN_ACKNOWLEDGED_WITHIN`]): a change after that is announced on the stream, one
+/// before it is in the lists read next (`limits::an_oversized_answer_from_an_http_upstream_*`
+/// lost the tools of a server that came up between the two while the stream was opened
+/// after the lists were read).
+async fn listen_for_changes(connection: &Connection) {
     let capabilities = match connection.session.peer().peer_info() {
         Some(info) => info.capabilities.clone(),
         None => return,
@@ -554,6 +565,7 @@ fn listen_for_changes(connection: &Connection) {
     }
     let peer = connection.session.peer().clone();
     let relay = connection.relay.clone();
+    let (acknowledged, listening) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let mut subscription = match peer.listen(filter).await {
             Ok(subscription) => subscription,
@@ -562,6 +574,7 @@ fn listen_for_changes(connection: &Connection) {
                 return;
             }
         };
+        let _ = acknowledged.send(());
         while let Ok(Some(notification)) = subscription.next().await {
             use rmcp::model::ServerNotification as N;
             let list = match notification {
@@ -573,6 +586,14 @@ fn listen_for_changes(connection: &Connection) {
             relay.announce(list);
         }
     });
+    if tokio::time::timeout(LISTEN_ACKNOWLEDGED_WITHIN, listening)
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            "upstream has not acknowledged subscriptions/listen yet; reading its lists anyway"
+        );
+    }
 }
 
 /// Configured headers as a reqwest map; invalid names or values are skipped with a warning.
