@@ -279,19 +279,9 @@ impl Call {
         })
         .await;
         match first {
+            First::Answer(answer) if self.progress.is_empty() => respond(answer),
             First::Answer(answer) => {
-                let mut before = Vec::new();
-                while let Ok(message) = self.progress.try_recv() {
-                    before.push(message);
-                }
-                if before.is_empty() {
-                    return respond(answer);
-                }
-                let mut body = Vec::with_capacity(512);
-                for message in before.into_iter().chain([answer]) {
-                    render(&mut body, message);
-                }
-                sse(axum::body::Body::from(body))
+                super::direct::sse_response(last_events(&mut self.progress, answer).into())
             }
             First::Progress(message) => {
                 let mut head = Vec::with_capacity(256);
@@ -301,7 +291,7 @@ impl Call {
                     call: Some(self),
                     quiet: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
                 };
-                sse(axum::body::Body::from_stream(stream))
+                super::direct::sse_response(axum::body::Body::from_stream(stream))
             }
         }
     }
@@ -329,13 +319,9 @@ impl Stream for Streamed {
             return Poll::Ready(Some(Ok(self.event(message))));
         }
         if let Poll::Ready(answer) = call.running.poll_answer(cx) {
-            let mut body = Vec::with_capacity(256);
-            while let Ok(message) = call.progress.try_recv() {
-                render(&mut body, message);
-            }
-            render(&mut body, answer);
+            let body = last_events(&mut call.progress, answer);
             self.call = None;
-            return Poll::Ready(Some(Ok(Bytes::from(body))));
+            return Poll::Ready(Some(Ok(body)));
         }
         if self.quiet.as_mut().poll(cx).is_ready() {
             self.quiet
@@ -363,8 +349,17 @@ fn render(body: &mut Vec<u8>, message: ServerJsonRpcMessage) {
     super::direct::render_into(body, &ServerSseMessage::from_message(message));
 }
 
-fn sse(body: axum::body::Body) -> axum::response::Response {
-    super::direct::sse_response(body)
+/// The progress that came with the answer, then the answer, as SSE events.
+fn last_events(
+    progress: &mut mpsc::UnboundedReceiver<ServerJsonRpcMessage>,
+    answer: ServerJsonRpcMessage,
+) -> Bytes {
+    let mut body = Vec::with_capacity(256);
+    while let Ok(message) = progress.try_recv() {
+        render(&mut body, message);
+    }
+    render(&mut body, answer);
+    Bytes::from(body)
 }
 
 /// rmcp's answer to a stateless request whose first message is its answer: an error it maps
@@ -383,7 +378,7 @@ fn respond(message: ServerJsonRpcMessage) -> axum::response::Response {
     if status == http::StatusCode::OK {
         let mut body = Vec::with_capacity(256);
         render(&mut body, message);
-        return sse(axum::body::Body::from(body));
+        return super::direct::sse_response(body.into());
     }
     axum::response::Response::builder()
         .status(status)
