@@ -62,6 +62,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn claim(&self, run: &str, owner: &str, ttl: Duration) -> Result<Option<Lease>> {
+        // The clock is read under the write lock (see `claim_ready`).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let now = now_ms();
         let epoch: Option<i64> = sqlx::query_scalar(
             "UPDATE runs SET lease_owner = $1, lease_until = $2, lease_epoch = lease_epoch + 1, status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, started_at = COALESCE(started_at, $3) \
@@ -72,8 +74,9 @@ impl RunStore for SqliteStore {
         .bind(now + ttl.as_millis() as i64)
         .bind(now)
         .bind(run)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(epoch.map(|epoch| Lease {
             owner: owner.to_owned(),
             epoch,

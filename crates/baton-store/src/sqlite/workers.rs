@@ -30,6 +30,9 @@ impl WorkerStore for SqliteStore {
         ttl: Duration,
         limit: u32,
     ) -> Result<Vec<(String, Lease)>> {
+        // The clock is read once this holds the write lock: a claim that waited for another
+        // writer (a run finishing) must not start its runs before that one ended.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let now = now_ms();
         let mut rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE runs SET lease_owner = $1, lease_until = $2, lease_epoch = lease_epoch + 1, \
@@ -40,8 +43,9 @@ impl WorkerStore for SqliteStore {
         .bind(now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2))
         .bind(now)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.sort_by(|a, b| (-a.2, a.3, &a.0).cmp(&(-b.2, b.3, &b.0)));
         Ok(rows
             .into_iter()
