@@ -39,7 +39,10 @@ pub fn handle() -> Option<PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS_BUCKETS)
                 .and_then(PrometheusBuilder::install_recorder);
             match built {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    baton_mcp::metrics::recorder_installed();
+                    Some(handle)
+                }
                 Err(error) => {
                     tracing::warn!(%error, "metrics are off: the recorder could not be installed");
                     None

@@ -47,18 +47,48 @@ pub fn upstream_meta(
     capabilities: Option<&ClientCapabilities>,
     log_level: Option<LoggingLevel>,
 ) -> RequestMetaObject {
-    let mut meta = RequestMetaObject::default();
-    let mut relayed = ClientCapabilities::default();
-    if let Some(capabilities) = capabilities {
-        relayed.roots = capabilities.roots.clone();
-        relayed.sampling = capabilities.sampling.clone();
-        relayed.elicitation = capabilities.elicitation.clone();
+    MetaFor::new(capabilities, log_level, false).meta()
+}
+
+/// What [`upstream_meta`] is built from: the caller's relayed capabilities, its log level,
+/// and whether Baton takes a task for the request ([`declare_tasks`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaFor {
+    relayed: ClientCapabilities,
+    log_level: Option<LoggingLevel>,
+    tasks: bool,
+}
+
+impl MetaFor {
+    pub fn new(
+        capabilities: Option<&ClientCapabilities>,
+        log_level: Option<LoggingLevel>,
+        tasks: bool,
+    ) -> Self {
+        let mut relayed = ClientCapabilities::default();
+        if let Some(capabilities) = capabilities {
+            relayed.roots = capabilities.roots.clone();
+            relayed.sampling = capabilities.sampling.clone();
+            relayed.elicitation = capabilities.elicitation.clone();
+        }
+        MetaFor {
+            relayed,
+            log_level,
+            tasks,
+        }
     }
-    meta.set_client_capabilities(relayed);
-    if let Some(level) = log_level {
-        meta.set_log_level(level);
+
+    pub fn meta(&self) -> RequestMetaObject {
+        let mut meta = RequestMetaObject::default();
+        meta.set_client_capabilities(self.relayed.clone());
+        if let Some(level) = self.log_level {
+            meta.set_log_level(level);
+        }
+        if self.tasks {
+            declare_tasks(&mut meta);
+        }
+        meta
     }
-    meta
 }
 
 /// Adds the tasks extension (SEP-2663) to the client capabilities in `meta`: Baton itself

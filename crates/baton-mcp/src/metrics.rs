@@ -1,5 +1,5 @@
 //! Baton's Prometheus metrics recorded on the request path (the `metrics` facade; a no-op
-//! until the application installs a recorder). Every name is here and in docs/METRICS.md.
+//! until the application installs a recorder and says so, [`recorder_installed`]). Every name is here and in docs/METRICS.md.
 //! Label values are bounded: server and tool names come from the catalog (a name the
 //! catalog does not route is `unknown`), outcomes and methods from fixed lists.
 //!
@@ -8,9 +8,17 @@
 //! same sources at scrape time, so `/metrics`, `baton servers --stats` and `baton__status`
 //! agree.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc, Mutex, OnceLock, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use crate::catalog::Catalog;
+use metrics::{Counter, Histogram};
+
+use crate::{FastMap, catalog::Catalog};
 
 pub const TOOL_CALLS: &str = "baton_tool_calls_total";
 pub const TOOL_CALL_DURATION: &str = "baton_tool_call_duration_seconds";
@@ -46,19 +54,19 @@ const METHODS: &[&str] = &[
 ];
 
 /// (server, tool) labels of an exposed tool name: its route, or `unknown` twice.
-pub fn tool_labels(catalog: &Catalog, name: &str) -> (String, String) {
+pub fn tool_labels<'c>(catalog: &'c Catalog, name: &str) -> (&'c str, &'c str) {
     match catalog.tool_routes.get(name) {
-        Some(route) => (route.server.clone(), route.original.clone()),
-        None => ("unknown".to_owned(), "unknown".to_owned()),
+        Some(route) => (&route.server, &route.original),
+        None => ("unknown", "unknown"),
     }
 }
 
 /// One tool call a client made, with its outcome (see [`crate::audit::AuditRecord::outcome`]).
-pub fn tool_call(server: String, tool: String, outcome: &'static str, took: Duration) {
-    metrics::histogram!(TOOL_CALL_DURATION, "server" => server.clone(), "tool" => tool.clone())
-        .record(took.as_secs_f64());
-    metrics::counter!(TOOL_CALLS, "server" => server, "tool" => tool, "outcome" => outcome)
-        .increment(1);
+pub fn tool_call(server: &str, tool: &str, outcome: &'static str, took: Duration) {
+    // No recorder: nothing to record (and no labels to build for the facade's no-op).
+    if let Some(kept) = kept() {
+        kept.tool(server, tool).record(outcome, took);
+    }
 }
 
 /// A call answered by one of its tool's `fallback:` candidates (both names from the
@@ -87,17 +95,31 @@ pub fn other_use(kind: crate::audit::AuditKind, server: String, outcome: &'stati
 
 /// A JSON-RPC message received over `transport` (`streamable_http`, `sse`).
 pub fn request(method: &str, transport: &'static str) {
-    let method = METHODS
+    let index = METHODS
         .iter()
-        .find(|known| **known == method)
-        .copied()
-        .unwrap_or("other");
-    metrics::counter!(REQUESTS, "method" => method, "transport" => transport).increment(1);
+        .position(|known| *known == method)
+        .unwrap_or(METHODS.len());
+    let method = METHODS.get(index).copied().unwrap_or("other");
+    let by_transport = TRANSPORTS.iter().position(|known| *known == transport);
+    match (kept(), by_transport) {
+        (Some(kept), Some(by_transport)) => kept.requests[index][by_transport]
+            .get_or_init(
+                || metrics::counter!(REQUESTS, "method" => method, "transport" => transport),
+            )
+            .increment(1),
+        _ => metrics::counter!(REQUESTS, "method" => method, "transport" => transport).increment(1),
+    }
 }
 
 /// An HTTP response of the MCP endpoints, by status code.
 pub fn http_response(status: u16) {
-    metrics::counter!(HTTP_RESPONSES, "status" => status_label(status)).increment(1);
+    let (index, label) = status_label(status);
+    match kept() {
+        Some(kept) => kept.responses[index]
+            .get_or_init(|| metrics::counter!(HTTP_RESPONSES, "status" => label))
+            .increment(1),
+        None => metrics::counter!(HTTP_RESPONSES, "status" => label).increment(1),
+    }
 }
 
 /// A request refused by `serve.auth` (`missing`, `invalid_token`, `insufficient_scope`,
@@ -116,32 +138,115 @@ pub fn session_refused(cap: &'static str) {
     metrics::counter!(SESSIONS_REFUSED, "cap" => cap).increment(1);
 }
 
-fn status_label(status: u16) -> &'static str {
-    const NAMED: [(u16, &str); 15] = [
-        (200, "200"),
-        (202, "202"),
-        (204, "204"),
-        (400, "400"),
-        (401, "401"),
-        (403, "403"),
-        (404, "404"),
-        (405, "405"),
-        (406, "406"),
-        (413, "413"),
-        (415, "415"),
-        (429, "429"),
-        (500, "500"),
-        (502, "502"),
-        (503, "503"),
+/// The status label of a status code, and its index among [`STATUS_LABELS`].
+fn status_label(status: u16) -> (usize, &'static str) {
+    const NAMED: [u16; NAMED_STATUSES] = [
+        200, 202, 204, 400, 401, 403, 404, 405, 406, 413, 415, 429, 500, 502, 503,
     ];
-    if let Some((_, label)) = NAMED.iter().find(|(code, _)| *code == status) {
-        return label;
+    let index = NAMED
+        .iter()
+        .position(|code| *code == status)
+        .unwrap_or(match status {
+            100..=199 => NAMED_STATUSES,
+            200..=299 => NAMED_STATUSES + 1,
+            300..=399 => NAMED_STATUSES + 2,
+            400..=499 => NAMED_STATUSES + 3,
+            _ => NAMED_STATUSES + 4,
+        });
+    (index, STATUS_LABELS[index])
+}
+
+const NAMED_STATUSES: usize = 15;
+const STATUS_LABELS: [&str; NAMED_STATUSES + 5] = [
+    "200", "202", "204", "400", "401", "403", "404", "405", "406", "413", "415", "429", "500",
+    "502", "503", "1xx", "2xx", "3xx", "4xx", "5xx",
+];
+
+const TRANSPORTS: [&str; 2] = ["streamable_http", "sse"];
+
+/// Set once the application's recorder is installed. Handles taken before then are the
+/// facade's no-ops, so none is kept until it is set; after it, the request path's
+/// handles are registered once and kept ([`Kept`]) instead of being looked up by their
+/// labels on every call (the facade hashes and compares every label each time).
+static RECORDING: AtomicBool = AtomicBool::new(false);
+
+/// Tells the request path that the process-wide recorder is installed (the application
+/// calls it right after `install_recorder`).
+pub fn recorder_installed() {
+    RECORDING.store(true, Ordering::Release);
+}
+
+/// The request path's metric handles, once a recorder is installed. Bounded as the labels
+/// are: tools by the catalog's routes (and `unknown`), methods, transports and statuses by
+/// their fixed lists.
+struct Kept {
+    requests: [[OnceLock<Counter>; TRANSPORTS.len()]; METHODS.len() + 1],
+    responses: [OnceLock<Counter>; STATUS_LABELS.len()],
+    /// server → tool → handles.
+    tools: RwLock<FastMap<String, FastMap<String, Arc<ToolHandles>>>>,
+}
+
+fn kept() -> Option<&'static Kept> {
+    static KEPT: OnceLock<Kept> = OnceLock::new();
+    if !RECORDING.load(Ordering::Acquire) {
+        return None;
     }
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+    Some(KEPT.get_or_init(|| Kept {
+        requests: [const { [const { OnceLock::new() }; TRANSPORTS.len()] }; METHODS.len() + 1],
+        responses: [const { OnceLock::new() }; STATUS_LABELS.len()],
+        tools: RwLock::default(),
+    }))
+}
+
+impl Kept {
+    fn tool(&self, server: &str, tool: &str) -> Arc<ToolHandles> {
+        let found = self
+            .tools
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(server)
+            .and_then(|tools| tools.get(tool))
+            .cloned();
+        if let Some(handles) = found {
+            return handles;
+        }
+        let mut tools = self.tools.write().unwrap_or_else(|p| p.into_inner());
+        tools
+            .entry(server.to_owned())
+            .or_default()
+            .entry(tool.to_owned())
+            .or_insert_with(|| Arc::new(ToolHandles::new(server, tool)))
+            .clone()
+    }
+}
+
+/// One tool's duration histogram and call counters (by outcome, as they occur).
+struct ToolHandles {
+    server: String,
+    tool: String,
+    duration: Histogram,
+    calls: Mutex<Vec<(&'static str, Counter)>>,
+}
+
+impl ToolHandles {
+    fn new(server: &str, tool: &str) -> Self {
+        ToolHandles {
+            server: server.to_owned(),
+            tool: tool.to_owned(),
+            duration: metrics::histogram!(TOOL_CALL_DURATION, "server" => server.to_owned(), "tool" => tool.to_owned()),
+            calls: Mutex::new(Vec::with_capacity(2)),
+        }
+    }
+
+    fn record(&self, outcome: &'static str, took: Duration) {
+        self.duration.record(took.as_secs_f64());
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, counter)) = calls.iter().find(|(known, _)| *known == outcome) {
+            counter.increment(1);
+            return;
+        }
+        let counter = metrics::counter!(TOOL_CALLS, "server" => self.server.clone(), "tool" => self.tool.clone(), "outcome" => outcome);
+        counter.increment(1);
+        calls.push((outcome, counter));
     }
 }

@@ -99,6 +99,12 @@ fn head_sampled(traceparent: Option<&str>) -> bool {
     ((draw >> 11) as f64 / (1u64 << 53) as f64) < ratio
 }
 
+/// Whether spans are recorded at all (a trace exporter is installed): when not, a caller
+/// need not gather what a span would say.
+pub fn spans_wanted() -> bool {
+    tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO)
+}
+
 /// What a downstream request says about itself, for its SERVER span.
 pub struct Incoming<'a> {
     pub method: &'static str,
@@ -118,7 +124,7 @@ pub struct Incoming<'a> {
 /// The SERVER span of a downstream request, its parent taken from the request's trace
 /// context. Disabled (free) when no trace exporter is installed.
 pub fn server_span(incoming: &Incoming<'_>) -> Span {
-    if !tracing::enabled!(target: baton_core::TRACE_TARGET, tracing::Level::INFO) {
+    if !spans_wanted() {
         return Span::none();
     }
     let carried = |key: &str| {

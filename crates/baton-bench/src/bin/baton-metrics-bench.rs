@@ -13,12 +13,7 @@ use baton_mcp::metrics;
 
 fn one_call() {
     metrics::request("tools/call", "streamable_http");
-    metrics::tool_call(
-        "fault".to_owned(),
-        "echo".to_owned(),
-        "ok",
-        Duration::from_micros(420),
-    );
+    metrics::tool_call("fault", "echo", "ok", Duration::from_micros(420));
     metrics::http_response(200);
 }
 
@@ -54,6 +49,7 @@ fn main() {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .expect("install the recorder");
+    metrics::recorder_installed();
     let recorded = measure(iterations, rounds);
     // Rendering is per scrape, not per call; shown for scale.
     let started = Instant::now();

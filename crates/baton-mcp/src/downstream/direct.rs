@@ -223,14 +223,37 @@ pub(super) struct Start {
     pub outbound: Arc<super::legacy_tasks::LegacyTasks>,
 }
 
+/// A request body decoded once as a `tools/call` (its id and request), when it is one; the
+/// direct paths take it from here when they serve the call.
+pub(super) type Decoded = Option<(RequestId, ClientRequest)>;
+
+/// `body` as a `tools/call` request, when it is one (the general decoding's outcome).
+pub(super) fn decode_call(body: &[u8]) -> Decoded {
+    match crate::lines::decode::call_tool_request(body)? {
+        ClientJsonRpcMessage::Request(request) => Some((request.id, request.request)),
+        _ => None,
+    }
+}
+
 /// The `tools/call` in `body`, when the direct path can take it (see the module's doc):
 /// its id and request.
+#[cfg(test)]
 pub(super) fn plain_call(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Option<(RequestId, ClientRequest)> {
+    let mut decoded = decode_call(body);
+    takes(headers, &decoded).then(|| decoded.take()).flatten()
+}
+
+/// Whether the direct path can take the decoded call sent with `headers` (see the module's
+/// doc).
+pub(super) fn takes(headers: &http::HeaderMap, decoded: &Decoded) -> bool {
+    let Some((_, request)) = decoded else {
+        return false;
+    };
     if !usual_media(headers) {
-        return None;
+        return false;
     }
     // A known revision before 2026-07-28 (whose standard headers rmcp checks).
     if let Some(version) = headers.get("mcp-protocol-version") {
@@ -240,20 +263,10 @@ pub(super) fn plain_call(
             .iter()
             .any(|known| known.as_str() < modern.as_str() && version == known.as_str())
         {
-            return None;
+            return false;
         }
     }
-    let Some(ClientJsonRpcMessage::Request(request)) =
-        crate::lines::decode::call_tool_request(body)
-    else {
-        return None;
-    };
-    request
-        .request
-        .get_meta()
-        .protocol_version()
-        .is_none()
-        .then_some((request.id, request.request))
+    request.get_meta().protocol_version().is_none()
 }
 
 /// Whether the request's `Accept` names JSON and SSE plainly and its body is JSON: media
@@ -266,6 +279,14 @@ pub(super) fn usual_media(headers: &http::HeaderMap) -> bool {
             .unwrap_or_default()
     };
     let accept = header(http::header::ACCEPT);
+    // What the SDKs send, seen first.
+    if matches!(
+        accept,
+        "application/json, text/event-stream" | "text/event-stream, application/json"
+    ) && header(http::header::CONTENT_TYPE) == "application/json"
+    {
+        return true;
+    }
     let types = accept.split(',').map(str::trim);
     let accepted = |wanted: &str| types.clone().any(|t| t.eq_ignore_ascii_case(wanted));
     !accept.contains(';')
@@ -343,15 +364,23 @@ pub(super) async fn serve(
     sse_response(body)
 }
 
-/// An SSE answer with the headers rmcp sends with one.
+/// An SSE answer with the headers rmcp sends with one (set as known names and values, not
+/// parsed from strings as a response builder would).
 pub(super) fn sse_response(body: axum::body::Body) -> axum::response::Response {
-    axum::response::Response::builder()
-        .status(http::StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, "text/event-stream")
-        .header(http::header::CACHE_CONTROL, "no-cache")
-        .header("X-Accel-Buffering", "no")
-        .body(body)
-        .unwrap_or_default()
+    use http::{HeaderValue, header};
+    let mut response = axum::response::Response::new(body);
+    let headers = response.headers_mut();
+    headers.reserve(4);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    response
 }
 
 /// How long a direct call's answer may take to be sent with the response's headers, as one
@@ -552,7 +581,8 @@ pub(super) fn render_into(bytes: &mut Vec<u8>, event: &ServerSseMessage) {
         bytes.push(b'\n');
     }
     if let Some(retry) = event.retry {
-        bytes.extend_from_slice(format!("retry: {}\n", retry.as_millis()).as_bytes());
+        use std::io::Write as _;
+        let _ = writeln!(bytes, "retry: {}", retry.as_millis());
     }
     bytes.push(b'\n');
 }

@@ -198,26 +198,11 @@ impl DownstreamSession {
                 .or(self.principal.as_ref());
             AuditStart::new(principal.map(|p| p.name.as_str()), kind, name, arguments)
         });
-        let parts = context.extensions.get::<http::request::Parts>();
-        let protocol = context
-            .protocol_version()
-            .map(|version| version.to_string());
-        let span = crate::trace::server_span(&crate::trace::Incoming {
-            method: match kind {
-                AuditKind::Tool => "tools/call",
-                AuditKind::Prompt => "prompts/get",
-                AuditKind::Resource => "resources/read",
-            },
-            target: name,
-            meta: &context.meta.0,
-            headers: parts.map(|parts| &parts.headers),
-            session: parts
-                .and_then(|parts| parts.headers.get("mcp-session-id"))
-                .and_then(|value| value.to_str().ok()),
-            protocol: protocol.as_deref(),
-            request_id: context.id.to_string(),
-            transport: if parts.is_some() { "tcp" } else { "pipe" },
-        });
+        let span = if crate::trace::spans_wanted() {
+            server_span(context, kind, name)
+        } else {
+            tracing::Span::none()
+        };
         Use {
             kind,
             started: std::time::Instant::now(),
@@ -253,6 +238,30 @@ impl DownstreamSession {
             sink.record(start.finish(outcome));
         }
     }
+}
+
+/// The SERVER span of a use (spans are recorded).
+fn server_span(context: &RequestContext<RoleServer>, kind: AuditKind, name: &str) -> tracing::Span {
+    let parts = context.extensions.get::<http::request::Parts>();
+    let protocol = context
+        .protocol_version()
+        .map(|version| version.to_string());
+    crate::trace::server_span(&crate::trace::Incoming {
+        method: match kind {
+            AuditKind::Tool => "tools/call",
+            AuditKind::Prompt => "prompts/get",
+            AuditKind::Resource => "resources/read",
+        },
+        target: name,
+        meta: &context.meta.0,
+        headers: parts.map(|parts| &parts.headers),
+        session: parts
+            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|value| value.to_str().ok()),
+        protocol: protocol.as_deref(),
+        request_id: context.id.to_string(),
+        transport: if parts.is_some() { "tcp" } else { "pipe" },
+    })
 }
 
 /// A use of a tool, prompt or resource in progress.
@@ -415,7 +424,9 @@ impl ServerHandler for DownstreamSession {
         self.offer_direct(&context.extensions, &context.peer);
         let name = request.name.to_string();
         let used = self.begin(&context, AuditKind::Tool, &name, request.arguments.as_ref());
-        if !self.may_use(&context, &name) {
+        // What the call carries upstream, built once; it also decides the caller's access.
+        let call = self.call_context(&context);
+        if !call.may_use(&self.gateway.config(), &name) {
             self.end(used, &name, "denied");
             // The same answer as for a tool that does not exist: nothing is revealed.
             return Err(crate::error::GatewayError::UnknownTool(name).into());
@@ -447,7 +458,6 @@ impl ServerHandler for DownstreamSession {
                 }
             }
         }
-        let call = self.call_context(&context);
         // Boxed: rmcp spawns each request's future, and this one is large.
         let result = Box::pin(self.gateway.call_tool(&self.scope, request, call))
             .instrument(used.span.clone())

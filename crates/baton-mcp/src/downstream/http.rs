@@ -330,19 +330,24 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
             );
         }
     };
-    // One parse reads the method and checks the whole body is JSON; a batch (not an
-    // object) is checked on its own.
-    let method = match serde_json::from_slice::<Method>(&bytes) {
-        Ok(message) => message.method,
-        Err(_) => match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-            Ok(_) => None,
-            Err(error) => {
-                return http_error(
-                    StatusCode::BAD_REQUEST,
-                    PARSE_ERROR,
-                    format!("Parse error: the request body is not valid JSON ({error})"),
-                );
-            }
+    // A tools/call is decoded here once, for the direct paths: that also proves the body
+    // JSON. Else one parse reads the method and checks the whole body is JSON; a batch (not
+    // an object) is checked on its own.
+    let mut decoded = super::direct::decode_call(&bytes);
+    let method = match decoded {
+        Some(_) => Some(std::borrow::Cow::Borrowed("tools/call")),
+        None => match serde_json::from_slice::<Method>(&bytes) {
+            Ok(message) => message.method,
+            Err(_) => match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => None,
+                Err(error) => {
+                    return http_error(
+                        StatusCode::BAD_REQUEST,
+                        PARSE_ERROR,
+                        format!("Parse error: the request body is not valid JSON ({error})"),
+                    );
+                }
+            },
         },
     };
     let principal = parts.extensions.get::<super::auth::Principal>();
@@ -372,11 +377,11 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
         // A plain tools/call on a live session is served beside rmcp (`super::direct`).
         None if slot.is_none() => {
             let mut parts = Some(parts);
-            if let Some(answer) = parking.direct_call(&mut parts, &bytes, shutdown, gateway) {
+            if let Some(answer) = parking.direct_call(&mut parts, &mut decoded, shutdown, gateway) {
                 return Box::pin(answer).await;
             }
             // A plain stateless 2026-07-28 call is served beside rmcp too (`super::stateless`).
-            if let Some(answer) = stateless.call(&mut parts, &bytes) {
+            if let Some(answer) = stateless.call(&mut parts, &mut decoded) {
                 return Box::pin(answer).await;
             }
             match parts {

@@ -148,15 +148,18 @@ impl Stateless {
     pub(super) fn call(
         &self,
         parts: &mut Option<http::request::Parts>,
-        body: &[u8],
+        decoded: &mut super::direct::Decoded,
     ) -> Option<impl Future<Output = axum::response::Response> + Send + use<>> {
-        let (id, mut request) = plain_call(&parts.as_ref()?.headers, body)?;
-        if let ClientRequest::CallToolRequest(call) = &request
+        if !takes(&parts.as_ref()?.headers, decoded) {
+            return None;
+        }
+        if let Some((_, ClientRequest::CallToolRequest(call))) = decoded
             && let Some(tool) = self.gateway.catalog().tool(&call.params.name)
             && maps_headers(&tool.input_schema)
         {
             return None;
         }
+        let (id, mut request) = decoded.take()?;
         // The handler relays progress under a token of ours, routed back to this call.
         let (sender, progress) = mpsc::unbounded_channel();
         let meta = request.get_meta_mut();
@@ -394,35 +397,36 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The `tools/call` in `body` when the direct path can take it (see the module's doc).
+#[cfg(test)]
 fn plain_call(headers: &http::HeaderMap, body: &[u8]) -> Option<(RequestId, ClientRequest)> {
+    let mut decoded = super::direct::decode_call(body);
+    takes(headers, &decoded).then(|| decoded.take()).flatten()
+}
+
+/// Whether this path takes the decoded call sent with `headers` (see the module's doc).
+fn takes(headers: &http::HeaderMap, decoded: &super::direct::Decoded) -> bool {
     let modern = ProtocolVersion::V_2026_07_28;
+    let Some((_, request @ ClientRequest::CallToolRequest(call))) = decoded else {
+        return false;
+    };
     if headers.contains_key("mcp-session-id")
         || !super::direct::usual_media(headers)
-        || sole(headers, "mcp-protocol-version")? != modern.as_str()
-        || sole(headers, "mcp-method")? != "tools/call"
+        || sole(headers, "mcp-protocol-version") != Some(modern.as_str())
+        || sole(headers, "mcp-method") != Some("tools/call")
         || headers
             .keys()
             .any(|name| name.as_str().starts_with("mcp-param-"))
     {
-        return None;
+        return false;
     }
-    let Some(ClientJsonRpcMessage::Request(request)) =
-        crate::lines::decode::call_tool_request(body)
-    else {
-        return None;
-    };
-    let ClientRequest::CallToolRequest(call) = &request.request else {
-        return None;
-    };
-    let meta = request.request.get_meta();
-    let plain = meta.protocol_version().as_ref() == Some(&modern)
+    let meta = request.get_meta();
+    meta.protocol_version().as_ref() == Some(&modern)
         && meta.missing_required_keys(&modern).is_empty()
         && meta.log_level().is_none()
         && !meta
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks())
-        && sole(headers, "mcp-name")? == call.params.name.as_ref();
-    plain.then_some((request.id, request.request))
+        && sole(headers, "mcp-name") == Some(call.params.name.as_ref())
 }
 
 /// The one value of header `name` (`None` when absent, repeated or not text).

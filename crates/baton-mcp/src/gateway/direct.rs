@@ -79,7 +79,8 @@ impl Gateway {
             (Err(error), "denied")
         };
         if counted {
-            let (server, tool) = crate::metrics::tool_labels(&self.catalog(), name);
+            let catalog = self.catalog();
+            let (server, tool) = crate::metrics::tool_labels(&catalog, name);
             crate::metrics::tool_call(server, tool, outcome, started.elapsed());
         }
         if let (Some(start), Some(sink)) = (audit, self.audit()) {

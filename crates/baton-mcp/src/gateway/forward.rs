@@ -255,12 +255,15 @@ impl Gateway {
         let peer = connection.session.peer();
         let modern = connection.is_modern();
         let mut options = PeerRequestOptions::no_options();
+        let mut shared = None;
         if modern {
-            let mut meta = bridge::upstream_meta(call.capabilities.as_ref(), call.log_level);
-            if tasks {
-                bridge::declare_tasks(&mut meta);
+            let wanted = bridge::MetaFor::new(call.capabilities.as_ref(), call.log_level, tasks);
+            match &connection.direct {
+                // With the client context rmcp would add, as the connection last built it
+                // (and wrote it).
+                Some(_) => shared = Some(connection.direct_meta(wanted)),
+                None => options.meta = Some(wanted.meta()),
             }
-            options.meta = Some(meta);
         }
         // The attempt's trace context travels to the server in `_meta` (W3C keys).
         let mut context = crate::trace::current_context();
@@ -268,7 +271,12 @@ impl Gateway {
             context = call.trace_passthrough.clone();
         }
         if !context.is_empty() {
-            let meta = options.meta.get_or_insert_with(Default::default);
+            let meta = options.meta.get_or_insert_with(|| {
+                shared
+                    .take()
+                    .map(|shared| shared.object.clone())
+                    .unwrap_or_default()
+            });
             for (key, value) in context {
                 meta.0.0.insert(key, serde_json::Value::String(value));
             }
@@ -276,12 +284,17 @@ impl Gateway {
         // A stdio server's request is written beside rmcp's service loop (`lines::direct`),
         // with the client metadata rmcp would add for a 2026-07-28 server.
         let sent = match &connection.direct {
-            Some(direct) => direct
-                .send(request, connection.client_context.as_ref(), options.meta)
-                .await
-                .map(Sent::Direct),
-            None => peer
-                .send_request_with_option(request, options)
+            Some(direct) => {
+                let meta = match shared {
+                    Some(shared) => Some(direct::Meta::Shared(shared)),
+                    None => options.meta.map(direct::Meta::Built),
+                };
+                direct.send(request, meta).await.map(Sent::Direct)
+            }
+            // Boxed (here and in the other ways through rmcp below): rmcp's futures are
+            // kilobytes, and held inline they would grow every future around this one, which
+            // is copied whole as it is boxed and moved on each call.
+            None => Box::pin(peer.send_request_with_option(request, options))
                 .await
                 .map(Sent::Rmcp),
         }
@@ -315,7 +328,7 @@ impl Gateway {
                         Some(request_id),
                         Some("request timeout".to_owned()),
                     );
-                    let _ = peer.notify_cancelled(cancelled).await;
+                    let _ = Box::pin(peer.notify_cancelled(cancelled)).await;
                     return Err(CallError::Gateway(GatewayError::Timeout {
                         server: server.to_owned(),
                         after,
@@ -326,7 +339,7 @@ impl Gateway {
                         Some(request_id),
                         Some("the client cancelled the request".to_owned()),
                     );
-                    let _ = peer.notify_cancelled(cancelled).await;
+                    let _ = Box::pin(peer.notify_cancelled(cancelled)).await;
                     tracing::info!(server, "the client cancelled a request; cancelled upstream too");
                     return Err(CallError::Gateway(GatewayError::Cancelled));
                 }
@@ -358,7 +371,7 @@ impl Sent {
     /// or is dropped).
     async fn response(self) -> Result<ServerResult, ServiceError> {
         match self {
-            Sent::Rmcp(handle) => handle.await_response().await,
+            Sent::Rmcp(handle) => Box::pin(handle.await_response()).await,
             Sent::Direct(mut sent) => sent.response().await,
         }
     }

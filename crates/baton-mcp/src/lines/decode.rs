@@ -10,8 +10,8 @@ use rmcp::{
     RoleClient, RoleServer,
     model::{
         CallToolRequest, CallToolRequestParams, CallToolResult, ClientJsonRpcMessage,
-        ClientRequest, InputResponses, JsonObject, JsonRpcMessage, JsonRpcRequest, MetaObject,
-        RequestId, RequestMetaObject, ServerJsonRpcMessage, ServerResult,
+        ClientRequest, ContentBlock, InputResponses, JsonObject, JsonRpcMessage, JsonRpcRequest,
+        MetaObject, RequestId, RequestMetaObject, ServerJsonRpcMessage, ServerResult,
     },
     service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage},
 };
@@ -200,6 +200,48 @@ fn call_tool_line(message: &ClientJsonRpcMessage) -> Option<serde_json::Result<V
     }))
 }
 
+/// Whether `request` is a `tools/call` with no `_meta` of its own, which
+/// [`call_tool_line_with`] writes.
+pub(crate) fn writes_plainly(request: &ClientRequest) -> bool {
+    matches!(request, ClientRequest::CallToolRequest(call)
+        if call.params.meta.is_none()
+            && call.extensions.get::<MetaObject>().is_none()
+            && call.extensions.get::<RequestMetaObject>().is_none_or(|meta| meta.is_empty()))
+}
+
+/// A `tools/call` request `id` ([`writes_plainly`]) as [`call_tool_line`] writes it with
+/// `_meta` = `members` (an object's members, written) and progress token `id`.
+pub(crate) fn call_tool_line_with(
+    id: i64,
+    call: &CallToolRequest,
+    members: &str,
+) -> serde_json::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let params = &call.params;
+    let mut line = Vec::with_capacity(160 + members.len());
+    let comma = if members.is_empty() { "" } else { "," };
+    write!(
+        line,
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"_meta":{{{members}{comma}"progressToken":{id}}},"name":"#
+    )
+    .map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut line, params.name.as_ref())?;
+    if let Some(arguments) = &params.arguments {
+        line.extend_from_slice(br#","arguments":"#);
+        serde_json::to_writer(&mut line, arguments)?;
+    }
+    if let Some(responses) = &params.input_responses {
+        line.extend_from_slice(br#","inputResponses":"#);
+        serde_json::to_writer(&mut line, responses)?;
+    }
+    if let Some(state) = &params.request_state {
+        line.extend_from_slice(br#","requestState":"#);
+        serde_json::to_writer(&mut line, state)?;
+    }
+    line.extend_from_slice(b"}}");
+    Ok(line)
+}
+
 /// A JSON-RPC answer, its result left unparsed.
 #[derive(Deserialize)]
 struct Answer<'a> {
@@ -222,29 +264,76 @@ pub(crate) fn call_tool_answer(line: &[u8]) -> Option<ServerJsonRpcMessage> {
     let fields: Vec<(&str, &RawValue)> = serde_json::from_str::<KeyedRaw<'_>>(answer.result.get())
         .ok()?
         .0;
-    let mut content = false;
-    for (key, value) in &fields {
-        match *key {
-            "content" => content = true,
-            "structuredContent" | "isError" => {}
-            "resultType" if value.get() == "\"complete\"" => {}
+    let result = call_tool_result(&fields)?;
+    Some(ServerJsonRpcMessage::response(
+        ServerResult::CallToolResult(result),
+        answer.id,
+    ))
+}
+
+/// A tool result's members (`fields`) as rmcp's `CallToolResult` would read them, when
+/// nothing about them is unusual: known keys once each, `content` present, `resultType`
+/// `complete`, no subscription id in `_meta`. Read member by member (each value once), and
+/// plain text blocks without serde's buffering of a tagged union.
+fn call_tool_result(fields: &[(&str, &RawValue)]) -> Option<CallToolResult> {
+    let mut result = CallToolResult::default();
+    result.result_type = None;
+    let mut seen = [false; 5];
+    for (key, value) in fields {
+        let index = match *key {
+            "content" => {
+                let blocks: Vec<&RawValue> = serde_json::from_str(value.get()).ok()?;
+                result.content = blocks
+                    .into_iter()
+                    .map(content_block)
+                    .collect::<Option<_>>()?;
+                0
+            }
+            "structuredContent" => {
+                result.structured_content = Some(serde_json::from_str(value.get()).ok()?);
+                1
+            }
+            "isError" => {
+                result.is_error = serde_json::from_str(value.get()).ok()?;
+                2
+            }
+            "resultType" if value.get() == "\"complete\"" => {
+                result.result_type = Some(rmcp::model::ResultType::COMPLETE);
+                3
+            }
             // A subscription's result carries its id there; any other `_meta` is the
             // result's own.
             "_meta"
                 if !value
                     .get()
-                    .contains("io.modelcontextprotocol/subscriptionId") => {}
+                    .contains("io.modelcontextprotocol/subscriptionId") =>
+            {
+                result.meta = serde_json::from_str(value.get()).ok()?;
+                4
+            }
             _ => return None,
+        };
+        // A repeated key: rmcp's reading refuses it, and the general decoding decides.
+        if std::mem::replace(&mut seen[index], true) {
+            return None;
         }
     }
-    if !content {
-        return None;
+    seen[0].then_some(result)
+}
+
+/// One content block: `{"type":"text","text":…}` directly, any other the general way.
+fn content_block(raw: &RawValue) -> Option<ContentBlock> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Text<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+        text: String,
     }
-    let result: CallToolResult = serde_json::from_str(answer.result.get()).ok()?;
-    Some(ServerJsonRpcMessage::response(
-        ServerResult::CallToolResult(result),
-        answer.id,
-    ))
+    match serde_json::from_str::<Text<'_>>(raw.get()) {
+        Ok(Text { kind: "text", text }) => Some(ContentBlock::text(text)),
+        _ => serde_json::from_str(raw.get()).ok(),
+    }
 }
 
 /// An object's members in order, values unparsed (keys with escapes are not borrowed, and
@@ -289,6 +378,9 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}"#,
             r#"{"jsonrpc":"2.0","id":"a","result":{"content":[],"isError":true}}"#,
             r#"{"result":{"resultType":"complete","content":[{"type":"text","text":"x"}],"structuredContent":{"n":1},"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1"}}},"id":3,"jsonrpc":"2.0"}"#,
+            // Blocks read the general way beside plain text ones, escapes, nulls.
+            r#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"text":"a\n\u00e9\"","type":"text"},{"type":"text","text":"b","annotations":{"priority":0.5}},{"type":"image","data":"AA==","mimeType":"image/png"},{"type":"text","text":"c","_meta":{"k":1}}],"isError":null,"structuredContent":null,"_meta":null}}"#,
+            r#"{"jsonrpc":"2.0","id":5,"result":{"content":[],"isError":false,"structuredContent":[1,"x"]}}"#,
         ] {
             let direct = call_tool_answer(line.as_bytes()).expect("decoded directly");
             assert_eq!(
@@ -376,6 +468,67 @@ mod tests {
     }
 
     #[test]
+    fn a_call_with_a_shared_meta_is_written_as_rmcp_writes_it_with_that_meta() {
+        let mut object = RequestMetaObject::default();
+        object.0.0.insert(
+            "io.modelcontextprotocol/protocolVersion".into(),
+            "2026-07-28".into(),
+        );
+        object.0.0.insert(
+            "io.modelcontextprotocol/clientInfo".into(),
+            serde_json::json!({"name": "b\u{e9}\"", "version": "1"}),
+        );
+        let members = crate::lines::direct::SharedMeta::new(object.clone()).members;
+        let mut with_state = rmcp::model::CallToolRequestParams::new("with \"state\"")
+            .with_arguments(
+                serde_json::json!({"message": "hi\n", "n": [1, {"x": null}]})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            );
+        with_state.request_state = Some("opaque".into());
+        for (params, meta) in [
+            (with_state, object),
+            (
+                rmcp::model::CallToolRequestParams::new("bare"),
+                RequestMetaObject::default(),
+            ),
+        ] {
+            let members = if meta.is_empty() {
+                String::new()
+            } else {
+                members.clone()
+            };
+            let call = CallToolRequest::new(params);
+            assert!(writes_plainly(&ClientRequest::CallToolRequest(
+                call.clone()
+            )));
+            let written = call_tool_line_with(1 << 40, &call, &members).unwrap();
+            let mut expected_call = call.clone();
+            let mut meta = meta.clone();
+            meta.set_progress_token(rmcp::model::ProgressToken(
+                rmcp::model::NumberOrString::Number(1 << 40),
+            ));
+            expected_call.extensions.insert(meta);
+            let expected = ClientJsonRpcMessage::request(
+                ClientRequest::CallToolRequest(expected_call),
+                RequestId::Number(1 << 40),
+            );
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&written).unwrap(),
+                serde_json::to_value(&expected).unwrap(),
+                "{}",
+                String::from_utf8_lossy(&written)
+            );
+        }
+        let mut own = CallToolRequest::new(rmcp::model::CallToolRequestParams::new("x"));
+        own.extensions.insert(RequestMetaObject::from(
+            serde_json::json!({"k": 1}).as_object().cloned().unwrap(),
+        ));
+        assert!(!writes_plainly(&ClientRequest::CallToolRequest(own)));
+    }
+
+    #[test]
     fn anything_else_is_left_to_the_general_decoding() {
         for line in [
             // Other results, a task, input required, an error, a request, another version.
@@ -388,6 +541,10 @@ mod tests {
             r#"{"jsonrpc":"1.0","id":1,"result":{"content":[]}}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{"isError":false}}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","_meta":{"io.modelcontextprotocol/subscriptionId":1},"content":[]}}"#,
+            // A repeated member, a content that is not a list of blocks.
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true,"isError":false}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":null}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text"}]}}"#,
             "not json",
         ] {
             assert!(call_tool_answer(line.as_bytes()).is_none(), "{line}");

@@ -107,26 +107,40 @@ impl<M> DirectRequests<M> {
 }
 
 impl DirectRequests<ServerJsonRpcMessage> {
-    /// Sends `request` as rmcp's `Peer::send_request_with_option` would: `context` (a
-    /// 2026-07-28 server's client metadata), then `meta`, merged into its `_meta`, and a
-    /// progress token; the answer is awaited on the result.
+    /// Sends `request` as rmcp's `Peer::send_request_with_option` would: `meta` (for a
+    /// 2026-07-28 server, the client metadata rmcp adds, then Baton's) merged into its
+    /// `_meta`, and a progress token; the answer is awaited on the result.
     pub async fn send(
         self: &Arc<Self>,
         mut request: ClientRequest,
-        context: Option<&RequestMetaObject>,
-        meta: Option<RequestMetaObject>,
+        meta: Option<Meta>,
     ) -> Result<Sent, ServiceError> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let progress_token = ProgressToken(NumberOrString::Number(number));
-        if let Some(context) = context {
-            request.get_meta_mut().extend(context.clone());
-        }
+        let mut written = None;
+        let meta = match meta {
+            // A request with no `_meta` of its own takes the shared one as written.
+            Some(Meta::Shared(shared)) if super::decode::writes_plainly(&request) => {
+                written = Some(shared);
+                None
+            }
+            Some(Meta::Shared(shared)) => Some(shared.object.clone()),
+            Some(Meta::Built(meta)) => Some(meta),
+            None => None,
+        };
         if let Some(meta) = meta {
-            request.get_meta_mut().extend(meta);
+            let own = request.get_meta_mut();
+            if own.is_empty() {
+                *own = meta;
+            } else {
+                own.extend(meta);
+            }
         }
-        request
-            .get_meta_mut()
-            .set_progress_token(progress_token.clone());
+        if written.is_none() {
+            request
+                .get_meta_mut()
+                .set_progress_token(progress_token.clone());
+        }
         let (sender, answer) = oneshot::channel();
         match lock(&self.pending).as_mut() {
             Some(pending) => pending.insert(number, sender),
@@ -139,9 +153,13 @@ impl DirectRequests<ServerJsonRpcMessage> {
             answer,
             owner: self.clone(),
         };
-        let message = ClientJsonRpcMessage::request(request, sent.id.clone());
-        let mut bytes = RoleClient::encode(&message)
-            .map_err(|error| (self.send_error)(std::io::Error::other(error)))?;
+        let bytes = match (&written, &request) {
+            (Some(shared), ClientRequest::CallToolRequest(call)) => {
+                super::decode::call_tool_line_with(number, call, &shared.members)
+            }
+            _ => RoleClient::encode(&ClientJsonRpcMessage::request(request, sent.id.clone())),
+        };
+        let mut bytes = bytes.map_err(|error| (self.send_error)(std::io::Error::other(error)))?;
         if bytes.len() > self.max {
             return Err((self.send_error)(super::request_too_large(
                 bytes.len(),
@@ -152,6 +170,33 @@ impl DirectRequests<ServerJsonRpcMessage> {
         bytes.push(b'\n');
         (self.write)(bytes).await.map_err(self.send_error)?;
         Ok(sent)
+    }
+}
+
+/// What a direct request carries in its `_meta` besides its progress token.
+pub enum Meta {
+    /// Built for this request.
+    Built(RequestMetaObject),
+    /// The same for a connection's requests, written once.
+    Shared(Arc<SharedMeta>),
+}
+
+/// A `_meta` many requests carry, with its members already written as JSON.
+pub struct SharedMeta {
+    pub object: RequestMetaObject,
+    /// The object's members as JSON, without the braces.
+    pub members: String,
+}
+
+impl SharedMeta {
+    pub fn new(object: RequestMetaObject) -> Self {
+        let written = serde_json::to_string(&object.0.0).unwrap_or_else(|_| "{}".to_owned());
+        let members = written
+            .strip_prefix('{')
+            .and_then(|inner| inner.strip_suffix('}'))
+            .unwrap_or_default()
+            .to_owned();
+        SharedMeta { object, members }
     }
 }
 

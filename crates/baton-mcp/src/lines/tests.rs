@@ -176,6 +176,51 @@ fn direct_transport(
 }
 
 #[tokio::test]
+async fn a_shared_meta_is_written_as_the_object_it_was_built_from() {
+    let (_transport, direct, mut theirs) = direct_transport(4096);
+    let mut object = rmcp::model::RequestMetaObject::new();
+    object.0.insert(
+        "io.modelcontextprotocol/clientInfo".into(),
+        serde_json::json!({"name": "baton", "version": "1 \"q\""}),
+    );
+    object
+        .0
+        .insert("traceparent".into(), serde_json::json!("00-ab-cd-01"));
+    let shared = std::sync::Arc::new(direct::SharedMeta::new(object.clone()));
+    let sent = direct
+        .send(echo_call("hi"), Some(direct::Meta::Shared(shared.clone())))
+        .await
+        .unwrap();
+    let written = read_line(&mut theirs).await;
+    let id = written["id"].as_i64().expect("a numeric id");
+    assert_eq!(sent.id, RequestId::Number(id));
+    let mut expected = serde_json::Value::Object(object.0.0.clone());
+    expected["progressToken"] = id.into();
+    assert_eq!(written["params"]["_meta"], expected, "{written}");
+    assert_eq!(written["params"]["name"], "echo");
+    assert_eq!(written["params"]["arguments"]["message"], "hi");
+
+    // With a `_meta` of its own, the request gets the object merged in.
+    let mut own = echo_call("again");
+    if let rmcp::model::ClientRequest::CallToolRequest(call) = &mut own {
+        let mut meta = rmcp::model::RequestMetaObject::new();
+        meta.0.insert("mine".into(), serde_json::json!(1));
+        call.extensions.insert(meta);
+    }
+    let sent = direct
+        .send(own, Some(direct::Meta::Shared(shared)))
+        .await
+        .unwrap();
+    let written = read_line(&mut theirs).await;
+    let RequestId::Number(id) = sent.id else {
+        panic!("a numeric id")
+    };
+    expected["progressToken"] = id.into();
+    expected["mine"] = 1.into();
+    assert_eq!(written["params"]["_meta"], expected, "{written}");
+}
+
+#[tokio::test]
 async fn a_direct_request_is_answered_beside_rmcp_and_other_answers_still_reach_rmcp() {
     let (mut transport, direct, mut theirs) = direct_transport(4096);
 
@@ -183,7 +228,7 @@ async fn a_direct_request_is_answered_beside_rmcp_and_other_answers_still_reach_
     meta.0
         .insert("traceparent".into(), serde_json::json!("00-ab-cd-01"));
     let mut sent = direct
-        .send(echo_call("hi"), None, Some(meta))
+        .send(echo_call("hi"), Some(direct::Meta::Built(meta)))
         .await
         .unwrap();
     let written = read_line(&mut theirs).await;
@@ -217,7 +262,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
     let (mut transport, direct, mut theirs) = direct_transport(4096);
 
     // The server's JSON-RPC error is the caller's, as rmcp gives it.
-    let mut refused = direct.send(echo_call("a"), None, None).await.unwrap();
+    let mut refused = direct.send(echo_call("a"), None).await.unwrap();
     let id = read_line(&mut theirs).await["id"].clone();
     let error = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":-32602,\"message\":\"no such tool\"}}}}\n"
@@ -243,7 +288,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
     }
 
     // The server goes away: a call waiting fails, and so does the next one.
-    let mut waiting = direct.send(echo_call("b"), None, None).await.unwrap();
+    let mut waiting = direct.send(echo_call("b"), None).await.unwrap();
     read_line(&mut theirs).await;
     drop(theirs);
     assert!(transport.receive().await.is_none());
@@ -252,7 +297,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
         Err(rmcp::ServiceError::TransportClosed)
     ));
     assert!(matches!(
-        direct.send(echo_call("c"), None, None).await,
+        direct.send(echo_call("c"), None).await,
         Err(rmcp::ServiceError::TransportClosed)
     ));
 }
@@ -260,7 +305,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
 #[tokio::test]
 async fn an_oversized_direct_request_is_not_sent_and_names_the_limit() {
     let (_transport, direct, _theirs) = direct_transport(256);
-    let error = match direct.send(echo_call(&big_text(1000)), None, None).await {
+    let error = match direct.send(echo_call(&big_text(1000)), None).await {
         Err(error) => error.to_string(),
         Ok(_) => panic!("an oversized request was sent"),
     };

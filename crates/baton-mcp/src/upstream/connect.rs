@@ -10,7 +10,7 @@ use rmcp::{
     service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt},
 };
 
-use crate::lines::direct::DirectRequests;
+use crate::lines::direct::{DirectRequests, SharedMeta};
 
 use super::{
     Relay, Session, Upstream, UpstreamClient, UpstreamError, oauth, sse, stdio, streamable,
@@ -28,6 +28,10 @@ pub struct Connection {
     /// For a 2026-07-28 server, the client metadata rmcp puts in every request's `_meta`
     /// (revision, client info, capabilities), built once for the direct requests.
     pub(crate) client_context: Option<RequestMetaObject>,
+    /// The last `_meta` a direct request to a 2026-07-28 server carried (`client_context`
+    /// with the caller's relayed capabilities and log level) and what it was built for:
+    /// a session's calls all carry the same, so it is built once and cloned.
+    pub(crate) last_meta: std::sync::Mutex<Option<(crate::bridge::MetaFor, Arc<SharedMeta>)>>,
     /// Declared after `session` so the session closes first, then the group is signalled.
     _process_group: Option<stdio::ProcessGroupGuard>,
 }
@@ -39,6 +43,22 @@ impl Connection {
             .peer()
             .peer_info()
             .is_some_and(|info| !info.protocol_version.has_initialize())
+    }
+
+    /// The `_meta` of a direct request to this (2026-07-28) server: its client context,
+    /// then what Baton relays for the caller ([`crate::bridge::upstream_meta`]).
+    pub(crate) fn direct_meta(&self, wanted: crate::bridge::MetaFor) -> Arc<SharedMeta> {
+        let mut last = self.last_meta.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((built_for, meta)) = last.as_ref()
+            && *built_for == wanted
+        {
+            return meta.clone();
+        }
+        let mut meta = self.client_context.clone().unwrap_or_default();
+        meta.extend(wanted.meta());
+        let meta = Arc::new(SharedMeta::new(meta));
+        *last = Some((wanted, meta.clone()));
+        meta
     }
 
     pub fn protocol(&self) -> String {
@@ -110,6 +130,7 @@ impl Upstream {
                 };
                 Ok(Connection {
                     client_context: client_context(&opened.session),
+                    last_meta: Default::default(),
                     session: opened.session,
                     relay,
                     transport: opened.transport,

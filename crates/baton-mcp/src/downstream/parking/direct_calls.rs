@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use futures::Stream;
 use rmcp::{
     Peer, RoleServer,
@@ -14,6 +13,9 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use super::{Parking, State, StreamGuard, StreamKind};
+
+/// The session header, as a name known ahead (not parsed from a string on each request).
+const MCP_SESSION_ID: http::HeaderName = http::HeaderName::from_static("mcp-session-id");
 use crate::downstream::{DownstreamSession, direct};
 
 /// The next direct call's stream number (unique in the process).
@@ -43,13 +45,15 @@ impl Parking {
     pub(crate) fn direct_call(
         &self,
         parts: &mut Option<http::request::Parts>,
-        body: &Bytes,
+        decoded: &mut direct::Decoded,
         shutdown: &CancellationToken,
         gateway: &std::sync::Arc<crate::gateway::Gateway>,
     ) -> Option<impl Future<Output = axum::response::Response> + Send + use<>> {
         let headers = &parts.as_ref()?.headers;
-        let id = headers.get("mcp-session-id")?.to_str().ok()?;
-        let request = direct::plain_call(headers, body)?;
+        let id = headers.get(MCP_SESSION_ID)?.to_str().ok()?;
+        if !direct::takes(headers, decoded) {
+            return None;
+        }
         let id = SessionId::from(id);
         let (session, handler, peer) = {
             let mut records = self.records();
@@ -82,7 +86,7 @@ impl Parking {
             answering: gateway.request_started(),
             outbound: self.legacy_tasks.clone(),
         };
-        Some(direct::serve(request, parts.take()?, start))
+        Some(direct::serve(decoded.take()?, parts.take()?, start))
     }
 
     /// A client's `notifications/cancelled` for a direct call of session `id` cancels it.
