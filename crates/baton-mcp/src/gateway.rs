@@ -582,7 +582,8 @@ impl Gateway {
             reason: "it is not configured".to_owned(),
         })?;
         if upstream.config.isolation == Isolation::PerClient {
-            return scope.connection(upstream).await;
+            // Boxed: it may open a session, a future far larger than the usual answer here.
+            return Box::pin(scope.connection(upstream)).await;
         }
         if let Some(connection) = upstream.shared_connection().await {
             return Ok(connection);

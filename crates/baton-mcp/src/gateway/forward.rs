@@ -195,7 +195,7 @@ impl Gateway {
             .map_err(CallError::Gateway)?;
         if permit == Permit::Trial
             && let Some(upstream) = upstream
-            && !upstream.probe(&connection).await
+            && !Box::pin(upstream.probe(&connection)).await
         {
             return Err(CallError::Gateway(GatewayError::Unavailable {
                 server: server.to_owned(),

@@ -176,7 +176,7 @@ impl Gateway {
         // A step run again (Baton stopped meanwhile) follows the task it made before.
         if as_task
             && let Some(source) = &out.call.input
-            && let Some(id) = source.recall_upstream_task(out.server).await
+            && let Some(id) = Box::pin(source.recall_upstream_task(out.server)).await
             && let Some(answer) = Box::pin(follow.reattach(&id)).await?
         {
             return Ok(answer);
