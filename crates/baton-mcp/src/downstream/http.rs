@@ -165,9 +165,12 @@ pub fn router(
             shutdown: shutdown.clone(),
         },
     });
-    let mcp = Router::new().fallback(mcp_endpoint).with_state(endpoint);
+    // `/mcp` and anything under it, as plain routes: a nested router would strip the prefix
+    // and clone its services on every request.
+    let mcp = axum::routing::any(mcp_endpoint).with_state(endpoint);
     let mut app = Router::new()
-        .nest("/mcp", mcp)
+        .route("/mcp", mcp.clone())
+        .route("/mcp/{*rest}", mcp)
         .merge(sse::router(gateway, shutdown, sessions, auth.clone()))
         .merge(extra.inside);
     if let Some(auth) = auth {
