@@ -189,23 +189,28 @@ pub fn router(
             }),
         );
     }
-    // The Host/Origin guard and the response count are one layer: each `from_fn` layer
-    // costs a boxed future and a service clone per request.
-    app.merge(extra.public)
-        .layer(DefaultBodyLimit::max(access.max_body_bytes))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            let access = guard_access.clone();
-            async move {
-                match guard(&access, request.headers()) {
-                    Some(refused) => refused,
-                    None => count_response(next.run(request).await),
-                }
-            }
-        }))
+    let app = app
+        .merge(extra.public)
+        .layer(DefaultBodyLimit::max(access.max_body_bytes));
+    guarded(app, guard_access)
         // Routes the application adds (webhooks) come from other machines under other host
         // names and prove themselves (a secret), so the Host/Origin guard (against DNS
         // rebinding of the MCP endpoints) does not apply to them; each has its own limits.
         .merge(extra.outside_guard)
+}
+
+/// `app` behind the Host/Origin guard, its responses counted: one layer, since each
+/// `from_fn` layer costs a boxed future and a service clone per request.
+fn guarded(app: Router, access: Arc<HttpAccess>) -> Router {
+    app.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let access = access.clone();
+        async move {
+            match guard(&access, request.headers()) {
+                Some(refused) => refused,
+                None => count_response(next.run(request).await),
+            }
+        }
+    }))
 }
 
 /// DNS-rebinding protection: a bad `Host` or a foreign `Origin` is refused before routing.

@@ -253,50 +253,21 @@ impl Gateway {
             .relay
             .begin_call(call.peer.clone(), call.input.clone());
         let peer = connection.session.peer();
-        let modern = connection.is_modern();
-        let mut options = PeerRequestOptions::no_options();
-        let mut shared = None;
-        if modern {
-            let wanted = bridge::MetaFor::new(call.capabilities.as_ref(), call.log_level, tasks);
-            match &connection.direct {
-                // With the client context rmcp would add, as the connection last built it
-                // (and wrote it).
-                Some(_) => shared = Some(connection.direct_meta(wanted)),
-                None => options.meta = Some(wanted.meta()),
-            }
-        }
-        // The attempt's trace context travels to the server in `_meta` (W3C keys).
-        let mut context = crate::trace::current_context();
-        if context.is_empty() {
-            context = call.trace_passthrough.clone();
-        }
-        if !context.is_empty() {
-            let meta = options.meta.get_or_insert_with(|| {
-                shared
-                    .take()
-                    .map(|shared| shared.object.clone())
-                    .unwrap_or_default()
-            });
-            for (key, value) in context {
-                meta.0.0.insert(key, serde_json::Value::String(value));
-            }
-        }
+        let meta = outgoing_meta(connection, call, tasks);
         // A stdio server's request is written beside rmcp's service loop (`lines::direct`),
         // with the client metadata rmcp would add for a 2026-07-28 server.
         let sent = match &connection.direct {
-            Some(direct) => {
-                let meta = match shared {
-                    Some(shared) => Some(direct::Meta::Shared(shared)),
-                    None => options.meta.map(direct::Meta::Built),
-                };
-                direct.send(request, meta).await.map(Sent::Direct)
-            }
+            Some(direct) => direct.send(request, meta).await.map(Sent::Direct),
             // Boxed (here and in the other ways through rmcp below): rmcp's futures are
             // kilobytes, and held inline they would grow every future around this one, which
             // is copied whole as it is boxed and moved on each call.
-            None => Box::pin(peer.send_request_with_option(request, options))
-                .await
-                .map(Sent::Rmcp),
+            None => {
+                let mut options = PeerRequestOptions::no_options();
+                options.meta = meta.map(direct::Meta::into_object);
+                Box::pin(peer.send_request_with_option(request, options))
+                    .await
+                    .map(Sent::Rmcp)
+            }
         }
         .map_err(|error| GatewayError::from_service(server, error))?;
         let (request_id, progress_token) = sent.ids();
@@ -350,6 +321,32 @@ impl Gateway {
         bridge::normalize_result(&mut result);
         Ok(result)
     }
+}
+
+/// The `_meta` Baton adds to a request for `call`: for a 2026-07-28 server what it relays
+/// of the caller (for a stdio server with the client context rmcp would add, shared by the
+/// connection's calls while it stays the same), and the attempt's trace context (W3C keys).
+fn outgoing_meta(connection: &Connection, call: &CallContext, tasks: bool) -> Option<direct::Meta> {
+    let mut meta = None;
+    if connection.is_modern() {
+        let wanted = bridge::MetaFor::new(call.capabilities.as_ref(), call.log_level, tasks);
+        meta = Some(match &connection.direct {
+            Some(_) => direct::Meta::Shared(connection.direct_meta(wanted)),
+            None => direct::Meta::Built(wanted.meta()),
+        });
+    }
+    let mut context = crate::trace::current_context();
+    if context.is_empty() {
+        context = call.trace_passthrough.clone();
+    }
+    if context.is_empty() {
+        return meta;
+    }
+    let mut built = meta.map(direct::Meta::into_object).unwrap_or_default();
+    for (key, value) in context {
+        built.0.0.insert(key, serde_json::Value::String(value));
+    }
+    Some(direct::Meta::Built(built))
 }
 
 /// A request on its way to a server: through rmcp's peer, or written directly.

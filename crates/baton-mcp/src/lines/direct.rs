@@ -181,6 +181,16 @@ pub enum Meta {
     Shared(Arc<SharedMeta>),
 }
 
+impl Meta {
+    /// The object itself (a shared one cloned).
+    pub fn into_object(self) -> RequestMetaObject {
+        match self {
+            Meta::Built(object) => object,
+            Meta::Shared(shared) => shared.object.clone(),
+        }
+    }
+}
+
 /// A `_meta` many requests carry, with its members already written as JSON.
 pub struct SharedMeta {
     pub object: RequestMetaObject,
