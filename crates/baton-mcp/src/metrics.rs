@@ -1,5 +1,6 @@
-//! Baton's Prometheus metrics recorded on the request path (the `metrics` facade; a no-op
-//! until the application installs a recorder and says so, [`recorder_installed`]). Every name is here and in docs/METRICS.md.
+//! Baton's Prometheus metrics recorded on the request path (the `metrics` facade; nothing
+//! is recorded on the call path until the application installs a recorder and says so,
+//! [`recorder_installed`]). Every name is here and in docs/METRICS.md.
 //! Label values are bounded: server and tool names come from the catalog (a name the
 //! catalog does not route is `unknown`), outcomes and methods from fixed lists.
 //!
@@ -63,7 +64,6 @@ pub fn tool_labels<'c>(catalog: &'c Catalog, name: &str) -> (&'c str, &'c str) {
 
 /// One tool call a client made, with its outcome (see [`crate::audit::AuditRecord::outcome`]).
 pub fn tool_call(server: &str, tool: &str, outcome: &'static str, took: Duration) {
-    // No recorder: nothing to record (and no labels to build for the facade's no-op).
     if let Some(kept) = kept() {
         kept.tool(server, tool).record(outcome, took);
     }
@@ -100,25 +100,24 @@ pub fn request(method: &str, transport: &'static str) {
         .position(|known| *known == method)
         .unwrap_or(METHODS.len());
     let method = METHODS.get(index).copied().unwrap_or("other");
-    let by_transport = TRANSPORTS.iter().position(|known| *known == transport);
-    match (kept(), by_transport) {
-        (Some(kept), Some(by_transport)) => kept.requests[index][by_transport]
-            .get_or_init(
-                || metrics::counter!(REQUESTS, "method" => method, "transport" => transport),
-            )
-            .increment(1),
-        _ => metrics::counter!(REQUESTS, "method" => method, "transport" => transport).increment(1),
-    }
+    let (Some(kept), Some(by_transport)) = (
+        kept(),
+        TRANSPORTS.iter().position(|known| *known == transport),
+    ) else {
+        return;
+    };
+    kept.requests[index][by_transport]
+        .get_or_init(|| metrics::counter!(REQUESTS, "method" => method, "transport" => transport))
+        .increment(1);
 }
 
 /// An HTTP response of the MCP endpoints, by status code.
 pub fn http_response(status: u16) {
     let (index, label) = status_label(status);
-    match kept() {
-        Some(kept) => kept.responses[index]
+    if let Some(kept) = kept() {
+        kept.responses[index]
             .get_or_init(|| metrics::counter!(HTTP_RESPONSES, "status" => label))
-            .increment(1),
-        None => metrics::counter!(HTTP_RESPONSES, "status" => label).increment(1),
+            .increment(1);
     }
 }
 
@@ -164,8 +163,8 @@ const STATUS_LABELS: [&str; NAMED_STATUSES + 5] = [
 
 const TRANSPORTS: [&str; 2] = ["streamable_http", "sse"];
 
-/// Set once the application's recorder is installed. Handles taken before then are the
-/// facade's no-ops, so none is kept until it is set; after it, the request path's
+/// Set once the application's recorder is installed. Handles taken before then would be the
+/// facade's no-ops, so nothing is recorded (nor kept) until it is set; after it, the request path's
 /// handles are registered once and kept ([`Kept`]) instead of being looked up by their
 /// labels on every call (the facade hashes and compares every label each time).
 static RECORDING: AtomicBool = AtomicBool::new(false);

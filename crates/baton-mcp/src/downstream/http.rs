@@ -339,7 +339,7 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
         }
     };
     // A tools/call is decoded here once, for the direct paths: that also proves the body
-    // JSON. Else one parse reads the method and checks the whole body is JSON; a batch (not
+    // is JSON. Else one parse reads the method and checks the whole body is JSON; a batch (not
     // an object) is checked on its own.
     let mut decoded = super::direct::decode_call(&bytes);
     let method = match decoded {

@@ -117,30 +117,21 @@ impl DirectRequests<ServerJsonRpcMessage> {
     ) -> Result<Sent, ServiceError> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let progress_token = ProgressToken(NumberOrString::Number(number));
-        let mut written = None;
-        let meta = match meta {
-            // A request with no `_meta` of its own takes the shared one as written.
-            Some(Meta::Shared(shared)) if super::decode::writes_plainly(&request) => {
-                written = Some(shared);
+        // A plain call with no `_meta` of its own takes a shared one as written; any other
+        // request gets the object merged into its own.
+        let written = match meta {
+            Some(Meta::Shared(shared)) if super::decode::writes_plainly(&request) => Some(shared),
+            meta => {
+                let own = request.get_meta_mut();
+                match meta.map(Meta::into_object) {
+                    Some(meta) if own.is_empty() => *own = meta,
+                    Some(meta) => own.extend(meta),
+                    None => {}
+                }
+                own.set_progress_token(progress_token.clone());
                 None
             }
-            Some(Meta::Shared(shared)) => Some(shared.object.clone()),
-            Some(Meta::Built(meta)) => Some(meta),
-            None => None,
         };
-        if let Some(meta) = meta {
-            let own = request.get_meta_mut();
-            if own.is_empty() {
-                *own = meta;
-            } else {
-                own.extend(meta);
-            }
-        }
-        if written.is_none() {
-            request
-                .get_meta_mut()
-                .set_progress_token(progress_token.clone());
-        }
         let (sender, answer) = oneshot::channel();
         match lock(&self.pending).as_mut() {
             Some(pending) => pending.insert(number, sender),
