@@ -384,6 +384,15 @@ fn origin_of(headers: &HeaderMap) -> String {
 /// otherwise puts the principal (and the authenticator, for the call budget) in its
 /// extensions.
 pub async fn require(auth: Arc<Authenticator>, mut request: Request, next: Next) -> Response {
+    match admit(auth, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused,
+    }
+}
+
+/// [`require`]'s check: the refusal to answer, or the principal (and authenticator) put in
+/// `request`'s extensions.
+pub(super) async fn admit(auth: Arc<Authenticator>, request: &mut Request) -> Result<(), Response> {
     let origin = origin_of(request.headers());
     let resource = format!("{origin}/mcp");
     let metadata = format!("{origin}/.well-known/oauth-protected-resource/mcp");
@@ -393,7 +402,7 @@ pub async fn require(auth: Arc<Authenticator>, mut request: Request, next: Next)
                 if !super::browser::csrf_ok(request.method(), request.headers(), &session) {
                     tracing::warn!(path = %request.uri().path(), principal = %principal.name, "refused a change without the session's CSRF token");
                     let body = json!({ "error": "csrf", "error_description": "a change made with the session cookie needs the X-CSRF-Token header (the baton_csrf cookie's value)" });
-                    return (StatusCode::FORBIDDEN, Json(body)).into_response();
+                    return Err((StatusCode::FORBIDDEN, Json(body)).into_response());
                 }
                 request.extensions_mut().insert(session);
                 Ok(principal)
@@ -406,7 +415,7 @@ pub async fn require(auth: Arc<Authenticator>, mut request: Request, next: Next)
         Ok(principal) => {
             request.extensions_mut().insert(principal);
             request.extensions_mut().insert(auth);
-            next.run(request).await
+            Ok(())
         }
         Err(refusal) => {
             let (status, error, reason) = refusal_parts(refusal);
@@ -418,7 +427,7 @@ pub async fn require(auth: Arc<Authenticator>, mut request: Request, next: Next)
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, auth.challenge(&metadata, error));
-            response
+            Err(response)
         }
     }
 }

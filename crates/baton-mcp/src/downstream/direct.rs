@@ -194,13 +194,13 @@ impl Call {
             }
             let mut answer = log.events.pop()?;
             log.events.push(ServerSseMessage::new(
-                format!("{}/{}", at - 1, self.stream),
+                event_id(at - 1, self.stream),
                 message,
             ));
-            answer.event_id = Some(format!("{at}/{}", self.stream));
+            answer.event_id = Some(event_id(at, self.stream));
             log.events.push(answer);
         } else {
-            let id = format!("{at}/{}", self.stream);
+            let id = event_id(at, self.stream);
             log.events.push(ServerSseMessage::new(id, message));
             log.done = done;
         }
@@ -208,6 +208,15 @@ impl Call {
         self.changed.notify_waiters();
         None
     }
+}
+
+/// The SSE event id of a stream's event `index`: `<index>/<stream>`.
+fn event_id(index: usize, stream: u64) -> String {
+    let mut id = String::with_capacity(24);
+    id.push_str(itoa::Buffer::new().format(index));
+    id.push('/');
+    id.push_str(itoa::Buffer::new().format(stream));
+    id
 }
 
 /// What a direct call needs from the session manager: the session, its stream number, the
@@ -310,22 +319,21 @@ pub(super) async fn serve(
 ) -> axum::response::Response {
     // As rmcp's service loop does: the request's `_meta` and extensions become the context's.
     let mut meta = std::mem::take(request.get_meta_mut());
+    let mut context = RequestContext::new(id.clone(), start.peer);
     let call = Arc::new(Call {
         id: id.clone(),
         stream: start.stream,
         progress: meta.get_progress_token(),
-        cancel: CancellationToken::new(),
+        // The context's own token: a cancellation reaches the handler through it.
+        cancel: context.ct.clone(),
         log: Mutex::default(),
         changed: tokio::sync::Notify::new(),
     });
-    lock(&call.log).events.push(ServerSseMessage::priming(
-        format!("0/{}", start.stream),
-        RETRY,
-    ));
+    lock(&call.log)
+        .events
+        .push(ServerSseMessage::priming(event_id(0, start.stream), RETRY));
     lock(&start.session.calls).push(call.clone());
 
-    let mut context = RequestContext::new(id.clone(), start.peer);
-    context.ct = call.cancel.clone();
     std::mem::swap(&mut context.meta, &mut meta);
     std::mem::swap(&mut context.extensions, request.extensions_mut());
     context.extensions.insert(parts);
@@ -581,8 +589,9 @@ pub(super) fn render_into(bytes: &mut Vec<u8>, event: &ServerSseMessage) {
         bytes.push(b'\n');
     }
     if let Some(retry) = event.retry {
-        use std::io::Write as _;
-        let _ = writeln!(bytes, "retry: {}", retry.as_millis());
+        bytes.extend_from_slice(b"retry: ");
+        bytes.extend_from_slice(itoa::Buffer::new().format(retry.as_millis()).as_bytes());
+        bytes.push(b'\n');
     }
     bytes.push(b'\n');
 }

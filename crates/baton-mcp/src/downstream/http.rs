@@ -104,14 +104,15 @@ pub fn sessions_for(gateway: &Gateway) -> Arc<super::sessions::Sessions> {
     )
 }
 
-/// The whole HTTP application.
-pub fn router(
+/// The whole HTTP application: its routes, with `POST /mcp` taken straight to its handler
+/// ([`Front`]).
+pub fn application(
     gateway: Arc<Gateway>,
     access: HttpAccess,
     shutdown: CancellationToken,
     sessions: Arc<super::sessions::Sessions>,
     extra: ExtraRoutes,
-) -> Router {
+) -> Front {
     // Host and Origin are checked once, for every route, by `guard` below; rmcp's own
     // copy of the check is turned off (axum clones the service, lists and all, per request).
     let mut config = StreamableHttpServerConfig::default()
@@ -167,13 +168,13 @@ pub fn router(
     });
     // `/mcp` and anything under it, as plain routes: a nested router would strip the prefix
     // and clone its services on every request.
-    let mcp = axum::routing::any(mcp_endpoint).with_state(endpoint);
+    let mcp = axum::routing::any(mcp_endpoint).with_state(endpoint.clone());
     let mut app = Router::new()
         .route("/mcp", mcp.clone())
         .route("/mcp/{*rest}", mcp)
         .merge(sse::router(gateway, shutdown, sessions, auth.clone()))
         .merge(extra.inside);
-    if let Some(auth) = auth {
+    if let Some(auth) = auth.clone() {
         let check = auth.clone();
         app = app
             .layer(middleware::from_fn(move |request: Request, next: Next| {
@@ -192,11 +193,71 @@ pub fn router(
     let app = app
         .merge(extra.public)
         .layer(DefaultBodyLimit::max(access.max_body_bytes));
-    guarded(app, guard_access)
+    let router = guarded(app, guard_access.clone())
         // Routes the application adds (webhooks) come from other machines under other host
         // names and prove themselves (a secret), so the Host/Origin guard (against DNS
         // rebinding of the MCP endpoints) does not apply to them; each has its own limits.
-        .merge(extra.outside_guard)
+        .merge(extra.outside_guard);
+    Front(Arc::new(FrontParts {
+        router,
+        endpoint,
+        access: guard_access,
+        auth,
+    }))
+}
+
+/// The HTTP application as one service: `POST /mcp` — every request a client sends —
+/// goes straight to its handler through the same checks in the same order as the router's
+/// layers (the Host/Origin guard, authentication when configured, the handler, the
+/// response counted); anything else goes to the router. axum's router clones each route's
+/// boxed stack of layers and boxes a future per layer on every request (BENCHMARKS.md,
+/// "Less work per call", G).
+#[derive(Clone)]
+pub struct Front(Arc<FrontParts>);
+
+struct FrontParts {
+    router: Router,
+    endpoint: Arc<Endpoint>,
+    access: Arc<HttpAccess>,
+    auth: Option<Arc<super::auth::Authenticator>>,
+}
+
+impl FrontParts {
+    /// `POST /mcp`, as the router would serve it.
+    async fn post_mcp(&self, mut request: Request) -> Response {
+        if let Some(refused) = guard(&self.access, request.headers()) {
+            return refused;
+        }
+        if let Some(auth) = &self.auth
+            && let Err(refused) = super::auth::admit(auth.clone(), &mut request).await
+        {
+            return count_response(refused);
+        }
+        count_response(check_json_body(request, &self.endpoint).await)
+    }
+}
+
+impl tower_service::Service<Request> for Front {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let parts = self.0.clone();
+        if request.method() == axum::http::Method::POST && request.uri().path() == "/mcp" {
+            Box::pin(async move { Ok(parts.post_mcp(request).await) })
+        } else {
+            let mut router = parts.router.clone();
+            Box::pin(async move { tower_service::Service::call(&mut router, request).await })
+        }
+    }
 }
 
 /// `app` behind the Host/Origin guard, its responses counted: one layer, since each
@@ -516,14 +577,14 @@ pub async fn serve(
     extra: ExtraRoutes,
 ) -> std::io::Result<()> {
     let access = HttpAccess::from_config(&gateway);
-    let app = router(gateway, access, end_sessions, sessions, extra);
+    let app = application(gateway, access, end_sessions, sessions, extra);
     // Streamed (SSE) answers are several small writes: without TCP_NODELAY the later ones
     // wait for the client's delayed ACK (~40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
     // Each request knows its client's address (`serve.sessions.per_client`).
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = axum::ServiceExt::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
         .await

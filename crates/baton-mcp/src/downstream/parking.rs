@@ -24,7 +24,6 @@
 //! `init_timeout`, shutdown) frees its record and place.
 
 use std::{
-    collections::HashMap,
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll},
@@ -71,7 +70,8 @@ pub struct Parking {
     inner: LocalSessionManager,
     /// Itself, for the streams and transports it hands out.
     this: std::sync::Weak<Parking>,
-    records: Mutex<HashMap<SessionId, Record>>,
+    /// Keyed by ids Baton generated (a client only looks them up), so a fast hash will do.
+    records: Mutex<crate::FastMap<SessionId, Record>>,
     gateway: Arc<Gateway>,
     idle_timeout: Duration,
     init_timeout: Duration,
@@ -169,7 +169,7 @@ impl Parking {
         Arc::new_cyclic(|this| Parking {
             inner,
             this: this.clone(),
-            records: Mutex::new(HashMap::new()),
+            records: Mutex::default(),
             gateway,
             idle_timeout,
             init_timeout,
@@ -185,7 +185,7 @@ impl Parking {
         &self.legacy_tasks
     }
 
-    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Record>> {
+    fn records(&self) -> std::sync::MutexGuard<'_, crate::FastMap<SessionId, Record>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -152,7 +152,6 @@ impl Gateway {
         let route = catalog
             .tool_routes
             .get(name)
-            .cloned()
             .ok_or_else(|| self.missing_tool(name))?;
         let mode = call
             .mode
@@ -185,7 +184,7 @@ impl Gateway {
         }
         if let Some(set) = set {
             // Boxed: Baton's own tools' future would otherwise enlarge every proxied call's.
-            return Box::pin(self.call_set(set.as_ref(), &route, params, scope, call, mode)).await;
+            return Box::pin(self.call_set(set.as_ref(), route, params, scope, call, mode)).await;
         }
         Box::pin(self.call_upstream(topology, &catalog, route, params, scope, call)).await
     }
@@ -225,7 +224,7 @@ impl Gateway {
         &self,
         topology: &Topology,
         catalog: &crate::catalog::Catalog,
-        route: crate::catalog::Route,
+        route: &crate::catalog::Route,
         mut params: CallToolRequestParams,
         scope: &SessionScope,
         call: &CallContext,

@@ -15,7 +15,10 @@ use rmcp::{
     },
     service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage},
 };
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Serialize,
+    de::{Error as _, IgnoredAny, MapAccess, Visitor},
+};
 use serde_json::value::RawValue;
 
 /// How a side of a connection decodes the lines it reads and encodes those it writes.
@@ -216,15 +219,20 @@ pub(crate) fn call_tool_line_with(
     call: &CallToolRequest,
     members: &str,
 ) -> serde_json::Result<Vec<u8>> {
-    use std::io::Write as _;
     let params = &call.params;
     let mut line = Vec::with_capacity(160 + members.len());
-    let comma = if members.is_empty() { "" } else { "," };
-    write!(
-        line,
-        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"_meta":{{{members}{comma}"progressToken":{id}}},"name":"#
-    )
-    .map_err(serde_json::Error::io)?;
+    let mut number = itoa::Buffer::new();
+    let id = number.format(id).as_bytes();
+    line.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    line.extend_from_slice(id);
+    line.extend_from_slice(br#","method":"tools/call","params":{"_meta":{"#);
+    line.extend_from_slice(members.as_bytes());
+    if !members.is_empty() {
+        line.push(b',');
+    }
+    line.extend_from_slice(br#""progressToken":"#);
+    line.extend_from_slice(id);
+    line.extend_from_slice(br#"},"name":"#);
     serde_json::to_writer(&mut line, params.name.as_ref())?;
     if let Some(arguments) = &params.arguments {
         line.extend_from_slice(br#","arguments":"#);
@@ -242,83 +250,143 @@ pub(crate) fn call_tool_line_with(
     Ok(line)
 }
 
-/// A JSON-RPC answer, its result left unparsed.
-#[derive(Deserialize)]
-struct Answer<'a> {
-    #[serde(borrow)]
-    jsonrpc: &'a str,
-    id: RequestId,
-    #[serde(borrow)]
-    result: &'a RawValue,
-    method: Option<serde::de::IgnoredAny>,
-    error: Option<serde::de::IgnoredAny>,
-}
-
 /// `line` as the answer to a `tools/call`, when it surely is one (else `None`, and the
 /// general decoding decides).
 pub(crate) fn call_tool_answer(line: &[u8]) -> Option<ServerJsonRpcMessage> {
-    let answer: Answer<'_> = serde_json::from_slice(line).ok()?;
-    if answer.jsonrpc != "2.0" || answer.method.is_some() || answer.error.is_some() {
-        return None;
-    }
-    let fields: Vec<(&str, &RawValue)> = serde_json::from_str::<KeyedRaw<'_>>(answer.result.get())
-        .ok()?
-        .0;
-    let result = call_tool_result(&fields)?;
+    let Answer { id, result } = serde_json::from_slice(line).ok()?;
     Some(ServerJsonRpcMessage::response(
         ServerResult::CallToolResult(result),
-        answer.id,
+        id,
     ))
 }
 
-/// A tool result's members (`fields`) as rmcp's `CallToolResult` would read them, when
-/// nothing about them is unusual: known keys once each, `content` present, `resultType`
-/// `complete`, no subscription id in `_meta`. Read member by member (each value once), and
-/// plain text blocks without serde's buffering of a tagged union.
-fn call_tool_result(fields: &[(&str, &RawValue)]) -> Option<CallToolResult> {
-    let mut result = CallToolResult::default();
-    result.result_type = None;
-    let mut seen = [false; 5];
-    for (key, value) in fields {
-        let index = match *key {
-            "content" => {
-                let blocks: Vec<&RawValue> = serde_json::from_str(value.get()).ok()?;
-                result.content = blocks
-                    .into_iter()
-                    .map(content_block)
-                    .collect::<Option<_>>()?;
-                0
+/// A JSON-RPC 2.0 answer whose result is a plain tool result ([`ToolResult`]), read in one
+/// pass: members in any order, unknown ones ignored, each known one once, no `method` or
+/// `error` member (not even a null one); anything else fails to decode.
+struct Answer {
+    id: RequestId,
+    result: CallToolResult,
+}
+
+impl<'de> Deserialize<'de> for Answer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Envelope;
+        impl<'de> Visitor<'de> for Envelope {
+            type Value = Answer;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON-RPC answer")
             }
-            "structuredContent" => {
-                result.structured_content = Some(serde_json::from_str(value.get()).ok()?);
-                1
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Answer, A::Error> {
+                let (mut version, mut id, mut result) = (None, None, None);
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    match key {
+                        "jsonrpc" => once(&mut version, map.next_value::<&'de str>()?)?,
+                        "id" => once(&mut id, map.next_value::<RequestId>()?)?,
+                        "result" => once(&mut result, map.next_value::<ToolResult>()?.0)?,
+                        // A request or an error (even a null one), not this answer.
+                        "method" | "error" => return Err(A::Error::custom("not an answer")),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                match (version, id, result) {
+                    (Some("2.0"), Some(id), Some(result)) => Ok(Answer { id, result }),
+                    _ => Err(A::Error::custom("not a JSON-RPC 2.0 tool answer")),
+                }
             }
-            "isError" => {
-                result.is_error = serde_json::from_str(value.get()).ok()?;
-                2
-            }
-            "resultType" if value.get() == "\"complete\"" => {
-                result.result_type = Some(rmcp::model::ResultType::COMPLETE);
-                3
-            }
-            // A subscription's result carries its id there; any other `_meta` is the
-            // result's own.
-            "_meta"
-                if !value
-                    .get()
-                    .contains("io.modelcontextprotocol/subscriptionId") =>
-            {
-                result.meta = serde_json::from_str(value.get()).ok()?;
-                4
-            }
-            _ => return None,
-        };
-        // A repeated key: rmcp's reading refuses it, and the general decoding decides.
-        if std::mem::replace(&mut seen[index], true) {
-            return None;
         }
+        deserializer.deserialize_map(Envelope)
     }
-    seen[0].then_some(result)
+}
+
+/// Sets `slot` to `value`, the first time only: a repeated member fails (as serde's derived
+/// structs and rmcp's reading refuse it), and the general decoding decides.
+fn once<T, E: serde::de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
+    match slot.replace(value) {
+        None => Ok(()),
+        Some(_) => Err(E::custom("a repeated member")),
+    }
+}
+
+/// A tool result as rmcp's `CallToolResult` would read it, when nothing about it is
+/// unusual: known members once each, `content` present, `resultType` `complete`, no
+/// subscription id in `_meta`. Plain text blocks are read without serde's buffering of a
+/// tagged union ([`content_block`]).
+struct ToolResult(CallToolResult);
+
+impl<'de> Deserialize<'de> for ToolResult {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = ToolResult;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a tool result")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolResult, A::Error> {
+                let mut result = CallToolResult::default();
+                result.result_type = None;
+                let (mut content, mut structured, mut is_error, mut kind, mut meta) =
+                    (None, None, None, None, None);
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    match key {
+                        "content" => once(&mut content, map.next_value::<Blocks>()?.0)?,
+                        "structuredContent" => once(&mut structured, map.next_value()?)?,
+                        "isError" => once(&mut is_error, map.next_value::<Option<bool>>()?)?,
+                        "resultType" => match map.next_value::<&'de str>()? {
+                            "complete" => once(&mut kind, rmcp::model::ResultType::COMPLETE)?,
+                            _ => return Err(A::Error::custom("not a complete result")),
+                        },
+                        // A subscription's result carries its id there; any other `_meta`
+                        // is the result's own.
+                        "_meta" => {
+                            let raw = map.next_value::<&'de RawValue>()?;
+                            if raw.get().contains("io.modelcontextprotocol/subscriptionId") {
+                                return Err(A::Error::custom("a subscription's result"));
+                            }
+                            let value =
+                                serde_json::from_str(raw.get()).map_err(A::Error::custom)?;
+                            once(&mut meta, value)?;
+                        }
+                        _ => return Err(A::Error::custom("an unknown member")),
+                    }
+                }
+                result.content = content.ok_or_else(|| A::Error::missing_field("content"))?;
+                result.structured_content = structured;
+                result.is_error = is_error.flatten();
+                result.result_type = kind;
+                result.meta = meta.flatten();
+                Ok(ToolResult(result))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// A result's `content`: each block [`content_block`].
+struct Blocks(Vec<ContentBlock>);
+
+impl<'de> Deserialize<'de> for Blocks {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> Visitor<'de> for Items {
+            type Value = Blocks;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a list of content blocks")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> Result<Blocks, A::Error> {
+                let mut blocks = Vec::with_capacity(items.size_hint().unwrap_or(1));
+                while let Some(raw) = items.next_element::<&'de RawValue>()? {
+                    blocks.push(content_block(raw).ok_or_else(|| A::Error::custom("not a block"))?);
+                }
+                Ok(Blocks(blocks))
+            }
+        }
+        deserializer.deserialize_seq(Items)
+    }
 }
 
 /// One content block: `{"type":"text","text":…}` directly, any other the general way.
@@ -333,33 +401,6 @@ fn content_block(raw: &RawValue) -> Option<ContentBlock> {
     match serde_json::from_str::<Text<'_>>(raw.get()) {
         Ok(Text { kind: "text", text }) => Some(ContentBlock::text(text)),
         _ => serde_json::from_str(raw.get()).ok(),
-    }
-}
-
-/// An object's members in order, values unparsed (keys with escapes are not borrowed, and
-/// fail: the general decoding takes such a line).
-struct KeyedRaw<'a>(Vec<(&'a str, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for KeyedRaw<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> serde::de::Visitor<'de> for Members {
-            type Value = KeyedRaw<'de>;
-            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-                formatter.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(4);
-                while let Some(member) = map.next_entry::<&'de str, &'de RawValue>()? {
-                    members.push(member);
-                }
-                Ok(KeyedRaw(members))
-            }
-        }
-        deserializer.deserialize_map(Members)
     }
 }
 
@@ -381,6 +422,8 @@ mod tests {
             // Blocks read the general way beside plain text ones, escapes, nulls.
             r#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"text":"a\n\u00e9\"","type":"text"},{"type":"text","text":"b","annotations":{"priority":0.5}},{"type":"image","data":"AA==","mimeType":"image/png"},{"type":"text","text":"c","_meta":{"k":1}}],"isError":null,"structuredContent":null,"_meta":null}}"#,
             r#"{"jsonrpc":"2.0","id":5,"result":{"content":[],"isError":false,"structuredContent":[1,"x"]}}"#,
+            // The result first, an unknown member.
+            r#"{"result":{"isError":false,"content":[{"type":"text","text":"r"}]},"extra":[1,{"a":"]"}],"id":6,"jsonrpc":"2.0"}"#,
         ] {
             let direct = call_tool_answer(line.as_bytes()).expect("decoded directly");
             assert_eq!(
@@ -544,6 +587,14 @@ mod tests {
             // A repeated member, a content that is not a list of blocks.
             r#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true,"isError":false}}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{"content":null}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"result":{"content":[]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]},"result":{"content":[]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"resultType":"complete","resultType":"complete"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"resultType":"c\u006fmplete"}}"#,
+            r#"["2.0",1,{"content":[]}]"#,
+            // rmcp's reading refuses an answer with an `error` or `method`, even null.
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]},"error":null}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]},"method":null}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text"}]}}"#,
             "not json",
         ] {

@@ -16,12 +16,9 @@
 //! progress token: rmcp numbers its own requests and tokens from 0 as `u32`s, so the two
 //! never meet.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicI64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicI64, Ordering},
 };
 
 use futures::future::BoxFuture;
@@ -45,7 +42,7 @@ type WriteLine = Box<dyn Fn(Vec<u8>) -> BoxFuture<'static, std::io::Result<()>> 
 pub struct DirectRequests<M> {
     next: AtomicI64,
     /// `None` once the transport has ended: its answers can no longer come.
-    pending: Mutex<Option<HashMap<i64, oneshot::Sender<M>>>>,
+    pending: Mutex<Option<crate::FastMap<i64, oneshot::Sender<M>>>>,
     write: WriteLine,
     /// The error rmcp reports when the transport fails to send (the same words).
     send_error: fn(std::io::Error) -> ServiceError,
@@ -62,7 +59,7 @@ impl<M> DirectRequests<M> {
     ) -> Self {
         DirectRequests {
             next: AtomicI64::new(FIRST_ID),
-            pending: Mutex::new(Some(HashMap::new())),
+            pending: Mutex::new(Some(crate::FastMap::default())),
             write,
             send_error,
             max,
