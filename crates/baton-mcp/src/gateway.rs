@@ -431,17 +431,7 @@ impl Gateway {
         let relay = &connection.relay;
         let plan = self.plan(&topology, &server, None);
         let send = |request: rmcp::model::ClientRequest, label: &'static str| {
-            self.forward_with(
-                &topology,
-                plan,
-                label,
-                &server,
-                scope,
-                &call,
-                request,
-                |request| request,
-                |_, _, _| {},
-            )
+            self.forward_with(&topology, plan, label, &server, scope, &call, request)
         };
         if !subscribe {
             let still_watched = relay.remove_subscriber(&uri, &peer);

@@ -11,7 +11,7 @@ use rmcp::{
     service::{PeerRequestOptions, RequestHandle},
 };
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use tracing::Instrument;
 
@@ -36,23 +36,22 @@ pub struct Plan {
     pub upstream_task: bool,
 }
 
-/// One request on its way: where it goes and how it is built, for each attempt.
-pub(super) struct Outgoing<'r, B, A> {
+/// One request on its way: where it goes, for each attempt.
+pub(super) struct Outgoing<'r> {
     pub(super) topology: &'r Topology,
     pub(super) plan: Plan,
     pub(super) label: &'r str,
     pub(super) server: &'r str,
     pub(super) scope: &'r SessionScope,
     pub(super) call: &'r CallContext,
-    pub(super) build: &'r B,
-    pub(super) answer: &'r A,
 }
 
 impl Gateway {
-    /// Sends `params` (as built by `build`) to `server` following `plan`, on a replica of
-    /// the request's `topology`.
+    /// Sends `request` to `server` following `plan`, on a replica of the request's
+    /// `topology`. Every attempt sends the same request, borrowed (a stdio server's line is
+    /// written from it; only rmcp's way, and input rounds, take a copy).
     #[allow(clippy::too_many_arguments)] // the request's parts; a struct would only rename them
-    pub(super) async fn forward_with<P: Clone>(
+    pub(super) async fn forward_with(
         &self,
         topology: &Topology,
         plan: Plan,
@@ -60,9 +59,7 @@ impl Gateway {
         server: &str,
         scope: &SessionScope,
         call: &CallContext,
-        params: P,
-        build: impl Fn(P) -> ClientRequest,
-        answer: impl Fn(&mut P, Option<InputResponses>, Option<String>),
+        request: ClientRequest,
     ) -> Result<ServerResult, CallError> {
         let out = Outgoing {
             topology,
@@ -71,16 +68,15 @@ impl Gateway {
             server,
             scope,
             call,
-            build: &build,
-            answer: &answer,
         };
+        let request = &request;
         let Some(settings) = plan
             .retry
             .filter(|settings| settings.attempts > 1 && !call.single_attempt)
         else {
             // Boxed (here and below): the attempt's future is large, and every level that
             // holds it inline is copied whole as the call moves through the layers.
-            return Box::pin(self.attempt(&out, 1, params)).await;
+            return Box::pin(self.attempt(&out, 1, request)).await;
         };
         let policy = RetryPolicy {
             max_attempts: settings.attempts,
@@ -92,7 +88,7 @@ impl Gateway {
             if number > 1 {
                 tracing::info!(server, attempt = number, "retrying a request");
             }
-            let attempt = Box::pin(self.attempt(&out, number, params.clone()));
+            let attempt = Box::pin(self.attempt(&out, number, request));
             async move {
                 match attempt.await {
                     Ok(ServerResult::CallToolResult(result))
@@ -112,16 +108,12 @@ impl Gateway {
 
     /// One attempt, on the replica the balancer picks (or the session's owner), within the
     /// server's concurrency limit and breakers, timed and counted for that replica.
-    async fn attempt<P: Clone, B, A>(
+    async fn attempt(
         &self,
-        out: &Outgoing<'_, B, A>,
+        out: &Outgoing<'_>,
         number: u32,
-        params: P,
-    ) -> Result<ServerResult, CallError>
-    where
-        B: Fn(P) -> ClientRequest,
-        A: Fn(&mut P, Option<InputResponses>, Option<String>),
-    {
+        request: &ClientRequest,
+    ) -> Result<ServerResult, CallError> {
         let (server, label) = (out.server, out.label);
         // A client's own session stays on the replica that holds it.
         let owner = out.scope.owner(server).await;
@@ -143,13 +135,13 @@ impl Gateway {
         };
         let started = std::time::Instant::now();
         let span = if crate::trace::tracing_here() {
-            let method = crate::trace::method_of(&(out.build)(params.clone()));
+            let method = crate::trace::method_of(request);
             crate::trace::client_span(method, server, label, number)
         } else {
             tracing::Span::none()
         };
         let outcome =
-            Box::pin(self.forward_rounds(out, upstream, params, permit.unwrap_or(Permit::Normal)))
+            Box::pin(self.forward_rounds(out, upstream, request, permit.unwrap_or(Permit::Normal)))
                 .instrument(span.clone())
                 .await;
         match &outcome {
@@ -177,17 +169,13 @@ impl Gateway {
     /// [`Self::forward`], after a cheap probe when `permit` is a half-open breaker trial,
     /// driving `input_required` rounds itself when the client is legacy (modern clients get
     /// the `input_required` result and drive the rounds themselves).
-    async fn forward_rounds<P: Clone, B, A>(
+    async fn forward_rounds(
         &self,
-        out: &Outgoing<'_, B, A>,
+        out: &Outgoing<'_>,
         upstream: Option<&Arc<Upstream>>,
-        mut params: P,
+        request: &ClientRequest,
         permit: Permit,
-    ) -> Result<ServerResult, CallError>
-    where
-        B: Fn(P) -> ClientRequest,
-        A: Fn(&mut P, Option<InputResponses>, Option<String>),
-    {
+    ) -> Result<ServerResult, CallError> {
         let (server, call) = (out.server, out.call);
         let connection = self
             .connection_via(server, upstream, out.scope)
@@ -206,19 +194,18 @@ impl Gateway {
         // and for a call with an input source (a task's step): everything else is one
         // round (a modern client gets the `input_required` result and drives the rounds).
         if !((call.legacy || call.input.is_some()) && connection.is_modern()) {
-            return self
-                .forward_call(out, &connection, (out.build)(params))
-                .await;
+            return self.forward_call(out, &connection, request).await;
         }
+        // The next round's request, once the server asked for input.
+        let mut answered: Option<ClientRequest> = None;
         for round in 0..bridge::MAX_INPUT_ROUNDS {
-            match self
-                .forward_call(out, &connection, (out.build)(params.clone()))
-                .await?
-            {
+            let sending = answered.as_ref().unwrap_or(request);
+            match self.forward_call(out, &connection, sending).await? {
                 ServerResult::InputRequiredResult(input) => {
                     let (responses, state) =
                         Box::pin(answer_input(server, call, round, input)).await?;
-                    (out.answer)(&mut params, responses, state);
+                    let next = answered.get_or_insert_with(|| request.clone());
+                    with_input(next, responses, state);
                 }
                 other => return Ok(other),
             }
@@ -244,7 +231,7 @@ impl Gateway {
         &self,
         server: &str,
         connection: &Connection,
-        request: ClientRequest,
+        request: Cow<'_, ClientRequest>,
         call: &CallContext,
         timeouts: Timeouts,
         tasks: bool,
@@ -264,7 +251,7 @@ impl Gateway {
             None => {
                 let mut options = PeerRequestOptions::no_options();
                 options.meta = meta.map(direct::Meta::into_object);
-                Box::pin(peer.send_request_with_option(request, options))
+                Box::pin(peer.send_request_with_option(request.into_owned(), options))
                     .await
                     .map(Sent::Rmcp)
             }
@@ -320,6 +307,31 @@ impl Gateway {
         let mut result = result.map_err(|error| GatewayError::from_service(server, error))?;
         bridge::normalize_result(&mut result);
         Ok(result)
+    }
+}
+
+/// `request` with the input a server asked for (`input_required`) and the state it gave:
+/// the requests that take input rounds (a tool call, a prompt, a resource); any other is
+/// sent again as it was.
+fn with_input(
+    request: &mut ClientRequest,
+    responses: Option<InputResponses>,
+    state: Option<String>,
+) {
+    match request {
+        ClientRequest::CallToolRequest(call) => {
+            call.params.input_responses = responses;
+            call.params.request_state = state;
+        }
+        ClientRequest::GetPromptRequest(get) => {
+            get.params.input_responses = responses;
+            get.params.request_state = state;
+        }
+        ClientRequest::ReadResourceRequest(read) => {
+            read.params.input_responses = responses;
+            read.params.request_state = state;
+        }
+        _ => {}
     }
 }
 

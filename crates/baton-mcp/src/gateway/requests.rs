@@ -262,12 +262,7 @@ impl Gateway {
                 &route.server,
                 scope,
                 call,
-                params,
-                |params| ClientRequest::CallToolRequest(Request::new(params)),
-                |params, responses, state| {
-                    params.input_responses = responses;
-                    params.request_state = state;
-                },
+                ClientRequest::CallToolRequest(Request::new(params)),
             )
             .await?;
         match result {
@@ -310,12 +305,7 @@ impl Gateway {
                 &route.server,
                 scope,
                 &call,
-                params,
-                |params| ClientRequest::GetPromptRequest(Request::new(params)),
-                |params, responses, state| {
-                    params.input_responses = responses;
-                    params.request_state = state;
-                },
+                ClientRequest::GetPromptRequest(Request::new(params)),
             )
             .await?;
         match result {
@@ -347,12 +337,7 @@ impl Gateway {
                 &server,
                 scope,
                 &call,
-                params,
-                |params| ClientRequest::ReadResourceRequest(Request::new(params)),
-                |params, responses, state| {
-                    params.input_responses = responses;
-                    params.request_state = state;
-                },
+                ClientRequest::ReadResourceRequest(Request::new(params)),
             )
             .await?;
         match result {
@@ -401,9 +386,7 @@ impl Gateway {
                 &server,
                 scope,
                 &call,
-                params,
-                |params| ClientRequest::CompleteRequest(Request::new(params)),
-                |_, _, _| {},
+                ClientRequest::CompleteRequest(Request::new(params)),
             )
             .await?;
         match result {

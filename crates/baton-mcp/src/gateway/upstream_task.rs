@@ -22,7 +22,7 @@
 //! poll failed, or the future was dropped (a Baton task cancelled) — `tasks/cancel` is sent
 //! from a spawned task, and the server's answer is logged.
 
-use std::time::Duration;
+use std::{borrow::Cow, time::Duration};
 
 use baton_core::config::Timeouts;
 use rmcp::{
@@ -152,11 +152,11 @@ impl Gateway {
     /// One request of an attempt on `connection`: a `tools/call` the upstream runs as a
     /// task is sent as one and followed to its end; a task a modern server made of any
     /// call is followed too; anything else is answered by one [`Self::forward`].
-    pub(super) async fn forward_call<B, A>(
+    pub(super) async fn forward_call(
         &self,
-        out: &Outgoing<'_, B, A>,
+        out: &Outgoing<'_>,
         connection: &Connection,
-        request: ClientRequest,
+        request: &ClientRequest,
     ) -> Result<ServerResult, CallError> {
         let modern = connection.is_modern();
         let timeouts = out.plan.timeouts;
@@ -182,9 +182,9 @@ impl Gateway {
             return Ok(answer);
         }
         let request = if as_task && !modern {
-            legacy_task_call(request, timeouts.total)
+            Cow::Owned(legacy_task_call(request.clone(), timeouts.total))
         } else {
-            request
+            Cow::Borrowed(request)
         };
         let answer = self
             .forward(out.server, connection, request, out.call, timeouts, as_task)
@@ -454,7 +454,7 @@ impl Follow<'_> {
             .forward(
                 self.server,
                 self.connection,
-                request,
+                Cow::Owned(request),
                 self.call,
                 timeouts,
                 self.modern,

@@ -16,9 +16,12 @@
 //! progress token: rmcp numbers its own requests and tokens from 0 as `u32`s, so the two
 //! never meet.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicI64, Ordering},
+use std::{
+    borrow::Cow,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use futures::future::BoxFuture;
@@ -106,19 +109,29 @@ impl<M> DirectRequests<M> {
 impl DirectRequests<ServerJsonRpcMessage> {
     /// Sends `request` as rmcp's `Peer::send_request_with_option` would: `meta` (for a
     /// 2026-07-28 server, the client metadata rmcp adds, then Baton's) merged into its
-    /// `_meta`, and a progress token; the answer is awaited on the result.
+    /// `_meta`, and a progress token; the answer is awaited on the result. A plain call
+    /// (no `_meta` of its own) with no `meta` or a shared one is written from the borrowed
+    /// request; any other request is copied to have the object merged into its own.
     pub async fn send(
         self: &Arc<Self>,
-        mut request: ClientRequest,
+        request: Cow<'_, ClientRequest>,
         meta: Option<Meta>,
     ) -> Result<Sent, ServiceError> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let progress_token = ProgressToken(NumberOrString::Number(number));
-        // A plain call with no `_meta` of its own takes a shared one as written; any other
-        // request gets the object merged into its own.
-        let written = match meta {
-            Some(Meta::Shared(shared)) if super::decode::writes_plainly(&request) => Some(shared),
-            meta => {
+        let members = match &meta {
+            None => Some(""),
+            Some(Meta::Shared(shared)) => Some(shared.members.as_str()),
+            Some(Meta::Built(_)) => None,
+        };
+        let bytes = match (request.as_ref(), members) {
+            (ClientRequest::CallToolRequest(call), Some(members))
+                if super::decode::writes_plainly(&request) =>
+            {
+                super::decode::call_tool_line_with(number, call, members)
+            }
+            _ => {
+                let mut request = request.into_owned();
                 let own = request.get_meta_mut();
                 match meta.map(Meta::into_object) {
                     Some(meta) if own.is_empty() => *own = meta,
@@ -126,9 +139,20 @@ impl DirectRequests<ServerJsonRpcMessage> {
                     None => {}
                 }
                 own.set_progress_token(progress_token.clone());
-                None
+                RoleClient::encode(&ClientJsonRpcMessage::request(
+                    request,
+                    RequestId::Number(number),
+                ))
             }
         };
+        let mut bytes = bytes.map_err(|error| (self.send_error)(std::io::Error::other(error)))?;
+        if bytes.len() > self.max {
+            return Err((self.send_error)(super::request_too_large(
+                bytes.len(),
+                &self.peer,
+                self.max,
+            )));
+        }
         let (sender, answer) = oneshot::channel();
         match lock(&self.pending).as_mut() {
             Some(pending) => pending.insert(number, sender),
@@ -141,20 +165,6 @@ impl DirectRequests<ServerJsonRpcMessage> {
             answer,
             owner: self.clone(),
         };
-        let bytes = match (&written, &request) {
-            (Some(shared), ClientRequest::CallToolRequest(call)) => {
-                super::decode::call_tool_line_with(number, call, &shared.members)
-            }
-            _ => RoleClient::encode(&ClientJsonRpcMessage::request(request, sent.id.clone())),
-        };
-        let mut bytes = bytes.map_err(|error| (self.send_error)(std::io::Error::other(error)))?;
-        if bytes.len() > self.max {
-            return Err((self.send_error)(super::request_too_large(
-                bytes.len(),
-                &self.peer,
-                self.max,
-            )));
-        }
         bytes.push(b'\n');
         (self.write)(bytes).await.map_err(self.send_error)?;
         Ok(sent)
