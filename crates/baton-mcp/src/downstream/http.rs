@@ -104,17 +104,19 @@ pub fn sessions_for(gateway: &Gateway) -> Arc<super::sessions::Sessions> {
     )
 }
 
-/// The whole HTTP application: its routes, with `POST /mcp` taken straight to its handler
-/// ([`Front`]).
-pub fn application(
-    gateway: Arc<Gateway>,
-    access: HttpAccess,
-    shutdown: CancellationToken,
-    sessions: Arc<super::sessions::Sessions>,
-    extra: ExtraRoutes,
-) -> Front {
-    // Host and Origin are checked once, for every route, by `guard` below; rmcp's own
-    // copy of the check is turned off (axum clones the service, lists and all, per request).
+/// rmcp's streamable HTTP service over Baton's session manager ([`super::parking::Parking`],
+/// whose sweep is started here), and that manager.
+fn streamable_service(
+    gateway: &Arc<Gateway>,
+    access: &HttpAccess,
+    shutdown: &CancellationToken,
+) -> (
+    StreamableHttpService<DownstreamSession, super::parking::Parking>,
+    Arc<super::parking::Parking>,
+) {
+    // Host and Origin are checked once, for every route, by `guard` (in `Front` and the
+    // router); rmcp's own copy of the check is turned off (axum clones the service, lists
+    // and all, per request).
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(shutdown.child_token())
         .with_max_request_body_bytes(access.max_body_bytes)
@@ -144,6 +146,19 @@ pub fn application(
         manager.clone(),
         config,
     );
+    (streamable, manager)
+}
+
+/// The whole HTTP application: its routes, with `POST /mcp` taken straight to its handler
+/// ([`Front`]).
+pub fn application(
+    gateway: Arc<Gateway>,
+    access: HttpAccess,
+    shutdown: CancellationToken,
+    sessions: Arc<super::sessions::Sessions>,
+    extra: ExtraRoutes,
+) -> Front {
+    let (streamable, manager) = streamable_service(&gateway, &access, &shutdown);
     let auth = gateway
         .config()
         .serve
@@ -210,8 +225,9 @@ pub fn application(
 /// goes straight to its handler through the same checks in the same order as the router's
 /// layers (the Host/Origin guard, authentication when configured, the handler, the
 /// response counted); anything else goes to the router. axum's router clones each route's
-/// boxed stack of layers and boxes a future per layer on every request (BENCHMARKS.md,
-/// "Less work per call", G).
+/// boxed stack of layers and boxes a future per layer on every request (BENCHMARKS.md, "The
+/// router bypassed for `POST /mcp`"). A layer added to the router for `/mcp` must be added
+/// to `FrontParts::post_mcp` too.
 #[derive(Clone)]
 pub struct Front(Arc<FrontParts>);
 
