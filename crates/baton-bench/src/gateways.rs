@@ -80,12 +80,13 @@ struct Setup {
     idle: Duration,
 }
 
-/// Baton first (the reference), then each `--gateway NAME=COMMAND`.
+/// Baton first (the reference), then each `--baton-also NAME=PATH`, then each
+/// `--gateway NAME=COMMAND`.
 fn specs(args: &Args, paths: &Paths, config: &Path) -> anyhow::Result<Vec<Spec>> {
-    let mut specs = vec![Spec {
-        name: "baton".into(),
+    let baton = |name: &str, binary: &Path| Spec {
+        name: name.to_owned(),
         words: vec![
-            paths.baton.display().to_string(),
+            binary.display().to_string(),
             "serve".into(),
             "--http".into(),
             "127.0.0.1:{port}".into(),
@@ -93,7 +94,18 @@ fn specs(args: &Args, paths: &Paths, config: &Path) -> anyhow::Result<Vec<Spec>>
             config.display().to_string(),
         ],
         tool: "echo__echo",
-    }];
+    };
+    let mut specs = vec![baton("baton", &paths.baton)];
+    for given in &args.baton_also {
+        let Some((name, binary)) = given.split_once('=') else {
+            bail!("--baton-also {given:?}: expected NAME=PATH");
+        };
+        let binary = Path::new(binary.trim());
+        if name.trim().is_empty() || !binary.is_file() {
+            bail!("--baton-also {given:?}: expected NAME=PATH of a baton binary");
+        }
+        specs.push(baton(name.trim(), binary));
+    }
     for given in &args.gateway {
         let Some((name, command)) = given.split_once('=') else {
             bail!("--gateway {given:?}: expected NAME=COMMAND");
@@ -502,4 +514,58 @@ pub(crate) async fn run(args: &Args, paths: &Paths, temp: &Path) -> anyhow::Resu
         eprintln!("baton-bench: wrote {}", file.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn specs_of(extra: &[&str], baton: &Path) -> anyhow::Result<Vec<Spec>> {
+        let mut argv = vec!["baton-bench"];
+        argv.extend_from_slice(extra);
+        let args = Args::try_parse_from(argv)?;
+        let paths = Paths {
+            baton: baton.to_path_buf(),
+            echo: PathBuf::from("/bin/true"),
+        };
+        specs(&args, &paths, Path::new("/tmp/config.yaml"))
+    }
+
+    #[test]
+    fn another_baton_runs_on_the_same_config_after_the_reference_and_before_other_gateways() {
+        let other = tempfile::NamedTempFile::new().expect("a file");
+        let also = format!("baton old={}", other.path().display());
+        let specs = specs_of(
+            &[
+                "--gateway",
+                "relay=relay --listen 127.0.0.1:{port}",
+                "--baton-also",
+                &also,
+            ],
+            Path::new("/opt/baton"),
+        )
+        .expect("specs");
+        let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+        assert_eq!(names, ["baton", "baton old", "relay"]);
+        assert_eq!(specs[1].words[0], other.path().display().to_string());
+        assert_eq!(specs[1].words[1..], specs[0].words[1..]);
+        assert_eq!((specs[1].tool, specs[2].tool), ("echo__echo", "echo"));
+    }
+
+    #[test]
+    fn another_baton_must_name_an_existing_binary() {
+        let error = specs_of(
+            &["--baton-also", "old=/no/such/baton"],
+            Path::new("/opt/baton"),
+        )
+        .err()
+        .expect("refused");
+        assert!(error.to_string().contains("--baton-also"), "{error}");
+        let error = specs_of(&["--baton-also", "no-path"], Path::new("/opt/baton"))
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("expected NAME=PATH"), "{error}");
+    }
 }

@@ -149,6 +149,11 @@ struct Args {
     /// upstream as one shell command line). It must expose the upstream's `echo` tool.
     #[arg(long, value_name = "NAME=COMMAND")]
     gateway: Vec<String>,
+    /// Measure another `baton` binary side by side with this one, on the same config (repeat
+    /// for several): NAME=PATH, e.g. `--baton-also "baton 485f50c=/tmp/old/baton"` for an
+    /// A/B of two revisions in one run, taking turns. Implies the side-by-side mode.
+    #[arg(long, value_name = "NAME=PATH")]
+    baton_also: Vec<String>,
     /// With --gateway: seconds a gateway idles after its first `tools/list` before its RSS is read.
     #[arg(long, default_value_t = 2.0)]
     idle_secs: f64,
@@ -447,7 +452,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let path = temp.path().to_path_buf();
         (Some(temp), path)
     };
-    if !args.gateway.is_empty() {
+    if !args.gateway.is_empty() || !args.baton_also.is_empty() {
         gateways::run(&args, &paths, &temp_path).await?;
         return Ok(true);
     }

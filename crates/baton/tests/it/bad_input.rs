@@ -31,35 +31,49 @@ async fn broken_upstreams_fail_alone_with_clear_errors() {
     );
     let baton = BatonHttp::start(&config);
     let (client, _) = connect_http(&baton.mcp_url()).await;
-    let status = status(&client).await;
-    assert_eq!(status["everything"]["state"], "ready");
-    let error = |server: &str| {
-        status[server]["error"]
+    let mut status_now = status(&client).await;
+    assert_eq!(status_now["everything"]["state"], "ready");
+    // Every server is retried with backoff (restarted, or reconnected to), so between its
+    // down states (with the error) a broken server shows a new attempt ("connecting"):
+    // each one is taken as it was seen down, polling for a bounded time.
+    let down = |server: &Value| {
+        let state = server["state"].as_str().unwrap_or_default();
+        ["failed", "restarting", "quarantined"].contains(&state)
+    };
+    let mut seen = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        for name in ["missing", "refused", "dies"] {
+            if down(&status_now[name]) {
+                seen.entry(name).or_insert_with(|| status_now[name].clone());
+            }
+        }
+        if seen.len() == 3 || std::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status_now = status(&client).await;
+    }
+    let server = |name: &str| seen.get(name).unwrap_or(&status_now[name]).clone();
+    let error = |name: &str| {
+        server(name)["error"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     };
-    // Every server is retried with backoff (restarted, or reconnected to).
-    let down = |server: &str| {
-        let state = status[server]["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        ["failed", "restarting", "quarantined"].contains(&state.as_str())
-    };
-    assert!(down("missing"), "{}", status["missing"]);
+    assert!(down(&server("missing")), "{}", server("missing"));
     assert!(
         error("missing").contains("cannot start `/nonexistent/bin/mcp-server`"),
         "{}",
         error("missing")
     );
-    assert!(down("refused"), "{}", status["refused"]);
+    assert!(down(&server("refused")), "{}", server("refused"));
     assert!(
         error("refused").contains(&format!("127.0.0.1:{refused}")),
         "{}",
         error("refused")
     );
-    assert!(down("dies"), "{}", status["dies"]);
+    assert!(down(&server("dies")), "{}", server("dies"));
     assert!(
         error("dies").contains("handshake") && error("dies").contains("dying-during-initialize"),
         "the error should say the handshake failed and show stderr: {}",
