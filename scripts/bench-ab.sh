@@ -37,7 +37,7 @@ done
 [[ ${#REVS[@]} -gt 0 ]] || die "usage: scripts/bench-ab.sh [--no-floor] REV [REV ...] [-- baton-bench flags]"
 HAS_CONCURRENCY=0
 for arg in "${PASS[@]}"; do
-  [[ "$arg" == --concurrency* ]] && HAS_CONCURRENCY=1
+  if [[ "$arg" == --concurrency* ]]; then HAS_CONCURRENCY=1; fi
 done
 ((HAS_CONCURRENCY)) || PASS=(--concurrency 1,8 "${PASS[@]}")
 
