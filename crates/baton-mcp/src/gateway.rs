@@ -430,9 +430,6 @@ impl Gateway {
         let connection = self.connection(&topology, &server, scope).await?;
         let relay = &connection.relay;
         let plan = self.plan(&topology, &server, None);
-        let send = |request: rmcp::model::ClientRequest, label: &'static str| {
-            self.forward_with(&topology, plan, label, &server, scope, &call, request)
-        };
         if !subscribe {
             let still_watched = relay.remove_subscriber(&uri, &peer);
             if still_watched || connection.is_modern() {
@@ -442,7 +439,16 @@ impl Gateway {
             let request = rmcp::model::ClientRequest::UnsubscribeRequest(
                 rmcp::model::Request::new(rmcp::model::UnsubscribeRequestParams::new(uri)),
             );
-            send(request, "resources/unsubscribe").await?;
+            self.forward_with(
+                &topology,
+                plan,
+                "resources/unsubscribe",
+                &server,
+                scope,
+                &call,
+                &request,
+            )
+            .await?;
             return Ok(());
         }
         relay.add_subscriber(&uri, peer);
@@ -450,7 +456,16 @@ impl Gateway {
             let request = rmcp::model::ClientRequest::SubscribeRequest(rmcp::model::Request::new(
                 rmcp::model::SubscribeRequestParams::new(uri),
             ));
-            send(request, "resources/subscribe").await?;
+            self.forward_with(
+                &topology,
+                plan,
+                "resources/subscribe",
+                &server,
+                scope,
+                &call,
+                &request,
+            )
+            .await?;
             return Ok(());
         }
         if relay.is_watching(&uri) {

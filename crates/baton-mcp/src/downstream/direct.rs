@@ -312,11 +312,14 @@ pub(super) fn usual_media(headers: &http::HeaderMap) -> bool {
 /// (priming event, answer) is the response's one body, written with the headers in one
 /// write; else — progress, a request to the client, a long call, shutdown — the response
 /// starts then, and its body runs the handler on, sending each event as it comes.
-pub(super) async fn serve(
+///
+/// Not an `async fn`: what comes before the first wait is done here, so the future holds
+/// only the answer's body (an `async fn` would hold its arguments twice as well).
+pub(super) fn serve(
     (id, mut request): (RequestId, ClientRequest),
     parts: http::request::Parts,
     start: Start,
-) -> axum::response::Response {
+) -> impl Future<Output = axum::response::Response> + Send + use<> {
     // As rmcp's service loop does: the request's `_meta` and extensions become the context's.
     let mut meta = std::mem::take(request.get_meta_mut());
     let mut context = RequestContext::new(id.clone(), start.peer);
@@ -365,11 +368,13 @@ pub(super) async fn serve(
         on_end: Some(start.on_end),
         _answering: start.answering,
     };
-    let body = match body.answered_alone(&shutdown).await {
-        Some(whole) => axum::body::Body::from(whole),
-        None => axum::body::Body::from_stream(body),
-    };
-    sse_response(body)
+    async move {
+        let body = match body.answered_alone(&shutdown).await {
+            Some(whole) => axum::body::Body::from(whole),
+            None => axum::body::Body::from_stream(body),
+        };
+        sse_response(body)
+    }
 }
 
 /// An SSE answer with the headers rmcp sends with one (set as known names and values, not

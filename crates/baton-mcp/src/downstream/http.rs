@@ -240,12 +240,13 @@ struct FrontParts {
 
 impl FrontParts {
     /// `POST /mcp`, as the router would serve it.
-    async fn post_mcp(&self, mut request: Request) -> Response {
+    async fn post_mcp(self: Arc<Self>, mut request: Request) -> Response {
         if let Some(refused) = guard(&self.access, request.headers()) {
             return refused;
         }
+        // Boxed: its future would otherwise enlarge every request's, with or without auth.
         if let Some(auth) = &self.auth
-            && let Err(refused) = super::auth::admit(auth.clone(), &mut request).await
+            && let Err(refused) = Box::pin(super::auth::admit(auth.clone(), &mut request)).await
         {
             return count_response(refused);
         }
@@ -268,7 +269,7 @@ impl tower_service::Service<Request> for Front {
     fn call(&mut self, request: Request) -> Self::Future {
         let parts = self.0.clone();
         if request.method() == axum::http::Method::POST && request.uri().path() == "/mcp" {
-            Box::pin(async move { Ok(parts.post_mcp(request).await) })
+            Box::pin(futures::FutureExt::map(parts.post_mcp(request), Ok))
         } else {
             let mut router = parts.router.clone();
             Box::pin(async move { tower_service::Service::call(&mut router, request).await })
@@ -463,11 +464,11 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
         None if slot.is_none() => {
             let mut parts = Some(parts);
             if let Some(answer) = parking.direct_call(&mut parts, &mut decoded, shutdown, gateway) {
-                return Box::pin(answer).await;
+                return answer.await;
             }
             // A plain stateless 2026-07-28 call is served beside rmcp too (`super::stateless`).
             if let Some(answer) = stateless.call(&mut parts, &mut decoded) {
-                return Box::pin(answer).await;
+                return answer.await;
             }
             match parts {
                 Some(parts) => (parts, bytes),

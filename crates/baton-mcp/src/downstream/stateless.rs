@@ -149,7 +149,8 @@ impl Stateless {
         &self,
         parts: &mut Option<http::request::Parts>,
         decoded: &mut super::direct::Decoded,
-    ) -> Option<impl Future<Output = axum::response::Response> + Send + use<>> {
+    ) -> Option<std::pin::Pin<Box<impl Future<Output = axum::response::Response> + Send + use<>>>>
+    {
         if !takes(&parts.as_ref()?.headers, decoded) {
             return None;
         }
@@ -180,7 +181,8 @@ impl Stateless {
             _route: route,
             _answering: self.gateway.request_started(),
         };
-        Some(call.answer())
+        // Boxed here, as a direct call is (`Parking::direct_call`).
+        Some(Box::pin(call.answer()))
     }
 }
 

@@ -11,7 +11,7 @@ use rmcp::{
     service::{PeerRequestOptions, RequestHandle},
 };
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
 use tracing::Instrument;
 
@@ -59,7 +59,7 @@ impl Gateway {
         server: &str,
         scope: &SessionScope,
         call: &CallContext,
-        request: ClientRequest,
+        request: &ClientRequest,
     ) -> Result<ServerResult, CallError> {
         let out = Outgoing {
             topology,
@@ -69,7 +69,6 @@ impl Gateway {
             scope,
             call,
         };
-        let request = &request;
         let Some(settings) = plan
             .retry
             .filter(|settings| settings.attempts > 1 && !call.single_attempt)
@@ -196,15 +195,16 @@ impl Gateway {
         if !((call.legacy || call.input.is_some()) && connection.is_modern()) {
             return self.forward_call(out, &connection, request).await;
         }
-        // The next round's request, once the server asked for input.
-        let mut answered: Option<ClientRequest> = None;
+        // The next round's request, once the server asked for input (boxed: held across
+        // each round, it would enlarge every call's future).
+        let mut answered: Option<Box<ClientRequest>> = None;
         for round in 0..bridge::MAX_INPUT_ROUNDS {
-            let sending = answered.as_ref().unwrap_or(request);
+            let sending = answered.as_deref().unwrap_or(request);
             match self.forward_call(out, &connection, sending).await? {
                 ServerResult::InputRequiredResult(input) => {
                     let (responses, state) =
                         Box::pin(answer_input(server, call, round, input)).await?;
-                    let next = answered.get_or_insert_with(|| request.clone());
+                    let next = answered.get_or_insert_with(|| Box::new(request.clone()));
                     with_input(next, responses, state);
                 }
                 other => return Ok(other),
@@ -231,7 +231,7 @@ impl Gateway {
         &self,
         server: &str,
         connection: &Connection,
-        request: Cow<'_, ClientRequest>,
+        request: &ClientRequest,
         call: &CallContext,
         timeouts: Timeouts,
         tasks: bool,
@@ -251,7 +251,7 @@ impl Gateway {
             None => {
                 let mut options = PeerRequestOptions::no_options();
                 options.meta = meta.map(direct::Meta::into_object);
-                Box::pin(peer.send_request_with_option(request.into_owned(), options))
+                Box::pin(peer.send_request_with_option(request.clone(), options))
                     .await
                     .map(Sent::Rmcp)
             }
@@ -377,11 +377,12 @@ impl Sent {
     }
 
     /// The server's answer (for a direct request, its entry is forgotten when this ends
-    /// or is dropped).
-    async fn response(self) -> Result<ServerResult, ServiceError> {
+    /// or is dropped). Not an `async fn`: the direct way's future holds only its request.
+    fn response(self) -> impl Future<Output = Result<ServerResult, ServiceError>> + Send {
+        use futures::future::Either;
         match self {
-            Sent::Rmcp(handle) => Box::pin(handle.await_response()).await,
-            Sent::Direct(mut sent) => sent.response().await,
+            Sent::Rmcp(handle) => Either::Left(Box::pin(handle.await_response())),
+            Sent::Direct(mut sent) => Either::Right(async move { sent.response().await }),
         }
     }
 }

@@ -21,38 +21,63 @@ impl Gateway {
     /// Routes a `tools/call`; when it fails for want of a server (open circuit, timeout,
     /// transport failure) and the tool has `fallback:` candidates, they are tried in order
     /// with the same arguments (their own fallbacks are not followed).
-    pub async fn call_tool(
+    ///
+    /// Not an `async fn` (nor is [`Gateway::call_tool_typed`]): an `async fn` keeps its
+    /// arguments twice (as given, then moved into its body), an `async` block that awaits
+    /// a future it holds keeps that future twice too, and every proxied call copies these
+    /// futures whole as they start.
+    pub fn call_tool(
         &self,
         scope: &SessionScope,
         params: CallToolRequestParams,
         call: CallContext,
-    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+    ) -> impl Future<Output = Result<CallToolResponse, rmcp::ErrorData>> + Send {
+        use futures::FutureExt;
         // A client's call: a shutdown lets it finish (`drain`).
-        let _in_flight = self.call_started();
+        let in_flight = self.call_started();
         self.call_tool_typed(scope, params, call)
-            .await
-            .map_err(Into::into)
+            .map(move |result| {
+                drop(in_flight);
+                result.map_err(Into::into)
+            })
     }
 
     /// [`Gateway::call_tool`] with the failure still typed, for callers that decide by it
     /// (the engine retries what is transient, never what is permanent).
-    pub async fn call_tool_typed(
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep its arguments twice
+    pub fn call_tool_typed(
         &self,
         scope: &SessionScope,
         params: CallToolRequestParams,
         call: CallContext,
-    ) -> Result<CallToolResponse, CallError> {
-        let topology = self.topology();
-        let fallbacks = self.fallbacks_of(&topology, &params.name);
-        if fallbacks.is_empty() {
-            return self.call_tool_once(&topology, scope, params, &call).await;
+    ) -> impl Future<Output = Result<CallToolResponse, CallError>> + Send {
+        async move {
+            let topology = self.topology();
+            let fallbacks = self.fallbacks_of(&topology, &params.name);
+            if fallbacks.is_empty() {
+                return self.call_tool_once(&topology, scope, params, &call).await;
+            }
+            // Boxed: the fallbacks' loop would otherwise enlarge every call's future.
+            Box::pin(self.call_with_fallbacks(&topology, scope, params, &call, fallbacks)).await
         }
+    }
+
+    /// [`Gateway::call_tool_typed`] for a tool with `fallback:` candidates: the tool, then
+    /// each candidate in order while the failure is the server's.
+    async fn call_with_fallbacks(
+        &self,
+        topology: &Topology,
+        scope: &SessionScope,
+        params: CallToolRequestParams,
+        call: &CallContext,
+        fallbacks: Vec<String>,
+    ) -> Result<CallToolResponse, CallError> {
         let mut failures = Vec::new();
         let candidates = std::iter::once(params.name.to_string()).chain(fallbacks);
         for (index, name) in candidates.enumerate() {
             let mut attempt = params.clone();
             attempt.name = name.clone().into();
-            match self.call_tool_once(&topology, scope, attempt, &call).await {
+            match self.call_tool_once(topology, scope, attempt, call).await {
                 Ok(result) => {
                     if index > 0 {
                         tracing::info!(tool = %params.name, fallback = %name, "answered by a fallback");
@@ -254,6 +279,7 @@ impl Gateway {
                 meta.insert(IDEMPOTENCY_KEY.to_owned(), key);
                 rmcp::model::RequestMetaObject(rmcp::model::MetaObject(meta))
             });
+        let request = ClientRequest::CallToolRequest(Request::new(params));
         let result = self
             .forward_with(
                 topology,
@@ -262,7 +288,7 @@ impl Gateway {
                 &route.server,
                 scope,
                 call,
-                ClientRequest::CallToolRequest(Request::new(params)),
+                &request,
             )
             .await?;
         match result {
@@ -305,7 +331,7 @@ impl Gateway {
                 &route.server,
                 scope,
                 &call,
-                ClientRequest::GetPromptRequest(Request::new(params)),
+                &ClientRequest::GetPromptRequest(Request::new(params)),
             )
             .await?;
         match result {
@@ -337,7 +363,7 @@ impl Gateway {
                 &server,
                 scope,
                 &call,
-                ClientRequest::ReadResourceRequest(Request::new(params)),
+                &ClientRequest::ReadResourceRequest(Request::new(params)),
             )
             .await?;
         match result {
@@ -386,7 +412,7 @@ impl Gateway {
                 &server,
                 scope,
                 &call,
-                ClientRequest::CompleteRequest(Request::new(params)),
+                &ClientRequest::CompleteRequest(Request::new(params)),
             )
             .await?;
         match result {

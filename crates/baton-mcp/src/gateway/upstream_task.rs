@@ -22,7 +22,7 @@
 //! poll failed, or the future was dropped (a Baton task cancelled) — `tasks/cancel` is sent
 //! from a spawned task, and the server's answer is logged.
 
-use std::{borrow::Cow, time::Duration};
+use std::time::Duration;
 
 use baton_core::config::Timeouts;
 use rmcp::{
@@ -181,11 +181,10 @@ impl Gateway {
         {
             return Ok(answer);
         }
-        let request = if as_task && !modern {
-            Cow::Owned(legacy_task_call(request.clone(), timeouts.total))
-        } else {
-            Cow::Borrowed(request)
-        };
+        // Boxed, so that the rare legacy task call does not enlarge every call's future.
+        let task_call = (as_task && !modern)
+            .then(|| Box::new(legacy_task_call(request.clone(), timeouts.total)));
+        let request = task_call.as_deref().unwrap_or(request);
         let answer = self
             .forward(out.server, connection, request, out.call, timeouts, as_task)
             .await?;
@@ -454,7 +453,7 @@ impl Follow<'_> {
             .forward(
                 self.server,
                 self.connection,
-                Cow::Owned(request),
+                &request,
                 self.call,
                 timeouts,
                 self.modern,

@@ -63,11 +63,14 @@ pub(crate) fn call_tool_request(line: &[u8]) -> Option<ClientJsonRpcMessage> {
     static METHOD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"tools/call\""));
     METHOD.find(line)?;
-    let (id, request) = match serde_json::from_slice::<CallLine>(line) {
+    // Checked as UTF-8 once, so that serde reads it as text (reading bytes, it checks each
+    // string it meets on its own); a line that is not UTF-8 goes the general way.
+    let line = std::str::from_utf8(line).ok()?;
+    let (id, request) = match serde_json::from_str::<CallLine>(line) {
         Ok(call) if call.jsonrpc == "2.0" && call.method == "tools/call" => call.into_request(),
         // Escaped strings (not borrowed) and anything unusual: rmcp's own type decides.
         _ => {
-            let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(line).ok()?;
+            let request: JsonRpcRequest<CallToolRequest> = serde_json::from_str(line).ok()?;
             (request.id, request.request)
         }
     };
@@ -253,7 +256,8 @@ pub(crate) fn call_tool_line_with(
 /// `line` as the answer to a `tools/call`, when it surely is one (else `None`, and the
 /// general decoding decides).
 pub(crate) fn call_tool_answer(line: &[u8]) -> Option<ServerJsonRpcMessage> {
-    let Answer { id, result } = serde_json::from_slice(line).ok()?;
+    // As for a request: checked as UTF-8 once, then read as text.
+    let Answer { id, result } = serde_json::from_str(std::str::from_utf8(line).ok()?).ok()?;
     Some(ServerJsonRpcMessage::response(
         ServerResult::CallToolResult(result),
         id,

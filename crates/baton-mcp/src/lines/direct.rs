@@ -16,12 +16,9 @@
 //! progress token: rmcp numbers its own requests and tokens from 0 as `u32`s, so the two
 //! never meet.
 
-use std::{
-    borrow::Cow,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicI64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicI64, Ordering},
 };
 
 use futures::future::BoxFuture;
@@ -114,7 +111,7 @@ impl DirectRequests<ServerJsonRpcMessage> {
     /// request; any other request is copied to have the object merged into its own.
     pub async fn send(
         self: &Arc<Self>,
-        request: Cow<'_, ClientRequest>,
+        request: &ClientRequest,
         meta: Option<Meta>,
     ) -> Result<Sent, ServiceError> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
@@ -124,14 +121,14 @@ impl DirectRequests<ServerJsonRpcMessage> {
             Some(Meta::Shared(shared)) => Some(shared.members.as_str()),
             Some(Meta::Built(_)) => None,
         };
-        let bytes = match (request.as_ref(), members) {
+        let bytes = match (request, members) {
             (ClientRequest::CallToolRequest(call), Some(members))
-                if super::decode::writes_plainly(&request) =>
+                if super::decode::writes_plainly(request) =>
             {
                 super::decode::call_tool_line_with(number, call, members)
             }
             _ => {
-                let mut request = request.into_owned();
+                let mut request = request.clone();
                 let own = request.get_meta_mut();
                 match meta.map(Meta::into_object) {
                     Some(meta) if own.is_empty() => *own = meta,

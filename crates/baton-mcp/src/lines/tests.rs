@@ -1,5 +1,4 @@
 use super::*;
-use std::borrow::Cow;
 
 use rmcp::{RoleClient, RoleServer};
 use tokio::io::AsyncReadExt;
@@ -190,10 +189,7 @@ async fn a_shared_meta_is_written_as_the_object_it_was_built_from() {
         .insert("traceparent".into(), serde_json::json!("00-ab-cd-01"));
     let shared = std::sync::Arc::new(direct::SharedMeta::new(object.clone()));
     let sent = direct
-        .send(
-            Cow::Owned(echo_call("hi")),
-            Some(direct::Meta::Shared(shared.clone())),
-        )
+        .send(&echo_call("hi"), Some(direct::Meta::Shared(shared.clone())))
         .await
         .unwrap();
     let written = read_line(&mut theirs).await;
@@ -213,7 +209,7 @@ async fn a_shared_meta_is_written_as_the_object_it_was_built_from() {
         call.extensions.insert(meta);
     }
     let sent = direct
-        .send(Cow::Owned(own), Some(direct::Meta::Shared(shared)))
+        .send(&own, Some(direct::Meta::Shared(shared)))
         .await
         .unwrap();
     let written = read_line(&mut theirs).await;
@@ -230,7 +226,7 @@ async fn a_plain_call_without_meta_is_written_from_the_borrowed_request_as_rmcp_
     use rmcp::model::GetMeta as _;
     let (_transport, direct, mut theirs) = direct_transport(4096);
     let request = echo_call("plain \"q\"");
-    let sent = direct.send(Cow::Borrowed(&request), None).await.unwrap();
+    let sent = direct.send(&request, None).await.unwrap();
     let written = read_line(&mut theirs).await;
     let mut expected = request.clone();
     expected
@@ -248,7 +244,7 @@ async fn a_direct_request_is_answered_beside_rmcp_and_other_answers_still_reach_
     meta.0
         .insert("traceparent".into(), serde_json::json!("00-ab-cd-01"));
     let mut sent = direct
-        .send(Cow::Owned(echo_call("hi")), Some(direct::Meta::Built(meta)))
+        .send(&echo_call("hi"), Some(direct::Meta::Built(meta)))
         .await
         .unwrap();
     let written = read_line(&mut theirs).await;
@@ -282,7 +278,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
     let (mut transport, direct, mut theirs) = direct_transport(4096);
 
     // The server's JSON-RPC error is the caller's, as rmcp gives it.
-    let mut refused = direct.send(Cow::Owned(echo_call("a")), None).await.unwrap();
+    let mut refused = direct.send(&echo_call("a"), None).await.unwrap();
     let id = read_line(&mut theirs).await["id"].clone();
     let error = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":-32602,\"message\":\"no such tool\"}}}}\n"
@@ -308,7 +304,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
     }
 
     // The server goes away: a call waiting fails, and so does the next one.
-    let mut waiting = direct.send(Cow::Owned(echo_call("b")), None).await.unwrap();
+    let mut waiting = direct.send(&echo_call("b"), None).await.unwrap();
     read_line(&mut theirs).await;
     drop(theirs);
     assert!(transport.receive().await.is_none());
@@ -317,7 +313,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
         Err(rmcp::ServiceError::TransportClosed)
     ));
     assert!(matches!(
-        direct.send(Cow::Owned(echo_call("c")), None).await,
+        direct.send(&echo_call("c"), None).await,
         Err(rmcp::ServiceError::TransportClosed)
     ));
 }
@@ -325,10 +321,7 @@ async fn a_direct_request_fails_with_the_servers_error_or_when_the_server_ends()
 #[tokio::test]
 async fn an_oversized_direct_request_is_not_sent_and_names_the_limit() {
     let (_transport, direct, _theirs) = direct_transport(256);
-    let error = match direct
-        .send(Cow::Owned(echo_call(&big_text(1000))), None)
-        .await
-    {
+    let error = match direct.send(&echo_call(&big_text(1000)), None).await {
         Err(error) => error.to_string(),
         Ok(_) => panic!("an oversized request was sent"),
     };

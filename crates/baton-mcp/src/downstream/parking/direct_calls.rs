@@ -2,7 +2,10 @@
 //! sessions may take it, their calls counted like rmcp's request streams, cancellations
 //! and resumes of direct calls.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    pin::Pin,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use futures::Stream;
 use rmcp::{
@@ -48,7 +51,7 @@ impl Parking {
         decoded: &mut direct::Decoded,
         shutdown: &CancellationToken,
         gateway: &std::sync::Arc<crate::gateway::Gateway>,
-    ) -> Option<impl Future<Output = axum::response::Response> + Send + use<>> {
+    ) -> Option<Pin<Box<impl Future<Output = axum::response::Response> + Send + use<>>>> {
         let headers = &parts.as_ref()?.headers;
         let id = headers.get(MCP_SESSION_ID)?.to_str().ok()?;
         if !direct::takes(headers, decoded) {
@@ -86,7 +89,13 @@ impl Parking {
             answering: gateway.request_started(),
             outbound: self.legacy_tasks.clone(),
         };
-        Some(direct::serve(decoded.take()?, parts.take()?, start))
+        // Boxed here: an `Option` of the call's future held by the caller would enlarge
+        // the caller's future by the whole call's.
+        Some(Box::pin(direct::serve(
+            decoded.take()?,
+            parts.take()?,
+            start,
+        )))
     }
 
     /// A client's `notifications/cancelled` for a direct call of session `id` cancels it.
