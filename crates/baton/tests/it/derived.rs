@@ -48,18 +48,25 @@ fn a_slowdown_and_an_error_burst_derive_events_that_triggers_use() {
                 call(client, "fault__delay", json!({ "ms": ms })).await;
             }
         };
-        // A baseline of fast calls, then slow ones until the slowdown is reported.
+        // A baseline of fast calls, then slow ones until the slowdown is reported. The slow
+        // calls' delay is at least 150 ms and 5 times the slowest baseline call as the client
+        // saw it (Baton's own timing of a call is shorter): on a host busy with the rest of
+        // the suite, a 2-ms call may take tens of ms, and 150 ms would not be 4 × its p95.
+        let mut slowest = Duration::ZERO;
         for _ in 0..40 {
+            let started = Instant::now();
             delay(2).await;
+            slowest = slowest.max(started.elapsed());
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let slow_ms = (slowest.as_millis() as u64 * 5).clamp(150, 1_000);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while server_level("server_degraded", &config).is_empty() {
             assert!(
                 Instant::now() < deadline,
-                "no server_degraded: {}",
+                "no server_degraded (slow calls of {slow_ms} ms, slowest baseline call {slowest:?}): {}",
                 baton.logs()
             );
-            delay(150).await;
+            delay(slow_ms).await;
         }
         // Fast again until the slow calls leave the p95 and it stays back for `for`.
         let deadline = Instant::now() + Duration::from_secs(60);
