@@ -430,6 +430,11 @@ impl Gateway {
         let connection = self.connection(&topology, &server, scope).await?;
         let relay = &connection.relay;
         let plan = self.plan(&topology, &server, None);
+        let (on, to, by) = (&topology, &server, &call);
+        let send = |request: rmcp::model::ClientRequest, label: &'static str| async move {
+            self.forward_with(on, plan, label, to, scope, by, &request)
+                .await
+        };
         if !subscribe {
             let still_watched = relay.remove_subscriber(&uri, &peer);
             if still_watched || connection.is_modern() {
@@ -439,16 +444,7 @@ impl Gateway {
             let request = rmcp::model::ClientRequest::UnsubscribeRequest(
                 rmcp::model::Request::new(rmcp::model::UnsubscribeRequestParams::new(uri)),
             );
-            self.forward_with(
-                &topology,
-                plan,
-                "resources/unsubscribe",
-                &server,
-                scope,
-                &call,
-                &request,
-            )
-            .await?;
+            send(request, "resources/unsubscribe").await?;
             return Ok(());
         }
         relay.add_subscriber(&uri, peer);
@@ -456,16 +452,7 @@ impl Gateway {
             let request = rmcp::model::ClientRequest::SubscribeRequest(rmcp::model::Request::new(
                 rmcp::model::SubscribeRequestParams::new(uri),
             ));
-            self.forward_with(
-                &topology,
-                plan,
-                "resources/subscribe",
-                &server,
-                scope,
-                &call,
-                &request,
-            )
-            .await?;
+            send(request, "resources/subscribe").await?;
             return Ok(());
         }
         if relay.is_watching(&uri) {
