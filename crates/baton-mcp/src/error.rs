@@ -238,6 +238,15 @@ impl GatewayError {
         error
     }
 
+    /// What rmcp's dispatch answers when a handler returns input-required to a session
+    /// of a revision before 2026-07-28 (the direct path's copy of its steps).
+    pub fn input_required_before_2026() -> ErrorData {
+        ErrorData::invalid_request(
+            "InputRequiredResult requires negotiated protocol version 2026-07-28 or newer",
+            None,
+        )
+    }
+
     /// A JSON-RPC error object as a server sent it (a failed task's `error`), or an
     /// internal error quoting it when it is not one.
     pub fn readable_error(error: serde_json::Map<String, serde_json::Value>) -> ErrorData {

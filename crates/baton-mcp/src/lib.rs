@@ -11,6 +11,7 @@ pub mod cache;
 pub mod catalog;
 pub mod downstream;
 pub mod error;
+pub mod future;
 pub mod gateway;
 pub mod lines;
 pub mod metrics;

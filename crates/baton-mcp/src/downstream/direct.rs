@@ -6,8 +6,8 @@
 //! channels, is parsed by rmcp's untagged unions, and answers on an SSE stream with its
 //! own keep-alive timer. On the direct path the HTTP task decodes the call
 //! ([`crate::lines::decode`]), runs the session's own handler (the same
-//! [`DownstreamSession`], through the same `handle_request` dispatch, with the session's
-//! peer) inside the answer's body — spawned to finish on its own only if the client leaves
+//! [`DownstreamSession`], with the session's peer, through the steps of rmcp's
+//! `handle_request` for such a call: [`dispatch`]) inside the answer's body — spawned to finish on its own only if the client leaves
 //! first — and reads the answer from the call's [`Call`] log. What the handler sends the
 //! client meanwhile through the session's peer — progress under the call's token, requests
 //! issued for the call — is routed to the same log by the session's transport
@@ -39,6 +39,7 @@ use rmcp::{
     model::{
         ClientJsonRpcMessage, ClientRequest, GetExtensions, GetMeta, JsonRpcMessage,
         JsonRpcNotification, ProgressToken, RequestId, ServerJsonRpcMessage, ServerNotification,
+        ServerResult,
     },
     service::{OriginatingRequestId, RequestContext},
     transport::streamable_http_server::session::ServerSseMessage,
@@ -265,7 +266,7 @@ pub(super) fn takes(headers: &http::HeaderMap, decoded: &Decoded) -> bool {
         return false;
     }
     // A known revision before 2026-07-28 (whose standard headers rmcp checks).
-    if let Some(version) = headers.get("mcp-protocol-version") {
+    if let Some(version) = headers.get(super::MCP_PROTOCOL_VERSION) {
         use rmcp::model::ProtocolVersion;
         let modern = ProtocolVersion::V_2026_07_28;
         if !ProtocolVersion::KNOWN_VERSIONS
@@ -344,12 +345,7 @@ pub(super) fn serve(
     // Run here, then by the answer's body while the client reads it; spawned to finish on
     // its own if the client goes away first (as rmcp's handler task would).
     let work: Work = Box::pin(async move {
-        // rmcp's own dispatch (its checks, and the result shaped for the session's
-        // protocol revision); boxed, as it is as large as every method's future together.
-        let result = Box::pin(rmcp::Service::<RoleServer>::handle_request(
-            &handler, request, context,
-        ))
-        .await;
+        let result = dispatch(&handler, request, context).await;
         let mut message = match result {
             Ok(result) => ServerJsonRpcMessage::response(result, id),
             Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
@@ -375,6 +371,67 @@ pub(super) fn serve(
         };
         sse_response(body)
     }
+}
+
+/// What rmcp's `handle_request` does with a direct call, without its dispatch over every
+/// method (a future as large as all of theirs together, moved at each call).
+///
+/// A `tools/call` on a session that `initialize` opened (rmcp's session manager opens
+/// none otherwise, so the request never needs inline `_meta`) at a revision before
+/// 2026-07-28, naming none in its `_meta` — what [`takes`] lets through — goes through
+/// exactly the steps rmcp's dispatch takes for it: the handler's `call_tool`, a task
+/// refused to a client that did not declare tasks, input-required refused before
+/// 2026-07-28, the result shaped for a legacy peer. Anything else goes to rmcp (boxed).
+/// `direct_dispatch_is_rmcps` (tests/http_direct.rs) compares both on every such branch.
+fn dispatch(
+    handler: &DownstreamSession,
+    request: ClientRequest,
+    context: RequestContext<RoleServer>,
+) -> impl Future<Output = Result<ServerResult, rmcp::ErrorData>> + Send + '_ {
+    use futures::future::Either;
+    use rmcp::{ServerHandler, model::CallToolResponse};
+    let info = context.peer.peer_info();
+    let legacy = |version: &rmcp::model::ProtocolVersion| {
+        version.as_str() < rmcp::model::ProtocolVersion::V_2026_07_28.as_str()
+    };
+    let plain = context.meta.protocol_version().is_none()
+        && info
+            .as_ref()
+            .is_some_and(|info| legacy(&info.protocol_version));
+    let call = match request {
+        ClientRequest::CallToolRequest(call) if plain => call,
+        request => {
+            // Boxed: as large as every method's future together.
+            return Either::Right(Box::pin(rmcp::Service::<RoleServer>::handle_request(
+                handler, request, context,
+            )));
+        }
+    };
+    // rmcp's `RequestContext::client_capabilities` for a session with peer info, read
+    // before the context moves into the call.
+    let in_meta = context.meta.client_capabilities();
+    let call = handler.call_tool(call.params, context);
+    Either::Left(crate::future::then(call, move |response| {
+        if matches!(response, Ok(CallToolResponse::Task(_))) {
+            let declared = in_meta
+                .or_else(|| info.map(|info| info.capabilities.clone()))
+                .is_some_and(|capabilities| capabilities.supports_tasks());
+            if !declared {
+                return Err(rmcp::ErrorData::missing_required_client_capability(
+                    rmcp::model::ClientCapabilities::builder()
+                        .enable_tasks()
+                        .build(),
+                ));
+            }
+        }
+        let mut result = ServerResult::from(response?);
+        if matches!(result, ServerResult::InputRequiredResult(_)) {
+            return Err(crate::error::GatewayError::input_required_before_2026());
+        }
+        result.strip_result_type_for_legacy_peer();
+        result.strip_non_object_output_for_legacy_peer();
+        Ok(result)
+    }))
 }
 
 /// An SSE answer with the headers rmcp sends with one (set as known names and values, not

@@ -101,7 +101,7 @@ impl DownstreamSession {
         }
         let Some(id) = extensions
             .get::<http::request::Parts>()
-            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|parts| parts.headers.get(super::MCP_SESSION_ID))
             .and_then(|value| value.to_str().ok())
         else {
             return;
@@ -256,7 +256,7 @@ fn server_span(context: &RequestContext<RoleServer>, kind: AuditKind, name: &str
         meta: &context.meta.0,
         headers: parts.map(|parts| &parts.headers),
         session: parts
-            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|parts| parts.headers.get(super::MCP_SESSION_ID))
             .and_then(|value| value.to_str().ok()),
         protocol: protocol.as_deref(),
         request_id: context.id.to_string(),

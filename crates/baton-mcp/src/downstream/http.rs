@@ -15,7 +15,7 @@ use axum::{
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use super::{DownstreamSession, sse};
+use super::{DownstreamSession, MCP_SESSION_ID, sse};
 use crate::{
     error::{INVALID_REQUEST, PARSE_ERROR, http_error},
     gateway::Gateway,
@@ -269,7 +269,7 @@ impl tower_service::Service<Request> for Front {
     fn call(&mut self, request: Request) -> Self::Future {
         let parts = self.0.clone();
         if request.method() == axum::http::Method::POST && request.uri().path() == "/mcp" {
-            Box::pin(futures::FutureExt::map(parts.post_mcp(request), Ok))
+            Box::pin(crate::future::then(parts.post_mcp(request), Ok))
         } else {
             let mut router = parts.router.clone();
             Box::pin(async move { tower_service::Service::call(&mut router, request).await })
@@ -446,7 +446,7 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
     // An `initialize` without a session opens one: it takes a place under the caps first,
     // which the session keeps once it exists (dropped here if none was created).
     let mut slot = None;
-    if !parts.headers.contains_key("mcp-session-id") && method.as_deref() == Some("initialize") {
+    if method.as_deref() == Some("initialize") && !parts.headers.contains_key(MCP_SESSION_ID) {
         let who = principal.map(|p| p.name.as_str());
         let address = parts
             .extensions
@@ -486,7 +486,7 @@ async fn check_json_body(request: Request, endpoint: &Endpoint) -> Response {
     if let Some(slot) = slot
         && let Some(id) = response
             .headers()
-            .get("mcp-session-id")
+            .get(MCP_SESSION_ID)
             .and_then(|id| id.to_str().ok())
     {
         parking.adopt(id, slot);

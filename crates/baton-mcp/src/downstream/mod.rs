@@ -15,3 +15,10 @@ pub mod stdio;
 mod tasks;
 
 pub use handler::DownstreamSession;
+
+/// MCP's headers as names known ahead: looking a header up by a string parses the string
+/// into a name first, on every request.
+pub(crate) const MCP_SESSION_ID: ::http::HeaderName =
+    ::http::HeaderName::from_static("mcp-session-id");
+pub(crate) const MCP_PROTOCOL_VERSION: ::http::HeaderName =
+    ::http::HeaderName::from_static("mcp-protocol-version");

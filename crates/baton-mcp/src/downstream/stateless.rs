@@ -405,16 +405,20 @@ fn plain_call(headers: &http::HeaderMap, body: &[u8]) -> Option<(RequestId, Clie
     takes(headers, &decoded).then(|| decoded.take()).flatten()
 }
 
+/// The 2026-07-28 standard headers this path reads, as names known ahead.
+const MCP_METHOD: http::HeaderName = http::HeaderName::from_static("mcp-method");
+const MCP_NAME: http::HeaderName = http::HeaderName::from_static("mcp-name");
+
 /// Whether this path takes the decoded call sent with `headers` (see the module's doc).
 fn takes(headers: &http::HeaderMap, decoded: &super::direct::Decoded) -> bool {
     let modern = ProtocolVersion::V_2026_07_28;
     let Some((_, request @ ClientRequest::CallToolRequest(call))) = decoded else {
         return false;
     };
-    if headers.contains_key("mcp-session-id")
+    if headers.contains_key(super::MCP_SESSION_ID)
         || !super::direct::usual_media(headers)
-        || sole(headers, "mcp-protocol-version") != Some(modern.as_str())
-        || sole(headers, "mcp-method") != Some("tools/call")
+        || sole(headers, super::MCP_PROTOCOL_VERSION) != Some(modern.as_str())
+        || sole(headers, MCP_METHOD) != Some("tools/call")
         || headers
             .keys()
             .any(|name| name.as_str().starts_with("mcp-param-"))
@@ -428,11 +432,11 @@ fn takes(headers: &http::HeaderMap, decoded: &super::direct::Decoded) -> bool {
         && !meta
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks())
-        && sole(headers, "mcp-name") == Some(call.params.name.as_ref())
+        && sole(headers, MCP_NAME) == Some(call.params.name.as_ref())
 }
 
 /// The one value of header `name` (`None` when absent, repeated or not text).
-fn sole<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+fn sole(headers: &http::HeaderMap, name: http::HeaderName) -> Option<&str> {
     let mut values = headers.get_all(name).iter();
     let value = values.next()?;
     values.next().is_none().then(|| value.to_str().ok())?

@@ -24,7 +24,7 @@ impl DownstreamSession {
             // handler serves it).
             Some(parts) => parts
                 .headers
-                .get("mcp-session-id")
+                .get(super::MCP_SESSION_ID)
                 .and_then(|value| value.to_str().ok()),
             // stdio and legacy SSE: this handler is the session.
             None => Some(self.id.as_str()),

@@ -32,14 +32,12 @@ impl Gateway {
         params: CallToolRequestParams,
         call: CallContext,
     ) -> impl Future<Output = Result<CallToolResponse, rmcp::ErrorData>> + Send {
-        use futures::FutureExt;
         // A client's call: a shutdown lets it finish (`drain`).
         let in_flight = self.call_started();
-        self.call_tool_typed(scope, params, call)
-            .map(move |result| {
-                drop(in_flight);
-                result.map_err(Into::into)
-            })
+        crate::future::then(self.call_tool_typed(scope, params, call), move |result| {
+            drop(in_flight);
+            result.map_err(Into::into)
+        })
     }
 
     /// [`Gateway::call_tool`] with the failure still typed, for callers that decide by it

@@ -178,6 +178,12 @@ fn tools() -> Vec<Tool> {
             ToolAnnotations::new().idempotent(true),
         ),
         tool(
+            "structured",
+            "A text block \"structured\" and `value` (any JSON) as structuredContent.",
+            json!({"value": {}}),
+            read_only(),
+        ),
+        tool(
             "rpc_error",
             "Answers with a JSON-RPC error.",
             json!({}),
@@ -432,6 +438,11 @@ impl ServerHandler for Fault {
                 } else {
                     Ok(text(format!("ok after {seen}")))
                 }
+            }
+            "structured" => {
+                let mut result = CallToolResult::success(vec![ContentBlock::text("structured")]);
+                result.structured_content = arguments.get("value").cloned();
+                Ok(result.into())
             }
             "rpc_error" => Err(ErrorData::internal_error("error on command", None)),
             "needs_file" => {

@@ -338,3 +338,113 @@ async fn a_session_kept_busy_by_direct_calls_outlives_idle_timeout_then_expires(
     .await;
     assert_eq!(late.status(), 404, "a call on a closed session gets 404");
 }
+
+/// `body` posted on `session` with `accept`: the stream its answer came on and the answer
+/// (the message with id `id`).
+async fn answer_on(
+    http: &reqwest::Client,
+    url: &str,
+    session: &str,
+    accept: &str,
+    body: Value,
+) -> (u64, Value) {
+    let id = body["id"].clone();
+    let response = http
+        .post(url)
+        .header("Accept", accept)
+        .header("Mcp-Session-Id", session)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{body}");
+    let text = response.text().await.unwrap();
+    let stream = text
+        .lines()
+        .find_map(|line| line.strip_prefix("id: "))
+        .map(stream_of)
+        .unwrap_or_else(|| panic!("not an SSE answer: {text}"));
+    let answer = mcp_messages(&text)
+        .into_iter()
+        .find(|message| message["id"] == id && message.get("method").is_none())
+        .unwrap_or_else(|| panic!("no answer to {id}: {text}"));
+    (stream, answer)
+}
+
+/// The direct path answers a call as rmcp's dispatch would: each call below is sent on the
+/// direct path and again with an `Accept` that only rmcp's full negotiation takes (so rmcp
+/// serves it), and both answers are the same message — a result, a tool error, a JSON-RPC
+/// error, an unknown tool, an object `structuredContent`, and a non-object one that a
+/// client of a revision before 2026-07-28 gets as a text block instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_dispatch_is_rmcps() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "baton.yaml",
+        &format!("servers:\n  fault:\n    {}\n", fault_server(&[])),
+    );
+    let baton = BatonHttp::start(&config);
+    let (http, url) = (reqwest::Client::new(), baton.mcp_url());
+    let session = session(&http, &url).await;
+    let rmcp_only = "application/json;q=1, text/event-stream";
+    let cases = [
+        ("fault__echo", json!({"message": "same"})),
+        ("fault__fail", json!({"message": "a tool error"})),
+        ("fault__rpc_error", json!({})),
+        ("fault__nothing_here", json!({})),
+        ("fault__structured", json!({"value": {"a": [1, 2]}})),
+        ("fault__structured", json!({"value": [1, "two"]})),
+    ];
+    // The first call may still go through rmcp (the handler is offered once initialized).
+    answer_on(
+        &http,
+        &url,
+        &session,
+        MCP_ACCEPT,
+        call(2, "fault__echo", json!({}), None),
+    )
+    .await;
+    let mut id = 10;
+    for (tool, arguments) in cases {
+        id += 2;
+        let (direct, mut by_direct) = answer_on(
+            &http,
+            &url,
+            &session,
+            MCP_ACCEPT,
+            call(id, tool, arguments.clone(), None),
+        )
+        .await;
+        let (general, mut by_rmcp) = answer_on(
+            &http,
+            &url,
+            &session,
+            rmcp_only,
+            call(id + 1, tool, arguments.clone(), None),
+        )
+        .await;
+        assert!(direct >= FIRST_DIRECT_STREAM, "{tool}: not direct");
+        assert!(general < FIRST_DIRECT_STREAM, "{tool}: not through rmcp");
+        by_direct["id"] = Value::Null;
+        by_rmcp["id"] = Value::Null;
+        assert_eq!(by_direct, by_rmcp, "{tool} {arguments}");
+    }
+    // What the last case checks is there: the array moved into the content.
+    let (_, answer) = answer_on(
+        &http,
+        &url,
+        &session,
+        MCP_ACCEPT,
+        call(40, "fault__structured", json!({"value": [1, "two"]}), None),
+    )
+    .await;
+    assert!(
+        answer["result"].get("structuredContent").is_none(),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["result"]["content"][0]["text"], r#"[1,"two"]"#,
+        "{answer}"
+    );
+}

@@ -17,9 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Parking, State, StreamGuard, StreamKind};
 
-/// The session header, as a name known ahead (not parsed from a string on each request).
-const MCP_SESSION_ID: http::HeaderName = http::HeaderName::from_static("mcp-session-id");
-use crate::downstream::{DownstreamSession, direct};
+use crate::downstream::{DownstreamSession, MCP_SESSION_ID, direct};
 
 /// The next direct call's stream number (unique in the process).
 static NEXT_STREAM: AtomicU64 = AtomicU64::new(direct::FIRST_STREAM);
