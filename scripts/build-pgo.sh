@@ -4,11 +4,15 @@
 # in front of the native echo upstream), the profile it writes is merged with the
 # `llvm-profdata` of rustc's own LLVM version, and `baton` is built again with it.
 #
-#   scripts/build-pgo.sh [--calls N]      # N measured calls per cell of the training run
+#   scripts/build-pgo.sh [--calls N] [--profile release|dist]
 #
-# Prints the optimized binary's path (also copied to $BATON_PGO_DIR/baton). Builds go to
-# $BATON_PGO_DIR (default $HOME/.cache/baton/pgo): `gen/` (instrumented) and `use/`
-# (optimized) targets, `profiles/` for the raw and merged profiles; the training run uses
+# N: measured calls per cell of the training run. --profile: the cargo profile of both builds
+# of `baton`: `release` (default) or `dist` (Cargo.toml: fat LTO, one codegen unit; slower
+# to build, faster to run: BENCHMARKS.md).
+#
+# Prints the optimized binary's path (also copied to $BATON_PGO_DIR/baton, or baton-dist).
+# Builds go to $BATON_PGO_DIR (default $HOME/.cache/baton/pgo): `gen/` (instrumented) and
+# `use/` (optimized) targets, `profiles/` for the raw and merged profiles; the training run uses
 # the release `baton-bench` and echo upstream of CARGO_TARGET_DIR (built if missing).
 # Two release builds of `baton`: about twice a plain release build's time. Loopback only.
 # A/B the result against the plain build with `baton-bench --baton-also` (BENCHMARKS.md).
@@ -20,13 +24,17 @@ log() { printf '[build-pgo] %s\n' "$*" >&2; }
 die() { printf '[build-pgo] ERROR: %s\n' "$*" >&2; exit 1; }
 
 CALLS=1500
+PROFILE=release
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --calls) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "--calls needs a positive number"
       CALLS="$2"; shift 2 ;;
-    *) die "unknown argument $1 (usage: scripts/build-pgo.sh [--calls N])" ;;
+    --profile) [[ $# -ge 2 && "$2" =~ ^(release|dist)$ ]] || die "--profile is release or dist"
+      PROFILE="$2"; shift 2 ;;
+    *) die "unknown argument $1 (usage: scripts/build-pgo.sh [--calls N] [--profile release|dist])" ;;
   esac
 done
+OUT="$([[ "$PROFILE" == release ]] && echo baton || echo "baton-$PROFILE")"
 
 TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/baton/target}"
 PGO_DIR="${BATON_PGO_DIR:-$HOME/.cache/baton/pgo}"
@@ -65,10 +73,10 @@ mkdir -p "$RAW"
 
 log "building the instrumented baton"
 CARGO_TARGET_DIR="$PGO_DIR/gen" RUSTFLAGS="-Cprofile-generate=$RAW" \
-  cargo build --release -p baton --bin baton >&2
+  cargo build --profile "$PROFILE" -p baton --bin baton >&2
 
 log "training: $CALLS calls per cell"
-"$TARGET/release/baton-bench" --baton "$PGO_DIR/gen/release/baton" \
+"$TARGET/release/baton-bench" --baton "$PGO_DIR/gen/$PROFILE/baton" \
   --echo "$TARGET/release/baton-echo-upstream" \
   --protocol legacy,modern --transport http,stdio --http-upstream stdio \
   --concurrency 1,8 --calls "$CALLS" --rounds 1 >/dev/null
@@ -83,6 +91,6 @@ mv "$PGO_DIR/profiles/merged.profdata" "$MERGED"
 
 log "building the optimized baton"
 CARGO_TARGET_DIR="$PGO_DIR/use" RUSTFLAGS="-Cprofile-use=$MERGED" \
-  cargo build --release -p baton --bin baton >&2
-cp "$PGO_DIR/use/release/baton" "$PGO_DIR/baton"
-echo "$PGO_DIR/baton"
+  cargo build --profile "$PROFILE" -p baton --bin baton >&2
+cp "$PGO_DIR/use/$PROFILE/baton" "$PGO_DIR/$OUT"
+echo "$PGO_DIR/$OUT"
