@@ -382,7 +382,9 @@ pub(super) fn serve(
 /// exactly the steps rmcp's dispatch takes for it: the handler's `call_tool`, a task
 /// refused to a client that did not declare tasks, input-required refused before
 /// 2026-07-28, the result shaped for a legacy peer. Anything else goes to rmcp (boxed).
-/// `direct_dispatch_is_rmcps` (tests/http_direct.rs) compares both on every such branch.
+/// `direct_http::direct_dispatch_is_rmcps` (crates/baton/tests/it) compares the two paths'
+/// answers: results, errors, object and non-object `structuredContent` (the task branch
+/// is not reached from Baton's handler, which refuses a task to such a client first).
 fn dispatch(
     handler: &DownstreamSession,
     request: ClientRequest,
