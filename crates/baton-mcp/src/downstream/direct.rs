@@ -7,8 +7,9 @@
 //! own keep-alive timer. On the direct path the HTTP task decodes the call
 //! ([`crate::lines::decode`]), runs the session's own handler (the same
 //! [`DownstreamSession`], with the session's peer, through the steps of rmcp's
-//! `handle_request` for such a call: [`dispatch`]) inside the answer's body — spawned to finish on its own only if the client leaves
-//! first — and reads the answer from the call's [`Call`] log. What the handler sends the
+//! `handle_request` for such a call: [`dispatch`]) inside the answer's body — spawned to
+//! finish on its own only if the client leaves first — and reads the answer from the
+//! call's [`Call`] log. What the handler sends the
 //! client meanwhile through the session's peer — progress under the call's token, requests
 //! issued for the call — is routed to the same log by the session's transport
 //! ([`super::parking::Watched`]), as rmcp's worker would route it to the request's stream.
